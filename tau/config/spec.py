@@ -1,0 +1,98 @@
+"""JobSpec: the frozen, fully resolved description of one run — the contract between `config` and `runtime`.
+
+`config.load_job(...)` produces it after layering defaults < user config < project config < frontmatter < TAU_* env
+< CLI flags; `runtime` consumes it and never reads files or environment variables itself. Every model here forbids
+unknown keys, so a typo in a job file is a ConfigError naming the field, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+OutputFormat = Literal["text", "json", "stream-json", "claude-stream-json"]
+PermissionMode = Literal["default", "acceptEdits", "plan", "bypassPermissions"]
+OnAsk = Literal["deny", "tty", "suspend"]
+BUILTIN_TOOLS: tuple[str, ...] = ("read", "write", "edit", "bash", "glob", "grep")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelCapabilities(_Frozen):
+    """What tau assumes about a model; overridable per model in config (`[models."provider:name"]`)."""
+
+    context_window: int = 128_000
+    tool_calling: bool = True
+    parallel_tool_calls: bool = True
+
+
+class ModelSpec(_Frozen):
+    """A resolved model reference. `provider` is one of openai, anthropic, ollama, azure, openai-chat, replay, test."""
+
+    provider: str
+    name: str
+    base_url: str | None = None
+    api_key: str | None = Field(default=None, repr=False)
+    api_version: str | None = None  # azure
+    capabilities: ModelCapabilities = Field(default_factory=ModelCapabilities)
+    max_retries: int = 4
+    request_timeout: float = 600.0
+    settings: dict[str, Any] = Field(default_factory=dict)  # temperature, max_tokens, ... passed as ModelSettings
+
+    @property
+    def ref(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+
+class PermissionsSpec(_Frozen):
+    mode: PermissionMode = "default"
+    allow: tuple[str, ...] = ()
+    ask: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    on_ask: OnAsk = "deny"
+
+
+class LimitsSpec(_Frozen):
+    """Budgets. `None` means no cap. pydantic-ai's own request_limit is always replaced by `max_turns`."""
+
+    max_turns: int | None = 100
+    max_tool_calls: int | None = None
+    max_consecutive_failures: int | None = 8
+    max_tokens: int | None = None
+    max_usd: float | None = None
+    timeout: float | None = None  # wall clock seconds
+    idle_timeout: float | None = None  # seconds without any event from the model or a tool
+    tool_timeout: float = 120.0  # default bash timeout, seconds
+    tool_output_chars: int = 30_000  # cap on what one tool result shows the model
+
+
+class OutputSpec(_Frozen):
+    format: OutputFormat = "text"
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    schema_source: str | None = None  # file the schema came from, for messages
+
+
+class EnvironmentSpec(_Frozen):
+    kind: Literal["host", "docker"] = "host"
+    workspace: str  # absolute path of the workspace root on the host
+
+
+class JobSpec(_Frozen):
+    """Everything one run needs. `source` names where the prompt came from (a path, '<stdin>' or '<-p>')."""
+
+    source: str
+    prompt: str
+    instructions: str | None = None
+    model: ModelSpec
+    tools: tuple[str, ...] = BUILTIN_TOOLS
+    permissions: PermissionsSpec = Field(default_factory=PermissionsSpec)
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    environment: EnvironmentSpec
+    vars: dict[str, str] = Field(default_factory=dict)
+    record_path: str | None = None  # --record FILE
+    session_id: str | None = None
+    env: dict[str, str] = Field(default_factory=dict, repr=False)  # extra env for tool commands
