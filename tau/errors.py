@@ -7,6 +7,7 @@
         ├── ProviderError      exit 1   the model provider failed after retries (429/5xx/timeouts/broken stream)
         ├── ModelBehaviorError exit 1   the model kept producing unusable output
         ├── ReplayDivergence   exit 1   a replayed run asked for something the cassette does not hold
+        ├── InternalError      exit 1   a bug in tau or an unforeseen library error (still a terminal event)
         ├── BudgetExceeded     exit 5   tokens, USD, tool calls, consecutive failures
         ├── TurnLimitReached   exit 53
         ├── RunTimeout         exit 124 wall clock or idle
@@ -88,6 +89,10 @@ class ModelBehaviorError(RunError):
 
 class ReplayDivergence(RunError):
     reason = "replay_diverged"
+
+
+class InternalError(RunError):
+    reason = "internal_error"
 
 
 class BudgetExceeded(RunError):

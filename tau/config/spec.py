@@ -35,7 +35,7 @@ class ModelSpec(_Frozen):
     provider: str
     name: str
     base_url: str | None = None
-    api_key: str | None = Field(default=None, repr=False)
+    api_key: str | None = Field(default=None, repr=False, exclude=True)  # never serialized into snapshots/events
     api_version: str | None = None  # azure
     capabilities: ModelCapabilities = Field(default_factory=ModelCapabilities)
     max_retries: int = 4
@@ -96,3 +96,4 @@ class JobSpec(_Frozen):
     record_path: str | None = None  # --record FILE
     session_id: str | None = None
     env: dict[str, str] = Field(default_factory=dict, repr=False)  # extra env for tool commands
+    config_sources: tuple[str, ...] = ()  # config files that were loaded, lowest precedence first

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the Node programs tau's tests talk to (tests/partners/package.json, pinned by package-lock.json).
+# Idempotent: does nothing when node_modules already matches the lock file. Needs node >= 20.15 and npm.
+set -euo pipefail
+
+cd "$(dirname "$0")/../tests/partners"
+
+if ! command -v npm >/dev/null 2>&1; then
+    echo "install-test-partners: npm not found (install Node.js >= 20.15)" >&2
+    exit 1
+fi
+
+marker=node_modules/.package-lock.json
+if [[ -f "$marker" && "$marker" -nt package-lock.json && -x node_modules/.bin/aimock ]]; then
+    echo "install-test-partners: up to date"
+    exit 0
+fi
+
+npm ci --no-audit --no-fund --loglevel=error
+echo "install-test-partners: installed $(node -p "require('./node_modules/@copilotkit/aimock/package.json').version") of @copilotkit/aimock"

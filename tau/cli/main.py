@@ -1,0 +1,122 @@
+"""The `tau` command line: click commands and the process edge (exit codes, one-line errors, signals).
+
+This is the only package that imports click and the only place that starts an event loop. Importing it must stay
+cheap: `tau --version` and `tau --help` import no provider SDK, no mcp, no docker and not pydantic-ai (command
+bodies import what they need). Every `TauError` becomes `tau: <one line>` on stderr and its exit code; anything
+unexpected becomes a one-line internal error with exit 1 (set `TAU_DEBUG=1` for the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from tau import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+OUTPUT_FORMATS = ("text", "json", "stream-json", "claude-stream-json")
+PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
+
+
+class _TauGroup(click.Group):
+    """Turns errors raised inside commands into one line and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from tau.errors import ExitCode, TauError
+
+        try:
+            return super().invoke(ctx)
+        except TauError as error:
+            click.echo(f"tau: {error.message}", err=True)
+            sys.exit(int(error.exit_code))
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            sys.exit(int(ExitCode.SIGINT))
+        except Exception as error:
+            if os.environ.get("TAU_DEBUG"):
+                raise
+            detail = " ".join(str(error).split()) or type(error).__name__
+            click.echo(f"tau: internal error: {type(error).__name__}: {detail}", err=True)
+            sys.exit(int(ExitCode.FAILED))
+
+
+@click.group(cls=_TauGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, "-V", "--version", prog_name="tau", message="%(prog)s %(version)s")
+def cli() -> None:
+    """tau — a headless agent runtime.
+
+    Run an agent job from a markdown file (YAML frontmatter = job spec, body = prompt) and exit with a code a
+    script can trust: 0 completed · 1 failed · 2 usage/config error · 3 preflight · 4 needs input ·
+    5 budget exhausted · 53 turn limit · 124 timeout · 130/143 signals.
+    """
+
+
+def _run_options(func: F) -> F:
+    options = [
+        click.option("-p", "--prompt", "prompt_text", metavar="TEXT", help="Prompt text instead of a job file."),
+        click.option(
+            "-m",
+            "--model",
+            metavar="PROVIDER:NAME",
+            help="openai:, anthropic:, ollama:, azure:, openai-chat: (any OpenAI-compatible server), replay:CASSETTE.",
+        ),
+        click.option("--var", "vars_", multiple=True, metavar="NAME=VALUE", help="Fill {{NAME}} in the prompt."),
+        click.option("-o", "--output", type=click.Choice(OUTPUT_FORMATS), help="Output format (default text)."),
+        click.option("--output-schema", metavar="FILE", help="JSON Schema the final answer must validate against."),
+        click.option("--record", metavar="FILE", help="Write every model exchange to a replayable cassette."),
+        click.option("--max-turns", type=int, help="Cap on model requests (exit 53)."),
+        click.option("--max-tool-calls", type=int, help="Cap on tool calls (exit 5)."),
+        click.option("--max-consecutive-failures", type=int, help="Cap on consecutive failed tool calls (exit 5)."),
+        click.option("--max-tokens", type=int, help="Cap on input+output tokens (exit 5)."),
+        click.option("--max-usd", type=float, help="Cap on cost in USD, priced with genai-prices (exit 5)."),
+        click.option("--timeout", metavar="DURATION", help="Wall-clock limit, e.g. 90s, 5m (exit 124)."),
+        click.option("--idle-timeout", metavar="DURATION", help="Limit without any activity (exit 124)."),
+        click.option("--allow", multiple=True, metavar="RULE", help="Permission rule, e.g. 'Bash(npm test:*)'."),
+        click.option("--ask", multiple=True, metavar="RULE", help="Rule whose calls need approval."),
+        click.option("--deny", multiple=True, metavar="RULE", help="Rule whose calls are refused."),
+        click.option("--permission-mode", type=click.Choice(PERMISSION_MODES)),
+        click.option("--on-ask", type=click.Choice(("deny", "tty")), help="What an 'ask' does headless."),
+        click.option("--tools", metavar="LIST", help="Comma-separated built-in tools to enable."),
+        click.option("--cwd", metavar="DIR", help="Workspace root (default: the current directory)."),
+        click.option("--session-id", metavar="ID", help="Name the new session."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr (text output)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command("run")
+@click.argument("job_file", required=False, metavar="[FILE|-]")
+@_run_options
+def run_command(job_file: str | None, prompt_text: str | None, quiet: bool, **flags: Any) -> None:
+    """Run an agent job: a markdown FILE, `-` for stdin, or `-p TEXT`."""
+    from tau.cli.run import execute
+
+    code = execute(job_file=job_file, prompt_text=prompt_text, quiet=quiet, flags=flags)
+    sys.exit(code)
+
+
+@cli.group("schema")
+def schema_group() -> None:
+    """Print JSON Schemas of tau's contracts."""
+
+
+@schema_group.command("events")
+def schema_events() -> None:
+    """The JSON Schema of one line of `--output stream-json`."""
+    import json
+
+    from tau.protocol import event_json_schema
+
+    click.echo(json.dumps(event_json_schema(), indent=2))
+
+
+def main() -> None:
+    cli(prog_name="tau")

@@ -1,0 +1,293 @@
+"""Renderers: event sinks that turn tau's event stream into the four output formats. They only render.
+
+- `text`: the final answer on stdout; progress on stderr (a live, rewritten status line on a TTY, plain lines
+  otherwise; nothing with `quiet`).
+- `json`: one object on stdout when the run ends (the `RunCompleted` fields a script needs).
+- `stream-json`: every tau event, one JSON object per line, flushed per line.
+- `claude-stream-json`: Claude Code's headless `stream-json` shape (system/init, assistant, user tool_result,
+  result), so tooling written for Claude Code reads tau.
+
+Each renderer's `__call__(event)` is the sink; `close()` finishes output. Writers are injected (tests pass StringIO).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol, TextIO
+
+from tau.protocol import (
+    Event,
+    MessageCompleted,
+    Notice,
+    PermissionDecided,
+    RetryScheduled,
+    RunCompleted,
+    SessionStarted,
+    ToolCompleted,
+    ToolStarted,
+    TurnStarted,
+)
+from tau.protocol.names import claude_name
+
+
+class Renderer(Protocol):
+    def __call__(self, event: Event) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _line(out: TextIO, obj: dict[str, Any]) -> None:
+    out.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    out.flush()
+
+
+def result_object(event: RunCompleted) -> dict[str, Any]:
+    """The `--output json` object."""
+    return event.model_dump(
+        mode="json",
+        include={
+            "status",
+            "terminal_reason",
+            "exit_code",
+            "result",
+            "structured_output",
+            "error",
+            "usage",
+            "cost_usd",
+            "num_turns",
+            "duration_ms",
+            "session_id",
+            "permission_denials",
+        },
+    )
+
+
+class StreamJsonRenderer:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def __call__(self, event: Event) -> None:
+        _line(self.out, event.model_dump(mode="json"))
+
+    def close(self) -> None:
+        self.out.flush()
+
+
+class JsonRenderer:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunCompleted):
+            _line(self.out, result_object(event))
+
+    def close(self) -> None:
+        self.out.flush()
+
+
+def _summarise_input(name: str, args: dict[str, Any]) -> str:
+    for key in ("command", "file_path", "pattern", "path"):
+        if key in args:
+            value = " ".join(str(args[key]).split())
+            return value if len(value) <= 80 else value[:77] + "..."
+    return name
+
+
+class TextRenderer:
+    """Final answer on stdout; progress on stderr."""
+
+    def __init__(self, out: TextIO, err: TextIO, *, tty: bool, quiet: bool = False) -> None:
+        self.out = out
+        self.err = err
+        self.tty = tty
+        self.quiet = quiet
+        self._status_shown = False
+
+    def _progress(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self.tty:
+            width = 100
+            self.err.write("\r\x1b[2K" + text[:width])
+            self._status_shown = True
+        else:
+            self.err.write(f"tau: {text}\n")
+        self.err.flush()
+
+    def _clear_status(self) -> None:
+        if self._status_shown:
+            self.err.write("\r\x1b[2K")
+            self.err.flush()
+            self._status_shown = False
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, SessionStarted):
+            self._progress(f"session {event.session_id} · {event.model} · {event.environment.workspace}")
+        elif isinstance(event, TurnStarted):
+            self._progress(f"turn {event.turn} · thinking")
+        elif isinstance(event, ToolStarted):
+            self._progress(f"{event.name}: {_summarise_input(event.name, event.input)}")
+        elif isinstance(event, ToolCompleted) and event.status != "success":
+            self._progress(f"{event.name} {event.status}: {' '.join(event.output.split())[:100]}")
+        elif isinstance(event, PermissionDecided) and event.resolution == "denied":
+            self._progress(f"denied {event.tool}: {event.reason}")
+        elif isinstance(event, RetryScheduled):
+            self._progress(f"provider error, retry {event.attempt} in {event.delay_s:.1f}s: {event.error}")
+        elif isinstance(event, Notice):
+            self._progress(f"{event.level}: {event.message}")
+        elif isinstance(event, RunCompleted):
+            self._finish(event)
+
+    def _finish(self, event: RunCompleted) -> None:
+        self._clear_status()
+        if event.result is not None:
+            text = event.result
+            self.out.write(text if text.endswith("\n") else text + "\n")
+            self.out.flush()
+        if event.status != "completed":
+            self.err.write(f"tau: {event.terminal_reason}: {event.error or 'run did not complete'}\n")
+            self.err.flush()
+
+    def close(self) -> None:
+        self._clear_status()
+
+
+class ClaudeStreamJsonRenderer:
+    """Claude Code `--output-format stream-json --verbose` lines.
+
+    An assistant message is emitted once its tool calls are known: on the first tool result, the next turn, or
+    the end of the run — so each `tool_use` block carries the id and input the tool ran with.
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.session_id = ""
+        self.model = ""
+        self._pending: MessageCompleted | None = None
+        self._tool_uses: list[dict[str, Any]] = []
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, SessionStarted):
+            self._init(event)
+        elif isinstance(event, MessageCompleted):
+            self._flush()
+            self._pending = event
+        elif isinstance(event, ToolStarted):
+            self._tool_uses.append(
+                {"type": "tool_use", "id": event.call_id, "name": claude_name(event.name), "input": event.input}
+            )
+        elif isinstance(event, ToolCompleted):
+            self._flush()
+            self._tool_result(event)
+        elif isinstance(event, TurnStarted):
+            self._flush()
+        elif isinstance(event, RunCompleted):
+            self._flush()
+            self._result(event)
+
+    def _init(self, event: SessionStarted) -> None:
+        self.session_id = event.session_id
+        self.model = event.model
+        _line(
+            self.out,
+            {
+                "type": "system",
+                "subtype": "init",
+                "session_id": event.session_id,
+                "cwd": event.cwd,
+                "model": event.model,
+                "permissionMode": event.permission_mode,
+                "tools": [claude_name(t) for t in event.tools],
+                "mcp_servers": [{"name": m.name, "status": m.status} for m in event.mcp],
+                "skills": list(event.skills),
+                "apiKeySource": "none",
+                "output_style": "default",
+                "tau_version": event.tau_version,
+            },
+        )
+
+    def _flush(self) -> None:
+        if self._pending is None and not self._tool_uses:
+            return
+        content: list[dict[str, Any]] = []
+        if self._pending is not None and self._pending.text:
+            content.append({"type": "text", "text": self._pending.text})
+        content.extend(self._tool_uses)
+        model = (self._pending.model_name if self._pending else None) or self.model
+        _line(
+            self.out,
+            {
+                "type": "assistant",
+                "message": {"type": "message", "role": "assistant", "model": model, "content": content},
+                "parent_tool_use_id": None,
+                "session_id": self.session_id,
+            },
+        )
+        self._pending = None
+        self._tool_uses = []
+
+    def _tool_result(self, event: ToolCompleted) -> None:
+        block = {
+            "type": "tool_result",
+            "tool_use_id": event.call_id,
+            "content": event.output,
+            "is_error": event.status != "success",
+        }
+        _line(
+            self.out,
+            {
+                "type": "user",
+                "message": {"role": "user", "content": [block]},
+                "parent_tool_use_id": None,
+                "session_id": self.session_id,
+            },
+        )
+
+    def _result(self, event: RunCompleted) -> None:
+        subtype = "success" if event.status == "completed" else _claude_error_subtype(event.terminal_reason)
+        _line(
+            self.out,
+            {
+                "type": "result",
+                "subtype": subtype,
+                "is_error": event.status != "completed",
+                "duration_ms": event.duration_ms,
+                "num_turns": event.num_turns,
+                "result": event.result or event.error or "",
+                "session_id": event.session_id,
+                "total_cost_usd": event.cost_usd or 0.0,
+                "usage": {
+                    "input_tokens": event.usage.input_tokens,
+                    "output_tokens": event.usage.output_tokens,
+                    "cache_read_input_tokens": event.usage.cache_read_tokens,
+                    "cache_creation_input_tokens": event.usage.cache_write_tokens,
+                },
+                "permission_denials": [
+                    {"tool_name": claude_name(d.tool), "tool_use_id": d.call_id, "tool_input": d.input}
+                    for d in event.permission_denials
+                ],
+                "structured_output": event.structured_output,
+                "terminal_reason": event.terminal_reason,
+            },
+        )
+
+    def close(self) -> None:
+        self.out.flush()
+
+
+def _claude_error_subtype(reason: str) -> str:
+    if reason == "max_turns":
+        return "error_max_turns"
+    if reason == "max_usd":
+        return "error_max_budget_usd"
+    return "error_during_execution"
+
+
+def make_renderer(fmt: str, out: TextIO, err: TextIO, *, tty: bool, quiet: bool = False) -> Renderer:
+    if fmt == "json":
+        return JsonRenderer(out)
+    if fmt == "stream-json":
+        return StreamJsonRenderer(out)
+    if fmt == "claude-stream-json":
+        return ClaudeStreamJsonRenderer(out)
+    return TextRenderer(out, err, tty=tty, quiet=quiet)

@@ -1,0 +1,103 @@
+"""Structured-output schemas: load (inline object or file) and check that they are valid JSON Schema.
+
+A schema file is JSON, or YAML when it ends in `.yaml`/`.yml`; relative paths resolve against the directory of the file
+that named them (the process cwd for `--output-schema` and `TAU_OUTPUT_SCHEMA`). The check uses `jsonschema`'s
+meta-schema validation when that package is importable (imported lazily, only when a schema is given), otherwise a
+structural check of the keywords that matter (`type`, `properties`, `required`, `items`). The schema must be an object.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tau.config.jobfile import read_text_file
+from tau.errors import ConfigError
+
+_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
+FIELD = "output.schema"
+
+
+def load_schema(value: object, *, base_dir: Path, source: str) -> tuple[dict[str, Any], str]:
+    """(checked schema, where it came from) for an inline mapping or a path string."""
+    if isinstance(value, Mapping):
+        schema = dict(value)
+        check_schema(schema, source=source, field=FIELD)
+        return schema, source
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("must be a JSON Schema object or the path of a schema file", source=source, field=FIELD)
+    path = (base_dir / Path(value).expanduser()).resolve()
+    try:
+        text = read_text_file(path, source=value, what="file")
+    except ConfigError as exc:
+        raise ConfigError(f"schema {exc}", source=source, field=FIELD) from None
+    try:
+        loaded = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        problem = f"schema file {value}: not valid {_kind(path)}: {_first_line(exc)}"
+        raise ConfigError(problem, source=source, field=FIELD) from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"schema file {value}: must be a JSON object", source=source, field=FIELD)
+    check_schema(loaded, source=source, field=FIELD, prefix=f"schema file {value}: ")
+    return loaded, str(path)
+
+
+def _kind(path: Path) -> str:
+    return "YAML" if path.suffix in (".yaml", ".yml") else "JSON"
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def check_schema(schema: dict[str, Any], *, source: str, field: str | None, prefix: str = "") -> None:
+    """Raise ConfigError unless `schema` is a valid JSON Schema (draft per its `$schema`, default 2020-12)."""
+    try:
+        jsonschema: Any = importlib.import_module("jsonschema")
+    except ImportError:
+        problem = _structural_problem(schema, "")
+    else:
+        problem = _jsonschema_problem(jsonschema, schema)
+    if problem:
+        raise ConfigError(f"{prefix}invalid JSON Schema: {problem}", source=source, field=field)
+
+
+def _jsonschema_problem(jsonschema: Any, schema: dict[str, Any]) -> str | None:
+    validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    error = jsonschema.exceptions.best_match(validator(validator.META_SCHEMA).iter_errors(schema))
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path)
+    return f"{where or '<root>'}: {error.message}"
+
+
+def _structural_problem(schema: object, where: str) -> str | None:
+    """Minimal fallback check (no jsonschema): the keywords tau relies on have the right shapes."""
+    if isinstance(schema, bool):
+        return None
+    if not isinstance(schema, dict):
+        return f"{where or '<root>'}: a schema must be an object or a boolean"
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
+    for item in kinds:
+        if item not in _TYPES:
+            return f"{where or '<root>'}: {item!r} is not a valid type"
+    required = schema.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(name, str) for name in required):
+        return f"{where or '<root>'}: 'required' must be a list of strings"
+    properties = schema.get("properties", {})
+    if not isinstance(properties, dict):
+        return f"{where or '<root>'}: 'properties' must be an object"
+    children = [(f"{where}/properties/{name}", sub) for name, sub in properties.items()]
+    if "items" in schema:
+        children.append((f"{where}/items", schema["items"]))
+    for child_where, child in children:
+        problem = _structural_problem(child, child_where.lstrip("/"))
+        if problem:
+            return problem
+    return None

@@ -1,0 +1,271 @@
+"""The settings schema every layer is validated against, and the one-line rendering of its validation errors.
+
+One schema serves all layers (user config, project config, job frontmatter; `TAU_*` variables and CLI flags are
+translated into it by `layers`), so a key means the same thing everywhere. Keys are snake_case only; a kebab-case or
+misspelt key is an "unknown key" error with a difflib suggestion. Every model forbids unknown keys. Layers are
+validated one at a time, before merging, so an error always names the file (or variable, or flag) it came from.
+
+Values here are *partial*: `model_dump(exclude_unset=True)` gives only what the layer set, and the defaults below are
+never used for merging — `JobSpec`'s defaults are the bottom layer. Pure: no I/O, no environment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import typing
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from tau.config.spec import OnAsk, OutputFormat, PermissionMode
+from tau.errors import ConfigError
+from tau.protocol.names import TAU_TO_CLAUDE, tau_name
+
+PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "ollama", "azure", "openai-chat", "replay", "test")
+EnvironmentKind = Literal["host", "docker"]
+VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_NO_CAP = frozenset({"none", "off", "unlimited", "null"})
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
+_DURATION_FULL = re.compile(r"(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)\s*)+")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: object) -> object:
+    """Seconds from `90`, `1.5`, `"90"`, `"90s"`, `"5m"`, `"1h30m"`, `"250ms"`, `"2d"`; other input passes through."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 90, '90s', '5m' or '1h', not a boolean")
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if not _DURATION_FULL.fullmatch(text):
+        raise ValueError(f"invalid duration {value!r}: expected seconds or a string like '90s', '5m', '1h'")
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(text))
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+Count = Annotated[int, Field(ge=1)]
+
+
+class _Layer(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+
+class PermissionsLayer(_Layer):
+    mode: PermissionMode = "default"
+    allow: list[str] = []
+    ask: list[str] = []
+    deny: list[str] = []
+    on_ask: OnAsk = "deny"
+
+
+class LimitsLayer(_Layer):
+    """Numbers accept numeric strings (for `TAU_*`); `null`/"none"/"off"/"unlimited" removes an optional cap."""
+
+    max_turns: Count | None = None
+    max_tool_calls: Count | None = None
+    max_consecutive_failures: Count | None = None
+    max_tokens: Count | None = None
+    max_usd: Annotated[float, Field(gt=0)] | None = None
+    timeout: Duration | None = None
+    idle_timeout: Duration | None = None
+    tool_timeout: Duration = 120.0
+    tool_output_chars: Count = 30_000
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_cap_and_no_bools(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("expected a number, not a boolean")
+        if isinstance(value, str) and value.strip().lower() in _NO_CAP:
+            return None
+        return value
+
+
+class OutputLayer(_Layer):
+    """`schema` is an inline JSON Schema object or a path (relative to the declaring file); resolved by `layers`."""
+
+    format: OutputFormat = "text"
+    schema_: Any = Field(default=None, alias="schema")
+
+
+class ModelEntry(_Layer):
+    """`[providers.<name>]` and `[models."provider:name"]` (globs allowed in the name, e.g. `"ollama:qwen*"`)."""
+
+    base_url: str | None = None
+    api_key_env: str | None = None  # name of the environment variable holding the key; keys never live in files
+    api_version: str | None = None
+    context_window: Count | None = None
+    tool_calling: bool | None = None
+    parallel_tool_calls: bool | None = None
+    max_retries: Annotated[int, Field(ge=0)] | None = None
+    request_timeout: Duration | None = None
+    settings: dict[str, Any] = {}
+
+
+def _var_value(value: object) -> str | None:
+    if value is None:
+        return None  # declared without a default
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float | date | datetime):
+        return str(value)
+    raise ValueError(f"must be a string, number or boolean, got {type(value).__name__}")
+
+
+class SettingsLayer(_Layer):
+    model: str = ""
+    model_settings: dict[str, Any] = {}  # pydantic-ai ModelSettings: temperature, max_tokens (per response), ...
+    base_url: str = ""
+    instructions: str = ""
+    tools: list[str] = []
+    permissions: PermissionsLayer = PermissionsLayer()
+    limits: LimitsLayer = LimitsLayer()
+    output: OutputLayer = OutputLayer()
+    environment: EnvironmentKind = "host"
+    cwd: str = ""
+    vars: dict[str, str | None] = {}
+    env: dict[str, str] = {}
+    models: dict[str, ModelEntry] = {}
+    providers: dict[str, ModelEntry] = {}
+
+    @field_validator("output", mode="before")
+    @classmethod
+    def _output_shorthand(cls, value: object) -> object:
+        return {"format": value} if isinstance(value, str) else value
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _environment_table(cls, value: object) -> object:
+        if isinstance(value, Mapping) and set(value) == {"kind"}:
+            return value["kind"]
+        return value
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tool_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[,\s]+", value) if part]
+        if not isinstance(value, list):
+            return value
+        return [_tool_name(item) for item in value]
+
+    @field_validator("vars", mode="before")
+    @classmethod
+    def _vars(cls, value: object) -> object:
+        if not isinstance(value, Mapping):
+            return value
+        for name in value:
+            if isinstance(name, bool):
+                raise ValueError(f"invalid variable name {name!r}: quote it (YAML reads on/off/yes/no as booleans)")
+            if not isinstance(name, str) or not VAR_NAME.fullmatch(name):
+                raise ValueError(f"invalid variable name {name!r}: use letters, digits, '_' and '-'")
+        return {name: _var_value(item) for name, item in value.items()}
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _provider_names(cls, value: object) -> object:
+        if isinstance(value, Mapping):
+            for name in value:
+                if name not in PROVIDERS:
+                    raise ValueError(f"unknown provider {name!r}{suggest(str(name), PROVIDERS)}")
+        return value
+
+
+def _tool_name(item: object) -> object:
+    if not isinstance(item, str):
+        return item
+    name = tau_name(item.strip())
+    if name in TAU_TO_CLAUDE or name.startswith("mcp__"):
+        return name
+    choices = sorted(TAU_TO_CLAUDE)
+    raise ValueError(f"unknown tool {item!r}{suggest(item.lower(), choices)}; built-in tools: {', '.join(choices)}")
+
+
+def suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if not close and "-" in word and word.replace("-", "_") in choices:
+        close = [word.replace("-", "_")]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --- one-line errors ---------------------------------------------------------------------------------------------
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _keys_at(root: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """The valid keys of the model reached by following `loc` from `root` (dict values are followed through)."""
+    model: type[BaseModel] | None = root
+    annotation: object = None
+    for part in loc:
+        if model is not None:
+            field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+            if field is None:
+                return []
+            annotation, model = field.annotation, None
+            nested = _model_in(annotation)
+            origin = typing.get_origin(annotation)
+            if nested is not None and origin not in (dict, list):
+                model = nested
+        else:  # a dict key or list index: step into the value type
+            model = _model_in(annotation)
+    return [f.alias or n for n, f in model.model_fields.items()] if model is not None else []
+
+
+def _describe_input(value: object) -> str:
+    if isinstance(value, str | int | float | bool) and len(repr(value)) <= 60:
+        return f" (got {value!r})"
+    return ""
+
+
+def config_error(
+    exc: ValidationError,
+    *,
+    root: type[BaseModel],
+    source: str,
+    origins: Mapping[str, str] | None = None,
+) -> ConfigError:
+    """ONE line for a pydantic error: `<source>: <dotted.field>: <problem>`; `origins` maps dotted fields to sources."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = [part for part in first["loc"] if not isinstance(part, str) or not part.startswith("function-")]
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    if first["type"] == "extra_forbidden" and loc:
+        parent, key = loc[:-1], str(loc[-1])
+        field = ".".join(str(p) for p in parent) or None
+        problem = f"unknown key {key!r}{suggest(key, _keys_at(root, parent))}"
+    elif first["type"] == "invalid_key":
+        field = ".".join(str(p) for p in loc[:-1]) or None
+        problem = f"keys must be strings (got {loc[-1]!r})" if loc else "keys must be strings"
+    else:
+        field = ".".join(str(p) for p in loc) or None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        problem = message + _describe_input(first.get("input")) if first["type"] != "value_error" else message
+    where = (origins or {}).get(field or "", source)
+    return ConfigError(problem + more, source=where, field=field)
+
+
+def validate_layer(raw: Mapping[str, Any], *, source: str, origins: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Validate one layer; return only the keys it set (`schema` by alias) or raise a one-line ConfigError."""
+    try:
+        layer = SettingsLayer.model_validate(raw)
+    except ValidationError as exc:
+        raise config_error(exc, root=SettingsLayer, source=source, origins=origins) from None
+    return layer.model_dump(exclude_unset=True, by_alias=True)

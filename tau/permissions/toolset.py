@@ -1,0 +1,188 @@
+"""Applying a `PermissionPolicy` to a pydantic-ai run: `PermissionToolset`, `PermissionCapability`, `permission_layer`.
+
+Owns the mapping from decisions to pydantic-ai's native tool-call outcomes; owns no policy of its own.
+
+- **allow** -> the wrapped toolset runs the call.
+- **deny** -> `call_tool` returns `ToolDenied(message)`; pydantic-ai records it as `ToolReturnPart(outcome='denied')`
+  whose content (tool, reason, rule) the model reads in its next request, and the run continues.
+- **ask** -> `call_tool` raises `ApprovalRequired(metadata={'tau_permission': ...})`. After the batch of tool calls,
+  pydantic-ai calls `PermissionCapability.handle_deferred_tool_calls`, which awaits the injected `asker` once per call:
+  `True` -> `ToolApproved()` and pydantic-ai re-executes the call with `ctx.tool_call_approved=True` (the toolset
+  then runs it); `False` or a message string -> `ToolDenied`; `None` -> left unresolved, so the call surfaces as the
+  run's `DeferredToolRequests` output (the suspend seam; the agent's output type must include it).
+
+Invariants: every resolved call emits exactly one `PermissionDecided` (seq=0; the caller renumbers): allow when it
+runs, ask+allowed when an approved call runs (also one approved by `DeferredToolResults` on resume), deny or
+ask+denied when denied here. Each denial here is appended once to the shared `denials` list. Deny rules win even for
+an approved call. Calls denied by `DeferredToolResults` on resume never reach this layer: the runtime reports those.
+Tool names in events and denials are the names the model called (tau's, `mcp__server__tool`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_ai.capabilities import AbstractCapability
+from pydantic_ai.exceptions import ApprovalRequired
+from pydantic_ai.messages import ToolCallPart
+from pydantic_ai.tools import (
+    AgentDepsT,
+    DeferredToolApprovalResult,
+    DeferredToolRequests,
+    DeferredToolResults,
+    RunContext,
+    ToolApproved,
+    ToolDenied,
+)
+from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
+
+from tau.permissions.policy import Decision, PermissionPolicy
+from tau.protocol import PermissionDecided, PermissionDenial
+
+__all__ = [
+    "AskAnswer",
+    "AskRequest",
+    "Asker",
+    "Emit",
+    "PermissionCapability",
+    "PermissionGate",
+    "PermissionLayer",
+    "PermissionToolset",
+    "permission_layer",
+]
+
+METADATA_KEY = "tau_permission"
+
+
+@dataclass(frozen=True)
+class AskRequest:
+    """A call the policy says needs a human: what the asker shows (tool, args, the decision with its reason)."""
+
+    call_id: str
+    tool: str
+    args: dict[str, Any]
+    decision: Decision
+
+
+AskAnswer = bool | str | None
+"""True approves; False denies; a string denies with that text for the model; None suspends (leaves it pending)."""
+Asker = Callable[[AskRequest], Awaitable[AskAnswer]]
+Emit = Callable[[PermissionDecided], None]
+
+
+@dataclass
+class PermissionGate:
+    """State shared by the toolset and the capability of one run: policy, I/O callbacks, the denials so far."""
+
+    policy: PermissionPolicy
+    asker: Asker
+    emit: Emit
+    denials: list[PermissionDenial] = field(default_factory=list[PermissionDenial])
+
+    def report(self, call_id: str, tool: str, decision: Decision, *, allowed: bool, reason: str | None = None) -> None:
+        self.emit(
+            PermissionDecided(
+                seq=0,
+                call_id=call_id,
+                tool=tool,
+                decision=decision.kind,
+                resolution="allowed" if allowed else "denied",
+                rule=decision.rule,
+                reason=reason or decision.reason,
+            )
+        )
+
+    def deny(self, call_id: str, tool: str, args: dict[str, Any], decision: Decision, detail: str = "") -> ToolDenied:
+        reason = f"{decision.reason}; {detail}" if detail else decision.reason
+        self.report(call_id, tool, decision, allowed=False, reason=reason)
+        self.denials.append(PermissionDenial(call_id=call_id, tool=tool, input=dict(args), reason=reason))
+        return ToolDenied(f"Permission denied for {tool}: {reason}. Do not retry the same call; take another approach.")
+
+    async def resolve(self, call: ToolCallPart, decision: Decision) -> DeferredToolApprovalResult | None:
+        args = call.args_as_dict()
+        answer = await self.asker(AskRequest(call.tool_call_id, call.tool_name, args, decision))
+        if answer is None:
+            return None
+        if answer is True:
+            return ToolApproved()
+        detail = answer if isinstance(answer, str) and answer else "approval was not given"
+        return self.deny(call.tool_call_id, call.tool_name, args, decision, detail)
+
+
+@dataclass
+class PermissionToolset(WrapperToolset[AgentDepsT]):
+    """Evaluates every call of the wrapped toolset (function and MCP tools alike) before it runs."""
+
+    gate: PermissionGate = field(kw_only=True)
+
+    async def call_tool(
+        self, name: str, tool_args: dict[str, Any], ctx: RunContext[AgentDepsT], tool: ToolsetTool[AgentDepsT]
+    ) -> Any:
+        decision = self.gate.policy.evaluate(name, tool_args)
+        call_id = ctx.tool_call_id or ""
+        if decision.kind == "deny":
+            return self.gate.deny(call_id, name, tool_args, decision)
+        if decision.kind == "ask" and not ctx.tool_call_approved:
+            raise ApprovalRequired(
+                metadata={METADATA_KEY: {"kind": decision.kind, "rule": decision.rule, "reason": decision.reason}}
+            )
+        self.gate.report(call_id, name, decision, allowed=True)
+        return await super().call_tool(name, tool_args, ctx, tool)
+
+
+@dataclass
+class PermissionCapability(AbstractCapability[AgentDepsT]):
+    """Resolves the layer's asks through the asker; with `wrap_toolsets`, also wraps the run's toolset."""
+
+    gate: PermissionGate
+    wrap_toolsets: bool = True
+
+    @classmethod
+    def get_serialization_name(cls) -> str | None:
+        return None
+
+    def get_wrapper_toolset(self, toolset: AbstractToolset[AgentDepsT]) -> AbstractToolset[AgentDepsT] | None:
+        return PermissionToolset(toolset, gate=self.gate) if self.wrap_toolsets else None
+
+    async def handle_deferred_tool_calls(
+        self, ctx: RunContext[AgentDepsT], *, requests: DeferredToolRequests
+    ) -> DeferredToolResults | None:
+        results: dict[str, bool | DeferredToolApprovalResult] = {}
+        for call in requests.approvals:
+            info = (requests.metadata.get(call.tool_call_id) or {}).get(METADATA_KEY)
+            if not isinstance(info, dict):
+                continue  # someone else's approval request
+            decision = Decision(kind="ask", rule=info.get("rule"), reason=str(info.get("reason", "")))
+            result = await self.gate.resolve(call, decision)
+            if result is not None:
+                results[call.tool_call_id] = result
+        return DeferredToolResults(approvals=results) if results else None
+
+
+@dataclass(frozen=True)
+class PermissionLayer:
+    """What the runtime installs: `capability` on the Agent; `denials` for the final report; `wrap` if it wraps."""
+
+    gate: PermissionGate
+    capability: PermissionCapability[Any]
+
+    @property
+    def denials(self) -> list[PermissionDenial]:
+        return self.gate.denials
+
+    def wrap(self, toolset: AbstractToolset[AgentDepsT]) -> PermissionToolset[AgentDepsT]:
+        return PermissionToolset(toolset, gate=self.gate)
+
+
+def permission_layer(
+    policy: PermissionPolicy, *, asker: Asker, emit: Emit, wrap_toolsets: bool = True
+) -> PermissionLayer:
+    """Build the permission layer of one run.
+
+    With `wrap_toolsets=True` (default) the capability wraps the agent's whole non-output toolset each run; pass
+    False to wrap chosen toolsets with `layer.wrap(...)` instead (the capability then only resolves asks).
+    """
+    gate = PermissionGate(policy=policy, asker=asker, emit=emit)
+    return PermissionLayer(gate=gate, capability=PermissionCapability(gate, wrap_toolsets=wrap_toolsets))

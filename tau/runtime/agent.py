@@ -1,0 +1,133 @@
+"""Agent factory: JobSpec -> the one pydantic-ai `Agent` of a run, plus what the driver reports about it.
+
+The only place tau constructs `Agent(...)`. Composition, outermost first:
+  permission layer ∘ tool gate (finalize turn hides tools) ∘ built-in tools (over `ctx.workspace`)
+and the model: RecordingModel (with --record) ∘ RetryingModel ∘ provider model. Structured output (`output.schema`)
+uses pydantic-ai's `StructuredDict` plus a jsonschema output validator that sends violations back to the model.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from pydantic_ai import Agent, ModelRetry, RunContext, StructuredDict
+from pydantic_ai.models import Model
+from pydantic_ai.toolsets import AbstractToolset
+
+from tau.config.spec import JobSpec
+from tau.environment import HostBackend
+from tau.permissions import AskAnswer, Asker, AskRequest, PermissionPolicy, permission_layer
+from tau.protocol import RetryScheduled
+from tau.runtime.driver import RunSetup, ToolGate
+from tau.runtime.emitter import Emitter
+from tau.runtime.models import build_model, model_settings
+from tau.tools import ToolLimits, build_toolset
+
+BASE_INSTRUCTIONS = """\
+You are tau, an autonomous agent running headless (no human is watching this run). You work in the workspace \
+{workspace} through your tools: read, write and edit files, run shell commands with bash, find files with glob and \
+search contents with grep. Paths are relative to the workspace unless absolute. Act, observe the results and \
+iterate until the task is done; verify your work when you can. A denied tool call means a permission rule forbids \
+it: do not retry it, find another way or explain what you need. Finish with a concise answer to the task."""
+
+HEADLESS_DENIAL = (
+    "No human is available to approve this call (headless run; --on-ask deny). Do not retry it: proceed without "
+    "it on stated assumptions, or finish and explain what approval you need."
+)
+
+
+def _instructions(job: JobSpec) -> str:
+    base = BASE_INSTRUCTIONS.format(workspace=job.environment.workspace)
+    return base if not job.instructions else f"{base}\n\n{job.instructions}"
+
+
+def _output_type(job: JobSpec) -> Any:
+    schema = job.output.schema_
+    if schema is None:
+        return str
+    return StructuredDict(schema, name=schema.get("title") or "final_answer")
+
+
+def _add_schema_validator(agent: Agent[None, Any], schema: dict[str, Any]) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+
+    @agent.output_validator
+    def _validate(ctx: RunContext[None], output: Any) -> Any:
+        problems = sorted(validator.iter_errors(output), key=lambda e: list(e.path))
+        if problems:
+            detail = "; ".join(f"{'/'.join(map(str, p.path)) or '<root>'}: {p.message}" for p in problems[:5])
+            raise ModelRetry(f"The answer does not match the required JSON schema: {detail}")
+        return output
+
+
+def build_model_for(job: JobSpec, emitter: Emitter) -> Model:
+    def on_retry(attempt: int, delay: float, error: str) -> None:
+        emitter.emit(RetryScheduled(attempt=attempt, delay_s=round(delay, 3), error=error))
+
+    workspace = job.environment.workspace
+    model = build_model(job.model, on_retry=on_retry, workspace=workspace)
+    if job.record_path:
+        from tau.runtime.cassette import RecordingModel
+
+        model = RecordingModel(model, job.record_path, workspace=workspace)
+    return model
+
+
+def build_setup(job: JobSpec, emitter: Emitter, *, asker: Asker, model: Model | None = None) -> RunSetup:
+    """Everything the driver needs for `job`. `model` replaces the spec's model (tests, benchmarks, embedding)."""
+    gate = ToolGate()
+    tools: AbstractToolset[None] = build_toolset(job.tools, limits=ToolLimits.from_spec(job.limits)).filtered(
+        lambda ctx, tool_def: gate.enabled
+    )
+    policy = PermissionPolicy.from_spec(job.permissions, workspace=job.environment.workspace)
+    layer = permission_layer(policy, asker=asker, emit=emitter.emit_permission)
+    agent: Agent[None, Any] = Agent(
+        model or build_model_for(job, emitter),
+        instructions=_instructions(job),
+        toolsets=[tools],
+        capabilities=[layer.capability],
+        output_type=_output_type(job),
+        retries={"tools": 3, "output": 3},
+        name="tau",
+    )
+    if job.output.schema_ is not None:
+        _add_schema_validator(agent, job.output.schema_)
+    workspace = HostBackend(job.environment.workspace, env=job.env)
+    return RunSetup(
+        agent=agent,
+        workspace=workspace,
+        gate=gate,
+        tool_names=list(job.tools),
+        model_ref=job.model.ref,
+        model_settings=dict(model_settings(job.model)),
+        permission_denials=layer.denials,
+    )
+
+
+async def headless_asker(request: AskRequest) -> AskAnswer:
+    """Default policy for an `ask` with no human: deny, telling the model why."""
+    return HEADLESS_DENIAL
+
+
+async def prompt_on_tty(request: AskRequest) -> AskAnswer:
+    """`--on-ask tty`: ask on the controlling terminal; anything but y/yes denies. Never reads a non-TTY stdin."""
+    import anyio
+
+    if not sys.stdin.isatty():
+        return HEADLESS_DENIAL
+    shown = " ".join(json.dumps(request.args, ensure_ascii=False).split())[:300]
+    question = f"\ntau: {request.decision.reason}\ntau: allow {request.tool} {shown}? [y/N] "
+
+    def ask() -> str:
+        sys.stderr.write(question)
+        sys.stderr.flush()
+        return sys.stdin.readline()
+
+    answer = await anyio.to_thread.run_sync(ask)
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    return "The user declined this call at the terminal prompt."

@@ -1,0 +1,118 @@
+"""Emitter: stamps `seq` on protocol events and fans them out to sinks; translates pydantic-ai stream events.
+
+Contract: every event a run produces passes through exactly one `Emitter`; `seq` starts at 0 and increases by one.
+Sinks are plain callables (renderers, session writer, tests); a sink that raises does not stop the others and does
+not stop the run — it is reported once on stderr by the CLI. `last_activity` feeds the idle watchdog.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    FunctionToolCallEvent,
+    FunctionToolResultEvent,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+    ThinkingPart,
+    ThinkingPartDelta,
+)
+
+from tau.protocol import Event, MessageDelta, PermissionDecided, ThinkingDelta, ToolCompleted, ToolStarted
+
+Sink = Callable[[Event], None]
+
+
+class Emitter:
+    def __init__(self, *sinks: Sink) -> None:
+        self._sinks: list[Sink] = list(sinks)
+        self._seq = 0
+        self.last_activity = time.monotonic()
+        self.sink_errors: list[BaseException] = []
+
+    def add_sink(self, sink: Sink) -> None:
+        self._sinks.append(sink)
+
+    def emit(self, event: Event) -> Event:
+        stamped = event.model_copy(update={"seq": self._seq})
+        self._seq += 1
+        self.last_activity = time.monotonic()
+        for sink in self._sinks:
+            try:
+                sink(stamped)
+            except Exception as error:  # a broken renderer must not kill the run
+                self.sink_errors.append(error)
+        return stamped
+
+    def emit_permission(self, event: PermissionDecided) -> None:
+        """`emit` narrowed to the type the permission layer reports, so it can be passed as its sink."""
+        self.emit(event)
+
+    def touch(self) -> None:
+        """Record activity that produced no event (a streamed tool-call argument chunk, say)."""
+        self.last_activity = time.monotonic()
+
+
+def tool_args(raw: str | dict[str, Any] | None) -> dict[str, Any]:
+    """Tool-call arguments as a dict, whatever the model sent (invalid JSON is kept under `_raw`)."""
+    if raw is None:
+        return {}
+    if isinstance(raw, dict):
+        return raw
+    try:
+        parsed = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        return {"_raw": raw}
+    return parsed if isinstance(parsed, dict) else {"_raw": raw}
+
+
+class StreamTranslator:
+    """Maps pydantic-ai stream events to tau protocol events. Keeps start times to report tool durations."""
+
+    def __init__(self, emitter: Emitter) -> None:
+        self._emitter = emitter
+        self._started: dict[str, float] = {}
+
+    def handle(self, event: AgentStreamEvent) -> None:
+        self._emitter.touch()
+        if isinstance(event, PartStartEvent):
+            self._part_start(event)
+        elif isinstance(event, PartDeltaEvent):
+            self._part_delta(event)
+        elif isinstance(event, FunctionToolCallEvent):
+            call = event.part
+            self._started[call.tool_call_id] = time.monotonic()
+            self._emitter.emit(ToolStarted(call_id=call.tool_call_id, name=call.tool_name, input=tool_args(call.args)))
+        elif isinstance(event, FunctionToolResultEvent):
+            part = event.part
+            started = self._started.pop(part.tool_call_id, None)
+            duration = None if started is None else round((time.monotonic() - started) * 1000, 3)
+            self._emitter.emit(
+                ToolCompleted(
+                    call_id=part.tool_call_id,
+                    name=part.tool_name,
+                    status=part.outcome,
+                    output=part.model_response_str(wrap_if_error=False),
+                    duration_ms=duration,
+                )
+            )
+
+    def _part_start(self, event: PartStartEvent) -> None:
+        part = event.part
+        if isinstance(part, TextPart) and part.content:
+            self._emitter.emit(MessageDelta(text=part.content))
+        elif isinstance(part, ThinkingPart) and part.content:
+            self._emitter.emit(ThinkingDelta(text=part.content))
+
+    def _part_delta(self, event: PartDeltaEvent) -> None:
+        delta = event.delta
+        if isinstance(delta, TextPartDelta) and delta.content_delta:
+            self._emitter.emit(MessageDelta(text=delta.content_delta))
+        elif isinstance(delta, ThinkingPartDelta) and delta.content_delta:
+            self._emitter.emit(ThinkingDelta(text=delta.content_delta))

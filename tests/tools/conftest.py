@@ -1,0 +1,93 @@
+"""Fixtures for the built-in tool tests: backends to run them on, and a scripted agent that calls tools.
+
+`backend_factory` is parametrized so a docker backend can join later; `run_tools` drives a real pydantic-ai Agent with
+a FunctionModel that issues the given tool calls, one model response per step, then answers "done". It returns, per
+step, the parts the model received in the next request (ToolReturnPart with outcome success/failed/retried).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic_ai import Agent
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.workspaces import WorkspaceBackend
+
+from tau.config.spec import BUILTIN_TOOLS
+from tau.environment import HostBackend
+from tau.tools import ToolLimits, build_toolset
+
+BackendFactory = Callable[[Path], WorkspaceBackend]
+Call = tuple[str, dict[str, Any] | str]
+RunTools = Callable[..., Awaitable[list[list[ToolReturnPart]]]]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(params=["host"])
+def backend_factory(request: pytest.FixtureRequest) -> BackendFactory:
+    if request.param == "host":
+        return HostBackend
+    raise AssertionError(request.param)  # pragma: no cover
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """The workspace directory; `tmp_path / "outside"` is a sibling the tools must not reach."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (tmp_path / "outside").mkdir()
+    return workspace
+
+
+@pytest.fixture
+def backend(backend_factory: BackendFactory, root: Path) -> WorkspaceBackend:
+    return backend_factory(root)
+
+
+def _script(steps: Sequence[Sequence[Call]]) -> Callable[[list[ModelMessage], AgentInfo], ModelResponse]:
+    def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        step = sum(isinstance(message, ModelResponse) for message in messages)
+        if step >= len(steps):
+            return ModelResponse(parts=[TextPart("done")])
+        return ModelResponse(
+            parts=[
+                ToolCallPart(name, args, tool_call_id=f"call-{step}-{index}")
+                for index, (name, args) in enumerate(steps[step])
+            ]
+        )
+
+    return model
+
+
+@pytest.fixture
+def run_tools(backend: WorkspaceBackend) -> RunTools:
+    async def run(
+        *steps: Sequence[Call], limits: ToolLimits | None = None, names: Sequence[str] = BUILTIN_TOOLS
+    ) -> list[list[ToolReturnPart]]:
+        toolset = build_toolset(names, limits=limits or ToolLimits())
+        agent = Agent(FunctionModel(_script(steps)), toolsets=[toolset])
+        result = await agent.run("go", workspace=backend)
+        assert result.output == "done"
+        requests = [message for message in result.all_messages() if isinstance(message, ModelRequest)][1:]
+        return [[part for part in request.parts if isinstance(part, ToolReturnPart)] for request in requests]
+
+    return run
+
+
+@pytest.fixture
+def run_one(run_tools: RunTools) -> Callable[..., Awaitable[ToolReturnPart]]:
+    """Run a single tool call and return what the model got back."""
+
+    async def one(name: str, args: dict[str, Any] | str, **kwargs: Any) -> ToolReturnPart:
+        [[part]] = await run_tools([(name, args)], **kwargs)
+        return part
+
+    return one
