@@ -1,8 +1,9 @@
 """Loop overhead: the same scripted N-step run through tau's runtime and through a bare pydantic-ai Agent.
 
 Each step is one model request that calls the `read` tool on a small file; the last answers with text. Both sides
-stream (Agent.iter + node.stream) and run the tool against the same host workspace; tau adds permissions, the tool
-gate, event translation, budgets, step commits and a stream-json renderer writing to /dev/null.
+stream (Agent.iter + node.stream), offer the same built-in tools with the same instructions and run them against the
+same host workspace, so the difference is what tau adds around pydantic-ai's loop: the permission capability, the
+tool gate, event translation, budgets, step commits and a stream-json renderer writing to /dev/null.
 Prints JSON: per-step times and the ratio (budget: tau <= 1.2x bare).  `--quick` runs fewer steps and repeats.
 """
 
@@ -19,13 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from pydantic_ai import Agent, RunContext, UsageLimits
+from pydantic_ai import Agent, UsageLimits
 
 from tau.cli.render import StreamJsonRenderer
-from tau.config.spec import EnvironmentSpec, JobSpec, LimitsSpec, ModelSpec, PermissionsSpec
+from tau.config.spec import BUILTIN_TOOLS, EnvironmentSpec, JobSpec, LimitsSpec, ModelSpec, PermissionsSpec
 from tau.environment import HostBackend
 from tau.runtime import prepare_run
+from tau.runtime.agent import BASE_INSTRUCTIONS
 from tau.testing import Turn, calls, reply, scripted_model
+from tau.tools import ToolLimits, build_toolset
 
 
 def _script(steps: int) -> list[Turn]:
@@ -34,12 +37,8 @@ def _script(steps: int) -> list[Turn]:
 
 async def _bare(workspace: str, steps: int) -> float:
     model, _ = scripted_model(_script(steps))
-    agent: Agent[None, str] = Agent(model)
-
-    @agent.tool
-    async def read(ctx: RunContext[None], file_path: str) -> str:
-        text = await ctx.workspace.read_text(await ctx.workspace.resolve(file_path))
-        return "\n".join(f"{i:>6}\t{line}" for i, line in enumerate(text.splitlines(), 1))
+    tools = build_toolset(BUILTIN_TOOLS, limits=ToolLimits())
+    agent: Agent[None, str] = Agent(model, instructions=BASE_INSTRUCTIONS.format(workspace=workspace), toolsets=[tools])
 
     started = time.perf_counter()
     async with agent.iter("go", workspace=HostBackend(workspace), usage_limits=UsageLimits(request_limit=None)) as run:

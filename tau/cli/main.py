@@ -66,6 +66,7 @@ def _run_options(func: F) -> F:
             metavar="PROVIDER:NAME",
             help="openai:, anthropic:, ollama:, azure:, openai-chat: (any OpenAI-compatible server), replay:CASSETTE.",
         ),
+        click.option("--base-url", metavar="URL", help="Endpoint of an OpenAI-compatible server (openai-chat:)."),
         click.option("--var", "vars_", multiple=True, metavar="NAME=VALUE", help="Fill {{NAME}} in the prompt."),
         click.option("-o", "--output", type=click.Choice(OUTPUT_FORMATS), help="Output format (default text)."),
         click.option("--output-schema", metavar="FILE", help="JSON Schema the final answer must validate against."),

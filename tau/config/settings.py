@@ -20,9 +20,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from tau.config.spec import OnAsk, OutputFormat, PermissionMode
+from tau.config.spec import BUILTIN_TOOLS, OnAsk, OutputFormat, PermissionMode
 from tau.errors import ConfigError
-from tau.protocol.names import TAU_TO_CLAUDE, tau_name
+from tau.protocol.names import tau_name
 
 PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "ollama", "azure", "openai-chat", "replay", "test")
 EnvironmentKind = Literal["host", "docker"]
@@ -184,9 +184,9 @@ def _tool_name(item: object) -> object:
     if not isinstance(item, str):
         return item
     name = tau_name(item.strip())
-    if name in TAU_TO_CLAUDE or name.startswith("mcp__"):
+    if name in BUILTIN_TOOLS or name.startswith("mcp__"):
         return name
-    choices = sorted(TAU_TO_CLAUDE)
+    choices = sorted(BUILTIN_TOOLS)
     raise ValueError(f"unknown tool {item!r}{suggest(item.lower(), choices)}; built-in tools: {', '.join(choices)}")
 
 

@@ -16,7 +16,7 @@ from pydantic_ai import Agent, ModelRetry, RunContext, StructuredDict
 from pydantic_ai.models import Model
 from pydantic_ai.toolsets import AbstractToolset
 
-from tau.config.spec import JobSpec
+from tau.config.spec import BUILTIN_TOOLS, JobSpec
 from tau.environment import HostBackend
 from tau.permissions import AskAnswer, Asker, AskRequest, PermissionPolicy, permission_layer
 from tau.protocol import RetryScheduled
@@ -80,7 +80,8 @@ def build_model_for(job: JobSpec, emitter: Emitter) -> Model:
 def build_setup(job: JobSpec, emitter: Emitter, *, asker: Asker, model: Model | None = None) -> RunSetup:
     """Everything the driver needs for `job`. `model` replaces the spec's model (tests, benchmarks, embedding)."""
     gate = ToolGate()
-    tools: AbstractToolset[None] = build_toolset(job.tools, limits=ToolLimits.from_spec(job.limits)).filtered(
+    builtin = [name for name in job.tools if name in BUILTIN_TOOLS]
+    tools: AbstractToolset[None] = build_toolset(builtin, limits=ToolLimits.from_spec(job.limits)).filtered(
         lambda ctx, tool_def: gate.enabled
     )
     policy = PermissionPolicy.from_spec(job.permissions, workspace=job.environment.workspace)
