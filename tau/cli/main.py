@@ -35,7 +35,7 @@ class _TauGroup(click.Group):
             click.echo(f"tau: {error.message}", err=True)
             sys.exit(int(error.exit_code))
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
-            raise
+            raise  # handled by main()
         except KeyboardInterrupt:
             sys.exit(int(ExitCode.SIGINT))
         except Exception as error:
@@ -120,4 +120,16 @@ def schema_events() -> None:
 
 
 def main() -> None:
-    cli(prog_name="tau")
+    """Console entry point. Usage errors are one line too (`tau: …`, exit 2), not click's three-line block."""
+    try:
+        code = cli.main(prog_name="tau", standalone_mode=False)
+    except click.UsageError as error:
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+        click.echo(f"tau: {' '.join(error.format_message().split())}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as error:
+        click.echo(f"tau: {' '.join(error.format_message().split())}", err=True)
+        sys.exit(error.exit_code)
+    except click.Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

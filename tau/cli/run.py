@@ -41,7 +41,7 @@ def execute(*, job_file: str | None, prompt_text: str | None, quiet: bool, flags
         cwd=Path.cwd(),
     )
     renderer = make_renderer(
-        job.output.format, sys.stdout, sys.stderr, tty=sys.stderr.isatty(), quiet=quiet or not sys.stderr
+        job.output.format, sys.stdout, sys.stderr, tty=sys.stderr.isatty(), quiet=quiet
     )
     import anyio
 
