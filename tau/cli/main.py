@@ -119,6 +119,18 @@ def schema_events() -> None:
     click.echo(json.dumps(event_json_schema(), indent=2))
 
 
+def _register_subcommands() -> None:
+    """Command groups that live in their own modules (each imports only click at module level)."""
+    from tau.cli.memory_cmd import memory_group
+    from tau.cli.skills_cmd import skills_group
+
+    for group in (memory_group, skills_group):
+        cli.add_command(group)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Console entry point. Usage errors are one line too (`tau: …`, exit 2), not click's three-line block."""
     try:

@@ -157,6 +157,9 @@ def load_job(
         "environment": _environment(settings, layers, cwd),
         "vars": variables,
         "env": settings.get("env", {}),
+        "memory": settings.get("memory", {}),
+        "skills": settings.get("skills", {}),
+        "home": env.get("HOME") or None,
         "config_sources": [layer.source for layer in layers if layer.name in (USER, PROJECT)],
         **_run_flags(flags, cwd),
     }

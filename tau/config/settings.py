@@ -97,6 +97,18 @@ class OutputLayer(_Layer):
     schema_: Any = Field(default=None, alias="schema")
 
 
+class MemoryLayer(_Layer):
+    enabled: bool = True
+    compat: bool = True
+    max_bytes: Count = 32_768
+    dir: str = ".tau/memory"
+    working: bool = True
+
+
+class SkillsLayer(_Layer):
+    enabled: bool = True
+
+
 class ModelEntry(_Layer):
     """`[providers.<name>]` and `[models."provider:name"]` (globs allowed in the name, e.g. `"ollama:qwen*"`)."""
 
@@ -130,6 +142,8 @@ class SettingsLayer(_Layer):
     permissions: PermissionsLayer = PermissionsLayer()
     limits: LimitsLayer = LimitsLayer()
     output: OutputLayer = OutputLayer()
+    memory: MemoryLayer = MemoryLayer()
+    skills: SkillsLayer = SkillsLayer()
     environment: EnvironmentKind = "host"
     cwd: str = ""
     vars: dict[str, str | None] = {}

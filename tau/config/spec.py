@@ -75,6 +75,20 @@ class OutputSpec(_Frozen):
     schema_source: str | None = None  # file the schema came from, for messages
 
 
+class MemorySpec(_Frozen):
+    """Bootstrap memory (AGENTS.md/CLAUDE.md/TAU.md) and the working-memory tool."""
+
+    enabled: bool = True  # load bootstrap memory files into the instructions
+    compat: bool = True  # also ~/.claude/CLAUDE.md and ~/.codex/AGENTS.md
+    max_bytes: int = Field(default=32_768, ge=1)
+    dir: str = ".tau/memory"  # working-memory directory inside the workspace
+    working: bool = True  # offer the `memory` tool and load its INDEX.md
+
+
+class SkillsSpec(_Frozen):
+    enabled: bool = True
+
+
 class EnvironmentSpec(_Frozen):
     kind: Literal["host", "docker"] = "host"
     workspace: str  # absolute path of the workspace root on the host
@@ -96,4 +110,7 @@ class JobSpec(_Frozen):
     record_path: str | None = None  # --record FILE
     session_id: str | None = None
     env: dict[str, str] = Field(default_factory=dict, repr=False)  # extra env for tool commands
+    memory: MemorySpec = Field(default_factory=MemorySpec)
+    skills: SkillsSpec = Field(default_factory=SkillsSpec)
+    home: str | None = None  # the user's home directory (user-level memory, skills, config); None = none
     config_sources: tuple[str, ...] = ()  # config files that were loaded, lowest precedence first

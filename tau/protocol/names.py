@@ -15,10 +15,11 @@ TAU_TO_CLAUDE: dict[str, str] = {
     "grep": "Grep",
     "ls": "LS",
     "todo": "TodoWrite",
+    "skill": "Skill",
 }
 CLAUDE_TO_TAU: dict[str, str] = {claude: tau for tau, claude in TAU_TO_CLAUDE.items()}
 
-READ_ONLY_TOOLS: frozenset[str] = frozenset({"read", "glob", "grep", "ls"})
+READ_ONLY_TOOLS: frozenset[str] = frozenset({"read", "glob", "grep", "ls", "skill"})
 EDIT_TOOLS: frozenset[str] = frozenset({"write", "edit"})
 
 

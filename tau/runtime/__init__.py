@@ -25,11 +25,15 @@ async def prepare_run(
     model: Model | None = None,
 ) -> RunDriver:
     """Build the run `job` describes. `model` replaces the spec's model (scripted models in tests)."""
+    from tau.environment import HostBackend
     from tau.runtime.agent import build_setup, headless_asker, prompt_on_tty
+    from tau.runtime.context import gather_context, load_working_memory
 
     emitter = Emitter(*sinks)
     asker = prompt_on_tty if (job.permissions.on_ask == "tty" and interactive) else headless_asker
-    setup = build_setup(job, emitter, asker=asker, model=model)
+    workspace = HostBackend(job.environment.workspace, env=job.env)
+    context = gather_context(job, memory_index=await load_working_memory(job, workspace))
+    setup = build_setup(job, emitter, asker=asker, workspace=workspace, context=context, model=model)
     return RunDriver(job, setup, store=store or InMemorySessionStore(), emitter=emitter)
 
 

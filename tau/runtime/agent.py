@@ -15,11 +15,12 @@ from typing import Any
 from pydantic_ai import Agent, ModelRetry, RunContext, StructuredDict
 from pydantic_ai.models import Model
 from pydantic_ai.toolsets import AbstractToolset
+from pydantic_ai.workspaces import WorkspaceBackend
 
 from tau.config.spec import BUILTIN_TOOLS, JobSpec
-from tau.environment import HostBackend
 from tau.permissions import AskAnswer, Asker, AskRequest, PermissionPolicy, permission_layer
 from tau.protocol import RetryScheduled
+from tau.runtime.context import ContextParts
 from tau.runtime.driver import RunSetup, ToolGate
 from tau.runtime.emitter import Emitter
 from tau.runtime.models import build_model, model_settings
@@ -38,9 +39,11 @@ HEADLESS_DENIAL = (
 )
 
 
-def _instructions(job: JobSpec) -> str:
-    base = BASE_INSTRUCTIONS.format(workspace=job.environment.workspace)
-    return base if not job.instructions else f"{base}\n\n{job.instructions}"
+def _instructions(job: JobSpec, context: ContextParts) -> list[str]:
+    parts = [BASE_INSTRUCTIONS.format(workspace=job.environment.workspace), *context.before_job]
+    if job.instructions:
+        parts.append(job.instructions)
+    return [*parts, *context.after_job]
 
 
 def _output_type(job: JobSpec) -> Any:
@@ -77,19 +80,36 @@ def build_model_for(job: JobSpec, emitter: Emitter) -> Model:
     return model
 
 
-def build_setup(job: JobSpec, emitter: Emitter, *, asker: Asker, model: Model | None = None) -> RunSetup:
+def _safe_tools(job: JobSpec) -> set[str]:
+    """tau's own tools that permissions allow without a rule: `skill` reads; `memory` confines itself to the
+    memory directory (writes there are how long jobs keep notes) — except in plan mode, where it is not offered."""
+    return {"todo", "skill"} | ({"memory"} if job.permissions.mode != "plan" else set())
+
+
+def build_setup(
+    job: JobSpec,
+    emitter: Emitter,
+    *,
+    asker: Asker,
+    workspace: WorkspaceBackend,
+    context: ContextParts,
+    model: Model | None = None,
+) -> RunSetup:
     """Everything the driver needs for `job`. `model` replaces the spec's model (tests, benchmarks, embedding)."""
     gate = ToolGate()
     builtin = [name for name in job.tools if name in BUILTIN_TOOLS]
-    tools: AbstractToolset[None] = build_toolset(builtin, limits=ToolLimits.from_spec(job.limits)).filtered(
-        lambda ctx, tool_def: gate.enabled
+    toolsets: list[AbstractToolset[None]] = [
+        toolset.filtered(lambda ctx, tool_def: gate.enabled)
+        for toolset in (build_toolset(builtin, limits=ToolLimits.from_spec(job.limits)), *context.toolsets)
+    ]
+    policy = PermissionPolicy.from_spec(
+        job.permissions, workspace=job.environment.workspace, home=job.home, safe_tools=_safe_tools(job)
     )
-    policy = PermissionPolicy.from_spec(job.permissions, workspace=job.environment.workspace)
     layer = permission_layer(policy, asker=asker, emit=emitter.emit_permission)
     agent: Agent[None, Any] = Agent(
         model or build_model_for(job, emitter),
-        instructions=_instructions(job),
-        toolsets=[tools],
+        instructions=_instructions(job, context),
+        toolsets=toolsets,
         capabilities=[layer.capability],
         output_type=_output_type(job),
         retries={"tools": 3, "output": 3},
@@ -97,12 +117,14 @@ def build_setup(job: JobSpec, emitter: Emitter, *, asker: Asker, model: Model | 
     )
     if job.output.schema_ is not None:
         _add_schema_validator(agent, job.output.schema_)
-    workspace = HostBackend(job.environment.workspace, env=job.env)
     return RunSetup(
         agent=agent,
         workspace=workspace,
         gate=gate,
-        tool_names=list(job.tools),
+        tool_names=[*job.tools, *context.tool_names],
+        memory_files=context.memory_files,
+        skills=context.skills,
+        notices=context.warnings,
         model_ref=job.model.ref,
         model_settings=dict(model_settings(job.model)),
         permission_denials=layer.denials,

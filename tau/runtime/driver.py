@@ -48,6 +48,7 @@ from tau.protocol import (
     EnvironmentInfo,
     McpServerInfo,
     MessageCompleted,
+    Notice,
     PermissionDenial,
     RunCompleted,
     SessionStarted,
@@ -86,6 +87,9 @@ class RunSetup:
     mcp: Sequence[McpServerInfo] = ()
     permission_denials: list[PermissionDenial] = field(default_factory=list)
     history: Sequence[ModelMessage] = ()
+    memory_files: Sequence[str] = ()
+    skills: Sequence[str] = ()
+    notices: Sequence[str] = ()
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
@@ -272,10 +276,14 @@ class RunDriver:
                 environment=EnvironmentInfo(kind=env.kind, workspace=env.workspace),
                 tools=list(self.setup.tool_names),
                 mcp=list(self.setup.mcp),
+                memory_files=list(self.setup.memory_files),
+                skills=list(self.setup.skills),
                 permission_mode=self.job.permissions.mode,
                 tau_version=__version__,
             )
         )
+        for message in self.setup.notices:
+            self.emitter.emit(Notice(level="warning", message=message))
 
     def _emit_completed(self, output: Any, error: TauError | None, *, duration_ms: float) -> RunCompleted:
         usage = self._usage

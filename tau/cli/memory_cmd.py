@@ -1,0 +1,100 @@
+"""`tau memory show`: print exactly the memory a run started in a directory would load.
+
+Bootstrap files (with bytes, truncation, imports and the cap's drops), warnings, then the rendered instructions text
+(bootstrap sections + working-memory guidance and `INDEX.md`), composed by `tau.memory.memory_instructions`, the
+same function the runtime uses. `--json` prints one JSON object instead. Registered by `tau.cli.main`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from tau.memory import BootstrapMemory
+
+__all__ = ["memory_group"]
+
+
+@click.group("memory")
+def memory_group() -> None:
+    """Inspect the memory a run loads (AGENTS.md, CLAUDE.md, TAU.md, working memory)."""
+
+
+@memory_group.command("show")
+@click.option("--cwd", "cwd", metavar="DIR", help="Directory the run would start in (default: current directory).")
+@click.option("--compat/--no-compat", default=True, show_default=True, help="Also load ~/.claude and ~/.codex files.")
+@click.option("--max-bytes", type=int, default=None, metavar="N", help="Byte cap on memory files (default 32 KiB).")
+@click.option("--memory-dir", default=None, metavar="DIR", help="Working-memory directory (default .tau/memory).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def memory_show(cwd: str | None, compat: bool, max_bytes: int | None, memory_dir: str | None, as_json: bool) -> None:
+    """Print the memory files a run would load, then the instructions text they become."""
+    import anyio
+
+    from tau.environment import HostBackend
+    from tau.errors import ConfigError
+    from tau.memory import (
+        DEFAULT_MAX_BYTES,
+        DEFAULT_MEMORY_DIR,
+        load_bootstrap_memory,
+        load_memory_index,
+        memory_instructions,
+    )
+
+    directory = os.path.realpath(cwd or os.getcwd())
+    if not os.path.isdir(directory):
+        raise ConfigError(f"--cwd {cwd}: not a directory")
+    mem_dir = memory_dir or DEFAULT_MEMORY_DIR
+    bootstrap = load_bootstrap_memory(
+        cwd=directory, home=str(Path.home()), compat=compat, max_bytes=max_bytes or DEFAULT_MAX_BYTES
+    )
+    index = anyio.run(load_memory_index, HostBackend(directory), mem_dir)
+    text = memory_instructions(bootstrap, index, memory_dir=mem_dir)
+    if as_json:
+        click.echo(json.dumps(_as_json(bootstrap, index, mem_dir, text), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"project root: {bootstrap.project_root}")
+    click.echo(f"memory files ({bootstrap.total_bytes} of {bootstrap.max_bytes} bytes):")
+    for loaded in bootstrap.files:
+        notes: list[str] = [loaded.scope]
+        if loaded.truncated:
+            notes.append(f"truncated from {loaded.size}")
+        if loaded.imported_from:
+            notes.append(f"imported from {loaded.imported_from}")
+        click.echo(f"  {loaded.bytes:>7}  {loaded.path}  ({', '.join(notes)})")
+    if not bootstrap.files:
+        click.echo("  (none)")
+    for path in bootstrap.dropped:
+        click.echo(f"  dropped  {path}  (over the cap)")
+    click.echo(f"working memory: {mem_dir}/INDEX.md {'loaded' if index is not None else '(none)'}")
+    for warning in bootstrap.warnings:
+        click.echo(f"warning: {warning}")
+    click.echo("")
+    click.echo(text)
+
+
+def _as_json(bootstrap: BootstrapMemory, index: str | None, memory_dir: str, text: str) -> dict[str, Any]:
+    return {
+        "project_root": bootstrap.project_root,
+        "max_bytes": bootstrap.max_bytes,
+        "total_bytes": bootstrap.total_bytes,
+        "files": [
+            {
+                "path": loaded.path,
+                "scope": loaded.scope,
+                "bytes": loaded.bytes,
+                "size": loaded.size,
+                "truncated": loaded.truncated,
+                "imported_from": loaded.imported_from,
+            }
+            for loaded in bootstrap.files
+        ],
+        "dropped": list(bootstrap.dropped),
+        "warnings": list(bootstrap.warnings),
+        "working_memory": {"dir": memory_dir, "index": index},
+        "instructions": text,
+    }

@@ -1,0 +1,101 @@
+"""`tau skills ls`: the skills a run started in a directory would offer, in precedence order, with what discovery
+skipped (warnings), what it shadowed (name clashes) and what the listing budget leaves out. `--json` prints one
+JSON object. Registered by `tau.cli.main`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from tau.skills import SkillCatalog
+
+__all__ = ["skills_group"]
+
+
+@click.group("skills")
+def skills_group() -> None:
+    """Inspect the skills a run offers (.tau/skills, .claude/skills, .agents/skills and user-level ones)."""
+
+
+@skills_group.command("ls")
+@click.option("--cwd", "cwd", metavar="DIR", help="Directory the run would start in (default: current directory).")
+@click.option(
+    "--context-window", type=int, default=128_000, show_default=True, help="Tokens, for the listing budget (2%)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def skills_ls(cwd: str | None, context_window: int, as_json: bool) -> None:
+    """List discovered skills."""
+    from tau.errors import ConfigError
+    from tau.memory import find_project_root
+    from tau.skills import discover_skills, listing_budget, listing_warning
+
+    directory = os.path.realpath(cwd or os.getcwd())
+    if not os.path.isdir(directory):
+        raise ConfigError(f"--cwd {cwd}: not a directory")
+    home = str(Path.home())
+    catalog = discover_skills(
+        cwd=directory,
+        home=home,
+        project_root=find_project_root(directory, home=home),
+        workspace_root=directory,
+    )
+    budget = listing_budget(context_window)
+    _, omitted = catalog.render_listing(budget)
+    warnings = list(catalog.warnings)
+    omission = listing_warning(omitted, budget)
+    if omission:
+        warnings.append(omission)
+    if as_json:
+        click.echo(json.dumps(_as_json(catalog, omitted, warnings, budget), indent=2, ensure_ascii=False))
+        return
+    for skill in catalog.skills:
+        flags: list[str] = [skill.scope]
+        if not skill.meta.model_invocable:
+            flags.append("not model-invocable")
+        if skill.name in omitted:
+            flags.append("omitted from listing")
+        if skill.workspace_dir is None:
+            flags.append("outside workspace")
+        click.echo(f"{skill.name}  ({', '.join(flags)})  {skill.path}")
+        click.echo(f"    {skill.description}")
+    if not catalog.skills:
+        click.echo("(no skills)")
+    for shadow in catalog.shadowed:
+        click.echo(f"shadowed: {shadow.name} at {shadow.path} (by {shadow.shadowed_by})")
+    for warning in warnings:
+        click.echo(f"warning: {warning}")
+
+
+def _as_json(catalog: SkillCatalog, omitted: list[str], warnings: list[str], budget: int) -> dict[str, Any]:
+    return {
+        "skills": [
+            {
+                "name": skill.name,
+                "description": skill.description,
+                "path": skill.path,
+                "scope": skill.scope,
+                "library": skill.library,
+                "workspace_dir": skill.workspace_dir,
+                "model_invocable": skill.meta.model_invocable,
+                "user_invocable": skill.meta.user_invocable,
+                "license": skill.meta.license,
+                "compatibility": skill.meta.compatibility,
+                "metadata": skill.meta.metadata,
+                "allowed_tools": list(skill.meta.allowed_tools),
+                "in_listing": skill.meta.model_invocable and skill.name not in omitted,
+            }
+            for skill in catalog.skills
+        ],
+        "shadowed": [
+            {"name": shadow.name, "path": shadow.path, "shadowed_by": shadow.shadowed_by} for shadow in catalog.shadowed
+        ],
+        "listing_budget_chars": budget,
+        "omitted": omitted,
+        "warnings": warnings,
+    }

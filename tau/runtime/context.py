@@ -1,0 +1,79 @@
+"""Run context: what a run knows before its first step — bootstrap memory, working memory and skills.
+
+Composes `tau.memory` and `tau.skills` (siblings that do not import each other) into the pieces the agent factory
+needs: instruction parts in order (bootstrap memory, skill listing, then the job's own instructions, then working
+memory), extra toolsets (`memory`, `skill`), what the first event reports, and warnings to emit as notices.
+Host reads happen here, before the run (they are configuration, not tool operations); the working-memory index is
+read through the run's workspace, once, before the first step (`load_working_memory`), so the prompt prefix stays
+stable between steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic_ai.toolsets import AbstractToolset
+from pydantic_ai.workspaces import WorkspaceBackend
+
+from tau.config.spec import JobSpec
+from tau.memory import (
+    load_bootstrap_memory,
+    load_memory_index,
+    memory_toolset,
+    render_working_memory,
+)
+from tau.memory.bootstrap import find_project_root
+from tau.skills import discover_skills, listing_budget, listing_warning, skills_toolset
+
+
+@dataclass
+class ContextParts:
+    before_job: list[str] = field(default_factory=list)  # bootstrap memory, skill listing
+    after_job: list[str] = field(default_factory=list)  # working memory
+    toolsets: list[AbstractToolset[None]] = field(default_factory=list)
+    tool_names: list[str] = field(default_factory=list)
+    memory_files: list[str] = field(default_factory=list)
+    skills: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+async def load_working_memory(job: JobSpec, workspace: WorkspaceBackend) -> str | None:
+    """The working-memory index (`INDEX.md`), read through the run's workspace; None when off or absent."""
+    if not job.memory.working:
+        return None
+    return await load_memory_index(workspace, job.memory.dir)
+
+
+def gather_context(job: JobSpec, *, memory_index: str | None = None) -> ContextParts:
+    parts = ContextParts()
+    workspace = job.environment.workspace
+    home = job.home or ""
+    root = find_project_root(workspace, home=home or None)
+    if job.memory.enabled:
+        boot = load_bootstrap_memory(
+            cwd=workspace, home=home, compat=job.memory.compat, max_bytes=job.memory.max_bytes, project_root=root
+        )
+        if boot.files:
+            parts.before_job.append(boot.render())
+        parts.memory_files.extend(f.path for f in boot.files)
+        parts.warnings.extend(boot.warnings)
+    if job.skills.enabled:
+        catalog = discover_skills(cwd=workspace, home=home, project_root=root, workspace_root=workspace)
+        budget = listing_budget(job.model.capabilities.context_window)
+        listing, omitted = catalog.render_listing(budget)
+        if listing:
+            parts.before_job.append(listing)
+        parts.skills.extend(s.name for s in catalog.model_skills)
+        parts.warnings.extend(catalog.warnings)
+        if (warning := listing_warning(omitted, budget)) is not None:
+            parts.warnings.append(warning)
+        if catalog.model_skills:
+            parts.toolsets.append(skills_toolset(catalog))
+            parts.tool_names.append("skill")
+    if job.memory.working:
+        parts.after_job.append(render_working_memory(memory_index, job.memory.dir))
+        if memory_index is not None:
+            parts.memory_files.append(f"{job.memory.dir}/INDEX.md")
+        parts.toolsets.append(memory_toolset(job.memory.dir))
+        parts.tool_names.append("memory")
+    return parts
