@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Sandbox
+from config_sandbox import Sandbox
 
 from tau.errors import ConfigError, ExitCode
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Sandbox
+from config_sandbox import Sandbox
 
 from tau.config.jobfile import parse_job_text, render_template, split_frontmatter, template_names
 from tau.config.loader import parse_var_flags

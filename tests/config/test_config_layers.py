@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Sandbox
+from config_sandbox import Sandbox
 
 from tau.config import describe_sources, find_config_files
 from tau.config.layers import env_layer, merge, project_config_path, user_config_path

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Sandbox
+from config_sandbox import Sandbox
 
 from tau.config import ModelCapabilities, parse_model_ref, resolve_model
 from tau.config.models import builtin_capabilities

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Sandbox
+from config_sandbox import Sandbox
 
 from tau.config import JobSpec, load_job
 
