@@ -11,10 +11,14 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 
 marker=node_modules/.package-lock.json
-if [[ -f "$marker" && "$marker" -nt package-lock.json && -x node_modules/.bin/aimock ]]; then
+have_all=true
+for bin in aimock buf conformance mcp-server-everything; do
+    [[ -x node_modules/.bin/$bin ]] || have_all=false
+done
+if [[ -f "$marker" && "$marker" -nt package-lock.json ]] && $have_all; then
     echo "install-test-partners: up to date"
     exit 0
 fi
 
 npm ci --no-audit --no-fund --loglevel=error
-echo "install-test-partners: installed $(node -p "require('./node_modules/@copilotkit/aimock/package.json').version") of @copilotkit/aimock"
+echo "install-test-partners: installed $(node -p "Object.keys(require('./package.json').dependencies).join(', ')")"

@@ -8,6 +8,8 @@
         ├── ModelBehaviorError exit 1   the model kept producing unusable output
         ├── ReplayDivergence   exit 1   a replayed run asked for something the cassette does not hold
         ├── InternalError      exit 1   a bug in tau or an unforeseen library error (still a terminal event)
+        ├── PromptBlocked      exit 1   a UserPromptSubmit hook refused the prompt
+        ├── HookStopped        exit 1   a hook answered `continue: false`
         ├── BudgetExceeded     exit 5   tokens, USD, tool calls, consecutive failures
         ├── TurnLimitReached   exit 53
         ├── RunTimeout         exit 124 wall clock or idle
@@ -93,6 +95,14 @@ class ReplayDivergence(RunError):
 
 class InternalError(RunError):
     reason = "internal_error"
+
+
+class PromptBlocked(RunError):
+    reason = "prompt_blocked"
+
+
+class HookStopped(RunError):
+    reason = "hook_stopped"
 
 
 class BudgetExceeded(RunError):

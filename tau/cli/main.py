@@ -84,6 +84,13 @@ def _run_options(func: F) -> F:
         click.option("--permission-mode", type=click.Choice(PERMISSION_MODES)),
         click.option("--on-ask", type=click.Choice(("deny", "tty")), help="What an 'ask' does headless."),
         click.option("--tools", metavar="LIST", help="Comma-separated built-in tools to enable."),
+        click.option(
+            "--mcp-config",
+            multiple=True,
+            metavar="FILE|JSON",
+            help='MCP servers ({"mcpServers": ...}), a file or inline JSON; repeatable.',
+        ),
+        click.option("--strict-mcp-config", is_flag=True, help="Use only --mcp-config servers, not .mcp.json."),
         click.option("--cwd", metavar="DIR", help="Workspace root (default: the current directory)."),
         click.option("--session-id", metavar="ID", help="Name the new session."),
         click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr (text output)."),
@@ -121,11 +128,14 @@ def schema_events() -> None:
 
 def _register_subcommands() -> None:
     """Command groups that live in their own modules (each imports only click at module level)."""
+    from tau.cli.hooks_cmd import hooks as hooks_group
+    from tau.cli.mcp_cmd import mcp_group
     from tau.cli.memory_cmd import memory_group
+    from tau.cli.serve_cmd import serve_command
     from tau.cli.skills_cmd import skills_group
 
-    for group in (memory_group, skills_group):
-        cli.add_command(group)
+    for command in (hooks_group, mcp_group, memory_group, serve_command, skills_group):
+        cli.add_command(command)
 
 
 _register_subcommands()

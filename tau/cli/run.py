@@ -40,9 +40,7 @@ def execute(*, job_file: str | None, prompt_text: str | None, quiet: bool, flags
         env=dict(os.environ),
         cwd=Path.cwd(),
     )
-    renderer = make_renderer(
-        job.output.format, sys.stdout, sys.stderr, tty=sys.stderr.isatty(), quiet=quiet
-    )
+    renderer = make_renderer(job.output.format, sys.stdout, sys.stderr, tty=sys.stderr.isatty(), quiet=quiet)
     import anyio
 
     from tau.runtime import prepare_run

@@ -59,6 +59,8 @@ FLAG_PATHS: dict[str, tuple[str, ...]] = {
     "tool_timeout": ("limits", "tool_timeout"),
     "environment": ("environment",),
     "cwd": ("cwd",),
+    "mcp_config": ("mcp", "config"),
+    "strict_mcp_config": ("mcp", "strict"),
 }
 # Flags that are not settings: handled by the loader.
 RUN_FLAGS: frozenset[str] = frozenset({"vars", "record", "session_id"})
@@ -81,7 +83,7 @@ ENV_VARS: dict[str, str] = {
     "TAU_TOOL_TIMEOUT": "tool_timeout",
     "TAU_ENVIRONMENT": "environment",
 }
-_APPEND = frozenset({("permissions", "allow"), ("permissions", "ask"), ("permissions", "deny")})
+_APPEND = frozenset({("permissions", "allow"), ("permissions", "ask"), ("permissions", "deny"), ("mcp", "config")})
 _REPLACE = frozenset({("output", "schema")})
 
 
@@ -150,6 +152,10 @@ def build_layer(
     origins = dict(origins or {})
     if data.get("cwd"):
         data["cwd"] = str((base_dir / Path(data["cwd"]).expanduser()).resolve())
+    mcp = data.get("mcp", {})
+    if mcp.get("config"):  # file paths relative to the declaring file; inline JSON ('{...}') as given
+        entries = [e if e.lstrip().startswith("{") else str(base_dir / Path(e).expanduser()) for e in mcp["config"]]
+        data["mcp"] = {**mcp, "config": entries}
     output = data.get("output", {})
     if "schema" in output and output["schema"] is None:
         data["output"] = {**output, "schema_source": None}  # `schema: null` clears a lower layer's schema

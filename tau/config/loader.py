@@ -159,6 +159,8 @@ def load_job(
         "env": settings.get("env", {}),
         "memory": settings.get("memory", {}),
         "skills": settings.get("skills", {}),
+        "mcp": settings.get("mcp", {}),
+        "hooks": settings.get("hooks", {}),
         "home": env.get("HOME") or None,
         "config_sources": [layer.source for layer in layers if layer.name in (USER, PROJECT)],
         **_run_flags(flags, cwd),

@@ -109,6 +109,23 @@ class SkillsLayer(_Layer):
     enabled: bool = True
 
 
+class McpLayer(_Layer):
+    """`config`: `.mcp.json`-style files (relative to the declaring file) or inline JSON strings."""
+
+    config: list[str] = []
+    strict: bool = False
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class HooksLayer(_Layer):
+    enabled: bool = True
+    compat: bool = False
+
+
 class ModelEntry(_Layer):
     """`[providers.<name>]` and `[models."provider:name"]` (globs allowed in the name, e.g. `"ollama:qwen*"`)."""
 
@@ -144,6 +161,8 @@ class SettingsLayer(_Layer):
     output: OutputLayer = OutputLayer()
     memory: MemoryLayer = MemoryLayer()
     skills: SkillsLayer = SkillsLayer()
+    mcp: McpLayer = McpLayer()
+    hooks: HooksLayer = HooksLayer()
     environment: EnvironmentKind = "host"
     cwd: str = ""
     vars: dict[str, str | None] = {}

@@ -89,6 +89,18 @@ class SkillsSpec(_Frozen):
     enabled: bool = True
 
 
+class McpSpec(_Frozen):
+    """MCP servers: the project `.mcp.json` plus `config` entries (paths or inline JSON), or only those if strict."""
+
+    config: tuple[str, ...] = ()
+    strict: bool = False
+
+
+class HooksSpec(_Frozen):
+    enabled: bool = True
+    compat: bool = False  # also .claude/settings.json, .claude/settings.local.json, .codex/hooks.json
+
+
 class EnvironmentSpec(_Frozen):
     kind: Literal["host", "docker"] = "host"
     workspace: str  # absolute path of the workspace root on the host
@@ -112,5 +124,7 @@ class JobSpec(_Frozen):
     env: dict[str, str] = Field(default_factory=dict, repr=False)  # extra env for tool commands
     memory: MemorySpec = Field(default_factory=MemorySpec)
     skills: SkillsSpec = Field(default_factory=SkillsSpec)
+    mcp: McpSpec = Field(default_factory=McpSpec)
+    hooks: HooksSpec = Field(default_factory=HooksSpec)
     home: str | None = None  # the user's home directory (user-level memory, skills, config); None = none
     config_sources: tuple[str, ...] = ()  # config files that were loaded, lowest precedence first

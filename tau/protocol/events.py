@@ -143,6 +143,25 @@ class Notice(_Event):
     message: str
 
 
+class HookRan(_Event):
+    """One hook handler ran (a command or a registered Python function) and what tau made of its answer.
+
+    `decision`: none (ran, no verdict), allow | deny | ask (PreToolUse permission decisions), block (exit 2 or
+    `decision: block`), stop (`continue: false`), error (non-blocking failure: other exit code, timeout, bad JSON).
+    `exit_code` is the command's (Python hooks report 0 ok, 2 `HookBlock`, 1 raised); None when a timed-out hook
+    was killed or the command could not start. `command` is the command line, or `python:<qualname>`.
+    """
+
+    type: Literal["hook.ran"] = "hook.ran"
+    event: str
+    matcher: str | None = None
+    command: str
+    exit_code: int | None = None
+    decision: Literal["none", "allow", "deny", "ask", "block", "stop", "error"] = "none"
+    duration_ms: float = 0.0
+    message: str | None = None
+
+
 class UsageTotals(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -196,6 +215,7 @@ Event = Annotated[
     | SnapshotCreated
     | RetryScheduled
     | Notice
+    | HookRan
     | RunCompleted,
     Field(discriminator="type"),
 ]

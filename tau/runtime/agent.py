@@ -18,6 +18,7 @@ from pydantic_ai.toolsets import AbstractToolset
 from pydantic_ai.workspaces import WorkspaceBackend
 
 from tau.config.spec import BUILTIN_TOOLS, JobSpec
+from tau.hooks import HookSession
 from tau.permissions import AskAnswer, Asker, AskRequest, PermissionPolicy, permission_layer
 from tau.protocol import RetryScheduled
 from tau.runtime.context import ContextParts
@@ -94,6 +95,7 @@ def build_setup(
     workspace: WorkspaceBackend,
     context: ContextParts,
     model: Model | None = None,
+    hooks: HookSession | None = None,
 ) -> RunSetup:
     """Everything the driver needs for `job`. `model` replaces the spec's model (tests, benchmarks, embedding)."""
     gate = ToolGate()
@@ -110,7 +112,7 @@ def build_setup(
         model or build_model_for(job, emitter),
         instructions=_instructions(job, context),
         toolsets=toolsets,
-        capabilities=[layer.capability],
+        capabilities=[*([hooks.capability] if hooks else []), layer.capability],  # hooks outermost
         output_type=_output_type(job),
         retries={"tools": 3, "output": 3},
         name="tau",
@@ -124,7 +126,9 @@ def build_setup(
         tool_names=[*job.tools, *context.tool_names],
         memory_files=context.memory_files,
         skills=context.skills,
+        mcp=context.mcp,
         notices=context.warnings,
+        hooks=hooks,
         model_ref=job.model.ref,
         model_settings=dict(model_settings(job.model)),
         permission_denials=layer.denials,

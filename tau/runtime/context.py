@@ -1,4 +1,4 @@
-"""Run context: what a run knows before its first step — bootstrap memory, working memory and skills.
+"""Run context: what a run knows and opens before its first step — memory, skills, hooks and MCP servers.
 
 Composes `tau.memory` and `tau.skills` (siblings that do not import each other) into the pieces the agent factory
 needs: instruction parts in order (bootstrap memory, skill listing, then the job's own instructions, then working
@@ -10,12 +10,16 @@ stable between steps.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pydantic_ai.toolsets import AbstractToolset
 from pydantic_ai.workspaces import WorkspaceBackend
 
 from tau.config.spec import JobSpec
+from tau.hooks import HookRegistry, HookSession, hook_session, load_hook_config
+from tau.mcp import McpSession, open_mcp
 from tau.memory import (
     load_bootstrap_memory,
     load_memory_index,
@@ -23,6 +27,8 @@ from tau.memory import (
     render_working_memory,
 )
 from tau.memory.bootstrap import find_project_root
+from tau.protocol import McpServerInfo
+from tau.runtime.emitter import Emitter
 from tau.skills import discover_skills, listing_budget, listing_warning, skills_toolset
 
 
@@ -34,6 +40,7 @@ class ContextParts:
     tool_names: list[str] = field(default_factory=list)
     memory_files: list[str] = field(default_factory=list)
     skills: list[str] = field(default_factory=list)
+    mcp: list[McpServerInfo] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -77,3 +84,43 @@ def gather_context(job: JobSpec, *, memory_index: str | None = None) -> ContextP
         parts.toolsets.append(memory_toolset(job.memory.dir))
         parts.tool_names.append("memory")
     return parts
+
+
+def open_hooks(
+    job: JobSpec,
+    session_id: str,
+    emitter: Emitter,
+    host_env: Mapping[str, str],
+    registry: HookRegistry | None,
+    parts: ContextParts,
+) -> HookSession | None:
+    """The session's hooks (`.tau/settings.json`, user settings, and Claude/Codex files when `hooks.compat`)."""
+    if not job.hooks.enabled:
+        return None
+    workspace = job.environment.workspace
+    config = load_hook_config(
+        Path(workspace), home=Path(job.home) if job.home else None, env=host_env, compat=job.hooks.compat
+    )
+    parts.warnings.extend(config.warnings)
+    if not config.events and registry is None:
+        return None
+    return hook_session(
+        config,
+        session_id=session_id,
+        project_dir=workspace,
+        cwd=workspace,
+        emit=emitter.emit,
+        registry=registry,
+        permission_mode=job.permissions.mode,
+        env=dict(host_env),
+    )
+
+
+async def open_servers(job: JobSpec, host_env: Mapping[str, str], cwd: Path, parts: ContextParts) -> McpSession:
+    """Start the job's MCP servers; their tools join `parts.toolsets` (named `mcp__server__tool`)."""
+    session = await open_mcp(job.mcp.config, strict=job.mcp.strict, env={**host_env, **job.env}, cwd=cwd)
+    parts.toolsets.extend(session.toolsets)
+    parts.tool_names.extend(session.tool_names)
+    parts.mcp.extend(session.infos)
+    parts.warnings.extend(session.warnings)
+    return session

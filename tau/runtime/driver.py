@@ -36,14 +36,17 @@ from tau import __version__
 from tau.config.spec import JobSpec
 from tau.errors import (
     ExitCode,
+    HookStopped,
     InternalError,
     Interrupted,
     ModelBehaviorError,
+    PromptBlocked,
     ProviderError,
     RunError,
     RunTimeout,
     TauError,
 )
+from tau.hooks import HookSession
 from tau.protocol import (
     EnvironmentInfo,
     McpServerInfo,
@@ -61,6 +64,7 @@ from tau.runtime.budget import Budget
 from tau.runtime.emitter import Emitter, StreamTranslator
 from tau.sessions import SessionStore, StepRecord
 
+OUTPUT_TOOL = "final_result"  # pydantic-ai's default name for the structured-output tool
 FINALIZE_PROMPT = (
     "A budget for this run has been reached ({reason}). Tools are now disabled. Do not call any tool. "
     "Reply now with a concise final summary: what you did, what is left, and anything the user must know."
@@ -91,6 +95,7 @@ class RunSetup:
     skills: Sequence[str] = ()
     notices: Sequence[str] = ()
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    hooks: HookSession | None = None
 
 
 class RunDriver:
@@ -119,6 +124,7 @@ class RunDriver:
         self._finalizing = False
         self._step = 0
         self._usage = UsageTotals()
+        self._injected: list[str] = []
 
     # -- control -------------------------------------------------------------------------------------------
 
@@ -127,6 +133,10 @@ class RunDriver:
         if self._cancel_error is None:
             self._cancel_error = error
         self._token.cancel()
+
+    def inject(self, text: str) -> None:
+        """Deliver `text` to the model at its next step (pydantic-ai `AgentRun.enqueue`). Safe before the run starts."""
+        self._injected.append(text)
 
     async def close(self) -> None:
         """Release what the run opened (MCP servers, sandboxes), last opened first."""
@@ -146,7 +156,7 @@ class RunDriver:
         watchdog = None if idle is None else asyncio.get_running_loop().create_task(self._idle_watchdog(idle))
         try:
             try:
-                output = await self._loop()
+                output = await self._loop(await self._submitted_prompt())
             finally:
                 if watchdog is not None:
                     watchdog.cancel()
@@ -166,12 +176,32 @@ class RunDriver:
         if error is None and self.budget.hit is not None:
             error = self.budget.hit
         await self._commit("completed" if error is None else error.reason)
+        await self._session_end("completed" if error is None else error.reason)
         return self._emit_completed(output, error, duration_ms=(self._clock() - started) * 1000)
 
-    async def _loop(self) -> Any:
+    async def _submitted_prompt(self) -> str:
+        """The prompt after SessionStart and UserPromptSubmit hooks: blocked, or with their context appended."""
+        hooks = self.setup.hooks
+        if hooks is None:
+            return self.job.prompt
+        extra = [await hooks.on_session_start("resume" if self._messages else "startup")]
+        verdict = await hooks.on_user_prompt(self.job.prompt)
+        if verdict.blocked:
+            raise PromptBlocked(f"prompt blocked by a UserPromptSubmit hook: {verdict.reason or 'no reason given'}")
+        extra.append(verdict.extra_context)
+        return "\n\n".join([self.job.prompt, *(text for text in extra if text)])
+
+    async def _session_end(self, reason: str) -> None:
+        if self.setup.hooks is not None:
+            try:
+                await self.setup.hooks.on_session_end(reason)
+            except Exception as error:  # a SessionEnd hook cannot change the outcome
+                self.emitter.emit(Notice(message=f"SessionEnd hook failed: {error}"))
+
+    async def _loop(self, prompt: str) -> Any:
         agent = self.setup.agent
         async with agent.iter(
-            self.job.prompt,
+            prompt,
             message_history=list(self._messages) or None,
             usage_limits=UsageLimits(request_limit=None),
             cancellation_token=self._token,
@@ -187,19 +217,23 @@ class RunDriver:
                             translator = StreamTranslator(self.emitter)
                             async for event in stream:
                                 translator.handle(event)
-                        self._after_response(run)
+                        await self._after_response(run)
                     elif Agent.is_call_tools_node(node):
                         async with node.stream(run.ctx) as stream:
                             translator = StreamTranslator(self.emitter)
                             async for event in stream:
                                 translator.handle(event)
                                 self._count_tool_result(event)
+                        if self.setup.hooks is not None and self.setup.hooks.stop_requested:
+                            raise HookStopped(self.setup.hooks.stop_requested)
             finally:
                 self._messages = run.all_messages()
             result = run.result
             return None if result is None else result.output
 
     async def _before_request(self, run: AgentRun[None, Any]) -> None:
+        while self._injected:
+            run.enqueue(self._injected.pop(0), priority="asap")
         self._messages = run.all_messages()
         await self._commit("running")
         cap = self.budget.exhausted()
@@ -212,7 +246,7 @@ class RunDriver:
         self.budget.record_turn()
         self.emitter.emit(TurnStarted(turn=self.budget.turns))
 
-    def _after_response(self, run: AgentRun[None, Any]) -> None:
+    async def _after_response(self, run: AgentRun[None, Any]) -> None:
         response = next((m for m in reversed(run.all_messages()) if isinstance(m, ModelResponse)), None)
         if response is not None:
             text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
@@ -220,6 +254,8 @@ class RunDriver:
             self.emitter.emit(
                 MessageCompleted(turn=self.budget.turns, text=text, tool_calls=calls, model_name=response.model_name)
             )
+            if all(name == OUTPUT_TOOL for name in calls):
+                await self._stop_hooks(run, text)
         usage = run.usage
         self._usage = UsageTotals(
             input_tokens=usage.input_tokens,
@@ -240,6 +276,17 @@ class RunDriver:
                 cost_usd=cost,
             )
         )
+
+    async def _stop_hooks(self, run: AgentRun[None, Any], text: str) -> None:
+        """The model is about to finish: a blocking Stop hook gives it one more turn with the hook's reason."""
+        hooks = self.setup.hooks
+        if hooks is None:
+            return
+        verdict = await hooks.on_stop(text)
+        if verdict.note:
+            self.emitter.emit(Notice(level="info", message=verdict.note))
+        if verdict.block and verdict.reason:
+            run.enqueue(verdict.reason)
 
     def _count_tool_result(self, event: object) -> None:
         if isinstance(event, FunctionToolResultEvent):

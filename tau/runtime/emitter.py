@@ -24,7 +24,7 @@ from pydantic_ai.messages import (
     ThinkingPartDelta,
 )
 
-from tau.protocol import Event, MessageDelta, PermissionDecided, ThinkingDelta, ToolCompleted, ToolStarted
+from tau.protocol import Event, MessageDelta, Notice, PermissionDecided, ThinkingDelta, ToolCompleted, ToolStarted
 
 Sink = Callable[[Event], None]
 
@@ -53,6 +53,9 @@ class Emitter:
     def emit_permission(self, event: PermissionDecided) -> None:
         """`emit` narrowed to the type the permission layer reports, so it can be passed as its sink."""
         self.emit(event)
+
+    def emit_notice(self, message: str) -> None:
+        self.emit(Notice(level="warning", message=message))
 
     def touch(self) -> None:
         """Record activity that produced no event (a streamed tool-call argument chunk, say)."""

@@ -1,0 +1,136 @@
+"""`tau hooks`: list the configured hooks and test them against a payload, without running an agent.
+
+- `tau hooks ls [--json]`: every configured handler (event, matcher, command, timeout, `if`, source file).
+- `tau hooks test EVENT --input payload.json|-`: runs the matching hooks for real (host subprocesses, as in a run)
+  with the payload's fields on stdin (missing common fields are filled in), prints the combined decision as JSON on
+  stdout and exits 0 whatever the hooks decided. Config warnings go to stderr.
+
+Both read the project's hook sources from `--project-dir` (default: the current directory); `--compat` adds
+`.claude/settings.json`, `.claude/settings.local.json` and `.codex/hooks.json`. A malformed config or payload is a
+`ConfigError` (exit 2). Imports tau.hooks lazily so `tau --help` stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tau.errors import ConfigError
+
+_PROJECT = click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Project whose hooks to read (default: the current directory).",
+)
+_COMPAT = click.option(
+    "--compat/--no-compat",
+    default=False,
+    help="Also read .claude/settings.json, .claude/settings.local.json and .codex/hooks.json.",
+)
+
+
+def _load(project_dir: Path | None, compat: bool) -> tuple[Path, Any]:
+    from tau.hooks import load_hook_config
+
+    project = (project_dir or Path.cwd()).resolve()
+    config = load_hook_config(project, home=Path.home(), env=dict(os.environ), compat=compat)
+    for warning in config.warnings:
+        click.echo(f"tau: warning: {warning}", err=True)
+    return project, config
+
+
+def _read_payload(source: str) -> dict[str, Any]:
+    name = "<stdin>" if source == "-" else source
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read payload: {error.strerror or error}", source=name) from None
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError as error:
+        raise ConfigError(f"invalid JSON payload: {error}", source=name) from None
+    if not isinstance(data, dict):
+        raise ConfigError("the payload must be a JSON object", source=name)
+    return data
+
+
+@click.group("hooks")
+def hooks() -> None:
+    """Claude-Code-compatible hooks: list them, test them against a payload."""
+
+
+@hooks.command("ls")
+@_PROJECT
+@_COMPAT
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def ls_command(project_dir: Path | None, compat: bool, as_json: bool) -> None:
+    """List every configured hook handler, in the order they are combined."""
+    _, config = _load(project_dir, compat)
+    rows = [
+        {
+            "event": event,
+            "matcher": group.matcher,
+            "command": handler.command,
+            "timeout": handler.timeout,
+            "if": handler.if_rule,
+            "source": handler.source,
+        }
+        for event, groups in config.events.items()
+        for group in groups
+        for handler in group.handlers
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no hooks configured")
+        return
+    for row in rows:
+        condition = f" if {row['if']}" if row["if"] else ""
+        click.echo(f"{row['event']}\t{row['matcher'] or '*'}\t{row['command']}{condition}\t({row['source']})")
+
+
+@hooks.command("test")
+@click.argument("event")
+@click.option("--input", "input_path", required=True, help="Payload JSON file, or - for stdin.")
+@_PROJECT
+@_COMPAT
+def test_command(event: str, input_path: str, project_dir: Path | None, compat: bool) -> None:
+    """Run the hooks configured for EVENT against a payload and print the combined decision as JSON."""
+    import anyio
+
+    from tau.hooks import EVENTS, HookContext, HookRunner, match_value
+
+    if event not in EVENTS:
+        raise ConfigError(f"unknown hook event {event!r} (known: {', '.join(EVENTS)})", source="tau hooks test")
+    payload = _read_payload(input_path)
+    project, config = _load(project_dir, compat)
+    context = HookContext(
+        session_id=str(payload.get("session_id") or "hooks-test"),
+        project_dir=str(project),
+        cwd=str(payload.get("cwd") or project),
+        transcript_path=str(payload.get("transcript_path") or ""),
+        permission_mode=str(payload.get("permission_mode") or "default"),
+    )
+    runner = HookRunner(config, context=context)
+    fields = {key: value for key, value in payload.items() if key != "hook_event_name"}
+    tool = payload.get("tool_name")
+    tool_input = payload.get("tool_input")
+
+    async def main() -> dict[str, Any]:
+        outcome = await runner.run(
+            event,
+            fields,
+            match_value=match_value(event, fields),
+            tool=tool if isinstance(tool, str) else None,
+            tool_input=tool_input if isinstance(tool_input, dict) else None,
+        )
+        return outcome.to_json()
+
+    click.echo(json.dumps(anyio.run(main), indent=2, ensure_ascii=False))

@@ -1,0 +1,75 @@
+"""MCP for tau: a `.mcp.json`-faithful loader (`config`) and pydantic-ai `MCPToolset`s per server (`toolsets`).
+
+Imports only tau.protocol, tau.config, tau.errors, pydantic-ai and the stdlib at import time; fastmcp and the MCP SDK
+are imported when a server is started (importing them costs seconds).
+
+How the runtime uses it (before the first model call)::
+
+    session = await open_mcp(flags.mcp_config, strict=flags.strict_mcp_config, env=job.env, cwd=cwd)
+    # ConfigError (exit 2) on a malformed config; PreflightError (exit 3) if a `required` server failed
+    session.on_warning = lambda m: emitter.emit(Notice(message=m))  # crashes, timeouts, elicitations
+    Agent(..., toolsets=[builtin, *session.toolsets])
+    SessionStarted(..., mcp=session.infos, tools=[*builtin_names, *session.tool_names])
+    for m in session.warnings: emitter.emit(Notice(message=m))      # startup failures of optional servers
+    setup.closers.append(session.aclose)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from tau.mcp.config import (
+    DEFAULT_STARTUP_TIMEOUT_S,
+    PROJECT_FILE,
+    McpServerConfig,
+    expand_vars,
+    find_project_file,
+    load_servers,
+    parse_document,
+    parse_server,
+)
+from tau.mcp.toolsets import (
+    DEFAULT_TOOL_TIMEOUT_S,
+    McpSession,
+    McpTimeouts,
+    Warn,
+    connect_all,
+    tool_prefix,
+)
+
+__all__ = [
+    "DEFAULT_STARTUP_TIMEOUT_S",
+    "DEFAULT_TOOL_TIMEOUT_S",
+    "PROJECT_FILE",
+    "McpServerConfig",
+    "McpSession",
+    "McpTimeouts",
+    "Warn",
+    "connect_all",
+    "expand_vars",
+    "find_project_file",
+    "load_servers",
+    "open_mcp",
+    "parse_document",
+    "parse_server",
+    "tool_prefix",
+]
+
+
+async def open_mcp(
+    mcp_configs: Sequence[str] = (),
+    *,
+    strict: bool = False,
+    env: Mapping[str, str],
+    cwd: Path,
+    project_file: Path | bool | None = True,
+    timeouts: McpTimeouts | None = None,
+    on_warning: Warn | None = None,
+) -> McpSession:
+    """Load the configured servers (project `.mcp.json` + `--mcp-config` values) and start them.
+
+    With no server configured this returns an empty session without importing fastmcp.
+    """
+    servers = load_servers(mcp_configs, strict=strict, env=env, cwd=cwd, project_file=project_file)
+    return await connect_all(servers, env=env, cwd=cwd, timeouts=timeouts, on_warning=on_warning)

@@ -1,0 +1,274 @@
+"""The `.mcp.json` loader: `{"mcpServers": {...}}` as Claude Code (and Gemini CLI) write it, into `McpServerConfig`s.
+
+Pure functions: the environment and the working directory are arguments, nothing is read from the process.
+
+Per server (unknown keys are ignored so a file shared with other clients still loads):
+
+- `type`: `stdio` (the default when `command` is present), `http` (aliases `streamable-http`, `streamableHttp`) or
+  `sse`; without `type`, a `url`/`httpUrl` means `http`, or `sse` when the URL path ends in `/sse`.
+- stdio: `command`, `args`, `env` (added to the environment tau runs with), `cwd` (relative to the config file's
+  directory; default: the run's cwd). http/sse: `url` (Gemini's `httpUrl` is an alias), `headers`.
+- `timeout`: the startup timeout in **milliseconds** (as Claude Code's `MCP_TIMEOUT`); default `MCP_TIMEOUT` or 30 s.
+- `includeTools` / `excludeTools` (Gemini): lists of the server's own tool names; exclude wins.
+- tau extras: `required: true` (the run fails preflight, exit 3, if this server cannot start), `host: true` (run it on
+  the host even when the workspace is a sandbox), `disabled: true` (reported as `disabled`, never started).
+
+Expansion (Claude Code's rules): `${VAR}` and `${VAR:-default}` in `command`, `args`, `env` values, `cwd`, `url` and
+`headers` values; `$VAR` never expands; the default is literal text (no nested `${...}`) and applies only when VAR is
+unset (a set-but-empty VAR expands to ""). **Unset variables**: where Claude Code would leave `${VAR}` literal, tau
+marks the server failed with `unset environment variable ${VAR}` (listed in `missing_vars`): a literal `${TOKEN}`
+sent as a credential or argument is never what was meant, and a `required` server then fails preflight by name.
+
+Sources, in order, a later server of the same name replacing an earlier one: the project `.mcp.json` (the nearest
+one from cwd up to the project root: the first directory holding `.git` or `.tau`; only cwd when there is no root),
+then each `--mcp-config` value in order (a path, or inline JSON when it starts with `{`). `strict=True`
+(`--strict-mcp-config`) uses the `--mcp-config` values only. Malformed input is a `ConfigError` naming the file (or
+`--mcp-config`) and the server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tau.errors import ConfigError
+
+Transport = Literal["stdio", "http", "sse"]
+
+DEFAULT_STARTUP_TIMEOUT_S = 30.0
+PROJECT_FILE = ".mcp.json"
+_TYPES: dict[str, Transport] = {
+    "stdio": "stdio",
+    "http": "http",
+    "streamable-http": "http",
+    "streamablehttp": "http",
+    "streamable_http": "http",
+    "sse": "sse",
+}
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ROOT_MARKERS = (".git", ".tau")
+
+
+@dataclass(frozen=True)
+class McpServerConfig:
+    """One server, expanded and validated. `missing_vars` non-empty means it must not be started."""
+
+    name: str
+    transport: Transport
+    source: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    startup_timeout_s: float | None = None
+    include_tools: tuple[str, ...] | None = None
+    exclude_tools: tuple[str, ...] = ()
+    required: bool = False
+    host: bool = False
+    disabled: bool = False
+    missing_vars: tuple[str, ...] = ()
+
+
+# -- ${VAR} expansion ---------------------------------------------------------------------------------------------
+
+
+def expand_vars(text: str, env: Mapping[str, str], missing: list[str] | None = None) -> str:
+    """Expand `${VAR}` / `${VAR:-default}` in `text` with `env`. Unset VARs without default stay literal and are
+    appended to `missing` (the caller decides what that means)."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        if missing is not None and name not in missing:
+            missing.append(name)
+        return match.group(0)
+
+    return _VAR.sub(replace, text)
+
+
+# -- sources ------------------------------------------------------------------------------------------------------
+
+
+def find_project_file(cwd: Path) -> Path | None:
+    """The nearest `.mcp.json` from `cwd` up to the project root (first directory with `.git` or `.tau`)."""
+    cwd = cwd.resolve()
+    chain = [cwd, *cwd.parents]
+    root_index = next((i for i, d in enumerate(chain) if any((d / m).exists() for m in _ROOT_MARKERS)), 0)
+    for directory in chain[: root_index + 1]:
+        candidate = directory / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_servers(
+    mcp_configs: Sequence[str] = (),
+    *,
+    strict: bool = False,
+    env: Mapping[str, str],
+    cwd: Path,
+    project_file: Path | bool | None = True,
+) -> list[McpServerConfig]:
+    """All configured servers, in source order (later same-name definitions replace earlier ones).
+
+    `mcp_configs` are `--mcp-config` values (paths or inline JSON). `project_file=True` discovers the project
+    `.mcp.json` from `cwd`; a `Path` uses that file; `None`/`False` skips it. `strict` skips it too.
+    """
+    documents: list[tuple[str, Path, Any]] = []
+    if not strict and project_file is not False and project_file is not None:
+        path = find_project_file(cwd) if project_file is True else Path(project_file)
+        if path is not None:
+            documents.append((str(path), path.parent, _read_json(path, str(path))))
+    for value in mcp_configs:
+        documents.append(_config_argument(value, cwd))
+    merged: dict[str, McpServerConfig] = {}
+    for source, base, data in documents:
+        for server in parse_document(data, source=source, env=env, base_dir=base):
+            merged.pop(server.name, None)
+            merged[server.name] = server
+    return list(merged.values())
+
+
+def _config_argument(value: str, cwd: Path) -> tuple[str, Path, Any]:
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            return "--mcp-config", cwd, json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"invalid JSON: {exc}", source="--mcp-config") from None
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else cwd / path
+    return str(path), path.parent, _read_json(path, f"--mcp-config {value}")
+
+
+def _read_json(path: Path, source: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", source=source) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", source=source) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"invalid JSON: {exc}", source=source) from None
+
+
+# -- parsing ------------------------------------------------------------------------------------------------------
+
+
+def parse_document(data: Any, *, source: str, env: Mapping[str, str], base_dir: Path) -> list[McpServerConfig]:
+    """Parse one `{"mcpServers": {...}}` document. Raises `ConfigError` naming `source` and the server."""
+    if not isinstance(data, dict):
+        raise ConfigError("expected a JSON object with an `mcpServers` object", source=source)
+    servers = data.get("mcpServers")
+    if servers is None:
+        raise ConfigError("missing `mcpServers`", source=source)
+    if not isinstance(servers, dict):
+        raise ConfigError("`mcpServers` must be an object of server name -> server", source=source)
+    return [parse_server(name, raw, source=source, env=env, base_dir=base_dir) for name, raw in servers.items()]
+
+
+class _Fields:
+    """Typed access to one raw server object; every error names the source, server and key."""
+
+    def __init__(self, raw: Mapping[str, Any], source: str, name: str) -> None:
+        self.raw, self.source, self.name = raw, source, name
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(problem, source=self.source, field=f"mcpServers.{self.name}.{key}")
+
+    def string(self, key: str) -> str | None:
+        value = self.raw.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(key, f"must be a string, got {type(value).__name__}")
+        return value
+
+    def strings(self, key: str) -> list[str] | None:
+        value = self.raw.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "must be a list of strings")
+        return list(value)
+
+    def mapping(self, key: str) -> dict[str, str]:
+        value = self.raw.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise self.fail(key, "must be an object of string values")
+        return dict(value)
+
+    def flag(self, key: str) -> bool:
+        value = self.raw.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(key, "must be true or false")
+        return value
+
+    def millis(self, key: str) -> float | None:
+        value = self.raw.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise self.fail(key, "must be a positive number of milliseconds")
+        return float(value) / 1000.0
+
+
+def _transport(f: _Fields, url: str | None, command: str | None) -> Transport:
+    declared = f.string("type")
+    if declared is not None:
+        kind = _TYPES.get(declared.lower())
+        if kind is None:
+            raise f.fail("type", f"unknown type {declared!r}; expected stdio, http (streamable-http) or sse")
+        return kind
+    if command is not None:
+        return "stdio"
+    if url is not None:
+        return "sse" if url.split("?", 1)[0].rstrip("/").endswith("/sse") else "http"
+    raise f.fail("command", "a server needs `command` (stdio) or `url` (http, sse)")
+
+
+def parse_server(name: str, raw: Any, *, source: str, env: Mapping[str, str], base_dir: Path) -> McpServerConfig:
+    """Parse and expand one server entry."""
+    if not name or not isinstance(raw, dict):
+        raise ConfigError("each server must be a JSON object", source=source, field=f"mcpServers.{name}")
+    f = _Fields(raw, source, name)
+    command, url = f.string("command"), f.string("url") or f.string("httpUrl")
+    transport = _transport(f, url, command)
+    if transport == "stdio" and not command:
+        raise f.fail("command", "a stdio server needs `command`")
+    if transport != "stdio" and not url:
+        raise f.fail("url", f"an {transport} server needs `url`")
+    missing: list[str] = []
+    expanded_cwd = f.string("cwd")
+    if expanded_cwd is not None:
+        expanded_cwd = str(base_dir / expand_vars(expanded_cwd, env, missing))
+    include = f.strings("includeTools")
+    return McpServerConfig(
+        name=name,
+        transport=transport,
+        source=source,
+        command=expand_vars(command, env, missing) if command else None,
+        args=tuple(expand_vars(a, env, missing) for a in f.strings("args") or ()),
+        env={k: expand_vars(v, env, missing) for k, v in f.mapping("env").items()},
+        cwd=expanded_cwd if transport == "stdio" else None,
+        url=expand_vars(url, env, missing) if url and transport != "stdio" else None,
+        headers={k: expand_vars(v, env, missing) for k, v in f.mapping("headers").items()},
+        startup_timeout_s=f.millis("timeout"),
+        include_tools=tuple(include) if include is not None else None,
+        exclude_tools=tuple(f.strings("excludeTools") or ()),
+        required=f.flag("required"),
+        host=f.flag("host"),
+        disabled=f.flag("disabled"),
+        missing_vars=tuple(missing),
+    )
