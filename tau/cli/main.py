@@ -92,6 +92,14 @@ def _run_options(func: F) -> F:
         ),
         click.option("--strict-mcp-config", is_flag=True, help="Use only --mcp-config servers, not .mcp.json."),
         click.option("--cwd", metavar="DIR", help="Workspace root (default: the current directory)."),
+        click.option(
+            "--sandbox",
+            "environment",
+            type=click.Choice(("host", "docker")),
+            help="Where tools run: the host, or a docker container tau manages.",
+        ),
+        click.option("--container", metavar="NAME", help="Run tools in this existing container (implies docker)."),
+        click.option("--keep-sandbox", is_flag=True, help="Keep the managed container after the run."),
         click.option("--session-id", metavar="ID", help="Name the new session."),
         click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr (text output)."),
     ]
@@ -131,10 +139,11 @@ def _register_subcommands() -> None:
     from tau.cli.hooks_cmd import hooks as hooks_group
     from tau.cli.mcp_cmd import mcp_group
     from tau.cli.memory_cmd import memory_group
+    from tau.cli.sandbox_cmd import sandbox_group
     from tau.cli.serve_cmd import serve_command
     from tau.cli.skills_cmd import skills_group
 
-    for command in (hooks_group, mcp_group, memory_group, serve_command, skills_group):
+    for command in (hooks_group, mcp_group, memory_group, sandbox_group, serve_command, skills_group):
         cli.add_command(command)
 
 

@@ -60,6 +60,8 @@ FLAG_PATHS: dict[str, tuple[str, ...]] = {
     "environment": ("environment",),
     "cwd": ("cwd",),
     "mcp_config": ("mcp", "config"),
+    "container": ("sandbox", "container"),
+    "keep_sandbox": ("sandbox", "keep"),
     "strict_mcp_config": ("mcp", "strict"),
 }
 # Flags that are not settings: handled by the loader.
@@ -79,6 +81,7 @@ ENV_VARS: dict[str, str] = {
     "TAU_MAX_TOKENS": "max_tokens",
     "TAU_MAX_USD": "max_usd",
     "TAU_TIMEOUT": "timeout",
+    "TAU_SANDBOX": "environment",
     "TAU_IDLE_TIMEOUT": "idle_timeout",
     "TAU_TOOL_TIMEOUT": "tool_timeout",
     "TAU_ENVIRONMENT": "environment",

@@ -37,7 +37,7 @@ from tau.config.settings import VAR_NAME, config_error
 from tau.config.spec import JobSpec, ModelSpec
 from tau.errors import ConfigError
 
-SUPPORTED_ENVIRONMENTS: tuple[str, ...] = ("host",)
+SUPPORTED_ENVIRONMENTS: tuple[str, ...] = ("host", "docker")
 STDIN_SOURCE = "<stdin>"
 PROMPT_SOURCE = "<-p>"
 
@@ -93,8 +93,9 @@ def _model(settings: Mapping[str, Any], layers: Sequence[Layer], env: Mapping[st
     return resolve_model(settings["model"], settings=settings, env=env, base_dir=doc.base_dir, source=source)
 
 
-def _environment(settings: Mapping[str, Any], layers: Sequence[Layer], cwd: Path) -> dict[str, str]:
-    kind = settings.get("environment", "host")
+def _environment(settings: Mapping[str, Any], layers: Sequence[Layer], cwd: Path) -> dict[str, Any]:
+    sandbox = dict(settings.get("sandbox", {}))
+    kind = "docker" if sandbox.get("container") else settings.get("environment", "host")
     if kind not in SUPPORTED_ENVIRONMENTS:
         source = (origin_of(layers, "environment") or ("", cwd))[0]
         raise ConfigError(f"{kind} environment is not available yet", source=source, field="environment")
@@ -102,7 +103,7 @@ def _environment(settings: Mapping[str, Any], layers: Sequence[Layer], cwd: Path
     if not Path(workspace).is_dir():
         source = (origin_of(layers, "cwd") or ("", cwd))[0]
         raise ConfigError(f"workspace directory {workspace!r} does not exist", source=source, field="cwd")
-    return {"kind": kind, "workspace": workspace}
+    return {"kind": kind, "workspace": workspace, "sandbox": sandbox}
 
 
 def _instructions(settings: Mapping[str, Any], layers: Sequence[Layer], variables: Mapping[str, str]) -> str | None:

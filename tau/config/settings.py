@@ -109,6 +109,36 @@ class SkillsLayer(_Layer):
     enabled: bool = True
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+
+def parse_size(value: object) -> object:
+    """`2g`, `512m`, `1.5GiB`, or a number of bytes."""
+    if isinstance(value, str):
+        match = _SIZE.match(value)
+        if not match:
+            raise ValueError(f"invalid size {value!r}: use bytes or a number with k, m, g or t (e.g. 2g)")
+        number, unit = match.groups()
+        return int(float(number) * 1024 ** "bkmgt".index((unit or "b").lower()))
+    return value
+
+
+class SandboxLayer(_Layer):
+    image: str | None = None
+    network: Literal["none", "bridge"] = "none"
+    memory: Annotated[int, Field(ge=4 * 1024**2)] = 2 * 1024**3
+    cpus: Annotated[float, Field(gt=0)] = 2.0
+    pids_limit: Count = 512
+    keep: bool = False
+    container: str | None = None
+    workdir: str | None = None
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> object:
+        return parse_size(value)
+
+
 class McpLayer(_Layer):
     """`config`: `.mcp.json`-style files (relative to the declaring file) or inline JSON strings."""
 
@@ -163,6 +193,7 @@ class SettingsLayer(_Layer):
     skills: SkillsLayer = SkillsLayer()
     mcp: McpLayer = McpLayer()
     hooks: HooksLayer = HooksLayer()
+    sandbox: SandboxLayer = SandboxLayer()
     environment: EnvironmentKind = "host"
     cwd: str = ""
     vars: dict[str, str | None] = {}

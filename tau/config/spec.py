@@ -101,9 +101,23 @@ class HooksSpec(_Frozen):
     compat: bool = False  # also .claude/settings.json, .claude/settings.local.json, .codex/hooks.json
 
 
+class SandboxSettings(_Frozen):
+    """The docker sandbox: a managed container (hardened by default) or, with `container`, an existing one."""
+
+    image: str | None = None  # None = tau's own sandbox image (`tau sandbox build`)
+    network: Literal["none", "bridge"] = "none"
+    memory: int = 2 * 1024**3  # bytes; swap is set equal
+    cpus: float = 2.0
+    pids_limit: int = 512
+    keep: bool = False  # keep the managed container after the run (--keep-sandbox)
+    container: str | None = None  # attach to this existing container instead (never stopped or removed)
+    workdir: str | None = None  # where the workspace is inside an attached container (default: found from mounts)
+
+
 class EnvironmentSpec(_Frozen):
     kind: Literal["host", "docker"] = "host"
     workspace: str  # absolute path of the workspace root on the host
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
 
 class JobSpec(_Frozen):

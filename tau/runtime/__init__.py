@@ -38,28 +38,34 @@ async def prepare_run(
     expansion and hook commands see (default: this process's); `hook_registry` adds Python hooks when embedding;
     `history` is the conversation so far (a resumed session's messages).
     Raises ConfigError (exit 2) for bad MCP or hook config and PreflightError (exit 3) for a required MCP server
-    that fails to start.
+    that fails to start or a docker sandbox that cannot be created. What was opened is closed again on failure.
     """
-    from tau.environment import HostBackend
     from tau.runtime.agent import build_setup, headless_asker, prompt_on_tty
     from tau.runtime.context import gather_context, load_working_memory, open_hooks, open_servers
+    from tau.runtime.workspace import open_workspace
 
     host_env = dict(os.environ if environ is None else environ)
     session_id = job.session_id or str(uuid.uuid4())
     emitter = Emitter(*sinks)
     asker = prompt_on_tty if (job.permissions.on_ask == "tty" and interactive) else headless_asker
-    workspace = HostBackend(job.environment.workspace, env=job.env)
-    context = gather_context(job, memory_index=await load_working_memory(job, workspace))
-    hooks = open_hooks(job, session_id, emitter, host_env, hook_registry, context)
-    mcp = await open_servers(job, host_env, Path(job.environment.workspace), context)
+    opened = await open_workspace(job, session_id)
+    closers = list(opened.closers)
     try:
-        setup = build_setup(job, emitter, asker=asker, workspace=workspace, context=context, model=model, hooks=hooks)
+        context = gather_context(job, memory_index=await load_working_memory(job, opened.backend))
+        hooks = open_hooks(job, session_id, emitter, host_env, hook_registry, context)
+        mcp = await open_servers(job, host_env, Path(job.environment.workspace), context)
+        closers.append(mcp.aclose)
+        setup = build_setup(
+            job, emitter, asker=asker, workspace=opened.backend, context=context, model=model, hooks=hooks
+        )
     except BaseException:
-        await mcp.aclose()
+        for close in reversed(closers):
+            await close()
         raise
+    setup.environment = opened.info
     setup.history = list(history)
+    setup.closers.extend(closers)
     mcp.on_warning = emitter.emit_notice
-    setup.closers.append(mcp.aclose)
     return RunDriver(job, setup, store=store or InMemorySessionStore(), emitter=emitter, session_id=session_id)
 
 

@@ -96,6 +96,7 @@ class RunSetup:
     notices: Sequence[str] = ()
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     hooks: HookSession | None = None
+    environment: EnvironmentInfo | None = None
 
 
 class RunDriver:
@@ -320,7 +321,7 @@ class RunDriver:
                 snapshot_id=self._snapshot_id,
                 model=self.setup.model_ref,
                 cwd=env.workspace,
-                environment=EnvironmentInfo(kind=env.kind, workspace=env.workspace),
+                environment=self.setup.environment or EnvironmentInfo(kind=env.kind, workspace=env.workspace),
                 tools=list(self.setup.tool_names),
                 mcp=list(self.setup.mcp),
                 memory_files=list(self.setup.memory_files),

@@ -32,6 +32,7 @@ class ProgramProbe:
             f"command -v {shlex.quote(self.program)} >/dev/null 2>&1", shell=True, timeout=_PROBE_TIMEOUT
         )
         answer = result.exit_code == 0
+        ref = workspace.ref  # a backend that creates its environment on first use has a ref only now
         if ref is not None:
             self._answers[ref] = answer
         return answer

@@ -249,9 +249,14 @@ CASES = [
     Case("bad-tau-timeout", ("TAU_TIMEOUT: limits.timeout: ", "invalid duration 'soon'"), env={"TAU_TIMEOUT": "soon"}),
     Case("bad-tau-tools", ("TAU_TOOLS: tools: ", "unknown tool 'grap'"), env={"TAU_TOOLS": "read,grap"}),
     Case(
-        "docker-not-yet",
-        ("job.md: environment: ", "docker environment is not available yet"),
-        job="---\nmodel: test:x\nenvironment: docker\n---\nhi",
+        "bad-sandbox-memory",
+        ("job.md: sandbox.memory: ", "invalid size '2 parsecs'"),
+        job="---\nmodel: test:x\nenvironment: docker\nsandbox: {memory: 2 parsecs}\n---\nhi",
+    ),
+    Case(
+        "bad-sandbox-network",
+        ("job.md: sandbox.network: ",),
+        job="---\nmodel: test:x\nenvironment: docker\nsandbox: {network: host}\n---\nhi",
     ),
     Case("bad-environment", ("--environment: environment: ", "'host'", "'vm'"), flags={"environment": "vm"}),
     Case("missing-workspace", ("job.md: cwd: ", "does not exist"), job="---\nmodel: test:x\ncwd: ../nowhere\n---\nhi"),

@@ -83,7 +83,17 @@ def test_p_prompt_uses_env_and_flags(sandbox: Sandbox) -> None:
 def test_default_workspace_is_process_cwd_not_job_dir(sandbox: Sandbox) -> None:
     sandbox.write("jobs/review.md", "---\nmodel: test:x\n---\nReview.")
     spec = sandbox.load(str(sandbox.root / "jobs" / "review.md"))
-    assert spec.environment.model_dump() == {"kind": "host", "workspace": str(sandbox.proj)}
+    assert spec.environment.kind == "host"
+    assert spec.environment.workspace == str(sandbox.proj)
+
+
+def test_sandbox_settings_and_container_flag(sandbox: Sandbox) -> None:
+    sandbox.job("---\nmodel: test:x\nenvironment: docker\nsandbox: {memory: 512m, network: bridge}\n---\nhi")
+    spec = sandbox.load()
+    assert (spec.environment.kind, spec.environment.sandbox.memory) == ("docker", 512 * 1024**2)
+    assert spec.environment.sandbox.network == "bridge"
+    attached = sandbox.load(flags={"container": "dev", "keep_sandbox": True})
+    assert (attached.environment.kind, attached.environment.sandbox.container) == ("docker", "dev")
 
 
 def test_frontmatter_cwd_is_relative_to_the_job_file(sandbox: Sandbox) -> None:

@@ -1,13 +1,16 @@
 """Fixtures for the built-in tool tests: backends to run them on, and a scripted agent that calls tools.
 
-`backend_factory` is parametrized so a docker backend can join later; `run_tools` drives a real pydantic-ai Agent with
+`backend_factory` is parametrized over the host backend and the docker backend (marked `docker`; skipped without a
+daemon, failing when CI=true). The docker workspace is mounted at the same path as on the host, so the tests' paths
+and expected messages hold on both; `run_tools` drives a real pydantic-ai Agent with
 a FunctionModel that issues the given tool calls, one model response per step, then answers "done". It returns, per
 step, the parts the model received in the next request (ToolReturnPart with outcome success/failed/retried).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import os
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +34,40 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["host"])
-def backend_factory(request: pytest.FixtureRequest) -> BackendFactory:
+@pytest.fixture(scope="session")
+def docker_sandbox_image() -> str:
+    """The sandbox image tag, built if missing; skip without a daemon (fail when CI=true)."""
+    from tau.environment.docker import DockerEngine
+    from tau.environment.sandbox import build_image
+
+    if not DockerEngine().ping():
+        reason = "no Docker daemon answers (run scripts/install-docker.sh)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    return build_image()
+
+
+@pytest.fixture(params=["host", pytest.param("docker", marks=pytest.mark.docker)])
+def backend_factory(request: pytest.FixtureRequest) -> Iterator[BackendFactory]:
     if request.param == "host":
-        return HostBackend
-    raise AssertionError(request.param)  # pragma: no cover
+        yield HostBackend
+        return
+    from tau.environment.docker import DockerBackend
+    from tau.environment.sandbox import SandboxSpec, remove
+
+    image = request.getfixturevalue("docker_sandbox_image")
+    made: list[DockerBackend] = []
+
+    def docker(root: Path) -> WorkspaceBackend:
+        made.append(DockerBackend(root, spec=SandboxSpec(image=image, workdir=str(root))))
+        return made[-1]
+
+    yield docker
+    for backend in made:
+        backend.close()
+        if backend.ref is not None:
+            remove(backend.ref.id)
 
 
 @pytest.fixture
