@@ -1,10 +1,46 @@
 """Sessions: the `SessionStore` port the runtime hands every completed step to, and its implementations.
 
-For now only the in-memory store exists; the immutable content-addressed store is a later issue and will implement
-the same port. Messages are serialized only through pydantic-ai's `ModelMessagesTypeAdapter`.
+- `FileSessionStore` (store.py): the on-disk, immutable, content-addressed snapshot store with its index, fsck, gc,
+  fork, and export/import bundles; `default_state_dir` (location.py) says where it lives.
+- `InMemorySessionStore` (memory.py): the same port in dicts, for tests and stateless runs.
+Messages are serialized only through pydantic-ai's `ModelMessagesTypeAdapter`, deferred tool requests only through
+pydantic-ai's own `DeferredToolRequests` type adapter.
+
+Imports: tau.errors, tau.config, tau.protocol, pydantic, pydantic_ai, aiosqlite and the standard library only.
 """
 
+from tau.sessions.bundle import ImportResult
+from tau.sessions.errors import (
+    BundleError,
+    CorruptObjectError,
+    SessionLockedError,
+    SessionNotFoundError,
+    StoreWriteError,
+)
+from tau.sessions.index import SessionFilter, SessionInfo
+from tau.sessions.location import default_state_dir
+from tau.sessions.maintenance import Problem
 from tau.sessions.memory import InMemorySessionStore
-from tau.sessions.port import SessionStore, StepRecord
+from tau.sessions.port import Resumed, SessionStore, StepRecord
+from tau.sessions.store import FileSessionStore, Resolved, SnapshotSummary, Transcript
 
-__all__ = ["InMemorySessionStore", "SessionStore", "StepRecord"]
+__all__ = [
+    "BundleError",
+    "CorruptObjectError",
+    "FileSessionStore",
+    "ImportResult",
+    "InMemorySessionStore",
+    "Problem",
+    "Resolved",
+    "Resumed",
+    "SessionFilter",
+    "SessionInfo",
+    "SessionLockedError",
+    "SessionNotFoundError",
+    "SessionStore",
+    "SnapshotSummary",
+    "StepRecord",
+    "StoreWriteError",
+    "Transcript",
+    "default_state_dir",
+]

@@ -1,6 +1,8 @@
-"""In-memory `SessionStore`: content-addressed snapshots held in dicts, for `tau run` until the disk store lands.
+"""In-memory `SessionStore`: content-addressed snapshots held in dicts, for tests and runs that keep no state.
 
-Invariant: snapshots are immutable; a commit only adds a snapshot and moves the session's head.
+Invariant: snapshots are immutable; a commit only adds a snapshot and moves the session's head. It follows the same
+contract as `FileSessionStore` (tests/sessions/test_contract.py), minus durability and cross-process locking: a
+session is "open" after `begin`/`resume` until `close`, and only open sessions accept commits.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
+from pydantic_ai.tools import DeferredToolRequests
 
 from tau.errors import ConfigError
-from tau.sessions.port import StepRecord
+from tau.sessions.errors import SessionNotFoundError
+from tau.sessions.port import Resumed, StepRecord
+from tau.sessions.snapshot import encode_pending
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class _Snapshot:
     parent: str | None
     messages: tuple[ModelMessage, ...]
     status: str
+    pending: DeferredToolRequests | None = None
 
 
 def _digest(parent: str | None, payload: bytes) -> str:
@@ -33,6 +39,7 @@ class InMemorySessionStore:
     def __init__(self) -> None:
         self._snapshots: dict[str, _Snapshot] = {}
         self._heads: dict[str, str] = {}
+        self._open: set[str] = set()
 
     async def begin(self, session_id: str, config: Mapping[str, Any]) -> str:
         if session_id in self._heads:
@@ -41,19 +48,31 @@ class InMemorySessionStore:
         root = _Snapshot(_digest(None, payload), None, (), "created")
         self._snapshots[root.id] = root
         self._heads[session_id] = root.id
+        self._open.add(session_id)
         return root.id
 
+    async def resume(self, session_id: str, config: Mapping[str, Any] | None = None) -> Resumed:
+        if session_id not in self._heads:
+            raise SessionNotFoundError(f"no session {session_id!r}")
+        self._open.add(session_id)
+        head = self._snapshots[self._heads[session_id]]
+        return Resumed(session_id, head.id, head.status, await self.history(session_id), head.pending)
+
     async def commit(self, session_id: str, record: StepRecord) -> str:
+        if session_id not in self._open:
+            raise ConfigError(f"session {session_id!r} is not open for writing", field="session")
         parent = self._heads[session_id]
-        payload = ModelMessagesTypeAdapter.dump_json(list(record.messages))
-        snap = _Snapshot(
-            _digest(parent, payload + record.status.encode()), parent, tuple(record.messages), record.status
-        )
+        payload = ModelMessagesTypeAdapter.dump_json(list(record.messages)) + record.status.encode()
+        if record.pending is not None:
+            payload += encode_pending(record.pending)
+        snap = _Snapshot(_digest(parent, payload), parent, tuple(record.messages), record.status, record.pending)
         self._snapshots[snap.id] = snap
         self._heads[session_id] = snap.id
         return snap.id
 
     async def history(self, session_id: str) -> list[ModelMessage]:
+        if session_id not in self._heads:
+            raise SessionNotFoundError(f"no session {session_id!r}")
         chain: list[_Snapshot] = []
         cursor: str | None = self._heads[session_id]
         while cursor is not None:
@@ -61,6 +80,9 @@ class InMemorySessionStore:
             chain.append(snap)
             cursor = snap.parent
         return [message for snap in reversed(chain) for message in snap.messages]
+
+    async def close(self, session_id: str) -> None:
+        self._open.discard(session_id)
 
     def head(self, session_id: str) -> str:
         return self._heads[session_id]

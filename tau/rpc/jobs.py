@@ -1,0 +1,169 @@
+"""CreateSession requests -> a validated session job, and one `JobSpec` per Run: the RPC face of `tau.config`.
+
+A session's job is resolved once, at CreateSession, through `config.load_job` — the same layering as `tau run`
+(defaults < user config < project config < job frontmatter < TAU_* env < request fields, the request standing in for
+CLI flags) — so an invalid job is an INVALID_ARGUMENT before anything runs. The job comes from exactly one of: inline
+`job_text` (a job file: frontmatter + markdown body), a preset (`<presets_dir>/<name>.md`), or none (settings only).
+Its body, if any, is the default prompt of `Run`; a Run's own prompt is taken verbatim (no `{{ var }}` expansion).
+
+Context entries (bootstrap context, and InjectContext entries that arrive between runs) are rendered as tagged
+blocks: bootstrap context joins the system instructions of every run, queued entries prefix the next prompt.
+Environment variables and the working directory are injected (`env`, `cwd`); nothing here reads the process state.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+
+from tau.config import JobSpec, load_job
+from tau.config.jobfile import split_frontmatter
+from tau.errors import ConfigError
+from tau.rpc._gen import runtime_pb2 as pb
+
+PLACEHOLDER_PROMPT = "(the prompt is given by each Run)"
+PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_JOB_SOURCE = "<stdin>"
+
+
+class UnsupportedEnvironment(Exception):
+    """The request asks for an environment this server cannot provide yet (docker, existing container)."""
+
+
+@dataclass(frozen=True)
+class ContextBlock:
+    key: str
+    content: str
+    content_type: str = "text/plain"
+
+
+@dataclass(frozen=True)
+class SessionJob:
+    """A session's resolved job. `spec.prompt` is meaningless until `for_run` fills in a run's prompt."""
+
+    spec: JobSpec
+    default_prompt: str
+    context: tuple[ContextBlock, ...] = ()
+
+    def for_run(self, prompt: str, *, session_id: str, queued: Sequence[ContextBlock] = ()) -> JobSpec:
+        """The `JobSpec` of one run: the session's settings, this prompt (queued context first), the session id."""
+        text = prompt if prompt.strip() else self.default_prompt
+        if queued:
+            text = f"{render_context(queued)}\n\n{text}"
+        instructions = self.spec.instructions
+        if self.context:
+            instructions = "\n\n".join(part for part in (instructions, render_context(self.context)) if part)
+        return self.spec.model_copy(update={"prompt": text, "session_id": session_id, "instructions": instructions})
+
+
+def context_blocks(entries: Sequence[pb.ContextEntry]) -> tuple[ContextBlock, ...]:
+    blocks = []
+    for index, entry in enumerate(entries):
+        if not entry.key.strip():
+            raise ConfigError(f"context entry {index} has an empty key", field="context")
+        blocks.append(ContextBlock(entry.key, entry.content, entry.content_type or "text/plain"))
+    return tuple(blocks)
+
+
+def render_context(blocks: Sequence[ContextBlock]) -> str:
+    """Context as the model sees it: one `<context key=... content_type=...>` block per entry."""
+    rendered = [
+        f'<context key="{_attr(b.key)}" content_type="{_attr(b.content_type)}">\n{b.content}\n</context>'
+        for b in blocks
+    ]
+    return "\n".join(rendered)
+
+
+def _attr(value: str) -> str:
+    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+def _workspace(environment: pb.Environment, default: Path) -> Path:
+    kind = environment.WhichOneof("kind")
+    if kind in ("docker", "container"):
+        raise UnsupportedEnvironment(f"the {kind} environment is not available in tau serve yet; use host")
+    workspace = environment.host.workspace if kind == "host" else ""
+    if not workspace:
+        return default
+    path = Path(workspace)
+    if not path.is_absolute():
+        raise ConfigError(f"workspace must be an absolute path, got {workspace!r}", field="environment.host.workspace")
+    return path
+
+
+def _limit_flags(options: pb.JobOptions) -> dict[str, Any]:
+    names = ("max_turns", "max_tool_calls", "max_tokens", "max_usd", "timeout", "idle_timeout")
+    return {name: getattr(options, name) for name in names if options.HasField(name)}
+
+
+def request_flags(request: pb.CreateSessionRequest) -> dict[str, Any]:
+    """The request's settings as `load_job` flags (only the ones given)."""
+    options = request.job
+    flags: dict[str, Any] = {"model": request.model or None, **_limit_flags(options)}
+    if options.instructions:
+        flags["instructions"] = options.instructions
+    if options.tools:
+        flags["tools"] = list(options.tools)
+    if options.vars:
+        flags["vars"] = dict(options.vars)
+    if options.HasField("output_schema"):
+        flags["output_schema"] = json_format.MessageToDict(options.output_schema)
+    permissions = request.permissions
+    flags.update(
+        permission_mode=permissions.mode or None,
+        on_ask=permissions.on_ask or None,
+        allow=list(permissions.allow),
+        ask=list(permissions.ask),
+        deny=list(permissions.deny),
+    )
+    return {key: value for key, value in flags.items() if value not in (None, [], {})}
+
+
+def _job_text(request: pb.CreateSessionRequest, presets_dir: Path | None) -> tuple[str | None, str]:
+    """(job document text or None, the name errors use for it)."""
+    if request.preset and request.job_text:
+        raise ConfigError("give either job_text or preset, not both", field="preset")
+    if not request.preset:
+        return (request.job_text or None), "job_text"
+    if not PRESET_NAME.fullmatch(request.preset):
+        raise ConfigError(f"invalid preset name {request.preset!r}", field="preset")
+    if presets_dir is None:
+        raise ConfigError("this server has no presets directory", field="preset")
+    path = presets_dir / f"{request.preset}.md"
+    if not path.is_file():
+        raise LookupError(f"no preset named {request.preset!r} in {presets_dir}")
+    return path.read_text(encoding="utf-8-sig"), f"preset {request.preset}"
+
+
+def build_session_job(
+    request: pb.CreateSessionRequest,
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    presets_dir: Path | None = None,
+) -> SessionJob:
+    """Validate and resolve a CreateSession request. Raises ConfigError (INVALID_ARGUMENT), LookupError (an unknown
+    preset: NOT_FOUND) or UnsupportedEnvironment (UNIMPLEMENTED)."""
+    workspace = _workspace(request.environment, cwd)
+    text, name = _job_text(request, presets_dir)
+    flags = request_flags(request)
+    default_prompt = ""
+    try:
+        if text is None:
+            spec = load_job(prompt_text=PLACEHOLDER_PROMPT, flags=flags, env=env, cwd=workspace)
+        else:
+            _, body = split_frontmatter(text, source=name)
+            default_prompt = body.strip()
+            stdin_text = text if default_prompt else f"{text.rstrip()}\n{PLACEHOLDER_PROMPT}\n"
+            spec = load_job(job_path="-", stdin_text=stdin_text, flags=flags, env=env, cwd=workspace)
+            default_prompt = spec.prompt if default_prompt else ""
+    except ConfigError as error:
+        if error.source == _JOB_SOURCE:
+            raise ConfigError(error.problem, source=name, field=error.field) from None
+        raise
+    return SessionJob(spec=spec, default_prompt=default_prompt, context=context_blocks(request.context))

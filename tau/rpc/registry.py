@@ -1,0 +1,232 @@
+"""The in-process session registry of `tau serve`: sessions, their runs, and each session's bounded event log.
+
+Everything here lives on the server's one event loop; nothing blocks and nothing is shared across threads.
+Invariants:
+- a session has at most one run in progress (`SessionState.current`); a run's events sit contiguously in the log,
+  from its RUNNING status event to its final event;
+- `seq` is assigned by `EventLog.append`: 1, 2, 3, ... per session, never reused, across runs;
+- the log keeps the last `capacity` events; a reader asking for dropped ones gets `LogGap` (OUT_OF_RANGE upstream);
+- readers never poll: `append` wakes every waiter through a one-shot "pulse" event that is replaced on each append.
+Sessions are listed newest first by creation order; page tokens are opaque cursors over that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from tau.errors import RunError
+from tau.protocol import UsageTotals
+from tau.rpc._gen import runtime_pb2 as pb
+from tau.rpc.events import usage_message
+from tau.rpc.jobs import ContextBlock, SessionJob
+from tau.rpc.launch import RunHandle
+
+
+class LogGap(Exception):
+    """Events a reader asked for were dropped from the bounded log."""
+
+
+class EventLog:
+    def __init__(self, capacity: int) -> None:
+        self._items: deque[pb.RunResponse] = deque(maxlen=capacity)
+        self.last_seq = 0
+        self._pulse = asyncio.Event()
+        self.closed = False
+
+    @property
+    def first_seq(self) -> int:
+        """seq of the oldest retained event (last_seq + 1 when the log is empty)."""
+        return self._items[0].seq if self._items else self.last_seq + 1
+
+    def append(self, build: Callable[[int], pb.RunResponse]) -> pb.RunResponse:
+        """Add the event `build(seq)` makes for the next seq, and wake the readers."""
+        self.last_seq += 1
+        item = build(self.last_seq)
+        self._items.append(item)
+        self._wake()
+        return item
+
+    def close(self) -> None:
+        """Wake every reader for good (server shutdown)."""
+        self.closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        pulse, self._pulse = self._pulse, asyncio.Event()
+        pulse.set()
+
+    def since(self, after_seq: int) -> list[pb.RunResponse]:
+        if after_seq >= self.last_seq:
+            return []
+        first = self.first_seq
+        if after_seq < first - 1:
+            raise LogGap(f"events {after_seq + 1}..{first - 1} were dropped from the bounded event log; "
+                         f"the oldest retained is {first} (resume with after_seq={first - 1})")  # fmt: skip
+        start = after_seq - first + 1
+        return [self._items[i] for i in range(start, len(self._items))]
+
+    async def follow(
+        self,
+        after_seq: int,
+        *,
+        stop_after: Callable[[pb.RunResponse], bool],
+        done: Callable[[], bool],
+    ) -> AsyncIterator[pb.RunResponse]:
+        """Events after `after_seq`, then live ones; ends after an event for which `stop_after` is true, or when
+        caught up and `done()` (or the log is closed)."""
+        cursor = after_seq
+        while True:
+            pulse = self._pulse
+            for item in self.since(cursor):
+                yield item
+                cursor = item.seq
+                if stop_after(item):
+                    return
+            if done() or self.closed:
+                return
+            await pulse.wait()
+
+
+@dataclass
+class RunState:
+    """One Run of a session. `driver` is set once the runtime is built; `cancel_error` records an early cancel."""
+
+    number: int
+    idempotency_key: str
+    first_seq: int = 0
+    final_seq: int | None = None
+    driver: RunHandle | None = None
+    cancel_error: RunError | None = None
+    task: asyncio.Task[None] | None = None
+
+    def is_final(self, item: pb.RunResponse) -> bool:
+        return item.run == self.number and item.HasField("final")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def add_usage(a: UsageTotals, b: UsageTotals) -> UsageTotals:
+    return UsageTotals(
+        input_tokens=a.input_tokens + b.input_tokens,
+        output_tokens=a.output_tokens + b.output_tokens,
+        cache_read_tokens=a.cache_read_tokens + b.cache_read_tokens,
+        cache_write_tokens=a.cache_write_tokens + b.cache_write_tokens,
+        requests=a.requests + b.requests,
+        tool_calls=a.tool_calls + b.tool_calls,
+    )
+
+
+@dataclass
+class SessionState:
+    session_id: str
+    job: SessionJob
+    ordinal: int
+    log: EventLog
+    labels: dict[str, str] = field(default_factory=dict)
+    parent_session_id: str = ""
+    status: pb.SessionStatus = pb.SESSION_STATUS_ACTIVE
+    runs: list[RunState] = field(default_factory=list)
+    current: RunState | None = None
+    queued_context: list[ContextBlock] = field(default_factory=list)
+    head_snapshot_id: str = ""
+    terminal_reason: str = ""
+    usage_done: UsageTotals = field(default_factory=UsageTotals)  # completed runs
+    usage_run: UsageTotals = field(default_factory=UsageTotals)  # the run in progress
+    cost_usd: float = 0.0
+    create_time: str = field(default_factory=_now)
+    update_time: str = field(default_factory=_now)
+
+    def touch(self) -> None:
+        self.update_time = _now()
+
+    def run_by_key(self, key: str) -> RunState | None:
+        if not key:
+            return None
+        return next((run for run in self.runs if run.idempotency_key == key), None)
+
+    def take_queued(self) -> list[ContextBlock]:
+        queued, self.queued_context = self.queued_context, []
+        return queued
+
+    def to_message(self) -> pb.Session:
+        usage = usage_message(add_usage(self.usage_done, self.usage_run), self.cost_usd or None)
+        return pb.Session(
+            session_id=self.session_id,
+            status=self.status,
+            head_snapshot_id=self.head_snapshot_id,
+            usage=usage,
+            model=self.job.spec.model.ref,
+            runs=len(self.runs),
+            last_seq=self.log.last_seq,
+            terminal_reason=self.terminal_reason,
+            create_time=self.create_time,
+            update_time=self.update_time,
+            labels=self.labels,
+            parent_session_id=self.parent_session_id,
+        )
+
+
+class SessionRegistry:
+    """Sessions by id, in creation order. Raises KeyError for an unknown id, OverflowError when full."""
+
+    def __init__(self, *, max_sessions: int, log_capacity: int) -> None:
+        self._sessions: dict[str, SessionState] = {}
+        self._max_sessions = max_sessions
+        self._log_capacity = log_capacity
+        self._ordinal = 0
+
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self._sessions
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def add(self, session_id: str, job: SessionJob, *, labels: dict[str, str], parent: str = "") -> SessionState:
+        if len(self._sessions) >= self._max_sessions:
+            raise OverflowError(f"the server holds its maximum of {self._max_sessions} sessions")
+        self._ordinal += 1
+        state = SessionState(
+            session_id, job, self._ordinal, EventLog(self._log_capacity), labels=labels, parent_session_id=parent
+        )
+        self._sessions[session_id] = state
+        return state
+
+    def get(self, session_id: str) -> SessionState:
+        return self._sessions[session_id]
+
+    def all(self) -> list[SessionState]:
+        return list(self._sessions.values())
+
+    def page(self, size: int, token: str) -> tuple[list[SessionState], str]:
+        """Up to `size` sessions older than the cursor `token` (newest first) and the next token ('' at the end)."""
+        before = _decode_token(token) if token else None
+        ordered = sorted(self._sessions.values(), key=lambda s: s.ordinal, reverse=True)
+        if before is not None:
+            ordered = [s for s in ordered if s.ordinal < before]
+        page = ordered[:size]
+        more = len(ordered) > size
+        return page, (_encode_token(page[-1].ordinal) if more and page else "")
+
+
+def _encode_token(ordinal: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{ordinal}".encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> int:
+    """ValueError for anything that is not a token this registry made."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValueError(f"invalid page_token {token!r}") from None
+    version, _, number = raw.partition(":")
+    if version != "v1" or not number.isdigit():
+        raise ValueError(f"invalid page_token {token!r}")
+    return int(number)

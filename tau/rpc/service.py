@@ -1,0 +1,410 @@
+"""`RuntimeServiceImpl`: the `tau.runtime.v1.RuntimeService` implementation behind `tau serve`.
+
+Owns the mapping from RPCs to sessions and runs; the runtime does the work. Contract:
+- `CreateSession` resolves and validates the job once (`rpc.jobs`); nothing runs yet.
+- `Run` starts the run as a server-side task (through `launch.launch_with_runtime`, i.e. `tau.runtime.prepare_run`,
+  the same code as `tau run`) whose event sink appends mapped events to the session's bounded log; the RPC stream
+  only follows that log, so a client that drops does not stop the run and can reattach with `StreamEvents` (or by
+  retrying `Run` with the same idempotency key). A run's events are: Status(RUNNING), tau's events, then — if it did
+  not complete — Error, then Status(outcome) and Final, always last (also when the runtime could not even start).
+- One run per session at a time: a second `Run` while one is in progress is FAILED_PRECONDITION.
+- `CancelRun` asks the driver to stop (`driver.cancel(Interrupted(...))`); the run still ends with its final event.
+- `InjectContext` hands entries to the running run if its driver `SupportsInject`, else queues them for the next run.
+- Malformed requests fail with Connect codes and one-line messages: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
+  FAILED_PRECONDITION, RESOURCE_EXHAUSTED (oversized prompt or context, too many sessions), OUT_OF_RANGE (events
+  dropped from the bounded log), UNIMPLEMENTED (ForkSession; docker environments), UNAVAILABLE (draining).
+`drain()` cancels every run (SIGTERM semantics), waits for their final events, and ends every follower.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+from connectrpc.request import RequestContext
+
+from tau.config import JobSpec
+from tau.errors import ConfigError, InternalError, Interrupted, TauError
+from tau.protocol import Event, RunCompleted, SessionStarted, SnapshotCreated, UsageTotals, UsageUpdated
+from tau.rpc._gen import runtime_pb2 as pb
+from tau.rpc._gen.runtime_connect import RuntimeService
+from tau.rpc.events import as_stream_event, error_response, session_status_of, status_response, to_response
+from tau.rpc.jobs import UnsupportedEnvironment, build_session_job, context_blocks, render_context
+from tau.rpc.launch import (
+    ContinuingStore,
+    Launcher,
+    ModelFactory,
+    RunHandle,
+    Sink,
+    SupportsInject,
+    launch_with_runtime,
+)
+from tau.rpc.registry import LogGap, RunState, SessionRegistry, SessionState, add_usage
+from tau.sessions import InMemorySessionStore, SessionStore
+
+SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """Bounds on what one client can make the server hold."""
+
+    max_prompt_bytes: int = 256 * 1024
+    max_context_bytes: int = 1024 * 1024
+    max_sessions: int = 10_000
+    event_log_capacity: int = 10_000
+    default_page_size: int = 50
+    max_page_size: int = 1000
+    drain_timeout: float = 10.0
+
+
+def _status_name(status: pb.SessionStatus) -> str:
+    return pb.SessionStatus.Name(status).removeprefix("SESSION_STATUS_")
+
+
+def _failure_event(error: TauError, session_id: str) -> RunCompleted:
+    """The terminal event of a run the runtime could not start or finish itself."""
+    return RunCompleted(
+        status="failed",
+        terminal_reason=error.reason,
+        exit_code=int(error.exit_code),
+        session_id=session_id,
+        error=error.message,
+        error_kind=type(error).__name__,
+        retryable=bool(getattr(error, "retryable", False)),
+    )
+
+
+class RuntimeServiceImpl(RuntimeService):
+    """Sessions in memory, runs through the runtime. `env`/`cwd` stand for the server's environment and default
+    workspace (config layering reads them); `model_factory` replaces models (tests); `launcher` replaces the runtime
+    seam; `store` is where runs commit their snapshots (default: in memory)."""
+
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        presets_dir: Path | None = None,
+        model_factory: ModelFactory | None = None,
+        store: SessionStore | None = None,
+        launcher: Launcher = launch_with_runtime,
+        limits: ServiceLimits | None = None,
+    ) -> None:
+        self._env = dict(env)
+        self._cwd = cwd
+        self._presets_dir = presets_dir
+        self._model_factory = model_factory
+        self._store = ContinuingStore(store or InMemorySessionStore())
+        self._launcher = launcher
+        self.limits = limits or ServiceLimits()
+        self._registry = SessionRegistry(
+            max_sessions=self.limits.max_sessions, log_capacity=self.limits.event_log_capacity
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._draining = False
+
+    # -- sessions ------------------------------------------------------------------------------------------------
+
+    async def create_session(
+        self,
+        request: pb.CreateSessionRequest,
+        ctx: RequestContext[pb.CreateSessionRequest, pb.CreateSessionResponse],
+        /,
+    ) -> pb.CreateSessionResponse:
+        self._refuse_when_draining()
+        session_id = request.session_id or str(uuid.uuid4())
+        if not SESSION_ID.fullmatch(session_id):
+            raise ConnectError(Code.INVALID_ARGUMENT, f"invalid session_id {session_id!r}: use letters, digits, . _ -")
+        if session_id in self._registry:
+            raise ConnectError(Code.ALREADY_EXISTS, f"session {session_id!r} already exists")
+        self._check_context_size(request.context, "context")
+        try:
+            job = build_session_job(request, env=self._env, cwd=self._cwd, presets_dir=self._presets_dir)
+        except ConfigError as error:
+            raise ConnectError(Code.INVALID_ARGUMENT, f"invalid job: {error}") from None
+        except LookupError as error:
+            raise ConnectError(Code.NOT_FOUND, str(error)) from None
+        except UnsupportedEnvironment as error:
+            raise ConnectError(Code.UNIMPLEMENTED, str(error)) from None
+        try:
+            state = self._registry.add(session_id, job, labels=dict(request.labels))
+        except OverflowError as error:
+            raise ConnectError(Code.RESOURCE_EXHAUSTED, str(error)) from None
+        return pb.CreateSessionResponse(session_id=session_id, session=state.to_message())
+
+    async def get_session(
+        self, request: pb.GetSessionRequest, ctx: RequestContext[pb.GetSessionRequest, pb.GetSessionResponse], /
+    ) -> pb.GetSessionResponse:
+        return pb.GetSessionResponse(session=self._session(request.session_id).to_message())
+
+    async def list_sessions(
+        self, request: pb.ListSessionsRequest, ctx: RequestContext[pb.ListSessionsRequest, pb.ListSessionsResponse], /
+    ) -> pb.ListSessionsResponse:
+        size = request.page_size or self.limits.default_page_size
+        if size > self.limits.max_page_size:
+            raise ConnectError(Code.INVALID_ARGUMENT, f"page_size must be at most {self.limits.max_page_size}")
+        try:
+            page, token = self._registry.page(size, request.page_token)
+        except ValueError as error:
+            raise ConnectError(Code.INVALID_ARGUMENT, str(error)) from None
+        return pb.ListSessionsResponse(sessions=[s.to_message() for s in page], next_page_token=token)
+
+    async def fork_session(
+        self, request: pb.ForkSessionRequest, ctx: RequestContext[pb.ForkSessionRequest, pb.ForkSessionResponse], /
+    ) -> pb.ForkSessionResponse:
+        self._session(request.session_id)
+        raise ConnectError(Code.UNIMPLEMENTED, "ForkSession is not available yet: it needs the snapshot store's fork")
+
+    # -- runs ----------------------------------------------------------------------------------------------------
+
+    async def run(
+        self, request: pb.RunRequest, ctx: RequestContext[pb.RunRequest, pb.RunResponse], /
+    ) -> AsyncIterator[pb.RunResponse]:
+        session = self._session(request.session_id)
+        run = session.run_by_key(request.idempotency_key)
+        if run is None:
+            run = self._start_run(session, request)
+
+        def finished() -> bool:
+            return run.final_seq is not None
+
+        async for item in self._follow(session, run.first_seq - 1, stop_after=run.is_final, done=finished):
+            yield item
+
+    async def stream_events(
+        self, request: pb.StreamEventsRequest, ctx: RequestContext[pb.StreamEventsRequest, pb.StreamEventsResponse], /
+    ) -> AsyncIterator[pb.StreamEventsResponse]:
+        session = self._session(request.session_id)
+
+        def done() -> bool:
+            return self._draining or (not request.follow and session.current is None)
+
+        async for item in self._follow(session, request.after_seq, stop_after=lambda _: False, done=done):
+            yield as_stream_event(item)
+
+    async def cancel_run(
+        self, request: pb.CancelRunRequest, ctx: RequestContext[pb.CancelRunRequest, pb.CancelRunResponse], /
+    ) -> pb.CancelRunResponse:
+        session = self._session(request.session_id)
+        run = session.current
+        if run is None:
+            return pb.CancelRunResponse(cancelled=False, status=session.status)
+        reason = request.reason.strip() or "no reason given"
+        self._cancel(run, Interrupted(f"run cancelled by CancelRun: {reason}"))
+        return pb.CancelRunResponse(cancelled=True, status=session.status)
+
+    async def inject_context(
+        self,
+        request: pb.InjectContextRequest,
+        ctx: RequestContext[pb.InjectContextRequest, pb.InjectContextResponse],
+        /,
+    ) -> pb.InjectContextResponse:
+        session = self._session(request.session_id)
+        if not request.entries:
+            raise ConnectError(Code.INVALID_ARGUMENT, "entries is empty: give at least one ContextEntry")
+        self._check_context_size(request.entries, "entries")
+        try:
+            blocks = context_blocks(request.entries)
+        except ConfigError as error:
+            raise ConnectError(Code.INVALID_ARGUMENT, str(error)) from None
+        driver = session.current.driver if session.current is not None else None
+        if isinstance(driver, SupportsInject):
+            driver.inject(render_context(blocks))
+            return pb.InjectContextResponse(delivered=True, queued=len(session.queued_context))
+        session.queued_context.extend(blocks)
+        session.touch()
+        return pb.InjectContextResponse(delivered=False, queued=len(session.queued_context))
+
+    async def respond(
+        self, request: pb.RespondRequest, ctx: RequestContext[pb.RespondRequest, pb.RespondResponse], /
+    ) -> pb.RespondResponse:
+        session = self._session(request.session_id)
+        if request.WhichOneof("response") is None:
+            raise ConnectError(Code.INVALID_ARGUMENT, "set one of approval, answer or plan")
+        if not request.request_id:
+            raise ConnectError(Code.INVALID_ARGUMENT, "request_id is required")
+        problem = f"session {session.session_id!r} has no pending request {request.request_id!r}"
+        raise ConnectError(Code.FAILED_PRECONDITION, f"{problem} (status {_status_name(session.status)})")
+
+    # -- shutdown ------------------------------------------------------------------------------------------------
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Refuse new work, cancel every run (SIGTERM), wait for their final events, end every follower."""
+        self._draining = True
+        for session in self._registry.all():
+            if session.current is not None:
+                self._cancel(session.current, Interrupted("server shutting down", signal_name="SIGTERM"))
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.limits.drain_timeout if timeout is None else timeout)
+        for session in self._registry.all():
+            session.log.close()
+
+    # -- internals -----------------------------------------------------------------------------------------------
+
+    def _refuse_when_draining(self) -> None:
+        if self._draining:
+            raise ConnectError(Code.UNAVAILABLE, "the server is shutting down")
+
+    def _session(self, session_id: str) -> SessionState:
+        if not session_id:
+            raise ConnectError(Code.INVALID_ARGUMENT, "session_id is required")
+        try:
+            return self._registry.get(session_id)
+        except KeyError:
+            raise ConnectError(Code.NOT_FOUND, f"no session {session_id!r}") from None
+
+    def _check_context_size(self, entries: Sequence[pb.ContextEntry], field: str) -> None:
+        size = sum(len(e.key.encode()) + len(e.content.encode()) + len(e.content_type.encode()) for e in entries)
+        if size > self.limits.max_context_bytes:
+            limit = self.limits.max_context_bytes
+            raise ConnectError(Code.RESOURCE_EXHAUSTED, f"{field} is {size} bytes; the limit is {limit} bytes")
+
+    async def _follow(
+        self,
+        session: SessionState,
+        after_seq: int,
+        *,
+        stop_after: Callable[[pb.RunResponse], bool],
+        done: Callable[[], bool],
+    ) -> AsyncIterator[pb.RunResponse]:
+        try:
+            async for item in session.log.follow(after_seq, stop_after=stop_after, done=done):
+                yield item
+        except LogGap as gap:
+            raise ConnectError(Code.OUT_OF_RANGE, str(gap)) from None
+
+    def _start_run(self, session: SessionState, request: pb.RunRequest) -> RunState:
+        self._refuse_when_draining()
+        size = len(request.prompt.encode())
+        if size > self.limits.max_prompt_bytes:
+            limit = self.limits.max_prompt_bytes
+            raise ConnectError(Code.RESOURCE_EXHAUSTED, f"prompt is {size} bytes; the limit is {limit} bytes")
+        if session.current is not None:
+            raise ConnectError(
+                Code.FAILED_PRECONDITION,
+                f"session {session.session_id!r} is already running run {session.current.number}: wait for its "
+                "final event, CancelRun it, or reattach with StreamEvents",
+            )
+        if not request.prompt.strip() and not session.job.default_prompt:
+            raise ConnectError(Code.INVALID_ARGUMENT, "prompt is empty and the session's job has no prompt")
+        run = RunState(number=len(session.runs) + 1, idempotency_key=request.idempotency_key)
+        job = session.job.for_run(request.prompt, session_id=session.session_id, queued=session.take_queued())
+        session.runs.append(run)
+        session.current = run
+        session.status = pb.SESSION_STATUS_RUNNING
+        session.usage_run = UsageTotals()
+        session.touch()
+        detail = f"run {run.number} started"
+        first = session.log.append(
+            lambda seq: status_response(pb.SESSION_STATUS_RUNNING, detail, seq=seq, run=run.number)
+        )
+        run.first_seq = first.seq
+        task = asyncio.get_running_loop().create_task(
+            self._drive(session, run, job), name=f"tau-run-{session.session_id}"
+        )
+        run.task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return run
+
+    async def _drive(self, session: SessionState, run: RunState, job: JobSpec) -> None:
+        """Run one job through the runtime; whatever happens, the run ends with exactly one final event."""
+        handle = None
+        try:
+            model = self._model_factory(job) if self._model_factory is not None else None
+            handle = await self._launcher(job, self._sink(session, run), model, self._store)
+            run.driver = handle
+            if run.cancel_error is not None:
+                handle.cancel(run.cancel_error)
+            self._deliver_queued(session, handle)
+            await handle.run()
+        except asyncio.CancelledError:
+            self._finish(
+                session,
+                run,
+                _failure_event(Interrupted("run task cancelled", signal_name="SIGTERM"), session.session_id),
+            )
+            raise
+        except TauError as error:
+            self._finish(session, run, _failure_event(error, session.session_id))
+        except Exception as error:
+            failure = InternalError(f"internal error: {type(error).__name__}: {error}")
+            self._finish(session, run, _failure_event(failure, session.session_id))
+        finally:
+            if handle is not None:
+                await self._close(handle)
+            if run.final_seq is None:
+                failure = InternalError("the run ended without a final event")
+                self._finish(session, run, _failure_event(failure, session.session_id))
+
+    @staticmethod
+    async def _close(handle: RunHandle) -> None:
+        try:
+            await handle.close()
+        except Exception:  # closing must not turn a finished run into a failed one
+            return
+
+    @staticmethod
+    def _cancel(run: RunState, error: Interrupted) -> None:
+        if run.cancel_error is None:
+            run.cancel_error = error
+        if run.driver is not None:
+            run.driver.cancel(error)
+
+    @staticmethod
+    def _deliver_queued(session: SessionState, handle: object) -> None:
+        if session.queued_context and isinstance(handle, SupportsInject):
+            handle.inject(render_context(session.take_queued()))
+
+    def _sink(self, session: SessionState, run: RunState) -> Sink:
+        def sink(event: Event) -> None:
+            if run.final_seq is not None:
+                return
+            if isinstance(event, RunCompleted):
+                self._finish(session, run, event)
+                return
+            _observe(session, event)
+            session.log.append(lambda seq: to_response(event, seq=seq, run=run.number))
+
+        return sink
+
+    @staticmethod
+    def _finish(session: SessionState, run: RunState, event: RunCompleted) -> None:
+        """Append the end of a run (Error?, Status, Final) and settle the session. Once per run."""
+        if run.final_seq is not None:
+            return
+        number = run.number
+        if event.status != "completed":
+            session.log.append(lambda seq: error_response(event, seq=seq, run=number))
+        status = session_status_of(event)
+        session.log.append(lambda seq: status_response(status, event.terminal_reason, seq=seq, run=number))
+        session.usage_done = add_usage(session.usage_done, event.usage)
+        session.usage_run = UsageTotals()
+        session.cost_usd += event.cost_usd or 0.0
+        session.status = status
+        session.terminal_reason = event.terminal_reason
+        session.current = None
+        session.touch()
+        final = session.log.append(lambda seq: to_response(event, seq=seq, run=number))
+        run.final_seq = final.seq
+
+
+def _observe(session: SessionState, event: Event) -> None:
+    """Keep the session's head snapshot and running usage current."""
+    if isinstance(event, SnapshotCreated | SessionStarted):
+        session.head_snapshot_id = event.snapshot_id or session.head_snapshot_id
+    elif isinstance(event, UsageUpdated):
+        session.usage_run = UsageTotals(
+            input_tokens=event.input_tokens,
+            output_tokens=event.output_tokens,
+            requests=event.requests,
+            tool_calls=event.tool_calls,
+        )

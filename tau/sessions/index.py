@@ -1,0 +1,213 @@
+"""The session index: `<state>/index.sqlite` (aiosqlite), one row per session, derived from refs and objects.
+
+The store is the truth; the index is a cache for `tau sessions ls`. Rows are upserted after each commit (after the ref
+moved), so a crash between the two leaves the row one step behind; `FileSessionStore.list_sessions` compares the
+index's heads with the refs and refreshes stale rows before answering, and `reindex` rebuilds every row from refs and
+objects alone. `session_info` is the single function that turns store data into a row, used by both paths, so an
+incremental index and a rebuilt one are equal.
+
+Each operation opens its own short-lived connection (WAL, busy timeout) so no background thread outlives a call and
+several tau processes can share one index. Writes are not fsynced (synchronous=OFF): the index is derived, and
+a damaged database is deleted and rebuilt by `list_sessions`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping
+from dataclasses import astuple, dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from tau.sessions.snapshot import Snapshot
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    status TEXT NOT NULL,
+    model TEXT,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    turns INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    cost REAL,
+    parent TEXT,
+    head TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated);
+"""
+_TITLE_MAX = 100
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One row of the index: what `tau sessions ls` shows."""
+
+    id: str
+    title: str
+    status: str
+    model: str | None
+    created: str
+    updated: str
+    turns: int
+    tokens: int
+    cost: float | None
+    parent: str | None  # the snapshot this session was forked from
+    head: str
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """Filters of `list_sessions`; None means "any".
+
+    `since` keeps sessions updated at or after it (a naive datetime is local time; a string is compared as ISO 8601
+    UTC); `model` matches a substring of `provider:name`; `status` is exact.
+    """
+
+    status: str | None = None
+    since: datetime | str | None = None
+    model: str | None = None
+    limit: int | None = None
+
+
+def title_of(config: Mapping[str, Any]) -> str:
+    """The first non-empty line of the run's prompt, shortened."""
+    prompt = config.get("prompt")
+    for line in str(prompt or "").splitlines():
+        if line.strip():
+            text = line.strip()
+            return text if len(text) <= _TITLE_MAX else text[: _TITLE_MAX - 1] + "…"
+    return ""
+
+
+def model_of(config: Mapping[str, Any]) -> str | None:
+    model = config.get("model")
+    if isinstance(model, Mapping) and model.get("name"):
+        provider = model.get("provider")
+        return f"{provider}:{model['name']}" if provider else str(model["name"])
+    return str(model) if model else None
+
+
+def session_info(
+    session_id: str, head_id: str, head: Snapshot, root: Snapshot, *, title: str, model: str | None
+) -> SessionInfo:
+    totals = head.totals
+    tokens = totals.get("total_tokens") or totals.get("input_tokens", 0) + totals.get("output_tokens", 0)
+    cost = totals.get("cost_usd")
+    return SessionInfo(
+        id=session_id,
+        title=title,
+        status=head.status,
+        model=model,
+        created=root.created,
+        updated=head.created,
+        turns=int(totals.get("turns", 0)),
+        tokens=int(tokens),
+        cost=None if cost is None else float(cost),
+        parent=root.parents[0] if root.parents else None,
+        head=head_id,
+    )
+
+
+_COLUMNS = ", ".join(f.name for f in fields(SessionInfo))
+_PLACEHOLDERS = ", ".join("?" for _ in fields(SessionInfo))
+
+
+class SessionIndex:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ready = False
+
+    async def _connect(self) -> aiosqlite.Connection:
+        db = await aiosqlite.connect(self.path, timeout=10.0)
+        try:
+            await db.execute("PRAGMA synchronous=OFF")  # derived data: rebuilt on damage, never fsynced
+            if not self._ready:
+                await db.execute("PRAGMA journal_mode=WAL")
+                await db.executescript(_SCHEMA)
+                self._ready = True
+        except BaseException:
+            await db.close()
+            raise
+        return db
+
+    def reset(self) -> None:
+        """Delete the database files (a damaged index); the next call recreates the schema."""
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{self.path}{suffix}").unlink()
+        self._ready = False
+
+    async def upsert(self, info: SessionInfo) -> None:
+        await self.upsert_many([info])
+
+    async def upsert_many(self, infos: Iterable[SessionInfo]) -> None:
+        rows = [astuple(info) for info in infos]
+        if not rows:
+            return
+        db = await self._connect()
+        try:
+            await db.executemany(f"INSERT OR REPLACE INTO sessions ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", rows)
+            await db.commit()
+        finally:
+            await db.close()
+
+    async def delete(self, session_ids: Iterable[str]) -> None:
+        ids = [(session_id,) for session_id in session_ids]
+        if not ids:
+            return
+        db = await self._connect()
+        try:
+            await db.executemany("DELETE FROM sessions WHERE id = ?", ids)
+            await db.commit()
+        finally:
+            await db.close()
+
+    async def replace_all(self, infos: Iterable[SessionInfo]) -> None:
+        rows = [astuple(info) for info in infos]
+        db = await self._connect()
+        try:
+            await db.execute("DELETE FROM sessions")
+            await db.executemany(f"INSERT INTO sessions ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", rows)
+            await db.commit()
+        finally:
+            await db.close()
+
+    async def heads(self) -> dict[str, str]:
+        db = await self._connect()
+        try:
+            rows = await db.execute_fetchall("SELECT id, head FROM sessions")
+        finally:
+            await db.close()
+        return {str(row[0]): str(row[1]) for row in rows}
+
+    async def query(self, where: SessionFilter | None = None) -> list[SessionInfo]:
+        where = where or SessionFilter()
+        clauses: list[str] = []
+        params: list[Any] = []
+        if where.status:
+            clauses.append("status = ?")
+            params.append(where.status)
+        if where.model:
+            clauses.append("model LIKE ?")
+            params.append(f"%{where.model}%")
+        if where.since is not None:
+            clauses.append("updated >= ?")
+            params.append(where.since.astimezone(UTC).isoformat() if isinstance(where.since, datetime) else where.since)
+        sql = f"SELECT {_COLUMNS} FROM sessions"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY updated DESC, id"
+        if where.limit is not None:
+            sql += " LIMIT ?"
+            params.append(where.limit)
+        db = await self._connect()
+        try:
+            rows = await db.execute_fetchall(sql, params)
+        finally:
+            await db.close()
+        return [SessionInfo(*row) for row in rows]

@@ -1,0 +1,86 @@
+"""The SessionStore port contract, run against InMemorySessionStore and FileSessionStore alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic_ai.messages import ModelRequest, ToolCallPart, UserPromptPart
+from pydantic_ai.tools import DeferredToolRequests
+from session_helpers import CONFIG, step_messages
+
+from tau.errors import ConfigError
+from tau.sessions import FileSessionStore, InMemorySessionStore, SessionNotFoundError, SessionStore, StepRecord
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["memory", "file"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SessionStore]:
+    if request.param == "memory":
+        yield InMemorySessionStore()
+        return
+    file_store = FileSessionStore(tmp_path / "state")
+    yield file_store
+    await file_store.aclose()
+
+
+async def test_begin_commit_history_in_order(store: SessionStore) -> None:
+    root = await store.begin("s1", CONFIG)
+    ids = [root]
+    expected = []
+    for n in range(1, 4):
+        messages = step_messages(n)
+        expected.extend(messages)
+        ids.append(await store.commit("s1", StepRecord(step=n, messages=messages)))
+    assert len(set(ids)) == 4
+    assert all(len(i) == 64 for i in ids)
+    assert await store.history("s1") == expected
+
+
+async def test_begin_twice_is_a_config_error(store: SessionStore) -> None:
+    await store.begin("s1", CONFIG)
+    with pytest.raises(ConfigError, match="already exists"):
+        await store.begin("s1", CONFIG)
+
+
+async def test_commit_without_new_messages_moves_the_head(store: SessionStore) -> None:
+    first = await store.begin("s1", CONFIG)
+    second = await store.commit("s1", StepRecord(step=1, messages=[], status="completed"))
+    assert second != first
+    assert await store.history("s1") == []
+
+
+async def test_resume_returns_history_and_pending_and_allows_commits(store: SessionStore) -> None:
+    await store.begin("s1", CONFIG)
+    await store.commit("s1", StepRecord(step=1, messages=step_messages(1)))
+    pending = DeferredToolRequests(approvals=[ToolCallPart("bash", {"command": "rm -rf build"}, tool_call_id="c9")])
+    head = await store.commit("s1", StepRecord(step=2, messages=step_messages(2), status="suspended", pending=pending))
+    await store.close("s1")
+    with pytest.raises(ConfigError, match="not open"):
+        await store.commit("s1", StepRecord(step=3, messages=step_messages(3)))
+
+    resumed = await store.resume("s1", {**CONFIG, "prompt": "go on"})
+    assert (resumed.snapshot_id, resumed.status) == (head, "suspended")
+    assert resumed.messages == step_messages(1) + step_messages(2)
+    assert resumed.pending == pending
+    more = [ModelRequest(parts=[UserPromptPart("go on")])]
+    await store.commit("s1", StepRecord(step=1, messages=more))
+    assert await store.history("s1") == step_messages(1) + step_messages(2) + more
+
+
+async def test_unknown_sessions_are_not_found(store: SessionStore) -> None:
+    with pytest.raises(SessionNotFoundError):
+        await store.history("nope")
+    with pytest.raises(SessionNotFoundError):
+        await store.resume("nope")
+
+
+async def test_sessions_are_independent(store: SessionStore) -> None:
+    await store.begin("a", CONFIG)
+    await store.begin("b", CONFIG)
+    await store.commit("a", StepRecord(step=1, messages=step_messages(1)))
+    await store.commit("b", StepRecord(step=1, messages=step_messages(2)))
+    assert await store.history("a") == step_messages(1)
+    assert await store.history("b") == step_messages(2)
