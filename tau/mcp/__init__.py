@@ -25,6 +25,7 @@ from tau.mcp.config import (
     McpServerConfig,
     expand_vars,
     find_project_file,
+    in_container,
     load_servers,
     parse_document,
     parse_server,
@@ -49,6 +50,7 @@ __all__ = [
     "connect_all",
     "expand_vars",
     "find_project_file",
+    "in_container",
     "load_servers",
     "open_mcp",
     "parse_document",
@@ -66,10 +68,14 @@ async def open_mcp(
     project_file: Path | bool | None = True,
     timeouts: McpTimeouts | None = None,
     on_warning: Warn | None = None,
+    container: tuple[str, str] | None = None,
 ) -> McpSession:
     """Load the configured servers (project `.mcp.json` + `--mcp-config` values) and start them.
 
-    With no server configured this returns an empty session without importing fastmcp.
+    With no server configured this returns an empty session without importing fastmcp. With `container`, stdio
+    servers not marked `host: true` start inside that container (`docker exec -i`).
     """
     servers = load_servers(mcp_configs, strict=strict, env=env, cwd=cwd, project_file=project_file)
+    if container is not None:  # the docker sandbox: (container, workspace path inside it)
+        servers = [in_container(server, *container) for server in servers]
     return await connect_all(servers, env=env, cwd=cwd, timeouts=timeouts, on_warning=on_warning)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -272,3 +272,14 @@ def parse_server(name: str, raw: Any, *, source: str, env: Mapping[str, str], ba
         disabled=f.flag("disabled"),
         missing_vars=tuple(missing),
     )
+
+
+def in_container(server: McpServerConfig, container: str, workdir: str) -> McpServerConfig:
+    """A stdio server rewritten to start inside `container` (`docker exec -i`), in `workdir`, with its own `env`
+    passed as `-e`. Servers marked `host: true` and network servers are returned unchanged."""
+    if server.transport != "stdio" or server.host or server.command is None:
+        return server
+    flags = ["exec", "-i", "-w", server.cwd if server.cwd and server.cwd.startswith(workdir) else workdir]
+    for name, value in server.env.items():
+        flags += ["-e", f"{name}={value}"]
+    return replace(server, command="docker", args=(*flags, container, server.command, *server.args), env={}, cwd=None)

@@ -29,6 +29,7 @@ from tau.memory import (
 from tau.memory.bootstrap import find_project_root
 from tau.protocol import McpServerInfo
 from tau.runtime.emitter import Emitter
+from tau.runtime.workspace import OpenedWorkspace
 from tau.skills import discover_skills, listing_budget, listing_warning, skills_toolset
 
 
@@ -116,9 +117,22 @@ def open_hooks(
     )
 
 
-async def open_servers(job: JobSpec, host_env: Mapping[str, str], cwd: Path, parts: ContextParts) -> McpSession:
-    """Start the job's MCP servers; their tools join `parts.toolsets` (named `mcp__server__tool`)."""
-    session = await open_mcp(job.mcp.config, strict=job.mcp.strict, env={**host_env, **job.env}, cwd=cwd)
+async def open_servers(
+    job: JobSpec,
+    host_env: Mapping[str, str],
+    cwd: Path,
+    parts: ContextParts,
+    *,
+    sandbox: OpenedWorkspace | None = None,
+) -> McpSession:
+    """Start the job's MCP servers; their tools join `parts.toolsets` (named `mcp__server__tool`). In the docker
+    sandbox, stdio servers run inside the container unless their config says `host: true`."""
+    container = None
+    if sandbox is not None and sandbox.info.kind == "docker" and sandbox.info.container:
+        container = (sandbox.info.container, await sandbox.backend.working_dir())
+    session = await open_mcp(
+        job.mcp.config, strict=job.mcp.strict, env={**host_env, **job.env}, cwd=cwd, container=container
+    )
     parts.toolsets.extend(session.toolsets)
     parts.tool_names.extend(session.tool_names)
     parts.mcp.extend(session.infos)
