@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import owned_dir
 from pydantic_ai.messages import ModelRequest, ToolReturnPart
 
 from tau.config.spec import EnvironmentSpec, JobSpec, McpSpec, ModelSpec, PermissionsSpec, SandboxSettings
@@ -22,6 +21,16 @@ from tau.runtime import prepare_run
 from tau.testing import calls, reply, scripted_model
 
 pytestmark = [pytest.mark.docker, pytest.mark.anyio]
+
+
+UID = 1000  # the non-root owner of test workspaces, as in conftest.py
+
+
+def owned_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        os.chown(path, UID, UID)
+    return path
 
 
 def job_in(workspace: Path, **settings: Any) -> JobSpec:
