@@ -13,6 +13,7 @@ process cwd — not the job file's directory, so `tau run ~/jobs/review.md` work
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -114,10 +115,22 @@ def _instructions(settings: Mapping[str, Any], layers: Sequence[Layer], variable
     return render_template(text, variables, source=source, field="instructions")
 
 
+def _record_path(record: object, cwd: Path) -> str | None:
+    """`--record FILE`: checked before the run starts, so a bad path never costs a run."""
+    if not record:
+        return None
+    path = (cwd / Path(str(record)).expanduser()).resolve()
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory; give a file name for the cassette", source="--record")
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ConfigError(f"cannot write a cassette at {path}", source="--record")
+    return str(path)
+
+
 def _run_flags(flags: Mapping[str, Any], cwd: Path) -> dict[str, Any]:
-    record = flags.get("record")
     return {
-        "record_path": str((cwd / Path(str(record)).expanduser()).resolve()) if record else None,
+        "record_path": _record_path(flags.get("record"), cwd),
         "session_id": str(flags["session_id"]) if flags.get("session_id") else None,
     }
 

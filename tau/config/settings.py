@@ -59,11 +59,26 @@ class _Layer(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
 
+_RULE = re.compile(r"\s*[A-Za-z_][\w*-]*(\(.*\))?\s*", re.DOTALL)
+
+
 class PermissionsLayer(_Layer):
+    """Rules are checked for Claude Code syntax here (`Tool` or `Tool(specifier)`), so a malformed one is reported
+    with the layer it came from; the permissions package parses their meaning."""
+
     mode: PermissionMode = "default"
     allow: list[str] = []
     ask: list[str] = []
     deny: list[str] = []
+
+    @field_validator("allow", "ask", "deny")
+    @classmethod
+    def _rule_syntax(cls, rules: list[str]) -> list[str]:
+        for rule in rules:
+            if not _RULE.fullmatch(rule) or rule.count("(") != rule.count(")"):
+                raise ValueError(f"invalid permission rule {rule!r}: expected Tool or Tool(specifier)")
+        return rules
+
     on_ask: OnAsk = "deny"
 
 

@@ -80,7 +80,7 @@ class StreamTranslator:
 
     def __init__(self, emitter: Emitter) -> None:
         self._emitter = emitter
-        self._started: dict[str, float] = {}
+        self._started: dict[str, tuple[str, float]] = {}  # call id -> (tool name, start time)
 
     def handle(self, event: AgentStreamEvent) -> None:
         self._emitter.touch()
@@ -90,12 +90,12 @@ class StreamTranslator:
             self._part_delta(event)
         elif isinstance(event, FunctionToolCallEvent):
             call = event.part
-            self._started[call.tool_call_id] = time.monotonic()
+            self._started[call.tool_call_id] = (call.tool_name, time.monotonic())
             self._emitter.emit(ToolStarted(call_id=call.tool_call_id, name=call.tool_name, input=tool_args(call.args)))
         elif isinstance(event, FunctionToolResultEvent):
             part = event.part
             started = self._started.pop(part.tool_call_id, None)
-            duration = None if started is None else round((time.monotonic() - started) * 1000, 3)
+            duration = None if started is None else round((time.monotonic() - started[1]) * 1000, 3)
             self._emitter.emit(
                 ToolCompleted(
                     call_id=part.tool_call_id,
@@ -105,6 +105,20 @@ class StreamTranslator:
                     duration_ms=duration,
                 )
             )
+
+    def interrupt_pending(self) -> None:
+        """Close every started call with an `interrupted` result (the run ended before it finished)."""
+        for call_id, (name, started) in list(self._started.items()):
+            self._emitter.emit(
+                ToolCompleted(
+                    call_id=call_id,
+                    name=name,
+                    status="interrupted",
+                    output="interrupted: the run ended before this call finished",
+                    duration_ms=round((time.monotonic() - started) * 1000, 3),
+                )
+            )
+        self._started.clear()
 
     def _part_start(self, event: PartStartEvent) -> None:
         part = event.part
