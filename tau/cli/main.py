@@ -57,7 +57,37 @@ def cli() -> None:
     """
 
 
+def _state_dir_option(func: F) -> F:
+    return click.option(
+        "--state-dir",
+        metavar="DIR",
+        help="Session store (default: $TAU_STATE_DIR, a project .tau/state, else $XDG_STATE_HOME/tau).",
+    )(func)
+
+
+def _answer_options(func: F) -> F:
+    """`tau resume`/`tau fork`: answers to a suspended run's pending calls (`--deny` here names a call)."""
+    options = [
+        click.option("--approve", multiple=True, metavar="CALL", help="Approve a pending call (repeatable)."),
+        click.option(
+            "--deny", "deny_calls", multiple=True, metavar="CALL[=REASON]", help="Deny a pending call (repeatable)."
+        ),
+        click.option("--reason", metavar="TEXT", help="What the model is told for --deny calls without =REASON."),
+        click.option("--answer", multiple=True, metavar="CALL=TEXT", help="Answer a pending question (repeatable)."),
+        click.option("--deny-rule", "deny", multiple=True, metavar="RULE", help="Rule whose calls are refused."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def _run_options(func: F) -> F:
+    return _common_run_options(
+        click.option("--deny", multiple=True, metavar="RULE", help="Rule whose calls are refused.")(func)
+    )
+
+
+def _common_run_options(func: F) -> F:
     options = [
         click.option("-p", "--prompt", "prompt_text", metavar="TEXT", help="Prompt text instead of a job file."),
         click.option(
@@ -80,9 +110,12 @@ def _run_options(func: F) -> F:
         click.option("--idle-timeout", metavar="DURATION", help="Limit without any activity (exit 124)."),
         click.option("--allow", multiple=True, metavar="RULE", help="Permission rule, e.g. 'Bash(npm test:*)'."),
         click.option("--ask", multiple=True, metavar="RULE", help="Rule whose calls need approval."),
-        click.option("--deny", multiple=True, metavar="RULE", help="Rule whose calls are refused."),
         click.option("--permission-mode", type=click.Choice(PERMISSION_MODES)),
-        click.option("--on-ask", type=click.Choice(("deny", "tty")), help="What an 'ask' does headless."),
+        click.option(
+            "--on-ask",
+            type=click.Choice(("deny", "tty", "suspend")),
+            help="What an 'ask' does headless: deny, ask on the TTY, or suspend (exit 4; answer with tau resume).",
+        ),
         click.option("--tools", metavar="LIST", help="Comma-separated built-in tools to enable."),
         click.option(
             "--mcp-config",
@@ -100,7 +133,6 @@ def _run_options(func: F) -> F:
         ),
         click.option("--container", metavar="NAME", help="Run tools in this existing container (implies docker)."),
         click.option("--keep-sandbox", is_flag=True, help="Keep the managed container after the run."),
-        click.option("--session-id", metavar="ID", help="Name the new session."),
         click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr (text output)."),
     ]
     for option in reversed(options):
@@ -111,12 +143,51 @@ def _run_options(func: F) -> F:
 @cli.command("run")
 @click.argument("job_file", required=False, metavar="[FILE|-]")
 @_run_options
-def run_command(job_file: str | None, prompt_text: str | None, quiet: bool, **flags: Any) -> None:
+@click.option("--session-id", metavar="ID", help="Name the new session.")
+@_state_dir_option
+def run_command(
+    job_file: str | None, prompt_text: str | None, quiet: bool, state_dir: str | None, **flags: Any
+) -> None:
     """Run an agent job: a markdown FILE, `-` for stdin, or `-p TEXT`."""
     from tau.cli.run import execute
 
-    code = execute(job_file=job_file, prompt_text=prompt_text, quiet=quiet, flags=flags)
+    code = execute(job_file=job_file, prompt_text=prompt_text, quiet=quiet, flags=flags, state_dir=state_dir)
     sys.exit(code)
+
+
+@cli.command("resume")
+@click.argument("session")
+@_common_run_options
+@_answer_options
+@_state_dir_option
+def resume_command(session: str, prompt_text: str | None, quiet: bool, state_dir: str | None, **flags: Any) -> None:
+    """Continue SESSION (an id or unique prefix): with -p, a new prompt; without, its pending calls.
+
+    A suspended run (exit 4) waits on calls: --approve CALL, --deny CALL[=REASON] [--reason TEXT] or
+    --answer CALL=TEXT answer them; unanswered ones are decided again by the permission policy (so --allow or
+    --on-ask deny settle them). Run flags apply on top of the session's stored job; --deny-rule adds a deny rule.
+    """
+    from tau.cli.run import execute_continuation
+
+    sys.exit(
+        execute_continuation("resume", session, prompt_text=prompt_text, quiet=quiet, flags=flags, state_dir=state_dir)
+    )
+
+
+@cli.command("fork")
+@click.argument("snapshot", metavar="SNAPSHOT|SESSION")
+@_common_run_options
+@_answer_options
+@click.option("--session-id", metavar="ID", help="Name the new session (default: a new uuid).")
+@_state_dir_option
+def fork_command(snapshot: str, prompt_text: str | None, quiet: bool, state_dir: str | None, **flags: Any) -> None:
+    """Start a new session whose first parent is SNAPSHOT (or a session's head) and run it (-p, or its pending
+    calls, as with resume)."""
+    from tau.cli.run import execute_continuation
+
+    sys.exit(
+        execute_continuation("fork", snapshot, prompt_text=prompt_text, quiet=quiet, flags=flags, state_dir=state_dir)
+    )
 
 
 @cli.group("schema")
@@ -136,14 +207,30 @@ def schema_events() -> None:
 
 def _register_subcommands() -> None:
     """Command groups that live in their own modules (each imports only click at module level)."""
+    from tau.cli.agents_cmd import agents_group
     from tau.cli.hooks_cmd import hooks as hooks_group
     from tau.cli.mcp_cmd import mcp_group
     from tau.cli.memory_cmd import memory_group
+    from tau.cli.rewind_cmd import rewind_command
     from tau.cli.sandbox_cmd import sandbox_group
     from tau.cli.serve_cmd import serve_command
+    from tau.cli.sessions_cmd import sessions_group
     from tau.cli.skills_cmd import skills_group
+    from tau.cli.watch_cmd import watch_command
 
-    for command in (hooks_group, mcp_group, memory_group, sandbox_group, serve_command, skills_group):
+    commands = (
+        agents_group,
+        hooks_group,
+        mcp_group,
+        memory_group,
+        rewind_command,
+        sandbox_group,
+        serve_command,
+        sessions_group,
+        skills_group,
+        watch_command,
+    )
+    for command in commands:
         cli.add_command(command)
 
 

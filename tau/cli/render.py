@@ -16,6 +16,7 @@ import json
 from typing import Any, Protocol, TextIO
 
 from tau.protocol import (
+    ApprovalRequested,
     Event,
     MessageCompleted,
     Notice,
@@ -102,6 +103,7 @@ class TextRenderer:
         self.tty = tty
         self.quiet = quiet
         self._status_shown = False
+        self._requests: list[ApprovalRequested] = []
 
     def _progress(self, text: str) -> None:
         if self.quiet:
@@ -135,10 +137,23 @@ class TextRenderer:
             self._progress(f"provider error, retry {event.attempt} in {event.delay_s:.1f}s: {event.error}")
         elif isinstance(event, Notice):
             self._progress(f"{event.level}: {event.message}")
+        elif isinstance(event, ApprovalRequested):
+            self._requests.append(event)
         elif isinstance(event, RunCompleted):
             self._finish(event)
 
     def _finish(self, event: RunCompleted) -> None:
+        if event.status == "suspended":
+            self._clear_status()
+            for request in self._requests:
+                shown = _summarise_input(request.tool, request.input)
+                self.err.write(f"tau: waiting on {request.kind} {request.call_id}: {request.tool} {shown}\n")
+            self.err.write(
+                f"tau: needs_input: suspended; continue with `tau resume {event.session_id} --approve CALL` "
+                "(or --deny CALL, --answer CALL=TEXT)\n"
+            )
+            self.err.flush()
+            return
         self._clear_status()
         if event.result is not None:
             text = event.result

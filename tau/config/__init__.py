@@ -9,6 +9,7 @@ frontmatter and `{{ var }}` templates. Imports only stdlib, yaml, pydantic, `tau
 from tau.config.layers import ENV_VARS, FLAG_PATHS, describe_sources, find_config_files
 from tau.config.loader import SUPPORTED_ENVIRONMENTS, load_job
 from tau.config.models import PROVIDER_RULES, parse_model_ref, resolve_model
+from tau.config.resume import resume_job, stored_job
 from tau.config.spec import (
     BUILTIN_TOOLS,
     EnvironmentSpec,
@@ -38,4 +39,6 @@ __all__ = [
     "load_job",
     "parse_model_ref",
     "resolve_model",
+    "resume_job",
+    "stored_job",
 ]

@@ -154,6 +154,31 @@ class SandboxLayer(_Layer):
         return parse_size(value)
 
 
+class CompactionLayer(_Layer):
+    strategy: Literal["off", "clear_tool_results", "sliding_window", "summarize", "tiered"] = "clear_tool_results"
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.8
+    keep_last: Count = 6
+
+
+class CheckpointsLayer(_Layer):
+    enabled: bool = True
+    max_files: Count = 20_000
+    max_file_bytes: Count = 8 * 1024 * 1024
+    max_total_bytes: Count = 256 * 1024 * 1024
+
+    @field_validator("max_file_bytes", "max_total_bytes", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> object:
+        return parse_size(value)
+
+
+class SubagentsLayer(_Layer):
+    max_depth: Annotated[int, Field(ge=0)] = 2
+    max_turns: Count = 50
+    max_result_chars: Annotated[int, Field(ge=200)] = 20_000
+    models: dict[str, str] = {}
+
+
 class McpLayer(_Layer):
     """`config`: `.mcp.json`-style files (relative to the declaring file) or inline JSON strings."""
 
@@ -209,6 +234,9 @@ class SettingsLayer(_Layer):
     mcp: McpLayer = McpLayer()
     hooks: HooksLayer = HooksLayer()
     sandbox: SandboxLayer = SandboxLayer()
+    compaction: CompactionLayer = CompactionLayer()
+    checkpoints: CheckpointsLayer = CheckpointsLayer()
+    subagents: SubagentsLayer = SubagentsLayer()
     environment: EnvironmentKind = "host"
     cwd: str = ""
     vars: dict[str, str | None] = {}

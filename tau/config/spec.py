@@ -101,6 +101,30 @@ class HooksSpec(_Frozen):
     compat: bool = False  # also .claude/settings.json, .claude/settings.local.json, .codex/hooks.json
 
 
+class CompactionSpec(_Frozen):
+    """When the history fills `threshold` of the context window, `strategy` shrinks what the model is sent."""
+
+    strategy: Literal["off", "clear_tool_results", "sliding_window", "summarize", "tiered"] = "clear_tool_results"
+    threshold: float = Field(default=0.8, gt=0, le=1)
+    keep_last: int = Field(default=6, ge=1)
+
+
+class CheckpointsSpec(_Frozen):
+    """Workspace checkpoints before mutating tool calls (write/edit: the file; bash: the tree)."""
+
+    enabled: bool = True
+    max_files: int = Field(default=20_000, ge=1)
+    max_file_bytes: int = Field(default=8 * 1024 * 1024, ge=1)
+    max_total_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+
+
+class SubagentsSpec(_Frozen):
+    max_depth: int = Field(default=2, ge=0)  # 0 disables the task tool
+    max_turns: int = Field(default=50, ge=1)
+    max_result_chars: int = Field(default=20_000, ge=200)
+    models: dict[str, str] = Field(default_factory=dict)  # aliases in agent files (sonnet, haiku, ...) -> provider:name
+
+
 class SandboxSettings(_Frozen):
     """The docker sandbox: a managed container (hardened by default) or, with `container`, an existing one."""
 
@@ -135,10 +159,15 @@ class JobSpec(_Frozen):
     vars: dict[str, str] = Field(default_factory=dict)
     record_path: str | None = None  # --record FILE
     session_id: str | None = None
-    env: dict[str, str] = Field(default_factory=dict, repr=False)  # extra env for tool commands
+    # extra env for tool commands; may hold secrets, so never serialized (snapshots store the job without it and
+    # `tau resume` re-reads it from the current config, like the model's api_key)
+    env: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
     memory: MemorySpec = Field(default_factory=MemorySpec)
     skills: SkillsSpec = Field(default_factory=SkillsSpec)
     mcp: McpSpec = Field(default_factory=McpSpec)
+    compaction: CompactionSpec = Field(default_factory=CompactionSpec)
+    checkpoints: CheckpointsSpec = Field(default_factory=CheckpointsSpec)
+    subagents: SubagentsSpec = Field(default_factory=SubagentsSpec)
     hooks: HooksSpec = Field(default_factory=HooksSpec)
     home: str | None = None  # the user's home directory (user-level memory, skills, config); None = none
     config_sources: tuple[str, ...] = ()  # config files that were loaded, lowest precedence first

@@ -162,6 +162,54 @@ class HookRan(_Event):
     message: str | None = None
 
 
+class ApprovalRequested(_Event):
+    """A suspended run waits on this call (`--on-ask suspend`): emitted once per pending call, before
+    `run.completed` (status `suspended`, exit 4). Answer with `tau resume SESSION --approve|--deny CALL` (kind
+    `approval`) or `--answer CALL=TEXT` (kind `question`)."""
+
+    type: Literal["approval.requested"] = "approval.requested"
+    call_id: str
+    tool: str
+    input: dict[str, Any]
+    reason: str = ""
+    kind: Literal["approval", "question"] = "approval"
+
+
+class CompactionApplied(_Event):
+    """The model's view of the history was compacted before a request (the stored history keeps every message).
+
+    Token counts are estimates of what the model is sent (provider-reported usage anchors them when present);
+    message counts are of the view before and after (not of the stored history, which only grows).
+    """
+
+    type: Literal["compaction"] = "compaction"
+    strategy: str
+    before_tokens: int
+    after_tokens: int
+    messages_before: int
+    messages_after: int
+
+
+class PlanSubmitted(_Event):
+    """Plan mode: the model finished planning. The plan was written to `path` (relative to the workspace) and the run
+    ends suspended (terminal reason `awaiting_plan_approval`, exit 4): `tau plan approve SESSION` executes it,
+    `tau plan reject SESSION --reason TEXT` asks for another plan."""
+
+    type: Literal["plan"] = "plan"
+    path: str
+    plan: str
+
+
+class ClarificationRequested(_Event):
+    """The model asked the user a question (`ask_user`) and the run suspends on it (`--on-ask suspend`): emitted
+    before `run.completed` (status `suspended`, exit 4). Answer with `tau resume SESSION --answer CALL=TEXT`."""
+
+    type: Literal["clarification.requested"] = "clarification.requested"
+    call_id: str
+    question: str
+    choices: list[str] | None = None
+
+
 class UsageTotals(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -171,6 +219,31 @@ class UsageTotals(BaseModel):
     cache_write_tokens: int = 0
     requests: int = 0
     tool_calls: int = 0
+
+
+class SubagentStarted(_Event):
+    """A `task` call started a child agent, recorded as its own session `session_id` (linked to the parent)."""
+
+    type: Literal["subagent.started"] = "subagent.started"
+    call_id: str
+    agent: str
+    session_id: str
+    description: str = ""
+    depth: int = 1
+
+
+class SubagentCompleted(_Event):
+    """A child agent ended. `usage` is the child's own (already added to the parent's); `result` is the (capped)
+    final text returned to the parent; `error` says why a child did not complete."""
+
+    type: Literal["subagent.completed"] = "subagent.completed"
+    call_id: str
+    agent: str
+    session_id: str
+    status: Literal["completed", "failed", "turn_limit", "interrupted"]
+    usage: UsageTotals = Field(default_factory=UsageTotals)
+    result: str | None = None
+    error: str | None = None
 
 
 class PermissionDenial(BaseModel):
@@ -211,11 +284,17 @@ Event = Annotated[
     | ToolStarted
     | ToolCompleted
     | PermissionDecided
+    | ApprovalRequested
     | UsageUpdated
     | SnapshotCreated
     | RetryScheduled
     | Notice
     | HookRan
+    | PlanSubmitted
+    | ClarificationRequested
+    | CompactionApplied
+    | SubagentStarted
+    | SubagentCompleted
     | RunCompleted,
     Field(discriminator="type"),
 ]

@@ -9,12 +9,14 @@ the connections. Public API:
 - `RuntimeServer(service, host=, port=, token=)`: `await serve()`, `stop()` (thread-safe), `port` once `started`;
 - `build_app(service, token=)`: the ASGI application alone (to mount elsewhere);
 - `run_server(host=, port=, token_file=, env=, cwd=, ...)`: what `tau serve` calls; blocks until shutdown, returns 0.
+  Once listening it prints `tau serve: listening on http://HOST:PORT` on stderr (the bound port, also for `--port 0`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -133,6 +135,11 @@ def run_server(
     token = load_token(token_file) if token_file is not None else None
     require_token_off_loopback(host, token)
     service = RuntimeServiceImpl(env=env, cwd=cwd, presets_dir=presets_dir, model_factory=model_factory, limits=limits)
-    server = RuntimeServer(service, host=host, port=port, token=token, on_started=on_started)
+    server = RuntimeServer(service, host=host, port=port, token=token, on_started=on_started or _announce)
     asyncio.run(server.serve())
     return 0
+
+
+def _announce(server: RuntimeServer) -> None:
+    sys.stderr.write(f"tau serve: listening on {server.url}\n")
+    sys.stderr.flush()

@@ -2,6 +2,11 @@
 
 `prepare_run(job, sinks=...)` returns a `RunDriver`; `await driver.run()` returns the terminal `RunCompleted`
 event (also emitted to the sinks); `await driver.close()` releases what the run opened.
+
+Where a run is persisted: `store=` (any `SessionStore`) wins; else `state_dir=` opens a `FileSessionStore` there;
+else the run keeps its snapshots in memory (`InMemorySessionStore`) — embedding and tests stay free of disk state
+unless they ask for it. `tau run`/`resume`/`fork` always pass the file store of `default_state_dir(...)`.
+`continuation=` (a `Continuation`) resumes the job's session instead of beginning a new one.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from pydantic_ai.models import Model
 
 from tau.config.spec import JobSpec
 from tau.hooks import HookRegistry
-from tau.runtime.driver import RunDriver
+from tau.runtime.answers import Answers
+from tau.runtime.driver import Continuation, RunDriver
 from tau.runtime.emitter import Emitter, Sink
-from tau.sessions import InMemorySessionStore, SessionStore
+from tau.sessions import FileSessionStore, InMemorySessionStore, SessionStore
 
 
 async def prepare_run(
@@ -31,32 +37,56 @@ async def prepare_run(
     environ: Mapping[str, str] | None = None,
     hook_registry: HookRegistry | None = None,
     history: Sequence[ModelMessage] = (),
+    state_dir: Path | str | None = None,
+    continuation: Continuation | None = None,
+    session_id: str | None = None,
 ) -> RunDriver:
     """Build the run `job` describes, opening what it needs (MCP servers) before any model call.
 
     `model` replaces the spec's model (scripted models in tests); `environ` is the host environment MCP `${VAR}`
     expansion and hook commands see (default: this process's); `hook_registry` adds Python hooks when embedding;
-    `history` is the conversation so far (a resumed session's messages).
+    `history` is the conversation so far for a new session (a continuation takes it from the store instead);
+    `state_dir` selects a file store when no `store` is given; `session_id` names the session (default: the
+    job's, else a new uuid) — a continuation needs it.
     Raises ConfigError (exit 2) for bad MCP or hook config and PreflightError (exit 3) for a required MCP server
     that fails to start or a docker sandbox that cannot be created. What was opened is closed again on failure.
     """
-    from tau.runtime.agent import build_setup, headless_asker, prompt_on_tty
+    from tau.runtime.agent import build_setup, headless_asker, prompt_on_tty, suspending_asker
     from tau.runtime.context import gather_context, load_working_memory, open_hooks, open_servers
+    from tau.runtime.subagents import ParentSession
     from tau.runtime.workspace import open_workspace
 
     host_env = dict(os.environ if environ is None else environ)
-    session_id = job.session_id or str(uuid.uuid4())
+    session_id = session_id or job.session_id or str(uuid.uuid4())
     emitter = Emitter(*sinks)
-    asker = prompt_on_tty if (job.permissions.on_ask == "tty" and interactive) else headless_asker
+    asker = headless_asker
+    if job.permissions.on_ask == "tty" and interactive:
+        asker = prompt_on_tty
+    elif job.permissions.on_ask == "suspend":
+        asker = suspending_asker
     opened = await open_workspace(job, session_id)
     closers = list(opened.closers)
     try:
         context = gather_context(job, memory_index=await load_working_memory(job, opened.backend))
         hooks = open_hooks(job, session_id, emitter, host_env, hook_registry, context)
-        mcp = await open_servers(job, host_env, Path(job.environment.workspace), context)
+        mcp = await open_servers(job, host_env, Path(job.environment.workspace), context, sandbox=opened)
         closers.append(mcp.aclose)
+        if store is None:
+            store = FileSessionStore(state_dir) if state_dir is not None else InMemorySessionStore()
+        drivers: list[RunDriver] = []  # the driver exists only after the agent; subagents ask it for the head lazily
+        parent = ParentSession(session_id, lambda: drivers[0].snapshot_id if drivers else None)
         setup = build_setup(
-            job, emitter, asker=asker, workspace=opened.backend, context=context, model=model, hooks=hooks
+            job,
+            emitter,
+            asker=asker,
+            workspace=opened.backend,
+            context=context,
+            store=store,
+            parent=parent,
+            host_env=host_env,
+            model=model,
+            hooks=hooks,
+            checkpoint_parent=_workspace_pin(store, session_id) if continuation is not None else None,
         )
     except BaseException:
         for close in reversed(closers):
@@ -66,7 +96,19 @@ async def prepare_run(
     setup.history = list(history)
     setup.closers.extend(closers)
     mcp.on_warning = emitter.emit_notice
-    return RunDriver(job, setup, store=store or InMemorySessionStore(), emitter=emitter, session_id=session_id)
+    driver = RunDriver(job, setup, store=store, emitter=emitter, session_id=session_id, continuation=continuation)
+    drivers.append(driver)
+    return driver
 
 
-__all__ = ["RunDriver", "prepare_run"]
+def _workspace_pin(store: SessionStore, session_id: str) -> str | None:
+    """The workspace checkpoint a continued session's head pins (file stores only)."""
+    if not isinstance(store, FileSessionStore):
+        return None
+    try:
+        return store.snapshot(store.head(session_id)).workspace
+    except (KeyError, OSError, ValueError):
+        return None
+
+
+__all__ = ["Answers", "Continuation", "RunDriver", "prepare_run"]

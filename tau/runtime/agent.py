@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic_ai import Agent, ModelRetry, RunContext, StructuredDict
 from pydantic_ai.models import Model
+from pydantic_ai.tools import DeferredToolRequests
 from pydantic_ai.toolsets import AbstractToolset
 from pydantic_ai.workspaces import WorkspaceBackend
 
@@ -24,7 +26,10 @@ from tau.protocol import RetryScheduled
 from tau.runtime.context import ContextParts
 from tau.runtime.driver import RunSetup, ToolGate
 from tau.runtime.emitter import Emitter
+from tau.runtime.extensions import checkpoint_recorder, inner_capabilities, task_toolset
 from tau.runtime.models import build_model, model_settings
+from tau.runtime.subagents import ParentSession
+from tau.sessions import SessionStore
 from tau.tools import ToolLimits, build_toolset
 
 BASE_INSTRUCTIONS = """\
@@ -48,10 +53,13 @@ def _instructions(job: JobSpec, context: ContextParts) -> list[str]:
 
 
 def _output_type(job: JobSpec) -> Any:
+    """The answer's type; with `on_ask: suspend` also pydantic-ai's `DeferredToolRequests` (the run then ends with
+    the calls the asker left open). Only then: other policies resolve every ask, and the model sees no difference."""
     schema = job.output.schema_
-    if schema is None:
-        return str
-    return StructuredDict(schema, name=schema.get("title") or "final_answer")
+    answer: Any = str if schema is None else StructuredDict(schema, name=schema.get("title") or "final_answer")
+    if job.permissions.on_ask == "suspend":
+        return [answer, DeferredToolRequests]
+    return answer
 
 
 def _add_schema_validator(agent: Agent[None, Any], schema: dict[str, Any]) -> None:
@@ -83,8 +91,9 @@ def build_model_for(job: JobSpec, emitter: Emitter) -> Model:
 
 def _safe_tools(job: JobSpec) -> set[str]:
     """tau's own tools that permissions allow without a rule: `skill` reads; `memory` confines itself to the
-    memory directory (writes there are how long jobs keep notes) — except in plan mode, where it is not offered."""
-    return {"todo", "skill"} | ({"memory"} if job.permissions.mode != "plan" else set())
+    memory directory (writes there are how long jobs keep notes) — except in plan mode, where it is not offered;
+    `task` only starts a subagent, whose every call is permission-checked itself."""
+    return {"todo", "skill", "task"} | ({"memory"} if job.permissions.mode != "plan" else set())
 
 
 def build_setup(
@@ -94,10 +103,15 @@ def build_setup(
     asker: Asker,
     workspace: WorkspaceBackend,
     context: ContextParts,
+    store: SessionStore,
+    parent: ParentSession,
+    host_env: Mapping[str, str],
     model: Model | None = None,
     hooks: HookSession | None = None,
+    checkpoint_parent: str | None = None,
 ) -> RunSetup:
-    """Everything the driver needs for `job`. `model` replaces the spec's model (tests, benchmarks, embedding)."""
+    """Everything the driver needs for `job`. `model` replaces the spec's model (tests, benchmarks, embedding);
+    `parent` names the run for subagent sessions; `checkpoint_parent` is the workspace pin the run continues from."""
     gate = ToolGate()
     builtin = [name for name in job.tools if name in BUILTIN_TOOLS]
     toolsets: list[AbstractToolset[None]] = [
@@ -108,11 +122,35 @@ def build_setup(
         job.permissions, workspace=job.environment.workspace, home=job.home, safe_tools=_safe_tools(job)
     )
     layer = permission_layer(policy, asker=asker, emit=emitter.emit_permission)
+    instructions = _instructions(job, context)
+    tool_names = [*job.tools, *context.tool_names]
+    task = task_toolset(
+        job,
+        context.agents,
+        toolsets=toolsets,
+        tool_names=tool_names,
+        policy=policy,
+        asker=asker,
+        emitter=emitter,
+        instructions=instructions[: 1 + len(context.before_job)],
+        hooks=hooks,
+        store=store,
+        parent=parent,
+        host_env=host_env,
+    )
+    if task is not None:
+        toolsets.append(task.filtered(lambda ctx, tool_def: gate.enabled))
+        tool_names.append("task")
+    recorder = checkpoint_recorder(job, store, emitter, checkpoint_parent)
     agent: Agent[None, Any] = Agent(
         model or build_model_for(job, emitter),
-        instructions=_instructions(job, context),
+        instructions=instructions,
         toolsets=toolsets,
-        capabilities=[*([hooks.capability] if hooks else []), layer.capability],  # hooks outermost
+        capabilities=[  # outermost first: hooks, permissions, compaction, checkpoints (sees only calls that run)
+            *([hooks.capability] if hooks else []),
+            layer.capability,
+            *inner_capabilities(job, emitter, recorder, hooks),
+        ],
         output_type=_output_type(job),
         retries={"tools": 3, "output": 3},
         name="tau",
@@ -123,7 +161,8 @@ def build_setup(
         agent=agent,
         workspace=workspace,
         gate=gate,
-        tool_names=[*job.tools, *context.tool_names],
+        tool_names=tool_names,
+        recorder=recorder,
         memory_files=context.memory_files,
         skills=context.skills,
         mcp=context.mcp,
@@ -132,12 +171,18 @@ def build_setup(
         model_ref=job.model.ref,
         model_settings=dict(model_settings(job.model)),
         permission_denials=layer.denials,
+        permissions=layer.gate,
     )
 
 
 async def headless_asker(request: AskRequest) -> AskAnswer:
     """Default policy for an `ask` with no human: deny, telling the model why."""
     return HEADLESS_DENIAL
+
+
+async def suspending_asker(request: AskRequest) -> AskAnswer:
+    """`--on-ask suspend`: leave the call pending; the run ends suspended (exit 4) and `tau resume` answers it."""
+    return None
 
 
 async def prompt_on_tty(request: AskRequest) -> AskAnswer:

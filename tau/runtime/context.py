@@ -28,6 +28,7 @@ from tau.memory import (
 )
 from tau.memory.bootstrap import find_project_root
 from tau.protocol import McpServerInfo
+from tau.runtime.agent_defs import AgentDefinition, discover_agents
 from tau.runtime.emitter import Emitter
 from tau.runtime.workspace import OpenedWorkspace
 from tau.skills import discover_skills, listing_budget, listing_warning, skills_toolset
@@ -42,6 +43,7 @@ class ContextParts:
     memory_files: list[str] = field(default_factory=list)
     skills: list[str] = field(default_factory=list)
     mcp: list[McpServerInfo] = field(default_factory=list)
+    agents: tuple[AgentDefinition, ...] = ()
     warnings: list[str] = field(default_factory=list)
 
 
@@ -78,6 +80,10 @@ def gather_context(job: JobSpec, *, memory_index: str | None = None) -> ContextP
         if catalog.model_skills:
             parts.toolsets.append(skills_toolset(catalog))
             parts.tool_names.append("skill")
+    if job.subagents.max_depth > 0:
+        agents = discover_agents(workspace, home=home or None, project_root=root, model_aliases=job.subagents.models)
+        parts.agents = agents.definitions
+        parts.warnings.extend(agents.warnings)
     if job.memory.working:
         parts.after_job.append(render_working_memory(memory_index, job.memory.dir))
         if memory_index is not None:

@@ -7,6 +7,16 @@ renders nothing (renderers are event sinks).
 
 Cancellation: `cancel(reason)` may be called from a signal handler or the idle watchdog; the run ends through
 pydantic-ai's `CancellationToken`, keeps what it completed, and reports the reason given.
+
+Sessions: a new run `begin`s its session; a `Continuation` (`tau resume`, `tau fork`) `resume`s an existing one
+instead, taking its history and pending deferred calls from the store (the store's write lock is held for the whole
+run). The session is always `close`d when the run ends. Each commit carries what the step added: messages, usage
+deltas (tokens, requests, tool calls, cost) and, when the run suspends, the pending `DeferredToolRequests`.
+
+Suspension: with `on_ask: suspend` the asker leaves an `ask` unresolved, pydantic-ai ends the run with a
+`DeferredToolRequests` output, and the driver commits it as the snapshot's `pending`, emits one
+`ApprovalRequested` per call and ends with status `suspended`, terminal reason `needs_input`, exit 4. A
+continuation answers pending calls with `DeferredToolResults` (`Answers`); unanswered ones are re-evaluated.
 """
 
 from __future__ import annotations
@@ -28,13 +38,23 @@ from pydantic_ai.exceptions import (
     UnexpectedModelBehavior,
     UsageLimitExceeded,
 )
-from pydantic_ai.messages import FunctionToolResultEvent, ModelMessage, ModelResponse, TextPart, ToolCallPart
+from pydantic_ai.messages import (
+    FunctionToolResultEvent,
+    ModelMessage,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    repair_messages,
+)
 from pydantic_ai.run import AgentRun
+from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolApproved, ToolDenied
+from pydantic_ai.usage import RunUsage
 from pydantic_ai.workspaces import WorkspaceBackend
 
 from tau import __version__
 from tau.config.spec import JobSpec
 from tau.errors import (
+    ConfigError,
     ExitCode,
     HookStopped,
     InternalError,
@@ -47,11 +67,15 @@ from tau.errors import (
     TauError,
 )
 from tau.hooks import HookSession
+from tau.permissions.policy import Decision
+from tau.permissions.toolset import PermissionGate
 from tau.protocol import (
+    ApprovalRequested,
     EnvironmentInfo,
     McpServerInfo,
     MessageCompleted,
     Notice,
+    PermissionDecided,
     PermissionDenial,
     RunCompleted,
     SessionStarted,
@@ -60,10 +84,14 @@ from tau.protocol import (
     UsageTotals,
     UsageUpdated,
 )
+from tau.runtime.answers import DEFAULT_DENIAL, Answers, pending_call
 from tau.runtime.budget import Budget
+from tau.runtime.checkpoints import CheckpointRecorder
 from tau.runtime.emitter import Emitter, StreamTranslator
 from tau.sessions import SessionStore, StepRecord
 
+PERMISSION_METADATA = "tau_permission"  # the key tau.permissions puts in a deferred call's metadata
+NEEDS_INPUT = "needs_input"  # terminal reason of a suspended run (exit 4)
 OUTPUT_TOOL = "final_result"  # pydantic-ai's default name for the structured-output tool
 FINALIZE_PROMPT = (
     "A budget for this run has been reached ({reason}). Tools are now disabled. Do not call any tool. "
@@ -76,6 +104,18 @@ class ToolGate:
     """Shared switch the agent's tool filter reads: False hides every tool (the finalize turn)."""
 
     enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """How a run continues an existing session (`tau resume`, `tau fork` after the store forked it).
+
+    `prompt` None sends no new prompt: the run continues the session's pending calls (answered by `answers`, the
+    rest re-evaluated by the permission policy). A continuation with neither a prompt nor pending calls is a
+    ConfigError (exit 2)."""
+
+    prompt: str | None = None
+    answers: Answers = field(default_factory=Answers)
 
 
 @dataclass
@@ -97,6 +137,8 @@ class RunSetup:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     hooks: HookSession | None = None
     environment: EnvironmentInfo | None = None
+    recorder: CheckpointRecorder | None = None  # workspace checkpoints: each commit pins its current one
+    permissions: PermissionGate | None = None  # re-evaluates a resumed session's unanswered pending calls
 
 
 class RunDriver:
@@ -109,6 +151,7 @@ class RunDriver:
         emitter: Emitter,
         session_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        continuation: Continuation | None = None,
     ) -> None:
         self.job = job
         self.setup = setup
@@ -126,6 +169,11 @@ class RunDriver:
         self._step = 0
         self._usage = UsageTotals()
         self._injected: list[str] = []
+        self.continuation = continuation
+        self._pending: DeferredToolRequests | None = None
+        self._deferred: DeferredToolResults | None = None
+        self._run_usage = RunUsage()
+        self._committed_usage: dict[str, int | float] = {}
 
     # -- control -------------------------------------------------------------------------------------------
 
@@ -134,6 +182,11 @@ class RunDriver:
         if self._cancel_error is None:
             self._cancel_error = error
         self._token.cancel()
+
+    @property
+    def snapshot_id(self) -> str | None:
+        """The session's head snapshot as this run last committed it (None before the run starts)."""
+        return self._snapshot_id
 
     def inject(self, text: str) -> None:
         """Deliver `text` to the model at its next step (pydantic-ai `AgentRun.enqueue`). Safe before the run starts."""
@@ -147,9 +200,40 @@ class RunDriver:
     # -- the run -------------------------------------------------------------------------------------------
 
     async def run(self) -> RunCompleted:
+        """Run to the end. Raises (before any event) only if the session cannot be opened: unknown, locked,
+        damaged, an existing id for a new session, or answers that do not match the pending calls."""
         started = self._clock()
-        self._snapshot_id = await self.store.begin(self.session_id, self.job.model_dump(mode="json"))
-        self._committed = len(self._messages)
+        await self._open_session()
+        try:
+            return await self._run(started)
+        finally:
+            await self.store.close(self.session_id)
+
+    async def _open_session(self) -> None:
+        config = self.job.model_dump(mode="json")  # secrets (api_key, env) are excluded by the spec
+        if self.continuation is None:
+            self._snapshot_id = await self.store.begin(self.session_id, config)
+            self._committed = len(self._messages)
+            return
+        resumed = await self.store.resume(self.session_id, config)
+        try:
+            self._snapshot_id = resumed.snapshot_id
+            self._messages = list(resumed.messages)
+            self._committed = len(self._messages)
+            self._pending = resumed.pending
+            self.continuation.answers.check(self._pending, session=self.session_id)
+            if self._pending is None and self.continuation.prompt is None:
+                raise ConfigError(
+                    f"session {self.session_id} is not waiting on any call: give a prompt (-p TEXT) to continue it",
+                    field="-p",
+                )
+        except BaseException:
+            await self.store.close(self.session_id)
+            raise
+        if self._pending is None and _dangling_calls(self._messages):
+            self._messages = repair_messages(self._messages)  # a run cut off after a response with tool calls
+
+    async def _run(self, started: float) -> RunCompleted:
         self._emit_started()
         output: Any = None
         error: TauError | None = None
@@ -157,7 +241,9 @@ class RunDriver:
         watchdog = None if idle is None else asyncio.get_running_loop().create_task(self._idle_watchdog(idle))
         try:
             try:
-                output = await self._loop(await self._submitted_prompt())
+                self._deferred, still_pending = await self._resolve_pending()
+                prompt = await self._submitted_prompt()
+                output = still_pending if still_pending is not None else await self._loop(prompt)
             finally:
                 if watchdog is not None:
                     watchdog.cancel()
@@ -176,21 +262,97 @@ class RunDriver:
             error.__cause__ = caught
         if error is None and self.budget.hit is not None:
             error = self.budget.hit
-        await self._commit("completed" if error is None else error.reason)
-        await self._session_end("completed" if error is None else error.reason)
-        return self._emit_completed(output, error, duration_ms=(self._clock() - started) * 1000)
+        suspended = output if error is None and isinstance(output, DeferredToolRequests) else None
+        status = "completed" if error is None else error.reason
+        if suspended is not None:
+            output, status = None, "suspended"
+        await self._commit(status, pending=suspended)
+        await self._session_end(NEEDS_INPUT if suspended is not None else status)
+        if suspended is not None:
+            self._emit_requests(suspended)
+        duration_ms = (self._clock() - started) * 1000
+        return self._emit_completed(output, error, duration_ms=duration_ms, suspended=suspended is not None)
 
-    async def _submitted_prompt(self) -> str:
-        """The prompt after SessionStart and UserPromptSubmit hooks: blocked, or with their context appended."""
+    async def _resolve_pending(self) -> tuple[DeferredToolResults | None, DeferredToolRequests | None]:
+        """The `DeferredToolResults` a continuation starts with, or the requests still pending.
+
+        The operator's answers come first (denials are reported here: the permission layer never sees them); an
+        unanswered approval is evaluated again by this run's permission policy and asked per its `on_ask` (so
+        `--allow` or `--on-ask deny` on resume settle it). pydantic-ai needs a result for every pending call: if
+        the operator answered nothing and some call is still open (`on_ask: suspend` again, or an unanswered
+        question), the run suspends again at once; if the operator answered some but not all, that is a
+        ConfigError naming the rest."""
+        pending = self._pending
+        if pending is None or self.continuation is None:
+            return None, None
+        answers = self.continuation.answers
+        messages = {call_id: self._report_denial(pending, call_id, reason) for call_id, reason in answers.deny.items()}
+        results = answers.results(pending, messages)
+        answered = set(results.approvals) | set(results.calls)
+        for call in pending.approvals:
+            if call.tool_call_id not in answered:
+                decided = await self._reevaluate(pending, call)
+                if decided is not None:
+                    results.approvals[call.tool_call_id] = decided
+        open_ids = [
+            call.tool_call_id
+            for call in (*pending.approvals, *pending.calls)
+            if call.tool_call_id not in results.approvals and call.tool_call_id not in results.calls
+        ]
+        if not open_ids:
+            return results, None
+        if answers:
+            raise ConfigError(
+                f"calls still pending: {', '.join(open_ids)} (answer every pending call, or resume without answers "
+                "to have the permission policy decide them)",
+                field="--approve/--deny/--answer",
+            )
+        return None, pending
+
+    async def _reevaluate(self, pending: DeferredToolRequests, call: ToolCallPart) -> ToolApproved | ToolDenied | None:
+        gate = self.setup.permissions
+        if gate is None:
+            return None
+        args = call.args_as_dict()
+        decision = gate.policy.evaluate(call.tool_name, args)
+        if decision.kind == "deny":
+            return gate.deny(call.tool_call_id, call.tool_name, args, decision)
+        if decision.kind == "allow":
+            return ToolApproved()  # the permission layer reports it when the call runs
+        info = (pending.metadata.get(call.tool_call_id) or {}).get(PERMISSION_METADATA)
+        rule = info.get("rule") if isinstance(info, dict) else None
+        resolved = await gate.resolve(call, Decision(kind="ask", rule=rule or decision.rule, reason=decision.reason))
+        return resolved if isinstance(resolved, ToolApproved | ToolDenied) else None
+
+    def _report_denial(self, pending: DeferredToolRequests, call_id: str, reason: str | None) -> str:
+        """Report an operator's `--deny` (event + denial list); the text the model reads."""
+        call = pending_call(pending, call_id)
+        tool = call.tool_name if call is not None else "?"
+        args = call.args_as_dict() if call is not None else {}
+        why = reason or DEFAULT_DENIAL
+        info = (pending.metadata.get(call_id) or {}).get(PERMISSION_METADATA)
+        rule = info.get("rule") if isinstance(info, dict) else None
+        self.emitter.emit(
+            PermissionDecided(call_id=call_id, tool=tool, decision="ask", resolution="denied", rule=rule, reason=why)
+        )
+        self.setup.permission_denials.append(PermissionDenial(call_id=call_id, tool=tool, input=args, reason=why))
+        return f"Permission denied for {tool}: {why.rstrip('.')}. Do not retry the same call; take another approach."
+
+    async def _submitted_prompt(self) -> str | None:
+        """The prompt after SessionStart and UserPromptSubmit hooks: blocked, or with their context appended.
+        None for a continuation without a new prompt."""
+        text = self.job.prompt if self.continuation is None else self.continuation.prompt
         hooks = self.setup.hooks
         if hooks is None:
-            return self.job.prompt
+            return text
         extra = [await hooks.on_session_start("resume" if self._messages else "startup")]
-        verdict = await hooks.on_user_prompt(self.job.prompt)
+        if text is None:
+            return None
+        verdict = await hooks.on_user_prompt(text)
         if verdict.blocked:
             raise PromptBlocked(f"prompt blocked by a UserPromptSubmit hook: {verdict.reason or 'no reason given'}")
         extra.append(verdict.extra_context)
-        return "\n\n".join([self.job.prompt, *(text for text in extra if text)])
+        return "\n\n".join([text, *(part for part in extra if part)])
 
     async def _session_end(self, reason: str) -> None:
         if self.setup.hooks is not None:
@@ -199,29 +361,29 @@ class RunDriver:
             except Exception as error:  # a SessionEnd hook cannot change the outcome
                 self.emitter.emit(Notice(message=f"SessionEnd hook failed: {error}"))
 
-    async def _loop(self, prompt: str) -> Any:
+    async def _loop(self, prompt: str | None) -> Any:
         agent = self.setup.agent
-        async with agent.iter(
+        async with agent.iter(  # type: ignore[misc]  # mypy gives up on the overloads with `str | None`
             prompt,
             message_history=list(self._messages) or None,
+            deferred_tool_results=self._deferred,
             usage_limits=UsageLimits(request_limit=None),
             cancellation_token=self._token,
             timeout=self.job.limits.timeout,
             workspace=self.setup.workspace,
             model_settings=dict(self.setup.model_settings) or None,  # type: ignore[arg-type]
         ) as run:
+            translator = StreamTranslator(self.emitter)
             try:
                 async for node in run:
                     if Agent.is_model_request_node(node):
                         await self._before_request(run)
                         async with node.stream(run.ctx) as stream:
-                            translator = StreamTranslator(self.emitter)
                             async for event in stream:
                                 translator.handle(event)
                         await self._after_response(run)
                     elif Agent.is_call_tools_node(node):
                         async with node.stream(run.ctx) as stream:
-                            translator = StreamTranslator(self.emitter)
                             async for event in stream:
                                 translator.handle(event)
                                 self._count_tool_result(event)
@@ -229,6 +391,8 @@ class RunDriver:
                             raise HookStopped(self.setup.hooks.stop_requested)
             finally:
                 self._messages = run.all_messages()
+                self._capture_usage(run)
+                translator.interrupt_pending()
             result = run.result
             return None if result is None else result.output
 
@@ -257,15 +421,7 @@ class RunDriver:
             )
             if all(name == OUTPUT_TOOL for name in calls):
                 await self._stop_hooks(run, text)
-        usage = run.usage
-        self._usage = UsageTotals(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            requests=usage.requests,
-            tool_calls=usage.tool_calls,
-        )
+        usage = self._capture_usage(run)
         cost = float(usage.cost) if usage.cost is not None else None
         self.budget.record_usage(tokens=usage.input_tokens + usage.output_tokens, cost_usd=cost)
         self.emitter.emit(
@@ -277,6 +433,20 @@ class RunDriver:
                 cost_usd=cost,
             )
         )
+
+    def _capture_usage(self, run: AgentRun[None, Any]) -> RunUsage:
+        """Keep the run's usage for the terminal event (also when the run ends mid-step)."""
+        usage = run.usage
+        self._run_usage = usage
+        self._usage = UsageTotals(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            requests=usage.requests,
+            tool_calls=usage.tool_calls,
+        )
+        return usage
 
     async def _stop_hooks(self, run: AgentRun[None, Any], text: str) -> None:
         """The model is about to finish: a blocking Stop hook gives it one more turn with the hook's reason."""
@@ -293,14 +463,33 @@ class RunDriver:
         if isinstance(event, FunctionToolResultEvent):
             self.budget.record_tool_result(ok=event.part.outcome == "success")
 
-    async def _commit(self, status: str) -> None:
+    def _usage_delta(self) -> dict[str, int | float]:
+        """What this run spent since the last commit (the store keeps the session's running totals)."""
+        usage = self._run_usage
+        now: dict[str, int | float] = {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "requests": usage.requests,
+            "tool_calls": usage.tool_calls,
+        }
+        if self.budget.cost_usd:
+            now["cost_usd"] = self.budget.cost_usd
+        delta = {key: value - self._committed_usage.get(key, 0) for key, value in now.items()}
+        self._committed_usage = now
+        return {key: value for key, value in delta.items() if value}
+
+    async def _commit(self, status: str, *, pending: DeferredToolRequests | None = None) -> None:
         added = self._messages[self._committed :]
         if not added and status == "running":
             return
         self._step += 1
-        self._snapshot_id = await self.store.commit(
-            self.session_id, StepRecord(step=self._step, messages=added, status=status)
+        pin = self.setup.recorder.current_checkpoint() if self.setup.recorder is not None else None
+        record = StepRecord(
+            step=self._step, messages=added, status=status, usage=self._usage_delta(), pending=pending, workspace=pin
         )
+        self._snapshot_id = await self.store.commit(self.session_id, record)
         self._committed = len(self._messages)
         self.emitter.emit(SnapshotCreated(snapshot_id=self._snapshot_id, step=self._step))
 
@@ -333,13 +522,34 @@ class RunDriver:
         for message in self.setup.notices:
             self.emitter.emit(Notice(level="warning", message=message))
 
-    def _emit_completed(self, output: Any, error: TauError | None, *, duration_ms: float) -> RunCompleted:
+    def _emit_requests(self, pending: DeferredToolRequests) -> None:
+        """One `ApprovalRequested` per pending call: permission asks, then deferred calls (questions)."""
+        for kind, calls in (("approval", pending.approvals), ("question", pending.calls)):
+            for call in calls:
+                meta = pending.metadata.get(call.tool_call_id) or {}
+                info = meta.get(PERMISSION_METADATA)
+                reason = str(info.get("reason", "")) if isinstance(info, dict) else str(meta.get("question", ""))
+                self.emitter.emit(
+                    ApprovalRequested(
+                        call_id=call.tool_call_id,
+                        tool=call.tool_name,
+                        input=call.args_as_dict(),
+                        reason=reason,
+                        kind="approval" if kind == "approval" else "question",
+                    )
+                )
+
+    def _emit_completed(
+        self, output: Any, error: TauError | None, *, duration_ms: float, suspended: bool = False
+    ) -> RunCompleted:
         usage = self._usage
         cost = self.budget.cost_usd or None
         result_text, structured = _split_output(output)
-        status: Literal["completed", "failed"] = "completed" if error is None else "failed"
+        status: Literal["completed", "failed", "suspended"] = "completed" if error is None else "failed"
         reason = "completed" if error is None else error.reason
         code = ExitCode.COMPLETED if error is None else error.exit_code
+        if suspended:
+            status, reason, code = "suspended", NEEDS_INPUT, ExitCode.NEEDS_INPUT
         event = RunCompleted(
             status=status,
             terminal_reason=reason,
@@ -359,6 +569,12 @@ class RunDriver:
         stamped = self.emitter.emit(event)
         assert isinstance(stamped, RunCompleted)
         return stamped
+
+
+def _dangling_calls(messages: Sequence[ModelMessage]) -> bool:
+    """The history ends with a model response whose tool calls never ran (a run cut off mid-step)."""
+    last = messages[-1] if messages else None
+    return isinstance(last, ModelResponse) and bool(last.tool_calls)
 
 
 def _split_output(output: Any) -> tuple[str | None, Any]:

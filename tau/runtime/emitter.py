@@ -50,6 +50,10 @@ class Emitter:
                 self.sink_errors.append(error)
         return stamped
 
+    def send(self, event: Event) -> None:
+        """`emit` without a return value: the shape of a plain event sink for components that report events."""
+        self.emit(event)
+
     def emit_permission(self, event: PermissionDecided) -> None:
         """`emit` narrowed to the type the permission layer reports, so it can be passed as its sink."""
         self.emit(event)

@@ -20,11 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tau.sessions import checkpoints
 from tau.sessions.errors import CorruptObjectError
 from tau.sessions.snapshot import LinkKind, decode_config, decode_messages, decode_pending, decode_snapshot
 
 if TYPE_CHECKING:
     from tau.sessions.store import FileSessionStore
+
+
+_CONTAINERS = frozenset({"snapshot", "workspace", "tree"})  # kinds whose links gc must follow (read even unverified)
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def walk(store: FileSessionStore, heads: Iterable[tuple[Path, str]], *, verify: 
             continue
         result.reachable.add(object_id)
         path = store.objects.path(object_id)
-        if kind != "snapshot" and not verify:
+        if kind not in _CONTAINERS and not verify:
             if not path.is_file():
                 result.problems.append(Problem(path, f"missing {kind} object named by {referrer}", object_id))
             continue
@@ -74,6 +78,8 @@ def walk(store: FileSessionStore, heads: Iterable[tuple[Path, str]], *, verify: 
             if kind == "snapshot":
                 snap = decode_snapshot(data, path)
                 stack.extend((link_kind, link, path) for link_kind, link in snap.links())
+            elif kind in {"workspace", "tree"}:  # checkpoint -> trees -> blobs (checkpoints.py)
+                stack.extend((link_kind, link, path) for link_kind, link in checkpoints.links_of(kind, data, path))
             else:
                 _verify_kind(kind, data, path)
         except CorruptObjectError as error:

@@ -29,7 +29,7 @@ from tau.sessions.errors import CorruptObjectError
 
 Number = int | float
 PendingTypeAdapter: TypeAdapter[DeferredToolRequests] = TypeAdapter(DeferredToolRequests)
-LinkKind = Literal["snapshot", "messages", "config", "pending", "workspace"]
+LinkKind = Literal["snapshot", "messages", "config", "pending", "workspace", "tree", "blob"]
 
 
 class Snapshot(BaseModel):

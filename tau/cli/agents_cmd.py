@@ -1,0 +1,66 @@
+"""`tau agents ls`: the subagent types a run started in a directory would offer to its `task` tool, in precedence
+order, with what discovery skipped (warnings) and shadowed (name clashes). `--json` prints one JSON object.
+Registered by `tau.cli.main` (the lead adds it to the command groups).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+__all__ = ["agents_group"]
+
+
+@click.group("agents")
+def agents_group() -> None:
+    """Inspect subagent definitions (.tau/agents, .claude/agents and user-level ones)."""
+
+
+@agents_group.command("ls")
+@click.option("--cwd", "cwd", metavar="DIR", help="Directory the run would start in (default: current directory).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def agents_ls(cwd: str | None, as_json: bool) -> None:
+    """List discovered subagent definitions."""
+    from tau.errors import ConfigError
+    from tau.memory import find_project_root
+    from tau.runtime.agent_defs import discover_agents
+
+    directory = os.path.realpath(cwd or os.getcwd())
+    if not os.path.isdir(directory):
+        raise ConfigError(f"--cwd {cwd}: not a directory")
+    home = str(Path.home())
+    config_home = os.environ.get("XDG_CONFIG_HOME") or None
+    catalog = discover_agents(
+        directory, home=home, project_root=find_project_root(directory, home=home), config_home=config_home
+    )
+    if as_json:
+        payload = {
+            "agents": [definition.as_json() for definition in catalog.definitions],
+            "shadowed": [{"name": s.name, "path": s.path, "shadowed_by": s.shadowed_by} for s in catalog.shadowed],
+            "warnings": list(catalog.warnings),
+        }
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    for definition in catalog.definitions:
+        tools = "all (inherited)" if definition.tools is None else ", ".join(definition.tools) or "none"
+        click.echo(f"{definition.name}  ({definition.scope})  {definition.path}")
+        click.echo(f"    {definition.description}")
+        click.echo(f"    tools: {tools}")
+        if definition.disallowed_tools or definition.deny_rules:
+            click.echo(f"    disallowed: {', '.join((*definition.disallowed_tools, *definition.deny_rules))}")
+        extras = [
+            f"model {definition.model}" if definition.model else "",
+            f"maxTurns {definition.max_turns}" if definition.max_turns else "",
+            f"permissionMode {definition.permission_mode}" if definition.permission_mode else "",
+        ]
+        if any(extras):
+            click.echo(f"    {', '.join(e for e in extras if e)}")
+    if not catalog.definitions:
+        click.echo("(no subagents)")
+    for shadow in catalog.shadowed:
+        click.echo(f"shadowed: {shadow.name} at {shadow.path} (by {shadow.shadowed_by})")
+    for warning in catalog.warnings:
+        click.echo(f"warning: {warning}")

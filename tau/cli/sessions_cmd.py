@@ -1,0 +1,326 @@
+"""`tau sessions …`: list, show, log, diff, remove, collect, check, export and import sessions of the snapshot store.
+
+Every command takes `--state-dir` (default: `tau.sessions.default_state_dir`, the same store `tau run` writes) and
+reports errors as one line with tau's exit codes: an unknown id or prefix is exit 2, a damaged object exit 1
+(`fsck` exits 1 when it finds damage and prints each problem with its path). Only click is imported at module level
+(`tau --help` stays cheap); store, pydantic-ai and rendering are imported by the command bodies.
+
+Transcript lines (`show`, `diff`): `user: …`, `assistant: …`, `tool → name {args}` for a call, `tool ← name: …` for
+a result (`[denied]`/`[failed]` marked), `retry: …`, `system: …`; long texts are cut to one line of 200 characters
+(`--full` in `show` keeps them whole).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from pydantic_ai.messages import ModelMessage
+
+    from tau.sessions import FileSessionStore
+
+__all__ = ["sessions_group", "transcript_lines"]
+
+T = TypeVar("T")
+_CUT = 200
+
+
+def _state_dir(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--state-dir", metavar="DIR", help="Session store (default: as `tau run`).")(func)
+
+
+def _store(state_dir: str | None) -> FileSessionStore:
+    from tau.cli.run import open_store
+
+    return open_store(state_dir)
+
+
+def _run(func: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+    import anyio
+
+    return anyio.run(func, *args)
+
+
+def _one_line(text: str, limit: int | None = _CUT) -> str:
+    flat = " ".join(text.split())
+    return flat if limit is None or len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def transcript_lines(messages: Sequence[ModelMessage], *, limit: int | None = _CUT) -> list[str]:
+    """One line per part worth showing: user, assistant, tool calls and results, retries, system prompts."""
+    from pydantic_ai.messages import (
+        BaseToolReturnPart,
+        ModelRequest,
+        ModelResponse,
+        RetryPromptPart,
+        SystemPromptPart,
+        TextPart,
+        ToolCallPart,
+        UserPromptPart,
+    )
+
+    lines: list[str] = []
+    for message in messages:
+        if isinstance(message, ModelRequest):
+            for part in message.parts:
+                if isinstance(part, UserPromptPart):
+                    text = part.content if isinstance(part.content, str) else " ".join(map(str, part.content))
+                    lines.append(f"user: {_one_line(text, limit)}")
+                elif isinstance(part, BaseToolReturnPart):
+                    outcome = getattr(part, "outcome", "success")
+                    mark = "" if outcome == "success" else f" [{outcome}]"
+                    lines.append(f"tool ← {part.tool_name}{mark}: {_one_line(part.model_response_str(), limit)}")
+                elif isinstance(part, RetryPromptPart):
+                    lines.append(f"retry: {_one_line(part.model_response(), limit)}")
+                elif isinstance(part, SystemPromptPart):
+                    lines.append(f"system: {_one_line(part.content, limit)}")
+        elif isinstance(message, ModelResponse):
+            for response_part in message.parts:
+                if isinstance(response_part, TextPart) and response_part.content.strip():
+                    lines.append(f"assistant: {_one_line(response_part.content, limit)}")
+                elif isinstance(response_part, ToolCallPart):
+                    args = json.dumps(response_part.args_as_dict(), ensure_ascii=False)
+                    lines.append(
+                        f"tool → {response_part.tool_name} {_one_line(args, limit)} [{response_part.tool_call_id}]"
+                    )
+    return lines
+
+
+def _since(value: str | None) -> datetime | str | None:
+    """`--since`: a duration back from now (`2h`, `3d`, `90m`) or an ISO date/time."""
+    if not value:
+        return None
+    from tau.config.settings import parse_duration
+    from tau.errors import ConfigError
+
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        seconds = None
+    if isinstance(seconds, float):
+        return datetime.now(UTC) - timedelta(seconds=seconds)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"expected a duration (2h, 3d) or an ISO date, got {value!r}", source="--since") from None
+
+
+@click.group("sessions")
+def sessions_group() -> None:
+    """Inspect and maintain the session store (every `tau run` is a session of snapshots)."""
+
+
+@sessions_group.command("ls")
+@click.option("--status", metavar="STATUS", help="Only sessions whose head has this status (completed, suspended, …).")
+@click.option("--since", metavar="WHEN", help="Only sessions updated since WHEN (2h, 3d, or an ISO date).")
+@click.option("--model", metavar="TEXT", help="Only sessions whose model contains TEXT.")
+@click.option("--limit", type=int, metavar="N", help="At most N sessions (most recent first).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per session, one per line.")
+@_state_dir
+def sessions_ls(
+    status: str | None, since: str | None, model: str | None, limit: int | None, as_json: bool, state_dir: str | None
+) -> None:
+    """List sessions, most recently updated first."""
+    from dataclasses import asdict
+
+    from tau.sessions import SessionFilter
+
+    store = _store(state_dir)
+    if not store.root.is_dir():
+        return
+    where = SessionFilter(status=status, since=_since(since), model=model, limit=limit)
+    infos = _run(store.list_sessions, where)
+    if as_json:
+        for info in infos:
+            click.echo(json.dumps(asdict(info), ensure_ascii=False))
+        return
+    if not infos:
+        return
+    click.echo(
+        f"{'SESSION':<36}  {'STATUS':<14}  {'UPDATED':<19}  {'TURNS':>5}  {'TOKENS':>8}  {'COST':>8}  MODEL  TITLE"
+    )
+    for info in infos:
+        cost = f"${info.cost:.4f}" if info.cost is not None else "-"
+        updated = info.updated[:19].replace("T", " ")
+        click.echo(
+            f"{info.id:<36}  {info.status:<14}  {updated:<19}  {info.turns:>5}  {info.tokens:>8}  {cost:>8}  "
+            f"{info.model or '-'}  {_one_line(info.title, 60)}"
+        )
+
+
+@sessions_group.command("show")
+@click.argument("name", metavar="ID|SNAPSHOT")
+@click.option("--full", is_flag=True, help="Do not shorten long texts.")
+@_state_dir
+def sessions_show(name: str, full: bool, state_dir: str | None) -> None:
+    """The transcript at a session's head or at a snapshot (an id or a unique prefix)."""
+    store = _store(state_dir)
+    shown = _run(store.show, name)
+    snap = shown.snapshot
+    click.echo(f"session {snap.session} · snapshot {snap.id[:12]} · step {snap.step} · {snap.status}")
+    model = shown.config.get("model")
+    if isinstance(model, dict):
+        click.echo(f"model {model.get('provider')}:{model.get('name')} · workspace {_workspace(shown.config)}")
+    click.echo("")
+    for line in transcript_lines(shown.messages, limit=None if full else _CUT):
+        click.echo(line)
+    if shown.pending is not None:
+        click.echo("")
+        for call in (*shown.pending.approvals, *shown.pending.calls):
+            kind = "approval" if call in shown.pending.approvals else "question"
+            args = _one_line(json.dumps(call.args_as_dict(), ensure_ascii=False), 120)
+            click.echo(f"pending {kind}: {call.tool_call_id} {call.tool_name} {args}")
+
+
+def _workspace(config: dict[str, Any]) -> str:
+    environment = config.get("environment")
+    return str(environment.get("workspace", "?")) if isinstance(environment, dict) else "?"
+
+
+@sessions_group.command("log")
+@click.argument("session")
+@_state_dir
+def sessions_log(session: str, state_dir: str | None) -> None:
+    """One line per snapshot of SESSION, oldest first: id, step, status, tokens, first words."""
+    from tau.sessions.snapshot import decode_messages
+
+    store = _store(state_dir)
+    resolved = store.resolve(session)
+    for snapshot_id, snap in store.chain(resolved.snapshot_id):
+        words = ""
+        if snap.messages is not None:
+            lines = transcript_lines(
+                decode_messages(store.objects.get(snap.messages), store.objects.path(snap.messages))
+            )
+            words = lines[-1] if lines else ""
+        tokens = int(snap.usage.get("input_tokens", 0) + snap.usage.get("output_tokens", 0))
+        status = snap.status + (" (pending)" if snap.pending is not None else "")
+        click.echo(f"{snapshot_id[:12]}  step {snap.step:<4} {status:<24} {tokens:>7} tok  {_one_line(words, 70)}")
+
+
+@sessions_group.command("diff")
+@click.argument("a")
+@click.argument("b")
+@_state_dir
+def sessions_diff(a: str, b: str, state_dir: str | None) -> None:
+    """Messages of A and B (sessions or snapshots) after their common history; then their workspace pins."""
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+    store = _store(state_dir)
+    left, right = _run(store.show, a), _run(store.show, b)
+
+    def keys(messages: Sequence[ModelMessage]) -> list[bytes]:
+        return [ModelMessagesTypeAdapter.dump_json([m]) for m in messages]
+
+    lk, rk = keys(left.messages), keys(right.messages)
+    common = 0
+    while common < min(len(lk), len(rk)) and lk[common] == rk[common]:
+        common += 1
+    click.echo(f"--- {a} ({left.snapshot.id[:12]}, {len(lk)} messages)")
+    click.echo(f"+++ {b} ({right.snapshot.id[:12]}, {len(rk)} messages)")
+    click.echo(f"  {common} messages in common")
+    for line in transcript_lines(left.messages[common:]):
+        click.echo(f"- {line}")
+    for line in transcript_lines(right.messages[common:]):
+        click.echo(f"+ {line}")
+    pins = (left.snapshot.workspace, right.snapshot.workspace)
+    if pins == (None, None):
+        click.echo("workspace: not pinned")
+    elif pins[0] == pins[1]:
+        click.echo(f"workspace: same ({str(pins[0])[:12]})")
+    else:
+        shown = [str(pin)[:12] if pin else "not pinned" for pin in pins]
+        click.echo(f"workspace: {shown[0]} -> {shown[1]}")
+
+
+@sessions_group.command("rm")
+@click.argument("sessions", nargs=-1, required=True)
+@_state_dir
+def sessions_rm(sessions: tuple[str, ...], state_dir: str | None) -> None:
+    """Delete sessions (their refs); their objects stay until `tau sessions gc`."""
+    store = _store(state_dir)
+    for name in sessions:
+        resolved = store.resolve(name)
+        if resolved.kind != "session" or resolved.session_id is None:
+            from tau.errors import ConfigError
+
+            raise ConfigError(f"{name!r} names a snapshot, not a session", source="tau sessions rm")
+        head = _run(store.rm, resolved.session_id)
+        click.echo(f"removed {resolved.session_id} (head {head[:12]})")
+
+
+@sessions_group.command("gc")
+@click.option("--prune-now", is_flag=True, help="Also remove unreachable objects younger than the 1 h grace period.")
+@_state_dir
+def sessions_gc(prune_now: bool, state_dir: str | None) -> None:
+    """Remove objects no session reaches (never a reachable one)."""
+    store = _store(state_dir)
+    if not store.root.is_dir():
+        click.echo("removed 0 objects")
+        return
+    removed = _run(lambda: store.gc(grace_seconds=0.0 if prune_now else 3600.0))
+    click.echo(f"removed {len(removed)} objects")
+
+
+@sessions_group.command("fsck")
+@_state_dir
+def sessions_fsck(state_dir: str | None) -> None:
+    """Verify every object's hash and every link; exit 1 if anything is damaged."""
+    store = _store(state_dir)
+    if not store.root.is_dir():
+        click.echo(f"ok: no store at {store.root}")
+        return
+    problems = _run(store.fsck)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"tau: {len(problems)} problem(s) in {store.root}", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {store.root}")
+
+
+@sessions_group.command("export")
+@click.argument("session")
+@click.option("-o", "--output", "output", required=True, metavar="FILE", help="Bundle to write (.tar.gz).")
+@_state_dir
+def sessions_export(session: str, output: str, state_dir: str | None) -> None:
+    """Write a self-contained bundle of SESSION (resume it elsewhere after `tau sessions import`)."""
+    store = _store(state_dir)
+    resolved = store.resolve(session)
+    if resolved.session_id is None:
+        from tau.errors import ConfigError
+
+        raise ConfigError(f"{session!r} names a snapshot, not a session", source="tau sessions export")
+    path = _run(store.export, resolved.session_id, output)
+    click.echo(f"exported {resolved.session_id} to {path}")
+
+
+@sessions_group.command("import")
+@click.argument("bundle", metavar="FILE")
+@_state_dir
+def sessions_import(bundle: str, state_dir: str | None) -> None:
+    """Add a bundle's session to the store (verified; idempotent)."""
+    store = _store(state_dir)
+    result = _run(store.import_bundle, bundle)
+    click.echo(
+        f"imported {result.session_id} (head {result.head[:12]}, ref {result.ref}, "
+        f"{result.objects_added} objects added, {result.objects_present} present)"
+    )
+
+
+@sessions_group.command("reindex")
+@_state_dir
+def sessions_reindex(state_dir: str | None) -> None:
+    """Rebuild the session index from the store's refs and objects."""
+    store = _store(state_dir)
+    if not store.root.is_dir():
+        click.echo("indexed 0 sessions")
+        return
+    infos = _run(store.reindex)
+    click.echo(f"indexed {len(infos)} sessions")

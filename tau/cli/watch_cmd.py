@@ -1,0 +1,105 @@
+"""`tau watch DIR`: run every job file dropped into DIR, as `tau run` would; results land in done/ or failed/.
+
+The command owns the event loop and the signal handlers (SIGINT/SIGTERM -> `Watcher.stop`; a second signal stops
+waiting for the cancelled jobs). Job settings come from each job file plus the flags below, which mean what they mean
+for `tau run` (`tau.cli.run._flag_values` turns them into config flags). Exit code: 0 after a signal (a clean stop);
+with `--once`, 1 if any job of the pass failed (a job found cut off by a crash counts), else 0; 2 for a usage error
+(e.g. DIR is already watched). Progress lines go to stderr (`tau watch: ...`) unless `--quiet`. Imports the runtime
+lazily.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
+
+
+@click.command("watch")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-j", "--concurrency", default=2, show_default=True, type=click.IntRange(min=1), help="Jobs at once.")
+@click.option("--once", is_flag=True, help="Process the job files present at start, then exit.")
+@click.option("--done-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: DIR/done.")
+@click.option("--failed-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: DIR/failed.")
+@click.option(
+    "--settle",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="How long a file must stay unchanged before it is picked up.",
+)
+@click.option("-m", "--model", metavar="PROVIDER:NAME", help="Model for jobs that name none (as for tau run).")
+@click.option("--base-url", metavar="URL", help="Endpoint of an OpenAI-compatible server (openai-chat:).")
+@click.option("--var", "vars_", multiple=True, metavar="NAME=VALUE", help="Fill {{NAME}} in every job.")
+@click.option("--max-turns", type=int, help="Cap on model requests per job (exit 53).")
+@click.option("--max-tool-calls", type=int, help="Cap on tool calls per job (exit 5).")
+@click.option("--max-usd", type=float, help="Cap on cost in USD per job (exit 5).")
+@click.option("--timeout", metavar="DURATION", help="Wall-clock limit per job, e.g. 90s, 5m (exit 124).")
+@click.option("--allow", multiple=True, metavar="RULE", help="Permission rule, e.g. 'Bash(npm test:*)'.")
+@click.option("--deny", multiple=True, metavar="RULE", help="Rule whose calls are refused.")
+@click.option("--permission-mode", type=click.Choice(PERMISSION_MODES))
+@click.option("--cwd", metavar="DIR", help="Workspace root of every job (default: the current directory).")
+@click.option("--state-dir", metavar="DIR", help="Session store (default as for tau run).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+def watch_command(
+    directory: Path,
+    concurrency: int,
+    once: bool,
+    done_dir: Path | None,
+    failed_dir: Path | None,
+    settle: float,
+    state_dir: str | None,
+    quiet: bool,
+    **flags: Any,
+) -> None:
+    """Watch DIR for job files (*.md) and run each one as `tau run FILE` would.
+
+    A job moves DIR/job.md -> DIR/processing/job/ -> DIR/done/job/ (exit 0) or DIR/failed/job/, holding the job file,
+    result.json (the --output json object), events.jsonl (stream-json), session_id and, on failure, error.txt.
+    Drop files by writing a temp name (.job.md.tmp) and renaming. A job cut off by a crash is failed at the next
+    start, never re-run. SIGINT/SIGTERM cancel running jobs (each ends with its terminal event) and exit 0.
+    """
+    import asyncio
+    import signal
+
+    from tau.cli.render import result_object
+    from tau.cli.run import _flag_values, open_store
+    from tau.watch import JobRunner, WatchConfig, Watcher
+
+    def log(line: str) -> None:
+        if not quiet:
+            click.echo(f"tau watch: {line}", err=True)
+
+    config = WatchConfig(
+        inbox=directory.resolve(),
+        done_dir=done_dir.resolve() if done_dir else None,
+        failed_dir=failed_dir.resolve() if failed_dir else None,
+        concurrency=concurrency,
+        settle=settle,
+        once=once,
+    )
+    runner = JobRunner(
+        env=dict(os.environ),
+        cwd=Path.cwd(),
+        flags=_flag_values(flags),
+        result_object=result_object,
+        store=open_store(state_dir),  # the same session store as `tau run`: `tau resume SESSION_ID` works
+    )
+
+    async def main() -> int:
+        watcher = Watcher(config, runner, log=log)
+        loop = asyncio.get_running_loop()
+        for signum, name in ((signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")):
+            loop.add_signal_handler(signum, watcher.stop, name)
+        report = await watcher.run()
+        if report.stopped_by is not None or not once:
+            return 0
+        return 1 if report.any_failed else 0
+
+    sys.exit(asyncio.run(main()))

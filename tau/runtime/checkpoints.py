@@ -1,0 +1,598 @@
+"""Workspace checkpoints: capture the files a mutating tool call may change, through the Environment, and rewind.
+
+    recorder = CheckpointRecorder(store_objects(store), parent=resumed_head_pin)   # one per run
+    agent capabilities: [..., PermissionCapability, CheckpointCapability(recorder)]  # innermost: captures only
+                                                                                     # calls that really run
+    StepRecord(..., workspace=recorder.current_checkpoint())                         # at every commit
+    report = await rewind(objects, snapshot.workspace, workspace, latest=head.workspace)
+
+Capture (all I/O through `ctx.workspace`: list_dir / stat / read_bytes; so the docker backend works the same):
+- `write`, `edit` (scope "file"): that one file, before the call (its pre-image: content or absent) and after it;
+- `bash` (scope "tree"): the whole workspace tree after every call, and before the first one (the baseline), walked
+  with ignore rules (ignore_rules.py) and `CheckpointLimits`; files beyond a limit are recorded as skipped;
+- MCP and every other tool: scope "none" by default (their effects do not go through the Environment); pass
+  `scopes={"mcp__fs__write": "tree"}` or `default_scope="tree"` to capture them too.
+Calls with a scope run one at a time (a lock spans capture-call-capture), so parallel tool calls cannot interleave
+their captures. A capture that fails (an unreadable file, a vanished workspace) never fails the tool call: it is
+recorded in `recorder.warnings` (and passed to `on_warning`).
+
+State (sessions/checkpoints.py has the object formats): `state` = the last captured state of every path tau has
+seen; `baseline` = each path's state when first seen. `current_checkpoint()` names a checkpoint object of both, so
+the snapshot committed after a step pins the workspace as it was at the end of that step.
+
+Rewind to checkpoint T, knowing the newest checkpoint L of the session: a path T knows goes back to T's state; a
+path first seen after T goes back to L's baseline (its state before tau first touched it, i.e. at T); so a rewind to
+a snapshot pinned before any capture (None) undoes everything tau captured. Skipped paths are reported, not touched.
+Every file is hashed on every scan (the workspace API gives no mtime; a size-keyed cache would miss same-size
+edits); only blobs not already stored are written, so an unchanged file costs a read and a sha256.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import posixpath
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+from pydantic_ai.capabilities import AbstractCapability
+from pydantic_ai.tools import AgentDepsT, RunContext
+from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
+from pydantic_ai.workspaces import Workspace, WorkspaceError, WorkspaceUnavailableError
+
+from tau.runtime.ignore_rules import IGNORE_FILES, IgnoreRules
+from tau.sessions.checkpoints import (
+    ABSENT,
+    FileState,
+    ObjectIO,
+    Tree,
+    read_checkpoint,
+    write_checkpoint,
+)
+from tau.sessions.errors import CorruptObjectError
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "CaptureStat",
+    "CheckpointCapability",
+    "CheckpointLimits",
+    "CheckpointRecorder",
+    "CheckpointToolset",
+    "RewindReport",
+    "Scope",
+    "TreeScan",
+    "plan_rewind",
+    "restore_for_fork",
+    "rewind",
+    "scan_tree",
+]
+
+Scope = Literal["file", "tree", "none"]
+DEFAULT_SCOPES: Mapping[str, Scope] = {"write": "file", "edit": "file", "bash": "tree"}
+_READ_CONCURRENCY = 16
+_BATCH = 64
+_FS_ERRORS = (OSError, WorkspaceError, ValueError)
+
+
+@dataclass(frozen=True)
+class CheckpointLimits:
+    """Bounds of one tree capture; files past a bound are recorded as skipped ("not captured" in a rewind)."""
+
+    max_files: int = 20_000
+    max_total_bytes: int = 256 * 1024 * 1024
+    max_file_bytes: int = 8 * 1024 * 1024
+    max_entries: int = 200_000  # directory entries listed before the walk stops (the rest is not even listed)
+
+
+@dataclass(frozen=True)
+class CaptureStat:
+    """One capture, for measurements and `tau sessions log`-style reporting."""
+
+    scope: Scope
+    phase: Literal["before", "after"]
+    files: int
+    bytes_read: int
+    blobs_written: int
+    seconds: float
+
+
+@dataclass
+class TreeScan:
+    """What a tree walk found: in-scope files (blob or skipped), whether it stopped early, and the rules it used."""
+
+    files: Tree = field(default_factory=dict)
+    truncated: bool = False
+    rules: IgnoreRules = field(default_factory=IgnoreRules)
+    bytes_read: int = 0
+    blobs_written: int = 0
+
+
+def _rel(path: str, root: str) -> str | None:
+    """`path` relative to `root`, or None when it is the root or outside it."""
+    if path == root or not path.startswith(root.rstrip("/") + "/"):
+        return None
+    return path[len(root.rstrip("/")) + 1 :]
+
+
+def _hard_skipped(rel: str) -> bool:
+    """Paths never captured, even when a tool names them: inside `.git/` or the project state dir `.tau/state/`."""
+    return ".git" in rel.split("/") or rel == ".tau/state" or rel.startswith(".tau/state/")
+
+
+async def _list(workspace: Workspace, directory: str) -> list[Any]:
+    try:
+        return list(await workspace.list_dir(directory))
+    except WorkspaceUnavailableError:
+        raise
+    except _FS_ERRORS:
+        return []
+
+
+async def _read_ignore_files(workspace: Workspace, root: str, rel_dir: str, names: set[str], scan: TreeScan) -> None:
+    for name in IGNORE_FILES:
+        if name in names:
+            with contextlib.suppress(*_FS_ERRORS, UnicodeDecodeError):
+                text = (await workspace.read_bytes(posixpath.join(root, rel_dir, name))).decode()
+                scan.rules.add(text, rel_dir)
+
+
+async def _walk(workspace: Workspace, root: str, limits: CheckpointLimits, scan: TreeScan) -> list[tuple[str, int]]:
+    """Every in-scope file (relative path, listed size) under `root`; symlinked directories are not entered."""
+    found: list[tuple[str, int]] = []
+    real_root = await workspace.realpath(root)
+    stack: list[tuple[str, str]] = [("", real_root)]
+    seen = 0
+    while stack:
+        rel_dir, real_dir = stack.pop()
+        entries = await _list(workspace, posixpath.join(root, rel_dir) if rel_dir else root)
+        await _read_ignore_files(workspace, root, rel_dir, {e.name for e in entries if not e.is_dir}, scan)
+        for entry in sorted(entries, key=lambda e: e.name):
+            seen += 1
+            if seen > limits.max_entries:
+                scan.truncated = True
+                return found
+            rel = posixpath.join(rel_dir, entry.name) if rel_dir else entry.name
+            if scan.rules.ignored(rel, is_dir=entry.is_dir):
+                continue
+            if not entry.is_dir:
+                found.append((rel, entry.size if entry.size is not None else -1))
+                continue
+            expected = posixpath.join(real_dir, entry.name)
+            with contextlib.suppress(*_FS_ERRORS):
+                if await workspace.realpath(posixpath.join(root, rel)) == expected:
+                    stack.append((rel, expected))
+    return found
+
+
+def _budget(candidates: list[tuple[str, int]], limits: CheckpointLimits, files: Tree) -> list[tuple[str, int]]:
+    """The candidates to read; the rest get a `skipped` entry in `files` naming the limit they hit."""
+    chosen: list[tuple[str, int]] = []
+    total = 0
+    for rel, size in sorted(candidates):
+        if size > limits.max_file_bytes:
+            files[rel] = FileState(skipped=f"larger than max_file_bytes ({limits.max_file_bytes})", size=size)
+        elif len(chosen) >= limits.max_files:
+            files[rel] = FileState(skipped=f"beyond max_files ({limits.max_files})", size=max(size, 0))
+        elif total + max(size, 0) > limits.max_total_bytes:
+            files[rel] = FileState(skipped=f"beyond max_total_bytes ({limits.max_total_bytes})", size=size)
+        else:
+            chosen.append((rel, size))
+            total += max(size, 0)
+    return chosen
+
+
+class _BlobSink:
+    """Hashes file bytes and stores the blobs not already known to be stored, in batches off the event loop."""
+
+    def __init__(self, objects: ObjectIO, stored: set[str]) -> None:
+        self.objects = objects
+        self.stored = stored
+        self.pending: dict[str, bytes] = {}
+        self.written = 0
+
+    def add(self, data: bytes) -> str:
+        blob = hashlib.sha256(data).hexdigest()
+        if blob not in self.stored:
+            self.pending[blob] = data
+        return blob
+
+    async def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, {}
+
+        def put_all() -> None:
+            for data in batch.values():
+                self.objects.put_object(data)
+
+        await anyio.to_thread.run_sync(put_all)
+        self.stored.update(batch)
+        self.written += len(batch)
+
+
+async def _read_state(workspace: Workspace, path: str, limits: CheckpointLimits, sink: _BlobSink) -> FileState:
+    """One file's state through the workspace: absent, skipped (too large / a directory / unreadable) or a blob."""
+    if not await workspace.exists(path):
+        return ABSENT
+    entry = await workspace.stat(path)
+    if entry.is_dir:
+        return FileState(skipped="a directory")
+    if entry.size is not None and entry.size > limits.max_file_bytes:
+        return FileState(skipped=f"larger than max_file_bytes ({limits.max_file_bytes})", size=entry.size)
+    data = await workspace.read_bytes(path)
+    if len(data) > limits.max_file_bytes:
+        return FileState(skipped=f"larger than max_file_bytes ({limits.max_file_bytes})", size=len(data))
+    return FileState(blob=sink.add(data), size=len(data))
+
+
+async def scan_tree(
+    workspace: Workspace, objects: ObjectIO, *, limits: CheckpointLimits | None = None, stored: set[str] | None = None
+) -> TreeScan:
+    """Capture every in-scope file of the workspace: blobs go to `objects` (unless in `stored`), states returned."""
+    limits = limits or CheckpointLimits()
+    scan = TreeScan()
+    root = await workspace.working_dir()
+    chosen = _budget(await _walk(workspace, root, limits, scan), limits, scan.files)
+    sink = _BlobSink(objects, stored if stored is not None else set())
+    gate = asyncio.Semaphore(_READ_CONCURRENCY)
+
+    async def capture(rel: str) -> None:
+        async with gate:
+            try:
+                data = await workspace.read_bytes(posixpath.join(root, rel))
+            except WorkspaceUnavailableError:
+                raise
+            except _FS_ERRORS as error:
+                scan.files[rel] = FileState(skipped=f"unreadable: {error}")
+                return
+        scan.bytes_read += len(data)
+        scan.files[rel] = FileState(blob=sink.add(data), size=len(data))
+
+    for start in range(0, len(chosen), _BATCH):
+        await asyncio.gather(*(capture(rel) for rel, _ in chosen[start : start + _BATCH]))
+        await sink.flush()
+    scan.blobs_written = sink.written
+    return scan
+
+
+def _in_tree_scope(rel: str, rules: IgnoreRules) -> bool:
+    parts = rel.split("/")
+    if any(rules.ignored("/".join(parts[: i + 1]), is_dir=True) for i in range(len(parts) - 1)):
+        return False
+    return not rules.ignored(rel, is_dir=False)
+
+
+class CheckpointRecorder:
+    """Captures workspace state around mutating tool calls and names the checkpoint a step pins.
+
+    Args:
+        objects: where blobs, trees and checkpoints go (`store_objects(FileSessionStore)` or `MemoryObjects()`).
+        parent: the checkpoint the session's head pins (resume / fork); its state and baseline carry over.
+        limits: bounds of a tree capture.
+        scopes: tool name -> "file" | "tree" | "none" (default: write/edit file, bash tree).
+        default_scope: the scope of every other tool (MCP included); "none" by default.
+        on_warning: called with a one-line message when a capture fails (the call itself still runs).
+    """
+
+    def __init__(
+        self,
+        objects: ObjectIO,
+        *,
+        parent: str | None = None,
+        limits: CheckpointLimits | None = None,
+        scopes: Mapping[str, Scope] | None = None,
+        default_scope: Scope = "none",
+        on_warning: Callable[[str], None] | None = None,
+    ) -> None:
+        self.objects = objects
+        self.limits = limits or CheckpointLimits()
+        self.scopes = dict(DEFAULT_SCOPES if scopes is None else scopes)
+        self.default_scope: Scope = default_scope
+        self.on_warning = on_warning
+        self.warnings: list[str] = []
+        self.stats: list[CaptureStat] = []
+        self._parent = parent
+        self._current = parent
+        self._loaded = parent is None
+        self._state: Tree = {}
+        self._baseline: Tree = {}
+        self._notes: list[str] = []
+        self._tree_scanned = False
+        self._complete_scan = False
+        self._stored: set[str] = set()
+        self._dirty = False
+        self._lock = asyncio.Lock()
+
+    def current_checkpoint(self) -> str | None:
+        """The checkpoint the next committed snapshot pins (the parent's until this run captures something)."""
+        return self._current
+
+    def scope_of(self, tool_name: str) -> Scope:
+        return self.scopes.get(tool_name, self.default_scope)
+
+    @contextlib.asynccontextmanager
+    async def capturing(self, workspace: Workspace, tool_name: str, args: Mapping[str, Any]) -> AsyncIterator[None]:
+        """Capture before, run the body (the tool call), capture after; one such block at a time."""
+        scope = self.scope_of(tool_name)
+        if scope == "none" or not workspace.attached:
+            yield
+            return
+        async with self._lock:
+            await self._guarded(self._capture(workspace, scope, args, "before"), tool_name)
+            try:
+                yield
+            finally:
+                await self._guarded(self._capture(workspace, scope, args, "after"), tool_name)
+
+    async def _guarded(self, capture: Any, tool_name: str) -> None:
+        try:
+            await capture
+        except (CorruptObjectError, *_FS_ERRORS) as error:
+            message = f"workspace checkpoint around {tool_name} failed: {error}"
+            self.warnings.append(message)
+            if self.on_warning is not None:
+                self.on_warning(message)
+
+    async def _capture(self, workspace: Workspace, scope: Scope, args: Mapping[str, Any], phase: str) -> None:
+        await self._load()
+        started = time.perf_counter()
+        if scope == "file":
+            stat = await self._capture_file(workspace, args, phase)
+        elif phase == "after" or not self._tree_scanned:
+            stat = await self._capture_tree(workspace, phase)
+        else:
+            return  # the tree was captured after the previous call: that is the state before this one
+        if stat is not None:
+            self.stats.append(
+                CaptureStat(
+                    scope,
+                    "before" if phase == "before" else "after",
+                    stat[0],
+                    stat[1],
+                    stat[2],
+                    time.perf_counter() - started,
+                )
+            )
+        if phase == "after":  # one checkpoint per call: the before-capture's findings ride along
+            await self._write(await workspace.working_dir())
+
+    async def _capture_file(
+        self, workspace: Workspace, args: Mapping[str, Any], phase: str
+    ) -> tuple[int, int, int] | None:
+        target = args.get("file_path")
+        if not isinstance(target, str) or not target:
+            return None
+        root = await workspace.working_dir()
+        rel = _rel(await workspace.resolve(target), root)
+        if rel is None or _hard_skipped(rel):
+            return None
+        sink = _BlobSink(self.objects, self._stored)
+        state = await _read_state(workspace, posixpath.join(root, rel), self.limits, sink)
+        await sink.flush()
+        if phase == "before" and rel not in self._baseline:
+            self._baseline[rel] = state
+        self._set(rel, state)
+        return 1, state.size if state.blob else 0, sink.written
+
+    async def _capture_tree(self, workspace: Workspace, phase: str) -> tuple[int, int, int]:
+        scan = await scan_tree(workspace, self.objects, limits=self.limits, stored=self._stored)
+        first_sight = ABSENT if self._complete_scan else FileState(skipped="not seen by an earlier capture")
+        for rel, state in scan.files.items():
+            if rel not in self._baseline:
+                self._baseline[rel] = state if phase == "before" or not self._tree_scanned else first_sight
+            self._set(rel, state)
+        if not scan.truncated:
+            for rel, state in list(self._state.items()):
+                if rel not in scan.files and not state.absent and _in_tree_scope(rel, scan.rules):
+                    self._set(rel, ABSENT)
+        else:
+            note = f"tree capture stopped after {self.limits.max_entries} directory entries (max_entries)"
+            if note not in self._notes:
+                self._notes.append(note)
+        self._tree_scanned = True
+        self._complete_scan = self._complete_scan or not scan.truncated
+        return len(scan.files), scan.bytes_read, scan.blobs_written
+
+    def _set(self, rel: str, state: FileState) -> None:
+        if self._state.get(rel) != state:
+            self._state[rel] = state
+            self._dirty = True
+        if rel not in self._baseline:
+            self._baseline[rel] = state
+            self._dirty = True
+
+    async def _write(self, root: str) -> None:
+        if not self._dirty:
+            return
+        state, baseline, scanned, notes = dict(self._state), dict(self._baseline), self._tree_scanned, self._notes
+
+        def put() -> str:
+            return write_checkpoint(self.objects, root, state, baseline, tree_scanned=scanned, notes=notes)
+
+        self._current = await anyio.to_thread.run_sync(put)
+        self._dirty = False
+
+    async def _load(self) -> None:
+        if self._loaded or self._parent is None:
+            return
+        parent = self._parent
+        checkpoint, state, baseline = await anyio.to_thread.run_sync(lambda: read_checkpoint(self.objects, parent))
+        self._state, self._baseline = dict(state), dict(baseline)
+        self._tree_scanned = self._complete_scan = checkpoint.tree_scanned
+        self._notes = list(checkpoint.notes)
+        self._stored.update(s.blob for s in (*state.values(), *baseline.values()) if s.blob is not None)
+        self._loaded = True
+
+
+@dataclass
+class CheckpointToolset(WrapperToolset[AgentDepsT]):
+    """Wraps every call of the run's toolset: calls with a scope are captured around by the recorder."""
+
+    recorder: CheckpointRecorder = field(kw_only=True)
+
+    async def call_tool(
+        self, name: str, tool_args: dict[str, Any], ctx: RunContext[AgentDepsT], tool: ToolsetTool[AgentDepsT]
+    ) -> Any:
+        async with self.recorder.capturing(ctx.workspace, name, tool_args):
+            return await super().call_tool(name, tool_args, ctx, tool)
+
+
+@dataclass
+class CheckpointCapability(AbstractCapability[AgentDepsT]):
+    """Puts `CheckpointToolset` around the run's toolset. List it LAST (innermost): after hooks and permissions, so
+    it sees the final arguments and captures only calls that actually run."""
+
+    recorder: CheckpointRecorder
+
+    @classmethod
+    def get_serialization_name(cls) -> str | None:
+        return None
+
+    def get_wrapper_toolset(self, toolset: AbstractToolset[AgentDepsT]) -> AbstractToolset[AgentDepsT] | None:
+        return CheckpointToolset(toolset, recorder=self.recorder)
+
+
+# -- rewind ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RewindReport:
+    """What a rewind changed (or, with `dry_run`, would change). Paths are relative to the workspace root."""
+
+    target: str | None
+    dry_run: bool = False
+    restored: list[str] = field(default_factory=list[str])
+    deleted: list[str] = field(default_factory=list[str])
+    unchanged: list[str] = field(default_factory=list[str])
+    not_captured: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
+    errors: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
+    notes: list[str] = field(default_factory=list[str])
+
+    @property
+    def changed(self) -> int:
+        return len(self.restored) + len(self.deleted)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "dry_run": self.dry_run,
+            "restored": self.restored,
+            "deleted": self.deleted,
+            "unchanged": len(self.unchanged),
+            "not_captured": [{"path": p, "reason": r} for p, r in self.not_captured],
+            "errors": [{"path": p, "error": e} for p, e in self.errors],
+            "notes": self.notes,
+        }
+
+    def lines(self) -> list[str]:
+        """The human report `tau rewind` prints."""
+        verb = ("would restore", "would delete") if self.dry_run else ("restored", "deleted")
+        out = [f"{verb[0]} {p}" for p in self.restored] + [f"{verb[1]} {p}" for p in self.deleted]
+        out += [f"not captured {p} ({reason}); left as it is" for p, reason in self.not_captured]
+        out += [f"error {p}: {error}" for p, error in self.errors]
+        out += [f"note: {note}" for note in self.notes]
+        summary = f"{len(self.restored)} restored, {len(self.deleted)} deleted, {len(self.unchanged)} unchanged"
+        summary += f", {len(self.not_captured)} not captured"
+        out.append(
+            ("dry run: " if self.dry_run else "") + summary + (f", {len(self.errors)} errors" if self.errors else "")
+        )
+        return out
+
+
+def plan_rewind(target_state: Tree, latest_state: Tree, latest_baseline: Tree) -> dict[str, FileState]:
+    """The state each path must get back: the target's where it knows the path, else the path's first-seen state."""
+    desired: dict[str, FileState] = {}
+    for rel in sorted({*target_state, *latest_state, *latest_baseline}):
+        if rel in target_state:
+            desired[rel] = target_state[rel]
+        elif rel in latest_baseline:
+            desired[rel] = latest_baseline[rel]
+        else:
+            desired[rel] = FileState(skipped="no state recorded for this path")
+    return desired
+
+
+async def _current_blob(workspace: Workspace, path: str) -> str | None:
+    if not await workspace.exists(path):
+        return None
+    if (await workspace.stat(path)).is_dir:
+        return "<directory>"
+    return hashlib.sha256(await workspace.read_bytes(path)).hexdigest()
+
+
+async def _apply_one(
+    workspace: Workspace, objects: ObjectIO, root: str, rel: str, want: FileState, report: RewindReport
+) -> None:
+    if want.skipped is not None:
+        report.not_captured.append((rel, want.skipped))
+        return
+    path = posixpath.join(root, rel)
+    current = await _current_blob(workspace, path)
+    if current == want.blob:
+        report.unchanged.append(rel)
+        return
+    if want.blob is None:
+        if current == "<directory>":
+            report.not_captured.append((rel, "now a directory; left as it is"))
+            return
+        if not report.dry_run:
+            await workspace.remove(path)
+        report.deleted.append(rel)
+        return
+    data = await anyio.to_thread.run_sync(objects.get_object, want.blob)
+    if not report.dry_run:
+        await workspace.write_bytes(path, data)
+    report.restored.append(rel)
+
+
+async def rewind(
+    objects: ObjectIO,
+    checkpoint: str | None,
+    workspace: Workspace,
+    *,
+    latest: str | None = None,
+    dry_run: bool = False,
+) -> RewindReport:
+    """Restore the workspace files to checkpoint `checkpoint` (a snapshot's `workspace` pin; None = before any
+    capture), through the workspace. `latest` is the session's newest pin (its head's): paths first seen after
+    `checkpoint` go back to their first-seen state from it. Returns what changed; `dry_run` changes nothing."""
+    report = RewindReport(target=checkpoint, dry_run=dry_run)
+    empty: Tree = {}
+    target_state, latest_state, latest_baseline = empty, empty, empty
+    if checkpoint is not None:
+        target, target_state, target_baseline = await anyio.to_thread.run_sync(read_checkpoint, objects, checkpoint)
+        report.notes.extend(target.notes)
+        latest_state, latest_baseline = target_state, target_baseline
+    if latest is not None and latest != checkpoint:
+        newest, latest_state, latest_baseline = await anyio.to_thread.run_sync(read_checkpoint, objects, latest)
+        report.notes.extend(note for note in newest.notes if note not in report.notes)
+    if checkpoint is None and latest is None:
+        report.notes.append("no workspace checkpoint recorded: nothing to rewind")
+        return report
+    root = await workspace.working_dir()
+    for rel, want in plan_rewind(target_state, latest_state, latest_baseline).items():
+        try:
+            await _apply_one(workspace, objects, root, rel, want, report)
+        except WorkspaceUnavailableError:
+            raise
+        except (CorruptObjectError, *_FS_ERRORS) as error:
+            report.errors.append((rel, str(error)))
+    return report
+
+
+async def restore_for_fork(
+    objects: ObjectIO,
+    source_pin: str | None,
+    workspace: Workspace,
+    *,
+    latest: str | None = None,
+    dry_run: bool = False,
+) -> RewindReport:
+    """`tau fork SNAPSHOT --with-files`: after `store.fork(...)`, put the fork's workspace in the source snapshot's
+    state. `source_pin` is the forked snapshot's `workspace`; `latest` the source session's head pin. Same as
+    `rewind` (the fork's root snapshot already pins `source_pin`, so the fork's recorder continues from it)."""
+    return await rewind(objects, source_pin, workspace, latest=latest, dry_run=dry_run)

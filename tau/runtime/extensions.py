@@ -1,0 +1,118 @@
+"""Run extensions the agent factory composes from a JobSpec: workspace checkpoints, compaction and the `task` tool.
+
+Each is built here from its config section so `agent.py` stays a plain composition:
+- checkpoints (`checkpoints.enabled`): a `CheckpointRecorder` writing into the session store's objects (or memory),
+  pinned by every committed step; its capability must be the innermost one (it sees only calls that really run);
+- compaction (`compaction.strategy`, not `off`): shrinks what the model is sent past `threshold` of the window;
+  PreCompact hooks run first;
+- subagents (`subagents.max_depth` > 0 and at least one definition): the `task` tool, whose children reuse the
+  parent's toolsets, permission policy, asker, hooks and (unless the definition names another) model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic_ai.capabilities import AbstractCapability
+from pydantic_ai.models import Model
+from pydantic_ai.toolsets import AbstractToolset
+
+from tau.config import resolve_model
+from tau.config.spec import JobSpec
+from tau.hooks import HookSession
+from tau.permissions import Asker, PermissionPolicy
+from tau.runtime.agent_defs import AgentDefinition
+from tau.runtime.checkpoints import CheckpointCapability, CheckpointLimits, CheckpointRecorder
+from tau.runtime.compaction import compaction_capability
+from tau.runtime.emitter import Emitter
+from tau.runtime.models import build_model
+from tau.runtime.subagents import ParentSession, child_agent_factory, subagent_toolset
+from tau.sessions import FileSessionStore, SessionStore
+from tau.sessions.checkpoints import MemoryObjects, store_objects
+
+
+def checkpoint_recorder(
+    job: JobSpec, store: SessionStore, emitter: Emitter, parent: str | None
+) -> CheckpointRecorder | None:
+    if not job.checkpoints.enabled:
+        return None
+    spec = job.checkpoints
+    limits = CheckpointLimits(
+        max_files=spec.max_files, max_file_bytes=spec.max_file_bytes, max_total_bytes=spec.max_total_bytes
+    )
+    objects = store_objects(store) if isinstance(store, FileSessionStore) else MemoryObjects()
+    return CheckpointRecorder(objects, parent=parent, limits=limits, on_warning=emitter.emit_notice)
+
+
+def inner_capabilities(
+    job: JobSpec, emitter: Emitter, recorder: CheckpointRecorder | None, hooks: HookSession | None
+) -> list[AbstractCapability[Any]]:
+    """Compaction, then checkpoints last (innermost)."""
+    capabilities: list[AbstractCapability[Any]] = []
+    if job.compaction.strategy != "off":
+        pre_compact = (lambda: hooks.on_pre_compact("auto")) if hooks is not None else None
+        capabilities.append(
+            compaction_capability(
+                job.compaction.strategy,
+                job.compaction.threshold,
+                job.model.capabilities.context_window,
+                emitter.send,
+                keep_last=job.compaction.keep_last,
+                pre_compact=pre_compact,
+            )
+        )
+    if recorder is not None:
+        capabilities.append(CheckpointCapability(recorder))
+    return capabilities
+
+
+def task_toolset(
+    job: JobSpec,
+    definitions: Sequence[AgentDefinition],
+    *,
+    toolsets: Sequence[AbstractToolset[None]],
+    tool_names: Sequence[str],
+    policy: PermissionPolicy,
+    asker: Asker,
+    emitter: Emitter,
+    instructions: Sequence[str],
+    hooks: HookSession | None,
+    store: SessionStore,
+    parent: ParentSession,
+    host_env: Mapping[str, str],
+) -> AbstractToolset[None] | None:
+    if not definitions or job.subagents.max_depth <= 0:
+        return None
+
+    def model_for(ref: str) -> Model:
+        spec = resolve_model(
+            ref, settings={}, env={**host_env, **job.env}, base_dir=Path(job.source).parent, source=f"subagent {ref}"
+        )
+        return build_model(spec, workspace=job.environment.workspace)
+
+    make_child = child_agent_factory(
+        toolsets=toolsets,
+        policy=policy,
+        asker=asker,
+        emit_permission=emitter.emit_permission,
+        model_for=model_for,
+        instructions=instructions,
+        capabilities=[hooks.capability] if hooks is not None else [],
+    )
+    on_stop: Callable[..., Any] | None = hooks.on_subagent_stop if hooks is not None else None
+    return subagent_toolset(
+        definitions,
+        parent_tools=list(tool_names),
+        depth=0,
+        max_depth=job.subagents.max_depth,
+        make_child_agent=make_child,
+        store=store,
+        parent_session=parent,
+        parent_mode=job.permissions.mode,
+        emit=emitter.send,
+        max_turns=job.subagents.max_turns,
+        max_result_chars=job.subagents.max_result_chars,
+        on_subagent_stop=on_stop,
+    )

@@ -1,0 +1,648 @@
+"""Subagents: the `task` tool that runs a child agent with its own context, constrained tools and permission mode.
+
+`subagent_toolset(definitions, ...)` returns a `FunctionToolset` with one tool, `task(description, prompt,
+subagent_type)` (Claude Code's Task tool arguments). Each call:
+
+1. resolves the definition (unknown type -> `ModelRetry` listing the types);
+2. computes the child's tools: the definition's allowlist (or every parent tool) ∩ the parent's tools minus its
+   `disallowedTools`; `task` only while the child is below `max_depth` (top-level run = depth 0, so with the
+   default max depth 2 a child may delegate once more and a grandchild may not);
+3. computes its permission mode: the more restrictive of the parent's and the definition's
+   (plan < dontAsk < default < acceptEdits < bypassPermissions) — a child never escalates;
+4. asks the lead-supplied `make_child_agent(ChildRequest)` for a pydantic-ai `Agent` (model, toolsets, permission
+   layer), then runs it with a fresh message history in the parent's workspace (`ctx.workspace`), with a
+   `PrepareTools` capability that hides every tool outside the computed set (so a forbidden call is an unknown tool
+   whatever the factory built), a request limit of `maxTurns` (default `max_turns`), and its own `RunUsage`;
+5. records the child as its own session in the store: id `<parent>.task-<call_id>`, root config naming the parent
+   session, the parent's head snapshot at the call and the call id; one snapshot per child step, a final one with
+   the outcome (`completed`, `failed`, `turn_limit`, `interrupted`);
+6. adds the child's usage to the parent's (`ctx.usage.incr`, also on failure), so the parent's `run.usage` — what
+   tau's `Budget` reads — includes every child;
+7. returns the child's final text (capped at `max_result_chars`) plus a one-line status, or raises `ToolFailed`
+   (a failed tool result; the parent continues) when the child errored or hit its turn limit.
+
+Several `task` calls in one model response run concurrently (pydantic-ai runs parallel tool calls as tasks).
+Cancellation of the parent propagates into its children, which commit `interrupted` before re-raising.
+
+Not the pydantic-ai-harness `SubAgents` capability: it fixes the tool as `delegate_task(agent_name, task)`, turns a
+failing child into `ModelRetry`, keeps child transcripts only in its own task directory (not tau's snapshot store),
+and its disk definitions ignore `disallowedTools`, `maxTurns`, `permissionMode` and user-level folders. The parts it
+would have supplied are pydantic-ai's own: `agent.iter(usage=..., workspace=...)` and `PrepareTools`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import anyio
+from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai.capabilities import PrepareTools
+from pydantic_ai.exceptions import ToolFailed, UsageLimitExceeded
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
+from pydantic_ai.models import Model
+from pydantic_ai.tools import Tool, ToolDefinition
+from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
+from pydantic_ai.usage import RunUsage, UsageLimits
+
+from tau.config.spec import PermissionMode
+from tau.errors import ConfigError
+from tau.permissions import AskAnswer, Asker, AskRequest, Emit, PermissionPolicy, parse_rules, permission_layer
+from tau.protocol import SubagentCompleted, SubagentStarted, UsageTotals
+from tau.runtime.agent_defs import TASK_TOOL, AgentDefinition, ClaudePermissionMode
+from tau.sessions import FileSessionStore, SessionStore, StepRecord
+
+__all__ = [
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_TURNS",
+    "ChildRequest",
+    "ChildRun",
+    "ChildSession",
+    "MakeChildAgent",
+    "ParentSession",
+    "SubagentRuns",
+    "child_agent_factory",
+    "child_permission_mode",
+    "child_session_id",
+    "child_sessions",
+    "child_tools",
+    "subagent_toolset",
+]
+
+DEFAULT_MAX_DEPTH = 2
+DEFAULT_MAX_TURNS = 50
+DEFAULT_RESULT_CHARS = 20_000
+MAX_STOP_CONTINUATIONS = 3
+_RANK: dict[ClaudePermissionMode, int] = {
+    "plan": 0,
+    "dontAsk": 1,
+    "default": 2,
+    "acceptEdits": 3,
+    "bypassPermissions": 4,
+}
+ChildStatus = Literal["completed", "failed", "turn_limit", "interrupted"]
+SubagentEvent = SubagentStarted | SubagentCompleted
+StopHook = Callable[[str], Awaitable[Any]]  # tau.hooks.HookSession.on_subagent_stop -> StopVerdict (block, reason)
+
+
+@dataclass(frozen=True)
+class ParentSession:
+    """Where the delegating run is recorded: its session id and a callable returning its current head snapshot."""
+
+    session_id: str
+    head: Callable[[], str | None] = field(default=lambda: None)
+
+
+@dataclass(frozen=True)
+class ChildRequest:
+    """What `make_child_agent` builds an agent for.
+
+    `tools` is every tool name the child may see (tau names; `task` included when it may delegate) — a factory may
+    offer more, the runner hides the rest. `toolsets` must be added to the child's agent (its own `task` tool).
+    `model` None inherits `parent_model` (the delegating run's model). `deny_asks`: the definition asked for
+    `dontAsk`, so calls the policy would ask about are denied. `deny_rules` are extra permission deny rules."""
+
+    definition: AgentDefinition
+    tools: frozenset[str]
+    permission_mode: PermissionMode
+    deny_asks: bool
+    deny_rules: tuple[str, ...]
+    model: str | None
+    parent_model: Model | None
+    depth: int
+    session_id: str
+    toolsets: tuple[AbstractToolset[None], ...] = ()
+
+
+MakeChildAgent = Callable[[ChildRequest], Agent[None, Any]]
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """One finished child run, as kept in memory by `SubagentRuns`."""
+
+    session_id: str
+    parent_session: str
+    parent_snapshot: str | None
+    call_id: str
+    agent: str
+    description: str
+    depth: int
+    status: ChildStatus
+    usage: UsageTotals
+    num_turns: int
+    head: str | None
+
+
+@dataclass
+class SubagentRuns:
+    """Every child run of a process, in completion order (what an in-memory store cannot list)."""
+
+    runs: list[ChildRun] = field(default_factory=list[ChildRun])
+
+    def for_parent(self, session_id: str) -> list[ChildRun]:
+        return [run for run in self.runs if run.parent_session == session_id]
+
+
+# -- pure rules --------------------------------------------------------------------------------------------------
+
+
+def child_permission_mode(
+    parent: PermissionMode, requested: ClaudePermissionMode | None
+) -> tuple[PermissionMode, bool]:
+    """(tau mode, deny_asks): the more restrictive of the parent's mode and the definition's `permissionMode`."""
+    chosen: ClaudePermissionMode = parent
+    if requested is not None and _RANK[requested] < _RANK[parent]:
+        chosen = requested
+    if chosen == "dontAsk":
+        return "default", True
+    return chosen, False
+
+
+def child_tools(definition: AgentDefinition, parent_tools: Collection[str], *, may_delegate: bool) -> frozenset[str]:
+    """The tool names a child of `definition` sees: never more than the parent has."""
+    offered = set(parent_tools) | {TASK_TOOL}
+    tools = offered if definition.tools is None else offered & set(definition.tools)
+    tools -= set(definition.disallowed_tools)
+    if not may_delegate:
+        tools.discard(TASK_TOOL)
+    return frozenset(tools)
+
+
+def child_session_id(parent: str, call_id: str) -> str:
+    """`<parent>.task-<call_id>` (a valid session id: unsafe characters become '-', long ids are hashed)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "-", call_id).strip(".-") or "call"
+    session_id = f"{parent}.task-{safe}"
+    if len(session_id) <= 128:
+        return session_id
+    digest = hashlib.sha256(f"{parent}\0{call_id}".encode()).hexdigest()[:16]
+    return f"{parent[:100]}.task-{digest}"
+
+
+def _cap(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[… {len(text) - limit} more characters cut; the whole answer is in the child session]"
+
+
+def _totals(usage: RunUsage) -> UsageTotals:
+    return UsageTotals(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        requests=usage.requests,
+        tool_calls=usage.tool_calls,
+    )
+
+
+def _final_text(messages: Sequence[ModelMessage]) -> str:
+    response = next((m for m in reversed(messages) if isinstance(m, ModelResponse)), None)
+    if response is None:
+        return ""
+    return "".join(p.content for p in response.parts if isinstance(p, TextPart))
+
+
+# -- recording ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Recorder:
+    """Commits a child run to the store step by step, like the driver does for a top-level run."""
+
+    store: SessionStore
+    session_id: str
+    head: str | None = None
+    committed: int = 0
+    step: int = 0
+    usage_committed: dict[str, int] = field(default_factory=dict[str, int])
+    finished: bool = False
+
+    async def begin(self, config: Mapping[str, Any]) -> None:
+        base = self.session_id
+        for attempt in range(1, 6):
+            try:
+                self.head = await self.store.begin(self.session_id, config)
+                return
+            except ConfigError:
+                if attempt == 5:
+                    raise
+                self.session_id = f"{base}-{attempt + 1}"  # the id exists (a resumed parent reuses call ids)
+
+    async def commit(self, messages: Sequence[ModelMessage], status: str, usage: RunUsage) -> None:
+        added = list(messages[self.committed :])
+        if not added and status == "running":
+            return
+        now = {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "requests": usage.requests,
+            "tool_calls": usage.tool_calls,
+        }
+        delta = {key: value - self.usage_committed.get(key, 0) for key, value in now.items()}
+        self.usage_committed = now
+        self.step += 1
+        record = StepRecord(self.step, added, status=status, usage={k: v for k, v in delta.items() if v})
+        self.head = await self.store.commit(self.session_id, record)
+        self.committed = len(messages)
+
+
+# -- the tool ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Outcome:
+    status: ChildStatus
+    text: str
+    error: str | None = None
+    turns: int = 0
+
+
+@dataclass
+class _TaskRunner:
+    definitions: Mapping[str, AgentDefinition]
+    parent_tools: frozenset[str]
+    depth: int
+    max_depth: int
+    make_child_agent: MakeChildAgent
+    store: SessionStore
+    parent: ParentSession
+    parent_mode: PermissionMode
+    emit: Callable[[SubagentEvent], None] | None
+    runs: SubagentRuns | None
+    max_turns: int
+    max_result_chars: int
+    on_subagent_stop: StopHook | None
+
+    def describe(self) -> str:
+        listing = "\n".join(f"- {d.name}: {d.description}" for d in self.definitions.values())
+        return (
+            "Launch a subagent to handle a self-contained task with its own fresh context. It cannot see this "
+            "conversation: put everything it needs in `prompt`. Calls in one response run in parallel; use that "
+            "for independent work. The subagent's final message is returned to you (the user does not see it).\n"
+            f"Available subagent types:\n{listing}"
+        )
+
+    async def __call__(self, ctx: RunContext[None], description: str, prompt: str, subagent_type: str) -> str:
+        definition = self.definitions.get(subagent_type)
+        if definition is None:
+            known = ", ".join(self.definitions) or "(none)"
+            raise ModelRetry(f"Unknown subagent_type {subagent_type!r}. Available: {known}")
+        call_id = ctx.tool_call_id or f"t{time.monotonic_ns()}"
+        recorder = _Recorder(self.store, child_session_id(self.parent.session_id, call_id))
+        child_depth = self.depth + 1
+        may_delegate = child_depth < self.max_depth
+        tools = child_tools(definition, self.parent_tools, may_delegate=may_delegate)
+        mode, deny_asks = child_permission_mode(self.parent_mode, definition.permission_mode)
+        parent_snapshot = self.parent.head()
+        await recorder.begin(self._config(definition, description, prompt, call_id, parent_snapshot, tools, mode))
+        nested = self._nested(definition, tools, child_depth, recorder) if TASK_TOOL in tools else ()
+        request = ChildRequest(
+            definition=definition,
+            tools=tools,
+            permission_mode=mode,
+            deny_asks=deny_asks,
+            deny_rules=definition.deny_rules,
+            model=definition.model,
+            parent_model=ctx.model if isinstance(ctx.model, Model) else None,
+            depth=child_depth,
+            session_id=recorder.session_id,
+            toolsets=nested,
+        )
+        started = SubagentStarted(
+            call_id=call_id,
+            agent=definition.name,
+            session_id=recorder.session_id,
+            description=description,
+            depth=child_depth,
+        )
+        self._emit(started)
+        usage = RunUsage()
+        try:
+            outcome = await self._run(ctx, request, prompt, recorder, usage)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._finish(recorder, [], "interrupted", usage, ctx)
+            raise
+        return await self._report(ctx, request, description, call_id, parent_snapshot, recorder, usage, outcome)
+
+    def _config(
+        self,
+        definition: AgentDefinition,
+        description: str,
+        prompt: str,
+        call_id: str,
+        parent_snapshot: str | None,
+        tools: frozenset[str],
+        mode: PermissionMode,
+    ) -> dict[str, Any]:
+        return {
+            "prompt": prompt,
+            "model": definition.model,
+            "subagent": {
+                "agent": definition.name,
+                "description": description,
+                "definition_path": definition.path,
+                "parent_session": self.parent.session_id,
+                "parent_snapshot": parent_snapshot,
+                "parent_call_id": call_id,
+                "depth": self.depth + 1,
+                "tools": sorted(tools),
+                "permission_mode": mode,
+            },
+        }
+
+    def _nested(
+        self, definition: AgentDefinition, tools: frozenset[str], depth: int, recorder: _Recorder
+    ) -> tuple[AbstractToolset[None], ...]:
+        spawnable = self.definitions
+        if definition.spawnable is not None:
+            spawnable = {name: d for name, d in self.definitions.items() if name in definition.spawnable}
+        toolset = subagent_toolset(
+            list(spawnable.values()),
+            parent_tools=tools,
+            depth=depth,
+            max_depth=self.max_depth,
+            make_child_agent=self.make_child_agent,
+            store=self.store,
+            parent_session=ParentSession(recorder.session_id, lambda: recorder.head),
+            parent_mode=child_permission_mode(self.parent_mode, definition.permission_mode)[0],
+            emit=self.emit,
+            runs=self.runs,
+            max_turns=self.max_turns,
+            max_result_chars=self.max_result_chars,
+            on_subagent_stop=self.on_subagent_stop,
+        )
+        return (toolset,)
+
+    async def _run(
+        self, ctx: RunContext[None], request: ChildRequest, prompt: str, recorder: _Recorder, usage: RunUsage
+    ) -> _Outcome:
+        try:
+            agent = self.make_child_agent(request)
+        except Exception as error:  # a bad model id, a malformed deny rule: the task fails, the parent goes on
+            await self._finish(recorder, [], "failed", usage, ctx)
+            return _Outcome("failed", "", f"cannot start subagent: {error}")
+        limit = request.definition.max_turns or self.max_turns
+        allowed = request.tools
+
+        async def only_allowed(_: RunContext[None], defs: list[ToolDefinition]) -> list[ToolDefinition]:
+            return [d for d in defs if d.name in allowed]
+
+        messages: list[ModelMessage] = []
+        next_prompt: str | None = prompt
+        try:
+            for _ in range(MAX_STOP_CONTINUATIONS + 1):
+                async with agent.iter(
+                    next_prompt,
+                    message_history=messages or None,
+                    usage=usage,
+                    usage_limits=UsageLimits(request_limit=limit),
+                    workspace=ctx.workspace,
+                    capabilities=[PrepareTools(only_allowed)],
+                ) as run:
+                    try:
+                        async for node in run:
+                            if Agent.is_model_request_node(node):
+                                await recorder.commit(run.all_messages(), "running", usage)
+                    finally:
+                        messages = run.all_messages()
+                next_prompt = await self._stop_hook(_final_text(messages))
+                if next_prompt is None:
+                    break
+        except UsageLimitExceeded:
+            await self._finish(recorder, messages, "turn_limit", usage, ctx)
+            return _Outcome("turn_limit", _final_text(messages), f"reached its turn limit ({limit} model requests)")
+        except Exception as error:  # the child's failure is the parent's failed tool result, never its crash
+            await self._finish(recorder, messages, "failed", usage, ctx)
+            return _Outcome("failed", _final_text(messages), f"{type(error).__name__}: {error}")
+        await self._finish(recorder, messages, "completed", usage, ctx)
+        return _Outcome("completed", _final_text(messages))
+
+    async def _stop_hook(self, text: str) -> str | None:
+        """SubagentStop hooks: a block gives the child one more turn with the hook's reason as its prompt."""
+        if self.on_subagent_stop is None:
+            return None
+        verdict = await self.on_subagent_stop(text)
+        reason = getattr(verdict, "reason", None)
+        return reason if getattr(verdict, "block", False) and reason else None
+
+    async def _finish(
+        self, recorder: _Recorder, messages: Sequence[ModelMessage], status: str, usage: RunUsage, ctx: RunContext[None]
+    ) -> None:
+        if recorder.finished:
+            return
+        recorder.finished = True
+        ctx.usage.incr(usage)  # the parent's budget sees every child token, also those of a failed child
+        try:
+            await recorder.commit(messages, status, usage)
+        finally:
+            await self.store.close(recorder.session_id)
+
+    async def _report(
+        self,
+        ctx: RunContext[None],
+        request: ChildRequest,
+        description: str,
+        call_id: str,
+        parent_snapshot: str | None,
+        recorder: _Recorder,
+        usage: RunUsage,
+        outcome: _Outcome,
+    ) -> str:
+        name = request.definition.name
+        spent = _totals(usage)
+        text = _cap(outcome.text, self.max_result_chars)
+        self._emit(
+            SubagentCompleted(
+                call_id=call_id,
+                agent=name,
+                session_id=recorder.session_id,
+                status=outcome.status,
+                usage=spent,
+                result=text or None,
+                error=outcome.error,
+            )
+        )
+        if self.runs is not None:
+            self.runs.runs.append(
+                ChildRun(
+                    session_id=recorder.session_id,
+                    parent_session=self.parent.session_id,
+                    parent_snapshot=parent_snapshot,
+                    call_id=call_id,
+                    agent=name,
+                    description=description,
+                    depth=request.depth,
+                    status=outcome.status,
+                    usage=spent,
+                    num_turns=spent.requests,
+                    head=recorder.head,
+                )
+            )
+        tokens = spent.input_tokens + spent.output_tokens
+        if outcome.status != "completed":
+            status = f"[subagent {name} {outcome.status}: {outcome.error}; session {recorder.session_id}]"
+            partial = f"\nIts last message:\n{text}" if text else ""
+            raise ToolFailed(status + partial)
+        status = f"[subagent {name} completed: {spent.requests} turns, {tokens} tokens; session {recorder.session_id}]"
+        return f"{text or '(the subagent ended without a message)'}\n\n{status}"
+
+    def _emit(self, event: SubagentEvent) -> None:
+        if self.emit is not None:
+            self.emit(event)
+
+
+def subagent_toolset(
+    definitions: Sequence[AgentDefinition],
+    *,
+    parent_tools: Collection[str],
+    depth: int = 0,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    make_child_agent: MakeChildAgent,
+    store: SessionStore,
+    parent_session: ParentSession,
+    parent_mode: PermissionMode = "default",
+    emit: Callable[[SubagentEvent], None] | None = None,
+    runs: SubagentRuns | None = None,
+    max_turns: int = DEFAULT_MAX_TURNS,
+    max_result_chars: int = DEFAULT_RESULT_CHARS,
+    on_subagent_stop: StopHook | None = None,
+) -> FunctionToolset[None]:
+    """The `task` tool for a run at `depth` (top level = 0); empty when there is nothing to delegate to or the run
+    is at `max_depth`. `parent_tools` are the tool names the delegating run has (children get a subset)."""
+    if not definitions or depth >= max_depth:
+        return FunctionToolset[None]([])
+    runner = _TaskRunner(
+        definitions={d.name: d for d in definitions},
+        parent_tools=frozenset(parent_tools),
+        depth=depth,
+        max_depth=max_depth,
+        make_child_agent=make_child_agent,
+        store=store,
+        parent=parent_session,
+        parent_mode=parent_mode,
+        emit=emit,
+        runs=runs,
+        max_turns=max_turns,
+        max_result_chars=max_result_chars,
+        on_subagent_stop=on_subagent_stop,
+    )
+
+    async def task(ctx: RunContext[None], description: str, prompt: str, subagent_type: str) -> str:
+        """Run a subagent.
+
+        Args:
+            description: A short (3-5 word) description of the task.
+            prompt: The complete, self-contained task for the subagent.
+            subagent_type: The type of subagent to use (one of the available types).
+        """
+        return await runner(ctx, description, prompt, subagent_type)
+
+    return FunctionToolset[None]([Tool(task, name=TASK_TOOL, description=runner.describe())], max_retries=2)
+
+
+# -- the default child factory -----------------------------------------------------------------------------------
+
+
+def child_asker(asker: Asker, *, deny_asks: bool) -> Asker:
+    """The parent's asker for a child: a child cannot suspend (its output is text), and `dontAsk` denies."""
+
+    async def ask(request: AskRequest) -> AskAnswer:
+        if deny_asks:
+            return "This subagent runs in dontAsk mode: calls that need approval are denied."
+        answer = await asker(request)
+        if answer is None:
+            return "A subagent cannot wait for approval; do this without the call or report what you need."
+        return answer
+
+    return ask
+
+
+def child_agent_factory(
+    *,
+    toolsets: Sequence[AbstractToolset[None]],
+    policy: PermissionPolicy,
+    asker: Asker,
+    emit_permission: Emit,
+    model: Model | None = None,
+    model_for: Callable[[str], Model] | None = None,
+    instructions: Sequence[str] = (),
+    capabilities: Sequence[Any] = (),
+) -> MakeChildAgent:
+    """A `make_child_agent` over the parent's pieces: its toolsets (filtered to the child's tools), its permission
+    policy in the child's mode (plus the definition's deny rules), its asker (see `child_asker`), its model (or
+    `model_for(definition.model)`), shared `instructions` then the definition's prompt."""
+
+    def make(request: ChildRequest) -> Agent[None, Any]:
+        extra_deny = parse_rules(request.deny_rules, workspace=policy.workspace, home=policy.home)
+        child_policy = replace(policy, mode=request.permission_mode, deny=(*policy.deny, *extra_deny))
+        layer = permission_layer(
+            child_policy, asker=child_asker(asker, deny_asks=request.deny_asks), emit=emit_permission
+        )
+        if request.model is not None and model_for is not None:
+            chosen: Model | None = model_for(request.model)
+        else:
+            chosen = request.parent_model or model
+        allowed = request.tools
+        filtered = [toolset.filtered(lambda ctx, tool_def: tool_def.name in allowed) for toolset in toolsets]
+        return Agent(
+            chosen,
+            instructions=[*instructions, request.definition.prompt],
+            toolsets=[*filtered, *request.toolsets],
+            capabilities=[*capabilities, layer.capability],
+            output_type=str,
+            retries={"tools": 3, "output": 3},
+            name=request.definition.name,
+        )
+
+    return make
+
+
+# -- listing child sessions --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChildSession:
+    """A child session found in a file store (what `tau sessions log` shows under the parent)."""
+
+    session_id: str
+    agent: str
+    description: str
+    parent_session: str
+    parent_snapshot: str | None
+    call_id: str
+    status: str
+    head: str
+
+
+def child_sessions(store: FileSessionStore, parent_session: str) -> list[ChildSession]:
+    """The direct child sessions of `parent_session` in a `FileSessionStore` (blocking; run it in a thread)."""
+    found: list[ChildSession] = []
+    prefix = f"{parent_session}.task-"
+    for session_id in sorted(store.refs.sessions()):
+        if not session_id.startswith(prefix):
+            continue
+        head_id = store.head(session_id)
+        head = store.snapshot(head_id)
+        root = store.snapshot(head.root or head_id)
+        info = store.config(root.config).get("subagent")
+        if not isinstance(info, dict) or info.get("parent_session") != parent_session:
+            continue  # a grandchild, or a session that merely shares the prefix
+        found.append(
+            ChildSession(
+                session_id=session_id,
+                agent=str(info.get("agent", "")),
+                description=str(info.get("description", "")),
+                parent_session=parent_session,
+                parent_snapshot=info.get("parent_snapshot") or None,
+                call_id=str(info.get("parent_call_id", "")),
+                status=head.status,
+                head=head_id,
+            )
+        )
+    return found

@@ -1,0 +1,64 @@
+"""The pure rules of delegation: a child's permission mode, its tools, and its session id."""
+
+from __future__ import annotations
+
+import pytest
+
+from tau.config.spec import PermissionMode
+from tau.runtime.agent_defs import AgentDefinition, ClaudePermissionMode
+from tau.runtime.subagents import child_permission_mode, child_session_id, child_tools
+from tau.sessions.refs import SESSION_ID
+
+PARENT = ["read", "write", "edit", "bash", "glob", "grep", "mcp__gh__search"]
+
+
+@pytest.mark.parametrize(
+    ("parent", "requested", "expected"),
+    [
+        ("default", None, ("default", False)),
+        ("default", "bypassPermissions", ("default", False)),  # never escalates
+        ("plan", "acceptEdits", ("plan", False)),
+        ("acceptEdits", "plan", ("plan", False)),
+        ("bypassPermissions", "acceptEdits", ("acceptEdits", False)),
+        ("acceptEdits", "dontAsk", ("default", True)),
+        ("plan", "dontAsk", ("plan", False)),
+    ],
+)
+def test_child_mode_is_the_more_restrictive(
+    parent: PermissionMode, requested: ClaudePermissionMode | None, expected: tuple[str, bool]
+) -> None:
+    assert child_permission_mode(parent, requested) == expected
+
+
+def definition(tools: tuple[str, ...] | None, disallowed: tuple[str, ...] = ()) -> AgentDefinition:
+    return AgentDefinition(name="a", description="d", prompt="p", tools=tools, disallowed_tools=disallowed)
+
+
+def test_child_tools_never_exceed_the_parent() -> None:
+    assert child_tools(definition(None), PARENT, may_delegate=True) == {*PARENT, "task"}
+    assert child_tools(definition(None, ("bash", "task")), PARENT, may_delegate=True) == set(PARENT) - {"bash"}
+    assert child_tools(definition(("read", "ls", "mcp__gh__search")), PARENT, may_delegate=True) == {
+        "read",
+        "mcp__gh__search",
+    }
+    assert child_tools(definition(("read", "task")), ["read"], may_delegate=False) == {"read"}
+    assert child_tools(definition(()), PARENT, may_delegate=True) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("parent", "call_id", "expected"),
+    [
+        ("p1", "call_1_0", "p1.task-call_1_0"),
+        ("p1", "toolu_01/A B", "p1.task-toolu_01-A-B"),
+        ("p1", "///", "p1.task-call"),
+    ],
+)
+def test_child_session_ids(parent: str, call_id: str, expected: str) -> None:
+    assert child_session_id(parent, call_id) == expected
+
+
+def test_long_child_session_ids_stay_valid() -> None:
+    session_id = child_session_id("p" * 120, "c" * 60)
+    assert len(session_id) <= 128
+    assert SESSION_ID.fullmatch(session_id)
+    assert session_id != child_session_id("p" * 120, "c" * 61)
