@@ -20,5 +20,7 @@ if [[ -f "$marker" && "$marker" -nt package-lock.json ]] && $have_all; then
     exit 0
 fi
 
-npm ci --no-audit --no-fund --loglevel=error
+# `npm install`, not `npm ci`: the registry reachable here lacks some of @bufbuild/buf's optional per-platform
+# packages at the pinned version, so the lock cannot list them and `npm ci` refuses; install still honours the lock.
+npm install --no-audit --no-fund --loglevel=error
 echo "install-test-partners: installed $(node -p "Object.keys(require('./package.json').dependencies).join(', ')")"
