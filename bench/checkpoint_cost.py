@@ -1,12 +1,15 @@
 """Workspace checkpoint cost on a 1,000-file workspace (host backend; docker too with --docker when a daemon answers).
 
 Measures, through `CheckpointRecorder` / `scan_tree` into a `FileSessionStore` (durable, fsynced objects):
-- tree capture cold (every blob new: the first `bash` call's baseline), warm (nothing changed: reads + sha256 only),
-  after 10 files changed (10 new blobs + one tree);
+- tree capture cold (every blob new: the first `bash` call's baseline), warm (nothing changed: one `find` listing,
+  no reads), after 10 files changed (10 reads, 10 new blobs), all with one `ScanCache` as the recorder keeps it;
+- the same warm capture without the listing (`walk_warm_ms`: list_dir + read + sha256 of every file, the fallback);
 - one `bash` call's checkpoint overhead once warm (the after-scan; the before-scan happens only once per run);
 - one `write`/`edit` capture pair (before + after of one file);
 - a rewind that restores 10 files (plus its no-op check of the other 990).
-Files are 200 B - 8 KB of text (a source tree: ~4 MB). Prints JSON; medians over `--repeat` runs.
+Files are 200 B - 8 KB of text (a source tree: ~4 MB), older than the 2 s racy window when the first scan runs (as
+a checkout is; files changed within 2 s of a scan are read again at the next one). Prints JSON; medians over
+`--repeat` runs.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 from pydantic_ai.workspaces import Workspace, WorkspaceBackend
 
 from tau.environment import HostBackend
-from tau.runtime.checkpoints import CheckpointRecorder, rewind, scan_tree
+from tau.runtime.checkpoints import CheckpointRecorder, ScanCache, rewind, scan_tree
 from tau.sessions import FileSessionStore
 from tau.sessions.checkpoints import store_objects
 
@@ -56,18 +59,24 @@ async def timed(coro: Any) -> tuple[float, Any]:
 
 async def measure(backend: WorkspaceBackend, root: Path, state: Path, repeat: int) -> dict[str, Any]:
     workspace = Workspace(backend)
-    out: dict[str, list[float]] = {k: [] for k in ("cold_ms", "warm_ms", "changed10_ms", "bash_overhead_ms",
-                                                   "write_capture_ms", "rewind10_ms")}  # fmt: skip
+    out: dict[str, list[float]] = {k: [] for k in ("cold_ms", "warm_ms", "changed10_ms", "walk_warm_ms",
+                                                   "bash_overhead_ms", "write_capture_ms", "rewind10_ms")}  # fmt: skip
     for attempt in range(repeat):
+        await asyncio.sleep(2.1)  # the tree is older than the racy window, as a checkout is
         store = FileSessionStore(state / f"s{attempt}")
         objects = store_objects(store)
-        ms, scan = await timed(scan_tree(workspace, objects))
+        cache = ScanCache()
+        ms, scan = await timed(scan_tree(workspace, objects, cache=cache))
         out["cold_ms"].append(ms)
         stored = {s.blob for s in scan.files.values() if s.blob}
-        ms, _ = await timed(scan_tree(workspace, objects, stored=stored))
+        ms, warm = await timed(scan_tree(workspace, objects, stored=stored, cache=cache))
+        assert warm.method == "find" and warm.bytes_read == 0, (warm.method, warm.bytes_read)
         out["warm_ms"].append(ms)
+        ms, _ = await timed(scan_tree(workspace, objects, stored=stored, listing=False))
+        out["walk_warm_ms"].append(ms)
         touch(root, 10, f"a{attempt}")
-        ms, _ = await timed(scan_tree(workspace, objects, stored=stored))
+        ms, changed = await timed(scan_tree(workspace, objects, stored=stored, cache=cache))
+        assert changed.reused == len(scan.files) - 10, changed.reused
         out["changed10_ms"].append(ms)
         recorder = CheckpointRecorder(objects)
         async with recorder.capturing(workspace, "bash", {"command": "true"}):

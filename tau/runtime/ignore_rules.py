@@ -8,7 +8,8 @@ in git, a file inside an ignored directory cannot be re-included (the walk does 
 Not supported: `core.excludesFile`, `.git/info/exclude`, `\\ ` trailing-space escapes.
 
 Always skipped whatever the files say: every `.git/` directory and the project state directory `.tau/state/`.
-Pure: `parse` takes text; the walk (checkpoints.py) reads the files through the workspace.
+Pure: `parse` takes text; the scans (checkpoints.py) read the files through the workspace. `ScopeFilter` answers
+"is this listed path in scope" for a flat listing (the `find` scan), memoizing directory verdicts.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 from tau.tools.globs import translate
 
-__all__ = ["IGNORE_FILES", "IgnoreRules", "Rule", "parse"]
+__all__ = ["IGNORE_FILES", "IgnoreRules", "Rule", "ScopeFilter", "parse"]
 
 IGNORE_FILES = (".gitignore", ".tauignore")
 ALWAYS_SKIPPED_NAMES = frozenset({".git"})
@@ -86,4 +87,32 @@ class IgnoreRules:
             subject = relative if rule.anchored else relative.rsplit("/", 1)[-1]
             if rule.regex.fullmatch(subject) is not None:
                 verdict = not rule.negate
+        return verdict
+
+
+class ScopeFilter:
+    """Whether paths of a flat listing are in scope: not ignored and not below an ignored directory (as the walk,
+    which never enters one). Directory verdicts are memoized; a directory's verdict depends only on rules from its
+    strict ancestors, so rules may be added in depth order (shallow first) while the filter is in use."""
+
+    def __init__(self, rules: IgnoreRules) -> None:
+        self.rules = rules
+        self._dirs: dict[str, bool] = {"": False}
+        self._files: dict[str, bool] = {}
+
+    def dir_excluded(self, rel_dir: str) -> bool:
+        """Whether the directory `rel_dir` ("" = root) or one of its ancestors is ignored."""
+        verdict = self._dirs.get(rel_dir)
+        if verdict is None:
+            parent = rel_dir.rpartition("/")[0]
+            verdict = self.dir_excluded(parent) or self.rules.ignored(rel_dir, is_dir=True)
+            self._dirs[rel_dir] = verdict
+        return verdict
+
+    def file_in_scope(self, rel: str) -> bool:
+        """Whether the file `rel` is captured (asked once all rules are added: the answer is memoized)."""
+        verdict = self._files.get(rel)
+        if verdict is None:
+            verdict = not self.dir_excluded(rel.rpartition("/")[0]) and not self.rules.ignored(rel, is_dir=False)
+            self._files[rel] = verdict
         return verdict

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from cpsupport import files_of, run_script
 from pydantic_ai.workspaces import Workspace
@@ -14,7 +15,7 @@ from pydantic_ai.workspaces import Workspace
 from tau.environment import HostBackend
 from tau.environment.docker import DockerBackend, DockerEngine
 from tau.environment.sandbox import SandboxSpec, build_image
-from tau.runtime.checkpoints import CheckpointRecorder, rewind
+from tau.runtime.checkpoints import CheckpointRecorder, ScanCache, rewind, scan_tree
 from tau.sessions.checkpoints import MemoryObjects
 from tau.testing.scripted import calls, reply
 
@@ -66,3 +67,22 @@ async def test_rewind_through_the_container(docker_project: tuple[Path, DockerBa
     host = await rewind(objects, None, Workspace(HostBackend(root)), latest=log.pins[-1])  # same pins, host side
     assert host.restored == ["a.txt"]
     assert files_of(root)["a.txt"] == b"alpha\n"
+
+
+async def test_the_listing_scan_runs_in_the_container(docker_project: tuple[Path, DockerBackend]) -> None:
+    root, backend = docker_project
+    workspace = Workspace(backend)
+    (root / "x.o").write_text("obj\n")
+    cache = ScanCache()
+    objects = MemoryObjects()
+    listed = await scan_tree(workspace, objects, cache=cache)
+    walked = await scan_tree(workspace, MemoryObjects(), listing=False)
+    assert (
+        listed.method == "find"
+        and listed.files == walked.files
+        and set(listed.files) == {".gitignore", "a.txt", "b.txt"}
+    )
+    await anyio.sleep(2.1)  # past the racy window: the next scan's reads are trusted
+    await scan_tree(workspace, objects, cache=cache)
+    again = await scan_tree(workspace, objects, cache=cache)
+    assert again.method == "find" and again.reused == 3 and again.bytes_read == 0
