@@ -114,7 +114,8 @@ def _common_run_options(func: F) -> F:
         click.option(
             "--on-ask",
             type=click.Choice(("deny", "tty", "suspend")),
-            help="What an 'ask' does headless: deny, ask on the TTY, or suspend (exit 4; answer with tau resume).",
+            help="What a permission ask or an ask_user question does: deny, ask on the TTY, or suspend (exit 4; "
+            "answer with tau resume).",
         ),
         click.option("--tools", metavar="LIST", help="Comma-separated built-in tools to enable."),
         click.option(
@@ -143,12 +144,16 @@ def _common_run_options(func: F) -> F:
 @cli.command("run")
 @click.argument("job_file", required=False, metavar="[FILE|-]")
 @_run_options
+@click.option("--plan", is_flag=True, help="Plan mode: explore read-only, submit a plan, exit 4 awaiting approval.")
+@click.option("--execute-plan", metavar="FILE", help="Run an approved plan file (the job file, if any, adds context).")
 @click.option("--session-id", metavar="ID", help="Name the new session.")
 @_state_dir_option
 def run_command(
     job_file: str | None, prompt_text: str | None, quiet: bool, state_dir: str | None, **flags: Any
 ) -> None:
-    """Run an agent job: a markdown FILE, `-` for stdin, or `-p TEXT`."""
+    """Run an agent job: a markdown FILE, `-` for stdin, or `-p TEXT` (or just `--execute-plan FILE`).
+
+    `tau inject ID TEXT` and `tau stop ID` from another shell steer the running job."""
     from tau.cli.run import execute
 
     code = execute(job_file=job_file, prompt_text=prompt_text, quiet=quiet, flags=flags, state_dir=state_dir)
@@ -159,6 +164,8 @@ def run_command(
 @click.argument("session")
 @_common_run_options
 @_answer_options
+@click.option("--approve-plan", is_flag=True, help="Execute the submitted plan (as `tau plan approve`).")
+@click.option("--reject-plan", metavar="REASON", help="Ask for another plan (as `tau plan reject --reason`).")
 @_state_dir_option
 def resume_command(session: str, prompt_text: str | None, quiet: bool, state_dir: str | None, **flags: Any) -> None:
     """Continue SESSION (an id or unique prefix): with -p, a new prompt; without, its pending calls.
@@ -166,9 +173,22 @@ def resume_command(session: str, prompt_text: str | None, quiet: bool, state_dir
     A suspended run (exit 4) waits on calls: --approve CALL, --deny CALL[=REASON] [--reason TEXT] or
     --answer CALL=TEXT answer them; unanswered ones are decided again by the permission policy (so --allow or
     --on-ask deny settle them). Run flags apply on top of the session's stored job; --deny-rule adds a deny rule.
+    A session awaiting plan approval continues with --approve-plan or --reject-plan REASON.
     """
     from tau.cli.run import execute_continuation
 
+    approve_plan, reject_plan = flags.pop("approve_plan"), flags.pop("reject_plan")
+    if approve_plan or reject_plan is not None:
+        from tau.cli.run import resume_plan
+        from tau.runtime.plan import PlanReview
+
+        if approve_plan and reject_plan is not None:
+            raise click.UsageError("give --approve-plan or --reject-plan, not both")
+        if reject_plan is not None and not reject_plan.strip():
+            raise click.BadParameter("give the model a reason", param_hint="--reject-plan")
+        review = PlanReview("approve") if approve_plan else PlanReview("reject", reject_plan)
+        given = {**flags, "prompt_text": prompt_text}
+        sys.exit(resume_plan(session, review=review, quiet=quiet, state_dir=state_dir, flags=given))
     sys.exit(
         execute_continuation("resume", session, prompt_text=prompt_text, quiet=quiet, flags=flags, state_dir=state_dir)
     )
@@ -211,23 +231,28 @@ def _register_subcommands() -> None:
     from tau.cli.hooks_cmd import hooks as hooks_group
     from tau.cli.mcp_cmd import mcp_group
     from tau.cli.memory_cmd import memory_group
+    from tau.cli.plan_cmd import plan_group
     from tau.cli.rewind_cmd import rewind_command
     from tau.cli.sandbox_cmd import sandbox_group
     from tau.cli.serve_cmd import serve_command
     from tau.cli.sessions_cmd import sessions_group
     from tau.cli.skills_cmd import skills_group
+    from tau.cli.steer_cmd import inject_command, stop_command
     from tau.cli.watch_cmd import watch_command
 
     commands = (
         agents_group,
         hooks_group,
+        inject_command,
         mcp_group,
         memory_group,
+        plan_group,
         rewind_command,
         sandbox_group,
         serve_command,
         sessions_group,
         skills_group,
+        stop_command,
         watch_command,
     )
     for command in commands:

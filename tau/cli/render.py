@@ -1,11 +1,14 @@
 """Renderers: event sinks that turn tau's event stream into the four output formats. They only render.
 
 - `text`: the final answer on stdout; progress on stderr (a live, rewritten status line on a TTY, plain lines
-  otherwise; nothing with `quiet`).
+  otherwise; nothing with `quiet`). A suspended run says on stderr what it waits for and the command that continues
+  it (`tau plan approve ID` after a plan — the plan itself goes to stdout —, `tau resume ID --answer CALL=TEXT`
+  for a question, `tau resume ID --approve CALL` for an approval), quiet or not.
 - `json`: one object on stdout when the run ends (the `RunCompleted` fields a script needs).
 - `stream-json`: every tau event, one JSON object per line, flushed per line.
 - `claude-stream-json`: Claude Code's headless `stream-json` shape (system/init, assistant, user tool_result,
-  result), so tooling written for Claude Code reads tau.
+  result), so tooling written for Claude Code reads tau. tau's own `plan` and `clarification.requested` events have
+  no Claude Code line; the `result` line carries the terminal reason.
 
 Each renderer's `__call__(event)` is the sink; `close()` finishes output. Writers are injected (tests pass StringIO).
 """
@@ -17,10 +20,12 @@ from typing import Any, Protocol, TextIO
 
 from tau.protocol import (
     ApprovalRequested,
+    ClarificationRequested,
     Event,
     MessageCompleted,
     Notice,
     PermissionDecided,
+    PlanSubmitted,
     RetryScheduled,
     RunCompleted,
     SessionStarted,
@@ -104,6 +109,8 @@ class TextRenderer:
         self.quiet = quiet
         self._status_shown = False
         self._requests: list[ApprovalRequested] = []
+        self._questions: list[ClarificationRequested] = []
+        self._plan: PlanSubmitted | None = None
 
     def _progress(self, text: str) -> None:
         if self.quiet:
@@ -139,20 +146,17 @@ class TextRenderer:
             self._progress(f"{event.level}: {event.message}")
         elif isinstance(event, ApprovalRequested):
             self._requests.append(event)
+        elif isinstance(event, ClarificationRequested):
+            self._questions.append(event)
+        elif isinstance(event, PlanSubmitted):
+            self._plan = event
         elif isinstance(event, RunCompleted):
             self._finish(event)
 
     def _finish(self, event: RunCompleted) -> None:
         if event.status == "suspended":
             self._clear_status()
-            for request in self._requests:
-                shown = _summarise_input(request.tool, request.input)
-                self.err.write(f"tau: waiting on {request.kind} {request.call_id}: {request.tool} {shown}\n")
-            self.err.write(
-                f"tau: needs_input: suspended; continue with `tau resume {event.session_id} --approve CALL` "
-                "(or --deny CALL, --answer CALL=TEXT)\n"
-            )
-            self.err.flush()
+            self._suspended(event)
             return
         self._clear_status()
         if event.result is not None:
@@ -162,6 +166,31 @@ class TextRenderer:
         if event.status != "completed":
             self.err.write(f"tau: {event.terminal_reason}: {event.error or 'run did not complete'}\n")
             self.err.flush()
+
+    def _suspended(self, event: RunCompleted) -> None:
+        session = event.session_id
+        if self._plan is not None:
+            self.out.write(self._plan.plan + "\n")
+            self.out.flush()
+            self.err.write(f"tau: plan written to {self._plan.path} — approve: tau plan approve {session}\n")
+            self.err.write(f"tau: or ask for another plan: tau plan reject {session} --reason TEXT\n")
+            self.err.flush()
+            return
+        for question in self._questions:
+            choices = f" [{' / '.join(question.choices)}]" if question.choices else ""
+            self.err.write(f"tau: the agent asks ({question.call_id}): {question.question}{choices}\n")
+            self.err.write(f"tau: answer: tau resume {session} --answer {question.call_id}=TEXT\n")
+        for request in self._requests:
+            shown = _summarise_input(request.tool, request.input)
+            self.err.write(f"tau: waiting on {request.kind} {request.call_id}: {request.tool} {shown}\n")
+        if self._requests:
+            self.err.write(
+                f"tau: needs_input: suspended; continue with `tau resume {session} --approve CALL` "
+                "(or --deny CALL, --answer CALL=TEXT)\n"
+            )
+        elif not self._questions:
+            self.err.write(f"tau: {event.terminal_reason}: suspended; continue with `tau resume {session}`\n")
+        self.err.flush()
 
     def close(self) -> None:
         self._clear_status()

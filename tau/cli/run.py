@@ -9,6 +9,12 @@ the `FileSessionStore` of `default_state_dir(env, cwd, --state-dir)`.
 top, credentials from the current environment) and run it as a `Continuation` of the session; answers to pending
 calls (`--approve`, `--deny CALL[=REASON]`, `--answer CALL=TEXT`) are checked against the pending calls before any
 work starts (exit 2 naming an unknown call).
+
+Plan mode: `tau run --plan` is `--permission-mode plan`; `--execute-plan FILE` runs a plan file in execution mode
+(the job file, if any, adds its prompt as context). `resume_plan` continues a session awaiting plan approval
+(`tau plan approve|reject`, `tau resume --approve-plan|--reject-plan`).
+
+Steering: every run watches its session's inbox (`tau.runtime.steering.steered`) for `tau inject` / `tau stop`.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from tau.errors import ConfigError, Interrupted
 if TYPE_CHECKING:
     from tau.config import JobSpec
     from tau.runtime import Answers, Continuation
+    from tau.runtime.plan import PlanReview
     from tau.sessions import FileSessionStore
 
 _NOT_CONFIG = frozenset({"state_dir"})  # CLI flags that are not job settings
@@ -48,22 +55,59 @@ def open_store(state_dir: str | None) -> FileSessionStore:
     return FileSessionStore(default_state_dir(os.environ, Path.cwd(), state_dir))
 
 
+_PLAN_PLACEHOLDER = "(execute the plan)"  # the prompt `load_job` sees for `--execute-plan` without a job
+
+
+def _plan_flags(flags: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """`--plan` (as `--permission-mode plan`) and `--execute-plan FILE` taken out of `flags`."""
+    flags = dict(flags)
+    plan = flags.pop("plan", False)
+    plan_file: str | None = flags.pop("execute_plan", None)
+    if plan and plan_file is not None:
+        raise ConfigError("--plan writes a plan; --execute-plan runs one: give one of them", source="--plan")
+    if plan:
+        if flags.get("permission_mode") not in (None, "plan"):
+            raise ConfigError(f"--plan conflicts with --permission-mode {flags['permission_mode']}", source="--plan")
+        flags["permission_mode"] = "plan"
+    return flags, plan_file
+
+
+def _executing_plan(job: JobSpec, plan_file: str, *, own_prompt: bool) -> JobSpec:
+    """`--execute-plan FILE`: the plan (a file relative to the cwd) as the prompt, the job's prompt as context,
+    in execution mode."""
+    from tau.config.jobfile import read_text_file
+    from tau.runtime.plan import execute_plan_prompt, execution_mode
+
+    path = Path.cwd() / Path(plan_file).expanduser()
+    text = read_text_file(path, source="--execute-plan", what="plan file")
+    if not text.strip():
+        raise ConfigError("the plan file is empty", source=f"--execute-plan {plan_file}")
+    permissions = job.permissions.model_copy(update={"mode": execution_mode(job.permissions.mode)})
+    prompt = execute_plan_prompt(text, job.prompt if own_prompt else None)
+    source = job.source if own_prompt else str(path)
+    return job.model_copy(update={"prompt": prompt, "permissions": permissions, "source": source})
+
+
 def execute(
     *, job_file: str | None, prompt_text: str | None, quiet: bool, flags: dict[str, Any], state_dir: str | None = None
 ) -> int:
     from tau.config import load_job
 
+    flags, plan_file = _plan_flags(flags)
+    own_prompt = job_file is not None or prompt_text is not None
     stdin_text = None
     if job_file == "-":
         stdin_text = sys.stdin.read()
     job = load_job(
         job_path=job_file,
-        prompt_text=prompt_text,
+        prompt_text=prompt_text if own_prompt or plan_file is None else _PLAN_PLACEHOLDER,
         stdin_text=stdin_text,
         flags=_flag_values(flags),
         env=dict(os.environ),
         cwd=Path.cwd(),
     )
+    if plan_file is not None:
+        job = _executing_plan(job, plan_file, own_prompt=own_prompt)
     store = open_store(state_dir)
     if job.session_id is not None and store.refs.read(job.session_id) is not None:
         raise ConfigError(f"session {job.session_id!r} already exists in {store.root}", source="--session-id")
@@ -102,6 +146,7 @@ def execute_continuation(
 
     from tau.config import resume_job
     from tau.runtime import Continuation
+    from tau.runtime.plan import AWAITING_PLAN_APPROVAL
 
     flags = dict(flags)
     answers = parse_answers(flags.pop("approve"), flags.pop("deny_calls"), flags.pop("reason"), flags.pop("answer"))
@@ -116,11 +161,52 @@ def execute_continuation(
     label = resolved.session_id or resolved.snapshot_id[:12]
     answers.check(shown.pending, session=label)
     if prompt_text is None and shown.pending is None:
+        if shown.snapshot.status == AWAITING_PLAN_APPROVAL:
+            raise ConfigError(
+                f"{label} is awaiting plan approval: tau plan approve {label} (or reject --reason TEXT)",
+                source=f"tau {kind}",
+            )
         raise ConfigError(f"{label} is not waiting on any call: give -p TEXT to continue it", source=f"tau {kind}")
     job = resume_job(shown.config, prompt=prompt_text, flags=_flag_values(flags), env=dict(os.environ), cwd=Path.cwd())
     if kind == "fork":
         anyio.run(store.fork, resolved.snapshot_id, session_id, job.model_dump(mode="json"))
     return _drive(job, quiet=quiet, store=store, session_id=session_id, continuation=Continuation(prompt_text, answers))
+
+
+_ANSWER_FLAGS = ("approve", "deny_calls", "reason", "answer")
+
+
+def resume_plan(name: str, *, review: PlanReview, quiet: bool, state_dir: str | None, flags: dict[str, Any]) -> int:
+    """`tau plan approve|reject SESSION` (and `tau resume SESSION --approve-plan|--reject-plan`): continue a
+    session awaiting plan approval — approved: in execution mode (`review.mode`) with the plan as the next message;
+    rejected: in plan mode with the reason. `flags` are run flags on top of the stored job."""
+    import anyio
+
+    from tau.config import resume_job
+    from tau.runtime import Continuation
+    from tau.runtime.plan import AWAITING_PLAN_APPROVAL
+
+    given = dict(flags)
+    verb = f"tau plan {review.decision}"
+    if any(given.pop(key, None) for key in _ANSWER_FLAGS):
+        raise ConfigError("a plan review answers no pending calls (--approve/--deny/--answer)", source=verb)
+    if given.pop("prompt_text", None) is not None:
+        raise ConfigError("a plan review sends its own prompt: -p does not apply", source=verb)
+    values = _flag_values(given)
+    store = open_store(state_dir)
+    shown = anyio.run(store.show, name)
+    session_id = shown.resolved.session_id
+    if shown.resolved.kind != "session" or session_id is None:
+        raise ConfigError(f"{name!r} names a snapshot, not a session", source=verb)
+    if shown.snapshot.status != AWAITING_PLAN_APPROVAL:
+        raise ConfigError(
+            f"session {session_id} is not awaiting plan approval (its status is {shown.snapshot.status})", source=verb
+        )
+    stored_mode = shown.config.get("permissions", {}).get("mode", "default")
+    values["permission_mode"] = review.mode(stored_mode, values.get("permission_mode"))
+    job = resume_job(shown.config, prompt=None, flags=values, env=dict(os.environ), cwd=Path.cwd())
+    continuation = Continuation(None, plan_review=review)
+    return _drive(job, quiet=quiet, store=store, session_id=session_id, continuation=continuation)
 
 
 def _drive(
@@ -135,6 +221,7 @@ def _drive(
     import anyio
 
     from tau.runtime import prepare_run
+    from tau.runtime.steering import inbox_dir, steered
 
     async def main() -> int:
         driver = await prepare_run(
@@ -155,7 +242,8 @@ def _drive(
         loop.add_signal_handler(signal.SIGINT, on_signal, "SIGINT")
         loop.add_signal_handler(signal.SIGTERM, on_signal, "SIGTERM")
         try:
-            completed = await driver.run()
+            async with steered(inbox_dir(store.root, driver.session_id), inject=driver.inject, cancel=driver.cancel):
+                completed = await driver.run()
         finally:
             await driver.close()
         return completed.exit_code

@@ -14,7 +14,8 @@ import click
 @click.option("--port", default=7433, show_default=True, type=int, help="Port to bind (0 = any free port).")
 @click.option("--token-file", metavar="FILE", help="File holding the bearer token every call must present.")
 @click.option("--presets-dir", metavar="DIR", help="Directory of preset job files (<name>.md).")
-def serve_command(host: str, port: int, token_file: str | None, presets_dir: str | None) -> None:
+@click.option("--state-dir", metavar="DIR", help="Session store (default as for tau run).")
+def serve_command(host: str, port: int, token_file: str | None, presets_dir: str | None, state_dir: str | None) -> None:
     """Serve the runtime over ConnectRPC (Connect JSON/binary and gRPC-Web).
 
     A non-loopback --host requires --token-file. SIGTERM drains: running runs end with a terminal event.
@@ -28,5 +29,6 @@ def serve_command(host: str, port: int, token_file: str | None, presets_dir: str
         env=dict(os.environ),
         cwd=Path.cwd(),
         presets_dir=Path(presets_dir) if presets_dir else None,
+        state_dir=Path(state_dir) if state_dir else None,
     )
     sys.exit(code)

@@ -178,6 +178,7 @@ def load_job(
         "compaction": settings.get("compaction", {}),
         "checkpoints": settings.get("checkpoints", {}),
         "subagents": settings.get("subagents", {}),
+        "plan": settings.get("plan", {}),
         "home": env.get("HOME") or None,
         "config_sources": [layer.source for layer in layers if layer.name in (USER, PROJECT)],
         **_run_flags(flags, cwd),

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tau.config.spec import BUILTIN_TOOLS, OnAsk, OutputFormat, PermissionMode
 from tau.errors import ConfigError
@@ -94,6 +94,7 @@ class LimitsLayer(_Layer):
     idle_timeout: Duration | None = None
     tool_timeout: Duration = 120.0
     tool_output_chars: Count = 30_000
+    ask_timeout: Duration | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -179,6 +180,10 @@ class SubagentsLayer(_Layer):
     models: dict[str, str] = {}
 
 
+class PlanLayer(_Layer):
+    dir: Annotated[str, Field(min_length=1)] = ".tau/plans"
+
+
 class McpLayer(_Layer):
     """`config`: `.mcp.json`-style files (relative to the declaring file) or inline JSON strings."""
 
@@ -237,12 +242,30 @@ class SettingsLayer(_Layer):
     compaction: CompactionLayer = CompactionLayer()
     checkpoints: CheckpointsLayer = CheckpointsLayer()
     subagents: SubagentsLayer = SubagentsLayer()
+    plan: PlanLayer = PlanLayer()
     environment: EnvironmentKind = "host"
     cwd: str = ""
     vars: dict[str, str | None] = {}
     env: dict[str, str] = {}
     models: dict[str, ModelEntry] = {}
     providers: dict[str, ModelEntry] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_alias(cls, value: object) -> object:
+        """`mode: plan` (Claude Code's frontmatter spelling) is `permissions.mode`."""
+        if not isinstance(value, Mapping) or "mode" not in value:
+            return value
+        data = dict(value)
+        mode = data.pop("mode")
+        permissions = data.get("permissions")
+        if permissions is None:
+            data["permissions"] = {"mode": mode}
+        elif isinstance(permissions, Mapping):
+            if "mode" in permissions and permissions["mode"] != mode:
+                raise ValueError("`mode` and `permissions.mode` disagree: give one of them")
+            data["permissions"] = {**permissions, "mode": mode}
+        return data
 
     @field_validator("output", mode="before")
     @classmethod

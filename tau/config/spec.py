@@ -67,6 +67,7 @@ class LimitsSpec(_Frozen):
     idle_timeout: float | None = None  # seconds without any event from the model or a tool
     tool_timeout: float = 120.0  # default bash timeout, seconds
     tool_output_chars: int = 30_000  # cap on what one tool result shows the model
+    ask_timeout: float | None = None  # seconds an `ask_user` question waits on the TTY (`--on-ask tty`); None = no cap
 
 
 class OutputSpec(_Frozen):
@@ -116,6 +117,12 @@ class CheckpointsSpec(_Frozen):
     max_files: int = Field(default=20_000, ge=1)
     max_file_bytes: int = Field(default=8 * 1024 * 1024, ge=1)
     max_total_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+
+
+class PlanSpec(_Frozen):
+    """Plan mode: where submitted plans are written (relative to the workspace unless absolute)."""
+
+    dir: str = ".tau/plans"
 
 
 class SubagentsSpec(_Frozen):
@@ -168,6 +175,7 @@ class JobSpec(_Frozen):
     compaction: CompactionSpec = Field(default_factory=CompactionSpec)
     checkpoints: CheckpointsSpec = Field(default_factory=CheckpointsSpec)
     subagents: SubagentsSpec = Field(default_factory=SubagentsSpec)
+    plan: PlanSpec = Field(default_factory=PlanSpec)
     hooks: HooksSpec = Field(default_factory=HooksSpec)
     home: str | None = None  # the user's home directory (user-level memory, skills, config); None = none
     config_sources: tuple[str, ...] = ()  # config files that were loaded, lowest precedence first

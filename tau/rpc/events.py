@@ -14,17 +14,20 @@ converts by bytes.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
 
 from tau.protocol import (
+    ApprovalRequested,
+    ClarificationRequested,
     Event,
     MessageCompleted,
     MessageDelta,
     Notice,
     PermissionDecided,
+    PlanSubmitted,
     RetryScheduled,
     RunCompleted,
     SessionStarted,
@@ -68,15 +71,28 @@ def usage_message(usage: UsageTotals, cost_usd: float | None = None) -> pb.Usage
     return message
 
 
-def session_status_of(event: RunCompleted) -> SessionStatus:
-    """The session status a run's terminal event leaves the session in."""
+def session_status_of(event: RunCompleted, pending: Iterable[pb.PendingRequest] = ()) -> SessionStatus:
+    """The session status a run's terminal event leaves the session in; a suspended run's depends on what it waits
+    on (`pending`): a tool approval first, then a plan, then a question; SUSPENDED if nothing is known."""
     if event.status == "completed":
         return pb.SESSION_STATUS_COMPLETED
     if event.status == "suspended":
-        return pb.SESSION_STATUS_SUSPENDED
+        return awaiting_status(pending)
     if event.terminal_reason in ("interrupted", "terminated", "cancelled"):
         return pb.SESSION_STATUS_CANCELLED
     return pb.SESSION_STATUS_ERROR
+
+
+def awaiting_status(pending: Iterable[pb.PendingRequest]) -> SessionStatus:
+    """AWAITING_APPROVAL / AWAITING_PLAN_APPROVAL / AWAITING_INPUT for what is pending (in that order of priority)."""
+    kinds = {request.WhichOneof("request") for request in pending}
+    if "permission" in kinds:
+        return pb.SESSION_STATUS_AWAITING_APPROVAL
+    if "plan" in kinds:
+        return pb.SESSION_STATUS_AWAITING_PLAN_APPROVAL
+    if "clarification" in kinds:
+        return pb.SESSION_STATUS_AWAITING_INPUT
+    return pb.SESSION_STATUS_SUSPENDED
 
 
 def _started(out: pb.RunResponse, event: SessionStarted) -> None:
@@ -137,6 +153,49 @@ def _permission(out: pb.RunResponse, event: PermissionDecided) -> None:
     )
 
 
+def _approval(out: pb.RunResponse, event: ApprovalRequested) -> None:
+    pending = pending_of(event)
+    if pending.HasField("permission"):
+        out.permission_request.CopyFrom(pending.permission)
+    else:
+        out.clarification_request.CopyFrom(pending.clarification)
+
+
+def _clarification(out: pb.RunResponse, event: ClarificationRequested) -> None:
+    out.clarification_request.CopyFrom(pending_of(event).clarification)
+
+
+def _plan(out: pb.RunResponse, event: PlanSubmitted) -> None:
+    out.plan.CopyFrom(pending_of(event).plan)
+
+
+PLAN_REQUEST_ID = "plan"  # request_id of a pending plan (one per suspended plan-mode run)
+
+
+def pending_of(event: ApprovalRequested | ClarificationRequested | PlanSubmitted) -> pb.PendingRequest:
+    """What a suspended run waits on, as GetSession lists it; request_id is the tool call id (PLAN_REQUEST_ID for
+    a plan)."""
+    if isinstance(event, PlanSubmitted):
+        return pb.PendingRequest(request_id=PLAN_REQUEST_ID, plan=pb.Plan(request_id=PLAN_REQUEST_ID, text=event.plan))
+    if isinstance(event, ClarificationRequested):
+        question = pb.ClarificationRequest(request_id=event.call_id, question=event.question, options=event.choices)
+        return pb.PendingRequest(request_id=event.call_id, clarification=question)
+    if event.kind == "question":
+        raw = event.input.get("choices") or event.input.get("options")
+        options = [str(item) for item in raw] if isinstance(raw, list) else []
+        text = event.reason or str(event.input.get("question", ""))
+        question = pb.ClarificationRequest(request_id=event.call_id, question=text, options=options)
+        return pb.PendingRequest(request_id=event.call_id, clarification=question)
+    permission = pb.PermissionRequest(
+        request_id=event.call_id,
+        call_id=event.call_id,
+        tool=event.tool,
+        input=struct_of(event.input),
+        reason=event.reason,
+    )
+    return pb.PendingRequest(request_id=event.call_id, permission=permission)
+
+
 def _usage(out: pb.RunResponse, event: UsageUpdated) -> None:
     usage = UsageTotals(
         input_tokens=event.input_tokens,
@@ -191,6 +250,9 @@ _MAPPERS: dict[type[Any], Callable[[pb.RunResponse, Any], None]] = {
     RetryScheduled: _retry,
     Notice: _notice,
     RunCompleted: _final,
+    ApprovalRequested: _approval,
+    ClarificationRequested: _clarification,
+    PlanSubmitted: _plan,
 }
 
 

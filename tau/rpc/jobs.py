@@ -9,6 +9,17 @@ Its body, if any, is the default prompt of `Run`; a Run's own prompt is taken ve
 Context entries (bootstrap context, and InjectContext entries that arrive between runs) are rendered as tagged
 blocks: bootstrap context joins the system instructions of every run, queued entries prefix the next prompt.
 Environment variables and the working directory are injected (`env`, `cwd`); nothing here reads the process state.
+
+Environments map onto the job's `environment` settings as `tau run` flags would: host -> the workspace; docker ->
+`--sandbox docker` plus `sandbox.image` (empty: tau's own image, `tau sandbox build`); an existing container ->
+`--container NAME` (its `workspace` is the host directory bind-mounted into it; tau finds where from the container's
+mounts). `workspace` is always an absolute host path; empty means the server's workspace. Whether the daemon, the
+image or the container exist is checked when a run starts (preflight failure, exit 3).
+
+`on_ask`: a server has no terminal, so an `ask` either is denied or suspends the run for a client's `Respond`. The
+request's `permissions.on_ask` wins; else the job document's frontmatter, else `TAU_ON_ASK` in the server's
+environment; else RPC sessions suspend (`DEFAULT_ON_ASK`), which overrides `on_ask` in config files (an interactive
+`tty` setting there would mean deny here).
 """
 
 from __future__ import annotations
@@ -27,12 +38,9 @@ from tau.errors import ConfigError
 from tau.rpc._gen import runtime_pb2 as pb
 
 PLACEHOLDER_PROMPT = "(the prompt is given by each Run)"
+DEFAULT_ON_ASK = "suspend"
 PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _JOB_SOURCE = "<stdin>"
-
-
-class UnsupportedEnvironment(Exception):
-    """The request asks for an environment this server cannot provide yet (docker, existing container)."""
 
 
 @dataclass(frozen=True)
@@ -83,17 +91,59 @@ def _attr(value: str) -> str:
     return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
-def _workspace(environment: pb.Environment, default: Path) -> Path:
-    kind = environment.WhichOneof("kind")
-    if kind in ("docker", "container"):
-        raise UnsupportedEnvironment(f"the {kind} environment is not available in tau serve yet; use host")
-    workspace = environment.host.workspace if kind == "host" else ""
+def _workspace(workspace: str, default: Path, field: str) -> Path:
     if not workspace:
         return default
     path = Path(workspace)
     if not path.is_absolute():
-        raise ConfigError(f"workspace must be an absolute path, got {workspace!r}", field="environment.host.workspace")
+        raise ConfigError(f"workspace must be an absolute path, got {workspace!r}", field=field)
     return path
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a session's runs act: the workspace (`load_job`'s cwd), environment flags, the sandbox image."""
+
+    workspace: Path
+    flags: Mapping[str, str]
+    image: str | None = None
+
+
+def placement_of(environment: pb.Environment, default: Path) -> Placement:
+    kind = environment.WhichOneof("kind")
+    if kind == "docker":
+        docker = environment.docker
+        workspace = _workspace(docker.workspace, default, "environment.docker.workspace")
+        return Placement(workspace, {"environment": "docker"}, docker.image.strip() or None)
+    if kind == "container":
+        container = environment.container
+        if not container.container.strip():
+            raise ConfigError("container is empty: give a container id or name", field="environment.container")
+        workspace = _workspace(container.workspace, default, "environment.container.workspace")
+        return Placement(workspace, {"container": container.container.strip()})
+    host = environment.host.workspace if kind == "host" else ""
+    return Placement(_workspace(host, default, "environment.host.workspace"), {})
+
+
+def _with_image(spec: JobSpec, image: str | None) -> JobSpec:
+    if image is None:
+        return spec
+    sandbox = spec.environment.sandbox.model_copy(update={"image": image})
+    return spec.model_copy(update={"environment": spec.environment.model_copy(update={"sandbox": sandbox})})
+
+
+def _on_ask_flag(
+    request: pb.CreateSessionRequest, frontmatter: Mapping[str, Any], env: Mapping[str, str]
+) -> str | None:
+    """The `on_ask` flag of an RPC session (see the module docstring), None to leave the job's own."""
+    if request.permissions.on_ask:
+        return request.permissions.on_ask
+    permissions = frontmatter.get("permissions")
+    if isinstance(permissions, Mapping) and permissions.get("on_ask"):
+        return None
+    if env.get("TAU_ON_ASK"):
+        return None
+    return DEFAULT_ON_ASK
 
 
 def _limit_flags(options: pb.JobOptions) -> dict[str, Any]:
@@ -147,17 +197,21 @@ def build_session_job(
     cwd: Path,
     presets_dir: Path | None = None,
 ) -> SessionJob:
-    """Validate and resolve a CreateSession request. Raises ConfigError (INVALID_ARGUMENT), LookupError (an unknown
-    preset: NOT_FOUND) or UnsupportedEnvironment (UNIMPLEMENTED)."""
-    workspace = _workspace(request.environment, cwd)
+    """Validate and resolve a CreateSession request. Raises ConfigError (INVALID_ARGUMENT) or LookupError (an
+    unknown preset: NOT_FOUND)."""
+    placement = placement_of(request.environment, cwd)
+    workspace = placement.workspace
     text, name = _job_text(request, presets_dir)
-    flags = request_flags(request)
+    flags = {**request_flags(request), **placement.flags}
     default_prompt = ""
     try:
+        frontmatter, body = split_frontmatter(text, source=name) if text is not None else ({}, "")
+        on_ask = _on_ask_flag(request, frontmatter, env)
+        if on_ask is not None:
+            flags["on_ask"] = on_ask
         if text is None:
             spec = load_job(prompt_text=PLACEHOLDER_PROMPT, flags=flags, env=env, cwd=workspace)
         else:
-            _, body = split_frontmatter(text, source=name)
             default_prompt = body.strip()
             stdin_text = text if default_prompt else f"{text.rstrip()}\n{PLACEHOLDER_PROMPT}\n"
             spec = load_job(job_path="-", stdin_text=stdin_text, flags=flags, env=env, cwd=workspace)
@@ -166,4 +220,5 @@ def build_session_job(
         if error.source == _JOB_SOURCE:
             raise ConfigError(error.problem, source=name, field=error.field) from None
         raise
-    return SessionJob(spec=spec, default_prompt=default_prompt, context=context_blocks(request.context))
+    context = context_blocks(request.context)
+    return SessionJob(spec=_with_image(spec, placement.image), default_prompt=default_prompt, context=context)

@@ -1,12 +1,16 @@
 """The seam between the RPC service and the runtime: how one Run is launched, and what the service needs of it.
 
-`launch_with_runtime` is the production launcher: `tau.runtime.prepare_run(job, sinks=[sink], model=..., store=...)`,
-the same code path as `tau run`. The service only needs `RunHandle` (run / cancel / close — what `RunDriver` has)
-and, when the runtime grows it, `SupportsInject.inject(text)` to hand InjectContext entries to a running run at its
-next step (pydantic-ai `AgentRun.enqueue`); until the driver has `inject`, entries are queued for the next run.
+`launch_with_runtime` is the production launcher: `tau.runtime.prepare_run(job, sinks=[sink], model=..., store=...,
+continuation=...)`, the same code path as `tau run` / `tau resume`. The service only needs `RunHandle` (run / cancel
+/ close — what `RunDriver` has) and `SupportsInject.inject(text)` to hand InjectContext entries to a running run at
+its next step (pydantic-ai `AgentRun.enqueue`).
 
-`ContinuingStore` adapts a `SessionStore` so that one RPC session is one snapshot chain across its runs: the first
-run `begin`s the session, later runs `resume` it (the driver always calls `begin`).
+One RPC session is one snapshot chain across its runs: its first run begins the session in the store
+(`continuation` None); every later run — a new prompt, or the answers to a suspended run's pending calls from
+`Respond` — continues it with a `tau.runtime.Continuation`, which loads the history and pending calls from the store.
+
+`pending_requests(requests)` turns the pending deferred calls a store holds (a forked suspended session) into the
+events a suspended run emits for them, so GetSession lists them the same way.
 
 Model factories: tests and embedders pass `model_factory(job) -> Model | None` to replace the job's model
 (scripted models); None keeps the model the job names.
@@ -14,19 +18,20 @@ Model factories: tests and embedders pass `model_factory(job) -> Model | None` t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from pydantic_ai.tools import DeferredToolRequests
 
 from tau.config import JobSpec
 from tau.errors import RunError
-from tau.protocol import Event, RunCompleted
-from tau.sessions import SessionStore, StepRecord
+from tau.protocol import ApprovalRequested, ClarificationRequested, Event, RunCompleted
+from tau.sessions import SessionStore
 
 if TYPE_CHECKING:
-    from pydantic_ai.messages import ModelMessage
     from pydantic_ai.models import Model
 
-    from tau.sessions.port import Resumed
+    from tau.runtime import Continuation
 
 Sink = Callable[[Event], None]
 ModelFactory = Callable[[JobSpec], "Model | None"]
@@ -49,38 +54,37 @@ class SupportsInject(Protocol):
     def inject(self, text: str) -> None: ...
 
 
-Launcher = Callable[[JobSpec, Sink, "Model | None", SessionStore], Awaitable[RunHandle]]
+Launcher = Callable[[JobSpec, Sink, "Model | None", SessionStore, "Continuation | None"], Awaitable[RunHandle]]
 
 
-async def launch_with_runtime(job: JobSpec, sink: Sink, model: Model | None, store: SessionStore) -> RunHandle:
+async def launch_with_runtime(
+    job: JobSpec, sink: Sink, model: Model | None, store: SessionStore, continuation: Continuation | None
+) -> RunHandle:
     """Build the run through `tau.runtime.prepare_run`, exactly as `tau run` does (without a TTY asker)."""
     from tau.runtime import prepare_run
 
-    return await prepare_run(job, sinks=[sink], model=model, store=store)
+    return await prepare_run(job, sinks=[sink], model=model, store=store, continuation=continuation)
 
 
-class ContinuingStore:
-    """`SessionStore` adapter: a session begun once through this adapter is resumed by later `begin` calls."""
+def pending_requests(requests: DeferredToolRequests) -> list[ApprovalRequested | ClarificationRequested]:
+    """The request events for a store's pending calls: permission asks, then questions (as the driver emits them)."""
+    from tau.runtime.driver import PERMISSION_METADATA
 
-    def __init__(self, inner: SessionStore) -> None:
-        self._inner = inner
-        self._begun: set[str] = set()
-
-    async def begin(self, session_id: str, config: Mapping[str, Any]) -> str:
-        if session_id in self._begun:
-            return (await self._inner.resume(session_id, config)).snapshot_id
-        snapshot_id = await self._inner.begin(session_id, config)
-        self._begun.add(session_id)
-        return snapshot_id
-
-    async def resume(self, session_id: str, config: Mapping[str, Any] | None = None) -> Resumed:
-        return await self._inner.resume(session_id, config)
-
-    async def commit(self, session_id: str, record: StepRecord) -> str:
-        return await self._inner.commit(session_id, record)
-
-    async def history(self, session_id: str) -> list[ModelMessage]:
-        return await self._inner.history(session_id)
-
-    async def close(self, session_id: str) -> None:
-        await self._inner.close(session_id)
+    events: list[ApprovalRequested | ClarificationRequested] = []
+    for call in requests.approvals:
+        info = (requests.metadata.get(call.tool_call_id) or {}).get(PERMISSION_METADATA)
+        reason = str(info.get("reason", "")) if isinstance(info, dict) else ""
+        events.append(
+            ApprovalRequested(call_id=call.tool_call_id, tool=call.tool_name, input=call.args_as_dict(), reason=reason)
+        )
+    for call in requests.calls:
+        meta = requests.metadata.get(call.tool_call_id) or {}
+        choices = meta.get("choices")
+        events.append(
+            ClarificationRequested(
+                call_id=call.tool_call_id,
+                question=str(meta.get("question", "")),
+                choices=[str(c) for c in choices] if isinstance(choices, list) else None,
+            )
+        )
+    return events

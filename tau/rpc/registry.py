@@ -6,7 +6,10 @@ Invariants:
   from its RUNNING status event to its final event;
 - `seq` is assigned by `EventLog.append`: 1, 2, 3, ... per session, never reused, across runs;
 - the log keeps the last `capacity` events; a reader asking for dropped ones gets `LogGap` (OUT_OF_RANGE upstream);
-- readers never poll: `append` wakes every waiter through a one-shot "pulse" event that is replaced on each append.
+- readers never poll: `append` wakes every waiter through a one-shot "pulse" event that is replaced on each append;
+- a suspended session holds what its run waits on (`pending`, by request id) and the answers given so far
+  (`responses`); both are cleared when the next run starts. `begun` is true once the session exists in the store
+  (its first run opened it, or ForkSession made it): later runs continue it instead of beginning it.
 Sessions are listed newest first by creation order; page tokens are opaque cursors over that order.
 """
 
@@ -99,6 +102,7 @@ class RunState:
 
     number: int
     idempotency_key: str
+    prompt: str = ""
     first_seq: int = 0
     final_seq: int | None = None
     driver: RunHandle | None = None
@@ -107,6 +111,38 @@ class RunState:
 
     def is_final(self, item: pb.RunResponse) -> bool:
         return item.run == self.number and item.HasField("final")
+
+
+@dataclass
+class Responses:
+    """Answers collected by Respond for a suspended run, by request (call) id; the last answer for an id wins."""
+
+    approve: dict[str, None] = field(default_factory=dict)
+    deny: dict[str, str | None] = field(default_factory=dict)
+    answer: dict[str, str] = field(default_factory=dict)
+    plan: tuple[str, str, str] | None = None  # (request id, "approve" | "reject", feedback)
+
+    def answered(self) -> set[str]:
+        return {*self.approve, *self.deny, *self.answer, *([self.plan[0]] if self.plan else [])}
+
+    def review(self, request_id: str, decision: str, feedback: str) -> None:
+        self.plan = (request_id, decision, feedback)
+
+    def approval(self, request_id: str, approved: bool, message: str) -> None:
+        self._forget(request_id)
+        if approved:
+            self.approve[request_id] = None
+        else:
+            self.deny[request_id] = message or None
+
+    def reply(self, request_id: str, text: str) -> None:
+        self._forget(request_id)
+        self.answer[request_id] = text
+
+    def _forget(self, request_id: str) -> None:
+        self.approve.pop(request_id, None)
+        self.deny.pop(request_id, None)
+        self.answer.pop(request_id, None)
 
 
 def _now() -> str:
@@ -141,6 +177,9 @@ class SessionState:
     usage_done: UsageTotals = field(default_factory=UsageTotals)  # completed runs
     usage_run: UsageTotals = field(default_factory=UsageTotals)  # the run in progress
     cost_usd: float = 0.0
+    begun: bool = False
+    pending: dict[str, pb.PendingRequest] = field(default_factory=dict)
+    responses: Responses = field(default_factory=Responses)
     create_time: str = field(default_factory=_now)
     update_time: str = field(default_factory=_now)
 
@@ -155,6 +194,14 @@ class SessionState:
     def take_queued(self) -> list[ContextBlock]:
         queued, self.queued_context = self.queued_context, []
         return queued
+
+    def unanswered(self) -> list[pb.PendingRequest]:
+        answered = self.responses.answered()
+        return [request for request_id, request in self.pending.items() if request_id not in answered]
+
+    def clear_pending(self) -> None:
+        self.pending = {}
+        self.responses = Responses()
 
     def to_message(self) -> pb.Session:
         usage = usage_message(add_usage(self.usage_done, self.usage_run), self.cost_usd or None)
@@ -171,6 +218,7 @@ class SessionState:
             update_time=self.update_time,
             labels=self.labels,
             parent_session_id=self.parent_session_id,
+            pending=self.unanswered(),
         )
 
 
@@ -190,6 +238,7 @@ class SessionRegistry:
         return len(self._sessions)
 
     def add(self, session_id: str, job: SessionJob, *, labels: dict[str, str], parent: str = "") -> SessionState:
+        """A new session (KeyError-free: callers check `in` first; OverflowError when full)."""
         if len(self._sessions) >= self._max_sessions:
             raise OverflowError(f"the server holds its maximum of {self._max_sessions} sessions")
         self._ordinal += 1
@@ -198,6 +247,9 @@ class SessionRegistry:
         )
         self._sessions[session_id] = state
         return state
+
+    def remove(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
 
     def get(self, session_id: str) -> SessionState:
         return self._sessions[session_id]

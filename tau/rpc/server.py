@@ -8,8 +8,10 @@ the connections. Public API:
 
 - `RuntimeServer(service, host=, port=, token=)`: `await serve()`, `stop()` (thread-safe), `port` once `started`;
 - `build_app(service, token=)`: the ASGI application alone (to mount elsewhere);
-- `run_server(host=, port=, token_file=, env=, cwd=, ...)`: what `tau serve` calls; blocks until shutdown, returns 0.
-  Once listening it prints `tau serve: listening on http://HOST:PORT` on stderr (the bound port, also for `--port 0`).
+- `run_server(host=, port=, token_file=, env=, cwd=, state_dir=, ...)`: what `tau serve` calls; blocks until shutdown,
+  returns 0. Once listening it prints `tau serve: listening on http://HOST:PORT` on stderr (the bound port, also for
+  `--port 0`). Sessions persist to the `FileSessionStore` of `default_state_dir(env, cwd, state_dir)`, the same store
+  as `tau run` (so `tau sessions`, `tau resume` and ForkSession see RPC sessions).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tau.rpc._gen.runtime_connect import RuntimeServiceASGIApplication
 from tau.rpc.auth import BearerAuth, load_token, require_token_off_loopback
 from tau.rpc.launch import ModelFactory
 from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
+from tau.sessions import default_state_dir
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7433
@@ -124,6 +127,7 @@ def run_server(
     env: Mapping[str, str],
     cwd: Path,
     presets_dir: Path | None = None,
+    state_dir: Path | str | None = None,
     model_factory: ModelFactory | None = None,
     limits: ServiceLimits | None = None,
     on_started: Callable[[RuntimeServer], None] | None = None,
@@ -131,10 +135,17 @@ def run_server(
     """`tau serve`: validate (ConfigError before listening), then serve until a signal. Returns the exit code (0).
 
     `env` and `cwd` are the process environment and working directory (config layering and the default workspace);
-    `presets_dir` holds preset job files (`<name>.md`)."""
+    `presets_dir` holds preset job files (`<name>.md`); `state_dir` is `--state-dir` (None: as for `tau run`)."""
     token = load_token(token_file) if token_file is not None else None
     require_token_off_loopback(host, token)
-    service = RuntimeServiceImpl(env=env, cwd=cwd, presets_dir=presets_dir, model_factory=model_factory, limits=limits)
+    service = RuntimeServiceImpl(
+        env=env,
+        cwd=cwd,
+        presets_dir=presets_dir,
+        state_dir=default_state_dir(env, cwd, state_dir),
+        model_factory=model_factory,
+        limits=limits,
+    )
     server = RuntimeServer(service, host=host, port=port, token=token, on_started=on_started or _announce)
     asyncio.run(server.serve())
     return 0

@@ -5,14 +5,26 @@ Owns the mapping from RPCs to sessions and runs; the runtime does the work. Cont
 - `Run` starts the run as a server-side task (through `launch.launch_with_runtime`, i.e. `tau.runtime.prepare_run`,
   the same code as `tau run`) whose event sink appends mapped events to the session's bounded log; the RPC stream
   only follows that log, so a client that drops does not stop the run and can reattach with `StreamEvents` (or by
-  retrying `Run` with the same idempotency key). A run's events are: Status(RUNNING), tau's events, then — if it did
-  not complete — Error, then Status(outcome) and Final, always last (also when the runtime could not even start).
+  retrying `Run` with the same idempotency key). A run's events are: Status(RUNNING), tau's events, then — if it
+  failed (neither completed nor suspended) — Error, then Status(outcome) and Final, always last (also when the runtime
+  could not even start).
 - One run per session at a time: a second `Run` while one is in progress is FAILED_PRECONDITION.
 - `CancelRun` asks the driver to stop (`driver.cancel(Interrupted(...))`); the run still ends with its final event.
 - `InjectContext` hands entries to the running run if its driver `SupportsInject`, else queues them for the next run.
+- A session's first run begins it in the store; later runs continue it (`Continuation`), so they see its history.
+- Suspension: a run that suspends (an `ask` under `on_ask: suspend`, the RPC default) streams one
+  permission_request / clarification_request per pending call before its final event and leaves the session
+  AWAITING_APPROVAL / AWAITING_INPUT (AWAITING_PLAN_APPROVAL for a plan) with the requests in `Session.pending`.
+  `Respond` answers one request (request_id = the call id); once every pending request has an answer the session
+  continues as a new run (`Continuation(prompt=None, answers=...)`) whose events go to the session's log like a
+  Run's (follow them with StreamEvents). A Run on a session with pending requests is FAILED_PRECONDITION. A plan
+  (plan mode) is one request (`plan`): approving it continues in execution mode, rejecting it in plan mode with the
+  feedback, as `tau plan approve|reject` do; the session keeps that mode for later runs.
+- `ForkSession` forks the store at a snapshot of the session's chain (default: its head) into a new session with
+  the same job; the fork carries the snapshot's pending calls. It needs a `FileSessionStore` (`state_dir`).
 - Malformed requests fail with Connect codes and one-line messages: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
   FAILED_PRECONDITION, RESOURCE_EXHAUSTED (oversized prompt or context, too many sessions), OUT_OF_RANGE (events
-  dropped from the bounded log), UNIMPLEMENTED (ForkSession; docker environments), UNAVAILABLE (draining).
+  dropped from the bounded log), UNIMPLEMENTED (ForkSession without a file store), UNAVAILABLE (draining).
 `drain()` cancels every run (SIGTERM semantics), waits for their final events, and ends every follower.
 """
 
@@ -22,7 +34,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from connectrpc.code import Code
@@ -31,22 +43,42 @@ from connectrpc.request import RequestContext
 
 from tau.config import JobSpec
 from tau.errors import ConfigError, InternalError, Interrupted, TauError
-from tau.protocol import Event, RunCompleted, SessionStarted, SnapshotCreated, UsageTotals, UsageUpdated
+from tau.protocol import (
+    ApprovalRequested,
+    ClarificationRequested,
+    Event,
+    PlanSubmitted,
+    RunCompleted,
+    SessionStarted,
+    SnapshotCreated,
+    UsageTotals,
+    UsageUpdated,
+)
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeService
-from tau.rpc.events import as_stream_event, error_response, session_status_of, status_response, to_response
-from tau.rpc.jobs import UnsupportedEnvironment, build_session_job, context_blocks, render_context
+from tau.rpc.events import (
+    as_stream_event,
+    awaiting_status,
+    error_response,
+    pending_of,
+    session_status_of,
+    status_response,
+    to_response,
+)
+from tau.rpc.jobs import build_session_job, context_blocks, render_context
 from tau.rpc.launch import (
-    ContinuingStore,
     Launcher,
     ModelFactory,
     RunHandle,
     Sink,
     SupportsInject,
     launch_with_runtime,
+    pending_requests,
 )
 from tau.rpc.registry import LogGap, RunState, SessionRegistry, SessionState, add_usage
-from tau.sessions import InMemorySessionStore, SessionStore
+from tau.runtime import Answers, Continuation
+from tau.runtime.plan import PlanReview
+from tau.sessions import FileSessionStore, InMemorySessionStore, SessionStore
 
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -84,7 +116,8 @@ def _failure_event(error: TauError, session_id: str) -> RunCompleted:
 class RuntimeServiceImpl(RuntimeService):
     """Sessions in memory, runs through the runtime. `env`/`cwd` stand for the server's environment and default
     workspace (config layering reads them); `model_factory` replaces models (tests); `launcher` replaces the runtime
-    seam; `store` is where runs commit their snapshots (default: in memory)."""
+    seam; `store` is where runs commit their snapshots; without one, `state_dir` opens a `FileSessionStore` there,
+    else snapshots stay in memory (and ForkSession is UNIMPLEMENTED)."""
 
     def __init__(
         self,
@@ -94,6 +127,7 @@ class RuntimeServiceImpl(RuntimeService):
         presets_dir: Path | None = None,
         model_factory: ModelFactory | None = None,
         store: SessionStore | None = None,
+        state_dir: Path | None = None,
         launcher: Launcher = launch_with_runtime,
         limits: ServiceLimits | None = None,
     ) -> None:
@@ -101,7 +135,9 @@ class RuntimeServiceImpl(RuntimeService):
         self._cwd = cwd
         self._presets_dir = presets_dir
         self._model_factory = model_factory
-        self._store = ContinuingStore(store or InMemorySessionStore())
+        if store is None:
+            store = FileSessionStore(state_dir) if state_dir is not None else InMemorySessionStore()
+        self._store = store
         self._launcher = launcher
         self.limits = limits or ServiceLimits()
         self._registry = SessionRegistry(
@@ -119,11 +155,7 @@ class RuntimeServiceImpl(RuntimeService):
         /,
     ) -> pb.CreateSessionResponse:
         self._refuse_when_draining()
-        session_id = request.session_id or str(uuid.uuid4())
-        if not SESSION_ID.fullmatch(session_id):
-            raise ConnectError(Code.INVALID_ARGUMENT, f"invalid session_id {session_id!r}: use letters, digits, . _ -")
-        if session_id in self._registry:
-            raise ConnectError(Code.ALREADY_EXISTS, f"session {session_id!r} already exists")
+        session_id = self._new_session_id(request.session_id)
         self._check_context_size(request.context, "context")
         try:
             job = build_session_job(request, env=self._env, cwd=self._cwd, presets_dir=self._presets_dir)
@@ -131,8 +163,6 @@ class RuntimeServiceImpl(RuntimeService):
             raise ConnectError(Code.INVALID_ARGUMENT, f"invalid job: {error}") from None
         except LookupError as error:
             raise ConnectError(Code.NOT_FOUND, str(error)) from None
-        except UnsupportedEnvironment as error:
-            raise ConnectError(Code.UNIMPLEMENTED, str(error)) from None
         try:
             state = self._registry.add(session_id, job, labels=dict(request.labels))
         except OverflowError as error:
@@ -159,8 +189,47 @@ class RuntimeServiceImpl(RuntimeService):
     async def fork_session(
         self, request: pb.ForkSessionRequest, ctx: RequestContext[pb.ForkSessionRequest, pb.ForkSessionResponse], /
     ) -> pb.ForkSessionResponse:
-        self._session(request.session_id)
-        raise ConnectError(Code.UNIMPLEMENTED, "ForkSession is not available yet: it needs the snapshot store's fork")
+        self._refuse_when_draining()
+        source = self._session(request.session_id)
+        store = self._store
+        if not isinstance(store, FileSessionStore):
+            problem = "ForkSession needs a persistent session store (tau serve --state-dir)"
+            raise ConnectError(Code.UNIMPLEMENTED, problem)
+        if not source.begun:
+            raise ConnectError(
+                Code.FAILED_PRECONDITION, f"session {source.session_id!r} has no snapshots yet: Run it first"
+            )
+        new_id = self._new_session_id(request.new_session_id)
+        snapshot_id = await self._fork_point(store, source, request.snapshot_id.strip())
+        try:
+            state = self._registry.add(new_id, source.job, labels=dict(source.labels), parent=source.session_id)
+        except OverflowError as error:
+            raise ConnectError(Code.RESOURCE_EXHAUSTED, str(error)) from None
+        try:
+            root = await store.fork(snapshot_id, new_id)
+            pending = await store.pending(new_id)
+        except TauError as error:
+            self._registry.remove(new_id)
+            code = Code.ALREADY_EXISTS if isinstance(error, ConfigError) else Code.UNAVAILABLE
+            raise ConnectError(code, f"cannot fork: {error.message}") from None
+        state.begun, state.head_snapshot_id = True, root
+        if pending is not None:
+            state.pending = {event.call_id: pending_of(event) for event in pending_requests(pending)}
+            state.status = awaiting_status(state.pending.values())
+        return pb.ForkSessionResponse(session_id=new_id, session=state.to_message())
+
+    @staticmethod
+    async def _fork_point(store: FileSessionStore, session: SessionState, wanted: str) -> str:
+        """The snapshot to fork: the session's head, or the one of its chain `wanted` names (id or prefix)."""
+        head = store.head(session.session_id)
+        if not wanted:
+            return head
+        chain = [snapshot_id for snapshot_id, _ in await asyncio.to_thread(store.chain, head)]
+        matches = [snapshot_id for snapshot_id in chain if snapshot_id.startswith(wanted)]
+        if wanted in chain or (len(wanted) >= 4 and len(matches) == 1):
+            return wanted if wanted in chain else matches[0]
+        problem = "is ambiguous in" if len(matches) > 1 else "is not a snapshot of"
+        raise ConnectError(Code.NOT_FOUND, f"snapshot {wanted!r} {problem} session {session.session_id!r}")
 
     # -- runs ----------------------------------------------------------------------------------------------------
 
@@ -230,8 +299,28 @@ class RuntimeServiceImpl(RuntimeService):
             raise ConnectError(Code.INVALID_ARGUMENT, "set one of approval, answer or plan")
         if not request.request_id:
             raise ConnectError(Code.INVALID_ARGUMENT, "request_id is required")
-        problem = f"session {session.session_id!r} has no pending request {request.request_id!r}"
-        raise ConnectError(Code.FAILED_PRECONDITION, f"{problem} (status {_status_name(session.status)})")
+        self._refuse_when_draining()
+        if session.current is not None or not session.pending:
+            problem = f"session {session.session_id!r} has no pending request {request.request_id!r}"
+            raise ConnectError(Code.FAILED_PRECONDITION, f"{problem} (status {_status_name(session.status)})")
+        pending = session.pending.get(request.request_id)
+        if pending is None:
+            known = ", ".join(session.pending)
+            raise ConnectError(
+                Code.INVALID_ARGUMENT, f"no pending request {request.request_id!r} in session {session.session_id!r} "
+                f"(pending: {known})",
+            )  # fmt: skip
+        _record(session, pending, request)
+        open_requests = session.unanswered()
+        session.touch()
+        if open_requests:
+            session.status = awaiting_status(open_requests)
+            return pb.RespondResponse(status=session.status)
+        continuation = _continuation(session)
+        previous = session.runs[-1].prompt if session.runs else ""
+        job = session.job.for_run(previous, session_id=session.session_id)
+        self._launch(session, job, continuation, key="", detail="continuing with the answers")
+        return pb.RespondResponse(status=session.status)
 
     # -- shutdown ------------------------------------------------------------------------------------------------
 
@@ -260,6 +349,17 @@ class RuntimeServiceImpl(RuntimeService):
             return self._registry.get(session_id)
         except KeyError:
             raise ConnectError(Code.NOT_FOUND, f"no session {session_id!r}") from None
+
+    def _new_session_id(self, requested: str) -> str:
+        """A valid id no session has (here or in the store): `requested`, or a new UUID when empty."""
+        session_id = requested or str(uuid.uuid4())
+        if not SESSION_ID.fullmatch(session_id):
+            raise ConnectError(Code.INVALID_ARGUMENT, f"invalid session_id {session_id!r}: use letters, digits, . _ -")
+        if session_id in self._registry:
+            raise ConnectError(Code.ALREADY_EXISTS, f"session {session_id!r} already exists")
+        if isinstance(self._store, FileSessionStore) and self._store.refs.read(session_id) is not None:
+            raise ConnectError(Code.ALREADY_EXISTS, f"session {session_id!r} already exists in the session store")
+        return session_id
 
     def _check_context_size(self, entries: Sequence[pb.ContextEntry], field: str) -> None:
         size = sum(len(e.key.encode()) + len(e.content.encode()) + len(e.content_type.encode()) for e in entries)
@@ -293,34 +393,51 @@ class RuntimeServiceImpl(RuntimeService):
                 f"session {session.session_id!r} is already running run {session.current.number}: wait for its "
                 "final event, CancelRun it, or reattach with StreamEvents",
             )
+        if session.pending:
+            ids = ", ".join(request.request_id for request in session.unanswered()) or "none left"
+            raise ConnectError(
+                Code.FAILED_PRECONDITION,
+                f"session {session.session_id!r} is waiting on pending requests (unanswered: {ids}): answer them with "
+                "Respond, or ForkSession from an earlier snapshot",
+            )
         if not request.prompt.strip() and not session.job.default_prompt:
             raise ConnectError(Code.INVALID_ARGUMENT, "prompt is empty and the session's job has no prompt")
-        run = RunState(number=len(session.runs) + 1, idempotency_key=request.idempotency_key)
         job = session.job.for_run(request.prompt, session_id=session.session_id, queued=session.take_queued())
+        continuation = Continuation(prompt=job.prompt) if session.begun else None
+        return self._launch(session, job, continuation, key=request.idempotency_key, detail="")
+
+    def _launch(
+        self, session: SessionState, job: JobSpec, continuation: Continuation | None, *, key: str, detail: str
+    ) -> RunState:
+        """Start one run of the session (a prompt or the answers to pending requests) as a server task."""
+        run = RunState(number=len(session.runs) + 1, idempotency_key=key, prompt=job.prompt)
         session.runs.append(run)
         session.current = run
         session.status = pb.SESSION_STATUS_RUNNING
         session.usage_run = UsageTotals()
+        session.clear_pending()
         session.touch()
-        detail = f"run {run.number} started"
+        text = f"run {run.number} started" + (f" ({detail})" if detail else "")
         first = session.log.append(
-            lambda seq: status_response(pb.SESSION_STATUS_RUNNING, detail, seq=seq, run=run.number)
+            lambda seq: status_response(pb.SESSION_STATUS_RUNNING, text, seq=seq, run=run.number)
         )
         run.first_seq = first.seq
         task = asyncio.get_running_loop().create_task(
-            self._drive(session, run, job), name=f"tau-run-{session.session_id}"
+            self._drive(session, run, job, continuation), name=f"tau-run-{session.session_id}"
         )
         run.task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return run
 
-    async def _drive(self, session: SessionState, run: RunState, job: JobSpec) -> None:
+    async def _drive(
+        self, session: SessionState, run: RunState, job: JobSpec, continuation: Continuation | None
+    ) -> None:
         """Run one job through the runtime; whatever happens, the run ends with exactly one final event."""
         handle = None
         try:
             model = self._model_factory(job) if self._model_factory is not None else None
-            handle = await self._launcher(job, self._sink(session, run), model, self._store)
+            handle = await self._launcher(job, self._sink(session, run), model, self._store, continuation)
             run.driver = handle
             if run.cancel_error is not None:
                 handle.cancel(run.cancel_error)
@@ -382,9 +499,11 @@ class RuntimeServiceImpl(RuntimeService):
         if run.final_seq is not None:
             return
         number = run.number
-        if event.status != "completed":
+        if event.status not in ("completed", "suspended"):
             session.log.append(lambda seq: error_response(event, seq=seq, run=number))
-        status = session_status_of(event)
+        if event.status != "suspended":
+            session.clear_pending()
+        status = session_status_of(event, session.pending.values())
         session.log.append(lambda seq: status_response(status, event.terminal_reason, seq=seq, run=number))
         session.usage_done = add_usage(session.usage_done, event.usage)
         session.usage_run = UsageTotals()
@@ -393,14 +512,56 @@ class RuntimeServiceImpl(RuntimeService):
         session.terminal_reason = event.terminal_reason
         session.current = None
         session.touch()
-        final = session.log.append(lambda seq: to_response(event, seq=seq, run=number))
+        final = session.log.append(lambda seq: _final_response(event, status, seq=seq, run=number))
         run.final_seq = final.seq
 
 
+def _final_response(event: RunCompleted, status: pb.SessionStatus, *, seq: int, run: int) -> pb.RunResponse:
+    response = to_response(event, seq=seq, run=run)
+    response.final.session_status = status
+    return response
+
+
+def _record(session: SessionState, pending: pb.PendingRequest, request: pb.RespondRequest) -> None:
+    """Keep one Respond answer; INVALID_ARGUMENT when it does not fit the kind of request it answers."""
+    wanted = {"permission": "approval", "clarification": "answer", "plan": "plan"}[pending.WhichOneof("request") or ""]
+    given = request.WhichOneof("response")
+    if given != wanted:
+        raise ConnectError(
+            Code.INVALID_ARGUMENT,
+            f"request {pending.request_id!r} is a {pending.WhichOneof('request')} request: answer it with {wanted}",
+        )
+    if given == "plan":
+        decision = {pb.PLAN_DECISION_APPROVE: "approve", pb.PLAN_DECISION_REJECT: "reject"}.get(request.plan.decision)
+        if decision is None:
+            raise ConnectError(Code.INVALID_ARGUMENT, "plan.decision must be PLAN_DECISION_APPROVE or _REJECT")
+        session.responses.review(pending.request_id, decision, request.plan.feedback.strip())
+    elif given == "approval":
+        session.responses.approval(pending.request_id, request.approval.approved, request.approval.message.strip())
+    else:
+        session.responses.reply(pending.request_id, request.answer.text)
+
+
+def _continuation(session: SessionState) -> Continuation:
+    """The continuation that answers every pending request. A plan review also switches the session's permission
+    mode for this and later runs: execution mode after an approval, plan mode after a rejection."""
+    responses = session.responses
+    if responses.plan is None:
+        answers = Answers(approve=tuple(responses.approve), deny=dict(responses.deny), answer=dict(responses.answer))
+        return Continuation(prompt=None, answers=answers)
+    _, decision, feedback = responses.plan
+    review = PlanReview("approve" if decision == "approve" else "reject", feedback or None)
+    spec = session.job.spec
+    permissions = spec.permissions.model_copy(update={"mode": review.mode(spec.permissions.mode)})
+    session.job = replace(session.job, spec=spec.model_copy(update={"permissions": permissions}))
+    return Continuation(prompt=None, plan_review=review)
+
+
 def _observe(session: SessionState, event: Event) -> None:
-    """Keep the session's head snapshot and running usage current."""
+    """Keep the session's head snapshot, running usage and pending requests current."""
     if isinstance(event, SnapshotCreated | SessionStarted):
         session.head_snapshot_id = event.snapshot_id or session.head_snapshot_id
+        session.begun = True  # the run opened the session in the store
     elif isinstance(event, UsageUpdated):
         session.usage_run = UsageTotals(
             input_tokens=event.input_tokens,
@@ -408,3 +569,6 @@ def _observe(session: SessionState, event: Event) -> None:
             requests=event.requests,
             tool_calls=event.tool_calls,
         )
+    elif isinstance(event, ApprovalRequested | ClarificationRequested | PlanSubmitted):
+        request = pending_of(event)
+        session.pending[request.request_id] = request

@@ -7,6 +7,8 @@ Where a run is persisted: `store=` (any `SessionStore`) wins; else `state_dir=` 
 else the run keeps its snapshots in memory (`InMemorySessionStore`) — embedding and tests stay free of disk state
 unless they ask for it. `tau run`/`resume`/`fork` always pass the file store of `default_state_dir(...)`.
 `continuation=` (a `Continuation`) resumes the job's session instead of beginning a new one.
+`interactive` says whether a human is at the terminal: `--on-ask tty` asks there only then (permission asks and
+`ask_user` questions alike), and answers as `deny` otherwise.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic_ai.models import Model
 from tau.config.spec import JobSpec
 from tau.hooks import HookRegistry
 from tau.runtime.answers import Answers
+from tau.runtime.clarify import OnAsk
 from tau.runtime.driver import Continuation, RunDriver
 from tau.runtime.emitter import Emitter, Sink
 from tau.sessions import FileSessionStore, InMemorySessionStore, SessionStore
@@ -59,11 +62,13 @@ async def prepare_run(
     host_env = dict(os.environ if environ is None else environ)
     session_id = session_id or job.session_id or str(uuid.uuid4())
     emitter = Emitter(*sinks)
+    on_ask = job.permissions.on_ask
     asker = headless_asker
-    if job.permissions.on_ask == "tty" and interactive:
+    if on_ask == "tty" and interactive:
         asker = prompt_on_tty
-    elif job.permissions.on_ask == "suspend":
+    elif on_ask == "suspend":
         asker = suspending_asker
+    ask_policy: OnAsk = on_ask if on_ask != "tty" or interactive else "deny"  # how `ask_user` reaches a human
     opened = await open_workspace(job, session_id)
     closers = list(opened.closers)
     try:
@@ -87,6 +92,7 @@ async def prepare_run(
             model=model,
             hooks=hooks,
             checkpoint_parent=_workspace_pin(store, session_id) if continuation is not None else None,
+            ask_policy=ask_policy,
         )
     except BaseException:
         for close in reversed(closers):

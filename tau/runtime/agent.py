@@ -1,9 +1,12 @@
 """Agent factory: JobSpec -> the one pydantic-ai `Agent` of a run, plus what the driver reports about it.
 
 The only place tau constructs `Agent(...)`. Composition, outermost first:
-  permission layer ∘ tool gate (finalize turn hides tools) ∘ built-in tools (over `ctx.workspace`)
+  permission layer ∘ tool gate (finalize turn hides tools) ∘ built-in tools (over `ctx.workspace`), `ask_user`
 and the model: RecordingModel (with --record) ∘ RetryingModel ∘ provider model. Structured output (`output.schema`)
 uses pydantic-ai's `StructuredDict` plus a jsonschema output validator that sends violations back to the model.
+Plan mode (`permissions.mode == "plan"`) replaces the output with `submit_plan` or text (tau.runtime.plan) and adds
+the plan instructions; `output.schema` does not apply to a plan. `ask_user` (tau.runtime.clarify) is offered in
+every mode under the run's ask policy, never to subagents.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from tau.config.spec import BUILTIN_TOOLS, JobSpec
 from tau.hooks import HookSession
 from tau.permissions import AskAnswer, Asker, AskRequest, PermissionPolicy, permission_layer
 from tau.protocol import RetryScheduled
+from tau.runtime.clarify import ASK_TOOL, OnAsk, clarify_instructions, clarify_toolset
 from tau.runtime.context import ContextParts
 from tau.runtime.driver import RunSetup, ToolGate
 from tau.runtime.emitter import Emitter
 from tau.runtime.extensions import checkpoint_recorder, inner_capabilities, task_toolset
 from tau.runtime.models import build_model, model_settings
+from tau.runtime.plan import plan_instructions, plan_output_type
 from tau.runtime.subagents import ParentSession
 from tau.sessions import SessionStore
 from tau.tools import ToolLimits, build_toolset
@@ -46,20 +51,38 @@ HEADLESS_DENIAL = (
 
 
 def _instructions(job: JobSpec, context: ContextParts) -> list[str]:
-    parts = [BASE_INSTRUCTIONS.format(workspace=job.environment.workspace), *context.before_job]
+    """Base instructions, plan mode's (in plan mode), memory and skills, the job's own, working memory, then
+    `ask_user`'s."""
+    parts = [BASE_INSTRUCTIONS.format(workspace=job.environment.workspace)]
+    if job.permissions.mode == "plan":
+        parts.append(plan_instructions())
+    parts.extend(context.before_job)
     if job.instructions:
         parts.append(job.instructions)
-    return [*parts, *context.after_job]
+    return [*parts, *context.after_job, clarify_instructions()]
+
+
+def _subagent_instructions(job: JobSpec, context: ContextParts) -> list[str]:
+    """What subagents share with the run: the base instructions, memory and skills (no plan or ask_user parts:
+    a child neither submits plans nor asks the user)."""
+    return [BASE_INSTRUCTIONS.format(workspace=job.environment.workspace), *context.before_job]
 
 
 def _output_type(job: JobSpec) -> Any:
-    """The answer's type; with `on_ask: suspend` also pydantic-ai's `DeferredToolRequests` (the run then ends with
-    the calls the asker left open). Only then: other policies resolve every ask, and the model sees no difference."""
+    """The answer's type (in plan mode: `submit_plan` or text; `output.schema` does not apply); with
+    `on_ask: suspend` also pydantic-ai's `DeferredToolRequests` (the run then ends with the calls the asker or
+    `ask_user` left open). Only then: other policies resolve every ask, and the model sees no difference."""
     schema = job.output.schema_
-    answer: Any = str if schema is None else StructuredDict(schema, name=schema.get("title") or "final_answer")
+    answer: list[Any]
+    if job.permissions.mode == "plan":
+        answer = plan_output_type()
+    elif schema is None:
+        answer = [str]
+    else:
+        answer = [StructuredDict(schema, name=schema.get("title") or "final_answer")]
     if job.permissions.on_ask == "suspend":
-        return [answer, DeferredToolRequests]
-    return answer
+        return [*answer, DeferredToolRequests]
+    return answer if len(answer) > 1 else answer[0]
 
 
 def _add_schema_validator(agent: Agent[None, Any], schema: dict[str, Any]) -> None:
@@ -92,8 +115,9 @@ def build_model_for(job: JobSpec, emitter: Emitter) -> Model:
 def _safe_tools(job: JobSpec) -> set[str]:
     """tau's own tools that permissions allow without a rule: `skill` reads; `memory` confines itself to the
     memory directory (writes there are how long jobs keep notes) — except in plan mode, where it is not offered;
-    `task` only starts a subagent, whose every call is permission-checked itself."""
-    return {"todo", "skill", "task"} | ({"memory"} if job.permissions.mode != "plan" else set())
+    `task` only starts a subagent, whose every call is permission-checked itself; `ask_user` only asks (under the
+    run's ask policy)."""
+    return {"todo", "skill", "task", ASK_TOOL} | ({"memory"} if job.permissions.mode != "plan" else set())
 
 
 def build_setup(
@@ -109,9 +133,11 @@ def build_setup(
     model: Model | None = None,
     hooks: HookSession | None = None,
     checkpoint_parent: str | None = None,
+    ask_policy: OnAsk = "deny",
 ) -> RunSetup:
     """Everything the driver needs for `job`. `model` replaces the spec's model (tests, benchmarks, embedding);
-    `parent` names the run for subagent sessions; `checkpoint_parent` is the workspace pin the run continues from."""
+    `parent` names the run for subagent sessions; `checkpoint_parent` is the workspace pin the run continues from;
+    `ask_policy` is how `ask_user` reaches a human (`prepare_run` turns `tty` without a terminal into `deny`)."""
     gate = ToolGate()
     builtin = [name for name in job.tools if name in BUILTIN_TOOLS]
     toolsets: list[AbstractToolset[None]] = [
@@ -132,7 +158,7 @@ def build_setup(
         policy=policy,
         asker=asker,
         emitter=emitter,
-        instructions=instructions[: 1 + len(context.before_job)],
+        instructions=_subagent_instructions(job, context),
         hooks=hooks,
         store=store,
         parent=parent,
@@ -141,6 +167,10 @@ def build_setup(
     if task is not None:
         toolsets.append(task.filtered(lambda ctx, tool_def: gate.enabled))
         tool_names.append("task")
+    # after the task tool: subagents are built from the toolsets and names above and never ask the user
+    ask = clarify_toolset(ask_policy, timeout=job.limits.ask_timeout)
+    toolsets.append(ask.filtered(lambda ctx, tool_def: gate.enabled))
+    tool_names.append(ASK_TOOL)
     recorder = checkpoint_recorder(job, store, emitter, checkpoint_parent)
     agent: Agent[None, Any] = Agent(
         model or build_model_for(job, emitter),
@@ -155,7 +185,7 @@ def build_setup(
         retries={"tools": 3, "output": 3},
         name="tau",
     )
-    if job.output.schema_ is not None:
+    if job.output.schema_ is not None and job.permissions.mode != "plan":
         _add_schema_validator(agent, job.output.schema_)
     return RunSetup(
         agent=agent,

@@ -13,10 +13,20 @@ instead, taking its history and pending deferred calls from the store (the store
 run). The session is always `close`d when the run ends. Each commit carries what the step added: messages, usage
 deltas (tokens, requests, tool calls, cost) and, when the run suspends, the pending `DeferredToolRequests`.
 
-Suspension: with `on_ask: suspend` the asker leaves an `ask` unresolved, pydantic-ai ends the run with a
-`DeferredToolRequests` output, and the driver commits it as the snapshot's `pending`, emits one
-`ApprovalRequested` per call and ends with status `suspended`, terminal reason `needs_input`, exit 4. A
+Suspension: with `on_ask: suspend` the asker leaves an `ask` unresolved (or `ask_user` defers its question),
+pydantic-ai ends the run with a `DeferredToolRequests` output, and the driver commits it as the snapshot's
+`pending`, emits one `ApprovalRequested` per permission ask (or other deferred call) and one
+`ClarificationRequested` per question, and ends with status `suspended`, terminal reason `needs_input`, exit 4. A
 continuation answers pending calls with `DeferredToolResults` (`Answers`); unanswered ones are re-evaluated.
+
+Plan mode: a plan-mode run that ends with a plan (`submit_plan` or text) has it written to the plan file
+(`finish_plan`), commits with status `awaiting_plan_approval`, emits `PlanSubmitted` and ends `suspended` with that
+terminal reason, exit 4. A `Continuation` with a `plan_review` continues such a session with the approval (plan in
+context) or rejection (reason) prompt.
+
+Steering: `inject(text)` queues a user message; while the run is active it goes straight to pydantic-ai's
+`AgentRun.enqueue(priority="asap")`, so a message that arrives while the final answer is being written still
+redirects the run instead of being lost.
 """
 
 from __future__ import annotations
@@ -77,6 +87,7 @@ from tau.protocol import (
     Notice,
     PermissionDecided,
     PermissionDenial,
+    PlanSubmitted,
     RunCompleted,
     SessionStarted,
     SnapshotCreated,
@@ -87,7 +98,9 @@ from tau.protocol import (
 from tau.runtime.answers import DEFAULT_DENIAL, Answers, pending_call
 from tau.runtime.budget import Budget
 from tau.runtime.checkpoints import CheckpointRecorder
+from tau.runtime.clarify import ASK_TOOL, clarification_events, is_question
 from tau.runtime.emitter import Emitter, StreamTranslator
+from tau.runtime.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, PlanReview, finish_plan, review_prompt
 from tau.sessions import SessionStore, StepRecord
 
 PERMISSION_METADATA = "tau_permission"  # the key tau.permissions puts in a deferred call's metadata
@@ -112,10 +125,12 @@ class Continuation:
 
     `prompt` None sends no new prompt: the run continues the session's pending calls (answered by `answers`, the
     rest re-evaluated by the permission policy). A continuation with neither a prompt nor pending calls is a
-    ConfigError (exit 2)."""
+    ConfigError (exit 2). `plan_review` continues a session awaiting plan approval (`tau plan approve|reject`): its
+    prompt is the approval (with the plan) or the rejection (with the reason)."""
 
     prompt: str | None = None
     answers: Answers = field(default_factory=Answers)
+    plan_review: PlanReview | None = None
 
 
 @dataclass
@@ -169,6 +184,7 @@ class RunDriver:
         self._step = 0
         self._usage = UsageTotals()
         self._injected: list[str] = []
+        self._agent_run: AgentRun[None, Any] | None = None  # the pydantic-ai run while `_loop` is active
         self.continuation = continuation
         self._pending: DeferredToolRequests | None = None
         self._deferred: DeferredToolResults | None = None
@@ -189,8 +205,12 @@ class RunDriver:
         return self._snapshot_id
 
     def inject(self, text: str) -> None:
-        """Deliver `text` to the model at its next step (pydantic-ai `AgentRun.enqueue`). Safe before the run starts."""
-        self._injected.append(text)
+        """Deliver `text` to the model at its next step (pydantic-ai `AgentRun.enqueue`; a run about to end is
+        redirected to it). Safe before the run starts: then it is sent with the first request."""
+        if self._agent_run is not None:
+            self._agent_run.enqueue(text, priority="asap")
+        else:
+            self._injected.append(text)
 
     async def close(self) -> None:
         """Release what the run opened (MCP servers, sandboxes), last opened first."""
@@ -222,7 +242,13 @@ class RunDriver:
             self._committed = len(self._messages)
             self._pending = resumed.pending
             self.continuation.answers.check(self._pending, session=self.session_id)
-            if self._pending is None and self.continuation.prompt is None:
+            review = self.continuation.plan_review
+            if review is not None and resumed.status != AWAITING_PLAN_APPROVAL:
+                raise ConfigError(
+                    f"session {self.session_id} is not awaiting plan approval (its status is {resumed.status})",
+                    field=f"plan {review.decision}",
+                )
+            if self._pending is None and self.continuation.prompt is None and review is None:
                 raise ConfigError(
                     f"session {self.session_id} is not waiting on any call: give a prompt (-p TEXT) to continue it",
                     field="-p",
@@ -262,6 +288,9 @@ class RunDriver:
             error.__cause__ = caught
         if error is None and self.budget.hit is not None:
             error = self.budget.hit
+        plan, error = await self._finish_plan(output, error)
+        if plan is not None:
+            return await self._end_with_plan(plan, started)
         suspended = output if error is None and isinstance(output, DeferredToolRequests) else None
         status = "completed" if error is None else error.reason
         if suspended is not None:
@@ -271,7 +300,30 @@ class RunDriver:
         if suspended is not None:
             self._emit_requests(suspended)
         duration_ms = (self._clock() - started) * 1000
-        return self._emit_completed(output, error, duration_ms=duration_ms, suspended=suspended is not None)
+        reason = NEEDS_INPUT if suspended is not None else None
+        return self._emit_completed(output, error, duration_ms=duration_ms, suspended=reason)
+
+    async def _finish_plan(self, output: Any, error: TauError | None) -> tuple[PlanSubmitted | None, TauError | None]:
+        """In plan mode, after a run that ended normally with a plan: write it (the `plan` event to emit). A plan
+        that cannot be written fails the run (exit 1)."""
+        if error is not None or self.job.permissions.mode != "plan" or isinstance(output, DeferredToolRequests):
+            return None, error
+        try:
+            event = await finish_plan(
+                output, workspace=self.setup.workspace, session_id=self.session_id, plan_dir=self.job.plan.dir
+            )
+        except Exception as caught:
+            failed = RunError(f"could not write the plan: {type(caught).__name__}: {caught}")
+            failed.__cause__ = caught
+            return None, failed
+        return event, None
+
+    async def _end_with_plan(self, plan: PlanSubmitted, started: float) -> RunCompleted:
+        await self._commit(AWAITING_PLAN_APPROVAL)
+        await self._session_end(AWAITING_PLAN_APPROVAL)
+        self.emitter.emit(plan)
+        duration_ms = (self._clock() - started) * 1000
+        return self._emit_completed(plan.plan, None, duration_ms=duration_ms, suspended=AWAITING_PLAN_APPROVAL)
 
     async def _resolve_pending(self) -> tuple[DeferredToolResults | None, DeferredToolRequests | None]:
         """The `DeferredToolResults` a continuation starts with, or the requests still pending.
@@ -340,8 +392,17 @@ class RunDriver:
 
     async def _submitted_prompt(self) -> str | None:
         """The prompt after SessionStart and UserPromptSubmit hooks: blocked, or with their context appended.
-        None for a continuation without a new prompt."""
+        None for a continuation without a new prompt; a plan review's approval or rejection prompt."""
         text = self.job.prompt if self.continuation is None else self.continuation.prompt
+        review = self.continuation.plan_review if self.continuation is not None else None
+        if review is not None:
+            text = await review_prompt(
+                review,
+                workspace=self.setup.workspace,
+                session_id=self.session_id,
+                plan_dir=self.job.plan.dir,
+                messages=self._messages,
+            )
         hooks = self.setup.hooks
         if hooks is None:
             return text
@@ -374,6 +435,7 @@ class RunDriver:
             model_settings=dict(self.setup.model_settings) or None,  # type: ignore[arg-type]
         ) as run:
             translator = StreamTranslator(self.emitter)
+            self._agent_run = run
             try:
                 async for node in run:
                     if Agent.is_model_request_node(node):
@@ -390,6 +452,7 @@ class RunDriver:
                         if self.setup.hooks is not None and self.setup.hooks.stop_requested:
                             raise HookStopped(self.setup.hooks.stop_requested)
             finally:
+                self._agent_run = None
                 self._messages = run.all_messages()
                 self._capture_usage(run)
                 translator.interrupt_pending()
@@ -419,7 +482,7 @@ class RunDriver:
             self.emitter.emit(
                 MessageCompleted(turn=self.budget.turns, text=text, tool_calls=calls, model_name=response.model_name)
             )
-            if all(name == OUTPUT_TOOL for name in calls):
+            if all(name in (OUTPUT_TOOL, PLAN_TOOL) for name in calls):
                 await self._stop_hooks(run, text)
         usage = self._capture_usage(run)
         cost = float(usage.cost) if usage.cost is not None else None
@@ -523,9 +586,12 @@ class RunDriver:
             self.emitter.emit(Notice(level="warning", message=message))
 
     def _emit_requests(self, pending: DeferredToolRequests) -> None:
-        """One `ApprovalRequested` per pending call: permission asks, then deferred calls (questions)."""
+        """One `ApprovalRequested` per permission ask, one `ClarificationRequested` per `ask_user` question, then
+        one `ApprovalRequested` per other deferred call."""
         for kind, calls in (("approval", pending.approvals), ("question", pending.calls)):
             for call in calls:
+                if kind == "question" and (call.tool_name == ASK_TOOL or is_question(pending, call.tool_call_id)):
+                    continue
                 meta = pending.metadata.get(call.tool_call_id) or {}
                 info = meta.get(PERMISSION_METADATA)
                 reason = str(info.get("reason", "")) if isinstance(info, dict) else str(meta.get("question", ""))
@@ -538,18 +604,22 @@ class RunDriver:
                         kind="approval" if kind == "approval" else "question",
                     )
                 )
+        for question in clarification_events(pending):
+            self.emitter.emit(question)
 
     def _emit_completed(
-        self, output: Any, error: TauError | None, *, duration_ms: float, suspended: bool = False
+        self, output: Any, error: TauError | None, *, duration_ms: float, suspended: str | None = None
     ) -> RunCompleted:
+        """The terminal event; `suspended` is the terminal reason of a suspended run (`needs_input`,
+        `awaiting_plan_approval`), exit 4."""
         usage = self._usage
         cost = self.budget.cost_usd or None
         result_text, structured = _split_output(output)
         status: Literal["completed", "failed", "suspended"] = "completed" if error is None else "failed"
         reason = "completed" if error is None else error.reason
         code = ExitCode.COMPLETED if error is None else error.exit_code
-        if suspended:
-            status, reason, code = "suspended", NEEDS_INPUT, ExitCode.NEEDS_INPUT
+        if suspended is not None:
+            status, reason, code = "suspended", suspended, ExitCode.NEEDS_INPUT
         event = RunCompleted(
             status=status,
             terminal_reason=reason,

@@ -1,8 +1,10 @@
 """Where the snapshot store lives: a pure function of the explicit flag, the environment and the cwd.
 
-Order: `--state-dir` (the `explicit` argument) > `TAU_STATE_DIR` > a project-local `.tau/state/` when a `.tau/`
-directory exists from `cwd` up (not at or above `$HOME`, so `~/.tau` is never taken for a project) >
-`$XDG_STATE_HOME/tau` > `~/.local/state/tau`. Nothing here creates directories or reads `os.environ`.
+Order: `--state-dir` (the `explicit` argument) > `TAU_STATE_DIR` > a project-local `.tau/state/` for the nearest
+project from `cwd` up (not at or above `$HOME`, so `~/.tau` is never taken for a project) > `$XDG_STATE_HOME/tau` >
+`~/.local/state/tau`. A directory is a project when its `.tau/` holds `state/`, `config.toml` or `settings.json` —
+not any `.tau/`: runs create `.tau/plans/` and `.tau/memory/` in workspaces, and that must not move the store between
+`tau run` and `tau plan approve`. Nothing here creates directories or reads `os.environ`.
 """
 
 from __future__ import annotations
@@ -10,15 +12,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+PROJECT_MARKERS: tuple[str, ...] = ("state", "config.toml", "settings.json")  # in `.tau/`: what makes a project
+
 
 def project_state_dir(cwd: Path, env: Mapping[str, str]) -> Path | None:
-    """`<project>/.tau/state` for the nearest `.tau/` directory from `cwd` up, stopping below `$HOME`."""
+    """`<project>/.tau/state` for the nearest `.tau/` holding one of `PROJECT_MARKERS` from `cwd` up, stopping
+    below `$HOME`."""
     home = Path(env["HOME"]).resolve() if env.get("HOME") else None
     for directory in (cwd, *cwd.parents):
         if home is not None and (directory == home or directory in home.parents):
             return None
-        if (directory / ".tau").is_dir():
-            return directory / ".tau" / "state"
+        dot_tau = directory / ".tau"
+        if any((dot_tau / marker).exists() for marker in PROJECT_MARKERS):
+            return dot_tau / "state"
     return None
 
 

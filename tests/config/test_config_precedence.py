@@ -57,6 +57,7 @@ def test_unset_keys_fall_through_to_lower_layers(sandbox: Sandbox) -> None:
         "idle_timeout": 90.0,
         "tool_timeout": 120.0,
         "tool_output_chars": 30_000,
+        "ask_timeout": None,
     }
 
 

@@ -15,7 +15,7 @@ from pydantic_ai.models import Model
 from tau.config import JobSpec
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
-from tau.rpc.launch import Launcher
+from tau.rpc.launch import Launcher, launch_with_runtime
 from tau.rpc.server import RuntimeServer
 from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
 from tau.testing import ScriptedModel, scripted_model
@@ -37,6 +37,14 @@ class Scripts:
         self.played.append(script)
         self.jobs.append(job)
         return model
+
+
+class RunScripts(Scripts):
+    """One script per run, in order: `RunScripts([run1_steps, run2_steps, ...])`."""
+
+    def __init__(self, runs: Sequence[Sequence[ScriptStep]]) -> None:
+        queue = [list(steps) for steps in runs]
+        super().__init__(lambda job: queue.pop(0))
 
 
 @dataclass
@@ -74,6 +82,7 @@ def start_server(
     limits: ServiceLimits | None = None,
     presets_dir: Path | None = None,
     launcher: Launcher | None = None,
+    state_dir: Path | None = None,
 ) -> tuple[Served, threading.Thread]:
     service = RuntimeServiceImpl(
         env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")},
@@ -81,7 +90,8 @@ def start_server(
         presets_dir=presets_dir,
         model_factory=model_factory,
         limits=limits,
-        **({"launcher": launcher} if launcher is not None else {}),
+        state_dir=state_dir,
+        launcher=launcher or launch_with_runtime,
     )
     server = RuntimeServer(service, host="127.0.0.1", port=0, token=token)
     thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True, name="tau-serve-test")

@@ -52,7 +52,9 @@ def _layout(descriptor: Descriptor) -> list[tuple[str, int, int, str | None]]:
 
 
 def test_stream_events_response_is_wire_identical_to_run_response() -> None:
-    assert _layout(pb.StreamEventsResponse.DESCRIPTOR) == _layout(pb.RunResponse.DESCRIPTOR)
+    stream: Descriptor = pb.StreamEventsResponse.DESCRIPTOR  # type: ignore[assignment]  # the stubs' upb union
+    run: Descriptor = pb.RunResponse.DESCRIPTOR  # type: ignore[assignment]
+    assert _layout(stream) == _layout(run)
 
 
 def test_seed_shapes_stay_recognisable() -> None:

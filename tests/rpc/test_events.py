@@ -8,12 +8,15 @@ import pytest
 
 from tau.protocol import (
     EVENT_ADAPTER,
+    ApprovalRequested,
+    ClarificationRequested,
     EnvironmentInfo,
     Event,
     MessageCompleted,
     MessageDelta,
     Notice,
     PermissionDecided,
+    PlanSubmitted,
     RetryScheduled,
     RunCompleted,
     SessionStarted,
@@ -26,7 +29,15 @@ from tau.protocol import (
     UsageUpdated,
 )
 from tau.rpc._gen import runtime_pb2 as pb
-from tau.rpc.events import as_stream_event, error_response, session_status_of, status_response, to_response
+from tau.rpc.events import (
+    as_stream_event,
+    error_response,
+    pending_of,
+    session_status_of,
+    status_response,
+    struct_of,
+    to_response,
+)
 
 STARTED = SessionStarted(
     seq=0, session_id="s1", snapshot_id="snap0", model="test:m", cwd="/w",
@@ -87,6 +98,24 @@ CASES: list[tuple[Event, str, object]] = [
         "notice",
         pb.Notice(level="warning", message="provider call failed (attempt 2), retrying in 1.5s: 429"),
     ),
+    (
+        ApprovalRequested(call_id="c", tool="write", input={"file_path": "a"}, reason="needs approval"),
+        "permission_request",
+        pb.PermissionRequest(
+            request_id="c", call_id="c", tool="write", input=struct_of({"file_path": "a"}), reason="needs approval"
+        ),
+    ),
+    (
+        ClarificationRequested(call_id="q", question="Which?", choices=["a", "b"]),
+        "clarification_request",
+        pb.ClarificationRequest(request_id="q", question="Which?", options=["a", "b"]),
+    ),
+    (
+        ApprovalRequested(call_id="d", tool="fetch", input={}, reason="Which?", kind="question"),
+        "clarification_request",
+        pb.ClarificationRequest(request_id="d", question="Which?"),
+    ),
+    (PlanSubmitted(path=".tau/plans/s.md", plan="1. x"), "plan", pb.Plan(request_id="plan", text="1. x")),
 ]
 
 
@@ -129,6 +158,16 @@ def test_final_carries_result_usage_and_structured_output() -> None:
 def test_session_status_after_a_run(status: str, reason: str, expected: int) -> None:
     event = DONE.model_copy(update={"status": status, "terminal_reason": reason})
     assert session_status_of(event) == expected
+
+
+def test_a_suspended_session_awaits_what_is_pending() -> None:
+    suspended = DONE.model_copy(update={"status": "suspended", "terminal_reason": "needs_input"})
+    question = pending_of(ClarificationRequested(call_id="q", question="?"))
+    approval = pending_of(ApprovalRequested(call_id="c", tool="write", input={}))
+    plan = pending_of(PlanSubmitted(path="p.md", plan="1. x"))
+    assert session_status_of(suspended, [question]) == pb.SESSION_STATUS_AWAITING_INPUT
+    assert session_status_of(suspended, [question, plan]) == pb.SESSION_STATUS_AWAITING_PLAN_APPROVAL
+    assert session_status_of(suspended, [question, plan, approval]) == pb.SESSION_STATUS_AWAITING_APPROVAL
 
 
 def test_server_events_have_no_tau_json_and_stream_events_share_the_layout() -> None:

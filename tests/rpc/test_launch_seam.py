@@ -1,5 +1,5 @@
-"""The runtime seam: a launcher whose run `SupportsInject` gets InjectContext entries while it runs (the hook the
-driver will grow), and a launcher that fails still ends the run with Error, Status and Final."""
+"""The runtime seam: a launcher whose run `SupportsInject` gets InjectContext entries while it runs, and a launcher
+that fails still ends the run with Error, Status and Final."""
 
 from __future__ import annotations
 
@@ -43,11 +43,11 @@ class EchoInjected:
         return None
 
 
-async def echo_launcher(job: JobSpec, sink: Sink, model: object, store: SessionStore) -> RunHandle:
+async def echo_launcher(job: JobSpec, sink: Sink, model: object, store: SessionStore, _: object) -> RunHandle:
     return EchoInjected(job, sink)
 
 
-async def failing_launcher(job: JobSpec, sink: Sink, model: object, store: SessionStore) -> RunHandle:
+async def failing_launcher(job: JobSpec, sink: Sink, model: object, store: SessionStore, _: object) -> RunHandle:
     raise PreflightError("required MCP server 'db' failed to start")
 
 

@@ -164,7 +164,10 @@ def test_a_dropped_client_resumes_with_after_seq_without_gaps_or_duplicates(serv
         seqs = [e.seq for e in seen] + [e.seq for e in rest]
         assert seqs == list(range(1, len(seqs) + 1))
         assert rest[-1].HasField("final")
-        assert "".join(e.token.text for e in [*seen, *rest] if e.HasField("token")) == "x" * 40
+        tokens = [e.token.text for e in seen if e.HasField("token")] + [
+            e.token.text for e in rest if e.HasField("token")
+        ]
+        assert "".join(tokens) == "x" * 40
 
 
 def test_retrying_run_with_the_same_idempotency_key_replays_instead_of_rerunning(serve: Callable[..., Served]) -> None:
@@ -261,7 +264,16 @@ def test_presets_and_job_text(serve: Callable[..., Served], tmp_path: Path) -> N
         ({"model": ""}, Code.INVALID_ARGUMENT, "no model configured"),
         ({"session_id": "bad id/../x"}, Code.INVALID_ARGUMENT, "invalid session_id"),
         ({"preset": "../etc/passwd"}, Code.INVALID_ARGUMENT, "preset"),
-        ({"environment": pb.Environment(docker=pb.DockerEnvironment(image="x"))}, Code.UNIMPLEMENTED, "docker"),
+        (
+            {"environment": pb.Environment(docker=pb.DockerEnvironment(workspace="rel"))},
+            Code.INVALID_ARGUMENT,
+            "absolute",
+        ),
+        (
+            {"environment": pb.Environment(container=pb.ContainerEnvironment())},
+            Code.INVALID_ARGUMENT,
+            "container is empty",
+        ),
         ({"environment": pb.Environment(host=pb.HostEnvironment(workspace="rel"))}, Code.INVALID_ARGUMENT, "absolute"),
         ({"context": [pb.ContextEntry(key="", content="x")]}, Code.INVALID_ARGUMENT, "empty key"),
         ({"permissions": pb.Permissions(mode="yolo")}, Code.INVALID_ARGUMENT, "mode"),

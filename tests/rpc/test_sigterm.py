@@ -25,6 +25,7 @@ import pytest
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
 from tau.rpc.jobs import build_session_job
+from tau.sessions import FileSessionStore
 from tau.testing import calls, reply, scripted_model
 
 PROMPT = "Sleep for a while."
@@ -142,3 +143,11 @@ def test_sigterm_ends_the_running_stream_with_a_terminal_event_and_exits(
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert code == -signal.SIGTERM, code  # uvicorn re-raises the SIGTERM after the drain
     assert elapsed < 10, f"shutdown took {elapsed:.1f}s"
+    # the session persisted to the same default store as `tau run` ($HOME/.local/state/tau here), committed and closed
+    store = FileSessionStore(cassette.parent / "home" / ".local" / "state" / "tau")
+    log = asyncio.run(store.log(created.session_id))
+    assert log[-1].status == "terminated" and log[-1].id == final_snapshot(events)
+
+
+def final_snapshot(events: list[pb.RunResponse]) -> str:
+    return [e.snapshot.snapshot_id for e in events if e.HasField("snapshot")][-1]

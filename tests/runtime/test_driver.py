@@ -81,7 +81,7 @@ async def test_event_stream_shape_and_seq(tmp_path: Path) -> None:
     first = events[0]
     assert first.type == "session.started"
     assert first.schema_version == "1.0"
-    assert first.tools == ["read", "write", "edit", "bash", "glob", "grep", "memory"]
+    assert first.tools == ["read", "write", "edit", "bash", "glob", "grep", "memory", "ask_user"]
     assert first.environment.workspace == str(tmp_path)
     assert result == events[-1]
     assert (result.status, result.terminal_reason, result.exit_code, result.result) == (

@@ -307,7 +307,13 @@ def test_default_state_dir_order(tmp_path: Path) -> None:
     env = {"HOME": str(home)}
     assert default_state_dir(env, project / "sub") == home / ".local" / "state" / "tau"
     assert default_state_dir({**env, "XDG_STATE_HOME": "/xdg"}, project) == Path("/xdg/tau")
-    (project / ".tau").mkdir()
+    (project / ".tau" / "plans").mkdir(parents=True)  # a bare .tau/ (plans, memory) is not a project
+    assert default_state_dir({**env, "XDG_STATE_HOME": "/xdg"}, project / "sub") == Path("/xdg/tau")
+    for marker in ("config.toml", "settings.json"):
+        (project / ".tau" / marker).write_text("")
+        assert default_state_dir({**env, "XDG_STATE_HOME": "/xdg"}, project / "sub") == project / ".tau" / "state"
+        (project / ".tau" / marker).unlink()
+    (project / ".tau" / "state").mkdir()
     assert default_state_dir({**env, "XDG_STATE_HOME": "/xdg"}, project / "sub") == project / ".tau" / "state"
     assert default_state_dir({**env, "TAU_STATE_DIR": "rel"}, project) == project / "rel"
     assert default_state_dir({**env, "TAU_STATE_DIR": "/t"}, project, explicit="/flag") == Path("/flag")

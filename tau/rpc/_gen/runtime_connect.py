@@ -75,7 +75,8 @@ class RuntimeService(Protocol):
 
     async def fork_session(self, request: ForkSessionRequest, ctx: RequestContext[ForkSessionRequest, ForkSessionResponse], /) -> ForkSessionResponse:
         """
-        A new session that continues from another session's head snapshot.
+        A new session that continues from a snapshot of another session (default: its head), with the same job; it
+        carries the snapshot's pending requests. UNIMPLEMENTED on a server without a persistent session store.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -88,6 +89,9 @@ class RuntimeService(Protocol):
     async def respond(self, request: RespondRequest, ctx: RequestContext[RespondRequest, RespondResponse], /) -> RespondResponse:
         """
         Answer a pending request of a suspended run: approve / deny a tool call, answer a question, approve / reject a plan.
+        Once every pending request has an answer the session continues as a new run whose events go to the session's
+        event log (follow them with StreamEvents); until then it stays suspended. INVALID_ARGUMENT for an unknown request
+        or an answer of the wrong kind; FAILED_PRECONDITION when nothing is pending.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -380,7 +384,8 @@ class RuntimeServiceClient(ConnectClient):
         timeout_ms: int | None = None,
     ) -> ForkSessionResponse:
         """
-        A new session that continues from another session's head snapshot.
+        A new session that continues from a snapshot of another session (default: its head), with the same job; it
+        carries the snapshot's pending requests. UNIMPLEMENTED on a server without a persistent session store.
         """
         return await self.execute_unary(
             request=request,
@@ -427,6 +432,9 @@ class RuntimeServiceClient(ConnectClient):
     ) -> RespondResponse:
         """
         Answer a pending request of a suspended run: approve / deny a tool call, answer a question, approve / reject a plan.
+        Once every pending request has an answer the session continues as a new run whose events go to the session's
+        event log (follow them with StreamEvents); until then it stays suspended. INVALID_ARGUMENT for an unknown request
+        or an answer of the wrong kind; FAILED_PRECONDITION when nothing is pending.
         """
         return await self.execute_unary(
             request=request,
@@ -503,7 +511,8 @@ class RuntimeServiceSync(Protocol):
 
     def fork_session(self, request: ForkSessionRequest, ctx: RequestContext[ForkSessionRequest, ForkSessionResponse], /) -> ForkSessionResponse:
         """
-        A new session that continues from another session's head snapshot.
+        A new session that continues from a snapshot of another session (default: its head), with the same job; it
+        carries the snapshot's pending requests. UNIMPLEMENTED on a server without a persistent session store.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -516,6 +525,9 @@ class RuntimeServiceSync(Protocol):
     def respond(self, request: RespondRequest, ctx: RequestContext[RespondRequest, RespondResponse], /) -> RespondResponse:
         """
         Answer a pending request of a suspended run: approve / deny a tool call, answer a question, approve / reject a plan.
+        Once every pending request has an answer the session continues as a new run whose events go to the session's
+        event log (follow them with StreamEvents); until then it stays suspended. INVALID_ARGUMENT for an unknown request
+        or an answer of the wrong kind; FAILED_PRECONDITION when nothing is pending.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -806,7 +818,8 @@ class RuntimeServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
     ) -> ForkSessionResponse:
         """
-        A new session that continues from another session's head snapshot.
+        A new session that continues from a snapshot of another session (default: its head), with the same job; it
+        carries the snapshot's pending requests. UNIMPLEMENTED on a server without a persistent session store.
         """
         return self.execute_unary(
             request=request,
@@ -853,6 +866,9 @@ class RuntimeServiceClientSync(ConnectClientSync):
     ) -> RespondResponse:
         """
         Answer a pending request of a suspended run: approve / deny a tool call, answer a question, approve / reject a plan.
+        Once every pending request has an answer the session continues as a new run whose events go to the session's
+        event log (follow them with StreamEvents); until then it stays suspended. INVALID_ARGUMENT for an unknown request
+        or an answer of the wrong kind; FAILED_PRECONDITION when nothing is pending.
         """
         return self.execute_unary(
             request=request,
