@@ -102,16 +102,19 @@ async def main() -> None:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--docker", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="CI mode: 300 files, one repeat, host only")
     args = parser.parse_args()
+    if args.quick:
+        args.files, args.repeat, args.docker = 300, 1, False
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ws"
         root.mkdir()
         total = make_tree(root, args.files)
-        result: dict[str, Any] = {"files": args.files, "bytes": total}
+        result: dict[str, Any] = {"benchmark": "checkpoint_cost", "files": args.files, "bytes": total}
         result["host"] = await measure(HostBackend(root), root, Path(tmp) / "state-host", args.repeat)
         if args.docker:
             result["docker"] = await docker_measure(root, Path(tmp) / "state-docker", args.repeat)
-    print(json.dumps(result, indent=1))
+    print(json.dumps(result))
 
 
 async def docker_measure(root: Path, state: Path, repeat: int) -> dict[str, Any]:
