@@ -17,6 +17,7 @@ missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)  # compose v1: the tau image's smoke test
 if ((${#missing[@]})); then
     echo "install-docker: installing ${missing[*]}"
     as_root apt-get update -qq

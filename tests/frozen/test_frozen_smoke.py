@@ -5,8 +5,8 @@ through the binary: the replay model and the three output formats (the `tau run`
 imported through importlib), pydantic-ai's test model, the OpenAI SDK (against aimock, and against a closed port
 for the `openai` and `ollama` providers) and the Anthropic SDK (closed port: a provider error, never an ImportError).
 
-Slots for later waves (docs/binary.md): a job with a stdio MCP server, a job in the docker sandbox, `tau serve`
-answering a Connect client, `tau watch` processing a dropped job -- each through the binary.
+The feature stacks (a stdio MCP server, the docker sandbox, `tau serve` with a Connect client, `tau watch`) are in
+test_frozen_features.py; the usage examples of examples/deploy in test_deploy_examples.py.
 """
 
 from __future__ import annotations

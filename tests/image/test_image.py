@@ -1,0 +1,84 @@
+"""Smoke test of the tau image (top-level Containerfile): brought up as a compose service running `tau serve` with a
+token file, read-only root and /tmp a tmpfs; a Connect client talks to it from the host.
+
+- unary calls over Connect JSON with curl (what any HTTP client can do): no token -> 401 `unauthenticated`,
+  with the token -> ListSessions answers;
+- the Python Connect client: CreateSession (test model), a streamed Run, GetSession reporting the completed run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from tau.rpc._gen import runtime_pb2 as pb
+from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
+
+pytestmark = pytest.mark.docker
+
+TOKEN = "image-smoke-token"  # conftest.TOKEN
+SERVICE = "/tau.runtime.v1.RuntimeService"
+
+
+def _curl(url: str, method: str, body: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any]]:
+    command = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "-X", "POST", f"{url}{SERVICE}/{method}"]
+    command += ["-H", "Content-Type: application/json", "--data", json.dumps(body), "--max-time", "10"]
+    if token:
+        command += ["-H", f"Authorization: Bearer {token}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=20, check=True)
+    text, _, status = result.stdout.rpartition("\n")
+    return int(status), json.loads(text) if text.strip() else {}
+
+
+@pytest.fixture(scope="session")
+def tau_url(tau_image_env: dict[str, str], request: pytest.FixtureRequest) -> str:
+    """`http://127.0.0.1:PORT` of `tau serve` in the container, once it answers ListSessions."""
+    services = request.getfixturevalue("docker_services")  # after tau_image_env's skip/fail checks
+    docker_ip = request.getfixturevalue("docker_ip")
+    url = f"http://{docker_ip}:{services.port_for('tau', 7433)}"
+
+    def answers() -> bool:
+        try:
+            return _curl(url, "ListSessions", {}, TOKEN)[0] == 200
+        except (subprocess.SubprocessError, ValueError):
+            return False
+
+    services.wait_until_responsive(check=answers, timeout=60.0, pause=0.5)
+    return url
+
+
+def test_unary_calls_over_connect_json_with_curl(tau_url: str) -> None:
+    status, body = _curl(tau_url, "ListSessions", {}, None)
+    assert status == 401, body
+    assert body["code"] == "unauthenticated"
+
+    status, body = _curl(tau_url, "ListSessions", {"pageSize": 10}, TOKEN)
+    assert status == 200, body
+    assert isinstance(body.get("sessions", []), list)
+
+    status, body = _curl(tau_url, "GetSession", {"sessionId": "no-such-session"}, TOKEN)
+    assert status == 404, body
+    assert body["code"] == "not_found"
+
+
+def test_python_connect_client_runs_a_session_in_the_container(tau_url: str) -> None:
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    client = RuntimeServiceClientSync(tau_url, timeout_ms=30_000)
+    created = client.create_session(
+        pb.CreateSessionRequest(model="test:image", session_id="image-smoke"), headers=headers
+    )
+    assert created.session_id == "image-smoke"
+    events = list(client.run(pb.RunRequest(session_id="image-smoke", prompt="Say something."), headers=headers))
+    assert events[-1].WhichOneof("event") == "final", events
+    final = events[-1].final
+    assert (final.status, final.exit_code, final.result) == ("completed", 0, "success (no tool calls)")
+    started = next(event.started for event in events if event.WhichOneof("event") == "started")
+    assert started.cwd == "/work"
+
+    session = client.get_session(pb.GetSessionRequest(session_id="image-smoke"), headers=headers).session
+    assert (session.runs, session.model, session.status) == (1, "test:image", pb.SESSION_STATUS_COMPLETED)
+    listed = client.list_sessions(pb.ListSessionsRequest(), headers=headers).sessions
+    assert "image-smoke" in [item.session_id for item in listed]
