@@ -199,10 +199,13 @@ def resume_command(session: str, prompt_text: str | None, quiet: bool, state_dir
 @_common_run_options
 @_answer_options
 @click.option("--session-id", metavar="ID", help="Name the new session (default: a new uuid).")
+@click.option(
+    "--with-files", is_flag=True, help="First restore the workspace files to SNAPSHOT's checkpoint (report on stderr)."
+)
 @_state_dir_option
 def fork_command(snapshot: str, prompt_text: str | None, quiet: bool, state_dir: str | None, **flags: Any) -> None:
     """Start a new session whose first parent is SNAPSHOT (or a session's head) and run it (-p, or its pending
-    calls, as with resume)."""
+    calls, as with resume). `--with-files` first puts the workspace files back to SNAPSHOT's state."""
     from tau.cli.run import execute_continuation
 
     sys.exit(

@@ -8,7 +8,8 @@ the `FileSessionStore` of `default_state_dir(env, cwd, --state-dir)`.
 `resume`/`fork` rebuild the job from the snapshot's stored config (`tau.config.resume_job`: prompt replaced, flags on
 top, credentials from the current environment) and run it as a `Continuation` of the session; answers to pending
 calls (`--approve`, `--deny CALL[=REASON]`, `--answer CALL=TEXT`) are checked against the pending calls before any
-work starts (exit 2 naming an unknown call).
+work starts (exit 2 naming an unknown call). `tau fork --with-files` first restores the workspace files to the forked
+snapshot's pin (`restore_for_fork`, report on stderr; exit 1 without running if a file could not be restored).
 
 Plan mode: `tau run --plan` is `--permission-mode plan`; `--execute-plan FILE` runs a plan file in execution mode
 (the job file, if any, adds its prompt as context). `resume_plan` continues a session awaiting plan approval
@@ -151,6 +152,7 @@ def execute_continuation(
     flags = dict(flags)
     answers = parse_answers(flags.pop("approve"), flags.pop("deny_calls"), flags.pop("reason"), flags.pop("answer"))
     new_id = flags.pop("session_id", None)
+    with_files = bool(flags.pop("with_files", False))
     store = open_store(state_dir)
     shown = anyio.run(store.show, name)
     resolved = shown.resolved
@@ -170,7 +172,37 @@ def execute_continuation(
     job = resume_job(shown.config, prompt=prompt_text, flags=_flag_values(flags), env=dict(os.environ), cwd=Path.cwd())
     if kind == "fork":
         anyio.run(store.fork, resolved.snapshot_id, session_id, job.model_dump(mode="json"))
+        if with_files and not _restore_files(store, resolved.snapshot_id, job.environment.workspace):
+            return 1
     return _drive(job, quiet=quiet, store=store, session_id=session_id, continuation=Continuation(prompt_text, answers))
+
+
+def _restore_files(store: FileSessionStore, snapshot_id: str, directory: str) -> bool:
+    """`tau fork --with-files`: put the fork's workspace (`directory`) in the state the forked snapshot pins; the
+    report goes to stderr. False when a file could not be restored (the run does not start)."""
+    import anyio
+    from pydantic_ai.workspaces import Workspace
+
+    from tau.environment import HostBackend
+    from tau.runtime.checkpoints import RewindReport, restore_for_fork
+    from tau.runtime.rewind import resolve_rewind
+    from tau.sessions.checkpoints import store_objects
+
+    if not Path(directory).is_dir():
+        raise ConfigError(f"workspace directory {directory} does not exist", source="--with-files")
+    target = resolve_rewind(store, snapshot_id)
+    workspace = Workspace(HostBackend(directory))
+
+    async def restore() -> RewindReport:
+        return await restore_for_fork(store_objects(store), target.checkpoint, workspace, latest=target.latest)
+
+    report = anyio.run(restore)
+    sys.stderr.write(f"restore {directory} to snapshot {snapshot_id[:12]} (step {target.step})\n")
+    for line in report.lines():
+        sys.stderr.write(f"{line}\n")
+    if report.errors:
+        sys.stderr.write("tau: could not restore every file; the fork does not run\n")
+    return not report.errors
 
 
 _ANSWER_FLAGS = ("approve", "deny_calls", "reason", "answer")

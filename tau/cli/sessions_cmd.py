@@ -8,6 +8,10 @@ reports errors as one line with tau's exit codes: an unknown id or prefix is exi
 Transcript lines (`show`, `diff`): `user: …`, `assistant: …`, `tool → name {args}` for a call, `tool ← name: …` for
 a result (`[denied]`/`[failed]` marked), `retry: …`, `system: …`; long texts are cut to one line of 200 characters
 (`--full` in `show` keeps them whole).
+
+`diff` also compares the two snapshots' workspace pins (files added / removed / changed, `--patch` for a unified diff
+of the text files from the stored blobs); `log` lists, under each snapshot, the subagent sessions started from it;
+`ls` hides subagent sessions (ids with `.task-`) unless `--all`.
 """
 
 from __future__ import annotations
@@ -23,12 +27,15 @@ import click
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
 
+    from tau.runtime.subagents import ChildSession
     from tau.sessions import FileSessionStore
+    from tau.sessions.checkpoints import FileState, ObjectIO, Tree
 
 __all__ = ["sessions_group", "transcript_lines"]
 
 T = TypeVar("T")
 _CUT = 200
+_SUBAGENT_MARK = ".task-"  # subagent session ids are `<parent>.task-<n>`
 
 
 def _state_dir(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -122,11 +129,18 @@ def sessions_group() -> None:
 @click.option("--model", metavar="TEXT", help="Only sessions whose model contains TEXT.")
 @click.option("--limit", type=int, metavar="N", help="At most N sessions (most recent first).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per session, one per line.")
+@click.option("--all", "show_all", is_flag=True, help="Also list subagent sessions (ids containing `.task-`).")
 @_state_dir
 def sessions_ls(
-    status: str | None, since: str | None, model: str | None, limit: int | None, as_json: bool, state_dir: str | None
+    status: str | None,
+    since: str | None,
+    model: str | None,
+    limit: int | None,
+    as_json: bool,
+    show_all: bool,
+    state_dir: str | None,
 ) -> None:
-    """List sessions, most recently updated first."""
+    """List sessions, most recently updated first (subagent sessions only with --all)."""
     from dataclasses import asdict
 
     from tau.sessions import SessionFilter
@@ -134,8 +148,10 @@ def sessions_ls(
     store = _store(state_dir)
     if not store.root.is_dir():
         return
-    where = SessionFilter(status=status, since=_since(since), model=model, limit=limit)
+    where = SessionFilter(status=status, since=_since(since), model=model, limit=limit if show_all else None)
     infos = _run(store.list_sessions, where)
+    if not show_all:
+        infos = [info for info in infos if _SUBAGENT_MARK not in info.id][:limit]
     if as_json:
         for info in infos:
             click.echo(json.dumps(asdict(info), ensure_ascii=False))
@@ -187,12 +203,15 @@ def _workspace(config: dict[str, Any]) -> str:
 @click.argument("session")
 @_state_dir
 def sessions_log(session: str, state_dir: str | None) -> None:
-    """One line per snapshot of SESSION, oldest first: id, step, status, tokens, first words."""
+    """One line per snapshot of SESSION, oldest first: id, step, status, tokens, first words; under a snapshot, the
+    subagent sessions started from it (`↳ ID AGENT STATUS`, their own subagents indented below)."""
     from tau.sessions.snapshot import decode_messages
 
     store = _store(state_dir)
     resolved = store.resolve(session)
-    for snapshot_id, snap in store.chain(resolved.snapshot_id):
+    chain = store.chain(resolved.snapshot_id)
+    children = _children_by_snapshot(store, {snap.session for _, snap in chain})
+    for snapshot_id, snap in chain:
         words = ""
         if snap.messages is not None:
             lines = transcript_lines(
@@ -202,14 +221,40 @@ def sessions_log(session: str, state_dir: str | None) -> None:
         tokens = int(snap.usage.get("input_tokens", 0) + snap.usage.get("output_tokens", 0))
         status = snap.status + (" (pending)" if snap.pending is not None else "")
         click.echo(f"{snapshot_id[:12]}  step {snap.step:<4} {status:<24} {tokens:>7} tok  {_one_line(words, 70)}")
+        for child in children.pop(snapshot_id, []):
+            _echo_child(store, child, depth=1)
+    for orphans in children.values():  # started from a snapshot outside this chain (or none recorded)
+        for child in orphans:
+            _echo_child(store, child, depth=1, note=f" (from {str(child.parent_snapshot)[:12]})")
+
+
+def _children_by_snapshot(store: FileSessionStore, sessions: set[str]) -> dict[str | None, list[ChildSession]]:
+    """The subagent sessions of `sessions`, by the parent snapshot they were started from."""
+    from tau.runtime.subagents import child_sessions
+
+    found: dict[str | None, list[ChildSession]] = {}
+    for parent in sorted(sessions):
+        for child in child_sessions(store, parent):
+            found.setdefault(child.parent_snapshot, []).append(child)
+    return found
+
+
+def _echo_child(store: FileSessionStore, child: ChildSession, *, depth: int, note: str = "") -> None:
+    from tau.runtime.subagents import child_sessions
+
+    click.echo(f"{'  ' * depth}↳ {child.session_id} {child.agent or '-'} {child.status}{note}")
+    for grandchild in child_sessions(store, child.session_id):
+        _echo_child(store, grandchild, depth=depth + 1)
 
 
 @sessions_group.command("diff")
 @click.argument("a")
 @click.argument("b")
+@click.option("--patch", is_flag=True, help="Also a unified diff of the text files that differ.")
 @_state_dir
-def sessions_diff(a: str, b: str, state_dir: str | None) -> None:
-    """Messages of A and B (sessions or snapshots) after their common history; then their workspace pins."""
+def sessions_diff(a: str, b: str, patch: bool, state_dir: str | None) -> None:
+    """Messages of A and B (sessions or snapshots) after their common history; then the files that differ between
+    their workspace pins (added, removed, changed; `--patch` for the text)."""
     from pydantic_ai.messages import ModelMessagesTypeAdapter
 
     store = _store(state_dir)
@@ -229,14 +274,80 @@ def sessions_diff(a: str, b: str, state_dir: str | None) -> None:
         click.echo(f"- {line}")
     for line in transcript_lines(right.messages[common:]):
         click.echo(f"+ {line}")
-    pins = (left.snapshot.workspace, right.snapshot.workspace)
-    if pins == (None, None):
+    _workspace_diff(store, left.snapshot.workspace, right.snapshot.workspace, patch=patch)
+
+
+def _workspace_diff(store: FileSessionStore, left: str | None, right: str | None, *, patch: bool) -> None:
+    """The files that differ between two workspace pins (with `patch`, a unified diff of the text files)."""
+    from tau.sessions.checkpoints import read_checkpoint, store_objects
+
+    if left is None and right is None:
         click.echo("workspace: not pinned")
-    elif pins[0] == pins[1]:
-        click.echo(f"workspace: same ({str(pins[0])[:12]})")
-    else:
-        shown = [str(pin)[:12] if pin else "not pinned" for pin in pins]
-        click.echo(f"workspace: {shown[0]} -> {shown[1]}")
+        return
+    if left == right:
+        click.echo(f"workspace: same ({str(left)[:12]})")
+        return
+    click.echo(f"workspace: {left[:12] if left else 'not pinned'} -> {right[:12] if right else 'not pinned'}")
+    if left is None or right is None:
+        return
+    objects = store_objects(store)
+    _, left_state, left_baseline = read_checkpoint(objects, left)
+    _, right_state, right_baseline = read_checkpoint(objects, right)
+    changes = _tree_changes(left_state, left_baseline, right_state, right_baseline)
+    if not changes:
+        click.echo("  no file changes")
+    for kind, path, _, _ in changes:
+        click.echo(f"  {kind:<8} {path}")
+    if patch:
+        for _, path, before, after in changes:
+            for line in _file_patch(objects, path, before, after):
+                click.echo(line)
+
+
+_Change = tuple[str, str, "FileState", "FileState"]
+
+
+def _tree_changes(left: Tree, left_baseline: Tree, right: Tree, right_baseline: Tree) -> list[_Change]:
+    """(added|removed|changed, path, before, after) per path whose state differs. A path one side never saw is
+    taken as the other side's first-seen (baseline) state of it, as a rewind would restore it."""
+    from tau.sessions.checkpoints import ABSENT
+
+    changes: list[_Change] = []
+    for path in sorted({*left, *right}):
+        before = left.get(path) or right_baseline.get(path, ABSENT)
+        after = right.get(path) or left_baseline.get(path, ABSENT)
+        if before == after:
+            continue
+        kind = "added" if before.absent else "removed" if after.absent else "changed"
+        changes.append((kind, path, before, after))
+    return changes
+
+
+def _blob_text(objects: ObjectIO, state: FileState) -> list[str] | None:
+    """The lines of a captured text file ([] for an absent one); None if binary or not captured."""
+    if state.absent:
+        return []
+    if state.blob is None:
+        return None
+    data = objects.get_object(state.blob)
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8").splitlines(keepends=True)
+    except UnicodeDecodeError:
+        return None
+
+
+def _file_patch(objects: ObjectIO, path: str, before: FileState, after: FileState) -> list[str]:
+    import difflib
+
+    old, new = _blob_text(objects, before), _blob_text(objects, after)
+    source = "/dev/null" if before.absent else f"a/{path}"
+    target = "/dev/null" if after.absent else f"b/{path}"
+    if old is None or new is None:
+        why = "not captured" if before.skipped or after.skipped else "binary"
+        return [f"--- {source}", f"+++ {target}", f"({why}: no text diff)"]
+    return [line.rstrip("\n") for line in difflib.unified_diff(old, new, source, target)]
 
 
 @sessions_group.command("rm")

@@ -153,7 +153,7 @@ def build_setup(
     task = task_toolset(
         job,
         context.agents,
-        toolsets=toolsets,
+        toolsets=list(toolsets),  # a copy: the task tool joins the parent's list below, never a child's
         tool_names=tool_names,
         policy=policy,
         asker=asker,

@@ -99,7 +99,7 @@ from tau.runtime.answers import DEFAULT_DENIAL, Answers, pending_call
 from tau.runtime.budget import Budget
 from tau.runtime.checkpoints import CheckpointRecorder
 from tau.runtime.clarify import ASK_TOOL, clarification_events, is_question
-from tau.runtime.emitter import Emitter, StreamTranslator
+from tau.runtime.emitter import Emitter, StreamTranslator, usage_totals
 from tau.runtime.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, PlanReview, finish_plan, review_prompt
 from tau.sessions import SessionStore, StepRecord
 
@@ -501,14 +501,7 @@ class RunDriver:
         """Keep the run's usage for the terminal event (also when the run ends mid-step)."""
         usage = run.usage
         self._run_usage = usage
-        self._usage = UsageTotals(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            requests=usage.requests,
-            tool_calls=usage.tool_calls,
-        )
+        self._usage = usage_totals(usage)
         return usage
 
     async def _stop_hooks(self, run: AgentRun[None, Any], text: str) -> None:

@@ -23,8 +23,18 @@ from pydantic_ai.messages import (
     ThinkingPart,
     ThinkingPartDelta,
 )
+from pydantic_ai.usage import RunUsage
 
-from tau.protocol import Event, MessageDelta, Notice, PermissionDecided, ThinkingDelta, ToolCompleted, ToolStarted
+from tau.protocol import (
+    Event,
+    MessageDelta,
+    Notice,
+    PermissionDecided,
+    ThinkingDelta,
+    ToolCompleted,
+    ToolStarted,
+    UsageTotals,
+)
 
 Sink = Callable[[Event], None]
 
@@ -64,6 +74,18 @@ class Emitter:
     def touch(self) -> None:
         """Record activity that produced no event (a streamed tool-call argument chunk, say)."""
         self.last_activity = time.monotonic()
+
+
+def usage_totals(usage: RunUsage) -> UsageTotals:
+    """pydantic-ai's run usage as the protocol's totals (the one place this mapping lives)."""
+    return UsageTotals(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        requests=usage.requests,
+        tool_calls=usage.tool_calls,
+    )
 
 
 def tool_args(raw: str | dict[str, Any] | None) -> dict[str, Any]:

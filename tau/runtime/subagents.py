@@ -54,6 +54,7 @@ from tau.errors import ConfigError
 from tau.permissions import AskAnswer, Asker, AskRequest, Emit, PermissionPolicy, parse_rules, permission_layer
 from tau.protocol import SubagentCompleted, SubagentStarted, UsageTotals
 from tau.runtime.agent_defs import TASK_TOOL, AgentDefinition, ClaudePermissionMode
+from tau.runtime.emitter import usage_totals
 from tau.sessions import FileSessionStore, SessionStore, StepRecord
 
 __all__ = [
@@ -187,17 +188,6 @@ def _cap(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[:limit] + f"\n[… {len(text) - limit} more characters cut; the whole answer is in the child session]"
-
-
-def _totals(usage: RunUsage) -> UsageTotals:
-    return UsageTotals(
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cache_read_tokens=usage.cache_read_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        requests=usage.requests,
-        tool_calls=usage.tool_calls,
-    )
 
 
 def _final_text(messages: Sequence[ModelMessage]) -> str:
@@ -455,7 +445,7 @@ class _TaskRunner:
         outcome: _Outcome,
     ) -> str:
         name = request.definition.name
-        spent = _totals(usage)
+        spent = usage_totals(usage)
         text = _cap(outcome.text, self.max_result_chars)
         self._emit(
             SubagentCompleted(

@@ -5,11 +5,11 @@ and `tau agents ls`."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import WriteAgent
 
 from tau.cli.agents_cmd import agents_group
 from tau.runtime.agent_defs import (
@@ -20,6 +20,8 @@ from tau.runtime.agent_defs import (
     discover_agents,
     parse_agent_md,
 )
+
+WriteAgent = Callable[..., Path]  # the `write_agent` fixture (conftest.py)
 
 REVIEWER = """\
 ---
