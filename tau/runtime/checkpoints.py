@@ -24,14 +24,7 @@ Rewind to checkpoint T, knowing the newest checkpoint L of the session: a path T
 path first seen after T goes back to L's baseline (its state before tau first touched it, i.e. at T); so a rewind to
 a snapshot pinned before any capture (None) undoes everything tau captured. Skipped paths are reported, not touched.
 
-Tree scans (`scan_tree`): one `find -printf` command through `workspace.run` lists every entry with its stat key
-(size, mtime, ctime, inode, device; `.git`, `.tau/state` and the directories the last scan found ignored are pruned);
-the recorder's `ScanCache` maps each regular file to the key and state it was read with, so a file is read and
-hashed again only when its key changed, or when it was racily clean (mtime or ctime within 2 s of that scan's start,
-where a same-size edit in the same timestamp tick would keep the key, as git's index). Symlinks and special files
-are always read. Without commands or GNU find, on a failed or cut (`max_entries`) listing, or for a name that is not
-UTF-8, the scan walks with list_dir / read_bytes and hashes every file (two failed listings in a row: the cache
-stops trying). Both find the same files. Only blobs not already stored are written.
+Tree scans live in `tree_scan.py`.
 """
 
 from __future__ import annotations
@@ -40,20 +33,31 @@ import asyncio
 import contextlib
 import hashlib
 import posixpath
-import shlex
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 from pydantic_ai.capabilities import AbstractCapability
-from pydantic_ai.exceptions import UserError
 from pydantic_ai.tools import AgentDepsT, RunContext
 from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
-from pydantic_ai.workspaces import Workspace, WorkspaceError, WorkspaceUnavailableError
+from pydantic_ai.workspaces import Workspace, WorkspaceUnavailableError
 
-from tau.runtime.ignore_rules import IGNORE_FILES, IgnoreRules, ScopeFilter
+from tau.runtime.tree_scan import (
+    FS_ERRORS,
+    BlobSink,
+    CaptureStat,
+    CheckpointLimits,
+    ScanCache,
+    Scope,
+    TreeScan,
+    hard_skipped,
+    in_tree_scope,
+    read_state,
+    rel_path,
+    scan_tree,
+)
 from tau.sessions.checkpoints import (
     ABSENT,
     FileState,
@@ -81,499 +85,7 @@ __all__ = [
     "scan_tree",
 ]
 
-Scope = Literal["file", "tree", "none"]
 DEFAULT_SCOPES: Mapping[str, Scope] = {"write": "file", "edit": "file", "bash": "tree"}
-_READ_CONCURRENCY = 16
-_BATCH = 64
-_FS_ERRORS = (OSError, WorkspaceError, ValueError)
-
-
-@dataclass(frozen=True)
-class CheckpointLimits:
-    """Bounds of one tree capture; files past a bound are recorded as skipped ("not captured" in a rewind)."""
-
-    max_files: int = 20_000
-    max_total_bytes: int = 256 * 1024 * 1024
-    max_file_bytes: int = 8 * 1024 * 1024
-    max_entries: int = 200_000  # directory entries listed before the walk stops (the rest is not even listed)
-
-
-@dataclass(frozen=True)
-class CaptureStat:
-    """One capture, for measurements and `tau sessions log`-style reporting."""
-
-    scope: Scope
-    phase: Literal["before", "after"]
-    files: int
-    bytes_read: int
-    blobs_written: int
-    seconds: float
-
-
-@dataclass
-class TreeScan:
-    """What a tree scan found: in-scope files (blob or skipped), whether it stopped early, and the rules it used."""
-
-    files: Tree = field(default_factory=dict)
-    truncated: bool = False
-    rules: IgnoreRules = field(default_factory=IgnoreRules)
-    bytes_read: int = 0
-    blobs_written: int = 0
-    reused: int = 0  # files whose state came from the scan cache (listing key unchanged), not read
-    method: Literal["find", "walk"] = "walk"
-    ignored_dirs: list[str] = field(default_factory=list[str])  # directories the rules excluded (walk only)
-
-
-def _rel(path: str, root: str) -> str | None:
-    """`path` relative to `root`, or None when it is the root or outside it."""
-    if path == root or not path.startswith(root.rstrip("/") + "/"):
-        return None
-    return path[len(root.rstrip("/")) + 1 :]
-
-
-def _hard_skipped(rel: str) -> bool:
-    """Paths never captured, even when a tool names them: inside `.git/` or the project state dir `.tau/state/`."""
-    return ".git" in rel.split("/") or rel == ".tau/state" or rel.startswith(".tau/state/")
-
-
-async def _list(workspace: Workspace, directory: str) -> list[Any]:
-    try:
-        return list(await workspace.list_dir(directory))
-    except WorkspaceUnavailableError:
-        raise
-    except _FS_ERRORS:
-        return []
-
-
-async def _read_ignore_files(workspace: Workspace, root: str, rel_dir: str, names: set[str], scan: TreeScan) -> None:
-    for name in IGNORE_FILES:
-        if name in names:
-            with contextlib.suppress(*_FS_ERRORS, UnicodeDecodeError):
-                text = (await workspace.read_bytes(posixpath.join(root, rel_dir, name))).decode()
-                scan.rules.add(text, rel_dir)
-
-
-async def _walk(workspace: Workspace, root: str, limits: CheckpointLimits, scan: TreeScan) -> list[tuple[str, int]]:
-    """Every in-scope file (relative path, listed size) under `root`; symlinked directories are not entered."""
-    found: list[tuple[str, int]] = []
-    real_root = await workspace.realpath(root)
-    stack: list[tuple[str, str]] = [("", real_root)]
-    seen = 0
-    while stack:
-        rel_dir, real_dir = stack.pop()
-        entries = await _list(workspace, posixpath.join(root, rel_dir) if rel_dir else root)
-        await _read_ignore_files(workspace, root, rel_dir, {e.name for e in entries if not e.is_dir}, scan)
-        for entry in sorted(entries, key=lambda e: e.name):
-            seen += 1
-            if seen > limits.max_entries:
-                scan.truncated = True
-                return found
-            rel = posixpath.join(rel_dir, entry.name) if rel_dir else entry.name
-            if scan.rules.ignored(rel, is_dir=entry.is_dir):
-                if entry.is_dir:
-                    scan.ignored_dirs.append(rel)
-                continue
-            if not entry.is_dir:
-                found.append((rel, entry.size if entry.size is not None else -1))
-                continue
-            expected = posixpath.join(real_dir, entry.name)
-            with contextlib.suppress(*_FS_ERRORS):
-                if await workspace.realpath(posixpath.join(root, rel)) == expected:
-                    stack.append((rel, expected))
-    return found
-
-
-def _budget(candidates: list[tuple[str, int]], limits: CheckpointLimits, files: Tree) -> list[tuple[str, int]]:
-    """The candidates to read; the rest get a `skipped` entry in `files` naming the limit they hit."""
-    chosen: list[tuple[str, int]] = []
-    total = 0
-    for rel, size in sorted(candidates):
-        if size > limits.max_file_bytes:
-            files[rel] = FileState(skipped=f"larger than max_file_bytes ({limits.max_file_bytes})", size=size)
-        elif len(chosen) >= limits.max_files:
-            files[rel] = FileState(skipped=f"beyond max_files ({limits.max_files})", size=max(size, 0))
-        elif total + max(size, 0) > limits.max_total_bytes:
-            files[rel] = FileState(skipped=f"beyond max_total_bytes ({limits.max_total_bytes})", size=size)
-        else:
-            chosen.append((rel, size))
-            total += max(size, 0)
-    return chosen
-
-
-class _BlobSink:
-    """Hashes file bytes and stores the blobs not already known to be stored, in batches off the event loop."""
-
-    def __init__(self, objects: ObjectIO, stored: set[str]) -> None:
-        self.objects = objects
-        self.stored = stored
-        self.pending: dict[str, bytes] = {}
-        self.written = 0
-
-    def add(self, data: bytes) -> str:
-        blob = hashlib.sha256(data).hexdigest()
-        if blob not in self.stored:
-            self.pending[blob] = data
-        return blob
-
-    async def flush(self) -> None:
-        if not self.pending:
-            return
-        batch, self.pending = self.pending, {}
-
-        def put_all() -> None:
-            for data in batch.values():
-                self.objects.put_object(data)
-
-        await anyio.to_thread.run_sync(put_all)
-        self.stored.update(batch)
-        self.written += len(batch)
-
-
-async def _read_state(workspace: Workspace, path: str, limits: CheckpointLimits, sink: _BlobSink) -> FileState:
-    """One file's state through the workspace: absent, skipped (too large / a directory / unreadable) or a blob."""
-    if not await workspace.exists(path):
-        return ABSENT
-    entry = await workspace.stat(path)
-    if entry.is_dir:
-        return FileState(skipped="a directory")
-    if entry.size is not None and entry.size > limits.max_file_bytes:
-        return FileState(skipped=f"larger than max_file_bytes ({limits.max_file_bytes})", size=entry.size)
-    data = await workspace.read_bytes(path)
-    if len(data) > limits.max_file_bytes:
-        return FileState(skipped=f"larger than max_file_bytes ({limits.max_file_bytes})", size=len(data))
-    return FileState(blob=sink.add(data), size=len(data))
-
-
-# -- the listing scan: one `find` through the workspace, re-read only what changed -------------------------------
-
-_RACY_NS = 2_000_000_000  # a file whose mtime/ctime is this close to the scan start is re-read at the next scan too
-_MAX_PRUNED = 256  # ignored directories the next listing skips (`-prune`); the rest are listed and filtered
-_LISTING_TIMEOUT = 120.0
-_LISTING_FAILURES = 2  # consecutive failed listings before a cache stops trying (and every scan walks)
-_FIND_FORMAT = r"%y%Y %s %T@ %C@ %i %D %p\0"  # type, target type, size, mtime, ctime, inode, device, ./path
-
-Key = tuple[str, str, str, str, str]  # size, mtime, ctime, inode, device, as `find` prints them
-
-
-@dataclass(frozen=True)
-class _Listed:
-    """One `find` record: `kind` is `%y` (f regular, d directory, l symlink, p/s/c/b/D other), `target` is `%Y`
-    (a symlink's target type, N = dangling, L = loop; else the same as `kind`)."""
-
-    kind: str
-    target: str
-    size: int
-    key: Key
-
-
-@dataclass
-class ScanCache:
-    """What the listing scan remembers between tree captures of one workspace into one object store: each regular
-    file's listing key (size, mtime, ctime, inode, device) with the state read for it, the ignore files' texts, and
-    the ignored directories to prune. An entry is kept only when the file's mtime/ctime was at least 2 s older than
-    the scan's start ("racily clean" otherwise, as git: a same-size edit in the same timestamp tick would keep the
-    key), so an entry whose key still matches needs no read. One cache per recorder; never share across stores."""
-
-    root: str | None = None
-    files: dict[str, tuple[Key, FileState]] = field(default_factory=dict[str, tuple[Key, FileState]])
-    ignore_texts: dict[str, tuple[Key, str]] = field(default_factory=dict[str, tuple[Key, str]])
-    pruned: tuple[str, ...] = ()
-    failures: int = 0
-    rules_source: list[tuple[str, str]] | None = None  # (directory, text) of the ignore files `scope` was built from
-    scope: ScopeFilter | None = None  # kept while the ignore files are unchanged: its verdicts stay memoized
-
-    @property
-    def usable(self) -> bool:
-        return self.failures < _LISTING_FAILURES
-
-    def use_root(self, root: str) -> None:
-        if root != self.root:
-            self.root, self.files, self.ignore_texts, self.pruned = root, {}, {}, ()
-            self.rules_source = self.scope = None
-
-
-@dataclass
-class _Listing:
-    """What a listing scan found: in-scope candidates (relative path, size) and every record, by path."""
-
-    candidates: list[tuple[str, int]]
-    records: dict[str, _Listed]
-    start_ns: int | None
-
-
-def _glob_escape(rel: str) -> str:
-    return "".join("\\" + char if char in "[]*?\\" else char for char in rel)
-
-
-def _find_command(pruned: Sequence[str], max_entries: int) -> str:
-    """One shell command listing every entry with its stat key, NUL-separated, between a start-time header and an
-    exit-status trailer; `head` cuts it after `max_entries` records, which drops the trailer (the caller walks)."""
-    skip = "".join(f" -o -path {shlex.quote('./' + _glob_escape(rel))}" for rel in pruned)
-    return (
-        "{ printf 'tau-scan %s\\0' \"$(date +%s.%N)\"; "
-        "LC_ALL=C find . -mindepth 1 \\( -name .git -o -path ./.tau/state"
-        f" -o -type d \\( ! -readable -o ! -executable{skip} \\) \\) -prune -o -printf '{_FIND_FORMAT}'; "
-        "printf 'tau-end %s\\0' \"$?\"; }"
-        f" | head -z -n {max_entries + 2}"
-    )
-
-
-def _time_ns(text: str) -> int | None:
-    seconds, _, fraction = text.partition(".")
-    if not seconds.isdigit() or not (fraction.isdigit() or not fraction):
-        return None
-    return int(seconds) * 1_000_000_000 + int((fraction + "000000000")[:9])
-
-
-def _parse_record(record: str) -> tuple[str, _Listed] | None:
-    fields = record.split(" ", 6)
-    if len(fields) != 7 or len(fields[0]) != 2 or not fields[6].startswith("./") or not fields[1].isdigit():
-        return None
-    types, size, mtime, ctime, inode, device, path = fields
-    return path[2:], _Listed(types[0], types[1], int(size), (size, mtime, ctime, inode, device))
-
-
-def _parse_listing(stdout: str) -> tuple[int | None, dict[str, _Listed]] | None:
-    """The start time (ns) and records of a complete, successful listing; None for anything else (a cut or failed
-    listing, a name that is not UTF-8: the output is decoded with replacement characters)."""
-    if "\ufffd" in stdout:
-        return None
-    lines = stdout.split("\0")
-    if lines and not lines[-1]:
-        lines.pop()
-    if len(lines) < 2 or not lines[0].startswith("tau-scan ") or lines[-1] != "tau-end 0":
-        return None
-    header = lines[0].removeprefix("tau-scan ")
-    seconds = header.partition(".")[0]  # a `date` without %N prints it verbatim: whole seconds then
-    start_ns = _time_ns(header) or (int(seconds) * 1_000_000_000 if seconds.isdigit() else None)
-    records: dict[str, _Listed] = {}
-    for line in lines[1:-1]:
-        parsed = _parse_record(line)
-        if parsed is None:
-            return None
-        records[parsed[0]] = parsed[1]
-    return start_ns, records
-
-
-async def _run_listing(
-    workspace: Workspace, pruned: Sequence[str], max_entries: int
-) -> tuple[int | None, dict[str, _Listed]] | None:
-    try:
-        result = await workspace.run(_find_command(pruned, max_entries), shell=True, timeout=_LISTING_TIMEOUT)
-    except WorkspaceUnavailableError:
-        raise
-    except (UserError, NotImplementedError, TypeError, *_FS_ERRORS):
-        return None  # no commands on this backend, output cap, timeout, ...
-    return _parse_listing(result.stdout) if result.exit_code == 0 else None
-
-
-def _trusted(entry: _Listed, start_ns: int | None) -> bool:
-    """Whether a key match proves the content unchanged: a regular file whose mtime and ctime are both >= 2 s older
-    than the scan's start (a later edit within the same timestamp tick could keep the key; ctime also covers a
-    tool that writes and then restores the mtime)."""
-    if entry.kind != "f" or start_ns is None:
-        return False
-    times = (_time_ns(entry.key[1]), _time_ns(entry.key[2]))
-    return all(time_ns is not None and time_ns < start_ns - _RACY_NS for time_ns in times)
-
-
-async def _ignore_text(
-    workspace: Workspace, root: str, rel: str, entry: _Listed, cache: ScanCache, start_ns: int | None
-) -> str | None:
-    cached = cache.ignore_texts.get(rel)
-    if cached is not None and cached[0] == entry.key and entry.kind == "f":
-        return cached[1]
-    try:
-        text = (await workspace.read_bytes(posixpath.join(root, rel))).decode()
-    except WorkspaceUnavailableError:
-        raise
-    except (*_FS_ERRORS, UnicodeDecodeError):
-        return None
-    if _trusted(entry, start_ns):
-        cache.ignore_texts[rel] = (entry.key, text)
-    return text
-
-
-async def _listing_rules(
-    workspace: Workspace, root: str, records: Mapping[str, _Listed], cache: ScanCache, start_ns: int | None
-) -> ScopeFilter:
-    """The rules of every ignore file outside ignored directories, shallow first (as the walk reads them); the
-    cached filter (with its memoized verdicts) when they are the same as last time."""
-    rules = IgnoreRules()
-    scope = ScopeFilter(rules)
-    source: list[tuple[str, str]] = []
-    found = [
-        (rel.count("/"), IGNORE_FILES.index(rel.rpartition("/")[2]), rel)
-        for rel, entry in records.items()
-        if rel.rpartition("/")[2] in IGNORE_FILES and entry.target != "d"
-    ]
-    for _, _, rel in sorted(found):
-        rel_dir = rel.rpartition("/")[0]
-        if scope.dir_excluded(rel_dir):
-            continue
-        text = await _ignore_text(workspace, root, rel, records[rel], cache, start_ns)
-        if text is not None:
-            rules.add(text, rel_dir)
-            source.append((rel_dir, text))
-    if cache.scope is None or cache.rules_source != source:
-        cache.scope, cache.rules_source = scope, source
-    return cache.scope
-
-
-def _split_records(
-    records: Mapping[str, _Listed], scope: ScopeFilter
-) -> tuple[list[tuple[str, int]], list[str], list[str]]:
-    """In-scope regular files (path, size), in-scope other non-directories (symlinks, fifos: sized by a stat), and
-    the topmost ignored directories."""
-    files: list[tuple[str, int]] = []
-    others: list[str] = []
-    ignored_dirs: list[str] = []
-    for rel, entry in records.items():
-        if entry.kind == "d":
-            if scope.dir_excluded(rel) and not scope.dir_excluded(rel.rpartition("/")[0]):
-                ignored_dirs.append(rel)
-        elif entry.target == "d":
-            continue  # a symlinked directory: never entered, as in the walk
-        elif scope.file_in_scope(rel):
-            if entry.kind == "f":
-                files.append((rel, entry.size))
-            else:
-                others.append(rel)
-    return files, others, ignored_dirs
-
-
-async def _stat_size(workspace: Workspace, path: str) -> int | None:
-    """A symlink's or special file's size as the walk lists it (following the link; -1 when unknown); None for a
-    directory."""
-    try:
-        entry = await workspace.stat(path)
-    except WorkspaceUnavailableError:
-        raise
-    except _FS_ERRORS:
-        return -1
-    if entry.is_dir:
-        return None
-    return entry.size if entry.size is not None else -1
-
-
-async def _list_scan(
-    workspace: Workspace, root: str, limits: CheckpointLimits, scan: TreeScan, cache: ScanCache
-) -> _Listing | None:
-    """Every in-scope file from one `find` through the workspace (None: not available, failed or over
-    `max_entries`; the caller walks instead). Directories ignored by the last scan are pruned; if the ignore files
-    now let one back in, the listing runs again without pruning."""
-    for pruned in (cache.pruned, ()) if cache.pruned else ((),):
-        listing = await _run_listing(workspace, pruned, limits.max_entries)
-        if listing is None:
-            return None
-        start_ns, records = listing
-        scope = await _listing_rules(workspace, root, records, cache, start_ns)
-        if all(scope.dir_excluded(rel) for rel in pruned):
-            break
-    files, others, ignored_dirs = _split_records(records, scope)
-    for rel in others:
-        size = await _stat_size(workspace, posixpath.join(root, rel))
-        if size is not None:
-            files.append((rel, size))
-    scan.rules = scope.rules
-    cache.pruned = tuple(sorted(ignored_dirs)[:_MAX_PRUNED])
-    return _Listing(files, records, start_ns)
-
-
-async def scan_tree(
-    workspace: Workspace,
-    objects: ObjectIO,
-    *,
-    limits: CheckpointLimits | None = None,
-    stored: set[str] | None = None,
-    cache: ScanCache | None = None,
-    listing: bool = True,
-) -> TreeScan:
-    """Capture every in-scope file of the workspace: blobs go to `objects` (unless in `stored`), states returned.
-
-    With `listing` (default) the files come from one `find` command through the workspace and, given a `cache`
-    from earlier scans, only files whose listing key changed (or was racily clean) are read; without commands or
-    GNU `find -printf`, or when the listing fails, the tree is walked with list_dir / read_bytes (every file read).
-    """
-    limits = limits or CheckpointLimits()
-    root = await workspace.working_dir()
-    cache = cache if cache is not None else ScanCache()
-    cache.use_root(root)
-    scan, found = await _find_files(workspace, root, limits, cache, listing=listing)
-    to_read: list[str] = []
-    for rel, _ in _budget(found.candidates, limits, scan.files):
-        entry, hit = found.records.get(rel), cache.files.get(rel)
-        if entry is not None and hit is not None and hit[0] == entry.key:
-            scan.files[rel] = hit[1]
-            scan.reused += 1
-        else:
-            to_read.append(rel)
-            cache.files.pop(rel, None)
-    sink = _BlobSink(objects, stored if stored is not None else set())
-    await _read_files(workspace, root, to_read, sink, scan, found, cache)
-    if scan.method == "find":
-        cache.files = {rel: hit for rel, hit in cache.files.items() if rel in scan.files}
-    return scan
-
-
-async def _find_files(
-    workspace: Workspace, root: str, limits: CheckpointLimits, cache: ScanCache, *, listing: bool
-) -> tuple[TreeScan, _Listing]:
-    """The listing scan when it can be used and succeeds, else the walk."""
-    if listing and cache.usable:
-        scan = TreeScan(method="find")
-        found = await _list_scan(workspace, root, limits, scan, cache)
-        cache.failures = 0 if found is not None else cache.failures + 1
-        if found is not None:
-            return scan, found
-    scan = TreeScan(method="walk")
-    found = _Listing(await _walk(workspace, root, limits, scan), {}, None)
-    cache.pruned = tuple(sorted(scan.ignored_dirs)[:_MAX_PRUNED])
-    return scan, found
-
-
-async def _read_files(
-    workspace: Workspace,
-    root: str,
-    to_read: Sequence[str],
-    sink: _BlobSink,
-    scan: TreeScan,
-    found: _Listing,
-    cache: ScanCache,
-) -> None:
-    """Read and hash `to_read` in batches; files the listing vouches for (not racily clean) enter the cache once
-    their blobs are stored."""
-    gate = asyncio.Semaphore(_READ_CONCURRENCY)
-    learned: dict[str, tuple[Key, FileState]] = {}
-
-    async def capture(rel: str) -> None:
-        async with gate:
-            try:
-                data = await workspace.read_bytes(posixpath.join(root, rel))
-            except WorkspaceUnavailableError:
-                raise
-            except _FS_ERRORS as error:
-                scan.files[rel] = FileState(skipped=f"unreadable: {error}")
-                return
-        scan.bytes_read += len(data)
-        state = scan.files[rel] = FileState(blob=sink.add(data), size=len(data))
-        entry = found.records.get(rel)
-        if entry is not None and _trusted(entry, found.start_ns):
-            learned[rel] = (entry.key, state)
-
-    for start in range(0, len(to_read), _BATCH):
-        await asyncio.gather(*(capture(rel) for rel in to_read[start : start + _BATCH]))
-        await sink.flush()
-        cache.files.update(learned)
-        learned.clear()
-    scan.blobs_written = sink.written
-
-
-def _in_tree_scope(rel: str, rules: IgnoreRules) -> bool:
-    parts = rel.split("/")
-    if any(rules.ignored("/".join(parts[: i + 1]), is_dir=True) for i in range(len(parts) - 1)):
-        return False
-    return not rules.ignored(rel, is_dir=False)
 
 
 class CheckpointRecorder:
@@ -642,7 +154,7 @@ class CheckpointRecorder:
     async def _guarded(self, capture: Any, tool_name: str) -> None:
         try:
             await capture
-        except (CorruptObjectError, *_FS_ERRORS) as error:
+        except (CorruptObjectError, *FS_ERRORS) as error:
             message = f"workspace checkpoint around {tool_name} failed: {error}"
             self.warnings.append(message)
             if self.on_warning is not None:
@@ -678,11 +190,11 @@ class CheckpointRecorder:
         if not isinstance(target, str) or not target:
             return None
         root = await workspace.working_dir()
-        rel = _rel(await workspace.resolve(target), root)
-        if rel is None or _hard_skipped(rel):
+        rel = rel_path(await workspace.resolve(target), root)
+        if rel is None or hard_skipped(rel):
             return None
-        sink = _BlobSink(self.objects, self._stored)
-        state = await _read_state(workspace, posixpath.join(root, rel), self.limits, sink)
+        sink = BlobSink(self.objects, self._stored)
+        state = await read_state(workspace, posixpath.join(root, rel), self.limits, sink)
         await sink.flush()
         if phase == "before" and rel not in self._baseline:
             self._baseline[rel] = state
@@ -698,7 +210,7 @@ class CheckpointRecorder:
             self._set(rel, state)
         if not scan.truncated:
             for rel, state in list(self._state.items()):
-                if rel not in scan.files and not state.absent and _in_tree_scope(rel, scan.rules):
+                if rel not in scan.files and not state.absent and in_tree_scope(rel, scan.rules):
                     self._set(rel, ABSENT)
         else:
             note = f"tree capture stopped after {self.limits.max_entries} directory entries (max_entries)"
@@ -890,7 +402,7 @@ async def rewind(
             await _apply_one(workspace, objects, root, rel, want, report)
         except WorkspaceUnavailableError:
             raise
-        except (CorruptObjectError, *_FS_ERRORS) as error:
+        except (CorruptObjectError, *FS_ERRORS) as error:
             report.errors.append((rel, str(error)))
     return report
 
