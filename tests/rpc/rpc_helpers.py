@@ -56,11 +56,12 @@ class Served:
     workspace: Path
 
     def client(self, *, json: bool = False) -> RuntimeServiceClientSync:
+        # A generous deadline: it bounds whole streams, which on a loaded 2-core CI machine can take minutes.
         if json:
             from connectrpc.compat import google_protobuf_json_codec
 
-            return RuntimeServiceClientSync(self.url, codec=google_protobuf_json_codec(), timeout_ms=20_000)
-        return RuntimeServiceClientSync(self.url, timeout_ms=20_000)
+            return RuntimeServiceClientSync(self.url, codec=google_protobuf_json_codec(), timeout_ms=120_000)
+        return RuntimeServiceClientSync(self.url, timeout_ms=120_000)
 
     @property
     def headers(self) -> dict[str, str]:
