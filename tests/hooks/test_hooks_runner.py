@@ -198,8 +198,15 @@ async def test_json_output_fields(project: Path, script: ScriptMaker) -> None:
     assert outcome.messages == ["checked"]
 
 
-async def test_several_hooks_run_concurrently_and_combine_in_config_order(project: Path, script: ScriptMaker) -> None:
-    def emit(decision: str, updated: str, delay: float) -> str:
+async def test_several_hooks_run_concurrently_and_combine_in_config_order(
+    project: Path, script: ScriptMaker, tmp_path: Path
+) -> None:
+    """The first and third hooks each wait for the other to have started (bounded): run one after the other, the
+    first would give up and fail, so the combined "ask" proves they ran at the same time. No clock is asserted."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def emit(decision: str, updated: str, waits_for: str | None) -> str:
         body = {
             "hookSpecificOutput": {
                 "permissionDecision": decision,
@@ -207,18 +214,22 @@ async def test_several_hooks_run_concurrently_and_combine_in_config_order(projec
                 "updatedInput": {"command": updated},
             }
         }
-        return script(f"{updated}.sh", f"sleep {delay}\ncat <<'EOF'\n{json.dumps(body)}\nEOF\n")
+        handshake = f"touch {marks}/{updated}\n"
+        if waits_for:
+            handshake += (
+                f"for i in $(seq 300); do [ -f {marks}/{waits_for} ] && break; sleep 0.05; done\n"
+                f"[ -f {marks}/{waits_for} ] || exit 1\n"
+            )
+        return script(f"{updated}.sh", f"{handshake}cat <<'EOF'\n{json.dumps(body)}\nEOF\n")
 
     slow_ask, fast_allow, last_allow = (
-        emit("ask", "first", 0.6),
-        emit("allow", "second", 0.0),
-        emit("allow", "third", 0.3),
+        emit("ask", "first", "third"),
+        emit("allow", "second", None),
+        emit("allow", "third", "first"),
     )
     events = Events()
     hooks = session(project, {"PreToolUse": [group(slow_ask), group(fast_allow), group(last_allow)]}, events)
-    started = time.monotonic()
     outcome = await hooks.pre_tool_use("bash", {"command": "x"}, "c")
-    assert time.monotonic() - started < 1.2  # concurrent: 0.6 s, not 0.9 s
     assert outcome.decision == "ask" and outcome.reason == "ask"  # ask > allow
     assert outcome.updated_input == {"command": "third"}  # last in config order, not last to finish
     assert [e.command for e in events] == [slow_ask, fast_allow, last_allow]
