@@ -9,23 +9,19 @@ error paths answer at once), and a fresh copy of examples/hello as its working d
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import re
 import shutil
 import subprocess
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "hello"
-AIMOCK_CLI = ROOT / "tests" / "partners" / "node_modules" / "@copilotkit" / "aimock" / "dist" / "cli.js"
-_LISTENING = re.compile(rb"listening on (http://127\.0\.0\.1:\d+)")
-_START_TIMEOUT = 15.0
 _DROPPED_PREFIXES = ("TAU_", "OPENAI_", "ANTHROPIC_", "AZURE_OPENAI_", "OLLAMA_")
 USER_CONFIG = """\
 [providers.openai]
@@ -107,72 +103,21 @@ def run_tau(tau_binary: Path, hermetic_env: dict[str, str], hello_dir: Path) -> 
     return run
 
 
-# --- aimock (copied from tests/e2e_http/conftest.py: that conftest is not importable as a module) ---------------
+# --- aimock: the same helpers as tests/e2e_http, loaded by path (test directories are not packages) ------------
 
 
-def require_aimock() -> None:
-    """Skip (locally) or fail (CI=true) when the node partner aimock cannot run."""
-    if shutil.which("node") is None:
-        reason = "node is not installed"
-    elif not AIMOCK_CLI.exists():
-        reason = "npm test partners are not installed: run scripts/install-test-partners.sh"
-    else:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"aimock unavailable in CI: {reason}")
-    pytest.skip(reason)
+def _load_e2e_http() -> ModuleType:
+    path = ROOT / "tests" / "e2e_http" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("_tau_frozen_e2e_http_helpers", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-@contextmanager
-def run_aimock(fixture_file: Path) -> Iterator[str]:
-    """Run aimock serving `fixture_file`; yields its origin (`http://127.0.0.1:PORT`)."""
-    require_aimock()
-    process = subprocess.Popen(
-        ["node", str(AIMOCK_CLI), "-p", "0", "-h", "127.0.0.1", "-f", str(fixture_file), "--log-level", "info"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        origin = _wait_until_listening(process)
-        _wait_until_healthy(origin)
-        yield origin
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        if process.stdout is not None:
-            process.stdout.close()
-
-
-def _wait_until_listening(process: subprocess.Popen[bytes]) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + _START_TIMEOUT
-    seen = b""
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"aimock exited with {process.wait()}: {seen.decode(errors='replace')}")
-        seen += line
-        if match := _LISTENING.search(line):
-            return match.group(1).decode()
-    raise RuntimeError(f"aimock did not start in {_START_TIMEOUT}s: {seen.decode(errors='replace')}")
-
-
-def _wait_until_healthy(origin: str) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT
-    while True:
-        try:
-            with urllib.request.urlopen(f"{origin}/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.02)
+_e2e_http = _load_e2e_http()
+run_aimock: Callable[[Path], Any] = _e2e_http.run_aimock
+require_aimock: Callable[[], None] = _e2e_http.require_aimock
 
 
 @pytest.fixture
