@@ -4,8 +4,11 @@ Tree scans (`scan_tree`): one `find -printf` command through `workspace.run` lis
 (size, mtime, ctime, inode, device; `.git`, `.tau/state` and the directories the last scan found ignored are pruned);
 the recorder's `ScanCache` maps each regular file to the key and state it was read with, so a file is read and
 hashed again only when its key changed, or when it was racily clean (mtime or ctime within 2 s of that scan's start,
-where a same-size edit in the same timestamp tick would keep the key, as git's index). Symlinks and special files
-are always read. Without commands or GNU find, on a failed or cut (`max_entries`) listing, or for a name that is not
+where a same-size edit in the same timestamp tick would keep the key, as git's index). Symlinks are always read.
+Special files (fifos, sockets, devices, and symlinks to them) are never opened: they are recorded as skipped, "not a
+regular file" (opening a fifo, even non-blocking, joins its readers and can swallow what a writer sends to the
+process that waits on it). The walk cannot tell their type without opening them (non-blocking, then refused).
+Without commands or GNU find, on a failed or cut (`max_entries`) listing, or for a name that is not
 UTF-8, the scan walks with list_dir / read_bytes and hashes every file (two failed listings in a row: the cache
 stops trying). Both find the same files. Only blobs not already stored are written.
 
@@ -252,6 +255,7 @@ class _Listing:
     candidates: list[tuple[str, int]]
     records: dict[str, _Listed]
     start_ns: int | None
+    special: frozenset[str] = frozenset()  # candidates that are fifos, sockets or devices: never opened
 
 
 def _glob_escape(rel: str) -> str:
@@ -373,13 +377,19 @@ async def _listing_rules(
     return cache.scope
 
 
+NOT_REGULAR = "not a regular file"  # the skip reason of fifos, sockets and devices (and symlinks to them)
+_SPECIAL_KINDS = frozenset("psbcD")  # `find %y`: fifo, socket, block and character device, door
+
+
 def _split_records(
     records: Mapping[str, _Listed], scope: ScopeFilter
-) -> tuple[list[tuple[str, int]], list[str], list[str]]:
-    """In-scope regular files (path, size), in-scope other non-directories (symlinks, fifos: sized by a stat), and
+) -> tuple[list[tuple[str, int]], list[str], list[str], list[str]]:
+    """In-scope regular files (path, size), in-scope symlinks to files or to nothing (sized by a stat), in-scope
+    special files (never opened: opening a fifo, even non-blocking, makes tau a reader of someone else's pipe), and
     the topmost ignored directories."""
     files: list[tuple[str, int]] = []
-    others: list[str] = []
+    links: list[str] = []
+    special: list[str] = []
     ignored_dirs: list[str] = []
     for rel, entry in records.items():
         if entry.kind == "d":
@@ -388,11 +398,13 @@ def _split_records(
         elif entry.target == "d":
             continue  # a symlinked directory: never entered, as in the walk
         elif scope.file_in_scope(rel):
-            if entry.kind == "f":
+            if entry.kind in _SPECIAL_KINDS or entry.target in _SPECIAL_KINDS:
+                special.append(rel)
+            elif entry.kind == "f":
                 files.append((rel, entry.size))
             else:
-                others.append(rel)
-    return files, others, ignored_dirs
+                links.append(rel)
+    return files, links, special, ignored_dirs
 
 
 async def _stat_size(workspace: Workspace, path: str) -> int | None:
@@ -423,14 +435,14 @@ async def _list_scan(
         scope = await _listing_rules(workspace, root, records, cache, start_ns)
         if all(scope.dir_excluded(rel) for rel in pruned):
             break
-    files, others, ignored_dirs = _split_records(records, scope)
-    for rel in others:
+    files, links, special, ignored_dirs = _split_records(records, scope)
+    for rel in (*links, *special):  # sized by a stat, as the walk lists them, so the budgets pick the same files
         size = await _stat_size(workspace, posixpath.join(root, rel))
         if size is not None:
             files.append((rel, size))
     scan.rules = scope.rules
     cache.pruned = tuple(sorted(ignored_dirs)[:_MAX_PRUNED])
-    return _Listing(files, records, start_ns)
+    return _Listing(files, records, start_ns, frozenset(special))
 
 
 async def scan_tree(
@@ -456,7 +468,9 @@ async def scan_tree(
     to_read: list[str] = []
     for rel, _ in _budget(found.candidates, limits, scan.files):
         entry, hit = found.records.get(rel), cache.files.get(rel)
-        if entry is not None and hit is not None and hit[0] == entry.key:
+        if rel in found.special:
+            scan.files[rel] = FileState(skipped=NOT_REGULAR)
+        elif entry is not None and hit is not None and hit[0] == entry.key:
             scan.files[rel] = hit[1]
             scan.reused += 1
         else:
@@ -506,7 +520,8 @@ async def _read_files(
             except WorkspaceUnavailableError:
                 raise
             except FS_ERRORS as error:
-                scan.files[rel] = FileState(skipped=f"unreadable: {error}")
+                reason = NOT_REGULAR if str(error).startswith(NOT_REGULAR) else f"unreadable: {error}"
+                scan.files[rel] = FileState(skipped=reason)
                 return
         scan.bytes_read += len(data)
         state = scan.files[rel] = FileState(blob=sink.add(data), size=len(data))

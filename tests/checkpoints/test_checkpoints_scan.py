@@ -5,6 +5,7 @@ when the listing is unavailable or fails."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -103,6 +104,7 @@ def tree(tmp_path: Path) -> Path:
     (root / "linkdir").symlink_to("sub")
     (root / "dangling").symlink_to("nowhere")
     os.mkfifo(root / "fifo")
+    (root / "fifo-link").symlink_to("fifo")
     return root
 
 
@@ -121,10 +123,36 @@ async def test_the_listing_finds_what_the_walk_finds(tree: Path) -> None:
         listed.files
     )
     assert listed.files["link.txt"] == listed.files["a.txt"]  # a symlink is captured as its target's content
-    assert listed.files["dangling"].skipped and listed.files["fifo"].skipped
+    assert listed.files["dangling"].skipped
+    assert listed.files["fifo"].skipped == listed.files["fifo-link"].skipped == "not a regular file"
     for gone in ("sub/x.tmp", "build/out/o.bin", "y.log", "deep/er/est/f.py", ".git/HEAD", "sub/.git", ".tau/state/x"):
         assert gone not in listed.files, gone
     assert not any(path.startswith("linkdir/") for path in listed.files)  # a symlinked directory is not entered
+
+
+async def test_the_listing_never_opens_a_fifo(tmp_path: Path) -> None:
+    """A process blocked opening a workspace fifo for writing waits for a reader: a scan must not become one (it
+    would take, and lose, what is meant for the process that reads the pipe)."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "a.txt").write_text("alpha\n")
+    os.mkfifo(root / "pipe")
+    opened = threading.Event()
+
+    def writer() -> None:
+        fd = os.open(root / "pipe", os.O_WRONLY)  # blocks until the pipe has a reader
+        opened.set()
+        os.close(fd)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    scan = await scan_tree(Workspace(HostBackend(root)), MemoryObjects())
+    assert scan.method == "find" and scan.files["pipe"].skipped == "not a regular file"
+    assert scan.files["a.txt"].blob
+    assert not opened.wait(0.5), "the scan opened the fifo"
+    with open(root / "pipe", "rb"):  # let the writer go
+        thread.join(5)
+    assert opened.is_set()
 
 
 async def test_limits_apply_to_the_listing_as_to_the_walk(tree: Path) -> None:

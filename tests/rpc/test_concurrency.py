@@ -93,7 +93,7 @@ class Reader:
 
     def join(self, timeout: float = 30) -> list[Any]:
         self._thread.join(timeout)
-        assert not self._thread.is_alive(), "stream did not end"
+        assert not self._thread.is_alive(), f"stream did not end; got {kinds(self.events)}"
         assert self.error is None, self.error
         return self.events
 
