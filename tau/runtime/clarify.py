@@ -93,7 +93,7 @@ def read_line(fd: int, *, deadline: float | None, stop: threading.Event) -> str 
         if wait <= 0:
             return None
         readable, _, _ = select.select([fd], [], [], wait)
-        if not readable:
+        if not readable or stop.is_set():  # stopped while waiting: what arrived belongs to whoever reads next
             continue
         data = os.read(fd, 1024)
         if not data:

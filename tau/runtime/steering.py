@@ -178,15 +178,23 @@ def discard_stops(inbox: Path) -> int:
 
 
 async def _wake_on_change(inbox: Path, wake: asyncio.Event, stop: asyncio.Event) -> None:
-    """Set `wake` on every change in `inbox` (watchfiles); return quietly if watchfiles is missing or fails —
-    the rescan loop still delivers everything, only later."""
+    """Set `wake` on every change in `inbox` (watchfiles), and once a second without one (`yield_on_timeout`), so
+    a message written before the watch was in place is still seen within a second whatever the poll interval; return
+    quietly if watchfiles is missing or fails — the rescan loop still delivers everything, only later."""
     try:
         from watchfiles import awatch
     except ImportError:
         return
     with contextlib.suppress(Exception):
         async for _ in awatch(
-            inbox, watch_filter=None, recursive=False, debounce=50, step=20, rust_timeout=1000, stop_event=stop
+            inbox,
+            watch_filter=None,
+            recursive=False,
+            debounce=50,
+            step=20,
+            rust_timeout=1000,
+            yield_on_timeout=True,
+            stop_event=stop,
         ):
             wake.set()
 

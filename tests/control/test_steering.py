@@ -105,12 +105,13 @@ async def test_watch_delivers_queued_and_new_messages_then_stops(tmp_path: Path,
     got: list[str] = []
     stopped = asyncio.Event()
     done = asyncio.Event()
-    poll = 30.0 if use_watchfiles else 0.05  # with watchfiles, a 30 s rescan would fail the deadline below
+    # with watchfiles, a 30 s rescan would fail the deadline below: the watch (or its once-a-second wake, for what was
+    # written before the watch was in place) must deliver
+    poll = 30.0 if use_watchfiles else 0.05
     task = asyncio.create_task(
         watch_inbox(inbox, got.append, stopped.set, done, poll_interval=poll, use_watchfiles=use_watchfiles)
     )
     await _until(lambda: got == ["queued"])
-    await asyncio.sleep(0.3)  # let watchfiles start watching
     started = time.monotonic()
     post_message(inbox, "live 1")
     post_message(inbox, "live 2")
