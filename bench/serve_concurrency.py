@@ -4,7 +4,9 @@
 - completion_s: wall time from the first Run call to the last Final event, for all N runs;
 - latency_ms p50/p99: from the scripted model yielding a text chunk (it embeds `time.perf_counter_ns()` in the chunk)
   to the client receiving the RunResponse carrying it — the whole path: driver, event mapping, session log, HTTP;
-- idle_session_bytes: server RSS growth per idle session (1,000 CreateSession calls, RSS delta / 1,000).
+- idle_session_bytes: server RSS growth per idle session (1,000 CreateSession calls, RSS delta / 1,000);
+- restart: how long a new service takes to bring back every session of the run above from the serve journal.
+The server uses a file session store, as `tau serve` does (snapshots and the serve journal on disk).
 Budgets (DESIGN/issue 7): p99 <= 50 ms at N = 100; <= 1 MB per idle session. `--quick` keeps it under ~30 s.
 
 The model is pydantic-ai's `FunctionModel` streaming timestamped chunks with a small pause (a scripted model with a
@@ -64,16 +66,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def start_server(workspace: Path, home: Path, chunks: int, pause: float) -> tuple[RuntimeServer, threading.Thread]:
+def new_service(root: Path, chunks: int, pause: float) -> RuntimeServiceImpl:
     def factory(job: JobSpec) -> Model:
         return stamped_model(chunks, pause)
 
-    service = RuntimeServiceImpl(
+    home = root / "home"
+    return RuntimeServiceImpl(
         env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")},
-        cwd=workspace,
+        cwd=root / "ws",
         model_factory=factory,
+        state_dir=root / "state",
         limits=ServiceLimits(max_sessions=100_000),
     )
+
+
+def start_server(root: Path, chunks: int, pause: float) -> tuple[RuntimeServer, threading.Thread]:
+    service = new_service(root, chunks, pause)
     server = RuntimeServer(service, host="127.0.0.1", port=0)
     thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
     thread.start()
@@ -145,7 +153,7 @@ def main() -> int:
         root = Path(tmp)
         (root / "ws").mkdir()
         (root / "home" / ".config").mkdir(parents=True)
-        server, thread = start_server(root / "ws", root / "home", chunks, pause)
+        server, thread = start_server(root, chunks, pause)
         try:
             n10 = asyncio.run(concurrent_runs(server.url, 10, "n10"))
             n100 = asyncio.run(concurrent_runs(server.url, 100, "n100"))
@@ -153,6 +161,9 @@ def main() -> int:
         finally:
             server.stop()
             thread.join(30)
+        started = time.perf_counter()
+        restored = new_service(root, chunks, pause).restored
+        restart = {"sessions": restored, "seconds": round(time.perf_counter() - started, 3)}
     report = {
         "benchmark": "serve_concurrency",
         "quick": args.quick,
@@ -161,6 +172,7 @@ def main() -> int:
         "n10": n10,
         "n100": n100,
         "idle_sessions": idle,
+        "restart": restart,
         "budgets": {"p99_ms_at_n100": BUDGET_P99_MS, "bytes_per_idle_session": BUDGET_IDLE_BYTES},
         "within_budget": {
             "p99_at_n100": n100["latency_ms"]["p99"] <= BUDGET_P99_MS,

@@ -32,7 +32,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from tau.config import JobSpec, load_job
+from tau.config import JobSpec, load_job, resume_job, stored_job
 from tau.config.jobfile import split_frontmatter
 from tau.errors import ConfigError
 from tau.rpc._gen import runtime_pb2 as pb
@@ -222,3 +222,27 @@ def build_session_job(
         raise
     context = context_blocks(request.context)
     return SessionJob(spec=_with_image(spec, placement.image), default_prompt=default_prompt, context=context)
+
+
+def job_record(job: SessionJob) -> dict[str, Any]:
+    """A session job as the serve journal keeps it: the resolved config without its secrets (as a snapshot stores
+    it), the default prompt and the bootstrap context."""
+    return {
+        "config": job.spec.model_dump(mode="json"),
+        "default_prompt": job.default_prompt,
+        "context": [[block.key, block.content, block.content_type] for block in job.context],
+    }
+
+
+def restore_session_job(record: Mapping[str, Any], *, env: Mapping[str, str], cwd: Path) -> SessionJob:
+    """The job of a session a restarted server brings back: its stored config with this server's credentials and
+    environment filled in as `tau resume` does (`resume_job`); when that no longer resolves (a provider's key is gone,
+    say), the stored config as it is, so the session can still be read and its runs fail with a clear error.
+    Raises ConfigError when the stored config is not a valid job for this tau."""
+    config = record["config"]
+    try:
+        spec = resume_job(config, prompt=None, flags={}, env=env, cwd=cwd, source="serve journal")
+    except ConfigError:
+        spec = stored_job(config, source="serve journal")
+    context = tuple(ContextBlock(*map(str, block)) for block in record["context"])
+    return SessionJob(spec=spec, default_prompt=str(record["default_prompt"]), context=context)

@@ -19,15 +19,19 @@ import asyncio
 import base64
 import binascii
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, cast
+
+from google.protobuf import json_format
 
 from tau.errors import RunError
 from tau.protocol import UsageTotals
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc.events import usage_message
-from tau.rpc.jobs import ContextBlock, SessionJob
+from tau.rpc.jobs import ContextBlock, SessionJob, job_record
+from tau.rpc.journal import ServeJournal, Stored
 from tau.rpc.launch import RunHandle
 
 
@@ -36,11 +40,21 @@ class LogGap(Exception):
 
 
 class EventLog:
-    def __init__(self, capacity: int) -> None:
-        self._items: deque[pb.RunResponse] = deque(maxlen=capacity)
-        self.last_seq = 0
+    """`on_append` sees every event as it is appended (the serve journal); `restored` events come back from it."""
+
+    def __init__(
+        self,
+        capacity: int,
+        *,
+        on_append: Callable[[pb.RunResponse], None] | None = None,
+        restored: Sequence[pb.RunResponse] = (),
+        last_seq: int = 0,
+    ) -> None:
+        self._items: deque[pb.RunResponse] = deque(restored, maxlen=capacity)
+        self.last_seq = max(last_seq, restored[-1].seq if restored else 0)
         self._pulse = asyncio.Event()
         self.closed = False
+        self._on_append = on_append
 
     @property
     def first_seq(self) -> int:
@@ -52,6 +66,8 @@ class EventLog:
         self.last_seq += 1
         item = build(self.last_seq)
         self._items.append(item)
+        if self._on_append is not None:
+            self._on_append(item)
         self._wake()
         return item
 
@@ -221,15 +237,99 @@ class SessionState:
             pending=self.unanswered(),
         )
 
+    def record(self) -> dict[str, Any]:
+        """What the serve journal keeps of this session (`session.json`); `restore_state` reads it back."""
+        responses = self.responses
+        return {
+            "session_id": self.session_id,
+            "ordinal": self.ordinal,
+            "labels": self.labels,
+            "parent_session_id": self.parent_session_id,
+            "create_time": self.create_time,
+            "update_time": self.update_time,
+            "job": job_record(self.job),
+            "status": pb.SessionStatus.Name(self.status),
+            "terminal_reason": self.terminal_reason,
+            "head_snapshot_id": self.head_snapshot_id,
+            "begun": self.begun,
+            "usage": self.usage_done.model_dump(),
+            "cost_usd": self.cost_usd,
+            "last_seq": self.log.last_seq,
+            "runs": [
+                {
+                    "number": run.number,
+                    "idempotency_key": run.idempotency_key,
+                    "prompt": run.prompt,
+                    "first_seq": run.first_seq,
+                    "final_seq": run.final_seq,
+                }
+                for run in self.runs
+            ],
+            "pending": [json_format.MessageToDict(request) for request in self.pending.values()],
+            "responses": {
+                "approve": list(responses.approve),
+                "deny": responses.deny,
+                "answer": responses.answer,
+                "plan": list(responses.plan) if responses.plan else None,
+            },
+            "queued_context": [[b.key, b.content, b.content_type] for b in self.queued_context],
+        }
+
+
+def restore_state(record: Mapping[str, Any], job: SessionJob, log: EventLog) -> SessionState:
+    """A session as `SessionState.record` saved it (KeyError / TypeError / ValueError on a malformed record). A run
+    the record shows unfinished is kept as it was: the caller ends it."""
+    runs = [
+        RunState(
+            number=int(run["number"]),
+            idempotency_key=str(run["idempotency_key"]),
+            prompt=str(run["prompt"]),
+            first_seq=int(run["first_seq"]),
+            final_seq=None if run["final_seq"] is None else int(run["final_seq"]),
+        )
+        for run in record["runs"]
+    ]
+    pending = [json_format.ParseDict(item, pb.PendingRequest()) for item in record["pending"]]
+    answers = record["responses"]
+    plan = answers["plan"]
+    return SessionState(
+        session_id=str(record["session_id"]),
+        job=job,
+        ordinal=int(record["ordinal"]),
+        log=log,
+        labels={str(k): str(v) for k, v in record["labels"].items()},
+        parent_session_id=str(record["parent_session_id"]),
+        status=cast("pb.SessionStatus", pb.SessionStatus.Value(record["status"])),
+        runs=runs,
+        current=next((run for run in runs if run.final_seq is None), None),
+        queued_context=[ContextBlock(*map(str, block)) for block in record["queued_context"]],
+        head_snapshot_id=str(record["head_snapshot_id"]),
+        terminal_reason=str(record["terminal_reason"]),
+        usage_done=UsageTotals.model_validate(record["usage"]),
+        cost_usd=float(record["cost_usd"]),
+        begun=bool(record["begun"]),
+        pending={request.request_id: request for request in pending},
+        responses=Responses(
+            approve=dict.fromkeys(map(str, answers["approve"])),
+            deny={str(k): None if v is None else str(v) for k, v in answers["deny"].items()},
+            answer={str(k): str(v) for k, v in answers["answer"].items()},
+            plan=(str(plan[0]), str(plan[1]), str(plan[2])) if plan else None,
+        ),
+        create_time=str(record["create_time"]),
+        update_time=str(record["update_time"]),
+    )
+
 
 class SessionRegistry:
-    """Sessions by id, in creation order. Raises KeyError for an unknown id, OverflowError when full."""
+    """Sessions by id, in creation order. Raises KeyError for an unknown id, OverflowError when full. With a
+    `journal`, every session's events and state go to disk as well (`save` after a change outside the event flow)."""
 
-    def __init__(self, *, max_sessions: int, log_capacity: int) -> None:
+    def __init__(self, *, max_sessions: int, log_capacity: int, journal: ServeJournal | None = None) -> None:
         self._sessions: dict[str, SessionState] = {}
         self._max_sessions = max_sessions
         self._log_capacity = log_capacity
         self._ordinal = 0
+        self._journal = journal
 
     def __contains__(self, session_id: object) -> bool:
         return session_id in self._sessions
@@ -242,14 +342,39 @@ class SessionRegistry:
         if len(self._sessions) >= self._max_sessions:
             raise OverflowError(f"the server holds its maximum of {self._max_sessions} sessions")
         self._ordinal += 1
-        state = SessionState(
-            session_id, job, self._ordinal, EventLog(self._log_capacity), labels=labels, parent_session_id=parent
-        )
+        log = EventLog(self._log_capacity, on_append=self._appender(session_id))
+        state = SessionState(session_id, job, self._ordinal, log, labels=labels, parent_session_id=parent)
         self._sessions[session_id] = state
+        self.save(state)
         return state
+
+    def restore(self, stored: Stored, job: SessionJob) -> SessionState:
+        """Bring back a session the journal holds (see `restore_state` for the errors)."""
+        log = EventLog(
+            self._log_capacity,
+            on_append=self._appender(stored.session_id),
+            restored=stored.events[-self._log_capacity :],
+            last_seq=int(stored.record["last_seq"]),
+        )
+        state = restore_state(stored.record, job, log)
+        self._sessions[state.session_id] = state
+        self._ordinal = max(self._ordinal, state.ordinal)
+        return state
+
+    def save(self, state: SessionState) -> None:
+        if self._journal is not None:
+            self._journal.save(state.session_id, state.record())
+
+    def _appender(self, session_id: str) -> Callable[[pb.RunResponse], None] | None:
+        journal = self._journal
+        if journal is None:
+            return None
+        return lambda item: journal.append(session_id, item)
 
     def remove(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)
+        if self._journal is not None:
+            self._journal.remove(session_id)
 
     def get(self, session_id: str) -> SessionState:
         return self._sessions[session_id]

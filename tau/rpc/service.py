@@ -26,11 +26,16 @@ Owns the mapping from RPCs to sessions and runs; the runtime does the work. Cont
   FAILED_PRECONDITION, RESOURCE_EXHAUSTED (oversized prompt or context, too many sessions), OUT_OF_RANGE (events
   dropped from the bounded log), UNIMPLEMENTED (ForkSession without a file store), UNAVAILABLE (draining).
 `drain()` cancels every run (SIGTERM semantics), waits for their final events, and ends every follower.
+- Restart: with a file store, every session's state and events are journaled (`rpc.journal`); a server starting on
+  the same store brings them all back (same ids, order, statuses, seq numbers, idempotency keys, pending requests and
+  queued context; job credentials re-resolved from this server's environment as `tau resume` does). A run a killed
+  server left unfinished ends at start-up with Error, Status(CANCELLED) and Final(interrupted, 130).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -65,7 +70,8 @@ from tau.rpc.events import (
     status_response,
     to_response,
 )
-from tau.rpc.jobs import build_session_job, context_blocks, render_context
+from tau.rpc.jobs import SessionJob, build_session_job, context_blocks, render_context, restore_session_job
+from tau.rpc.journal import ServeJournal, report
 from tau.rpc.launch import (
     Launcher,
     ModelFactory,
@@ -117,7 +123,8 @@ class RuntimeServiceImpl(RuntimeService):
     """Sessions in memory, runs through the runtime. `env`/`cwd` stand for the server's environment and default
     workspace (config layering reads them); `model_factory` replaces models (tests); `launcher` replaces the runtime
     seam; `store` is where runs commit their snapshots; without one, `state_dir` opens a `FileSessionStore` there,
-    else snapshots stay in memory (and ForkSession is UNIMPLEMENTED)."""
+    else snapshots stay in memory (and ForkSession is UNIMPLEMENTED). With a `FileSessionStore`, sessions are also
+    journaled under `<store>/serve` (`rpc.journal`) and brought back when a server starts on that store."""
 
     def __init__(
         self,
@@ -140,11 +147,39 @@ class RuntimeServiceImpl(RuntimeService):
         self._store = store
         self._launcher = launcher
         self.limits = limits or ServiceLimits()
+        journal = ServeJournal(store.root / "serve") if isinstance(store, FileSessionStore) else None
         self._registry = SessionRegistry(
-            max_sessions=self.limits.max_sessions, log_capacity=self.limits.event_log_capacity
+            max_sessions=self.limits.max_sessions, log_capacity=self.limits.event_log_capacity, journal=journal
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._draining = False
+        self.restored = self._restore(journal) if journal is not None else 0  # sessions an earlier server left
+
+    def _restore(self, journal: ServeJournal) -> int:
+        """Bring back the sessions of an earlier server on this state dir; a run it left unfinished (it was killed)
+        ends now with Error, Status(CANCELLED) and Final(interrupted). Returns how many came back."""
+        assert isinstance(self._store, FileSessionStore)
+        count = 0
+        jobs: dict[str, SessionJob] = {}  # sessions of one server mostly share a job: resolve each config once
+        for stored in journal.load():
+            if stored.record.get("begun") and self._store.refs.read(stored.session_id) is None:
+                journal.remove(stored.session_id)  # removed from the store (`tau sessions rm`): the store is the truth
+                continue
+            try:
+                key = json.dumps(stored.record["job"], sort_keys=True)
+                job = jobs.get(key) or restore_session_job(stored.record["job"], env=self._env, cwd=self._cwd)
+                session = self._registry.restore(stored, jobs.setdefault(key, job))
+            except (ConfigError, KeyError, TypeError, ValueError, AttributeError) as error:
+                problem = error.message if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
+                report(f"skipping journal of session {stored.session_id!r}: {problem}")
+                continue
+            if self._store.refs.read(session.session_id) is not None:  # the store is the truth for the head
+                session.begun, session.head_snapshot_id = True, self._store.head(session.session_id)
+            if session.current is not None:  # `_finish` saves the session
+                lost = Interrupted("tau serve stopped before this run ended (the server was killed or crashed)")
+                self._finish(session, session.current, _failure_event(lost, session.session_id))
+            count += 1
+        return count
 
     # -- sessions ------------------------------------------------------------------------------------------------
 
@@ -216,6 +251,7 @@ class RuntimeServiceImpl(RuntimeService):
         if pending is not None:
             state.pending = {event.call_id: pending_of(event) for event in pending_requests(pending)}
             state.status = awaiting_status(state.pending.values())
+        self._registry.save(state)
         return pb.ForkSessionResponse(session_id=new_id, session=state.to_message())
 
     @staticmethod
@@ -289,6 +325,7 @@ class RuntimeServiceImpl(RuntimeService):
             return pb.InjectContextResponse(delivered=True, queued=len(session.queued_context))
         session.queued_context.extend(blocks)
         session.touch()
+        self._registry.save(session)
         return pb.InjectContextResponse(delivered=False, queued=len(session.queued_context))
 
     async def respond(
@@ -315,6 +352,7 @@ class RuntimeServiceImpl(RuntimeService):
         session.touch()
         if open_requests:
             session.status = awaiting_status(open_requests)
+            self._registry.save(session)
             return pb.RespondResponse(status=session.status)
         continuation = _continuation(session)
         previous = session.runs[-1].prompt if session.runs else ""
@@ -422,6 +460,7 @@ class RuntimeServiceImpl(RuntimeService):
             lambda seq: status_response(pb.SESSION_STATUS_RUNNING, text, seq=seq, run=run.number)
         )
         run.first_seq = first.seq
+        self._registry.save(session)
         task = asyncio.get_running_loop().create_task(
             self._drive(session, run, job, continuation), name=f"tau-run-{session.session_id}"
         )
@@ -493,8 +532,7 @@ class RuntimeServiceImpl(RuntimeService):
 
         return sink
 
-    @staticmethod
-    def _finish(session: SessionState, run: RunState, event: RunCompleted) -> None:
+    def _finish(self, session: SessionState, run: RunState, event: RunCompleted) -> None:
         """Append the end of a run (Error?, Status, Final) and settle the session. Once per run."""
         if run.final_seq is not None:
             return
@@ -514,6 +552,7 @@ class RuntimeServiceImpl(RuntimeService):
         session.touch()
         final = session.log.append(lambda seq: _final_response(event, status, seq=seq, run=number))
         run.final_seq = final.seq
+        self._registry.save(session)
 
 
 def _final_response(event: RunCompleted, status: pb.SessionStatus, *, seq: int, run: int) -> pb.RunResponse:

@@ -54,6 +54,14 @@ class Served:
     server: RuntimeServer
     token: str | None
     workspace: Path
+    thread: threading.Thread | None = None
+
+    def stop(self) -> None:
+        """Drain and stop the server, and wait for it to be gone."""
+        self.server.stop()
+        if self.thread is not None:
+            self.thread.join(20)
+            assert not self.thread.is_alive(), "server did not shut down"
 
     def client(self, *, json: bool = False) -> RuntimeServiceClientSync:
         # A generous deadline: it bounds whole streams, which on a loaded 2-core CI machine can take minutes.
@@ -98,4 +106,4 @@ def start_server(
     thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True, name="tau-serve-test")
     thread.start()
     assert server.started.wait(15), "server did not start"
-    return Served(server.url, service, server, token, workspace), thread
+    return Served(server.url, service, server, token, workspace, thread), thread

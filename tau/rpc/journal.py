@@ -1,0 +1,132 @@
+"""The serve journal: `tau serve`'s sessions on disk, so a restarted server lists them, answers for them, replays
+their events and continues them.
+
+Layout, under `<state dir>/serve/<session id>/` (beside the `FileSessionStore` the runs commit to):
+- `session.json`: the session's RPC state as `registry.session_record` writes it (job config without secrets,
+  bootstrap context, labels, status, runs and their idempotency keys, pending requests and the answers given so
+  far, queued context, usage, times), compact JSON (`jq` reads it). Replaced atomically (temp file, rename)
+  whenever it changes outside the event flow: CreateSession, ForkSession, InjectContext (queued), Respond, a run's
+  start and its end.
+- `events.log`: every `RunResponse` of the session's event log, appended as the log appends it: records of a
+  4-byte big-endian length and the message's bytes; a torn last record is cut off on load.
+Neither is fsynced: the journal survives the server's crash or SIGKILL (the kernel has the bytes), not the
+machine's; the snapshots, which carry the work itself, are fsynced by the store.
+
+Failures never take the server down: a journal that cannot be written is reported once on stderr and the session
+goes on in memory; a session directory that cannot be read is skipped at load with one line saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.message import DecodeError
+
+from tau.rpc._gen import runtime_pb2 as pb
+from tau.sessions.errors import StoreWriteError
+from tau.sessions.objects import write_durably
+
+RECORD_VERSION = 1
+_LENGTH = struct.Struct(">I")
+_SESSION_FILE = "session.json"
+_EVENTS_FILE = "events.log"
+_TMP_DIR = ".tmp"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One session as the journal holds it: its `session.json` record and its events (oldest first)."""
+
+    session_id: str
+    record: dict[str, Any]
+    events: list[pb.RunResponse]
+
+
+class ServeJournal:
+    """Reads and writes the serve journal under `root` (`<state dir>/serve`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._warned = False
+
+    def save(self, session_id: str, record: Mapping[str, Any]) -> None:
+        """Replace the session's `session.json` atomically."""
+        data = json.dumps({"version": RECORD_VERSION, **record}, separators=(",", ":")).encode()
+        try:
+            (self.root / _TMP_DIR).mkdir(parents=True, exist_ok=True)
+            (self.root / session_id).mkdir(exist_ok=True)
+            write_durably(self.root / session_id / _SESSION_FILE, data, self.root / _TMP_DIR, durable=False)
+        except (OSError, StoreWriteError) as error:
+            self._warn(error)
+
+    def append(self, session_id: str, item: pb.RunResponse) -> None:
+        """Append one event to the session's `events.log`."""
+        data = item.SerializeToString()
+        try:
+            with open(self.root / session_id / _EVENTS_FILE, "ab") as file:
+                file.write(_LENGTH.pack(len(data)) + data)
+        except OSError as error:
+            self._warn(error)
+
+    def remove(self, session_id: str) -> None:
+        shutil.rmtree(self.root / session_id, ignore_errors=True)
+
+    def load(self) -> Iterator[Stored]:
+        """Every readable session, in no particular order; unreadable ones are reported on stderr and skipped."""
+        if not self.root.is_dir():
+            return
+        for directory in sorted(self.root.iterdir()):
+            if directory.name == _TMP_DIR or not directory.is_dir():
+                continue
+            try:
+                record = json.loads((directory / _SESSION_FILE).read_text(encoding="utf-8"))
+                if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
+                    raise ValueError(f"not a version-{RECORD_VERSION} session record")
+                if record.get("session_id") != directory.name:
+                    raise ValueError("its session_id does not match the directory")
+                events = _read_events(directory / _EVENTS_FILE)
+            except (OSError, ValueError, DecodeError) as error:
+                report(f"skipping journal {directory}: {error}")
+                continue
+            yield Stored(directory.name, record, events)
+
+    def _warn(self, error: BaseException) -> None:
+        if not self._warned:
+            self._warned = True
+            report(f"cannot write the session journal under {self.root}: {error} (sessions go on in memory)")
+
+
+def _read_events(path: Path) -> list[pb.RunResponse]:
+    """The complete records of `events.log`; a torn tail (a crash mid-append) is cut off the file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    events: list[pb.RunResponse] = []
+    offset = 0
+    while offset + _LENGTH.size <= len(data):
+        (size,) = _LENGTH.unpack_from(data, offset)
+        end = offset + _LENGTH.size + size
+        if end > len(data):
+            break
+        events.append(pb.RunResponse.FromString(data[offset + _LENGTH.size : end]))
+        offset = end
+    if offset != len(data):
+        with open(path, "r+b") as file:
+            file.truncate(offset)
+            os.fsync(file.fileno())
+    return events
+
+
+def report(text: str) -> None:
+    """One line on stderr, as `tau serve` says things."""
+    sys.stderr.write(f"tau serve: {text}\n")
+    sys.stderr.flush()

@@ -1,0 +1,165 @@
+"""A restarted `tau serve` on the same state dir: the serve journal brings back every session — listed in the same
+order with the same state, events replayed as they were, idempotency keys honoured, pending requests answerable,
+queued context delivered, later runs continuing the history with seq numbers that go on where they stopped. A
+damaged journal costs only what is damaged. (A server killed mid-run: tests/rpc/test_sigterm.py.)"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
+from rpc_helpers import RunScripts, Served
+
+from tau.rpc._gen import runtime_pb2 as pb
+from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
+from tau.testing import calls, reply
+
+ASKING = pb.Permissions(mode="default")  # writes ask; the RPC default suspends
+
+
+def prompts(messages: list[ModelMessage]) -> list[str]:
+    return [
+        str(p.content)
+        for m in messages
+        if isinstance(m, ModelRequest)
+        for p in m.parts
+        if isinstance(p, UserPromptPart)
+    ]
+
+
+def texts(messages: list[ModelMessage]) -> list[str]:
+    return [p.content for m in messages if isinstance(m, ModelResponse) for p in m.parts if isinstance(p, TextPart)]
+
+
+def replay(served: Served, client: RuntimeServiceClientSync, session_id: str) -> list[pb.StreamEventsResponse]:
+    """Every event of the session. Compared as messages: map fields (a tool call's input) have no fixed byte order."""
+    request = pb.StreamEventsRequest(session_id=session_id)
+    return list(client.stream_events(request, headers=served.headers))
+
+
+def listing(served: Served, client: RuntimeServiceClientSync) -> list[pb.Session]:
+    return list(client.list_sessions(pb.ListSessionsRequest(), headers=served.headers).sessions)
+
+
+def comparable(session: pb.Session) -> pb.Session:
+    """A session message without `update_time` (a restart ends nothing here, but keep the comparison honest)."""
+    copy = pb.Session()
+    copy.CopyFrom(session)
+    copy.ClearField("update_time")
+    return copy
+
+
+def test_a_restarted_server_brings_back_every_session(serve: Callable[..., Served], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    first = serve(
+        RunScripts([[reply("one")], [calls(("write", {"file_path": "a.txt", "content": "A"}))]]), state_dir=state_dir
+    )
+    with first.client() as client:
+        done = first.create(client, session_id="done")
+        ran = list(
+            client.run(pb.RunRequest(session_id=done, prompt="first", idempotency_key="k1"), headers=first.headers)
+        )
+        assert ran[-1].final.result == "one"
+        asking = first.create(client, session_id="asking", permissions=ASKING)
+        suspended = list(client.run(pb.RunRequest(session_id=asking, prompt="write a.txt"), headers=first.headers))
+        assert suspended[-1].final.session_status == pb.SESSION_STATUS_AWAITING_APPROVAL
+        fresh = first.create(
+            client,
+            session_id="fresh",
+            labels={"team": "infra"},
+            context=[pb.ContextEntry(key="repo", content="tau")],
+        )
+        entry = pb.ContextEntry(key="ci", content="build 7 is red")
+        injected = client.inject_context(
+            pb.InjectContextRequest(session_id=fresh, entries=[entry]), headers=first.headers
+        )
+        assert (injected.delivered, injected.queued) == (False, 1)
+        before = listing(first, client)
+        events = {sid: replay(first, client, sid) for sid in (done, asking, fresh)}
+    first.stop()
+
+    scripts = RunScripts([[reply("two")], [reply("wrote it")], [reply("seen")]])
+    second = serve(scripts, state_dir=state_dir)
+    assert second.service.restored == 3
+    with second.client() as client:
+        after = listing(second, client)
+        assert [comparable(s) for s in after] == [comparable(s) for s in before]
+        assert [s.session_id for s in after] == ["fresh", "asking", "done"]
+        assert {sid: replay(second, client, sid) for sid in events} == events
+
+        # the same idempotency key reattaches to the finished run: its events, nothing runs
+        again = list(
+            client.run(pb.RunRequest(session_id=done, prompt="first", idempotency_key="k1"), headers=second.headers)
+        )
+        assert again == ran
+        assert scripts.played == []
+
+        # a new run continues the history, numbering on
+        more = list(client.run(pb.RunRequest(session_id=done, prompt="second"), headers=second.headers))
+        assert more[0].seq == ran[-1].seq + 1 and {e.run for e in more} == {2}
+        assert more[-1].final.result == "two"
+        seen = scripts.played[0].requests[0]
+        assert prompts(seen) == ["first", "second"] and texts(seen) == ["one"]
+
+        # the pending approval survived: answering it continues the session
+        pending = before[1].pending
+        assert [p.request_id for p in pending] == ["call_1_0"]
+        request = pb.RespondRequest(session_id=asking, request_id="call_1_0", approval=pb.Approval(approved=True))
+        assert client.respond(request, headers=second.headers).status == pb.SESSION_STATUS_RUNNING
+        follow = pb.StreamEventsRequest(session_id=asking, after_seq=suspended[-1].seq)
+        continued = list(client.stream_events(follow, headers=second.headers))
+        assert continued[-1].final.result == "wrote it"
+        assert (second.workspace / "a.txt").read_text() == "A"
+
+        # the queued context reaches the next prompt, the bootstrap context the instructions
+        last = list(client.run(pb.RunRequest(session_id=fresh, prompt="look"), headers=second.headers))
+        assert last[-1].final.result == "seen"
+        job = scripts.jobs[2]
+        assert "build 7 is red" in job.prompt and job.prompt.endswith("look")
+        assert "repo" in (job.instructions or "") and "tau" in (job.instructions or "")
+
+        statuses = {s.session_id: s.status for s in listing(second, client)}
+    assert statuses == {sid: pb.SESSION_STATUS_COMPLETED for sid in ("done", "asking", "fresh")}
+    # and a third server sees what the second did
+    third = serve(RunScripts([]), state_dir=state_dir)
+    with third.client() as client:
+        assert [s.runs for s in listing(third, client)] == [1, 2, 2]
+
+
+def test_a_damaged_journal_costs_only_what_is_damaged(
+    serve: Callable[..., Served], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    state_dir = tmp_path / "state"
+    first = serve(RunScripts([[reply("one")], [reply("two")]]), state_dir=state_dir)
+    with first.client() as client:
+        for sid in ("good", "torn", "broken"):
+            first.create(client, session_id=sid)
+        for sid in ("good", "torn"):
+            assert list(client.run(pb.RunRequest(session_id=sid, prompt="go"), headers=first.headers))[-1].final.status
+        good_events = replay(first, client, "good")
+        torn_events = replay(first, client, "torn")
+    first.stop()
+    journal = state_dir / "serve"
+    with open(journal / "torn" / "events.log", "ab") as file:
+        file.write(b"\x00\x00\x10\x00half a record")  # a crash mid-append
+    (journal / "broken" / "session.json").write_text("{not json")
+    size = (journal / "torn" / "events.log").stat().st_size
+
+    second = serve(RunScripts([]), state_dir=state_dir)
+    assert second.service.restored == 2
+    err = capfd.readouterr().err
+    assert "skipping journal" in err and "broken" in err
+    assert (journal / "torn" / "events.log").stat().st_size == size - len(b"\x00\x00\x10\x00half a record")
+    with second.client() as client:
+        assert [s.session_id for s in listing(second, client)] == ["torn", "good"]
+        assert replay(second, client, "good") == good_events
+        assert replay(second, client, "torn") == torn_events
+    record = json.loads((journal / "good" / "session.json").read_text())
+    assert (
+        record["version"] == 1
+        and record["status"] == "SESSION_STATUS_COMPLETED"
+        and "api_key" not in json.dumps(record)
+    )
