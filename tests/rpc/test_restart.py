@@ -5,6 +5,7 @@ damaged journal costs only what is damaged. (A server killed mid-run: tests/rpc/
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from rpc_helpers import RunScripts, Served
 
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
+from tau.sessions import FileSessionStore
 from tau.testing import calls, reply
 
 ASKING = pb.Permissions(mode="default")  # writes ask; the RPC default suspends
@@ -133,15 +135,16 @@ def test_a_damaged_journal_costs_only_what_is_damaged(
     serve: Callable[..., Served], tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     state_dir = tmp_path / "state"
-    first = serve(RunScripts([[reply("one")], [reply("two")]]), state_dir=state_dir)
+    first = serve(RunScripts([[reply("one")], [reply("two")], [reply("three")]]), state_dir=state_dir)
     with first.client() as client:
-        for sid in ("good", "torn", "broken"):
+        for sid in ("good", "torn", "broken", "removed"):
             first.create(client, session_id=sid)
-        for sid in ("good", "torn"):
+        for sid in ("good", "torn", "removed"):
             assert list(client.run(pb.RunRequest(session_id=sid, prompt="go"), headers=first.headers))[-1].final.status
         good_events = replay(first, client, "good")
         torn_events = replay(first, client, "torn")
     first.stop()
+    asyncio.run(FileSessionStore(state_dir).rm("removed"))  # `tau sessions rm`: the store is the truth
     journal = state_dir / "serve"
     with open(journal / "torn" / "events.log", "ab") as file:
         file.write(b"\x00\x00\x10\x00half a record")  # a crash mid-append
@@ -152,6 +155,7 @@ def test_a_damaged_journal_costs_only_what_is_damaged(
     assert second.service.restored == 2
     err = capfd.readouterr().err
     assert "skipping journal" in err and "broken" in err
+    assert not (journal / "removed").exists()
     assert (journal / "torn" / "events.log").stat().st_size == size - len(b"\x00\x00\x10\x00half a record")
     with second.client() as client:
         assert [s.session_id for s in listing(second, client)] == ["torn", "good"]
