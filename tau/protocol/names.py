@@ -16,6 +16,9 @@ TAU_TO_CLAUDE: dict[str, str] = {
     "ls": "LS",
     "todo": "TodoWrite",
     "skill": "Skill",
+    "task": "Task",  # same input as Claude Code's: description, prompt, subagent_type
+    "submit_plan": "ExitPlanMode",  # same input: plan
+    "ask_user": "AskUserQuestion",  # tau's input: question, choices (Claude Code's takes a list of questions)
 }
 CLAUDE_TO_TAU: dict[str, str] = {claude: tau for tau, claude in TAU_TO_CLAUDE.items()}
 

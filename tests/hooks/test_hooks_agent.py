@@ -144,6 +144,25 @@ async def test_post_tool_use_receives_the_tool_response(project: Path, script: S
     assert "hi" in payload["tool_response"]
 
 
+async def test_ask_user_is_ask_user_question_to_hooks(project: Path, script: ScriptMaker, tmp_path: Path) -> None:
+    """Hook matchers and payloads use Claude Code's names for tau's own tools too: ask_user is AskUserQuestion."""
+    from tau.runtime.clarify import clarify_toolset
+
+    out = tmp_path / "pre.json"
+    guard = script("q.sh", f'cat > "{out}"\necho "no questions in CI" >&2\nexit 2\n')
+    hooks = hooks_for(project, {"PreToolUse": [group(guard, "AskUserQuestion")]}, Events())
+    model, script_ = scripted_model([calls(("ask_user", {"question": "Which?", "choices": ["a", "b"]})), reply("ok")])
+    agent: Agent[None, str] = Agent(model, toolsets=[clarify_toolset("deny")], capabilities=[hooks.capability])
+    await agent.run("go", workspace=HostBackend(project))
+    payload = json.loads(out.read_text())
+    assert (payload["tool_name"], payload["tool_input"]) == (
+        "AskUserQuestion",
+        {"question": "Which?", "choices": ["a", "b"]},
+    )
+    [denied] = returns(script_)
+    assert denied.outcome == "denied" and "no questions in CI" in str(denied.content)
+
+
 async def test_post_tool_use_failure_runs_on_a_failed_call(project: Path, script: ScriptMaker, tmp_path: Path) -> None:
     out = tmp_path / "fail.json"
     body = {"hookSpecificOutput": {"additionalContext": "files live under src/"}}
