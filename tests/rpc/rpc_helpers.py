@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
 from pydantic_ai.models import Model
 
 from tau.config import JobSpec
@@ -107,3 +108,14 @@ def start_server(
     thread.start()
     assert server.started.wait(15), "server did not start"
     return Served(server.url, service, server, token, workspace, thread), thread
+
+
+def prompts(messages: list[ModelMessage]) -> list[str]:
+    """The user prompts of a model request history, in order."""
+    return [
+        str(p.content)
+        for m in messages
+        if isinstance(m, ModelRequest)
+        for p in m.parts
+        if isinstance(p, UserPromptPart)
+    ]

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
-from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
-from rpc_helpers import RunScripts, Served
+from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart
+from rpc_helpers import RunScripts, Served, prompts
 
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
@@ -36,16 +36,6 @@ def code_of(call: Callable[[], object]) -> Code:
 
 def kinds(events: list[Any]) -> list[str | None]:
     return [e.WhichOneof("event") for e in events]
-
-
-def prompts(messages: list[ModelMessage]) -> list[str]:
-    return [
-        str(p.content)
-        for m in messages
-        if isinstance(m, ModelRequest)
-        for p in m.parts
-        if isinstance(p, UserPromptPart)
-    ]
 
 
 def returns(messages: list[ModelMessage]) -> dict[str, ToolReturnPart]:

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
-from rpc_helpers import RunScripts, Served
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
+from rpc_helpers import RunScripts, Served, prompts
 
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
@@ -20,16 +20,6 @@ from tau.sessions import FileSessionStore
 from tau.testing import calls, reply
 
 ASKING = pb.Permissions(mode="default")  # writes ask; the RPC default suspends
-
-
-def prompts(messages: list[ModelMessage]) -> list[str]:
-    return [
-        str(p.content)
-        for m in messages
-        if isinstance(m, ModelRequest)
-        for p in m.parts
-        if isinstance(p, UserPromptPart)
-    ]
 
 
 def texts(messages: list[ModelMessage]) -> list[str]:
