@@ -8,7 +8,8 @@ Layout, under `<state dir>/serve/<session id>/` (beside the `FileSessionStore` t
   whenever it changes outside the event flow: CreateSession, ForkSession, InjectContext (queued), Respond, a run's
   start and its end.
 - `events.log`: every `RunResponse` of the session's event log, appended as the log appends it: records of a
-  4-byte big-endian length and the message's bytes; a torn last record is cut off on load.
+  4-byte big-endian length and the message's bytes; a torn last record is cut off on load, and events beyond the
+  bounded log's capacity (StreamEvents could no longer serve them) are dropped from the file then.
 Neither is fsynced: the journal survives the server's crash or SIGKILL (the kernel has the bytes), not the
 machine's; the snapshots, which carry the work itself, are fsynced by the store.
 
@@ -23,7 +24,7 @@ import os
 import shutil
 import struct
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,15 @@ class ServeJournal:
             with open(self.root / session_id / _EVENTS_FILE, "ab") as file:
                 file.write(_LENGTH.pack(len(data)) + data)
         except OSError as error:
+            self._warn(error)
+
+    def trim(self, session_id: str, keep: Sequence[pb.RunResponse]) -> None:
+        """Replace the session's `events.log` with `keep` (the events its bounded log still holds) atomically."""
+        data = b"".join(_LENGTH.pack(len(raw)) + raw for raw in (item.SerializeToString() for item in keep))
+        try:
+            (self.root / _TMP_DIR).mkdir(parents=True, exist_ok=True)
+            write_durably(self.root / session_id / _EVENTS_FILE, data, self.root / _TMP_DIR, durable=False)
+        except (OSError, StoreWriteError) as error:
             self._warn(error)
 
     def remove(self, session_id: str) -> None:

@@ -350,13 +350,16 @@ class SessionRegistry:
 
     def restore(self, stored: Stored, job: SessionJob) -> SessionState:
         """Bring back a session the journal holds (see `restore_state` for the errors)."""
+        kept = stored.events[-self._log_capacity :]
         log = EventLog(
             self._log_capacity,
             on_append=self._appender(stored.session_id),
-            restored=stored.events[-self._log_capacity :],
+            restored=kept,
             last_seq=int(stored.record["last_seq"]),
         )
         state = restore_state(stored.record, job, log)
+        if len(kept) < len(stored.events) and self._journal is not None:
+            self._journal.trim(stored.session_id, kept)
         self._sessions[state.session_id] = state
         self._ordinal = max(self._ordinal, state.ordinal)
         return state

@@ -11,11 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from rpc_helpers import RunScripts, Served, prompts
 
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
+from tau.rpc.service import ServiceLimits
 from tau.sessions import FileSessionStore
 from tau.testing import calls, reply
 
@@ -157,3 +160,26 @@ def test_a_damaged_journal_costs_only_what_is_damaged(
         and record["status"] == "SESSION_STATUS_COMPLETED"
         and "api_key" not in json.dumps(record)
     )
+
+
+def test_the_journal_keeps_what_the_bounded_log_keeps(serve: Callable[..., Served], tmp_path: Path) -> None:
+    state_dir, limits = tmp_path / "state", ServiceLimits(event_log_capacity=4)
+    first = serve(RunScripts([[reply("one")], [reply("two")]]), state_dir=state_dir, limits=limits)
+    with first.client() as client:
+        first.create(client, session_id="s")
+        for prompt in ("a", "b"):
+            list(client.run(pb.RunRequest(session_id="s", prompt=prompt), headers=first.headers))
+        last = client.get_session(pb.GetSessionRequest(session_id="s"), headers=first.headers).session.last_seq
+        recent = pb.StreamEventsRequest(session_id="s", after_seq=last - 4)
+        tail = list(client.stream_events(recent, headers=first.headers))
+    first.stop()
+    log = state_dir / "serve" / "s" / "events.log"
+    assert log.stat().st_size > sum(len(e.SerializeToString()) + 4 for e in tail)  # every event was written
+
+    second = serve(RunScripts([]), state_dir=state_dir, limits=limits)
+    assert log.stat().st_size == sum(len(e.SerializeToString()) + 4 for e in tail)  # trimmed to what is kept
+    with second.client() as client:
+        assert list(client.stream_events(recent, headers=second.headers)) == tail
+        with pytest.raises(ConnectError) as dropped:
+            list(client.stream_events(pb.StreamEventsRequest(session_id="s"), headers=second.headers))
+        assert dropped.value.code == Code.OUT_OF_RANGE
