@@ -167,7 +167,7 @@ def test_claude_stream_json_hello(sandbox: Sandbox) -> None:
         "cwd": "<ws>",
         "model": "replay:<ws>/cassette.json",
         "permissionMode": "default",
-        "tools": ["Read", "Write", "Edit", "Bash", "Glob", "Grep", "ask_user"],
+        "tools": ["Read", "Write", "Edit", "Bash", "Glob", "Grep", "AskUserQuestion"],
         "mcp_servers": [],
         "skills": [],
         "apiKeySource": "none",
