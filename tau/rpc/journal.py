@@ -19,6 +19,7 @@ goes on in memory; a session directory that cannot be read is skipped at load wi
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -27,10 +28,11 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from google.protobuf.message import DecodeError
 
+from tau.errors import PreflightError
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.sessions.errors import StoreWriteError
 from tau.sessions.objects import write_durably
@@ -40,6 +42,7 @@ _LENGTH = struct.Struct(">I")
 _SESSION_FILE = "session.json"
 _EVENTS_FILE = "events.log"
 _TMP_DIR = ".tmp"
+_LOCK_FILE = ".lock"
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,40 @@ class Stored:
 
 
 class ServeJournal:
-    """Reads and writes the serve journal under `root` (`<state dir>/serve`)."""
+    """Reads and writes the serve journal under `root` (`<state dir>/serve`). One server per journal: `open` takes
+    an exclusive lock (`serve/.lock`, freed by the kernel when the process dies) that `close` releases."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._warned = False
+        self._lock: BinaryIO | None = None
+
+    def open(self) -> None:
+        """Lock the journal for this process. PreflightError when another live server holds it."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            lock = open(self.root / _LOCK_FILE, "a+b")  # noqa: SIM115 - held until close()
+        except OSError as error:
+            raise PreflightError(f"cannot open the serve journal {self.root}: {error}") from None
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().decode(errors="replace").strip() or "?"
+            lock.close()
+            raise PreflightError(
+                f"another tau serve (pid {holder}) is using the state directory {self.root.parent}: "
+                "give this one its own --state-dir"
+            ) from None
+        lock.truncate(0)
+        lock.write(str(os.getpid()).encode())
+        lock.flush()
+        self._lock = lock
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the descriptor releases the flock
+            self._lock = None
 
     def save(self, session_id: str, record: Mapping[str, Any]) -> None:
         """Replace the session's `session.json` atomically."""
@@ -73,7 +105,13 @@ class ServeJournal:
         data = item.SerializeToString()
         try:
             with open(self.root / session_id / _EVENTS_FILE, "ab") as file:
-                file.write(_LENGTH.pack(len(data)) + data)
+                start = file.tell()
+                try:
+                    file.write(_LENGTH.pack(len(data)) + data)
+                    file.flush()
+                except OSError:
+                    file.truncate(start)  # a partial record would misframe every later one
+                    raise
         except OSError as error:
             self._warn(error)
 
@@ -91,9 +129,12 @@ class ServeJournal:
 
     def load(self) -> Iterator[Stored]:
         """Every readable session, in no particular order; unreadable ones are reported on stderr and skipped."""
-        if not self.root.is_dir():
+        try:
+            directories = sorted(self.root.iterdir()) if self.root.is_dir() else []
+        except OSError as error:
+            report(f"cannot read the serve journal {self.root}: {error} (no sessions restored)")
             return
-        for directory in sorted(self.root.iterdir()):
+        for directory in directories:
             if directory.name == _TMP_DIR or not directory.is_dir():
                 continue
             try:

@@ -320,6 +320,60 @@ def restore_state(record: Mapping[str, Any], job: SessionJob, log: EventLog) -> 
     )
 
 
+def _totals(usage: pb.Usage) -> UsageTotals:
+    return UsageTotals(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        requests=usage.requests,
+        tool_calls=usage.tool_calls,
+    )
+
+
+def catch_up(session: SessionState, after_seq: int) -> float | None:
+    """Apply to a restored session what its journaled events after `after_seq` (its record's `last_seq`) say about
+    its current run: a server killed after appending them but before saving the record leaves them unapplied. Sets
+    the run's pending requests and usage, and settles the run if its final event is there. Returns the run's last
+    reported cost (for a run that is still unfinished)."""
+    run = session.current
+    cost: float | None = None
+    if run is None:
+        return cost
+    try:
+        tail = session.log.since(after_seq)
+    except LogGap:
+        return cost
+    for item in tail:
+        kind = item.WhichOneof("event")
+        if item.run != run.number:
+            continue
+        if kind == "permission_request":
+            request = item.permission_request
+            session.pending[request.request_id] = pb.PendingRequest(request_id=request.request_id, permission=request)
+        elif kind == "clarification_request":
+            question = item.clarification_request
+            session.pending[question.request_id] = pb.PendingRequest(
+                request_id=question.request_id, clarification=question
+            )
+        elif kind == "plan":
+            session.pending[item.plan.request_id] = pb.PendingRequest(request_id=item.plan.request_id, plan=item.plan)
+        elif kind == "usage":
+            session.usage_run = _totals(item.usage)
+            cost = item.usage.cost_usd if item.usage.HasField("cost_usd") else cost
+        elif kind == "final":
+            final = item.final
+            session.usage_done = add_usage(session.usage_done, _totals(final.usage))
+            session.cost_usd += final.usage.cost_usd if final.usage.HasField("cost_usd") else 0.0
+            session.usage_run = UsageTotals()
+            session.status, session.terminal_reason = final.session_status, final.terminal_reason
+            if final.status != "suspended":
+                session.clear_pending()
+            session.current, run.final_seq = None, item.seq
+            return None
+    return cost
+
+
 class SessionRegistry:
     """Sessions by id, in creation order. Raises KeyError for an unknown id, OverflowError when full. With a
     `journal`, every session's events and state go to disk as well (`save` after a change outside the event flow)."""
@@ -345,12 +399,15 @@ class SessionRegistry:
         log = EventLog(self._log_capacity, on_append=self._appender(session_id))
         state = SessionState(session_id, job, self._ordinal, log, labels=labels, parent_session_id=parent)
         self._sessions[session_id] = state
-        self.save(state)
         return state
 
     def restore(self, stored: Stored, job: SessionJob) -> SessionState:
         """Bring back a session the journal holds (see `restore_state` for the errors)."""
-        kept = stored.events[-self._log_capacity :]
+        events = stored.events
+        start = len(events) - 1
+        while start > 0 and events[start - 1].seq == events[start].seq - 1:
+            start -= 1  # only a contiguous run of seqs can be served (`EventLog.since` indexes by seq)
+        kept = events[max(start, len(events) - self._log_capacity, 0) :]
         log = EventLog(
             self._log_capacity,
             on_append=self._appender(stored.session_id),
@@ -365,8 +422,13 @@ class SessionRegistry:
         return state
 
     def save(self, state: SessionState) -> None:
+        """Journal the session's state (callers save once a change is complete; `add` does not save)."""
         if self._journal is not None:
             self._journal.save(state.session_id, state.record())
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
 
     def _appender(self, session_id: str) -> Callable[[pb.RunResponse], None] | None:
         journal = self._journal

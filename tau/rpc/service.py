@@ -28,8 +28,10 @@ Owns the mapping from RPCs to sessions and runs; the runtime does the work. Cont
 `drain()` cancels every run (SIGTERM semantics), waits for their final events, and ends every follower.
 - Restart: with a file store, every session's state and events are journaled (`rpc.journal`); a server starting on
   the same store brings them all back (same ids, order, statuses, seq numbers, idempotency keys, pending requests and
-  queued context; job credentials re-resolved from this server's environment as `tau resume` does). A run a killed
-  server left unfinished ends at start-up with Error, Status(CANCELLED) and Final(interrupted, 130).
+  queued context; job credentials re-resolved from this server's environment as `tau resume` does). A run's record
+  is saved before its first event and after its last; at start-up the events after the record's `last_seq` are
+  applied (`registry.catch_up`), and a run a killed server left unfinished ends with Error, Status(CANCELLED) and
+  Final(interrupted, 130). One server per state dir (the journal is locked).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ from tau.rpc.events import (
     to_response,
 )
 from tau.rpc.jobs import SessionJob, build_session_job, context_blocks, render_context, restore_session_job
-from tau.rpc.journal import ServeJournal, report
+from tau.rpc.journal import ServeJournal, Stored, report
 from tau.rpc.launch import (
     Launcher,
     ModelFactory,
@@ -81,7 +83,7 @@ from tau.rpc.launch import (
     launch_with_runtime,
     pending_requests,
 )
-from tau.rpc.registry import LogGap, RunState, SessionRegistry, SessionState, add_usage
+from tau.rpc.registry import LogGap, RunState, SessionRegistry, SessionState, add_usage, catch_up
 from tau.runtime import Answers, Continuation
 from tau.runtime.plan import PlanReview
 from tau.sessions import FileSessionStore, InMemorySessionStore, SessionStore
@@ -156,30 +158,46 @@ class RuntimeServiceImpl(RuntimeService):
         self.restored = self._restore(journal) if journal is not None else 0  # sessions an earlier server left
 
     def _restore(self, journal: ServeJournal) -> int:
-        """Bring back the sessions of an earlier server on this state dir; a run it left unfinished (it was killed)
-        ends now with Error, Status(CANCELLED) and Final(interrupted). Returns how many came back."""
-        assert isinstance(self._store, FileSessionStore)
+        """Lock the journal and bring back the sessions of an earlier server on this state dir (see the module
+        docstring). A damaged session is skipped with one line on stderr. Returns how many came back."""
+        journal.open()
         count = 0
         jobs: dict[str, SessionJob] = {}  # sessions of one server mostly share a job: resolve each config once
         for stored in journal.load():
-            if stored.record.get("begun") and self._store.refs.read(stored.session_id) is None:
-                journal.remove(stored.session_id)  # removed from the store (`tau sessions rm`): the store is the truth
-                continue
             try:
-                key = json.dumps(stored.record["job"], sort_keys=True)
-                job = jobs.get(key) or restore_session_job(stored.record["job"], env=self._env, cwd=self._cwd)
-                session = self._registry.restore(stored, jobs.setdefault(key, job))
-            except (ConfigError, KeyError, TypeError, ValueError, AttributeError) as error:
-                problem = error.message if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
+                count += self._restore_one(journal, stored, jobs)
+            except Exception as error:  # anything a damaged record raises: one session must not stop the server
+                problem = error.message if isinstance(error, TauError) else f"{type(error).__name__}: {error}"
                 report(f"skipping journal of session {stored.session_id!r}: {problem}")
-                continue
-            if self._store.refs.read(session.session_id) is not None:  # the store is the truth for the head
-                session.begun, session.head_snapshot_id = True, self._store.head(session.session_id)
-            if session.current is not None:  # `_finish` saves the session
-                lost = Interrupted("tau serve stopped before this run ended (the server was killed or crashed)")
-                self._finish(session, session.current, _failure_event(lost, session.session_id))
-            count += 1
         return count
+
+    def _restore_one(self, journal: ServeJournal, stored: Stored, jobs: dict[str, SessionJob]) -> int:
+        store = self._store
+        assert isinstance(store, FileSessionStore)
+        in_store = store.refs.read(stored.session_id) is not None
+        if stored.record.get("begun") and not in_store:
+            journal.remove(stored.session_id)  # removed from the store (`tau sessions rm`): the store is the truth
+            return 0
+        key = json.dumps(stored.record["job"], sort_keys=True)
+        job = jobs.get(key) or restore_session_job(stored.record["job"], env=self._env, cwd=self._cwd)
+        session = self._registry.restore(stored, jobs.setdefault(key, job))
+        if in_store:  # the store is the truth for the head
+            session.begun, session.head_snapshot_id = True, store.head(session.session_id)
+        saved_seq = int(stored.record["last_seq"])
+        cost = catch_up(session, saved_seq)
+        if session.current is not None:  # the previous server died mid-run; `_finish` saves
+            lost = Interrupted("tau serve stopped before this run ended (the server was killed or crashed)")
+            failure = _failure_event(lost, session.session_id).model_copy(
+                update={"usage": session.usage_run, "cost_usd": cost}
+            )
+            self._finish(session, session.current, failure)
+        elif session.log.last_seq != saved_seq:
+            self._registry.save(session)  # its record lagged behind its events
+        return 1
+
+    def close(self) -> None:
+        """Release the serve journal (after `drain`)."""
+        self._registry.close()
 
     # -- sessions ------------------------------------------------------------------------------------------------
 
@@ -202,6 +220,7 @@ class RuntimeServiceImpl(RuntimeService):
             state = self._registry.add(session_id, job, labels=dict(request.labels))
         except OverflowError as error:
             raise ConnectError(Code.RESOURCE_EXHAUSTED, str(error)) from None
+        self._registry.save(state)
         return pb.CreateSessionResponse(session_id=session_id, session=state.to_message())
 
     async def get_session(
@@ -456,11 +475,9 @@ class RuntimeServiceImpl(RuntimeService):
         session.clear_pending()
         session.touch()
         text = f"run {run.number} started" + (f" ({detail})" if detail else "")
-        first = session.log.append(
-            lambda seq: status_response(pb.SESSION_STATUS_RUNNING, text, seq=seq, run=run.number)
-        )
-        run.first_seq = first.seq
-        self._registry.save(session)
+        run.first_seq = session.log.last_seq + 1
+        self._registry.save(session)  # before the first event: a restart then knows the run (and its key)
+        session.log.append(lambda seq: status_response(pb.SESSION_STATUS_RUNNING, text, seq=seq, run=run.number))
         task = asyncio.get_running_loop().create_task(
             self._drive(session, run, job, continuation), name=f"tau-run-{session.session_id}"
         )
@@ -515,10 +532,10 @@ class RuntimeServiceImpl(RuntimeService):
         if run.driver is not None:
             run.driver.cancel(error)
 
-    @staticmethod
-    def _deliver_queued(session: SessionState, handle: object) -> None:
+    def _deliver_queued(self, session: SessionState, handle: object) -> None:
         if session.queued_context and isinstance(handle, SupportsInject):
             handle.inject(render_context(session.take_queued()))
+            self._registry.save(session)
 
     def _sink(self, session: SessionState, run: RunState) -> Sink:
         def sink(event: Event) -> None:

@@ -40,6 +40,7 @@ INBOX_DIR = "inbox"
 POLL_INTERVAL_S = 0.5
 STOPPED = "stopped by tau stop"
 _WATCH_EXIT_S = 2.0
+_WATCH_RESCAN_MS = 1000  # a watchfiles wake at least this often, for writes that came before the watch was in place
 
 
 class StopEvent(Protocol):
@@ -192,7 +193,7 @@ async def _wake_on_change(inbox: Path, wake: asyncio.Event, stop: asyncio.Event)
             recursive=False,
             debounce=50,
             step=20,
-            rust_timeout=1000,
+            rust_timeout=_WATCH_RESCAN_MS,
             yield_on_timeout=True,
             stop_event=stop,
         ):

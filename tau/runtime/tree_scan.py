@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import posixpath
 import shlex
@@ -520,7 +521,8 @@ async def _read_files(
             except WorkspaceUnavailableError:
                 raise
             except FS_ERRORS as error:
-                reason = NOT_REGULAR if str(error).startswith(NOT_REGULAR) else f"unreadable: {error}"
+                special = NOT_REGULAR in str(error) or getattr(error, "errno", None) == errno.ENXIO  # fifo, socket
+                reason = NOT_REGULAR if special else f"unreadable: {error}"
                 scan.files[rel] = FileState(skipped=reason)
                 return
         scan.bytes_read += len(data)

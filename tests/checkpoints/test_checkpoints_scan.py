@@ -5,7 +5,7 @@ when the listing is unavailable or fails."""
 from __future__ import annotations
 
 import os
-import threading
+import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -105,6 +105,8 @@ def tree(tmp_path: Path) -> Path:
     (root / "dangling").symlink_to("nowhere")
     os.mkfifo(root / "fifo")
     (root / "fifo-link").symlink_to("fifo")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(root / "sock"))
     return root
 
 
@@ -124,35 +126,33 @@ async def test_the_listing_finds_what_the_walk_finds(tree: Path) -> None:
     )
     assert listed.files["link.txt"] == listed.files["a.txt"]  # a symlink is captured as its target's content
     assert listed.files["dangling"].skipped
-    assert listed.files["fifo"].skipped == listed.files["fifo-link"].skipped == "not a regular file"
+    for special in ("fifo", "fifo-link", "sock"):
+        assert listed.files[special].skipped == "not a regular file", special
     for gone in ("sub/x.tmp", "build/out/o.bin", "y.log", "deep/er/est/f.py", ".git/HEAD", "sub/.git", ".tau/state/x"):
         assert gone not in listed.files, gone
     assert not any(path.startswith("linkdir/") for path in listed.files)  # a symlinked directory is not entered
 
 
-async def test_the_listing_never_opens_a_fifo(tmp_path: Path) -> None:
-    """A process blocked opening a workspace fifo for writing waits for a reader: a scan must not become one (it
-    would take, and lose, what is meant for the process that reads the pipe)."""
-    root = tmp_path / "ws"
-    root.mkdir()
-    (root / "a.txt").write_text("alpha\n")
-    os.mkfifo(root / "pipe")
-    opened = threading.Event()
+class Reads(HostBackend):
+    """A host workspace that records every path it is asked to read."""
 
-    def writer() -> None:
-        fd = os.open(root / "pipe", os.O_WRONLY)  # blocks until the pipe has a reader
-        opened.set()
-        os.close(fd)
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.read: list[str] = []
 
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    scan = await scan_tree(Workspace(HostBackend(root)), MemoryObjects())
-    assert scan.method == "find" and scan.files["pipe"].skipped == "not a regular file"
-    assert scan.files["a.txt"].blob
-    assert not opened.wait(0.5), "the scan opened the fifo"
-    with open(root / "pipe", "rb"):  # let the writer go
-        thread.join(5)
-    assert opened.is_set()
+    async def read_bytes(self, path: str) -> bytes:
+        self.read.append(os.path.basename(path))
+        return await super().read_bytes(path)
+
+
+async def test_the_listing_never_opens_a_fifo(tree: Path) -> None:
+    """Opening a fifo, even non-blocking, makes the scan one of its readers: it could take (and lose) what a writer
+    sends to the process that waits on it. The listing knows the file types, so it never reads one."""
+    backend = Reads(tree)
+    scan = await scan_tree(Workspace(backend), MemoryObjects())
+    assert scan.method == "find" and "a.txt" in backend.read
+    assert not {"fifo", "fifo-link", "sock"} & set(backend.read)
+    assert scan.files["fifo"].skipped == "not a regular file"
 
 
 async def test_limits_apply_to_the_listing_as_to_the_walk(tree: Path) -> None:

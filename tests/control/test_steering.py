@@ -5,6 +5,7 @@ second process steered through the CLI commands."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -25,7 +26,7 @@ from tau.cli.steer_cmd import inject_command, stop_command
 from tau.config.spec import PermissionsSpec
 from tau.errors import ConfigError
 from tau.protocol import Event
-from tau.runtime import prepare_run
+from tau.runtime import prepare_run, steering
 from tau.runtime.steering import (
     STOPPED,
     discard_stops,
@@ -98,30 +99,38 @@ def test_two_consumers_deliver_each_message_exactly_once(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("use_watchfiles", [True, False])
-async def test_watch_delivers_queued_and_new_messages_then_stops(tmp_path: Path, use_watchfiles: bool) -> None:
+async def test_watch_delivers_queued_and_new_messages_then_stops(
+    tmp_path: Path, use_watchfiles: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inbox = tmp_path / "in"
     post_stop(inbox)  # stale: from before this run
     post_message(inbox, "queued")
     got: list[str] = []
     stopped = asyncio.Event()
     done = asyncio.Event()
-    # with watchfiles, a 30 s rescan would fail the deadline below: the watch (or its once-a-second wake, for what was
-    # written before the watch was in place) must deliver
+    # with watchfiles, rescans every 30 s and wakes every 60 s: only watchfiles' change events can meet the deadlines
     poll = 30.0 if use_watchfiles else 0.05
+    monkeypatch.setattr(steering, "_WATCH_RESCAN_MS", 60_000)
     task = asyncio.create_task(
         watch_inbox(inbox, got.append, stopped.set, done, poll_interval=poll, use_watchfiles=use_watchfiles)
     )
     await _until(lambda: got == ["queued"])
+    for n in range(100):  # the watch starts in the background: probe until it reports a change
+        post_message(inbox, f"probe {n}")
+        with contextlib.suppress(AssertionError):
+            await _until(lambda: got[-1].startswith("probe"), timeout=0.2)
+            break
+    assert got[-1].startswith("probe"), "the watch never delivered a message"
     started = time.monotonic()
     post_message(inbox, "live 1")
     post_message(inbox, "live 2")
-    await _until(lambda: got == ["queued", "live 1", "live 2"])
+    await _until(lambda: got[-2:] == ["live 1", "live 2"])
     assert time.monotonic() - started < 5
     assert not stopped.is_set()
     post_stop(inbox, "bye")
     await asyncio.wait_for(task, 5)
     assert stopped.is_set()
-    assert got == ["queued", "live 1", "live 2"]
+    assert [m for m in got if not m.startswith("probe")] == ["queued", "live 1", "live 2"]
 
 
 async def test_watch_ends_promptly_on_its_stop_event(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from connectrpc.code import Code
@@ -16,6 +17,7 @@ from connectrpc.errors import ConnectError
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from rpc_helpers import RunScripts, Served, prompts
 
+from tau.errors import PreflightError
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
 from tau.rpc.service import ServiceLimits
@@ -118,7 +120,11 @@ def test_a_restarted_server_brings_back_every_session(serve: Callable[..., Serve
 
         statuses = {s.session_id: s.status for s in listing(second, client)}
     assert statuses == {sid: pb.SESSION_STATUS_COMPLETED for sid in ("done", "asking", "fresh")}
-    # and a third server sees what the second did
+    # one server per state dir: a second one is refused (it would append to the first one's sessions)
+    with pytest.raises(PreflightError, match=r"another tau serve .* is using the state directory"):
+        serve(RunScripts([]), state_dir=state_dir)
+    second.stop()
+    # and the next server sees what the second did
     third = serve(RunScripts([]), state_dir=state_dir)
     with third.client() as client:
         assert [s.runs for s in listing(third, client)] == [1, 2, 2]
@@ -183,3 +189,92 @@ def test_the_journal_keeps_what_the_bounded_log_keeps(serve: Callable[..., Serve
         with pytest.raises(ConnectError) as dropped:
             list(client.stream_events(pb.StreamEventsRequest(session_id="s"), headers=second.headers))
         assert dropped.value.code == Code.OUT_OF_RANGE
+
+
+def edit_record(state_dir: Path, session_id: str, change: Callable[[dict[str, Any]], None]) -> None:
+    path = state_dir / "serve" / session_id / "session.json"
+    record = json.loads(path.read_text())
+    change(record)
+    path.write_text(json.dumps(record))
+
+
+def as_before_the_end(record: dict[str, Any]) -> None:
+    """The record as it was while the last run ran: the server was killed after the run's final events reached
+    events.log but before the record was saved again."""
+    run = record["runs"][-1]
+    record.update(
+        status="SESSION_STATUS_RUNNING",
+        terminal_reason="",
+        last_seq=run["first_seq"],
+        usage={},
+        cost_usd=0.0,
+        pending=[],
+    )
+    run["final_seq"] = None
+
+
+def test_events_the_record_missed_are_applied_at_restart(serve: Callable[..., Served], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    write = ("write", {"file_path": "a.txt", "content": "A"})
+    first = serve(RunScripts([[reply("one")], [calls(write)]]), state_dir=state_dir)
+    with first.client() as client:
+        first.create(client, session_id="done")
+        first.create(client, session_id="asking", permissions=ASKING)
+        for sid, prompt in (("done", "go"), ("asking", "write a.txt")):
+            list(client.run(pb.RunRequest(session_id=sid, prompt=prompt), headers=first.headers))
+        before = listing(first, client)
+        events = {sid: replay(first, client, sid) for sid in ("done", "asking")}
+    first.stop()
+    for sid in ("done", "asking"):
+        edit_record(state_dir, sid, as_before_the_end)
+
+    second = serve(RunScripts([[reply("wrote it")]]), state_dir=state_dir)
+    with second.client() as client:
+        after = listing(second, client)
+        assert [comparable(s) for s in after] == [comparable(s) for s in before]  # status, usage, pending: all back
+        assert {sid: replay(second, client, sid) for sid in events} == events  # and no second ending
+        request = pb.RespondRequest(session_id="asking", request_id="call_1_0", approval=pb.Approval(approved=True))
+        assert client.respond(request, headers=second.headers).status == pb.SESSION_STATUS_RUNNING
+
+
+def test_a_run_cut_before_its_first_event_ends_at_restart(serve: Callable[..., Served], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    first = serve(RunScripts([[reply("one")]]), state_dir=state_dir)
+    with first.client() as client:
+        first.create(client, session_id="s")
+        ran = list(client.run(pb.RunRequest(session_id="s", prompt="go"), headers=first.headers))
+    first.stop()
+
+    def launched(record: dict[str, Any]) -> None:  # saved by the launch of run 2; its first event never written
+        record["runs"].append(
+            {"number": 2, "idempotency_key": "k2", "prompt": "again", "first_seq": ran[-1].seq + 1, "final_seq": None}
+        )
+        record["status"] = "SESSION_STATUS_RUNNING"
+
+    edit_record(state_dir, "s", launched)
+    second = serve(RunScripts([]), state_dir=state_dir)
+    with second.client() as client:
+        ended = replay(second, client, "s")[len(ran) :]
+        assert [(e.seq, e.run, e.WhichOneof("event")) for e in ended] == [
+            (ran[-1].seq + 1, 2, "error"), (ran[-1].seq + 2, 2, "status"), (ran[-1].seq + 3, 2, "final"),
+        ]  # fmt: skip
+        assert ended[-1].final.terminal_reason == "interrupted"
+        again = client.run(pb.RunRequest(session_id="s", prompt="again", idempotency_key="k2"), headers=second.headers)
+        assert list(again) == [pb.RunResponse.FromString(e.SerializeToString()) for e in ended]  # key kept
+
+
+def test_fork_session_after_a_restart(serve: Callable[..., Served], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    first = serve(RunScripts([[reply("one")]]), state_dir=state_dir)
+    with first.client() as client:
+        first.create(client, session_id="s")
+        list(client.run(pb.RunRequest(session_id="s", prompt="first"), headers=first.headers))
+    first.stop()
+    scripts = RunScripts([[reply("forked")]])
+    second = serve(scripts, state_dir=state_dir)
+    with second.client() as client:
+        forked = client.fork_session(pb.ForkSessionRequest(session_id="s", new_session_id="f"), headers=second.headers)
+        assert forked.session.parent_session_id == "s"
+        out = list(client.run(pb.RunRequest(session_id="f", prompt="second"), headers=second.headers))
+        assert out[-1].final.result == "forked"
+        assert prompts(scripts.played[0].requests[0]) == ["first", "second"]
