@@ -195,6 +195,10 @@ class SessionState:
     cost_usd: float = 0.0
     begun: bool = False
     pending: dict[str, pb.PendingRequest] = field(default_factory=dict)
+    # Respond requests (serialized) by request id: `given` for the pending requests, `consumed` for the ones the
+    # last continuation took, so that a client repeating an applied Respond gets success, not an error.
+    given: dict[str, bytes] = field(default_factory=dict)
+    consumed: dict[str, bytes] = field(default_factory=dict)
     responses: Responses = field(default_factory=Responses)
     create_time: str = field(default_factory=_now)
     update_time: str = field(default_factory=_now)
@@ -218,6 +222,7 @@ class SessionState:
     def clear_pending(self) -> None:
         self.pending = {}
         self.responses = Responses()
+        self.given = {}
 
     def to_message(self) -> pb.Session:
         usage = usage_message(add_usage(self.usage_done, self.usage_run), self.cost_usd or None)
@@ -273,6 +278,8 @@ class SessionState:
                 "plan": list(responses.plan) if responses.plan else None,
             },
             "queued_context": [[b.key, b.content, b.content_type] for b in self.queued_context],
+            "given": {key: base64.b64encode(raw).decode() for key, raw in self.given.items()},
+            "consumed": {key: base64.b64encode(raw).decode() for key, raw in self.consumed.items()},
         }
 
 
@@ -303,6 +310,8 @@ def restore_state(record: Mapping[str, Any], job: SessionJob, log: EventLog) -> 
         runs=runs,
         current=next((run for run in runs if run.final_seq is None), None),
         queued_context=[ContextBlock(*map(str, block)) for block in record["queued_context"]],
+        given={str(k): base64.b64decode(v) for k, v in record.get("given", {}).items()},
+        consumed={str(k): base64.b64decode(v) for k, v in record.get("consumed", {}).items()},
         head_snapshot_id=str(record["head_snapshot_id"]),
         terminal_reason=str(record["terminal_reason"]),
         usage_done=UsageTotals.model_validate(record["usage"]),

@@ -356,6 +356,10 @@ class RuntimeServiceImpl(RuntimeService):
         if not request.request_id:
             raise ConnectError(Code.INVALID_ARGUMENT, "request_id is required")
         self._refuse_when_draining()
+        if request.request_id not in session.pending and session.consumed.get(request.request_id) == (
+            request.SerializeToString()
+        ):
+            return pb.RespondResponse(status=session.status)  # a repeat of an applied Respond: already done
         if session.current is not None or not session.pending:
             problem = f"session {session.session_id!r} has no pending request {request.request_id!r}"
             raise ConnectError(Code.FAILED_PRECONDITION, f"{problem} (status {_status_name(session.status)})")
@@ -367,6 +371,7 @@ class RuntimeServiceImpl(RuntimeService):
                 f"(pending: {known})",
             )  # fmt: skip
         _record(session, pending, request)
+        session.given[request.request_id] = request.SerializeToString()
         open_requests = session.unanswered()
         session.touch()
         if open_requests:
@@ -374,6 +379,7 @@ class RuntimeServiceImpl(RuntimeService):
             self._registry.save(session)
             return pb.RespondResponse(status=session.status)
         continuation = _continuation(session)
+        session.consumed = dict(session.given)
         previous = session.runs[-1].prompt if session.runs else ""
         job = session.job.for_run(previous, session_id=session.session_id)
         self._launch(session, job, continuation, key="", detail="continuing with the answers")
@@ -459,6 +465,7 @@ class RuntimeServiceImpl(RuntimeService):
             )
         if not request.prompt.strip() and not session.job.default_prompt:
             raise ConnectError(Code.INVALID_ARGUMENT, "prompt is empty and the session's job has no prompt")
+        session.consumed = {}  # a new prompt: earlier answers can no longer be repeated
         job = session.job.for_run(request.prompt, session_id=session.session_id, queued=session.take_queued())
         continuation = Continuation(prompt=job.prompt) if session.begun else None
         return self._launch(session, job, continuation, key=request.idempotency_key, detail="")

@@ -115,8 +115,27 @@ def test_suspend_lists_pending_then_approve_writes_and_completes(serve: Callable
         continued = scripts.played[1].requests[0]
         assert prompts(continued) == ["write a.txt"]  # the history reached the model, no new prompt
         assert returns(continued)["call_1_0"].outcome == "success"
-        # nothing is pending any more
-        assert code_of(lambda: session.respond("call_1_0", **approve(True))) == Code.FAILED_PRECONDITION
+        # nothing is pending any more (repeating the same answer is a no-op success: see the next test)
+        assert code_of(lambda: session.respond("call_1_0", **approve(False))) == Code.FAILED_PRECONDITION
+        assert code_of(lambda: session.respond("call_9_9", **approve(True))) == Code.FAILED_PRECONDITION
+
+
+def test_a_repeated_respond_succeeds_without_a_second_effect(serve: Callable[..., Served]) -> None:
+    """A client whose Respond call timed out after the server applied it retries: it gets the session's status,
+    not an error, and the session does not continue twice. A different answer to the same request is refused."""
+    scripts = RunScripts([[calls(WRITE_A)], [reply("wrote it")]])
+    served = serve(scripts)
+    with served.client() as client:
+        session = open_session(served, client)
+        last = session.run("write a.txt")[-1].seq
+        assert session.respond("call_1_0", **approve(True)).status == pb.SESSION_STATUS_RUNNING
+        assert session.respond("call_1_0", **approve(True)).status in (
+            pb.SESSION_STATUS_RUNNING, pb.SESSION_STATUS_COMPLETED,
+        )  # fmt: skip
+        assert session.events_after(last)[-1].final.result == "wrote it"
+        assert session.respond("call_1_0", **approve(True)).status == pb.SESSION_STATUS_COMPLETED
+        assert code_of(lambda: session.respond("call_1_0", **approve(False))) == Code.FAILED_PRECONDITION
+        assert session.get().runs == 2 and len(scripts.played) == 2
 
 
 def test_deny_with_a_reason_reaches_the_model(serve: Callable[..., Served]) -> None:
