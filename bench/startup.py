@@ -10,6 +10,7 @@ Budgets (issue 8, DESIGN.md §6): one-file `--version` and `--help` <= 1.2 s, `t
 the one-directory `--version` is reported against DESIGN.md's 0.3 s target for the frozen binary.
 Where the time goes: `-X importtime` of `tau run` and `tau --version` in the venv (top-level imports by cumulative
 time), unpack overhead (one-file minus one-directory) and freezing overhead (one-directory minus venv).
+Before measuring it waits (at most 60 s) for the 1-minute load average to drop below 1 (`settle` in the JSON).
 Prints one JSON object.
 """
 
@@ -191,6 +192,20 @@ def _resolve(given: str | None, default: Path) -> Path | None:
     return default if default.exists() else None
 
 
+def _settle(below: float = 1.0, max_wait_s: float = 60.0) -> dict[str, float]:
+    """Wait (at most `max_wait_s`) for the 1-minute load average to fall below `below`: in CI this bench follows the
+    test suite and heavier benchmarks, whose tail (containers being removed, the daemon settling) would be measured
+    as tau's startup. Returns the load before and after, and the wait."""
+    started, before = time.monotonic(), os.getloadavg()[0]
+    while os.getloadavg()[0] >= below and time.monotonic() - started < max_wait_s:
+        time.sleep(1)
+    return {
+        "load_before": round(before, 2),
+        "load_after": round(os.getloadavg()[0], 2),
+        "waited_s": round(time.monotonic() - started, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 runs per command instead of 10")
@@ -200,6 +215,7 @@ def main() -> None:
     parser.add_argument("--no-importtime", action="store_true", help="skip the -X importtime breakdown")
     args = parser.parse_args()
     runs = args.runs or (3 if args.quick else 10)
+    settle = _settle()
 
     onefile = _resolve(args.binary, DEFAULT_ONEFILE)
     onedir = _resolve(args.onedir, DEFAULT_ONEDIR)
@@ -225,6 +241,7 @@ def main() -> None:
         "warmup_runs": 1,
         "statistic": "median wall time of the whole process, seconds (cpu_median_s: user+sys, robust to load)",
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "settle": settle,
         "measured": sorted(targets),
         "targets": targets,
         "budget_s": BUDGET_S,
