@@ -71,6 +71,18 @@ def usage_message(usage: UsageTotals, cost_usd: float | None = None) -> pb.Usage
     return message
 
 
+def totals_of(usage: pb.Usage) -> UsageTotals:
+    """`usage_message` read back (the cost is `usage.cost_usd`, when set)."""
+    return UsageTotals(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        requests=usage.requests,
+        tool_calls=usage.tool_calls,
+    )
+
+
 def session_status_of(event: RunCompleted, pending: Iterable[pb.PendingRequest] = ()) -> SessionStatus:
     """The session status a run's terminal event leaves the session in; a suspended run's depends on what it waits
     on (`pending`): a tool approval first, then a plan, then a question; SUSPENDED if nothing is known."""

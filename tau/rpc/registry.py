@@ -29,7 +29,7 @@ from google.protobuf import json_format
 from tau.errors import RunError
 from tau.protocol import UsageTotals
 from tau.rpc._gen import runtime_pb2 as pb
-from tau.rpc.events import usage_message
+from tau.rpc.events import totals_of, usage_message
 from tau.rpc.jobs import ContextBlock, SessionJob, job_record
 from tau.rpc.journal import ServeJournal, Stored
 from tau.rpc.launch import RunHandle
@@ -329,17 +329,6 @@ def restore_state(record: Mapping[str, Any], job: SessionJob, log: EventLog) -> 
     )
 
 
-def _totals(usage: pb.Usage) -> UsageTotals:
-    return UsageTotals(
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cache_read_tokens=usage.cache_read_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        requests=usage.requests,
-        tool_calls=usage.tool_calls,
-    )
-
-
 def catch_up(session: SessionState, after_seq: int) -> float | None:
     """Apply to a restored session what its journaled events after `after_seq` (its record's `last_seq`) say about
     its current run: a server killed after appending them but before saving the record leaves them unapplied. Sets
@@ -368,11 +357,11 @@ def catch_up(session: SessionState, after_seq: int) -> float | None:
         elif kind == "plan":
             session.pending[item.plan.request_id] = pb.PendingRequest(request_id=item.plan.request_id, plan=item.plan)
         elif kind == "usage":
-            session.usage_run = _totals(item.usage)
+            session.usage_run = totals_of(item.usage)
             cost = item.usage.cost_usd if item.usage.HasField("cost_usd") else cost
         elif kind == "final":
             final = item.final
-            session.usage_done = add_usage(session.usage_done, _totals(final.usage))
+            session.usage_done = add_usage(session.usage_done, totals_of(final.usage))
             session.cost_usd += final.usage.cost_usd if final.usage.HasField("cost_usd") else 0.0
             session.usage_run = UsageTotals()
             session.status, session.terminal_reason = final.session_status, final.terminal_reason
