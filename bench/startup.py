@@ -32,6 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import _quiet as quiet
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "hello"
 DEFAULT_ONEFILE = ROOT / "dist" / "tau"
@@ -192,20 +194,6 @@ def _resolve(given: str | None, default: Path) -> Path | None:
     return default if default.exists() else None
 
 
-def _settle(below: float = 1.0, max_wait_s: float = 60.0) -> dict[str, float]:
-    """Wait (at most `max_wait_s`) for the 1-minute load average to fall below `below`: in CI this bench follows the
-    test suite and heavier benchmarks, whose tail (containers being removed, the daemon settling) would be measured
-    as tau's startup. Returns the load before and after, and the wait."""
-    started, before = time.monotonic(), os.getloadavg()[0]
-    while os.getloadavg()[0] >= below and time.monotonic() - started < max_wait_s:
-        time.sleep(1)
-    return {
-        "load_before": round(before, 2),
-        "load_after": round(os.getloadavg()[0], 2),
-        "waited_s": round(time.monotonic() - started, 1),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 runs per command instead of 10")
@@ -215,7 +203,7 @@ def main() -> None:
     parser.add_argument("--no-importtime", action="store_true", help="skip the -X importtime breakdown")
     args = parser.parse_args()
     runs = args.runs or (3 if args.quick else 10)
-    settle = _settle()
+    settle = quiet.settle()
 
     onefile = _resolve(args.binary, DEFAULT_ONEFILE)
     onedir = _resolve(args.onedir, DEFAULT_ONEDIR)
