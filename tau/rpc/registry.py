@@ -435,9 +435,14 @@ class SessionRegistry:
         return lambda item: journal.append(session_id, item)
 
     def remove(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+        """Forget the session, journal and all."""
+        self.discard(session_id)
         if self._journal is not None:
             self._journal.remove(session_id)
+
+    def discard(self, session_id: str) -> None:
+        """Forget the session in memory only (its journal stays on disk)."""
+        self._sessions.pop(session_id, None)
 
     def get(self, session_id: str) -> SessionState:
         return self._sessions[session_id]

@@ -167,6 +167,7 @@ class RuntimeServiceImpl(RuntimeService):
             try:
                 count += self._restore_one(journal, stored, jobs)
             except Exception as error:  # anything a damaged record raises: one session must not stop the server
+                self._registry.discard(stored.session_id)  # nothing half-restored stays listed; the files stay
                 problem = error.message if isinstance(error, TauError) else f"{type(error).__name__}: {error}"
                 report(f"skipping journal of session {stored.session_id!r}: {problem}")
         return count

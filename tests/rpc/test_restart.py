@@ -18,6 +18,7 @@ from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from rpc_helpers import RunScripts, Served, prompts
 
 from tau.errors import PreflightError
+from tau.rpc import service as service_module
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
 from tau.rpc.service import ServiceLimits
@@ -278,3 +279,27 @@ def test_fork_session_after_a_restart(serve: Callable[..., Served], tmp_path: Pa
         out = list(client.run(pb.RunRequest(session_id="f", prompt="second"), headers=second.headers))
         assert out[-1].final.result == "forked"
         assert prompts(scripts.played[0].requests[0]) == ["first", "second"]
+
+
+def test_a_session_that_fails_half_way_through_its_restore_is_not_listed(
+    serve: Callable[..., Served], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state_dir = tmp_path / "state"
+    first = serve(RunScripts([]), state_dir=state_dir)
+    with first.client() as client:
+        for sid in ("bad", "good"):
+            first.create(client, session_id=sid)
+    first.stop()
+    real_catch_up = service_module.catch_up
+
+    def failing(session: Any, after_seq: int) -> float | None:
+        if session.session_id == "bad":
+            raise ValueError("damaged after it was registered")
+        return real_catch_up(session, after_seq)
+
+    monkeypatch.setattr(service_module, "catch_up", failing)
+    second = serve(RunScripts([]), state_dir=state_dir)
+    assert second.service.restored == 1
+    with second.client() as client:
+        assert [s.session_id for s in listing(second, client)] == ["good"]
+    assert (state_dir / "serve" / "bad" / "session.json").exists()  # skipped, not deleted
