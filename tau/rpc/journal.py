@@ -19,6 +19,7 @@ goes on in memory; a session directory that cannot be read is skipped at load wi
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -102,18 +103,23 @@ class ServeJournal:
 
     def append(self, session_id: str, item: pb.RunResponse) -> None:
         """Append one event to the session's `events.log`."""
-        data = item.SerializeToString()
+        raw = item.SerializeToString()
+        view = memoryview(_LENGTH.pack(len(raw)) + raw)
         try:
-            with open(self.root / session_id / _EVENTS_FILE, "ab") as file:
-                start = file.tell()
-                try:
-                    file.write(_LENGTH.pack(len(data)) + data)
-                    file.flush()
-                except OSError:
-                    file.truncate(start)  # a partial record would misframe every later one
-                    raise
+            fd = os.open(self.root / session_id / _EVENTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as error:
             self._warn(error)
+            return
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)  # a partial record would misframe every later one
+            self._warn(error)
+        finally:
+            os.close(fd)
 
     def trim(self, session_id: str, keep: Sequence[pb.RunResponse]) -> None:
         """Replace the session's `events.log` with `keep` (the events its bounded log still holds) atomically."""

@@ -6,7 +6,9 @@ damaged journal costs only what is damaged. (A server killed mid-run: tests/rpc/
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from tau.errors import PreflightError
 from tau.rpc import service as service_module
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
+from tau.rpc.journal import ServeJournal
 from tau.rpc.service import ServiceLimits
 from tau.sessions import FileSessionStore
 from tau.testing import calls, reply
@@ -303,3 +306,26 @@ def test_a_session_that_fails_half_way_through_its_restore_is_not_listed(
     with second.client() as client:
         assert [s.session_id for s in listing(second, client)] == ["good"]
     assert (state_dir / "serve" / "bad" / "session.json").exists()  # skipped, not deleted
+
+
+def test_a_failed_append_leaves_no_partial_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    journal = ServeJournal(tmp_path / "serve")
+    journal.save("s", {"session_id": "s"})
+    journal.append("s", pb.RunResponse(seq=1, run=1))
+    real_write, written = os.write, []
+
+    def disk_full_half_way(fd: int, data: Any) -> int:
+        if not written:
+            written.append(real_write(fd, bytes(data[:3])))
+            return written[0]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full_half_way)
+    journal.append("s", pb.RunResponse(seq=2, run=1, event_json="x" * 100))
+    monkeypatch.undo()
+    journal.append("s", pb.RunResponse(seq=3, run=1))
+    [stored] = journal.load()
+    assert [e.seq for e in stored.events] == [1, 3]
+    assert "No space left on device" in capfd.readouterr().err
