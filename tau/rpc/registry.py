@@ -406,11 +406,11 @@ class SessionRegistry:
         while start > 0 and events[start - 1].seq == events[start].seq - 1:
             start -= 1  # only a contiguous run of seqs can be served (`EventLog.since` indexes by seq)
         kept = events[max(start, len(events) - self._log_capacity, 0) :]
+        last_seq = max(int(stored.record["last_seq"]), kept[-1].seq if kept else 0)
+        if kept and kept[-1].seq != last_seq:
+            kept = []  # its newest events never reached the file (failed appends): serve none rather than a gap
         log = EventLog(
-            self._log_capacity,
-            on_append=self._appender(stored.session_id),
-            restored=kept,
-            last_seq=int(stored.record["last_seq"]),
+            self._log_capacity, on_append=self._appender(stored.session_id), restored=kept, last_seq=last_seq
         )
         state = restore_state(stored.record, job, log)
         if len(kept) < len(stored.events) and self._journal is not None:

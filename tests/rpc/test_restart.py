@@ -329,3 +329,24 @@ def test_a_failed_append_leaves_no_partial_record(
     [stored] = journal.load()
     assert [e.seq for e in stored.events] == [1, 3]
     assert "No space left on device" in capfd.readouterr().err
+
+
+def test_events_lost_from_the_journal_are_out_of_range_not_a_gap(serve: Callable[..., Served], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    first = serve(RunScripts([[reply("one")], [reply("two")]]), state_dir=state_dir)
+    with first.client() as client:
+        first.create(client, session_id="s")
+        ran = list(client.run(pb.RunRequest(session_id="s", prompt="go"), headers=first.headers))
+    first.stop()
+    edit_record(state_dir, "s", lambda record: record.update(last_seq=ran[-1].seq + 2))  # two appends failed
+
+    second = serve(RunScripts([[reply("two")]]), state_dir=state_dir)
+    with second.client() as client:
+        more = list(client.run(pb.RunRequest(session_id="s", prompt="again"), headers=second.headers))
+        assert more[0].seq == ran[-1].seq + 3  # numbering goes on after the lost ones
+        after = pb.StreamEventsRequest(session_id="s", after_seq=ran[-1].seq)
+        with pytest.raises(ConnectError) as lost:
+            list(client.stream_events(after, headers=second.headers))
+        assert lost.value.code == Code.OUT_OF_RANGE
+        since_new = pb.StreamEventsRequest(session_id="s", after_seq=more[0].seq - 1)
+        assert [e.seq for e in client.stream_events(since_new, headers=second.headers)] == [e.seq for e in more]
