@@ -73,7 +73,8 @@ class StreamJsonRenderer:
         self.out = out
 
     def __call__(self, event: Event) -> None:
-        _line(self.out, event.model_dump(mode="json"))
+        self.out.write(event.model_dump_json() + "\n")  # pydantic-core's encoder: one pass, no dict in between
+        self.out.flush()
 
     def close(self) -> None:
         self.out.flush()
