@@ -1,7 +1,9 @@
 """Agent factory: JobSpec -> the one pydantic-ai `Agent` of a run, plus what the driver reports about it.
 
 The only place tau constructs `Agent(...)`. Composition, outermost first:
-  permission layer ∘ tool gate (finalize turn hides tools) ∘ built-in tools (over `ctx.workspace`), `ask_user`
+  hooks ∘ permission layer ∘ compaction (capabilities) ∘ checkpoints (`CheckpointToolset`, when on) ∘ tool gate
+  (the finalize turn hides tools) ∘ the tools: built-ins (over `ctx.workspace`), skill, memory, MCP, task, `ask_user`
+  (adjacent plain function toolsets merged into one: `merge_function_toolsets`)
 and the model: RecordingModel (with --record) ∘ RetryingModel ∘ provider model. Structured output (`output.schema`)
 uses pydantic-ai's `StructuredDict` plus a jsonschema output validator that sends violations back to the model.
 Plan mode (`permissions.mode == "plan"`) replaces the output with `submit_plan` or text (tau.runtime.plan) and adds
@@ -13,19 +15,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic_ai import Agent, ModelRetry, RunContext, StructuredDict
 from pydantic_ai.models import Model
 from pydantic_ai.tools import DeferredToolRequests
-from pydantic_ai.toolsets import AbstractToolset
+from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
 from pydantic_ai.workspaces import WorkspaceBackend
 
 from tau.config.spec import BUILTIN_TOOLS, JobSpec
 from tau.hooks import HookSession
 from tau.permissions import AskAnswer, Asker, AskRequest, PermissionPolicy, permission_layer
 from tau.protocol import RetryScheduled
+from tau.runtime.checkpoints import CheckpointToolset
 from tau.runtime.clarify import ASK_TOOL, OnAsk, clarify_instructions, clarify_toolset
 from tau.runtime.context import ContextParts
 from tau.runtime.driver import RunSetup, ToolGate
@@ -112,6 +115,45 @@ def build_model_for(job: JobSpec, emitter: Emitter) -> Model:
     return model
 
 
+def merge_function_toolsets(toolsets: Sequence[AbstractToolset[None]]) -> list[AbstractToolset[None]]:
+    """`toolsets` with each run of adjacent plain `FunctionToolset`s (tau's built-ins, `skill`, `memory`, `task`,
+    `ask_user`) merged into one, in the same order.
+
+    pydantic-ai visits every toolset of an agent on every step (tool definitions, instructions, run-step
+    preparation), a task per toolset and a wrapper per filter, so five one-tool toolsets cost a visible share of a
+    step (bench/loop_overhead.py). Only toolsets that hold nothing but their tools merge (no id, timeout or
+    instructions of their own); each tool keeps the retries and metadata its toolset gave it when it was added.
+    """
+    merged: list[AbstractToolset[None]] = []
+    run: list[FunctionToolset[None]] = []
+
+    def flush() -> None:
+        if len(run) == 1:
+            merged.append(run[0])
+        elif run:
+            merged.append(FunctionToolset[None]([tool for toolset in run for tool in toolset.tools.values()]))
+        run.clear()
+
+    for toolset in toolsets:
+        if _plain_function_toolset(toolset):
+            assert isinstance(toolset, FunctionToolset)
+            run.append(toolset)
+            continue
+        flush()
+        merged.append(toolset)
+    flush()
+    return merged
+
+
+def _plain_function_toolset(toolset: AbstractToolset[None]) -> bool:
+    return (
+        type(toolset) is FunctionToolset
+        and toolset.id is None
+        and toolset.timeout is None
+        and not toolset._instructions  # pydantic-ai keeps a toolset's own instructions only there
+    )
+
+
 def _safe_tools(job: JobSpec) -> set[str]:
     """tau's own tools that permissions allow without a rule: `skill` reads; `memory` confines itself to the
     memory directory (writes there are how long jobs keep notes) — except in plan mode, where it is not offered;
@@ -139,11 +181,14 @@ def build_setup(
     `parent` names the run for subagent sessions; `checkpoint_parent` is the workspace pin the run continues from;
     `ask_policy` is how `ask_user` reaches a human (`prepare_run` turns `tty` without a terminal into `deny`)."""
     gate = ToolGate()
+
+    def gated(sources: list[AbstractToolset[None]]) -> list[AbstractToolset[None]]:
+        return [toolset.filtered(lambda ctx, tool_def: gate.enabled) for toolset in merge_function_toolsets(sources)]
+
     builtin = [name for name in job.tools if name in BUILTIN_TOOLS]
-    toolsets: list[AbstractToolset[None]] = [
-        toolset.filtered(lambda ctx, tool_def: gate.enabled)
-        for toolset in (build_toolset(builtin, limits=ToolLimits.from_spec(job.limits)), *context.toolsets)
-    ]
+    sources: list[AbstractToolset[None]] = [build_toolset(builtin, limits=ToolLimits.from_spec(job.limits))]
+    sources.extend(context.toolsets)
+    toolsets = gated(sources)
     policy = PermissionPolicy.from_spec(
         job.permissions, workspace=job.environment.workspace, home=job.home, safe_tools=_safe_tools(job)
     )
@@ -153,7 +198,7 @@ def build_setup(
     task = task_toolset(
         job,
         context.agents,
-        toolsets=list(toolsets),  # a copy: the task tool joins the parent's list below, never a child's
+        toolsets=toolsets,  # a child's: the task tool and ask_user join only the parent's `sources` below
         tool_names=tool_names,
         policy=policy,
         asker=asker,
@@ -165,21 +210,23 @@ def build_setup(
         host_env=host_env,
     )
     if task is not None:
-        toolsets.append(task.filtered(lambda ctx, tool_def: gate.enabled))
+        sources.append(task)
         tool_names.append("task")
     # after the task tool: subagents are built from the toolsets and names above and never ask the user
-    ask = clarify_toolset(ask_policy, timeout=job.limits.ask_timeout)
-    toolsets.append(ask.filtered(lambda ctx, tool_def: gate.enabled))
+    sources.append(clarify_toolset(ask_policy, timeout=job.limits.ask_timeout))
     tool_names.append(ASK_TOOL)
+    toolsets = gated(sources)
     recorder = checkpoint_recorder(job, store, emitter, checkpoint_parent)
+    if recorder is not None:  # innermost, inside every capability's wrapper: it sees only calls that run
+        toolsets = [CheckpointToolset(toolset, recorder=recorder) for toolset in toolsets]
     agent: Agent[None, Any] = Agent(
         model or build_model_for(job, emitter),
         instructions=instructions,
         toolsets=toolsets,
-        capabilities=[  # outermost first: hooks, permissions, compaction, checkpoints (sees only calls that run)
+        capabilities=[  # outermost first: hooks, permissions, compaction
             *([hooks.capability] if hooks else []),
             layer.capability,
-            *inner_capabilities(job, emitter, recorder, hooks),
+            *inner_capabilities(job, emitter, hooks),
         ],
         output_type=_output_type(job),
         retries={"tools": 3, "output": 3},

@@ -1,8 +1,9 @@
 """Workspace checkpoints: capture the files a mutating tool call may change, through the Environment, and rewind.
 
     recorder = CheckpointRecorder(store_objects(store), parent=resumed_head_pin)   # one per run
-    agent capabilities: [..., PermissionCapability, CheckpointCapability(recorder)]  # innermost: captures only
-                                                                                     # calls that really run
+    Agent(toolsets=[CheckpointToolset(t, recorder=recorder) for t in toolsets])     # innermost: inside every
+                                                                                     # capability's wrapper, it
+                                                                                     # captures only calls that run
     StepRecord(..., workspace=recorder.current_checkpoint())                         # at every commit
     report = await rewind(objects, snapshot.workspace, workspace, latest=head.workspace)
 
@@ -39,9 +40,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.tools import AgentDepsT, RunContext
-from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
+from pydantic_ai.toolsets import ToolsetTool, WrapperToolset
 from pydantic_ai.workspaces import Workspace, WorkspaceUnavailableError
 
 from tau.runtime.tree_scan import (
@@ -71,7 +71,6 @@ from tau.sessions.errors import CorruptObjectError
 __all__ = [
     "DEFAULT_SCOPES",
     "CaptureStat",
-    "CheckpointCapability",
     "CheckpointLimits",
     "CheckpointRecorder",
     "CheckpointToolset",
@@ -253,7 +252,10 @@ class CheckpointRecorder:
 
 @dataclass
 class CheckpointToolset(WrapperToolset[AgentDepsT]):
-    """Wraps every call of the run's toolset: calls with a scope are captured around by the recorder."""
+    """Wraps every call of a toolset: calls with a scope are captured around by the recorder. The agent factory
+    wraps each of the run's toolsets directly (not through a capability: pydantic-ai dispatches every hook of every
+    capability on every step, and this needs none), so it sits inside the hook and permission wrappers and sees only
+    calls that really run, with their final arguments."""
 
     recorder: CheckpointRecorder = field(kw_only=True)
 
@@ -262,21 +264,6 @@ class CheckpointToolset(WrapperToolset[AgentDepsT]):
     ) -> Any:
         async with self.recorder.capturing(ctx.workspace, name, tool_args):
             return await super().call_tool(name, tool_args, ctx, tool)
-
-
-@dataclass
-class CheckpointCapability(AbstractCapability[AgentDepsT]):
-    """Puts `CheckpointToolset` around the run's toolset. List it LAST (innermost): after hooks and permissions, so
-    it sees the final arguments and captures only calls that actually run."""
-
-    recorder: CheckpointRecorder
-
-    @classmethod
-    def get_serialization_name(cls) -> str | None:
-        return None
-
-    def get_wrapper_toolset(self, toolset: AbstractToolset[AgentDepsT]) -> AbstractToolset[AgentDepsT] | None:
-        return CheckpointToolset(toolset, recorder=self.recorder)
 
 
 # -- rewind ------------------------------------------------------------------------------------------------------

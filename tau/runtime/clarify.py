@@ -156,7 +156,7 @@ def clarify_toolset(
             return await ask_on_terminal(console, question, choices, timeout=timeout)
         return NO_HUMAN
 
-    return FunctionToolset([ask_user], id="tau-ask-user")
+    return FunctionToolset([ask_user])
 
 
 def clarify_instructions() -> str:

@@ -2,7 +2,7 @@
 
 Each is built here from its config section so `agent.py` stays a plain composition:
 - checkpoints (`checkpoints.enabled`): a `CheckpointRecorder` writing into the session store's objects (or memory),
-  pinned by every committed step; its capability must be the innermost one (it sees only calls that really run);
+  pinned by every committed step; the agent factory wraps the run's toolsets in its `CheckpointToolset`;
 - compaction (`compaction.strategy`, not `off`): shrinks what the model is sent past `threshold` of the window;
   PreCompact hooks run first;
 - subagents (`subagents.max_depth` > 0 and at least one definition): the `task` tool, whose children reuse the
@@ -24,7 +24,7 @@ from tau.config.spec import JobSpec
 from tau.hooks import HookSession
 from tau.permissions import Asker, PermissionPolicy
 from tau.runtime.agent_defs import AgentDefinition
-from tau.runtime.checkpoints import CheckpointCapability, CheckpointLimits, CheckpointRecorder
+from tau.runtime.checkpoints import CheckpointLimits, CheckpointRecorder
 from tau.runtime.compaction import compaction_capability
 from tau.runtime.emitter import Emitter
 from tau.runtime.models import build_model
@@ -46,10 +46,8 @@ def checkpoint_recorder(
     return CheckpointRecorder(objects, parent=parent, limits=limits, on_warning=emitter.emit_notice)
 
 
-def inner_capabilities(
-    job: JobSpec, emitter: Emitter, recorder: CheckpointRecorder | None, hooks: HookSession | None
-) -> list[AbstractCapability[Any]]:
-    """Compaction, then checkpoints last (innermost)."""
+def inner_capabilities(job: JobSpec, emitter: Emitter, hooks: HookSession | None) -> list[AbstractCapability[Any]]:
+    """Compaction (when on); it runs inside hooks and permissions."""
     capabilities: list[AbstractCapability[Any]] = []
     if job.compaction.strategy != "off":
         pre_compact = (lambda: hooks.on_pre_compact("auto")) if hooks is not None else None
@@ -63,8 +61,6 @@ def inner_capabilities(
                 pre_compact=pre_compact,
             )
         )
-    if recorder is not None:
-        capabilities.append(CheckpointCapability(recorder))
     return capabilities
 
 

@@ -11,7 +11,7 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo
 from pydantic_ai.workspaces import WorkspaceBackend
 
-from tau.runtime.checkpoints import CheckpointCapability, CheckpointRecorder
+from tau.runtime.checkpoints import CheckpointRecorder, CheckpointToolset
 from tau.testing.scripted import ScriptStep, Turn, scripted_model
 from tau.tools import ToolLimits, build_toolset
 
@@ -55,8 +55,7 @@ async def run_script(
     model, _ = scripted_model([log.step(turn) for turn in turns])
     agent: Agent[None, str] = Agent(
         model,
-        toolsets=[build_toolset(TOOLS, limits=ToolLimits())],
-        capabilities=[CheckpointCapability(recorder)],
+        toolsets=[CheckpointToolset(build_toolset(TOOLS, limits=ToolLimits()), recorder=recorder)],
     )
     result = await agent.run("go", workspace=backend)
     log.pins.append(recorder.current_checkpoint())
