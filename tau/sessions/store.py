@@ -10,11 +10,11 @@ On-disk layout of a state dir (see location.py for where it is):
     cache/history/<head>    optional packed history per head (history_cache.py); derived, verified, disposable
     tmp/                    temp files of in-flight writes; stale ones are removed by `gc`
 
-Commit order is objects (fsynced) → ref (fsynced rename) → index, so a crash at any point leaves the previous head
-or the new one reachable, never a snapshot with a missing object. Appending a step writes its messages object, its
-snapshot object and the ref: O(what the step added). Blocking file I/O runs in a worker thread; one mutex serializes
-this store object's writes. The maintenance operations (gc, fsck) live in maintenance.py and bundles in bundle.py;
-the methods here delegate to them.
+Commit order is objects (fsynced) → ref (fsynced rename); the index row follows at begin, fork and close. A crash at any
+point leaves the previous head or the new one reachable, never a snapshot with a missing object. Appending a step writes
+its messages object, its snapshot object and the ref: O(what the step added). Blocking file I/O runs in a worker thread;
+one mutex serializes this store object's writes. The maintenance operations (gc, fsck) live in maintenance.py and
+bundles in bundle.py; the methods here delegate to them.
 """
 
 from __future__ import annotations
@@ -176,9 +176,9 @@ class FileSessionStore:
         return (await asyncio.to_thread(self._resume_sync, session_id, config)).head_id
 
     async def commit(self, session_id: str, record: StepRecord) -> str:
-        opened = await asyncio.to_thread(self._commit_sync, session_id, record)
-        await self._index_upsert(self._info_of(session_id, opened))
-        return opened.head_id
+        # no index upsert per step (a sqlite connection each: 2.4 ms of a step); `close` writes the row, and
+        # `list_sessions` refreshes the row of a session whose head moved meanwhile
+        return (await asyncio.to_thread(self._commit_sync, session_id, record)).head_id
 
     async def history(self, session_id: str) -> list[ModelMessage]:
         return await asyncio.to_thread(self._history_sync, session_id)
@@ -187,7 +187,10 @@ class FileSessionStore:
         with self.mutex:
             opened = self._open.pop(session_id, None)
         if opened is not None:
-            opened.lock.release()
+            try:
+                await self._index_upsert(self._info_of(session_id, opened))
+            finally:
+                opened.lock.release()
             if self.history_cache is not None:
                 await asyncio.to_thread(self._pack_quietly, opened.head_id)
 
