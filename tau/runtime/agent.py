@@ -150,7 +150,8 @@ def _plain_function_toolset(toolset: AbstractToolset[None]) -> bool:
         type(toolset) is FunctionToolset
         and toolset.id is None
         and toolset.timeout is None
-        and not toolset._instructions  # pydantic-ai keeps a toolset's own instructions only there
+        # pydantic-ai 2.62 keeps a toolset's own instructions there; should that change, nothing merges
+        and not getattr(toolset, "_instructions", True)
     )
 
 
