@@ -134,6 +134,11 @@ def _common_run_options(func: F) -> F:
         ),
         click.option("--container", metavar="NAME", help="Run tools in this existing container (implies docker)."),
         click.option("--keep-sandbox", is_flag=True, help="Keep the managed container after the run."),
+        click.option(
+            "--sandbox-policy",
+            type=click.Choice(("read-only", "workspace-write", "full")),
+            help="Kernel wall for commands (default: from the permission mode; see README, Security model).",
+        ),
         click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr (text output)."),
     ]
     for option in reversed(options):

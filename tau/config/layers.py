@@ -62,6 +62,7 @@ FLAG_PATHS: dict[str, tuple[str, ...]] = {
     "mcp_config": ("mcp", "config"),
     "container": ("sandbox", "container"),
     "keep_sandbox": ("sandbox", "keep"),
+    "sandbox_policy": ("sandbox", "policy"),
     "strict_mcp_config": ("mcp", "strict"),
 }
 # Flags that are not settings: handled by the loader.
@@ -85,6 +86,7 @@ ENV_VARS: dict[str, str] = {
     "TAU_IDLE_TIMEOUT": "idle_timeout",
     "TAU_TOOL_TIMEOUT": "tool_timeout",
     "TAU_ENVIRONMENT": "environment",
+    "TAU_SANDBOX_POLICY": "sandbox_policy",
 }
 _APPEND = frozenset({("permissions", "allow"), ("permissions", "ask"), ("permissions", "deny"), ("mcp", "config")})
 _REPLACE = frozenset({("output", "schema")})
@@ -155,6 +157,10 @@ def build_layer(
     origins = dict(origins or {})
     if data.get("cwd"):
         data["cwd"] = str((base_dir / Path(data["cwd"]).expanduser()).resolve())
+    sandbox = data.get("sandbox", {})
+    if sandbox.get("writable_roots"):
+        roots = [str((base_dir / Path(r).expanduser()).resolve()) for r in sandbox["writable_roots"]]
+        data["sandbox"] = {**sandbox, "writable_roots": roots}
     mcp = data.get("mcp", {})
     if mcp.get("config"):  # file paths relative to the declaring file; inline JSON ('{...}') as given
         entries = [e if e.lstrip().startswith("{") else str(base_dir / Path(e).expanduser()) for e in mcp["config"]]

@@ -140,6 +140,8 @@ def parse_size(value: object) -> object:
 
 
 class SandboxLayer(_Layer):
+    policy: Literal["read-only", "workspace-write", "full"] | None = None
+    writable_roots: list[str] = []
     image: str | None = None
     network: Literal["none", "bridge"] = "none"
     memory: Annotated[int, Field(ge=4 * 1024**2)] = 2 * 1024**3

@@ -132,8 +132,16 @@ class SubagentsSpec(_Frozen):
     models: dict[str, str] = Field(default_factory=dict)  # aliases in agent files (sonnet, haiku, ...) -> provider:name
 
 
+SandboxPolicyName = Literal["read-only", "workspace-write", "full"]
+
+
 class SandboxSettings(_Frozen):
-    """The docker sandbox: a managed container (hardened by default) or, with `container`, an existing one."""
+    """How commands are confined. On the host: a kernel sandbox whose policy follows the permission mode unless
+    `policy` names one. In docker: a managed container (hardened by default) or, with `container`, an existing one,
+    with the same policies applied inside. `network` applies to both ("bridge" on the host = the host's network)."""
+
+    policy: SandboxPolicyName | None = None  # None = chosen by the permission mode (--sandbox-policy)
+    writable_roots: tuple[str, ...] = ()  # extra absolute directories writable under workspace-write
 
     image: str | None = None  # None = tau's own sandbox image (`tau sandbox build`)
     network: Literal["none", "bridge"] = "none"

@@ -37,6 +37,8 @@ from pydantic_ai.workspaces import (
     WorkspaceRef,
 )
 
+from tau.environment.policy import SandboxConfig
+
 __all__ = ("HostBackend",)
 
 
@@ -56,11 +58,16 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
         root: The workspace directory; commands start here and relative paths resolve against it. It must exist
             when first used (else `WorkspaceUnavailableError`).
         env: Extra environment variables for every command, on top of `PATH`, `HOME` and the locale.
+        sandbox: How commands are confined and which paths are masked (`tau.environment.policy`); None runs
+            commands unconfined and masks nothing (embedding and tests only: `tau run` always passes one).
     """
 
-    def __init__(self, root: str | Path, *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, root: str | Path, *, env: Mapping[str, str] | None = None, sandbox: SandboxConfig | None = None
+    ) -> None:
         self._local = LocalWorkspaceBackend(root, env=env)
         self._root: str | None = None
+        self._sandbox = sandbox
 
     @property
     def ref(self) -> WorkspaceRef:

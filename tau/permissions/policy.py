@@ -51,11 +51,14 @@ DEFAULT_SAFE_TOOLS: frozenset[str] = frozenset({"todo"})
 @dataclass(frozen=True)
 class Decision:
     """`rule` is the rule text that decided (for an allowed compound command, the rules of its parts joined by ', ');
-    None when the mode's default decided. `reason` is one line, written for the model and the operator."""
+    None when the mode's default decided. `reason` is one line, written for the model and the operator.
+    `read_only` is True when an allowed bash command was judged read-only (plan mode, or the read-only safelist in
+    the other modes): its commands then run under the `read-only` sandbox policy."""
 
     kind: DecisionKind
     rule: str | None
     reason: str
+    read_only: bool = False
 
 
 def _first(rules: Iterable[Rule], tool: str, test: Callable[[Rule], bool]) -> Rule | None:
