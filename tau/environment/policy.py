@@ -77,14 +77,16 @@ class SandboxConfig:
 
     `policy` is the policy for commands outside a `policy_scope` and the ceiling inside one is never raised above
     it except by the permission layer's explicit choice; `network` lets commands reach the network; `writable_roots`
-    are extra absolute directories writable under `workspace-write`; `deny_read` masks paths (None: nothing masked)
-    and `mask_roots` are the absolute directories to search for paths it covers (the workspace, and the fixed
-    prefixes of deny rules that point outside it); `protected` are workspace-relative paths kept read-only.
+    are extra absolute directories writable under `workspace-write`; `deny_read` masks paths (None: nothing masked),
+    `deny_write` keeps paths read-only (deny `Edit(...)` rules), and `mask_roots` are the absolute directories to
+    search for paths they cover (the workspace, and the fixed prefixes of deny rules that point outside it);
+    `protected` are workspace-relative paths kept read-only.
     """
 
     policy: SandboxPolicy = "workspace-write"
     network: bool = False
     writable_roots: tuple[str, ...] = ()
     deny_read: DenyRead | None = None
+    deny_write: DenyRead | None = None
     mask_roots: tuple[str, ...] = ()
     protected: tuple[str, ...] = PROTECTED
