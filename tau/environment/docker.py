@@ -13,11 +13,13 @@ Invariants:
   then every tagged process, then restarts the container if anything survived. A missing program is 127; an OOM kill
   is exit 137 with a note on stderr. A dead container raises `WorkspaceUnavailableError`; a dead executor is replaced
   transparently on the next call.
-- File operations resolve every path with the container's symlink meaning (`MountMap`) and act only on the host
-  directory behind the mount; anything resolving elsewhere is `PermissionError("path escapes the workspace ...")`,
-  and `HostBackend` re-checks each host path. Errors name container paths, never host paths.
-- When tau runs as root and the container user is not root, files and directories it creates are chowned to the
-  container user, so commands can modify what the file tools wrote.
+- File operations run host-side through `ConfinedFiles` on the directory behind the mount: race-free resolution
+  beneath it with the container's symlink meaning (an absolute link target is a container path), atomic writes;
+  anything leading elsewhere is `PermissionError("path escapes the workspace ...")`. Errors name container paths,
+  never host paths.
+- When tau runs as root and the container user is numeric and not root, files and directories it creates are given
+  to the container user (so commands can modify what the file tools wrote), and the container user's permission
+  bits are honoured on existing files.
 
 Contract with neighbours: tools see only `ctx.workspace`; the runtime builds this backend (lazily importing this
 module) and, for managed containers, removes them at the end through `sandbox.remove` unless asked to keep them.
@@ -27,12 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import os
 import posixpath
 import re
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -55,8 +58,8 @@ from pydantic_ai.workspaces import (
 )
 from pydantic_ai.workspaces.protocol import validate_timeout
 
+from tau.environment.confined import ConfinedFiles
 from tau.environment.executor_protocol import BOOTSTRAP, ExecutorChannel, ExecutorClosedError, executor_source
-from tau.environment.host import HostBackend
 from tau.environment.mount import MountMap
 from tau.environment.sandbox import (
     LABEL_KEEP,
@@ -301,9 +304,19 @@ class _Live:
 
     id: str
     mount: MountMap
-    host: HostBackend
     user: str
     workdir: str
+
+    @functools.cached_property
+    def files(self) -> ConfinedFiles:
+        """Host-side file operations on the bind mount, with the container's paths and symlink meaning."""
+        mount = self.mount
+        return ConfinedFiles(
+            mount.host_root,
+            shown_root=mount.container_root,
+            explain=lambda path: mount.resolve(path)[0],
+            user=_file_user(self.user),
+        )
 
 
 class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, SupportsRealpath):
@@ -445,7 +458,7 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
         if not info.running:
             self._engine.start(info.id)
         mount = MountMap(host_root, self._spec.workdir)
-        return _Live(info.id, mount, HostBackend(host_root), info.user, mount.container_root)
+        return _Live(info.id, mount, info.user, mount.container_root)
 
     def _attach_live(self) -> _Live:
         assert self._attach_to is not None
@@ -468,7 +481,7 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
             host_root = os.path.join(source, posixpath.relpath(workdir, destination))
         host_root = os.path.realpath(host_root)
         mount = MountMap(host_root, workdir)
-        return _Live(info.id, mount, HostBackend(host_root), self._attach_user or info.user, workdir)
+        return _Live(info.id, mount, self._attach_user or info.user, workdir)
 
     def _alive(self) -> bool:
         live = self._live
@@ -645,107 +658,39 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
 
     # Filesystem -------------------------------------------------------------------------------------------------
 
-    async def _host_path(self, path: str, *, follow: bool = True) -> tuple[_Live, str]:
-        """The host path behind a container path, resolved with the container's symlink meaning, or PermissionError."""
+    async def _files(self, operation: Callable[[ConfinedFiles], T]) -> T:
+        """Run one host-side file operation on the bind mount (container paths in and out)."""
         live = await self._ready()
-        if not posixpath.isabs(path):
-            raise ValueError(f"path must be absolute, got {path!r}")
-        resolved = live.mount.resolve(path)[0] if follow else live.mount.entry(path)
-        host = live.mount.to_host(resolved)
-        if host is None:
-            shown = path if resolved == posixpath.normpath(path) else f"{path} (resolves to {resolved})"
-            raise PermissionError(f"path escapes the workspace: {shown} is outside {live.mount.container_root}")
-        return live, host
-
-    async def _host_call(self, path: str, operation: Callable[[HostBackend, str], Awaitable[T]]) -> T:
-        live, host = await self._host_path(path)
-        try:
-            return await operation(live.host, host)
-        except OSError as error:
-            raise _renamed(error, path) from None
+        return await anyio.to_thread.run_sync(operation, live.files)
 
     async def read_bytes(self, path: str) -> bytes:
-        live, host = await self._host_path(path)
-        await anyio.to_thread.run_sync(_check_access, live.user, host, os.R_OK, path)
-        data: bytes = await self._host_call(path, lambda backend, target: backend.read_bytes(target))
-        return data
+        return await self._files(lambda files: files.read_bytes(path))
 
     async def write_bytes(self, path: str, data: bytes) -> None:
-        live, host = await self._host_path(path)
-        await anyio.to_thread.run_sync(_check_access, live.user, host, os.W_OK, path)
-        created = await anyio.to_thread.run_sync(_first_missing, host)
-        try:
-            await live.host.write_bytes(host, data)
-        except OSError as error:
-            raise _renamed(error, path) from None
-        await self._adopt(live, created)
+        await self._files(lambda files: files.write_bytes(path, data))
 
     async def make_dir(self, path: str) -> None:
-        live, host = await self._host_path(path)
-        created = await anyio.to_thread.run_sync(_first_missing, host)
-        try:
-            await live.host.make_dir(host)
-        except OSError as error:
-            raise _renamed(error, path) from None
-        await self._adopt(live, created)
-
-    async def _adopt(self, live: _Live, created: str | None) -> None:
-        """Give what tau (as root) just created to the container user, so commands can change it."""
-        if created is None or os.geteuid() != 0:
-            return
-        user = live.user.split(":")
-        if not user[0].isdigit() or user[0] == "0":
-            return
-        uid, gid = int(user[0]), int(user[1]) if len(user) > 1 and user[1].isdigit() else -1
-        await anyio.to_thread.run_sync(_chown_tree, created, uid, gid)
+        await self._files(lambda files: files.make_dir(path))
 
     async def stat(self, path: str) -> FileEntry:
-        entry: FileEntry = await self._host_call(path, lambda host, target: host.stat(target))
+        entry = await self._files(lambda files: files.stat(path))
         normalized = posixpath.normpath(path)
         return FileEntry(name=posixpath.basename(normalized), path=normalized, is_dir=entry.is_dir, size=entry.size)
 
     async def list_dir(self, path: str) -> Sequence[FileEntry]:
-        live, host = await self._host_path(path)
-        real = live.mount.resolve(path)[0]
-        try:
-            entries: Sequence[FileEntry] = await live.host.list_dir(host)
-        except OSError as error:
-            raise _renamed(error, path) from None
         normalized = posixpath.normpath(path)
-        return [
-            FileEntry(
-                name=entry.name,
-                path=posixpath.join(normalized, entry.name),
-                is_dir=await anyio.to_thread.run_sync(_is_dir, live.mount, posixpath.join(real, entry.name)),
-                size=entry.size,
-            )
-            for entry in entries
-        ]
+        return await self._files(lambda files: files.list_dir(normalized))
 
     async def remove(self, path: str) -> None:
-        live = await self._ready()
-        entry = live.mount.entry(path)
-        if MountMap("/", entry).contains(live.mount.container_root):
-            raise ValueError("cannot remove the workspace root or its ancestor")
-        host = live.mount.to_host(entry)
-        if host is None:
-            raise PermissionError(f"path escapes the workspace: {path} is outside {live.mount.container_root}")
-        try:
-            await live.host.remove(host)
-        except OSError as error:
-            raise _renamed(error, path) from None
+        await self._files(lambda files: files.remove(path))
 
     async def exists(self, path: str) -> bool:
-        try:
-            live, host = await self._host_path(path)
-        except OSError as error:
-            if isinstance(error, PermissionError):
-                raise
-            return False  # a symlink loop
-        return await live.host.exists(host)
+        return await self._files(lambda files: files.exists(path))
 
     async def realpath(self, path: str) -> str:
         live = await self._ready()
+        if "\x00" in path:
+            raise OSError(errno.EINVAL, "invalid path: it contains a NUL byte", path.replace("\x00", "\\0"))
         resolved, left = live.mount.resolve(path)
         if not left:
             return resolved
@@ -753,54 +698,9 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
         return result.stdout.strip() if result.exit_code == 0 and result.stdout.strip() else resolved
 
 
-def _renamed(error: OSError, path: str) -> OSError:
-    """The same error naming the container path (host paths never reach the model)."""
-    if error.errno is None:
-        return type(error)(f"{path}: {error}")
-    return type(error)(error.errno, error.strerror, path)
-
-
-def _check_access(user: str, host_path: str, want: int, path: str) -> None:
-    """As root, refuse what the container user could not do to an existing file (owner/group/other bits), so host-side
-    file operations keep the permissions commands see. A no-op unless tau is root and the container user is not."""
-    uid_text, _, gid_text = user.partition(":")
-    if os.geteuid() != 0 or not uid_text.isdigit() or uid_text == "0":
-        return
-    try:
-        info = os.stat(host_path)
-    except OSError:
-        return  # missing: the operation itself reports it
-    uid, gid = int(uid_text), int(gid_text) if gid_text.isdigit() else -1
-    shift = 6 if info.st_uid == uid else 3 if info.st_gid == gid else 0
-    if not (info.st_mode >> shift) & want:
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
-
-
-def _first_missing(host_path: str) -> str | None:
-    """The top-most ancestor-or-self of `host_path` that does not exist yet (what a create will make)."""
-    missing = None
-    current = host_path
-    while not os.path.lexists(current):
-        missing = current
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
-    return missing
-
-
-def _chown_tree(top: str, uid: int, gid: int) -> None:
-    os.chown(top, uid, gid, follow_symlinks=False)
-    if os.path.isdir(top) and not os.path.islink(top):
-        for directory, dirs, files in os.walk(top):
-            for name in dirs + files:
-                os.chown(os.path.join(directory, name), uid, gid, follow_symlinks=False)
-
-
-def _is_dir(mount: MountMap, path: str) -> bool:
-    try:
-        resolved, _ = mount.resolve(path)
-    except OSError:
-        return False
-    host = mount.to_host(resolved)
-    return host is not None and os.path.isdir(host)
+def _file_user(user: str) -> tuple[int, int] | None:
+    """(uid, gid) of a numeric `UID[:GID]` container user (gid -1 when absent), else None."""
+    uid, _, gid = user.partition(":")
+    if not uid.isdigit():
+        return None
+    return int(uid), int(gid) if gid.isdigit() else -1

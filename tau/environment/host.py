@@ -1,17 +1,19 @@
 """HostBackend: the run's workspace on this machine, with file operations confined to one directory.
 
-Owns: path confinement. Everything else (subprocesses, process-group kills on timeout, output caps, thread offloading,
-per-file locks) is pydantic-ai's `LocalWorkspaceBackend`, which this class wraps by composition.
+Owns: wiring. File operations are `ConfinedFiles` (race-free confinement, atomic writes, deny masks) run in a worker
+thread; commands, the root's resolution and `realpath` are pydantic-ai's `LocalWorkspaceBackend`, wrapped by
+composition.
 
 Invariants:
-- Every file operation resolves its path the way the kernel will (symlinks followed, `..` collapsed after them) and
-  refuses with `PermissionError("path escapes the workspace: ...")` unless the result is the root or under it. A
-  symlink inside the workspace that points outside is refused the same way; `remove` checks the entry's own location
-  (it unlinks a symlink, never its target).
-- Removing the root or one of its ancestors is a `ValueError` (checked before confinement, as the upstream contract
-  and conformance suite require).
-- Commands start in the root with the configured extra environment. They are *not* confined: a host shell reaches
-  whatever this process can. Isolation of commands is the docker backend's job.
+- Every file operation resolves its path beneath the root's fd, one component at a time (`tau.environment.beneath`:
+  openat2 with RESOLVE_BENEATH, else a component walk with O_NOFOLLOW), and acts through fds and `*at` calls, so a
+  symlink swapped during the call cannot redirect it. Leaving the root (`..`, an absolute path elsewhere, a symlink
+  out, a /proc magic link) is `PermissionError("path escapes the workspace: ...")`; in-root symlinks work.
+- Writes replace the file atomically (a hard link to an outside file is replaced, not written through); `remove`
+  unlinks the entry itself. Removing the root or an ancestor is a `ValueError`, checked before confinement.
+- `SandboxConfig.deny_read` / `deny_write` are enforced on the real path each operation reaches (see
+  `tau.environment.confined`); `list_dir` leaves covered entries out.
+- A path with a NUL byte or that is not valid text is `OSError(EINVAL)` (never a `ValueError` that would end a run).
 - `realpath` answers for any path (it is a query, not an access), so callers can check boundaries themselves.
 - No I/O at construction; the root is resolved on first use. The backend never deletes its root.
 
@@ -20,9 +22,11 @@ Contract with neighbours: tools reach it only through `ctx.workspace`; runtime b
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import anyio.to_thread
 from pydantic_ai.workspaces import (
@@ -37,18 +41,23 @@ from pydantic_ai.workspaces import (
     WorkspaceRef,
 )
 
+from tau.environment.confined import ConfinedFiles
 from tau.environment.policy import SandboxConfig
 
 __all__ = ("HostBackend",)
 
 
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
+T = TypeVar("T")
 
 
-def _require_absolute(path: str) -> None:
-    if not os.path.isabs(path):
-        raise ValueError(f"path must be absolute, got {path!r}")
+def _query(path: str) -> None:
+    """Refuse what no path can be (before `os` raises a ValueError for it)."""
+    if "\x00" in path:
+        raise OSError(errno.EINVAL, "invalid path: it contains a NUL byte", path.replace("\x00", "\\0"))
+    try:
+        os.fsencode(path)
+    except UnicodeError:
+        raise OSError(errno.EINVAL, "invalid path: it is not valid text", ascii(path)) from None
 
 
 class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, SupportsRealpath):
@@ -61,6 +70,8 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
         sandbox: How commands are confined and which paths are masked (`tau.environment.policy`); None runs
             commands unconfined and masks nothing (embedding and tests only: `tau run` always passes one).
     """
+
+    _confined: ConfinedFiles | None = None  # built on first use, once the root is resolved
 
     def __init__(
         self, root: str | Path, *, env: Mapping[str, str] | None = None, sandbox: SandboxConfig | None = None
@@ -82,21 +93,18 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
     async def _root_dir(self) -> str:
         return self._root if self._root is not None else await self.working_dir()
 
-    async def _confine(self, path: str) -> None:
-        """Raise `PermissionError` unless `path`, with every symlink followed, stays inside the root."""
-        _require_absolute(path)
-        root = await self._root_dir()
-        real = await anyio.to_thread.run_sync(os.path.realpath, path)
-        if not _inside(real, root):
-            shown = path if real == os.path.normpath(path) else f"{path} (resolves to {real})"
-            raise PermissionError(f"path escapes the workspace: {shown} is outside {root}")
+    async def _files(self) -> ConfinedFiles:
+        files = self._confined
+        if files is None:
+            root = await self._root_dir()
+            sandbox = self._sandbox or SandboxConfig()
+            files = ConfinedFiles(root, deny_read=sandbox.deny_read, deny_write=sandbox.deny_write)
+            self._confined = files
+        return files
 
-    async def _entry(self, path: str) -> str:
-        """Where the directory entry `path` itself lives: its parent resolved, its last name kept (not followed)."""
-        _require_absolute(path)
-        parent, name = os.path.split(os.path.normpath(path))
-        real_parent = await anyio.to_thread.run_sync(os.path.realpath, parent)
-        return os.path.join(real_parent, name) if name else real_parent
+    async def _call(self, operation: Callable[[ConfinedFiles], T]) -> T:
+        files = await self._files()
+        return await anyio.to_thread.run_sync(operation, files)
 
     # Commands
 
@@ -113,38 +121,26 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
     # Filesystem
 
     async def read_bytes(self, path: str) -> bytes:
-        await self._confine(path)
-        return await self._local.read_bytes(path)
+        return await self._call(lambda files: files.read_bytes(path))
 
     async def write_bytes(self, path: str, data: bytes) -> None:
-        await self._confine(path)
-        await self._local.write_bytes(path, data)
+        await self._call(lambda files: files.write_bytes(path, data))
 
     async def stat(self, path: str) -> FileEntry:
-        await self._confine(path)
-        return await self._local.stat(path)
+        return await self._call(lambda files: files.stat(path))
 
     async def list_dir(self, path: str) -> Sequence[FileEntry]:
-        await self._confine(path)
-        return await self._local.list_dir(path)
+        return await self._call(lambda files: files.list_dir(path))
 
     async def make_dir(self, path: str) -> None:
-        await self._confine(path)
-        await self._local.make_dir(path)
+        await self._call(lambda files: files.make_dir(path))
 
     async def remove(self, path: str) -> None:
-        root = await self._root_dir()
-        entry = await self._entry(path)
-        if _inside(root, entry):
-            # Before confinement: removing the root or an ancestor is the upstream contract's ValueError.
-            raise ValueError("cannot remove the workspace root or its ancestor")
-        if not _inside(entry, root):
-            raise PermissionError(f"path escapes the workspace: {path} is outside {root}")
-        await self._local.remove(path)
+        await self._call(lambda files: files.remove(path))
 
     async def exists(self, path: str) -> bool:
-        await self._confine(path)
-        return await self._local.exists(path)
+        return await self._call(lambda files: files.exists(path))
 
     async def realpath(self, path: str) -> str:
+        _query(path)
         return await self._local.realpath(path)

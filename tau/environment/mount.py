@@ -11,8 +11,9 @@ Invariants:
   left the mount, so callers can ask the container instead.
 - `to_host` answers only for the mount point or paths under it; everything else is `None` (refused by callers).
 
-Contract with neighbours: `DockerBackend` resolves every file-operation path here before touching the host, then lets
-`HostBackend` re-check the host path (a second fence against a symlink swapped in between).
+Contract with neighbours: `DockerBackend` answers `realpath` here and uses `resolve` for the "(resolves to ...)" part
+of escape messages. It is a query on path strings, never a fence: file operations confine themselves race-free in
+`ConfinedFiles` (same symlink meaning, resolved from fds).
 """
 
 from __future__ import annotations
@@ -22,13 +23,11 @@ import os
 import posixpath
 from collections import deque
 
+from tau.confine import inside
+
 __all__ = ("MAX_LINKS", "MountMap")
 
 MAX_LINKS = 40
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 class MountMap:
@@ -42,12 +41,12 @@ class MountMap:
 
     def contains(self, path: str) -> bool:
         """Whether the (normalized) container path is the mount point or under it."""
-        return _inside(posixpath.normpath(path), self.container_root)
+        return inside(posixpath.normpath(path), self.container_root)
 
     def to_host(self, path: str) -> str | None:
         """The host path behind a container path under the mount, else None. No symlink is followed."""
         path = posixpath.normpath(path)
-        if not _inside(path, self.container_root):
+        if not inside(path, self.container_root):
             return None
         rest = path[len(self.container_root) :].lstrip("/")
         return os.path.join(self.host_root, rest) if rest else self.host_root
@@ -55,7 +54,7 @@ class MountMap:
     def to_container(self, host_path: str) -> str | None:
         """The container path of a host path under the host root, else None."""
         host_path = os.path.normpath(host_path)
-        if not _inside(host_path, self.host_root):
+        if not inside(host_path, self.host_root):
             return None
         rest = host_path[len(self.host_root) :].lstrip("/")
         return posixpath.join(self.container_root, rest) if rest else self.container_root
@@ -78,7 +77,7 @@ class MountMap:
             candidate = posixpath.join(current, name)
             host = self.to_host(candidate)
             if host is None:
-                left = left or not _inside(self.container_root, candidate)
+                left = left or not inside(self.container_root, candidate)
                 current = candidate
                 continue
             try:
