@@ -10,6 +10,7 @@ Invariants:
   Also accepted: the same path prefixed with the memory directory (`.tau/memory/notes.md`), Anthropic's
   `/memories/notes.md`, and an absolute path inside the memory directory. Anything that leaves the directory, as
   text (`..`, absolute elsewhere) or through a symlink (checked with `workspace.realpath`), is refused.
+  So is a path no filesystem can take (`tau.confine.path_problem`) and text that is not UTF-8.
 - The memory directory itself cannot be deleted or renamed; rename never overwrites.
 - Errors the model can act on are `ToolFailed` results; missing arguments are `ModelRetry`; a dead workspace
   (`WorkspaceUnavailableError`) propagates and ends the run.
@@ -31,6 +32,8 @@ from pydantic_ai.exceptions import ModelRetry, ToolFailed
 from pydantic_ai.tools import Tool
 from pydantic_ai.toolsets import FunctionToolset
 from pydantic_ai.workspaces import Workspace, WorkspaceBackend, WorkspaceError, WorkspaceUnavailableError
+
+from tau.confine import inside, path_problem
 
 __all__ = [
     "DEFAULT_MEMORY_DIR",
@@ -66,8 +69,13 @@ def _reported(shown: str) -> Iterator[None]:
         raise ToolFailed(f"Cannot access {shown} in memory: {detail}") from error
 
 
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
+def _text(value: str | None, argument: str) -> str | None:
+    """`value` unchanged, or `ToolFailed` when it cannot be written as UTF-8 (lone surrogates, which JSON allows)."""
+    try:
+        (value or "").encode("utf-8")
+    except UnicodeEncodeError:
+        raise ToolFailed(f"Refused: {argument} is not valid UTF-8 text.") from None
+    return value
 
 
 class _MemoryDir:
@@ -84,8 +92,11 @@ class _MemoryDir:
         """How a path is shown to the model: relative to the memory directory ("/" for the directory itself)."""
         return "/" if path == root else posixpath.relpath(path, root)
 
-    async def resolve(self, raw: str) -> str:
-        """The absolute path `raw` names, or `ToolFailed` when it leaves the memory directory."""
+    async def resolve(self, raw: str, argument: str = "path") -> str:
+        """The absolute path `raw` names, or `ToolFailed` when it leaves the memory directory or is no path at all."""
+        problem = path_problem(raw)
+        if problem is not None:
+            raise ToolFailed(f"Refused: {argument} {problem}.")
         root = await self.root()
         text = raw.strip()
         if text in ("", "/", ".", ANTHROPIC_ROOT, self.memory_dir):
@@ -99,9 +110,9 @@ class _MemoryDir:
         else:
             candidate = posixpath.join(root, text)
         path = posixpath.normpath(candidate)
-        if not _inside(path, root):
+        if not inside(path, root):
             raise ToolFailed(f"Refused: {raw} is outside the memory directory ({self.memory_dir}).")
-        if not _inside(await self.ws.realpath(path), await self.ws.realpath(root)):
+        if not inside(await self.ws.realpath(path), await self.ws.realpath(root)):
             raise ToolFailed(f"Refused: {raw} leads outside the memory directory ({self.memory_dir}) via a symlink.")
         return path
 
@@ -207,13 +218,13 @@ class _Commands:
 
     async def rename(self, old_path: str, new_path: str) -> str:
         root = await self.mem.root()
-        source, target = await self._file_path(old_path), await self._file_path(new_path)
+        source, target = await self._file_path(old_path, "old_path"), await self._file_path(new_path, "new_path")
         shown_source, shown_target = self.mem.shown(source, root), self.mem.shown(target, root)
         if not await self.mem.ws.exists(source):
             raise ToolFailed(f"The path {shown_source} does not exist in memory.")
         if await self.mem.ws.exists(target):
             raise ToolFailed(f"Cannot rename to {shown_target}: it already exists.")
-        if _inside(target, source):
+        if inside(target, source):
             raise ToolFailed(f"Cannot move {shown_source} into itself.")
         with _reported(shown_source):
             await self._copy(source, target)
@@ -229,8 +240,8 @@ class _Commands:
         for child in await self.mem.ws.list_dir(source):
             await self._copy(child.path, posixpath.join(target, child.name))
 
-    async def _file_path(self, path: str) -> str:
-        resolved = await self.mem.resolve(path)
+    async def _file_path(self, path: str, argument: str = "path") -> str:
+        resolved = await self.mem.resolve(path, argument)
         if resolved == await self.mem.root():
             raise ToolFailed("This operation needs a path inside the memory directory, not the directory itself.")
         return resolved
@@ -296,6 +307,8 @@ def memory_tool(memory_dir: str = DEFAULT_MEMORY_DIR) -> Tool[None]:
             view_range: Optional [start_line, end_line] for view of a file.
         """
         commands = _Commands(_MemoryDir(ctx.workspace, memory_dir))
+        file_text, new_str = _text(file_text, "file_text"), _text(new_str, "new_str")
+        insert_text = _text(insert_text, "insert_text")
         if command == "view":
             return await commands.view(path or "/", view_range)
         if command == "create":

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import yaml
 
+from tau.confine import inside
 from tau.protocol.names import tau_name
 from tau.skills.parse import split_frontmatter
 
@@ -279,7 +280,7 @@ def parse_agent_md(
 def _dirs_up(cwd: str, root: str) -> list[str]:
     """cwd, its parent, ... up to `root` (nearest first); only cwd when cwd is not below root."""
     here, root = os.path.normpath(cwd), os.path.normpath(root)
-    if here != root and not here.startswith(root.rstrip("/") + "/"):
+    if not inside(here, root):
         return [here]
     found = [here]
     while here != root:

@@ -31,6 +31,7 @@ import anyio
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.workspaces import Workspace, WorkspaceError, WorkspaceUnavailableError
 
+from tau.confine import inside
 from tau.runtime.ignore_rules import IGNORE_FILES, IgnoreRules, ScopeFilter
 from tau.sessions.checkpoints import (
     ABSENT,
@@ -83,7 +84,7 @@ class TreeScan:
 
 def rel_path(path: str, root: str) -> str | None:
     """`path` relative to `root`, or None when it is the root or outside it."""
-    if path == root or not path.startswith(root.rstrip("/") + "/"):
+    if path == root or not inside(path, root):
         return None
     return path[len(root.rstrip("/")) + 1 :]
 

@@ -26,6 +26,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tau.confine import inside
 from tau.skills.files import LocalFiles, SkillFiles
 from tau.skills.parse import SkillMeta, SkillParseError, parse_skill_md
 
@@ -164,7 +165,7 @@ def _largest_fitting_limit(skills: list[Skill], budget: int) -> int | None:
 def _ancestors(cwd: str, root: str | None) -> list[str]:
     """cwd, then each parent up to and including `root` (only cwd when root is None or not an ancestor)."""
     dirs = [cwd]
-    if root is None or not (cwd == root or cwd.startswith(root.rstrip("/") + "/")):
+    if root is None or not inside(cwd, root):
         return dirs
     while dirs[-1] != root:
         dirs.append(posixpath.dirname(dirs[-1]))
@@ -230,7 +231,7 @@ class _Scanner:
             return None
         real = self.fs.realpath(directory)
         root = self.workspace_root
-        if real == root or not real.startswith(root.rstrip("/") + "/"):
+        if real == root or not inside(real, root):
             return None
         return posixpath.relpath(real, root)
 

@@ -27,6 +27,7 @@ from pydantic_ai.tools import Tool
 from pydantic_ai.toolsets import FunctionToolset
 from pydantic_ai.workspaces import Workspace, WorkspaceError, WorkspaceUnavailableError
 
+from tau.confine import inside, path_problem
 from tau.skills.catalog import SKILL_FILE, Skill, SkillCatalog
 
 __all__ = ["MAX_FILE_CHARS", "MAX_LISTED_FILES", "skill_tool", "skills_toolset"]
@@ -71,6 +72,9 @@ def _host_lister(catalog: SkillCatalog) -> Lister:
 
 
 def _relative_file(file: str) -> str:
+    problem = path_problem(file)
+    if problem is not None:
+        raise ToolFailed(f"Refused: file {problem}.")
     path = posixpath.normpath(file.strip())
     if not file.strip() or posixpath.isabs(path) or path == ".." or path.startswith("../"):
         raise ToolFailed(f"file must be a path relative to the skill's directory, inside it (got {file!r}).")
@@ -128,20 +132,16 @@ class _SkillAccess:
     async def _read_workspace(self, relative: str, shown: str) -> bytes:
         directory = await self.workspace.resolve(self.shown_dir)
         path = posixpath.join(directory, relative)
-        if not _inside(await self.workspace.realpath(path), await self.workspace.realpath(directory)):
+        if not inside(await self.workspace.realpath(path), await self.workspace.realpath(directory)):
             raise ToolFailed(f"Refused: {shown} leads outside the skill's directory.")
         return await self.workspace.read_bytes(path)
 
     def _read_host(self, relative: str, shown: str) -> bytes:
         fs = self.catalog.files
         path = posixpath.join(self.skill.directory, relative)
-        if not _inside(fs.realpath(path), fs.realpath(self.skill.directory)):
+        if not inside(fs.realpath(path), fs.realpath(self.skill.directory)):
             raise ToolFailed(f"Refused: {shown} leads outside the skill's directory.")
         return fs.read_bytes(path)
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def _render(skill: Skill, access: _SkillAccess, files: list[str]) -> str:

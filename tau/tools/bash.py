@@ -21,6 +21,7 @@ from pydantic_ai.workspaces import CommandResult, Workspace, WorkspaceOutputLimi
 
 from tau.tools.limits import ToolLimits
 from tau.tools.output import clip_middle
+from tau.tools.paths import checked_text
 from tau.tools.probe import ProgramProbe
 
 
@@ -44,6 +45,7 @@ def format_result(result: CommandResult, max_chars: int) -> str:
 async def run_command(
     workspace: Workspace, command: str, timeout: float | None, limits: ToolLimits, *, use_bash: bool = True
 ) -> str:
+    checked_text(command, "command")
     seconds = limits.bash_timeout if timeout is None else min(timeout, limits.bash_max_timeout)
     line = f"exec bash -c {shlex.quote(command)}" if use_bash else command
     try:

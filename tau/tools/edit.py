@@ -14,6 +14,7 @@ from pydantic_ai.workspaces import Workspace
 from tau.tools.failures import reported
 from tau.tools.limits import ToolLimits
 from tau.tools.output import numbered, split_lines
+from tau.tools.paths import checked, encoded
 from tau.tools.read import load_text
 
 _SNIPPET_CONTEXT = 3
@@ -47,7 +48,8 @@ async def edit_file(
 ) -> str:
     if old_string == new_string:
         raise ModelRetry("old_string and new_string are identical; there is nothing to change")
-    path = await workspace.resolve(file_path)
+    path = await workspace.resolve(checked(file_path, "file_path"))
+    encoded(new_string, "new_string")
     if old_string == "":
         return await _create(workspace, path, new_string, limits)
     content = await load_text(workspace, path, limits)

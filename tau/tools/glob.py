@@ -18,6 +18,7 @@ from tau.tools.failures import reported
 from tau.tools.globs import GlobMatcher, split_static_prefix
 from tau.tools.limits import ToolLimits
 from tau.tools.output import clip_head
+from tau.tools.paths import checked
 from tau.tools.walk import path_key, relative, walk_files
 
 MAX_GLOB_RESULTS = 100
@@ -26,9 +27,11 @@ MAX_GLOB_RESULTS = 100
 async def search_root(workspace: Workspace, path: str | None) -> tuple[str, bool]:
     """The absolute path to search (default: the working directory) and whether it is a directory.
 
-    A missing path, or one outside the workspace, is a `ToolFailed` with a clear message.
+    A missing path, one outside the workspace, or one no filesystem can take is a `ToolFailed` with a clear message.
     """
-    root = await workspace.resolve(path) if path else await workspace.working_dir()
+    if path == "":
+        raise ToolFailed("path is empty; omit it to search the working directory")
+    root = await workspace.resolve(checked(path, "path")) if path is not None else await workspace.working_dir()
     with reported(root):
         entry = await workspace.stat(root)
     return root, entry.is_dir
@@ -40,6 +43,7 @@ async def _is_dir(workspace: Workspace, path: str) -> bool:
 
 
 async def find_files(workspace: Workspace, pattern: str, path: str | None, limits: ToolLimits) -> str:
+    checked(pattern, "pattern")
     if posixpath.isabs(pattern):
         absolute_prefix, pattern = split_static_prefix(pattern)
         path = absolute_prefix or "/"

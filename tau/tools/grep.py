@@ -20,6 +20,7 @@ from tau.tools.grep_core import GrepRequest, OutputMode, format_hits
 from tau.tools.grep_python import search_python
 from tau.tools.grep_rg import search_rg
 from tau.tools.limits import ToolLimits
+from tau.tools.paths import checked_text
 from tau.tools.probe import ProgramProbe
 
 Engine = Literal["auto", "rg", "python"]
@@ -43,6 +44,9 @@ class GrepArgs:
 
 
 async def grep_workspace(workspace: Workspace, args: GrepArgs, limits: ToolLimits, *, use_rg: bool) -> str:
+    checked_text(args.pattern, "pattern")
+    if args.glob is not None:
+        checked_text(args.glob, "glob")
     root, root_is_dir = await search_root(workspace, args.path)
     request = GrepRequest(
         pattern=args.pattern,

@@ -18,6 +18,7 @@ from pydantic_ai.workspaces import Workspace
 from tau.tools.failures import reported
 from tau.tools.limits import ToolLimits
 from tau.tools.output import clip_head, numbered, split_lines
+from tau.tools.paths import checked
 
 DEFAULT_LINE_LIMIT = 2000
 _BINARY_SNIFF_BYTES = 8192
@@ -60,7 +61,7 @@ def _too_large(path: str, size: int, limits: ToolLimits) -> str:
 async def read_file(
     workspace: Workspace, file_path: str, offset: int | None, limit: int | None, limits: ToolLimits
 ) -> str:
-    path = await workspace.resolve(file_path)
+    path = await workspace.resolve(checked(file_path, "file_path"))
     lines = split_lines(await load_text(workspace, path, limits))
     if not lines:
         return f"(file {path} is empty)"

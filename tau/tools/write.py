@@ -9,11 +9,12 @@ from pydantic_ai.workspaces import Workspace
 from tau.tools.failures import reported
 from tau.tools.limits import ToolLimits
 from tau.tools.output import split_lines
+from tau.tools.paths import checked, encoded
 
 
 async def write_file(workspace: Workspace, file_path: str, content: str) -> str:
-    path = await workspace.resolve(file_path)
-    data = content.encode("utf-8")
+    path = await workspace.resolve(checked(file_path, "file_path"))
+    data = encoded(content, "content")
     with reported(path):
         await workspace.write_bytes(path, data)
     # One wording for new and replaced files: the result then depends only on the call, which keeps recorded
