@@ -169,15 +169,18 @@ class ConfinedFiles:
             parts = self.parts(path)
             with self._root_fd() as root_fd:
                 fd, real = self._beneath.open(root_fd, parts, os.O_RDONLY | os.O_NONBLOCK)
-            with open(fd, "rb") as file:  # closes fd
-                info = os.fstat(fd)
+            try:
+                self._readable(real, path)
+                info = os.fstat(fd)  # checked before wrapping: FileIO refuses a directory fd itself
                 if stat.S_ISDIR(info.st_mode):
                     raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
                 if not stat.S_ISREG(info.st_mode):
                     raise OSError(f"not a regular file: {path!r}")
-                self._readable(real, path)
                 self._may(info, os.R_OK, path)
-                return file.read()
+                with open(fd, "rb", closefd=False) as file:
+                    return file.read()
+            finally:
+                os.close(fd)
 
     def _object(self, path: str) -> tuple[os.stat_result, str]:
         """stat (following symlinks) and real path of what `path` names, checked against the read masks."""
@@ -214,9 +217,9 @@ class ConfinedFiles:
             with self._root_fd() as root_fd:
                 fd, real = self._beneath.open(root_fd, parts, os.O_PATH)
                 try:
+                    self._readable(real, path)
                     if not stat.S_ISDIR(os.fstat(fd).st_mode):
                         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
-                    self._readable(real, path)
                     listing = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
                 finally:
                     os.close(fd)
