@@ -18,6 +18,7 @@ import pytest
 from pydantic_ai import Agent
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.usage import RequestUsage
 from pydantic_ai.workspaces import WorkspaceBackend
 
 from tau.config.spec import BUILTIN_TOOLS
@@ -85,15 +86,19 @@ def backend(backend_factory: BackendFactory, root: Path) -> WorkspaceBackend:
 
 
 def _script(steps: Sequence[Sequence[Call]]) -> Callable[[list[ModelMessage], AgentInfo], ModelResponse]:
+    """Usage is given, not estimated: FunctionModel's estimate serializes the arguments, and lone surrogates in them
+    (tests/tools/test_path_hygiene.py) cannot be serialized."""
+
     def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         step = sum(isinstance(message, ModelResponse) for message in messages)
         if step >= len(steps):
-            return ModelResponse(parts=[TextPart("done")])
+            return ModelResponse(parts=[TextPart("done")], usage=RequestUsage(input_tokens=1, output_tokens=1))
         return ModelResponse(
             parts=[
                 ToolCallPart(name, args, tool_call_id=f"call-{step}-{index}")
                 for index, (name, args) in enumerate(steps[step])
-            ]
+            ],
+            usage=RequestUsage(input_tokens=1, output_tokens=1),
         )
 
     return model
