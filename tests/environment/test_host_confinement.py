@@ -1,4 +1,4 @@
-"""HostBackend confinement, directly: every file operation refuses paths that leave the root."""
+"""HostBackend confinement, directly: every file operation refuses paths that leave the root (openat2 and walk)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from pydantic_ai.workspaces import Workspace, WorkspaceRef, WorkspaceUnavailableError
 
 from tau.environment import HostBackend
+from tau.environment.confined import ConfinedFiles
 
 pytestmark = pytest.mark.anyio
 
@@ -44,9 +45,11 @@ def _operations(backend: HostBackend) -> dict[str, Callable[[str], Awaitable[Any
     "relative", ["../outside/secret", "../outside", "to_secret", "to_outside/secret", "inner/../../outside/new"]
 )
 @pytest.mark.parametrize("operation", ["read_bytes", "write_bytes", "stat", "list_dir", "make_dir", "exists", "remove"])
-async def test_escapes_are_refused(layout: tuple[Path, Path], relative: str, operation: str) -> None:
+@pytest.mark.parametrize("kernel", [True, False], ids=["openat2", "walk"])
+async def test_escapes_are_refused(layout: tuple[Path, Path], relative: str, operation: str, kernel: bool) -> None:
     root, outside = layout
     backend = HostBackend(root)
+    backend._confined = ConfinedFiles(str(root), kernel=kernel)
     if operation == "remove" and relative in ("to_secret", "to_outside"):
         pytest.skip("removing a link itself is inside the workspace; covered below")
     with pytest.raises(PermissionError, match=r"^path escapes the workspace: "):

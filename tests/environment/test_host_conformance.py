@@ -11,6 +11,7 @@ from pydantic_ai.workspaces import WorkspaceBackend, WorkspaceRef
 from pydantic_ai.workspaces.conformance import WorkspaceBackendSuite
 
 from tau.environment import HostBackend
+from tau.environment.confined import ConfinedFiles
 
 
 class TestHostBackendConformance(WorkspaceBackendSuite):
@@ -43,3 +44,16 @@ class TestHostBackendConformance(WorkspaceBackendSuite):
             shutil.rmtree(await backend.working_dir())
 
         return destroy
+
+
+class TestHostBackendWalkConformance(WorkspaceBackendSuite):
+    """The same rules with the openat2 fast path off: every path resolved by the O_NOFOLLOW component walk (what
+    runs on kernels before 5.6, and for every path with a symlink in it)."""
+
+    @pytest.fixture
+    def backend(self, tmp_path: Path) -> WorkspaceBackend:
+        root = tmp_path / "workspace"
+        root.mkdir()
+        backend = HostBackend(root)
+        backend._confined = ConfinedFiles(str(root), kernel=False)
+        return backend
