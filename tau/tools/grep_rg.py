@@ -3,12 +3,15 @@
 Flags: `--hidden --glob '!.git' --sort path`; ripgrep's own ignore rules (`.gitignore` in git repositories) apply.
 Modes map to `rg -l`, `rg -c --with-filename` and `rg --json` (parsed, so context lines and undecodable bytes are
 exact). A regex ripgrep rejects is a `ModelRetry` with its message; output past the backend's cap is a `ToolFailed`.
+Files rg cannot read (permissions, or paths the command sandbox masks) are skipped: exit 2 with matches elsewhere is
+a result, and exit 2 with only per-path errors is "no matches", never a failed search.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any, cast
 
 from pydantic_ai import ModelRetry
@@ -62,6 +65,15 @@ def _parse(stdout: str, request: GrepRequest) -> list[FileHits]:
     return [FileHits(path=line, count=1) for line in stdout.splitlines() if line]
 
 
+_PATH_ERROR = re.compile(r"^.+: .+ \(os error \d+\)$")
+
+
+def _only_path_errors(stderr: str) -> bool:
+    """Whether rg's stderr holds only per-path errors (`<path>: Permission denied (os error 13)`), no usage error."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return bool(lines) and all(_PATH_ERROR.match(line) for line in lines)
+
+
 async def search_rg(workspace: Workspace, request: GrepRequest, *, timeout: float) -> list[FileHits]:
     try:
         result = await workspace.run(rg_argv(request), timeout=timeout)
@@ -73,6 +85,8 @@ async def search_rg(workspace: Workspace, request: GrepRequest, *, timeout: floa
         return []
     if result.exit_code == 2 and "regex parse error" in result.stderr:
         raise ModelRetry(f"Invalid regular expression {request.pattern!r}:\n{result.stderr.strip()}")
+    if result.exit_code == 2 and not result.stdout and _only_path_errors(result.stderr):
+        return []  # every match candidate was unreadable (or masked): nothing found, not a failed search
     if result.exit_code not in (0, 2) or (result.exit_code == 2 and not result.stdout):
         raise ToolFailed(f"grep failed (rg exit code {result.exit_code}): {result.stderr.strip()}")
     return _parse(result.stdout, request)
