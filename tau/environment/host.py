@@ -2,7 +2,7 @@
 
 Owns: wiring. File operations are `ConfinedFiles` (race-free confinement, atomic writes, deny masks) run in a worker
 thread; commands, the root's resolution and `realpath` are pydantic-ai's `LocalWorkspaceBackend`, wrapped by
-composition.
+composition; with a `SandboxConfig`, `run` puts every command behind the kernel sandbox (`tau.environment.hostsandbox`).
 
 Invariants:
 - Every file operation resolves its path beneath the root's fd, one component at a time (`tau.environment.beneath`:
@@ -42,6 +42,7 @@ from pydantic_ai.workspaces import (
 )
 
 from tau.environment.confined import ConfinedFiles
+from tau.environment.hostsandbox import HostSandbox, translate_exec_failure
 from tau.environment.policy import SandboxConfig
 
 __all__ = ("HostBackend",)
@@ -79,6 +80,7 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
         self._local = LocalWorkspaceBackend(root, env=env)
         self._root: str | None = None
         self._sandbox = sandbox
+        self._jail = HostSandbox(sandbox) if sandbox is not None else None  # the kernel sandbox of `run`
 
     @property
     def ref(self) -> WorkspaceRef:
@@ -116,7 +118,23 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> CommandResult:
-        return await self._local.run(command, shell=shell, env=env, timeout=timeout)
+        """Run `command` behind the host sandbox (`tau.environment.hostsandbox`) when the backend has one.
+
+        The policy is the enclosing tool call's `policy_scope` tightened by the configured one. The command is
+        refused (exit 126, reason on stderr) when the sandbox cannot enforce the rules; it runs plainly only with no
+        `SandboxConfig` (embedding) or when the configured policy is `full` and bubblewrap cannot run here.
+        """
+        if self._jail is None:
+            return await self._local.run(command, shell=shell, env=env, timeout=timeout)
+        _check_command_form(command, shell)
+        prepared = await self._jail.prepare(command, shell=shell, root=await self._root_dir())
+        if prepared.refusal is not None:
+            return prepared.refusal
+        if prepared.line is None:
+            return await self._local.run(command, shell=shell, env=env, timeout=timeout)
+        merged = {**(env or {}), **dict(prepared.env)}
+        result = await self._local.run(prepared.line, shell=True, env=merged, timeout=timeout)
+        return translate_exec_failure(result, command)
 
     # Filesystem
 
@@ -144,3 +162,17 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
     async def realpath(self, path: str) -> str:
         _query(path)
         return await self._local.realpath(path)
+
+    async def aclose(self) -> None:
+        """Release what the sandbox holds (its private directory). Idempotent; the backend stays usable."""
+        if self._jail is not None:
+            await anyio.to_thread.run_sync(self._jail.close)
+
+
+def _check_command_form(command: WorkspaceCommand, shell: bool) -> None:
+    """The upstream contract's argument checks, made before the command is rewritten into a shell line."""
+    if isinstance(command, str):
+        if not shell:
+            raise TypeError("a string command requires shell=True; pass an argv sequence otherwise")
+    elif shell:
+        raise TypeError("an argv sequence cannot be combined with shell=True; pass a single command string")

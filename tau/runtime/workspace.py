@@ -1,6 +1,15 @@
 """Opening a run's workspace: the confined host directory or the docker sandbox, with preflight and cleanup.
 
-Host: `HostBackend` over the workspace root. Docker (`environment: docker`): orphaned managed containers are reaped
+Host: `HostBackend` over the workspace root, every command behind the kernel sandbox (`host_sandbox_config`):
+the policy is `sandbox.policy` / `--sandbox-policy` when given, else follows the permission mode (`plan` ->
+read-only, `bypassPermissions` -> full, else workspace-write); plan mode is read-only whatever is asked. Network is
+off unless `sandbox.network` is "bridge" (the same default as docker). Writable roots are `sandbox.writable_roots`
+plus the permission rules' additional directories; deny `Read(...)` / `Edit(...)` rules become masks and read-only
+binds (`PermissionPolicy.denies_read` / `denies_write` / `mask_roots`). Preflight: when bubblewrap cannot build the
+sandbox here the run stops before the first model call with exit 3 (`PreflightError`), unless the policy is `full`,
+the documented opt-out. The backend's private temp dir is removed when the run closes (`HostBackend.aclose`).
+
+Docker (`environment: docker`): orphaned managed containers are reaped
 first; then either a managed container for this session (tau's sandbox image unless `sandbox.image` names another;
 created before the first model call so a missing image or daemon is a preflight failure, exit 3) or, with
 `sandbox.container`, an existing container that tau never stops or removes. A managed container is removed when the
@@ -9,15 +18,19 @@ run ends unless `sandbox.keep`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import os
+import posixpath
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 import anyio
 from pydantic_ai.workspaces import WorkspaceBackend
 
 from tau.config.spec import JobSpec
 from tau.environment import HostBackend
-from tau.errors import PreflightError
+from tau.environment.policy import SandboxConfig, SandboxPolicy
+from tau.errors import ConfigError, PreflightError
 from tau.protocol import EnvironmentInfo
 
 
@@ -31,7 +44,10 @@ class OpenedWorkspace:
 async def open_workspace(job: JobSpec, session_id: str) -> OpenedWorkspace:
     env = job.environment
     if env.kind == "host":
-        return OpenedWorkspace(HostBackend(env.workspace, env=job.env), EnvironmentInfo(workspace=env.workspace))
+        config = host_sandbox_config(job)
+        await host_preflight(config)
+        backend = HostBackend(env.workspace, env=job.env, sandbox=config)
+        return OpenedWorkspace(backend, EnvironmentInfo(workspace=env.workspace), [backend.aclose])
     from tau.environment import sandbox
 
     try:
@@ -85,3 +101,70 @@ async def _start(backend: WorkspaceBackend) -> None:
         await backend.working_dir()
     except (WorkspaceError, OSError) as error:
         raise PreflightError(f"docker sandbox: {error}") from error
+
+
+# -- the host sandbox -------------------------------------------------------------------------------------------------
+
+
+class DenyRules(Protocol):
+    """What the sandbox asks the permission rules (implemented by `tau.permissions.PermissionPolicy`)."""
+
+    def denies_read(self, path: str) -> bool: ...
+    def denies_write(self, path: str) -> bool: ...
+    def mask_roots(self) -> Iterable[str]: ...
+
+
+def host_policy(job: JobSpec) -> SandboxPolicy:
+    """The run's configured sandbox policy (see the module docstring)."""
+    mode = job.permissions.mode
+    if mode == "plan":
+        return "read-only"
+    if job.environment.sandbox.policy is not None:
+        return job.environment.sandbox.policy
+    return "full" if mode == "bypassPermissions" else "workspace-write"
+
+
+_KERNEL_TREES = ("/proc", "/sys", "/dev")
+
+
+def _writable_roots(job: JobSpec) -> tuple[str, ...]:
+    roots = []
+    named = [*job.environment.sandbox.writable_roots, *job.permissions.additional_directories]
+    for root in named:
+        path = os.path.expanduser(root)
+        if not os.path.isabs(path):
+            path = os.path.join(job.environment.workspace, path)
+        path = posixpath.normpath(path)
+        if path == "/" or any(path == tree or path.startswith(tree + "/") for tree in _KERNEL_TREES):
+            raise ConfigError(f"{root!r} cannot be a writable root (it would undo the sandbox)", field="sandbox")
+        roots.append(path)
+    return tuple(dict.fromkeys(roots))
+
+
+def host_sandbox_config(job: JobSpec, rules: DenyRules | None = None) -> SandboxConfig:
+    """The `SandboxConfig` of a host run. `rules` default: the job's permission rules."""
+    if rules is None:
+        from tau.permissions.policy import PermissionPolicy
+
+        policy = PermissionPolicy.from_spec(job.permissions, workspace=job.environment.workspace, home=job.home)
+        rules = cast(DenyRules, policy) if policy.deny else None
+    roots = tuple(os.path.realpath(root) for root in rules.mask_roots()) if rules is not None else ()
+    return SandboxConfig(
+        policy=host_policy(job),
+        network=job.environment.sandbox.network != "none",
+        writable_roots=_writable_roots(job),
+        deny_read=rules.denies_read if rules is not None else None,
+        deny_write=rules.denies_write if rules is not None else None,
+        mask_roots=roots,
+    )
+
+
+async def host_preflight(config: SandboxConfig) -> None:
+    """Probe bubblewrap (once per process); raise `PreflightError` (exit 3) when no sandbox is possible, unless the
+    policy is `full` (which then runs commands plainly, the documented opt-out)."""
+    from tau.environment.bwrap import find_launcher
+    from tau.environment.hostsandbox import no_sandbox_message
+
+    report = await anyio.to_thread.run_sync(find_launcher)
+    if report.launcher is None and config.policy != "full":
+        raise PreflightError(no_sandbox_message(report))

@@ -1,0 +1,279 @@
+"""HostSandbox: turns one host command into the shell line that runs it behind bubblewrap, for one backend.
+
+Owns the per-backend state of the host sandbox: a private directory (mode 0700, created on first use, removed by
+`close()`; stale ones of dead tau processes are removed when a new one is made) holding the seccomp program, the
+empty mode-000 file and directory masks are made of, the sanitised git configs and, under `workspace-write`, the
+command's /tmp; the deny walk and hard-link scan caches (`tau.environment.masks`).
+
+`prepare(command, ...)` returns a `Prepared`: the line to hand to `LocalWorkspaceBackend.run(..., shell=True)`,
+`exec <bwrap> <options> -- <command> 9< <seccomp file>`, or a refusal (a `CommandResult` the model can read), or
+neither (run plainly: only when the run's configured policy is `full` and bubblewrap cannot run here). The outer
+`/bin/sh` exists only to open the filter on fd 9 (pydantic-ai spawns with `close_fds` and no `pass_fds`); `exec`
+makes bwrap replace it, so bwrap is tau's direct child, spawned from the event-loop thread, and the process group
+pydantic-ai kills on a timeout is bwrap's.
+
+Invariants: the effective policy is never looser than the configured one (`tighter`); every path in a plan is real
+(symlinks resolved); what cannot be checked is refused (`TooManyPaths`), never skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shlex
+import shutil
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import anyio.to_thread
+from pydantic_ai.workspaces import CommandResult
+
+from tau.confine import inside, inside_any, normalise
+from tau.environment.bwrap import Launcher, MountPlan, ProbeReport, bwrap_args, find_launcher
+from tau.environment.gitconfig import find_git_dirs, sanitised_text
+from tau.environment.masks import DenyResult, DenyWalk, LinkScan, TooManyPaths
+from tau.environment.policy import SandboxConfig, SandboxPolicy, current_policy, tighter
+from tau.environment.seccomp import UnsupportedArchitecture, program
+
+__all__ = ["SECCOMP_FD", "HostSandbox", "Prepared", "no_sandbox_message"]
+
+SECCOMP_FD = 9
+_PREFIX = "tau-sandbox-"
+
+
+def no_sandbox_message(report: ProbeReport) -> str:
+    """The one line a run that cannot be sandboxed fails with (exit 3)."""
+    return (
+        f"host sandbox unavailable: {report.cause}; run `tau sandbox check` for details, or opt out of the "
+        "sandbox explicitly with --sandbox-policy full"
+    )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What to run: `line` (a /bin/sh line) with `env` on top, or `refusal` instead; neither: run plainly."""
+
+    line: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    refusal: CommandResult | None = None
+
+
+def _refuse(reason: str) -> Prepared:
+    return Prepared(refusal=CommandResult(exit_code=126, stdout="", stderr=f"tau sandbox: {reason}\n"))
+
+
+def _writable_tree(path: str) -> None:
+    """Make everything under `path` removable by its owner (a command may leave mode-000 directories)."""
+    for top, dirs, _files in os.walk(path):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(top, name), 0o700, follow_symlinks=False)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+
+
+def _remove(path: str) -> None:
+    if os.path.lexists(path):
+        _writable_tree(path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _reap_stale(parent: str) -> None:
+    """Remove private dirs left by tau processes that died (SIGKILL leaves them behind)."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        pid_text = name[len(_PREFIX) :].partition("-")[0]
+        if not name.startswith(_PREFIX) or not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        path = os.path.join(parent, name)
+        try:
+            if os.lstat(path).st_uid != os.getuid():
+                continue
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            _remove(path)
+        except OSError:
+            continue
+
+
+class _Private:
+    """The private directory and the fixed files in it."""
+
+    def __init__(self) -> None:
+        parent = tempfile.gettempdir()
+        _reap_stale(parent)
+        self.path = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=parent)  # 0700
+        self.path = os.path.realpath(self.path)
+        self.tmp = os.path.join(self.path, "tmp")
+        os.mkdir(self.tmp, 0o700)
+        self.mask_file = self._file("mask", b"", 0o000)
+        self.mask_dir = os.path.join(self.path, "maskdir")
+        os.mkdir(self.mask_dir, 0o000)
+        self.blank = self._file("blank", b"", 0o444)
+        try:
+            self.seccomp: str | None = self._file("seccomp.bpf", program(), 0o400)
+        except UnsupportedArchitecture:
+            self.seccomp = None
+        self._git: dict[tuple[str, int, int, int], str] = {}
+
+    def _file(self, name: str, data: bytes, mode: int) -> str:
+        path = os.path.join(self.path, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.chmod(path, mode)
+        return path
+
+    def git_config(self, config: str) -> str:
+        """The sanitised copy of the config file at `config`, cached per (path, mtime, size, inode)."""
+        try:
+            st = os.stat(config)
+            key = (config, st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            return self.blank
+        cached = self._git.get(key)
+        if cached is None:
+            digest = hashlib.sha256(repr(key).encode()).hexdigest()[:24]
+            cached = self._file(f"git-{digest}", sanitised_text(config).encode(), 0o444)
+            self._git[key] = cached
+        return cached
+
+
+class HostSandbox:
+    """The sandbox of one `HostBackend` (see module docstring). `report`: a probe result (tests, embedding);
+    default: this process's cached probe, taken on first use."""
+
+    def __init__(self, config: SandboxConfig, *, report: ProbeReport | None = None) -> None:
+        self.config = config
+        self._report = report
+        self._private: _Private | None = None
+        self._lock = threading.Lock()
+        self._walk = DenyWalk(config.mask_roots, config.deny_read, config.deny_write)
+        self._links: LinkScan | None = None
+        self._writable_roots = tuple(normalise(os.path.realpath(root)) for root in config.writable_roots)
+
+    def effective_policy(self) -> SandboxPolicy:
+        """The enclosing tool call's choice, never looser than the configured policy."""
+        chosen = current_policy()
+        return self.config.policy if chosen is None else tighter(self.config.policy, chosen)
+
+    async def prepare(self, command: str | Sequence[str], *, shell: bool, root: str) -> Prepared:
+        if self._report is None:
+            self._report = await anyio.to_thread.run_sync(find_launcher)
+        launcher = self._report.launcher
+        if launcher is None:
+            if self.config.policy == "full":
+                return Prepared()
+            return _refuse(no_sandbox_message(self._report))
+        policy = self.effective_policy()
+        heavy = self._walk.active or (policy == "workspace-write" and self._links is None) or self._private is None
+        if heavy:
+            return await anyio.to_thread.run_sync(lambda: self._prepare(launcher, command, shell, root, policy))
+        return self._prepare(launcher, command, shell, root, policy)
+
+    def _prepare(
+        self, launcher: Launcher, command: str | Sequence[str], shell: bool, root: str, policy: SandboxPolicy
+    ) -> Prepared:
+        with self._lock:
+            if self._private is None:
+                self._private = _Private()
+            private = self._private
+            try:
+                plan = self._plan(private, policy, normalise(os.path.realpath(root)), root, launcher)
+            except TooManyPaths as error:
+                return _refuse(str(error))
+        inner = ["/bin/sh", "-c", command] if shell and isinstance(command, str) else list(command)
+        line = "exec " + shlex.join([launcher.path, *bwrap_args(plan), "--", *inner])
+        if plan.seccomp_fd is not None and private.seccomp is not None:
+            line += f" {plan.seccomp_fd}< {shlex.quote(private.seccomp)}"
+        env = () if policy == "full" else (("TMPDIR", "/tmp"),)
+        return Prepared(line=line, env=env)
+
+    def _plan(
+        self, private: _Private, policy: SandboxPolicy, real_root: str, root: str, launcher: Launcher
+    ) -> MountPlan:
+        denied = self._walk.find() if self._walk.active else DenyResult()
+        replace = [(private.mask_file, path) for path in denied.read_files]
+        replace += [(private.mask_dir, path) for path in denied.read_dirs]
+        if policy == "full":
+            return MountPlan(policy="full", workdir=root, network=True, replace=tuple(replace))
+        seccomp_fd = SECCOMP_FD if private.seccomp is not None and launcher.seccomp else None
+        if policy == "read-only":
+            replace = self._git_replacements(private, real_root) + replace
+            visible: tuple[str, ...] = (real_root,) if inside(real_root, "/tmp") else ()
+            writable: tuple[str, ...] = ()
+            read_only: list[str] = []
+        else:
+            visible = ()
+            writable = (real_root, *(path for path in self._writable_roots if os.path.isdir(path)))
+            read_only = self._protected(real_root) + list(denied.write) + self._hard_links(real_root)
+            read_only = [path for path in read_only if inside_any(path, writable)]
+        return MountPlan(
+            policy=policy,
+            workdir=root,
+            network=self.config.network,
+            writable=writable,
+            visible=visible,
+            private_tmp=private.tmp if policy == "workspace-write" else None,
+            read_only=tuple(read_only),
+            replace=tuple(replace),
+            seccomp_fd=seccomp_fd,
+            nested_userns_off=launcher.nested_userns_off,
+        )
+
+    def _git_replacements(self, private: _Private, real_root: str) -> list[tuple[str, str]]:
+        dirs = find_git_dirs(real_root)
+        if dirs is None:
+            return []
+        out = [(private.git_config(os.path.join(dirs.common_dir, "config")), os.path.join(dirs.common_dir, "config"))]
+        for directory in dict.fromkeys((dirs.git_dir, dirs.common_dir)):
+            worktree = os.path.join(directory, "config.worktree")
+            if os.path.isfile(worktree):
+                out.append((private.blank, worktree))
+        return [(source, os.path.realpath(target)) for source, target in out if os.path.isfile(target)]
+
+    def _protected(self, real_root: str) -> list[str]:
+        candidates = [os.path.join(real_root, rel) for rel in self.config.protected]
+        if os.path.isfile(os.path.join(real_root, ".git")):  # a worktree's `gitdir:` pointer
+            candidates.append(os.path.join(real_root, ".git"))
+        dirs = find_git_dirs(real_root)
+        if dirs is not None:
+            candidates += [os.path.join(dirs.common_dir, "config"), os.path.join(dirs.common_dir, "hooks")]
+            candidates += [os.path.join(dirs.git_dir, "config.worktree")]
+        out = []
+        for path in candidates:
+            if os.path.lexists(path):
+                out.append(normalise(os.path.realpath(path)))
+        return out
+
+    def _hard_links(self, real_root: str) -> list[str]:
+        if self._links is None:
+            self._links = LinkScan(real_root)
+        return list(self._links.find())
+
+    def close(self) -> None:
+        """Remove the private directory (idempotent)."""
+        with self._lock:
+            private, self._private = self._private, None
+        if private is not None:
+            _remove(private.path)
+
+
+def translate_exec_failure(result: CommandResult, command: str | Sequence[str]) -> CommandResult:
+    """bwrap reports a program it cannot exec as exit 1 + `bwrap: execvp P: ...`; give it `sh`'s 127 / 126."""
+    if isinstance(command, str) or result.exit_code != 1 or not command:
+        return result
+    program_name = command[0]
+    if result.stderr == f"bwrap: execvp {program_name}: No such file or directory\n":
+        return CommandResult(exit_code=127, stdout=result.stdout, stderr=f"{program_name}: command not found\n")
+    if result.stderr == f"bwrap: execvp {program_name}: Permission denied\n":
+        return CommandResult(exit_code=126, stdout=result.stdout, stderr=f"{program_name}: Permission denied\n")
+    return result
