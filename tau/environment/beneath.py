@@ -39,7 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["MAX_LINKS", "Beneath", "EscapeError", "Slot", "kernel_resolve_available"]
+__all__ = ["MAX_LINKS", "Beneath", "EscapeError", "MissingError", "Slot", "kernel_resolve_available"]
 
 MAX_LINKS = 40
 _SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437}.get(platform.machine())
@@ -60,6 +60,11 @@ class EscapeError(PermissionError):
     def __init__(self, target: str) -> None:
         super().__init__(f"leaves the root towards {target}")
         self.target = target
+
+
+class MissingError(FileNotFoundError):
+    """What `Beneath.open` raises for a missing path: `filename` is the real path it would have had (where the walk
+    stopped, plus the names still to go), so masks can be matched against a path that does not exist."""
 
 
 @dataclass
@@ -133,6 +138,7 @@ class _Walk:
         self.names: list[str] = []
         self.parts = deque(parts)
         self.links = 0
+        self.name = ""  # the name being looked up
 
     @property
     def cur(self) -> int:
@@ -154,6 +160,7 @@ class _Walk:
             if name in ("", "."):
                 continue
             if name != "..":
+                self.name = name
                 return name
             if self.names:
                 os.close(self.fds.pop())
@@ -161,6 +168,10 @@ class _Walk:
             elif self.tree.root != "/":
                 raise EscapeError(os.path.dirname(self.tree.root))
         return None
+
+    def missing(self) -> str:
+        """The real path a lookup that just failed would have reached (no symlinks followed past the failure)."""
+        return os.path.join(self.real(self.name), *_names(self.parts))
 
     def is_last(self) -> bool:
         return not _names(self.parts)
@@ -269,18 +280,23 @@ class Beneath:
             return fd, os.path.join(self.root, *parts)
         walk = _Walk(self, root_fd, parts)
         try:
-            while True:
-                name = walk.next_name()
-                if name is None:
-                    return os.open(".", flags | os.O_CLOEXEC, dir_fd=walk.cur), walk.real()
-                if not walk.is_last():
-                    walk.enter(name, None, None)
-                    continue
-                opened = self._open_last(walk, name, flags)
-                if opened is not None:
-                    return opened, walk.real(name)
+            return self._open_walk(walk, flags)
+        except FileNotFoundError as error:
+            raise MissingError(error.errno, error.strerror, walk.missing()) from None
         finally:
             walk.close()
+
+    def _open_walk(self, walk: _Walk, flags: int) -> tuple[int, str]:
+        while True:
+            name = walk.next_name()
+            if name is None:
+                return os.open(".", flags | os.O_CLOEXEC, dir_fd=walk.cur), walk.real()
+            if not walk.is_last():
+                walk.enter(name, None, None)
+                continue
+            opened = self._open_last(walk, name, flags)
+            if opened is not None:
+                return opened, walk.real(name)
 
     @staticmethod
     def _open_last(walk: _Walk, name: str, flags: int) -> int | None:

@@ -14,8 +14,9 @@ Invariants:
   (setuid/setgid dropped) and, where allowed, its owner. No fsync (the previous in-place write had none either).
 - `remove` unlinks the entry itself via its parent fd (a final symlink is removed, never followed); the root and its
   ancestors are a `ValueError` before any confinement check (the upstream contract).
-- Deny masks: `deny_read(real)` covers reading, stat-ing, listing and `exists` (PermissionError "... is denied by a
-  Read rule"), and `list_dir` omits covered entries (a symlink also when its target is covered); `deny_write(real)`
+- Deny masks: `deny_read` covers reading, stat-ing, listing and `exists` (PermissionError "... is denied by a Read
+  rule"), checked on the path as written (so a missing covered path is refused, not reported missing) and on the
+  real path reached; `list_dir` omits covered entries (a symlink also when its target is covered); `deny_write(real)`
   refuses write, make_dir and remove (of a tree holding a covered path too). `real` is the host path actually taken.
 - Paths with a NUL byte or that cannot be encoded are `OSError(EINVAL)`; a relative path is a `ValueError`. OS
   errors name the path as given. A missing root is `WorkspaceUnavailableError`.
@@ -39,7 +40,7 @@ from contextlib import contextmanager, suppress
 from pydantic_ai.workspaces import FileEntry, WorkspaceUnavailableError
 
 from tau.confine import inside, normalise
-from tau.environment.beneath import Beneath, EscapeError, Slot
+from tau.environment.beneath import Beneath, EscapeError, MissingError, Slot
 from tau.environment.policy import DenyRead
 
 __all__ = ["ConfinedFiles"]
@@ -114,6 +115,21 @@ class ConfinedFiles:
         rest = lexical[len(self.shown_root) :]
         return [part for part in rest.split("/") if part]
 
+    def _open(self, root_fd: int, parts: list[str], flags: int, path: str) -> tuple[int, str]:
+        """`Beneath.open`, with a missing path refused as well when a Read rule covers where it would be."""
+        try:
+            return self._beneath.open(root_fd, parts, flags)
+        except MissingError as error:
+            self._readable(str(error.filename), path)
+            raise
+
+    def _reading(self, path: str) -> list[str]:
+        """`parts(path)`, refused up front when a Read rule covers the path as written (so a covered path that does
+        not exist is refused too, not reported missing); the real path is checked again once resolved."""
+        parts = self.parts(path)
+        self._readable(os.path.join(self.root, *parts), path)
+        return parts
+
     @contextmanager
     def _named(self, path: str) -> Iterator[None]:
         """Errors from `*at` calls name a component; name the caller's path instead. Escapes get the message."""
@@ -166,9 +182,9 @@ class ConfinedFiles:
 
     def read_bytes(self, path: str) -> bytes:
         with self._named(path):
-            parts = self.parts(path)
+            parts = self._reading(path)
             with self._root_fd() as root_fd:
-                fd, real = self._beneath.open(root_fd, parts, os.O_RDONLY | os.O_NONBLOCK)
+                fd, real = self._open(root_fd, parts, os.O_RDONLY | os.O_NONBLOCK, path)
             try:
                 self._readable(real, path)
                 info = os.fstat(fd)  # checked before wrapping: FileIO refuses a directory fd itself
@@ -184,9 +200,9 @@ class ConfinedFiles:
 
     def _object(self, path: str) -> tuple[os.stat_result, str]:
         """stat (following symlinks) and real path of what `path` names, checked against the read masks."""
-        parts = self.parts(path)
+        parts = self._reading(path)
         with self._root_fd() as root_fd:
-            fd, real = self._beneath.open(root_fd, parts, os.O_PATH)
+            fd, real = self._open(root_fd, parts, os.O_PATH, path)
         try:
             info = os.fstat(fd)
         finally:
@@ -213,9 +229,9 @@ class ConfinedFiles:
 
     def list_dir(self, path: str) -> list[FileEntry]:
         with self._named(path):
-            parts = self.parts(path)
+            parts = self._reading(path)
             with self._root_fd() as root_fd:
-                fd, real = self._beneath.open(root_fd, parts, os.O_PATH)
+                fd, real = self._open(root_fd, parts, os.O_PATH, path)
                 try:
                     self._readable(real, path)
                     if not stat.S_ISDIR(os.fstat(fd).st_mode):

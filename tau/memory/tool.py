@@ -116,6 +116,10 @@ class _MemoryDir:
             raise ToolFailed(f"Refused: {raw} leads outside the memory directory ({self.memory_dir}) via a symlink.")
         return path
 
+    async def exists(self, path: str, shown: str) -> bool:
+        with _reported(shown):
+            return await self.ws.exists(path)
+
     async def read_text(self, path: str, shown: str) -> str:
         with _reported(shown):
             data = await self.ws.read_bytes(path)
@@ -150,7 +154,7 @@ class _Commands:
         resolved = await self.mem.resolve(path)
         root = await self.mem.root()
         shown = self.mem.shown(resolved, root)
-        if resolved == root and not await self.mem.ws.exists(root):
+        if resolved == root and not await self.mem.exists(root, shown):
             return f"The memory directory ({self.mem.memory_dir}) is empty."
         with _reported(shown):
             entry = await self.mem.ws.stat(resolved)
@@ -175,7 +179,7 @@ class _Commands:
     async def create(self, path: str, file_text: str) -> str:
         resolved = await self._file_path(path)
         shown = self.mem.shown(resolved, await self.mem.root())
-        existed = await self.mem.ws.exists(resolved)
+        existed = await self.mem.exists(resolved, shown)
         with _reported(shown):
             await self.mem.ws.write_text(resolved, file_text)
         return f"File {'overwritten' if existed else 'created'}: {shown}"
@@ -210,7 +214,7 @@ class _Commands:
     async def delete(self, path: str) -> str:
         resolved = await self._file_path(path)
         shown = self.mem.shown(resolved, await self.mem.root())
-        if not await self.mem.ws.exists(resolved):
+        if not await self.mem.exists(resolved, shown):
             raise ToolFailed(f"The path {shown} does not exist in memory.")
         with _reported(shown):
             await self.mem.ws.remove(resolved)
@@ -220,9 +224,9 @@ class _Commands:
         root = await self.mem.root()
         source, target = await self._file_path(old_path, "old_path"), await self._file_path(new_path, "new_path")
         shown_source, shown_target = self.mem.shown(source, root), self.mem.shown(target, root)
-        if not await self.mem.ws.exists(source):
+        if not await self.mem.exists(source, shown_source):
             raise ToolFailed(f"The path {shown_source} does not exist in memory.")
-        if await self.mem.ws.exists(target):
+        if await self.mem.exists(target, shown_target):
             raise ToolFailed(f"Cannot rename to {shown_target}: it already exists.")
         if inside(target, source):
             raise ToolFailed(f"Cannot move {shown_source} into itself.")

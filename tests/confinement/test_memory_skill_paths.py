@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tau.confine import inside
 from tau.environment import HostBackend
+from tau.environment.policy import SandboxConfig
 from tau.memory import memory_toolset
 from tau.skills import discover_skills, skills_toolset
 
@@ -60,3 +62,27 @@ async def test_skill_refuses_bad_file_paths(tmp_path: Path, call_tools: CallTool
         ("failed", "Refused: file is not valid UTF-8 text (it holds lone surrogates)."),
         ("success", "notes\n"),
     ]
+
+
+async def test_memory_under_a_read_rule_fails_calls_instead_of_the_run(tmp_path: Path, call_tools: CallTools) -> None:
+    private = tmp_path / ".tau" / "memory" / "private"
+    private.mkdir(parents=True)
+    (private / "x.md").write_text("hidden\n")
+    (private.parent / "open.md").write_text("open\n")
+    sandbox = SandboxConfig(deny_read=lambda path: inside(path, str(private)))
+    results = await call_tools(
+        HostBackend(tmp_path, sandbox=sandbox),
+        [memory_toolset()],
+        ("memory", {"command": "view", "path": "/"}),
+        ("memory", {"command": "view", "path": "private/x.md"}),
+        ("memory", {"command": "create", "path": "private/y.md", "file_text": "y"}),
+        ("memory", {"command": "delete", "path": "private/x.md"}),
+    )
+    denied = f"{private}/x.md is denied by a Read rule"
+    assert [(outcome, content) for _, outcome, content in results] == [
+        ("success", "Files and directories up to 2 levels deep in / (memory directory .tau/memory):\n5B\topen.md"),
+        ("failed", f"Cannot access private/x.md in memory: {denied}"),
+        ("failed", f"Cannot access private/y.md in memory: {private}/y.md is denied by a Read rule"),
+        ("failed", f"Cannot access private/x.md in memory: {denied}"),
+    ]
+    assert (private / "x.md").read_text() == "hidden\n" and not (private / "y.md").exists()

@@ -32,7 +32,10 @@ def _masked(root: Path) -> HostBackend:
     return HostBackend(root, sandbox=config)
 
 
-@pytest.mark.parametrize("relative", ["secrets/key", "secrets/deep/more", "secrets", "alias", "door/key", "door"])
+@pytest.mark.parametrize(
+    "relative",
+    ["secrets/key", "secrets/deep/more", "secrets", "alias", "door/key", "door", "secrets/missing", "door/gone"],
+)
 @pytest.mark.parametrize("operation", ["read_bytes", "stat", "list_dir", "exists"])
 async def test_reading_a_covered_path_is_refused(root: Path, relative: str, operation: str) -> None:
     backend = _masked(root)
