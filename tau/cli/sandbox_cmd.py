@@ -1,4 +1,5 @@
-"""`tau sandbox build|ls|exec|rm|prune`: the docker sandbox image and the containers tau manages.
+"""`tau sandbox build|ls|exec|rm|prune`: the docker sandbox image and the containers tau manages; `tau sandbox check`:
+what the host sandbox can do on this machine.
 
 Only managed containers (label `tau.managed`) are listed or removed; containers a user attached with `--container`
 are never touched. Every command first reaps orphans (managed containers whose owner process is gone).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from typing import Any
 
@@ -32,7 +34,77 @@ def _guard(action: Any) -> Any:
 
 @click.group("sandbox")
 def sandbox_group() -> None:
-    """The docker sandbox: build its image, list, exec into, remove and prune managed containers."""
+    """The host sandbox (check) and the docker sandbox: build its image, list, exec into, remove and prune managed
+    containers."""
+
+
+@sandbox_group.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def check_command(as_json: bool) -> None:
+    """Which host sandbox mechanisms work here; exits 0 when a sandboxed run is possible, 3 when not."""
+    from tau.environment.hostcheck import host_check
+
+    report = host_check().as_dict()
+    report["default_policy"] = _default_policy()
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        for line in _check_lines(report):
+            click.echo(line)
+    sys.exit(0 if report["sandbox_possible"] else 3)
+
+
+def _default_policy() -> dict[str, str]:
+    """The policy `tau run` would use here with no flags (from the configs of the current directory)."""
+    from pathlib import Path
+
+    from tau.config import load_job
+    from tau.errors import ConfigError
+    from tau.runtime.workspace import host_policy
+
+    try:
+        # A placeholder model: only the sandbox and permission settings of the configs matter here.
+        flags = {"model": "test:check"}
+        job = load_job(prompt_text="(tau sandbox check)", flags=flags, env=dict(os.environ), cwd=Path.cwd())
+    except ConfigError as error:
+        return {"policy": "workspace-write", "environment": "host", "note": f"config not loadable: {error}"}
+    return {
+        "policy": host_policy(job),
+        "environment": job.environment.kind,
+        "permission_mode": job.permissions.mode,
+        "network": job.environment.sandbox.network,
+    }
+
+
+def _yes(flag: object) -> str:
+    return "yes" if flag else "no"
+
+
+def _check_lines(report: dict[str, Any]) -> list[str]:
+    bwrap, userns = report["bwrap"], report["user_namespaces"]
+    seccomp, landlock, net = report["seccomp"], report["landlock"], report["network_namespace"]
+    default = report["default_policy"]
+    if bwrap["found"]:
+        lines = [f"bwrap:              {bwrap['path']} ({bwrap['source']}, {bwrap['version']})"]
+    else:
+        lines = [f"bwrap:              none working ({'; '.join(bwrap['problems']) or 'not found'})"]
+    details = ""
+    if "network" in default:
+        details = f" (permission mode {default['permission_mode']}, network {default['network']})"
+    elif "note" in default:
+        details = f" ({default['note']})"
+    lines += [
+        f"user namespaces:    {_yes(userns['available'])} ({userns['reason']})",
+        f"seccomp filter:     {_yes(seccomp['active'])} ({seccomp.get('arch', '?')}: {seccomp['reason']})",
+        f"landlock:           {'ABI ' + str(landlock['abi']) if landlock['abi'] else 'no'} ({landlock['reason']})",
+        f"network namespace:  {_yes(net['available'])} ({net['reason']})",
+        f"default run:        {default['policy']} on {default['environment']}{details}",
+    ]
+    if report["sandbox_possible"]:
+        lines.append("sandboxed runs:     possible")
+    else:
+        lines.append("sandboxed runs:     NOT possible: `tau run` stops with exit 3 unless --sandbox-policy full")
+    return lines
 
 
 @sandbox_group.command("build")
