@@ -1,4 +1,10 @@
-"""Sandbox exec: the `bash` tool's round trip (`workspace.run(cmd, shell=True, timeout=...)`) on three paths.
+"""Sandbox exec: the `bash` tool's round trip (`workspace.run(cmd, shell=True, timeout=...)`) on three paths, and the
+host sandbox's cost per command.
+
+Host sandbox (`host_sandbox`, measured first, needs no daemon): `true` through `HostBackend.run` plainly and behind
+bubblewrap under each policy, interleaved, median of 200 (`--quick`: 50); budget: <= 5 ms added per command. Also the
+deny-mask walk on a 20,000-file tree (first walk, then the per-command re-check of an unchanged tree, and a command
+with masks active) and the one-time hard-link scan of the same tree.
 
 Paths: the host backend, the docker backend through its long-lived in-container executor, and a raw per-call
 `docker exec` (SDK exec create + start + inspect, what the no-python3 fallback does), each for `true` and `echo hi`,
@@ -26,6 +32,8 @@ from typing import Any
 from tau.environment import HostBackend
 from tau.environment.docker import DockerBackend, DockerEngine
 from tau.environment.executor_protocol import BOOTSTRAP, ExecutorChannel, executor_source
+from tau.environment.masks import DenyWalk, LinkScan
+from tau.environment.policy import SandboxConfig
 from tau.environment.sandbox import SandboxSpec, build_image, image_tag, remove
 
 COMMANDS = ("true", "echo hi")
@@ -141,11 +149,107 @@ def _budgets(trips: dict[str, Any]) -> dict[str, Any]:
     return budgets
 
 
+HOST_BUDGET_MS = 5.0
+POLICIES = ("read-only", "workspace-write", "full")
+
+
+def _tree(root: str, files: int = 20_000, per_dir: int = 50) -> None:
+    for index in range(files):
+        directory = os.path.join(root, f"d{index // per_dir // 20}", f"e{index // per_dir}")
+        os.makedirs(directory, exist_ok=True)
+        name = ".env" if index % 997 == 0 else f"f{index}.txt"
+        with open(os.path.join(directory, name), "w") as handle:
+            handle.write("x")
+
+
+def _timed_ms(call: Callable[[], Any], repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - start)
+    return round(statistics.median(samples) * 1000, 3)
+
+
+async def _host_sandbox(n: int) -> dict[str, Any]:
+    """Per-command cost of the host sandbox: plain `HostBackend` vs each policy, interleaved; plus the mask walk."""
+    from tau.environment.bwrap import find_launcher
+
+    report = find_launcher()
+    if report.launcher is None:
+        return {"error": f"no host sandbox here: {report.cause}"}
+    with tempfile.TemporaryDirectory(prefix="tau-bench-host-", dir="/var/tmp") as root:
+        backends = {"plain": HostBackend(root)}
+        backends |= {policy: HostBackend(root, sandbox=SandboxConfig(policy=policy)) for policy in POLICIES}
+        samples: dict[str, list[float]] = {name: [] for name in backends}
+        for backend in backends.values():
+            await backend.run("true", shell=True, timeout=60)  # warm: probe, private dir
+        for _ in range(n):
+            for name, backend in backends.items():
+                start = time.perf_counter()
+                await backend.run("true", shell=True, timeout=60)
+                samples[name].append(time.perf_counter() - start)
+        medians = {name: round(statistics.median(values) * 1000, 3) for name, values in samples.items()}
+        masks = await _mask_costs(root, n)
+        for backend in backends.values():
+            await backend.aclose()
+    added = {policy: round(medians[policy] - medians["plain"], 3) for policy in POLICIES}
+    return {
+        "launcher": {"path": report.launcher.path, "version": report.launcher.version},
+        "command": "true",
+        "samples": n,
+        "median_ms": medians,
+        "added_ms": added,
+        "budget_added_ms": HOST_BUDGET_MS,
+        "ok": all(value <= HOST_BUDGET_MS for value in added.values()),
+        "masks_20k_files": masks,
+    }
+
+
+async def _mask_costs(root: str, n: int) -> dict[str, Any]:
+    tree = os.path.join(root, "tree")
+    _tree(tree)
+
+    def deny(path: str) -> bool:
+        return path.endswith("/.env")
+
+    walk = DenyWalk((tree,), deny, None)
+    start = time.perf_counter()
+    found = walk.find()
+    first = round((time.perf_counter() - start) * 1000, 3)
+    recheck = _timed_ms(walk.find, max(10, n // 4))
+    start = time.perf_counter()
+    LinkScan(tree).find()
+    link_scan = round((time.perf_counter() - start) * 1000, 3)
+    masked = HostBackend(tree, sandbox=SandboxConfig(deny_read=deny, mask_roots=(tree,)))
+    plain = HostBackend(tree, sandbox=SandboxConfig())
+    await masked.run("true", shell=True, timeout=60)
+    await plain.run("true", shell=True, timeout=60)
+    with_masks, without = [], []
+    for _ in range(max(10, n // 4)):
+        for backend, into in ((masked, with_masks), (plain, without)):
+            start = time.perf_counter()
+            await backend.run("true", shell=True, timeout=60)
+            into.append(time.perf_counter() - start)
+    await masked.aclose()
+    await plain.aclose()
+    return {
+        "files": 20_000,
+        "masked_paths": len(found.read_files),
+        "first_walk_ms": first,
+        "recheck_unchanged_ms": recheck,
+        "hard_link_scan_once_ms": link_scan,
+        "command_with_masks_ms": round(statistics.median(with_masks) * 1000, 3),
+        "command_without_masks_ms": round(statistics.median(without) * 1000, 3),
+    }
+
+
 async def main(quick: bool) -> dict[str, Any]:
     n = 50 if quick else 200
+    host = await _host_sandbox(n)
     engine = DockerEngine()
     if not engine.ping():
-        print(json.dumps({"benchmark": "sandbox_exec", "error": "no Docker daemon answers"}))
+        print(json.dumps({"benchmark": "sandbox_exec", "host_sandbox": host, "error": "no Docker daemon answers"}))
         sys.exit(2)
     image = image_tag()
     if (
@@ -168,6 +272,7 @@ async def main(quick: bool) -> dict[str, Any]:
                 remove(docker.ref.id)
     return {
         "benchmark": "sandbox_exec",
+        "host_sandbox": host,
         "samples": n,
         "image": image,
         "round_trip": trips,

@@ -15,9 +15,13 @@ Owns two finders, both bounded and cached for the life of a backend:
   workspace walk (a pre-existing hard link to an outside file stays writable through a writable bind mount, so these
   are bound read-only). Scanned once per backend: a sandboxed command cannot make new such links (`link` across
   mounts is EXDEV); the found paths are re-checked (same inode) before each command and a change scans again.
+  Many of them (a virtualenv that uv filled with hard links to its cache) are collapsed to their directories, level
+  by level, until at most `MAX_LINK_MOUNTS` binds remain (`collapse`): more stays read-only than strictly needed,
+  never less; the workspace root itself is never taken.
 
 Bounds: a walk visits at most `max_entries` entries and returns at most `max_paths` paths; beyond either it raises
 `TooManyPaths`, and the command is refused (fail closed: never a sandbox that silently skipped part of a rule).
+Each returned path costs one bind mount per command: bwrap re-reads the mount table after each, so 256 cost ~0.1 s.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["DenyResult", "DenyWalk", "LinkScan", "TooManyPaths"]
+__all__ = ["DenyResult", "DenyWalk", "LinkScan", "TooManyPaths", "collapse"]
 
 Predicate = Callable[[str], bool]
 _PROBES = (".tau-mask-probe-7f3a", "tau-mask-probe-0c91.q")
 MAX_ENTRIES = 200_000
-MAX_PATHS = 4_096
+MAX_PATHS = 256  # each path is one bind mount; bwrap's cost per mount grows with their number (~100 ms at 256)
+MAX_LINK_MOUNTS = 64
 
 
 class TooManyPaths(RuntimeError):
@@ -208,17 +213,19 @@ class DenyWalk:
 class LinkScan:
     """Multi-link regular files under `root` whose other names are not all under `root` (see module docstring)."""
 
-    def __init__(self, root: str, *, max_entries: int = 1_000_000, max_paths: int = MAX_PATHS) -> None:
+    def __init__(self, root: str, *, max_entries: int = 1_000_000, max_mounts: int = MAX_LINK_MOUNTS) -> None:
         self._root = os.path.realpath(root)
         self._max_entries = max_entries
-        self._max_paths = max_paths
+        self._max_mounts = max_mounts
         self._found: dict[str, tuple[int, int]] | None = None
+        self._binds: tuple[str, ...] = ()
 
     def find(self) -> tuple[str, ...]:
-        """The files to bind read-only. Raises `TooManyPaths`."""
+        """The paths to bind read-only (files, or their directories when there are many). Raises `TooManyPaths`."""
         if self._found is None or not self._still_valid(self._found):
             self._found = self._scan()
-        return tuple(self._found)
+            self._binds = collapse(tuple(self._found), self._root, self._max_mounts)
+        return self._binds
 
     @staticmethod
     def _still_valid(found: dict[str, tuple[int, int]]) -> bool:
@@ -258,10 +265,28 @@ class LinkScan:
                     identity = (st.st_dev, st.st_ino)
                     names.setdefault(identity, []).append(entry.path)
                     links[identity] = st.st_nlink
-        found = {path: identity for identity, paths in names.items() if len(paths) < links[identity] for path in paths}
-        if len(found) > self._max_paths:
+        return {path: identity for identity, paths in names.items() if len(paths) < links[identity] for path in paths}
+
+
+def collapse(paths: tuple[str, ...], root: str, budget: int) -> tuple[str, ...]:
+    """At most `budget` paths covering `paths`: replaced by their parents, level by level, never by `root` itself.
+    Raises `TooManyPaths` when even that does not fit."""
+    current = sorted(set(paths))
+    while len(current) > budget:
+        parents = {os.path.dirname(path) if os.path.dirname(path) != root else path for path in current}
+        if parents == set(current):
             raise TooManyPaths(
-                f"{len(found)} files in the workspace are hard links to files outside it (more than {self._max_paths} "
-                "to protect); re-create them as copies (e.g. UV_LINK_MODE=copy) or run with --sandbox-policy full"
+                f"{len(paths)} files in the workspace are hard links to files outside it, spread too widely to keep "
+                "read-only; re-create them as copies (e.g. UV_LINK_MODE=copy) or run with --sandbox-policy full"
             )
-        return found
+        current = sorted(path for path in parents if not _has_ancestor_in(path, parents))
+    return tuple(current)
+
+
+def _has_ancestor_in(path: str, paths: set[str]) -> bool:
+    parent = os.path.dirname(path)
+    while parent != path:
+        if parent in paths:
+            return True
+        path, parent = parent, os.path.dirname(parent)
+    return False
