@@ -246,10 +246,12 @@ async def _mask_costs(root: str, n: int) -> dict[str, Any]:
 
 async def main(quick: bool) -> dict[str, Any]:
     n = 50 if quick else 200
-    host = await _host_sandbox(n)
+    host_sandbox = await _host_sandbox(n)
     engine = DockerEngine()
     if not engine.ping():
-        print(json.dumps({"benchmark": "sandbox_exec", "host_sandbox": host, "error": "no Docker daemon answers"}))
+        print(
+            json.dumps({"benchmark": "sandbox_exec", "host_sandbox": host_sandbox, "error": "no Docker daemon answers"})
+        )
         sys.exit(2)
     image = image_tag()
     if (
@@ -272,7 +274,7 @@ async def main(quick: bool) -> dict[str, Any]:
                 remove(docker.ref.id)
     return {
         "benchmark": "sandbox_exec",
-        "host_sandbox": host,
+        "host_sandbox": host_sandbox,
         "samples": n,
         "image": image,
         "round_trip": trips,

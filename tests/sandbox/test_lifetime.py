@@ -96,3 +96,39 @@ def test_sigkill_of_tau_run_leaves_nothing(tmp_path: Path) -> None:
     finally:
         tau.kill()
         kill_all(processes_with(SLEEP))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("policy", ["read-only", "workspace-write", "full"])
+async def test_a_timeout_stops_the_whole_tree(ws: Path, policy: str) -> None:
+    from pydantic_ai.workspaces import WorkspaceTimeoutError
+
+    from tau.environment import HostBackend
+    from tau.environment.policy import SandboxConfig
+
+    backend = HostBackend(ws, sandbox=SandboxConfig(policy=policy))
+    try:
+        with pytest.raises(WorkspaceTimeoutError):
+            await backend.run(f"echo started; {COMMAND}", shell=True, timeout=1)
+        deadline = time.monotonic() + BOUND
+        while processes_with(SLEEP) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_with(SLEEP) == []
+    finally:
+        kill_all(processes_with(SLEEP))
+        await backend.aclose()
+
+
+@pytest.mark.anyio
+async def test_without_the_sandbox_a_timeout_leaves_the_setsid_child(ws: Path) -> None:
+    """The control of the test above: the process-group kill alone misses a `setsid` child."""
+    from pydantic_ai.workspaces import WorkspaceTimeoutError
+
+    from tau.environment import HostBackend
+
+    try:
+        with pytest.raises(WorkspaceTimeoutError):
+            await HostBackend(ws).run(COMMAND, shell=True, timeout=3)
+        assert len(processes_with(SLEEP)) >= 1
+    finally:
+        kill_all(processes_with(SLEEP))
