@@ -147,7 +147,9 @@ def host_sandbox_config(job: JobSpec, rules: DenyRules | None = None) -> Sandbox
         from tau.permissions.policy import PermissionPolicy
 
         policy = PermissionPolicy.from_spec(job.permissions, workspace=job.environment.workspace, home=job.home)
-        rules = cast(DenyRules, policy) if policy.deny else None
+        # `hasattr`: PermissionPolicy gains denies_read/denies_write/mask_roots in a parallel change; until it has
+        # them, deny rules are enforced by the permission layer only (no masks), as before the sandbox.
+        rules = cast(DenyRules, policy) if policy.deny and hasattr(policy, "mask_roots") else None
     roots = tuple(os.path.realpath(root) for root in rules.mask_roots()) if rules is not None else ()
     return SandboxConfig(
         policy=host_policy(job),
