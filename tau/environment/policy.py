@@ -14,8 +14,9 @@ Policies (README "Security model"):
 
 In every policy: paths that deny `Read(...)` rules match are masked, commands cannot see tau's process, and the
 command tree dies with tau. Who decides: the permission layer sets `policy_scope(...)` around each tool call it
-allows; a backend's `run` reads `current_policy()` and falls back to `SandboxConfig.policy` (tau's own commands,
-outside any tool call, e.g. the checkpoint scanner's `find`).
+allows; a backend's `run` uses `tighter(SandboxConfig.policy, current_policy())`, i.e. a scope can only make the
+wall stricter, never looser than the run's configured policy (tau's own commands, outside any tool call, e.g. the
+checkpoint scanner's `find`, get the configured policy).
 """
 
 from __future__ import annotations
@@ -75,12 +76,12 @@ DenyRead = Callable[[str], bool]
 class SandboxConfig:
     """How one run's commands are confined.
 
-    `policy` is the policy for commands outside a `policy_scope` and the ceiling inside one is never raised above
-    it except by the permission layer's explicit choice; `network` lets commands reach the network; `writable_roots`
-    are extra absolute directories writable under `workspace-write`; `deny_read` masks paths (None: nothing masked),
-    `deny_write` keeps paths read-only (deny `Edit(...)` rules), and `mask_roots` are the absolute directories to
-    search for paths they cover (the workspace, and the fixed prefixes of deny rules that point outside it);
-    `protected` are workspace-relative paths kept read-only.
+    `policy` is the policy for commands outside a `policy_scope` and the loosest any command gets (a scope only
+    tightens it); `network` lets commands reach the network; `writable_roots` are extra absolute directories
+    writable under `workspace-write`; `deny_read` masks paths (None: nothing masked), `deny_write` keeps paths
+    read-only (deny `Edit(...)` rules), and `mask_roots` are the absolute directories to search for paths they
+    cover (the workspace, and the fixed prefixes of deny rules that point outside it); `protected` are
+    workspace-relative paths kept read-only when they exist.
     """
 
     policy: SandboxPolicy = "workspace-write"
