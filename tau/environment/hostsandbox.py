@@ -1,9 +1,10 @@
 """HostSandbox: turns one host command into the shell line that runs it behind bubblewrap, for one backend.
 
 Owns the per-backend state of the host sandbox: a private directory (mode 0700, created on first use, removed by
-`close()`; stale ones of dead tau processes are removed when a new one is made) holding the seccomp program, the
-empty mode-000 file and directory masks are made of, the sanitised git configs and, under `workspace-write`, the
-command's /tmp; the deny walk and hard-link scan caches (`tau.environment.masks`).
+`close()`; stale ones of dead tau processes, found by their unlocked `.owner` flock, are removed when a new one is
+made) holding the seccomp program, the empty mode-000 file and directory masks are made of, the sanitised git
+configs and, under `workspace-write`, the command's /tmp; the deny walk and hard-link scan caches
+(`tau.environment.masks`).
 
 `prepare(command, ...)` returns a `Prepared`: the line to hand to `LocalWorkspaceBackend.run(..., shell=True)`,
 `exec <bwrap> <options> -- <command> 9< <seccomp file>`, or a refusal (a `CommandResult` the model can read), or
@@ -19,6 +20,7 @@ Invariants: the effective policy is never looser than the configured one (`tight
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shlex
@@ -82,24 +84,28 @@ def _remove(path: str) -> None:
 
 
 def _reap_stale(parent: str) -> None:
-    """Remove private dirs left by tau processes that died (SIGKILL leaves them behind)."""
+    """Remove private dirs whose owner is gone (a SIGKILL leaves them behind). The owner holds an exclusive flock
+    on the dir's `.owner` file for its whole life, so a lock that can be taken means a dead owner, whatever PID
+    namespace it ran in."""
     try:
-        names = os.listdir(parent)
+        names = [name for name in os.listdir(parent) if name.startswith(_PREFIX)]
     except OSError:
         return
     for name in names:
-        pid_text = name[len(_PREFIX) :].partition("-")[0]
-        if not name.startswith(_PREFIX) or not pid_text.isdigit() or int(pid_text) == os.getpid():
-            continue
         path = os.path.join(parent, name)
         try:
             if os.lstat(path).st_uid != os.getuid():
                 continue
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
-            _remove(path)
+            fd = os.open(os.path.join(path, ".owner"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:
             continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # alive
+        finally:
+            os.close(fd)
+        _remove(path)
 
 
 class _Private:
@@ -108,8 +114,9 @@ class _Private:
     def __init__(self) -> None:
         parent = tempfile.gettempdir()
         _reap_stale(parent)
-        self.path = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=parent)  # 0700
-        self.path = os.path.realpath(self.path)
+        self.path = os.path.realpath(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=parent))  # 0700
+        self.owner_fd = os.open(os.path.join(self.path, ".owner"), os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o400)
+        fcntl.flock(self.owner_fd, fcntl.LOCK_EX)  # held until close(): see _reap_stale
         self.tmp = os.path.join(self.path, "tmp")
         os.mkdir(self.tmp, 0o700)
         self.mask_file = self._file("mask", b"", 0o000)
@@ -265,6 +272,7 @@ class HostSandbox:
             private, self._private = self._private, None
         if private is not None:
             _remove(private.path)
+            os.close(private.owner_fd)
 
 
 def translate_exec_failure(result: CommandResult, command: str | Sequence[str]) -> CommandResult:

@@ -229,3 +229,28 @@ async def test_nested_user_namespaces_are_refused(ws: Path, make_backend: Factor
     backend = make_backend(ws, "workspace-write")
     result = await backend.run(["unshare", "-Ur", "true"], timeout=30)
     assert result.exit_code != 0, result
+
+
+async def test_private_dirs_of_dead_processes_are_reaped(ws: Path, make_backend: Factory) -> None:
+    import subprocess
+
+    code = (
+        "import anyio, os, sys\n"
+        "from tau.environment import HostBackend\n"
+        "from tau.environment.policy import SandboxConfig\n"
+        "async def main():\n"
+        "    await HostBackend(sys.argv[1], sandbox=SandboxConfig()).run('true', shell=True)\n"
+        "    print(os.getpid(), flush=True)\n"
+        "    os._exit(0)  # no aclose: what a SIGKILL leaves behind\n"
+        "anyio.run(main)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(ws)], capture_output=True, text=True, check=True)
+    stale = list(Path("/tmp").glob(f"tau-sandbox-{done.stdout.strip()}-*"))
+    assert len(stale) == 1, done
+    alive = make_backend(ws, "workspace-write")
+    await alive.run("true", shell=True, timeout=30)
+    mine = list(Path("/tmp").glob(f"tau-sandbox-{os.getpid()}-*"))
+    other = make_backend(ws, "read-only")
+    await other.run("true", shell=True, timeout=30)
+    assert not stale[0].exists()
+    assert all(path.exists() for path in mine)  # a live owner's directory is never taken
