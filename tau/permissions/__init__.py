@@ -1,8 +1,11 @@
 """Permissions: Claude-Code rules, evaluated deny > ask > allow, applied to a run as one pydantic-ai capability.
 
-Modules: `rules` (parse `Tool` / `Tool(specifier)`), `shell` (split a bash line into simple commands), `readonly`
-(plan mode's command safelist), `policy` (`PermissionPolicy.evaluate -> Decision`), `toolset` (the run wiring).
-Imports only tau.protocol, tau.config, tau.errors, pydantic-ai and the stdlib.
+Modules: `rules` (parse `Tool` / `Tool(specifier)`), `shell` (every program a bash line runs, from tree-sitter-bash:
+`shell_parse`, `shell_walk`, `shell_words`, `shell_redirects`, `shell_builtins`, `wrappers`, `options`, `envnames`,
+`shell_types`), `readonly` / `readonly_git` (the read-only allowlist), `policy` (`PermissionPolicy.evaluate ->
+Decision`, and the deny predicates the sandbox uses), `bash_policy` (the bash decision), `decision`, `toolset` (the
+run wiring: real paths, `~`, the sandbox policy per call). Imports tau.protocol, tau.config, tau.errors, tau.confine,
+tau.environment.policy, pydantic-ai, tree-sitter and the stdlib.
 
 How the runtime uses it::
 
@@ -19,7 +22,7 @@ How the runtime uses it::
 - Denied calls reach the model as `ToolReturnPart(outcome='denied')` with the reason and rule; the run continues.
 """
 
-from tau.permissions.policy import DEFAULT_SAFE_TOOLS, Decision, DecisionKind, PermissionPolicy
+from tau.permissions.policy import DEFAULT_SAFE_TOOLS, Decision, DecisionKind, PermissionPolicy, ResolvedPath
 from tau.permissions.rules import Rule, parse_rule, parse_rules
 from tau.permissions.shell import ShellAnalysis, SimpleCommand, analyse
 from tau.permissions.toolset import (
@@ -45,6 +48,7 @@ __all__ = [
     "PermissionLayer",
     "PermissionPolicy",
     "PermissionToolset",
+    "ResolvedPath",
     "Rule",
     "ShellAnalysis",
     "SimpleCommand",

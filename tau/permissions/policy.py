@@ -1,7 +1,8 @@
-"""Permission evaluation: `PermissionPolicy.evaluate(tool, args) -> Decision` (allow / deny / ask, rule, reason).
+"""Permission evaluation: `PermissionPolicy.evaluate(tool, args, paths=...) -> Decision` (allow / deny / ask, rule,
+reason, read_only).
 
 Owns the decision for one tool call; pure (no I/O, no environment variables, no filesystem). The toolset wrapper in
-`toolset.py` applies decisions to a run.
+`toolset.py` does the I/O (it resolves the path a file tool will touch, symlinks followed) and applies decisions.
 
 Precedence, in every mode: a matching **deny** rule wins; then the mode's hard limits (plan mode); then a matching
 **ask** rule; then a matching **allow** rule; then the mode's default. `bypassPermissions` stops after deny rules.
@@ -9,69 +10,50 @@ Precedence, in every mode: a matching **deny** rule wins; then the mode's hard l
 Modes (`PermissionsSpec.mode`):
 
 - `default`: read-only tools (`read`, `glob`, `grep`, `ls`) are allowed inside the workspace (or an additional
-  directory); outside it they ask. `write`, `edit`, `bash`, MCP tools and unknown tools ask unless an allow rule
-  matches. Tools named in `safe_tools` (tau's side-effect-free tools, e.g. `todo`) are allowed.
-- `acceptEdits`: as default, and `write`/`edit` inside the workspace are allowed too.
+  directory); outside it they ask. Bash commands on the read-only allowlist (`readonly.py`) are allowed too, with
+  `Decision.read_only` (they then run under the `read-only` sandbox). `write`, `edit`, other bash commands, MCP tools
+  and unknown tools ask unless an allow rule matches. Tools named in `safe_tools` (e.g. `todo`) are allowed.
+- `acceptEdits`: as default, and `write`/`edit` inside the workspace are allowed too, and so are bash output
+  redirections into the workspace.
 - `plan`: only read-only work. `write`/`edit`, MCP and unknown tools are denied; file tools outside the workspace are
-  denied; `bash` is allowed only if every simple command is on the read-only safelist (`readonly.py`) and denied
-  otherwise. Allow rules cannot lift these limits; deny and ask rules still apply.
-- `bypassPermissions`: everything is allowed except what a deny rule matches.
+  denied; `bash` is allowed only if every part is on the read-only allowlist and names no path outside the
+  workspace, and denied otherwise. Allow rules cannot lift these limits; deny and ask rules still apply. Every
+  allowed bash decision has `read_only=True`.
+- `bypassPermissions`: everything is allowed except what a deny rule matches (a bash line that cannot be proven is
+  allowed only when no bash deny rule exists).
 
-Bash: the command is split into simple commands (`shell.py`); a deny rule matching any part denies the whole line;
-otherwise every part must be allowed for the line to be allowed, and any part that asks makes the line ask. Deny and
-ask rules are matched against the command with wrappers stripped, as written, and with its program's basename
-(`/bin/rm` -> `rm`); allow rules only against the stripped command. A line that cannot be analysed asks (plan: deny;
-bypass: allowed only if no bash deny rule exists), after deny rules were tried on the parts found and on the line.
-File tools: the `file_path` (else `path`) argument is resolved lexically against the workspace (missing -> the
-workspace root) and matched as an absolute path. Known limits (as in Claude Code): Read/Edit rules are not applied to
-files a bash command names or redirects to, and for `glob`/`grep` only the `path` argument is checked, not every file
-a search below it reaches.
+Bash: see `bash_policy.py`. File tools: the path is the one the tool will touch: `paths=(lexical, real)` from the
+toolset (the tool's own resolution, and the same with symlinks followed), else the `file_path` (or `path`) argument
+resolved lexically against the workspace (missing: the workspace root; `~` is `home`). Deny rules are matched
+against both paths; inside/outside the workspace and allow decisions use the real path; ask rules either.
+`dir/**` covers `dir` itself, so a `grep` of `secrets` is a read of `secrets/**`. Known limit (as in Claude Code):
+for `glob`/`grep` only the `path` argument is checked, not every file a search below it reaches; the sandbox's
+masks (`denies_read`, `mask_roots`) carry that for commands.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from tau.config.spec import PermissionMode, PermissionsSpec
-from tau.permissions.readonly import is_read_only
+from tau.confine import inside_any, normalise
+from tau.permissions.bash_policy import judge_bash
+from tau.permissions.decision import Decision, DecisionKind, ResolvedPath, first_rule
 from tau.permissions.rules import PATH_TOOLS, Rule, parse_rules
-from tau.permissions.shell import SimpleCommand, analyse
 from tau.protocol.names import EDIT_TOOLS, READ_ONLY_TOOLS, tau_name
 
-__all__ = ["DEFAULT_SAFE_TOOLS", "Decision", "DecisionKind", "PermissionPolicy"]
+__all__ = ["DEFAULT_SAFE_TOOLS", "Decision", "DecisionKind", "PermissionPolicy", "ResolvedPath"]
 
-DecisionKind = Literal["allow", "deny", "ask"]
 DEFAULT_SAFE_TOOLS: frozenset[str] = frozenset({"todo"})
 
 
 @dataclass(frozen=True)
-class Decision:
-    """`rule` is the rule text that decided (for an allowed compound command, the rules of its parts joined by ', ');
-    None when the mode's default decided. `reason` is one line, written for the model and the operator.
-    `read_only` is True when an allowed bash command was judged read-only (plan mode, or the read-only safelist in
-    the other modes): its commands then run under the `read-only` sandbox policy."""
-
-    kind: DecisionKind
-    rule: str | None
-    reason: str
-    read_only: bool = False
-
-
-def _first(rules: Iterable[Rule], tool: str, test: Callable[[Rule], bool]) -> Rule | None:
-    return next((rule for rule in rules if rule.covers(tool) and test(rule)), None)
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
-
-
-@dataclass(frozen=True)
 class PermissionPolicy:
-    """Rules + mode + workspace. Build with `from_spec`; `evaluate` is the only entry point."""
+    """Rules + mode + workspace. Build with `from_spec`; `evaluate` is the only entry point for decisions."""
 
     mode: PermissionMode
     workspace: str
@@ -107,117 +89,104 @@ class PermissionPolicy:
             safe_tools=frozenset(safe_tools),
         )
 
-    def evaluate(self, tool: str, args: Mapping[str, Any]) -> Decision:
+    def evaluate(self, tool: str, args: Mapping[str, Any], *, paths: ResolvedPath | None = None) -> Decision:
+        """Decide one call. `paths`: for a file tool, where its path really leads (the toolset resolves it)."""
         name = tau_name(tool)
         if name == "bash":
-            return self._bash(args.get("command"))
+            return judge_bash(self, args.get("command"))
         if name in PATH_TOOLS:
-            return self._file(name, args.get("file_path", args.get("path")))
+            if paths is None:
+                lexical = self.resolve(args.get("file_path", args.get("path")))
+                paths = ResolvedPath(lexical, lexical)
+            return self._file(name, paths)
         return self._other(name)
 
-    # --- bash ----------------------------------------------------------------------------------------------
+    # --- for the sandbox -----------------------------------------------------------------------------------------
 
-    def _bash(self, command: object) -> Decision:
-        if not isinstance(command, str):
-            return Decision("ask", None, "bash call without a command string")
-        analysis = analyse(command)
-        decisions = [self._bash_part(part) for part in analysis.commands]
-        denied = next((d for d in decisions if d.kind == "deny"), None)
-        if denied is not None:
-            return denied
-        if analysis.problem is not None:
-            return self._unparseable(command, analysis.problem)
-        asked = next((d for d in decisions if d.kind == "ask"), None)
-        if asked is not None:
-            return asked
-        if not decisions:
-            return Decision("allow", None, "empty command")
-        if len(decisions) == 1:
-            return decisions[0]
-        rules = list(dict.fromkeys(d.rule for d in decisions if d.rule is not None))
-        return Decision("allow", ", ".join(rules) or None, "every part of the command is allowed")
+    def denies_read(self, path: str) -> bool:
+        """True when a deny rule covering reads matches the absolute, real `path`, whatever the mode."""
+        return first_rule(self.deny, "read", lambda r: r.matches_path(path)) is not None
 
-    def _bash_part(self, part: SimpleCommand) -> Decision:
-        loose = {part.text, part.raw_text}
-        if part.argv and posixpath.basename(part.argv[0]) != part.argv[0]:
-            loose.add(" ".join((posixpath.basename(part.argv[0]), *part.argv[1:])))
-        shown = part.text or part.raw_text or "redirection"
-        if rule := _first(self.deny, "bash", lambda r: any(r.matches_command(t) for t in loose)):
-            return Decision("deny", rule.text, f"`{shown}` is denied by rule {rule.text}")
-        if self.mode == "bypassPermissions":
-            return Decision("allow", None, "bypassPermissions mode")
-        read_only = is_read_only(part)
-        if self.mode == "plan" and not read_only:
-            return Decision("deny", None, f"plan mode allows only read-only commands; `{shown}` is not one")
-        if rule := _first(self.ask, "bash", lambda r: any(r.matches_command(t) for t in loose)):
-            return Decision("ask", rule.text, f"`{shown}` requires approval by rule {rule.text}")
-        if rule := _first(self.allow, "bash", lambda r: r.matches_command(part.text)):
-            return Decision("allow", rule.text, f"`{shown}` is allowed by rule {rule.text}")
-        if self.mode == "plan":
-            return Decision("allow", None, f"`{shown}` is a read-only command (plan mode)")
-        return Decision("ask", None, f"`{shown}` needs approval: no allow rule matches it ({self.mode} mode)")
+    def denies_write(self, path: str) -> bool:
+        """True when a deny rule covering edits or writes matches the absolute, real `path`, whatever the mode."""
+        return any(r.matches_path(path) for r in self.deny if r.covers("edit") or r.covers("write"))
 
-    def _unparseable(self, command: str, problem: str) -> Decision:
-        line = " ".join(command.split())
-        if rule := _first(self.deny, "bash", lambda r: r.matches_command(line)):
-            return Decision("deny", rule.text, f"the command is denied by rule {rule.text}")
-        if self.mode == "bypassPermissions":
-            if _first(self.deny, "bash", lambda r: True) is None:
-                return Decision("allow", None, "bypassPermissions mode")
-            return Decision("ask", None, f"cannot check bash deny rules: the command cannot be analysed ({problem})")
-        if self.mode == "plan":
-            return Decision("deny", None, f"plan mode: the command cannot be analysed safely ({problem})")
-        return Decision("ask", None, f"the command cannot be analysed safely ({problem})")
+    def mask_roots(self) -> tuple[str, ...]:
+        """Directories where paths `denies_read`/`denies_write` cover can exist: the workspace, and the glob-free
+        prefix of every deny Read/Edit/Write rule anchored outside it (`~/.ssh` for `Read(~/.ssh/**)`)."""
+        roots = [self.workspace]
+        for rule in self.deny:
+            if rule.path is None or rule.path.root is None:
+                continue
+            if rule.covers("read") or rule.covers("edit") or rule.covers("write"):
+                roots.append(rule.path.root)
+        kept = sorted(set(roots), key=len)
+        out: list[str] = []
+        for root in kept:
+            if not inside_any(root, tuple(out)):
+                out.append(root)
+        return tuple(out)
 
-    # --- file tools ----------------------------------------------------------------------------------------
+    # --- paths -----------------------------------------------------------------------------------------------------
 
-    def _resolve(self, raw: object) -> str:
+    def resolve(self, raw: object, base: str | None = None) -> str:
+        """`raw` as an absolute, normalised path: `~` is home, relative paths start at `base` (the workspace)."""
         if not isinstance(raw, str) or not raw.strip():
-            return self.workspace
-        path = raw.strip()
+            return base or self.workspace
+        path = self.expand_home(raw.strip())
+        return normalise(posixpath.join(base or self.workspace, path))
+
+    def expand_home(self, path: str) -> str:
         if path == "~" or path.startswith("~/"):
-            path = self.home + path[1:]
-        path = posixpath.normpath(posixpath.join(self.workspace, path))
-        return "/" + path.lstrip("/")
+            return self.home + path[1:]
+        return path
 
-    def _in_workspace(self, path: str) -> bool:
-        return any(_inside(path, root) for root in (self.workspace, *self.additional_dirs))
+    def in_workspace(self, path: str) -> bool:
+        return inside_any(path, (self.workspace, *self.additional_dirs))
 
-    def _file(self, tool: str, raw_path: object) -> Decision:
-        path = self._resolve(raw_path)
-        inside = self._in_workspace(path)
-        if rule := _first(self.deny, tool, lambda r: r.matches_path(path)):
-            return Decision("deny", rule.text, f"{tool} of {path} is denied by rule {rule.text}")
+    def file_decision(self, tool: str, paths: ResolvedPath) -> Decision:
+        """The decision for `tool` touching `paths` (bash redirections use it with tool `edit` or `read`)."""
+        return self._file(tool, paths)
+
+    # --- file tools ----------------------------------------------------------------------------------------------
+
+    def _file(self, tool: str, paths: ResolvedPath) -> Decision:
+        path = paths.real
+        both = (paths.lexical, paths.real)
+        shown = path if paths.lexical == path else f"{paths.lexical} (really {path})"
+        if rule := first_rule(self.deny, tool, lambda r: any(r.matches_path(p) for p in both)):
+            return Decision("deny", rule.text, f"{tool} of {shown} is denied by rule {rule.text}")
         if self.mode == "bypassPermissions":
             return Decision("allow", None, "bypassPermissions mode")
+        inside_ws = self.in_workspace(path)
         if self.mode == "plan" and tool in EDIT_TOOLS:
             return Decision("deny", None, f"plan mode is read-only: {tool} is not allowed")
-        if self.mode == "plan" and not inside:
-            return Decision("deny", None, f"plan mode: {path} is outside the workspace")
-        if rule := _first(self.ask, tool, lambda r: r.matches_path(path)):
-            return Decision("ask", rule.text, f"{tool} of {path} requires approval by rule {rule.text}")
-        if rule := _first(self.allow, tool, lambda r: r.matches_path(path)):
-            return Decision("allow", rule.text, f"{tool} of {path} is allowed by rule {rule.text}")
-        where = "inside" if inside else "outside"
-        if tool in READ_ONLY_TOOLS and inside:
-            return Decision("allow", None, f"{tool} is read-only and {path} is inside the workspace")
-        if tool in EDIT_TOOLS and inside and self.mode == "acceptEdits":
-            return Decision("allow", None, f"acceptEdits mode: {path} is inside the workspace")
-        return Decision("ask", None, f"{tool} of {path} ({where} the workspace) needs approval in {self.mode} mode")
+        if self.mode == "plan" and not inside_ws:
+            return Decision("deny", None, f"plan mode: {shown} is outside the workspace")
+        if rule := first_rule(self.ask, tool, lambda r: any(r.matches_path(p) for p in both)):
+            return Decision("ask", rule.text, f"{tool} of {shown} requires approval by rule {rule.text}")
+        if rule := first_rule(self.allow, tool, lambda r: r.matches_path(path)):
+            return Decision("allow", rule.text, f"{tool} of {shown} is allowed by rule {rule.text}")
+        where = "inside" if inside_ws else "outside"
+        if tool in READ_ONLY_TOOLS and inside_ws:
+            return Decision("allow", None, f"{tool} is read-only and {shown} is inside the workspace", read_only=True)
+        if tool in EDIT_TOOLS and inside_ws and self.mode == "acceptEdits":
+            return Decision("allow", None, f"acceptEdits mode: {shown} is inside the workspace")
+        return Decision("ask", None, f"{tool} of {shown} ({where} the workspace) needs approval in {self.mode} mode")
 
-    # --- everything else -----------------------------------------------------------------------------------
+    # --- everything else -----------------------------------------------------------------------------------------
 
     def _other(self, tool: str) -> Decision:
-        if rule := _first(self.deny, tool, lambda r: r.matches_call(opaque=True)):
+        if rule := first_rule(self.deny, tool, lambda r: r.matches_call(opaque=True)):
             return Decision("deny", rule.text, f"{tool} is denied by rule {rule.text}")
         if self.mode == "bypassPermissions":
             return Decision("allow", None, "bypassPermissions mode")
         safe = tool in self.safe_tools
         if self.mode == "plan" and not safe:
             return Decision("deny", None, f"plan mode allows only read-only tools; {tool} may have side effects")
-        if rule := _first(self.ask, tool, lambda r: r.matches_call(opaque=True)):
+        if rule := first_rule(self.ask, tool, lambda r: r.matches_call(opaque=True)):
             return Decision("ask", rule.text, f"{tool} requires approval by rule {rule.text}")
-        if rule := _first(self.allow, tool, lambda r: r.matches_call(opaque=False)):
+        if rule := first_rule(self.allow, tool, lambda r: r.matches_call(opaque=False)):
             return Decision("allow", rule.text, f"{tool} is allowed by rule {rule.text}")
         if safe:
             return Decision("allow", None, f"{tool} has no side effects")

@@ -1,98 +1,225 @@
-"""The read-only command safelist plan mode allows (after Codex's): `is_read_only(command) -> bool`.
+"""The read-only allowlist: programs with the options that keep them read-only (`is_read_only`, `read_paths`).
 
-A simple command (see `shell.py`) is read-only when it writes no file through a redirection and its program is on the
-list below with none of the flags that make it write or run other programs. Deliberately small and conservative:
-`sed`, `awk`, `tee`, `uniq`, `tree`, `hostname`, `date` and every interpreter are left out because some argument
-form of each writes or executes. Pure; no I/O.
+Plan mode allows only these; default and acceptEdits modes auto-allow them. An allowlist, not a denylist: a
+program not in `PROGRAMS`, or an option not in its `OptionSpec`, is not read-only. Programs whose every option is
+harmless (`cat`, `ls`, `grep`, `wc`...) have `options=None` and are read-only with ANY arguments: they are the
+only ones `xargs` or a computed argument (`$x`, `*`, a `find -exec` `{}`) may feed, because such a word can become
+any option (a file named `-o` matched by `*` is an option to `sort`). Git is in `readonly_git.py`.
+
+A part is read-only when, besides its program: it writes no file through a redirection, exports no variable
+outside `envnames.SAFE_ENV`, has no problem, goes through no escalating wrapper (`sudo`...), and names its
+program by a bare name (`/tmp/x/ls` is not `ls`). Declarations (`export LANG=C`, `local x`) that passed the
+builtin checks count as read-only: their effects stay in the shell. Left out on purpose, because some argument form
+of each writes or runs code: `sed`, `awk`, `tee`, `less`/`more` (LESSOPEN, `!cmd`), `xxd` (writes its 2nd
+operand), `tree -o`, `date -s`/`date MMDD...`, `hostname NAME`, `set`/`shopt` (aliases), every interpreter, `env`
+with a command (it is a wrapper: the command is judged), `find -exec/-delete/-fprint`, `rg --pre`, `sort -o`/`-T`/
+`--compress-program`, `uniq IN OUT`.
+
+`read_paths(part)` lists the static operands of a read-only part that name files it reads (not patterns, not
+option values); the policy checks them against Read deny rules and the workspace. Pure.
 """
 
 from __future__ import annotations
 
-import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
-from tau.permissions.shell import SimpleCommand
+from tau.permissions.options import OptionSpec, Parsed, parse_options
+from tau.permissions.readonly_git import git_read_paths
+from tau.permissions.shell_types import SimpleCommand
+from tau.permissions.shell_words import Unprovable, Word
 
-__all__ = ["is_read_only"]
+__all__ = ["PROGRAMS", "Program", "is_read_only", "read_paths"]
 
-_PLAIN = frozenset(
-    {
-        "ls",
-        "cat",
-        "head",
-        "tail",
-        "wc",
-        "grep",
-        "egrep",
-        "fgrep",
-        "pwd",
-        "echo",
-        "printf",
-        "true",
-        "false",
-        "which",
-        "type",
-        "stat",
-        "du",
-        "df",
-        "cut",
-        "diff",
-        "cmp",
-        "basename",
-        "dirname",
-        "realpath",
-        "readlink",
-        "whoami",
-        "id",
-        "uname",
-        "printenv",
-        "env",
-        "nl",
-        "jq",
-        "sha256sum",
-        "sha1sum",
-        "md5sum",
-        "cd",
-        "test",
-        "[",
-    }
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_TRANSPARENT = frozenset(
+    {"timeout", "nice", "nohup", "time", "command", "builtin", "exec", "stdbuf", "env", "xargs", "setsid", "ionice"}
 )
-_FIND_UNSAFE = frozenset({"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"})
-_GIT_READ = frozenset({"status", "diff", "log", "show", "ls-files", "rev-parse", "blame", "grep", "shortlog"})
-_GIT_GLOBAL_WITH_VALUE = frozenset({"-C"})
-_GIT_GLOBAL_FLAGS = frozenset({"--no-pager", "-P", "--no-optional-locks"})
-_GIT_UNSAFE_ARGS = ("--output", "--ext-diff", "--exec")
+Operands = Literal["paths", "none", "pattern"]
+
+
+@dataclass(frozen=True)
+class Program:
+    """How one program stays read-only. `options` None: any argument; `operands`: what operands are (`pattern`:
+    the first is a pattern unless `-e`/`-f` gave one); `check`: a further test on the parsed command line."""
+
+    options: OptionSpec | None = None
+    operands: Operands = "paths"
+    max_operands: int | None = None
+    check: Callable[[Parsed], bool] | None = None
+
+
+_ANY = Program()
+_ANY_NO_PATHS = Program(operands="none")
+_ANY_PATTERN = Program(operands="pattern")
+
+_SORT = OptionSpec.of(
+    "-b --ignore-leading-blanks -d --dictionary-order -f --ignore-case -g --general-numeric-sort -h "
+    "--human-numeric-sort -i --ignore-nonprinting -M --month-sort -n --numeric-sort -R --random-sort -r --reverse "
+    "-V --version-sort -c -C -m --merge -s --stable -u --unique -z --zero-terminated --debug",
+    "-k --key -t --field-separator -S --buffer-size --parallel --random-source --files0-from --batch-size --sort",
+    "--check",
+)
+_UNIQ = OptionSpec.of(
+    "-c --count -d --repeated -D -i --ignore-case -u --unique -z --zero-terminated",
+    "-f --skip-fields -s --skip-chars -w --check-chars",
+    "--all-repeated --group",
+)
+_TREE = OptionSpec.of(
+    "-a -d -l -f -x -i -q -N -Q -p -u -g -s -h -D -F -v -t -c -U -r -n -C -A -S -J -X --noreport --prune --si --du "
+    "--inodes --device --dirsfirst --gitignore --matchdirs --ignore-case --metafirst --fromfile --info",
+    "-L -P -I --filelimit --timefmt --charset --sort --gitfile",
+)
+_DATE = OptionSpec.of(
+    "-u --utc --universal -R --rfc-email --debug", "-d --date -f --file -r --reference", "-I --iso-8601 --rfc-3339"
+)
+_HOSTNAME = OptionSpec.of("-f --fqdn --long -s --short -i --ip-address -I --all-ip-addresses -d --domain -A -a --alias")
+_COMMAND = OptionSpec.of("-p -v -V")
+_RG = OptionSpec.of(
+    "-i --ignore-case -S --smart-case -s --case-sensitive -w --word-regexp -x --line-regexp -v --invert-match -n "
+    "--line-number -N --no-line-number -l --files-with-matches --files-without-match -c --count --count-matches -o "
+    "--only-matching -F --fixed-strings -U --multiline --multiline-dotall -H --with-filename -I --no-filename "
+    "--heading --no-heading --hidden --no-hidden --no-ignore --no-ignore-vcs --no-ignore-dot --no-ignore-parent "
+    "--no-ignore-global --no-ignore-exclude --no-ignore-files -u -uu -uuu -L --follow --files --json --no-json "
+    "--vimgrep --column --no-column -0 --null --trim --no-messages -q --quiet --stats --passthru -a --text -P --pcre2 "
+    "--no-config -b --byte-offset -p --pretty --no-unicode --crlf --type-list --sort-files --no-require-git --debug "
+    "--trace --one-file-system --null-data --line-buffered --block-buffered --include-zero --invert-match -h --help "
+    "-V --version --no-filename --binary --no-binary --unrestricted",
+    "-e --regexp -f --file -g --glob --iglob -t --type -T --type-not -m --max-count -d --max-depth --maxdepth -A "
+    "--after-context -B --before-context -C --context -j --threads -M --max-columns -r --replace --sort --sortr "
+    "--engine --color --colors --encoding -E --max-filesize --path-separator --field-match-separator "
+    "--field-context-separator --context-separator --type-add --ignore-file --dfa-size-limit --regex-size-limit",
+)
+_FIND_WITH_VALUE = _names(
+    "-name -iname -path -ipath -wholename -iwholename -regex -iregex -type -xtype -maxdepth -mindepth "
+    "-size -mtime -mmin -atime -amin -ctime -cmin -newer -anewer -cnewer -perm -user -group -uid -gid "
+    "-links -inum -samefile -printf -regextype -lname -ilname -used -newermt -newerct -newerat -newermm "
+    "-fstype -context"
+)
+_FIND_FLAGS = _names(
+    "-empty -print -print0 -ls -prune -not ! -a -and -o -or ( ) , -depth -d -follow -xdev -mount -true "
+    "-false -readable -writable -executable -nouser -nogroup -daystart -noleaf -quit -nowarn -warn "
+    "-ignore_readdir_race -noignore_readdir_race"
+)
+_FIND_LEADING = frozenset({"-H", "-L", "-P", "-O0", "-O1", "-O2", "-O3", "-D"})
+
+
+def _no_operands_unless_plus(parsed: Parsed) -> bool:
+    return all((w.value or "").startswith("+") for w in parsed.operands)
+
+
+def _lookup(parsed: Parsed) -> bool:
+    return parsed.has("-v", "-V")
+
+
+PROGRAMS: dict[str, Program] = {
+    **dict.fromkeys(
+        _names(
+            "ls dir vdir cat tac nl head tail wc cut paste fold fmt column rev expand unexpand od hexdump strings "
+            "base64 base32 md5sum sha1sum sha224sum sha256sum sha384sum sha512sum b2sum cksum sum file stat du df "
+            "cmp diff comm join realpath readlink cd pushd"
+        ),
+        _ANY,
+    ),
+    **dict.fromkeys(
+        _names(
+            "echo printf true false : pwd basename dirname whoami id groups uname arch nproc printenv env which "
+            "type whereis test [ [[ tr numfmt seq expr sleep yes locale getconf tty uptime free ps who w users "
+            "exit return break continue shift wait popd dirs jobs"
+        ),
+        _ANY_NO_PATHS,
+    ),
+    **dict.fromkeys(_names("grep egrep fgrep jq"), _ANY_PATTERN),
+    "sort": Program(_SORT),
+    "uniq": Program(_UNIQ, max_operands=1),
+    "tree": Program(_TREE),
+    "date": Program(_DATE, operands="none", check=_no_operands_unless_plus),
+    "hostname": Program(_HOSTNAME, operands="none", max_operands=0),
+    "command": Program(_COMMAND, operands="none", check=_lookup),
+    "rg": Program(_RG, operands="pattern"),
+}
 
 
 def is_read_only(command: SimpleCommand) -> bool:
-    """True if running `command` cannot change files or run a program outside this list."""
-    if command.writes_files or not command.argv:
-        return False
-    name = posixpath.basename(command.argv[0])
-    if name != command.argv[0]:
-        return False  # `/tmp/x/ls` is not `ls`
-    args = command.argv[1:]
-    if name in _PLAIN:
-        return True
-    if name == "find":
-        return not any(arg in _FIND_UNSAFE for arg in args)
-    if name == "rg":
-        return not any(arg == "--pre" or arg.startswith("--pre=") for arg in args)
-    if name == "sort":
-        return not any(arg.startswith(("-o", "--output")) for arg in args)
-    if name == "git":
-        return _git_read_only(args)
-    return False
+    """True when running `command` cannot change files or run a program outside this allowlist."""
+    return not command.writes_files and read_paths(command) is not None
 
 
-def _git_read_only(args: tuple[str, ...]) -> bool:
+def read_paths(command: SimpleCommand) -> tuple[str, ...] | None:
+    """The files a part names when its program is read-only (its redirections aside: the policy judges those as
+    writes), or None when the program is not read-only."""
+    if command.problem is not None or command.unsafe_assignments or command.escalates:
+        return None
+    if any(w not in _TRANSPARENT for w in command.wrappers if w != "find"):
+        return None
+    if command.declaration or not command.words:
+        return ()
+    program = command.words[0]
+    name = program.value
+    if not program.static or name is None or "/" in name:
+        return None
+    args = list(command.words[1:])
+    try:
+        if name == "git":
+            return git_read_paths(args, cwd_changed=command.cwd_changed)
+        if name == "find":
+            return _find(args)
+        spec = PROGRAMS.get(name)
+        return None if spec is None else _program(spec, args)
+    except Unprovable:
+        return None
+
+
+def _program(spec: Program, args: list[Word]) -> tuple[str, ...] | None:
+    if spec.options is None:
+        operands = [w for w in args if not (w.static and (w.value or "").startswith("-") and w.value != "-")]
+        explicit_pattern = any(
+            w.static and (w.value or "").startswith(("-e", "-f", "--regexp", "--file")) for w in args
+        )
+        return _paths(operands, spec.operands, explicit_pattern)
+    parsed = parse_options(args, spec.options, "read-only check", permute=True)
+    if spec.max_operands is not None and len(parsed.operands) > spec.max_operands:
+        return None
+    if spec.check is not None and not spec.check(parsed):
+        return None
+    explicit = parsed.has("-e", "--regexp", "-f", "--file")
+    return _paths(parsed.operands, spec.operands, explicit)
+
+
+def _paths(operands: list[Word], kind: Operands, explicit_pattern: bool) -> tuple[str, ...]:
+    if kind == "none":
+        return ()
+    if kind == "pattern" and not explicit_pattern:
+        operands = operands[1:]
+    return tuple(w.value for w in operands if w.value is not None)
+
+
+def _find(args: list[Word]) -> tuple[str, ...] | None:
     i = 0
-    while i < len(args) and args[i].startswith("-"):
-        if args[i] in _GIT_GLOBAL_WITH_VALUE:
+    while i < len(args) and args[i].static and args[i].value in _FIND_LEADING:
+        i += 1
+    starts: list[str] = []
+    while i < len(args):
+        value = args[i].value if args[i].static else None
+        if value is None:
+            return None
+        if value.startswith("-") or value in _FIND_FLAGS:
+            break
+        starts.append(value)
+        i += 1
+    while i < len(args):
+        word = args[i]
+        if not word.static or word.value is None:
+            return None  # a computed word in a primary's place could be -delete
+        if word.value in _FIND_WITH_VALUE:
             i += 2
-        elif args[i] in _GIT_GLOBAL_FLAGS:
+        elif word.value in _FIND_FLAGS:
             i += 1
         else:
-            return False  # `-c key=value` can set a pager or hook; anything unknown is refused
-    if i >= len(args) or args[i] not in _GIT_READ:
-        return False
-    return not any(arg.startswith(_GIT_UNSAFE_ARGS) for arg in args[i + 1 :])
+            return None
+    return tuple(starts) or (".",)

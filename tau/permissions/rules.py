@@ -18,9 +18,9 @@ Which calls a rule covers:
   by word after shell unquoting. A bash rule matches one simple command (see `shell.py`), never a compound line.
 - File specifiers are gitignore-style globs: `**` spans directories, `*` and `?` stay inside one path segment, a
   pattern without an inner `/` (`*.env`, `node_modules`) matches at any depth, and a pattern matching a directory
-  matches everything under it. `~/x` is under `home`; `//x` is the absolute `/x`; `/x` matches both the absolute
-  path `/x` and `<workspace>/x` (Claude Code reads it as project-relative); any other pattern (`./x`, `x/**`) is
-  relative to the workspace root and never matches outside it.
+  matches everything under it; `dir/**` matches `dir` itself too. `~/x` is under `home`; `//x` is the absolute
+  `/x`; `/x` matches both the absolute path `/x` and `<workspace>/x` (Claude Code reads it as project-relative);
+  any other pattern (`./x`, `x/**`) is relative to the workspace root and never matches outside it.
 - A specifier on a tool that has none tau understands (MCP tools, `WebFetch(domain:...)`) is kept as *opaque*:
   `matches(..., opaque=...)` says whether it counts. The policy passes True for deny/ask lists and False for allow,
   so an uninterpretable rule can only ever make a decision stricter.
@@ -38,6 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from tau.confine import inside
 from tau.errors import ConfigError
 from tau.protocol.names import tau_name
 
@@ -134,6 +135,7 @@ class PathPattern:
     absolute: re.Pattern[str] | None  # matched against normalised absolute paths
     relative: re.Pattern[str] | None  # matched against paths relative to `base`
     base: str
+    root: str | None = None  # the longest glob-free directory of an absolute anchor (None: workspace only)
 
     @classmethod
     def parse(cls, spec: str, rule: str, *, workspace: str, home: str) -> PathPattern:
@@ -142,12 +144,15 @@ class PathPattern:
             raise ConfigError(f"invalid permission rule {rule!r}: empty path pattern")
         workspace = posixpath.normpath(workspace)
         if pattern.startswith("//"):
-            return cls(spec, _anchored(posixpath.normpath(pattern[1:])), None, workspace)
+            path = posixpath.normpath(pattern[1:])
+            return cls(spec, _anchored(path), None, workspace, _glob_free_root(path))
         if pattern == "~" or pattern.startswith("~/"):
-            return cls(spec, _anchored(posixpath.normpath(home + pattern[1:])), None, workspace)
+            path = posixpath.normpath(home + pattern[1:])
+            return cls(spec, _anchored(path), None, workspace, _glob_free_root(path))
         if pattern.startswith("/"):
             rel = pattern.lstrip("/")
-            return cls(spec, _anchored(posixpath.normpath(pattern)), _relative(rel, anchored=True), workspace)
+            path = posixpath.normpath(pattern)
+            return cls(spec, _anchored(path), _relative(rel, anchored=True), workspace, _glob_free_root(path))
         anchored = pattern.startswith("./") or "/" in pattern.rstrip("/")
         rel = pattern[2:] if pattern.startswith("./") else pattern
         return cls(spec, None, _relative(rel, anchored=anchored), workspace)
@@ -162,20 +167,36 @@ class PathPattern:
         return False
 
     def _relative_match(self, path: str) -> bool:
-        if self.relative is None or not _inside(path, self.base):
+        if self.relative is None or not inside(path, self.base):
             return False
         return self.relative.fullmatch(posixpath.relpath(path, self.base)) is not None
 
 
+def _glob_free_root(path: str) -> str:
+    """The longest directory prefix of `path` without glob characters (a literal path: its parent)."""
+    parts = path.split("/")
+    for i, part in enumerate(parts):
+        if any(c in part for c in "*?["):
+            return "/".join(parts[:i]) or "/"
+    return posixpath.dirname(path.rstrip("/")) or "/"
+
+
 def _anchored(path: str) -> re.Pattern[str]:
-    return re.compile(_glob_regex(path.rstrip("/") or "/"), re.DOTALL)
+    return re.compile(_tree_regex(path.rstrip("/") or "/"), re.DOTALL)
+
+
+def _tree_regex(pattern: str) -> str:
+    """`dir/**` matches `dir` itself too (a grep or ls of the directory reads what is under it)."""
+    if pattern.endswith("/**") and len(pattern) > 3:
+        return _glob_regex(pattern[:-3]) + r"(?:/.*)?"
+    return _glob_regex(pattern)
 
 
 def _relative(pattern: str, *, anchored: bool) -> re.Pattern[str] | None:
     pattern = pattern.rstrip("/")
     if pattern in ("", "."):
         return re.compile(r".*", re.DOTALL)  # the workspace root itself: everything below it
-    regex = _glob_regex(posixpath.normpath(pattern))
+    regex = _tree_regex(posixpath.normpath(pattern))
     return re.compile(regex if anchored else r"(?:.*/)?" + regex, re.DOTALL)
 
 
@@ -185,10 +206,6 @@ def _self_and_ancestors(path: str) -> list[str]:
         out.append(parent)
         path = parent
     return out
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,15 @@ Owns the mapping from decisions to pydantic-ai's native tool-call outcomes; owns
   then runs it); `False` or a message string -> `ToolDenied`; `None` -> left unresolved, so the call surfaces as the
   run's `DeferredToolRequests` output (the suspend seam; the agent's output type must include it).
 
+File tools (`read`, `write`, `edit`, `glob`, `grep`, `ls`): a leading `~` in `file_path`/`path` is rewritten to the
+policy's home for the policy AND the tool (the tool gets the rewritten arguments), then the path is resolved as the
+tool will (`ctx.workspace.resolve`) and with symlinks followed (`ctx.workspace.realpath`; on error the lexical path);
+a real path under the workspace's own real path is mapped back under the policy's workspace. Both go to
+`PermissionPolicy.evaluate(paths=...)`. Without an attached workspace the policy resolves lexically.
+
+Sandbox policy per call: the wrapped call runs inside `policy_scope("read-only")` when the decision is `read_only`
+or the mode is plan, else `policy_scope(None)` (the run's configured policy).
+
 Invariants: every resolved call emits exactly one `PermissionDecided` (seq=0; the caller renumbers): allow when it
 runs, ask+allowed when an approved call runs (also one approved by `DeferredToolResults` on resume), deny or
 ask+denied when denied here. Each denial here is appended once to the shared `denials` list. Deny rules win even for
@@ -38,8 +47,12 @@ from pydantic_ai.tools import (
 )
 from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
 
-from tau.permissions.policy import Decision, PermissionPolicy
+from tau.confine import inside
+from tau.environment.policy import policy_scope
+from tau.permissions.policy import Decision, PermissionPolicy, ResolvedPath
+from tau.permissions.rules import PATH_TOOLS
 from tau.protocol import PermissionDecided, PermissionDenial
+from tau.protocol.names import tau_name
 
 __all__ = [
     "AskAnswer",
@@ -116,11 +129,16 @@ class PermissionToolset(WrapperToolset[AgentDepsT]):
     """Evaluates every call of the wrapped toolset (function and MCP tools alike) before it runs."""
 
     gate: PermissionGate = field(kw_only=True)
+    _workspace_real: dict[int, str] = field(default_factory=dict[int, str], init=False, repr=False)
 
     async def call_tool(
         self, name: str, tool_args: dict[str, Any], ctx: RunContext[AgentDepsT], tool: ToolsetTool[AgentDepsT]
     ) -> Any:
-        decision = self.gate.policy.evaluate(name, tool_args)
+        policy = self.gate.policy
+        paths: ResolvedPath | None = None
+        if tau_name(name) in PATH_TOOLS:
+            tool_args, paths = await self._resolve_path(tool_args, ctx)
+        decision = policy.evaluate(name, tool_args, paths=paths)
         call_id = ctx.tool_call_id or ""
         if decision.kind == "deny":
             return self.gate.deny(call_id, name, tool_args, decision)
@@ -129,7 +147,44 @@ class PermissionToolset(WrapperToolset[AgentDepsT]):
                 metadata={METADATA_KEY: {"kind": decision.kind, "rule": decision.rule, "reason": decision.reason}}
             )
         self.gate.report(call_id, name, decision, allowed=True)
-        return await super().call_tool(name, tool_args, ctx, tool)
+        with policy_scope("read-only" if decision.read_only or policy.mode == "plan" else None):
+            return await super().call_tool(name, tool_args, ctx, tool)
+
+    async def _resolve_path(
+        self, args: dict[str, Any], ctx: RunContext[AgentDepsT]
+    ) -> tuple[dict[str, Any], ResolvedPath | None]:
+        """The arguments the tool gets (`~` made absolute) and where its path leads, when a workspace is attached."""
+        key = "file_path" if "file_path" in args else "path"
+        raw = args.get(key)
+        if isinstance(raw, str) and (raw == "~" or raw.startswith("~/")):
+            raw = self.gate.policy.home + raw[1:]
+            args = {**args, key: raw}
+        workspace = ctx.workspace
+        if not workspace.attached:
+            return args, None
+        try:
+            lexical = await workspace.resolve(raw) if isinstance(raw, str) and raw else await workspace.working_dir()
+        except Exception:  # the tool will fail the same way; the policy judges the lexical path
+            return args, None
+        try:
+            real = await workspace.realpath(lexical)
+        except Exception:
+            real = lexical
+        return args, ResolvedPath(lexical, await self._under_policy_root(real, ctx))
+
+    async def _under_policy_root(self, real: str, ctx: RunContext[AgentDepsT]) -> str:
+        """Map a real path under the workspace's real root back under the policy's (lexical) workspace root."""
+        root = self.gate.policy.workspace
+        key = id(ctx.workspace)
+        if key not in self._workspace_real:
+            try:
+                self._workspace_real[key] = await ctx.workspace.realpath(root)
+            except Exception:
+                self._workspace_real[key] = root
+        real_root = self._workspace_real[key]
+        if real_root != root and inside(real, real_root):
+            return root + real[len(real_root.rstrip("/")) :] if real != real_root else root
+        return real
 
 
 @dataclass

@@ -91,14 +91,16 @@ COMPOUND: list[tuple[str, str]] = [
     ("npm test $(rm -rf /)", "deny"),
     ("npm test `rm x`", "deny"),
     ("echo 'rm -rf /'", "allow"),
-    ("FOO=1 timeout 60 npm test", "allow"),
+    ("LANG=C timeout 60 npm test", "allow"),
+    ("FOO=1 timeout 60 npm test", "ask"),  # FOO is not on the safe list of exported names
     ("timeout 5 rm -rf x", "deny"),
     ("/bin/rm -rf x", "deny"),
     ("bash -c 'rm -rf x'", "deny"),
     ("find . | xargs rm", "deny"),
     ("eval 'rm -rf /'", "deny"),  # deny rules still see the parts around an unparseable construct
-    ("eval 'ls'", "ask"),
-    ("cat <<EOF\nhi\nEOF", "ask"),
+    ("eval 'ls'", "allow"),  # a static eval string is analysed: `ls` is read-only
+    ('eval "$x"', "ask"),
+    ("cat <<EOF\nhi\nEOF", "allow"),  # here-documents are analysed: `cat` is read-only
     ("npm test 'unbalanced", "ask"),
     ("", "allow"),
 ]
@@ -117,11 +119,14 @@ def test_allow_rules_do_not_match_an_absolute_program_path() -> None:
 
 
 def test_unparseable_reasons() -> None:
-    assert policy().evaluate("bash", bash("cat <<EOF\nx\nEOF")) == Decision(
-        "ask", None, "the command cannot be analysed safely (heredoc)"
+    assert policy().evaluate("bash", bash("cat 'x")) == Decision(
+        "ask", None, "the command cannot be analysed safely (bash syntax error)"
     )
-    assert policy(deny=("Bash(cat <<EOF *)",)).evaluate("bash", bash("cat <<EOF\nx\nEOF")) == Decision(
-        "deny", "Bash(cat <<EOF *)", "the command is denied by rule Bash(cat <<EOF *)"
+    assert policy(deny=("Bash(cat 'x)",)).evaluate("bash", bash("cat 'x")) == Decision(
+        "deny", "Bash(cat 'x)", "the command is denied by rule Bash(cat 'x)"
+    )
+    assert policy().evaluate("bash", bash('eval "$x"')) == Decision(
+        "ask", None, """`eval "$x"` cannot be proven safe: eval argument '"$x"' is not static"""
     )
 
 
@@ -152,11 +157,13 @@ MODE_CASES: list[tuple[str, Case, str]] = [
     ("edit inside", ("edit", {"file_path": "src/a.py"}), "ask allow deny allow"),
     ("write inside", ("write", {"file_path": f"{WS}/new.txt"}), "ask allow deny allow"),
     ("write outside", ("write", {"file_path": "/tmp/x"}), "ask ask deny allow"),
-    ("bash read-only", ("bash", bash("git status && ls -la | wc -l")), "ask ask allow allow"),
+    ("bash read-only", ("bash", bash("git status && ls -la | wc -l")), "allow allow allow allow"),
+    ("bash read outside", ("bash", bash("cat /etc/hosts")), "ask ask deny allow"),
     ("bash mutating", ("bash", bash("git status && git push")), "ask ask deny allow"),
-    ("bash redirect", ("bash", bash("ls > listing.txt")), "ask ask deny allow"),
+    ("bash redirect", ("bash", bash("ls > listing.txt")), "ask allow deny allow"),
+    ("bash redirect outside", ("bash", bash("ls > ../listing.txt")), "ask ask deny allow"),
     ("bash find -delete", ("bash", bash("find . -delete")), "ask ask deny allow"),
-    ("bash unparseable", ("bash", bash("cat <<EOF\nx\nEOF")), "ask ask deny allow"),
+    ("bash unparseable", ("bash", bash("cat 'x")), "ask ask deny allow"),
     ("mcp tool", ("mcp__gh__list_issues", {}), "ask ask deny allow"),
     ("unknown tool", ("deploy", {}), "ask ask deny allow"),
     ("safe tool", ("todo", {"items": []}), "allow allow allow allow"),
@@ -217,10 +224,10 @@ def test_ask_rules_apply_in_plan_mode_but_not_in_bypass() -> None:
 
 
 def test_bypass_asks_for_unparseable_commands_when_bash_deny_rules_exist() -> None:
-    command = bash("cat <<EOF\nx\nEOF")
+    command = bash("cat 'x")
     assert policy("bypassPermissions", deny=("Read(./x)",)).evaluate("bash", command).kind == "allow"
     assert policy("bypassPermissions", deny=("Bash(rm:*)",)).evaluate("bash", command) == Decision(
-        "ask", None, "cannot check bash deny rules: the command cannot be analysed (heredoc)"
+        "ask", None, "cannot check bash deny rules: the command cannot be analysed (bash syntax error)"
     )
 
 

@@ -1,0 +1,416 @@
+"""Shell words: what one word of a tree-sitter-bash tree becomes when bash expands it (`evaluate -> list[Word]`).
+
+Owns quote removal (`'...'`, `"..."`, `$'...'` with its escapes, `$"..."`, backslashes), brace expansion
+(`{rm,-f,x}` is three words, `a{b,c}` two, `{1..3}` three; at most `MAX_BRACE_WORDS`) and the judgment of every
+expansion inside a word:
+
+- A word is *static* when bash gives it one value that does not depend on run-time state; `Word.value` holds it.
+  Parameter expansions, command and process substitutions and arithmetic make it dynamic (`value` None); unquoted
+  `*`, `?`, `[` make it a pattern (`glob`): file names replace it, so it may become any word, an option included.
+- Command and process substitutions (`$(...)`, backticks, `<(...)`, `>(...)`), wherever they sit (in double quotes,
+  parameter-expansion defaults and patterns, subscripts, arithmetic), are handed to the `WordSink`, whose walker
+  analyses the commands inside them.
+- Expansions that evaluate text as code are *hazards*, reported to the sink with their source text: arithmetic that
+  names a variable (`$((x))`, `$[x]`; bash evaluates `x='a[$(cmd)]'` and runs cmd), array subscripts that are not
+  plain numbers (`${a[x]}`), substring offsets that are not numbers (`${x:y}`), indirect expansion (`${!x}`), every
+  `${x@...}` transformation (`@P` runs substitutions), and `${x:=...}` assigning a name `shell_local_safe` refuses.
+- Syntax this module does not know, or a word where tree-sitter and bash could disagree (an unescaped `$` left in a
+  plain word), raises `Unprovable`; the caller turns it into "cannot prove" (ask).
+
+Pure: no I/O; the tree-sitter nodes come from the caller.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from tree_sitter import Node
+
+from tau.permissions.envnames import shell_local_safe
+
+__all__ = ["MAX_BRACE_WORDS", "Unprovable", "Word", "WordSink", "decode_ansi_c", "evaluate", "scan"]
+
+MAX_BRACE_WORDS = 64
+_GLOB_CHARS = frozenset("*?[")
+_LOOSE_DOLLAR = re.compile(r"(?<!\\)(?:\\\\)*\$[A-Za-z0-9_{(\[@*#?$!-]|(?<!\\)(?:\\\\)*`")
+_NUMBER = re.compile(r"\s*-?\d+\s*")
+_SEQUENCE = re.compile(r"(-?\d+)\.\.(-?\d+)(?:\.\.(-?\d+))?|([A-Za-z])\.\.([A-Za-z])(?:\.\.(-?\d+))?")
+_SUBSTITUTIONS = frozenset({"command_substitution", "process_substitution"})
+_NAMING = frozenset(
+    {"variable_name", "simple_expansion", "expansion", "subscript", "special_variable_name", *_SUBSTITUTIONS}
+)
+_SAFE_INDEX = frozenset({"@", "*"})
+
+Char = tuple[str, bool]  # one character and whether it was quoted (quoted characters are never syntax)
+
+
+class Unprovable(Exception):
+    """The analysis cannot prove what this construct does; `problem` says why (one line)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+class WordSink(Protocol):
+    """What a word reports while it is evaluated."""
+
+    def substitution(self, node: Node) -> None:
+        """A command or process substitution: its commands run."""
+
+    def hazard(self, reason: str, snippet: str) -> None:
+        """An expansion that evaluates text as code; `snippet` is its source."""
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word after expansion. `text` is the source as written; `value` the static value (None: run-time)."""
+
+    text: str
+    value: str | None
+    glob: bool = False
+
+    @property
+    def static(self) -> bool:
+        """True when the word has exactly this value whatever the run-time state."""
+        return self.value is not None and not self.glob
+
+    @property
+    def shown(self) -> str:
+        """What permission rules compare: the value when static, else the source as written."""
+        return self.value if self.value is not None and not self.glob else self.text
+
+
+def node_text(node: Node) -> str:
+    return (node.text or b"").decode("utf-8", "surrogateescape")
+
+
+# --- evaluation ----------------------------------------------------------------------------------------------------
+
+
+def evaluate(nodes: Sequence[Node], sink: WordSink, *, braces: bool = True) -> list[Word]:
+    """The words bash makes of the adjacent `nodes` (one shell word). Brace expansion only when `braces`."""
+    collector = _Collector(sink)
+    for i, node in enumerate(nodes):
+        if node.type == "$" and i + 1 < len(nodes) and nodes[i + 1].type == "string":
+            continue  # `$"x"`: tree-sitter splits the translated string in two
+        collector.add(node)
+    text = "".join(node_text(n) for n in nodes) if len(nodes) != 1 else node_text(nodes[0])
+    if collector.dynamic:
+        if braces and _has_brace_syntax(collector.chars):
+            raise Unprovable(f"brace expansion around an expansion in {text!r}")
+        return [Word(text, None, _is_glob(collector.chars))]
+    expanded = brace_expand(collector.chars) if braces else [collector.chars]
+    return [Word(text, "".join(c for c, _ in chars), _is_glob(chars)) for chars in expanded]
+
+
+def _is_glob(chars: Sequence[Char]) -> bool:
+    return any(c in _GLOB_CHARS and not quoted for c, quoted in chars)
+
+
+class _Collector:
+    """Accumulates the characters of one word, noting whether any part depends on run-time state."""
+
+    def __init__(self, sink: WordSink) -> None:
+        self.sink = sink
+        self.chars: list[Char] = []
+        self.dynamic = False
+
+    def add(self, node: Node) -> None:
+        kind = node.type
+        if kind in ("word", "number", "extglob_pattern", "brace_expression", "regex", "$", "special_variable_name"):
+            self._unquoted(node_text(node))
+        elif kind == "raw_string":
+            self.chars.extend((c, True) for c in node_text(node)[1:-1])
+        elif kind == "ansi_c_string":
+            self.chars.extend((c, True) for c in decode_ansi_c(node_text(node)[2:-1]))
+        elif kind == "translated_string":
+            for child in node.children:
+                if child.type == "string":
+                    self._string(child)
+        elif kind == "string":
+            self._string(node)
+        elif kind == "concatenation":
+            children = node.children
+            for i, child in enumerate(children):
+                if child.type == "$" and i + 1 < len(children) and children[i + 1].type == "string":
+                    continue
+                self.add(child)
+        elif kind in ("simple_expansion", "expansion", "arithmetic_expansion") or kind in _SUBSTITUTIONS:
+            self.dynamic = True
+            scan(node, self.sink)
+        else:
+            raise Unprovable(f"unsupported shell syntax ({kind}) in {node_text(node)!r}")
+
+    def _unquoted(self, text: str) -> None:
+        if _LOOSE_DOLLAR.search(text):
+            raise Unprovable(f"an expansion the parser did not separate in {text!r}")
+        i = 0
+        while i < len(text):
+            c = text[i]
+            if c == "\\" and i + 1 < len(text):
+                if text[i + 1] != "\n":
+                    self.chars.append((text[i + 1], True))
+                i += 2
+                continue
+            self.chars.append((c, False))
+            i += 1
+
+    def _string(self, node: Node) -> None:
+        for child in node.children:
+            if child.type == '"':
+                continue
+            if child.type == "string_content":
+                content = node_text(child)
+                if _LOOSE_DOLLAR.search(content):
+                    raise Unprovable(f"an expansion the parser did not separate in {content!r}")
+                self.chars.extend((c, True) for c in _unescape_double(content))
+            elif child.type == "$":
+                self.chars.append(("$", True))
+            else:
+                self.add(child)  # an expansion: adds no characters, makes the word dynamic
+
+
+def _unescape_double(text: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text) and text[i + 1] in '$`"\\\n':
+            if text[i + 1] != "\n":
+                out.append(text[i + 1])
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+# --- expansions that run code --------------------------------------------------------------------------------------
+
+
+def scan(node: Node, sink: WordSink) -> None:
+    """Report the substitutions and hazards inside an expansion (or any node) to `sink`."""
+    kind = node.type
+    if kind in _SUBSTITUTIONS:
+        sink.substitution(node)
+    elif kind == "arithmetic_expansion":
+        _arithmetic(node, sink)
+    elif kind == "expansion":
+        _parameter(node, sink)
+    elif kind == "subscript":
+        _subscript(node, sink)
+    else:
+        for child in node.children:
+            scan(child, sink)
+
+
+def _arithmetic(node: Node, sink: WordSink) -> None:
+    if _names_variable(node):
+        sink.hazard("arithmetic on a variable", node_text(node))
+    for child in node.children:
+        scan(child, sink)
+
+
+def check_arithmetic(node: Node, sink: WordSink) -> None:
+    """`((...))`, `let` and friends: a hazard when the expression names anything but numbers."""
+    _arithmetic(node, sink)
+
+
+def _names_variable(node: Node) -> bool:
+    """True when an arithmetic expression refers to anything but literal numbers and operators."""
+    for child in node.children:
+        if child.type in _NAMING or (child.type == "word" and not _NUMBER.fullmatch(node_text(child))):
+            return True
+        if child.type not in _SUBSTITUTIONS and _names_variable(child):
+            return True
+    return False
+
+
+def _parameter(node: Node, sink: WordSink) -> None:
+    children = node.children
+    snippet = node_text(node)
+    after_colon = False
+    name: str | None = None
+    for i, child in enumerate(children):
+        kind, text = child.type, node_text(child)
+        if kind == "variable_name" and name is None:
+            name = text
+        if i == 1 and text == "!":
+            sink.hazard("indirect expansion", snippet)
+        elif text == "@" and i > 1:
+            sink.hazard("a ${...@...} transformation", snippet)
+        elif kind == "subscript":
+            _subscript(child, sink)
+        elif text == ":" and not child.is_named:
+            after_colon = True
+        elif text in ("=", ":=") and not child.is_named and name is not None and not shell_local_safe(name):
+            sink.hazard(f"assignment to {name} inside an expansion", snippet)
+        elif after_colon and kind not in ("}", ":") and not _NUMBER.fullmatch(text):
+            sink.hazard("a substring offset that is not a number", snippet)
+            scan(child, sink)
+        else:
+            scan(child, sink)
+
+
+def _subscript(node: Node, sink: WordSink) -> None:
+    index = node.child_by_field_name("index")
+    if index is None:
+        return
+    text = node_text(index)
+    if not (_NUMBER.fullmatch(text) or text in _SAFE_INDEX):
+        sink.hazard("an array subscript that is not a number", node_text(node))
+    scan(index, sink)
+
+
+# --- ANSI-C quoting ------------------------------------------------------------------------------------------------
+
+_SIMPLE_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "e": "\x1b",
+    "E": "\x1b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "?": "?",
+}
+_NUMERIC_ESCAPES = {"x": (16, 2), "u": (16, 4), "U": (16, 8)}
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def decode_ansi_c(body: str) -> str:
+    """The value of `$'body'` as bash computes it (a NUL ends the string)."""
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c != "\\" or i + 1 >= len(body):
+            out.append(c)
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if nxt in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[nxt])
+            i += 2
+        elif nxt in "01234567":
+            j = i + 1
+            while j < len(body) and j < i + 4 and body[j] in "01234567":
+                j += 1
+            out.append(chr(int(body[i + 1 : j], 8) & 0xFF))
+            i = j
+        elif nxt in _NUMERIC_ESCAPES:
+            base, width = _NUMERIC_ESCAPES[nxt]
+            j = i + 2
+            while j < len(body) and j < i + 2 + width and body[j] in _HEX:
+                j += 1
+            if j == i + 2:
+                out.append("\\" + nxt)
+            else:
+                out.append(chr(min(int(body[i + 2 : j], base), 0x10FFFF)))
+            i = j
+        elif nxt == "c" and i + 2 < len(body):
+            out.append(chr(ord(body[i + 2]) & 0x1F))
+            i += 3
+        else:
+            out.append("\\" + nxt)
+            i += 2
+    value = "".join(out)
+    return value.split("\0", 1)[0]
+
+
+# --- brace expansion -----------------------------------------------------------------------------------------------
+
+
+def _has_brace_syntax(chars: Sequence[Char]) -> bool:
+    return any(c == "{" and not q for c, q in chars) and any(c in ",." and not q for c, q in chars)
+
+
+def brace_expand(chars: list[Char]) -> list[list[Char]]:
+    """Bash brace expansion over quote-annotated characters. Raises Unprovable past `MAX_BRACE_WORDS` words."""
+    out = _expand(chars, 0)
+    if len(out) > MAX_BRACE_WORDS:
+        raise Unprovable("brace expansion makes too many words")
+    return out
+
+
+def _expand(chars: list[Char], depth: int) -> list[list[Char]]:
+    if depth > 16:
+        raise Unprovable("brace expansion nested too deep")
+    start = 0
+    while True:
+        found = _next_brace(chars, start)
+        if found is None:
+            return [chars]
+        open_at, close_at, alternatives = found
+        if alternatives is None:
+            start = open_at + 1
+            continue
+        out: list[list[Char]] = []
+        for alt in alternatives:
+            out.extend(_expand(chars[:open_at] + alt + chars[close_at + 1 :], depth + 1))
+            if len(out) > MAX_BRACE_WORDS:
+                raise Unprovable("brace expansion makes too many words")
+        return out
+
+
+def _next_brace(chars: list[Char], start: int) -> tuple[int, int, list[list[Char]] | None] | None:
+    """The first unquoted `{` at or after `start` with its closing `}` and alternatives (None: not an expansion)."""
+    for i in range(start, len(chars)):
+        c, quoted = chars[i]
+        if c != "{" or quoted or (i > 0 and chars[i - 1] == ("$", False)):
+            continue
+        depth, commas, close = 0, [], -1
+        for j in range(i, len(chars)):
+            cj, qj = chars[j]
+            if qj:
+                continue
+            if cj == "{":
+                depth += 1
+            elif cj == "}":
+                depth -= 1
+                if depth == 0:
+                    close = j
+                    break
+            elif cj == "," and depth == 1:
+                commas.append(j)
+        if close < 0:
+            continue
+        if commas:
+            bounds = [i, *commas, close]
+            return i, close, [chars[a + 1 : b] for a, b in itertools.pairwise(bounds)]
+        return i, close, _sequence(chars[i + 1 : close])
+    return None
+
+
+def _sequence(inner: list[Char]) -> list[list[Char]] | None:
+    if any(q for _, q in inner):
+        return None
+    match = _SEQUENCE.fullmatch("".join(c for c, _ in inner))
+    if match is None:
+        return None
+    if match.group(1) is not None:
+        first, last, step_text = match.group(1), match.group(2), match.group(3)
+        step = abs(int(step_text or "1")) or 1
+        a, b = int(first), int(last)
+        if abs(b - a) // step >= MAX_BRACE_WORDS:
+            raise Unprovable("brace expansion makes too many words")
+        width = (
+            max(len(first), len(last)) if first.lstrip("-").startswith("0") or last.lstrip("-").startswith("0") else 0
+        )
+        values = range(a, b + (1 if b >= a else -1), step if b >= a else -step)
+        return [[(ch, True) for ch in str(v).zfill(width)] for v in values]
+    a_ch, b_ch, step_text = match.group(4), match.group(5), match.group(6)
+    step = abs(int(step_text or "1")) or 1
+    lo, hi = ord(a_ch), ord(b_ch)
+    codes = range(lo, hi + (1 if hi >= lo else -1), step if hi >= lo else -step)
+    return [[(chr(code), True)] for code in codes]
