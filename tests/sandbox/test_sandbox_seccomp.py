@@ -1,5 +1,5 @@
 """The seccomp program's decisions, by a small classic-BPF interpreter over the bytes bwrap loads (both syscall
-tables; the kernel-level behaviour on this machine is in test_isolation.py)."""
+tables; the kernel-level behaviour on this machine is in test_sandbox_isolation.py)."""
 
 from __future__ import annotations
 
