@@ -46,11 +46,13 @@ def analyse(command: str) -> ShellAnalysis:
 
 _SEGMENT = re.compile(r"[;&|()\n`]|\$\(|<\(|>\(")
 _MAX_SUSPECT_WORDS = 64
+_ASSIGNED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def suspect_texts(source: str) -> list[str]:
-    """Word sequences a malformed line might run, for deny rules only: every suffix of every segment between
-    operators, after quote removal and brace expansion, with the first word also as its basename."""
+    """Word sequences a line that cannot be proven might run, for deny rules only: every suffix of every segment
+    between operators, after quote removal and brace expansion (an assignment counts as its value), with the first
+    word also as its basename."""
     out: list[str] = []
     for segment in _SEGMENT.split(source):
         words = _loose_words(segment)[:_MAX_SUSPECT_WORDS]
@@ -69,8 +71,9 @@ def _loose_words(segment: str) -> list[str]:
         tokens = segment.split()
     words: list[str] = []
     for token in tokens:
+        value = _ASSIGNED.sub("", token, count=1)  # `x=rm; $x y`: the value may become a command
         try:
-            words.extend("".join(c for c, _ in chars) for chars in brace_expand([(c, False) for c in token]))
+            words.extend("".join(c for c, _ in chars) for chars in brace_expand([(c, False) for c in value]))
         except Unprovable:
-            words.append(token)
+            words.append(value)
     return words

@@ -204,6 +204,8 @@ def scan(node: Node, sink: WordSink) -> None:
         _parameter(node, sink)
     elif kind == "subscript":
         _subscript(node, sink)
+    elif node.child_count == 0 and node.is_named and _LOOSE_DOLLAR.search(node_text(node)):
+        raise Unprovable(f"an expansion the parser did not separate in {node_text(node)!r}")
     else:
         for child in node.children:
             scan(child, sink)
