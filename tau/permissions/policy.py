@@ -114,15 +114,15 @@ class PermissionPolicy:
     def mask_roots(self) -> tuple[str, ...]:
         """Directories where paths `denies_read`/`denies_write` cover can exist: the workspace, and the glob-free
         prefix of every deny Read/Edit/Write rule anchored outside it (`~/.ssh` for `Read(~/.ssh/**)`)."""
-        roots = [self.workspace]
-        for rule in self.deny:
-            if rule.path is None or rule.path.root is None:
-                continue
-            if rule.covers("read") or rule.covers("edit") or rule.covers("write"):
-                roots.append(rule.path.root)
-        kept = sorted(set(roots), key=len)
-        out: list[str] = []
-        for root in kept:
+        roots = {
+            rule.path.root
+            for rule in self.deny
+            if rule.path is not None
+            and rule.path.root is not None
+            and (rule.covers("read") or rule.covers("edit") or rule.covers("write"))
+        }
+        out = [self.workspace]
+        for root in sorted(roots, key=lambda r: (len(r), r)):
             if not inside_any(root, tuple(out)):
                 out.append(root)
         return tuple(out)

@@ -52,11 +52,20 @@ class Program:
     operands: Operands = "paths"
     max_operands: int | None = None
     check: Callable[[Parsed], bool] | None = None
+    values: frozenset[str] = frozenset()  # with `options` None: options whose next word is a value, not a file
 
 
 _ANY = Program()
 _ANY_NO_PATHS = Program(operands="none")
-_ANY_PATTERN = Program(operands="pattern")
+_GREP_VALUES = (
+    "-e -f -m -A -B -C -d -D --regexp --file --max-count --after-context --before-context --context --include "
+    "--exclude --exclude-dir --exclude-from --label --devices --directories --binary-files --group-separator"
+)
+_ANY_PATTERN = Program(operands="pattern", values=_names(_GREP_VALUES))
+_JQ = Program(operands="pattern", values=_names("-f --from-file -L --indent --tab"))
+_HEAD_TAIL = Program(values=_names("-n -c --lines --bytes -s --sleep-interval --pid"))
+_CUT = Program(values=_names("-d -f -c -b --delimiter --fields --characters --bytes --output-delimiter"))
+_LS = Program(values=_names("-I -w -T --ignore --hide --width --tabsize --format --sort --time"))
 
 _SORT = OptionSpec.of(
     "-b --ignore-leading-blanks -d --dictionary-order -f --ignore-case -g --general-numeric-sort -h "
@@ -134,7 +143,11 @@ PROGRAMS: dict[str, Program] = {
         ),
         _ANY_NO_PATHS,
     ),
-    **dict.fromkeys(_names("grep egrep fgrep jq"), _ANY_PATTERN),
+    **dict.fromkeys(_names("grep egrep fgrep"), _ANY_PATTERN),
+    **dict.fromkeys(_names("head tail"), _HEAD_TAIL),
+    **dict.fromkeys(_names("ls dir vdir"), _LS),
+    "cut": _CUT,
+    "jq": _JQ,
     "sort": Program(_SORT),
     "uniq": Program(_UNIQ, max_operands=1),
     "tree": Program(_TREE),
@@ -177,11 +190,7 @@ def read_paths(command: SimpleCommand) -> tuple[str, ...] | None:
 
 def _program(spec: Program, args: list[Word]) -> tuple[str, ...] | None:
     if spec.options is None:
-        operands = [w for w in args if not (w.static and (w.value or "").startswith("-") and w.value != "-")]
-        explicit_pattern = any(
-            w.static and (w.value or "").startswith(("-e", "-f", "--regexp", "--file")) for w in args
-        )
-        return _paths(operands, spec.operands, explicit_pattern)
+        return _any_args_paths(spec, args)
     parsed = parse_options(args, spec.options, "read-only check", permute=True)
     if spec.max_operands is not None and len(parsed.operands) > spec.max_operands:
         return None
@@ -189,6 +198,26 @@ def _program(spec: Program, args: list[Word]) -> tuple[str, ...] | None:
         return None
     explicit = parsed.has("-e", "--regexp", "-f", "--file")
     return _paths(parsed.operands, spec.operands, explicit)
+
+
+def _any_args_paths(spec: Program, args: list[Word]) -> tuple[str, ...]:
+    """Operands of a program every option of which is harmless: the words that are neither an option nor the
+    value of one of `spec.values` (jq's `--arg NAME VALUE` takes two)."""
+    operands: list[Word] = []
+    explicit_pattern = False
+    i = 0
+    while i < len(args):
+        value = args[i].value if args[i].static else None
+        if value == "--":
+            operands.extend(args[i + 1 :])
+            break
+        if value is not None and value.startswith("-") and value != "-":
+            explicit_pattern = explicit_pattern or value.startswith(("-e", "-f", "--regexp", "--file"))
+            i += 1 + (value in spec.values) + 2 * (value in ("--arg", "--argjson", "--slurpfile", "--rawfile"))
+            continue
+        operands.append(args[i])
+        i += 1
+    return _paths(operands, spec.operands, explicit_pattern)
 
 
 def _paths(operands: list[Word], kind: Operands, explicit_pattern: bool) -> tuple[str, ...]:

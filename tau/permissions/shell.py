@@ -47,11 +47,13 @@ def analyse(command: str) -> ShellAnalysis:
 _SEGMENT = re.compile(r"[;&|()\n`]|\$\(|<\(|>\(")
 _MAX_SUSPECT_WORDS = 64
 _ASSIGNED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_DEFAULTED = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=+]([^}]*)\}")
 
 
 def suspect_texts(source: str) -> list[str]:
     """Word sequences a line that cannot be proven might run, for deny rules only: every suffix of every segment
-    between operators, after quote removal and brace expansion (an assignment counts as its value), with the first
+    between operators, after quote removal and brace expansion (an assignment counts as its value, `${x:-w}` as w),
+    with the first
     word also as its basename."""
     out: list[str] = []
     for segment in _SEGMENT.split(source):
@@ -67,11 +69,12 @@ def suspect_texts(source: str) -> list[str]:
 def _loose_words(segment: str) -> list[str]:
     try:
         tokens = shlex.split(segment)
-    except ValueError:
-        tokens = segment.split()
+    except ValueError:  # unbalanced quotes: quotes and backslashes count as blanks
+        tokens = re.sub(r"[\'\"\\]", " ", segment).split()
     words: list[str] = []
     for token in tokens:
         value = _ASSIGNED.sub("", token, count=1)  # `x=rm; $x y`: the value may become a command
+        value = _DEFAULTED.sub(r"\1", value)  # `${x:-rm} y` runs rm when x is unset
         try:
             words.extend("".join(c for c, _ in chars) for chars in brace_expand([(c, False) for c in value]))
         except Unprovable:

@@ -40,6 +40,7 @@ __all__ = ["Walker"]
 _MAX_SCRIPT_DEPTH = 8
 _MAX_TREE_DEPTH = 200
 _MAX_CWD = 8
+_NOT_BLANK_TO_BASH = ("\r", "\v", "\f", "\0")
 _CONTAINERS = frozenset(
     {"program", "list", "do_group", "else_clause", "elif_clause", "if_statement", "negated_command", "case_item"}
 )
@@ -90,6 +91,8 @@ class Walker:
         if self._scripts > _MAX_SCRIPT_DEPTH:
             self.note("shell code nested too deep")
             return
+        if any(c in source for c in _NOT_BLANK_TO_BASH):
+            self.note("a carriage return, vertical tab, form feed or NUL (bash and the parser split words differently)")
         source, root = parse(source)
         if root.has_error:
             self.malformed = True
@@ -354,6 +357,7 @@ class Walker:
                 sink.fail("the program name is an expansion")
             check_builtin(inv.argv, sink)
             writes = tuple(Redirect(">>", w.shown, dynamic=not w.static) for w in inv.writes)
+            writes += tuple(Redirect("<", w.shown, dynamic=not w.static) for w in inv.reads)
             self.add(
                 SimpleCommand(
                     tuple(inv.argv),

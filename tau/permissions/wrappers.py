@@ -9,12 +9,14 @@ is `rm x`, reached through `timeout` and `nice`; deny rules are matched against 
   `setsid`, `nohup`, `time` (not `-o/-a`, which write a file), `busybox APPLET`, `coproc`, `xargs` (its input
   becomes one more dynamic word, or fills the `-I` replacement, so only a rule that accepts any further arguments
   can match), `watch` (its words are joined and run by `sh -c`, unless `-x`).
+  `xargs -a FILE` reads FILE (reported in `reads`).
 - Escalating wrappers (deny rules see the inner command, but an allow rule must match the whole command as
   written): `sudo`, `doas`, `chroot`, `flock` (which also creates its lock file: reported in `writes`).
 - Shell strings: `sh|bash|dash|zsh|ksh|ash|mksh -c STRING`, `eval WORDS`, `trap STRING SIGNALS`, `flock ... -c
   STRING`, `su -c STRING` come back in `scripts`, for the caller to parse and analyse like the line itself.
 - `find ... -exec/-execdir/-ok/-okdir CMD ... ;|+`: find is the program; each CMD is an `extra` invocation
-  (`{}` is a dynamic word).
+  (`{}` is a dynamic word; a `{}` inside a longer word, such as a `sh -c` script, pastes file names into code:
+  `Unprovable`).
 
 A wrapper option the table does not know, an option word that is not static, a missing command, a shell string
 that is not static: `Unprovable` (the caller asks). Pure.
@@ -50,6 +52,7 @@ class Invocation:
     escalates: bool = False
     chdir: bool = False
     writes: list[Word] = field(default_factory=list[Word])
+    reads: list[Word] = field(default_factory=list[Word])
 
 
 @dataclass
@@ -78,7 +81,9 @@ def unwrap(words: list[Word]) -> Unwrapped:
         if name is None:
             return out
         if name == "find":
-            out.extra.extend(_find_exec(inv.argv[1:]))
+            extra, scripts = _find_exec(inv.argv[1:])
+            out.extra.extend(extra)
+            out.scripts.extend(scripts)
             return out
         handler = _WRAPPERS.get(name)
         if handler is None:
@@ -95,6 +100,7 @@ def unwrap(words: list[Word]) -> Unwrapped:
         inv.escalates = inv.escalates or step.escalates
         inv.chdir = inv.chdir or step.chdir
         inv.writes.extend(step.writes)
+        inv.reads.extend(step.reads)
         inv.argv = step.inner
     raise Unprovable("too many wrappers")
 
@@ -106,6 +112,7 @@ class _Step:
     escalates: bool = False
     chdir: bool = False
     writes: list[Word] = field(default_factory=list[Word])
+    reads: list[Word] = field(default_factory=list[Word])
     script: str | None = None
 
 
@@ -243,14 +250,17 @@ _XARGS = OptionSpec.of(
 
 def _xargs(args: list[Word]) -> _Step:
     parsed = parse_options(args, _XARGS, "xargs")
+    reads = [Word(v, v) for n, v in parsed.options if n in ("-a", "--arg-file") and v is not None]
+    if parsed.has("-a", "--arg-file") and len(reads) < len([n for n, _ in parsed.options if n in ("-a", "--arg-file")]):
+        raise Unprovable("xargs -a with a computed file")
     inner = parsed.operands or [Word("echo", "echo")]
     replace = next((value or "{}" for name, value in parsed.options if name in ("-I", "-i", "--replace")), None)
     if replace is None:
-        return _Step([*inner, XARGS_INPUT])
+        return _Step([*inner, XARGS_INPUT], reads=reads)
     marked = [Word(w.text, None) if w.value is None or replace in w.value else w for w in inner]
     if replace in (inner[0].value or ""):
         raise Unprovable("xargs replaces the command name")
-    return _Step(marked)
+    return _Step(marked, reads=reads)
 
 
 _WATCH = OptionSpec.of(
@@ -418,22 +428,25 @@ _WRAPPERS: dict[str, Callable[[list[Word]], _Step]] = {
 _FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 
 
-def _find_exec(args: list[Word]) -> list[Invocation]:
-    out: list[Invocation] = []
+def _find_exec(args: list[Word]) -> tuple[list[Invocation], list[tuple[str, str]]]:
+    invocations: list[Invocation] = []
+    scripts: list[tuple[str, str]] = []
     i = 0
     while i < len(args):
         if args[i].static and args[i].value in _FIND_EXEC:
             end = next((j for j in range(i + 1, len(args)) if args[j].static and args[j].value in (";", "+")), -1)
             if end < 0 or end == i + 1:
                 raise Unprovable(f"find {args[i].value} without a terminated command")
-            words = [_FOUND if w.static and "{}" in (w.value or "") else w for w in args[i + 1 : end]]
+            words = [_FOUND if w.static and w.value == "{}" else w for w in args[i + 1 : end]]
+            if any(w.static and "{}" in (w.value or "") and w is not _FOUND for w in words):
+                raise Unprovable("find -exec pastes file names into a word (`{}` inside it)")
             inner = unwrap(words)
-            if inner.scripts or inner.main is None:
-                raise Unprovable("find -exec runs shell code")
-            inner.main.wrappers.insert(0, "find")
-            out.append(inner.main)
-            out.extend(inner.extra)
+            scripts.extend(inner.scripts)
+            if inner.main is not None:
+                inner.main.wrappers.insert(0, "find")
+                invocations.append(inner.main)
+            invocations.extend(inner.extra)
             i = end + 1
         else:
             i += 1
-    return out
+    return invocations, scripts

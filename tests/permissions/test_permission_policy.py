@@ -8,7 +8,7 @@ import pytest
 
 from tau.config.spec import PermissionMode, PermissionsSpec
 from tau.errors import ConfigError
-from tau.permissions.policy import Decision, PermissionPolicy
+from tau.permissions.policy import Decision, PermissionPolicy, ResolvedPath
 
 WS = "/work/proj"
 HOME = "/home/me"
@@ -252,3 +252,62 @@ def test_safe_tools_are_configurable() -> None:
     assert policy(safe_tools=("ask_user",)).evaluate("ask_user", {}).kind == "allow"
     assert policy(safe_tools=("ask_user",)).evaluate("todo", {}).kind == "ask"
     assert policy(deny=("ask_user",), safe_tools=("ask_user",)).evaluate("ask_user", {}).kind == "deny"
+
+
+# --- what the sandbox asks the policy ------------------------------------------------------------------------------
+
+
+def test_deny_predicates_for_the_sandbox_ignore_the_mode() -> None:
+    for mode in MODES:
+        p = policy(mode, deny=("Read(./secrets/**)", "Read(~/.ssh/**)", "Edit(src/**)", "Write(//etc/motd)"))
+        assert p.denies_read(f"{WS}/secrets")
+        assert p.denies_read(f"{WS}/secrets/key")
+        assert p.denies_read(f"{HOME}/.ssh/id_rsa")
+        assert not p.denies_read(f"{WS}/src/a.py")
+        assert p.denies_write(f"{WS}/src/a.py")
+        assert p.denies_write("/etc/motd")
+        assert not p.denies_write(f"{WS}/secrets/key")
+
+
+def test_a_bare_deny_rule_denies_every_path() -> None:
+    p = policy(deny=("Read",))
+    assert p.denies_read("/anything") and not p.denies_write("/anything")
+
+
+def test_mask_roots_are_the_workspace_and_the_fixed_prefixes_of_outside_rules() -> None:
+    p = policy(
+        deny=(
+            "Read(./secrets/**)",
+            "Read(~/.ssh/**)",
+            "Read(//etc/shadow)",
+            "Edit(//etc/ssl/**)",
+            f"Read({WS}/deep/**)",
+            "Read(//var/*/secret)",
+            "Bash(rm:*)",
+        ),
+        allow=("Read(//opt/**)",),
+    )
+    assert p.mask_roots() == (WS, "/etc", "/var", f"{HOME}/.ssh")
+    assert policy().mask_roots() == (WS,)
+
+
+def test_file_rules_see_the_real_path() -> None:
+    p = policy("acceptEdits", deny=("Edit(src/**)", "Read(./secrets/**)"), allow=("Read(//data/**)",))
+    link = ResolvedPath(f"{WS}/srclink/a.py", f"{WS}/src/a.py")
+    assert p.evaluate("write", {"file_path": "srclink/a.py"}, paths=link) == Decision(
+        "deny", "Edit(src/**)", f"write of {WS}/srclink/a.py (really {WS}/src/a.py) is denied by rule Edit(src/**)"
+    )
+    # a symlink out of the workspace is outside; a denied lexical path stays denied whatever it points to
+    outside = ResolvedPath(f"{WS}/out", "/etc/passwd")
+    assert p.evaluate("read", {"file_path": "out"}, paths=outside).kind == "ask"
+    into = ResolvedPath(f"{WS}/secrets/link", f"{WS}/public")
+    assert p.evaluate("read", {"file_path": "secrets/link"}, paths=into).kind == "deny"
+    assert p.evaluate("read", {"file_path": "d"}, paths=ResolvedPath(f"{WS}/d", "/data/x")).kind == "allow"
+
+
+def test_read_only_decisions() -> None:
+    assert policy().evaluate("bash", bash("ls -la")).read_only
+    assert not policy(allow=("Bash(make)",)).evaluate("bash", bash("make")).read_only
+    assert not policy("acceptEdits").evaluate("bash", bash("ls > out")).read_only
+    assert policy("plan").evaluate("bash", bash("git status && ls")).read_only
+    assert policy().evaluate("read", {"file_path": "a"}).read_only

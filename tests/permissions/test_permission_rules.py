@@ -98,6 +98,11 @@ def test_bash_specifiers(text: str, command: str, expected: bool) -> None:
         ("Read(./secrets/**)", f"{WS}/secrets/key.pem", True),
         ("Read(./secrets/**)", f"{WS}/secrets/deep/er/key.pem", True),
         ("Read(./secrets/**)", f"{WS}/src/secrets/key.pem", False),
+        ("Read(./secrets/**)", f"{WS}/secrets", True),  # `dir/**` covers the directory itself
+        ("Read(./secrets/**)", f"{WS}/secretsx", False),
+        ("Read(//etc/ssl/**)", "/etc/ssl", True),
+        ("Read(~/.ssh/**)", f"{HOME}/.ssh", True),
+        ("Read(src/*/**)", f"{WS}/src/a", True),
         ("Read(./secrets)", f"{WS}/secrets/key.pem", True),
         ("Read(secrets/)", f"{WS}/secrets/key.pem", True),
         ("Read(secrets)", f"{WS}/a/b/secrets/key.pem", True),
