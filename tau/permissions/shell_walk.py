@@ -91,8 +91,11 @@ class Walker:
         if self._scripts > _MAX_SCRIPT_DEPTH:
             self.note("shell code nested too deep")
             return
-        if any(c in source for c in _NOT_BLANK_TO_BASH):
-            self.note("a carriage return, vertical tab, form feed or NUL (bash and the parser split words differently)")
+        if any(c in source for c in _NOT_BLANK_TO_BASH) or "\\\t" in source:
+            self.note(
+                "a carriage return, vertical tab, form feed, NUL or escaped tab (bash and the parser split words "
+                "differently)"
+            )
         source, root = parse(source)
         if root.has_error:
             self.malformed = True

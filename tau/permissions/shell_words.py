@@ -105,6 +105,8 @@ def evaluate(nodes: Sequence[Node], sink: WordSink, *, braces: bool = True) -> l
             raise Unprovable(f"brace expansion around an expansion in {text!r}")
         return [Word(text, None, _is_glob(collector.chars))]
     expanded = brace_expand(collector.chars) if braces else [collector.chars]
+    if len(expanded) > 1:
+        expanded = [chars for chars in expanded if chars]  # bash drops the empty words of `{,a}`
     return [Word(text, "".join(c for c, _ in chars), _is_glob(chars)) for chars in expanded]
 
 
@@ -290,6 +292,30 @@ _NUMERIC_ESCAPES = {"x": (16, 2), "u": (16, 4), "U": (16, 8)}
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
+def _byte(value: int) -> str:
+    """One raw byte as Python keeps undecodable bytes (`surrogateescape`): what bash passes on."""
+    return chr(value) if value < 0x80 else chr(0xDC00 + value)
+
+
+def _numeric_escape(body: str, i: int, out: list[str]) -> int:
+    kind = body[i + 1]
+    base, width = _NUMERIC_ESCAPES[kind]
+    j = i + 2
+    while j < len(body) and j < i + 2 + width and body[j] in _HEX:
+        j += 1
+    if j == i + 2:
+        out.append("\\" + kind)
+        return j
+    value = int(body[i + 2 : j], base)
+    if kind == "x":
+        out.append(_byte(value))
+    elif value < 0x80:
+        out.append(chr(value))
+    else:
+        raise Unprovable("a \\u escape in $'...' (its bytes depend on the locale)")
+    return j
+
+
 def decode_ansi_c(body: str) -> str:
     """The value of `$'body'` as bash computes it (a NUL ends the string)."""
     out: list[str] = []
@@ -308,21 +334,15 @@ def decode_ansi_c(body: str) -> str:
             j = i + 1
             while j < len(body) and j < i + 4 and body[j] in "01234567":
                 j += 1
-            out.append(chr(int(body[i + 1 : j], 8) & 0xFF))
+            out.append(_byte(int(body[i + 1 : j], 8) & 0xFF))
             i = j
         elif nxt in _NUMERIC_ESCAPES:
-            base, width = _NUMERIC_ESCAPES[nxt]
-            j = i + 2
-            while j < len(body) and j < i + 2 + width and body[j] in _HEX:
-                j += 1
-            if j == i + 2:
-                out.append("\\" + nxt)
-            else:
-                out.append(chr(min(int(body[i + 2 : j], base), 0x10FFFF)))
-            i = j
-        elif nxt == "c" and i + 2 < len(body):
+            i = _numeric_escape(body, i, out)
+        elif nxt == "c" and i + 2 < len(body) and body[i + 2].isascii() and body[i + 2].isalpha():
             out.append(chr(ord(body[i + 2]) & 0x1F))
             i += 3
+        elif nxt == "c":
+            raise Unprovable("an unusual \\c escape in $'...'")
         else:
             out.append("\\" + nxt)
             i += 2
@@ -406,12 +426,13 @@ def _sequence(inner: list[Char]) -> list[list[Char]] | None:
         a, b = int(first), int(last)
         if abs(b - a) // step >= MAX_BRACE_WORDS:
             raise Unprovable("brace expansion makes too many words")
-        width = (
-            max(len(first), len(last)) if first.lstrip("-").startswith("0") or last.lstrip("-").startswith("0") else 0
-        )
+        padded = any(len(n.lstrip("-")) > 1 and n.lstrip("-").startswith("0") for n in (first, last))
+        width = max(len(first), len(last)) if padded else 0
         values = range(a, b + (1 if b >= a else -1), step if b >= a else -step)
         return [[(ch, True) for ch in str(v).zfill(width)] for v in values]
     a_ch, b_ch, step_text = match.group(4), match.group(5), match.group(6)
+    if a_ch.islower() != b_ch.islower():
+        raise Unprovable("a brace sequence across letter cases")
     step = abs(int(step_text or "1")) or 1
     lo, hi = ord(a_ch), ord(b_ch)
     codes = range(lo, hi + (1 if hi >= lo else -1), step if hi >= lo else -step)

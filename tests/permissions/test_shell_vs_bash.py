@@ -1,0 +1,126 @@
+"""Differential test: the words the analysis computes are the words bash really passes to the program.
+
+Each line runs under the real `/bin/bash` with an empty PATH and a `command_not_found_handle` that prints the argv
+it receives (base64, so any byte survives), so nothing but the handler runs. The lines use only external command
+names, static words and `;`/`&&`/newlines (no builtins, no pipelines, no redirections).
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tau.permissions.shell import analyse
+
+BASH = shutil.which("bash", path="/bin:/usr/bin")
+HANDLER = (
+    'command_not_found_handle() { for a in "$@"; do printf %s "$a" | /usr/bin/base64 -w0; printf " ."; done; echo; }\n'
+)
+
+LINES = [
+    "xrm a",
+    "\\x\\r\\m a",
+    "x'a b'c",
+    'x "a\\"b" c',
+    "x $'a\\tb'",
+    "x $'\\x41\\101\\cA'",
+    "x $'\\xff\\377'",
+    "x $'a\\0b'",
+    "x $'\\''",
+    "x $'\\x'",
+    "x $'\\z'",
+    'x $"hello"',
+    "x 'a'\"b\"c",
+    "x a\\ b",
+    "x {a,b}c",
+    "x {a..c}",
+    "x {1..10..3}",
+    "x {01..03}",
+    "x {0..-3}",
+    "x {5..1}",
+    "x {-2..2}",
+    "x {a..e..2}",
+    "x a{b,{c,d}}e",
+    "x {a}",
+    "x {}",
+    'x "{a,b}"',
+    "x \\{a,b}",
+    "x {a,b",
+    "x a,b}",
+    "x {a,b}{c,d}",
+    "x {,a}",
+    "x {a,}",
+    "x {{a,b}}",
+    "x {a,b\\,c}",
+    'x {"a,b"}',
+    'x {a","b}',
+    "x {a,'b,c'}",
+    "x a{1..2}{a,b}",
+    'x {1..3}"x"',
+    'x {a,b}""',
+    'x ""',
+    "x ''",
+    'x "" a',
+    'x a""b',
+    "x a~",
+    'x "~"',
+    "x a#b",
+    "x a #b",
+    "x \\#a",
+    "x a\\\nb",
+    'x "a\\\nb"',
+    "x 'a\\\nb'",
+    'x "$"',
+    "x \\$x",
+    'x "a\\b"',
+    'x "\\$"',
+    "x \\\\",
+    'x "\\\\"',
+    "r\\\nm -rf x",
+    "x a; y b",
+    "x a && y 'b c'",
+    "x a\ny b",
+    "x a # comment\ny b",
+    "x a\\;b",
+    "x 'a;b' \"c&&d\"",
+    "x a=b c=d",
+    "x -- -a",
+    "x $'\\e[1m'",
+    "x $'\\n'",
+    "x $'\\\\'",
+    'x "a  b"',
+]
+
+
+def _bash_argvs(line: str, cwd: Path) -> list[tuple[str, ...]]:
+    assert BASH is not None
+    result = subprocess.run(
+        [BASH, "-c", HANDLER + line],
+        capture_output=True,
+        env={"PATH": "/nonexistent", "HOME": "/home/me", "LC_ALL": "C"},
+        cwd=cwd,
+        timeout=10,
+        check=False,
+    )
+    argvs = []
+    for row in result.stdout.decode().splitlines():
+        argvs.append(tuple(base64.b64decode(t).decode("utf-8", "surrogateescape") for t in row.split(" .")[:-1]))
+    return argvs
+
+
+def test_where_the_parser_splits_differently_nothing_is_proven() -> None:
+    for line in ("x a\\\tb", "x a\rb", "x a\vb", "x a\fb"):
+        assert not analyse(line).parseable
+
+
+@pytest.mark.skipif(BASH is None, reason="no bash on this machine")
+@pytest.mark.parametrize("line", LINES)
+def test_words_match_what_bash_passes(line: str, tmp_path: Path) -> None:
+    analysis = analyse(line)
+    assert analysis.parseable, analysis.first_problem
+    mine = [tuple(w.value if w.static else "<dynamic>" for w in c.raw or c.words) for c in analysis.commands]
+    assert mine == _bash_argvs(line, tmp_path)
