@@ -4,7 +4,8 @@ host sandbox's cost per command.
 Host sandbox (`host_sandbox`, measured first, needs no daemon): `true` through `HostBackend.run` plainly and behind
 bubblewrap under each policy, interleaved, median of 200 (`--quick`: 50); budget: <= 5 ms added per command. Also the
 deny-mask walk on a 20,000-file tree (first walk, then the per-command re-check of an unchanged tree, and a command
-with masks active) and the one-time hard-link scan of the same tree.
+with masks active) and the one-time hard-link scan of the same tree. It first waits (at most 60 s) for the load
+average to drop below 1 (`settle` in the JSON).
 
 Paths: the host backend, the docker backend through its long-lived in-container executor, and a raw per-call
 `docker exec` (SDK exec create + start + inspect, what the no-python3 fallback does), each for `true` and `echo hi`,
@@ -28,6 +29,8 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import _quiet as quiet
 
 from tau.environment import HostBackend
 from tau.environment.docker import DockerBackend, DockerEngine
@@ -178,6 +181,7 @@ async def _host_sandbox(n: int) -> dict[str, Any]:
     report = find_launcher()
     if report.launcher is None:
         return {"error": f"no host sandbox here: {report.cause}"}
+    settled = quiet.settle()
     with tempfile.TemporaryDirectory(prefix="tau-bench-host-", dir="/var/tmp") as root:
         backends = {"plain": HostBackend(root)}
         backends |= {policy: HostBackend(root, sandbox=SandboxConfig(policy=policy)) for policy in POLICIES}
@@ -196,6 +200,7 @@ async def _host_sandbox(n: int) -> dict[str, Any]:
     added = {policy: round(medians[policy] - medians["plain"], 3) for policy in POLICIES}
     return {
         "launcher": {"path": report.launcher.path, "version": report.launcher.version},
+        "settle": settled,
         "command": "true",
         "samples": n,
         "median_ms": medians,
