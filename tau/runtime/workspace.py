@@ -22,7 +22,7 @@ import os
 import posixpath
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Protocol
 
 import anyio
 from pydantic_ai.workspaces import WorkspaceBackend
@@ -147,9 +147,9 @@ def host_sandbox_config(job: JobSpec, rules: DenyRules | None = None) -> Sandbox
         from tau.permissions.policy import PermissionPolicy
 
         policy = PermissionPolicy.from_spec(job.permissions, workspace=job.environment.workspace, home=job.home)
-        # `hasattr`: PermissionPolicy gains denies_read/denies_write/mask_roots in a parallel change; until it has
-        # them, deny rules are enforced by the permission layer only (no masks), as before the sandbox.
-        rules = cast(DenyRules, policy) if policy.deny and hasattr(policy, "mask_roots") else None
+        # Only deny rules about paths (Read/Edit/Write) make masks: a run without them walks nothing.
+        paths_denied = any(rule.covers(tool) for rule in policy.deny for tool in ("read", "edit", "write"))
+        rules = policy if paths_denied else None
     roots = tuple(os.path.realpath(root) for root in rules.mask_roots()) if rules is not None else ()
     return SandboxConfig(
         policy=host_policy(job),

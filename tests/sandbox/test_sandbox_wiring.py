@@ -9,6 +9,7 @@ import pytest
 from host_sandbox_helpers import load_e2e
 
 from tau.config.spec import JobSpec
+from tau.environment import HostBackend
 from tau.errors import ConfigError
 from tau.runtime.workspace import host_sandbox_config, open_workspace
 
@@ -101,3 +102,33 @@ async def test_the_opened_workspace_runs_sandboxed_and_cleans_up(tmp_path: Path)
     for close in opened.closers:
         await close()
     assert not any(path.exists() for path in private)
+
+
+@pytest.mark.anyio
+async def test_real_deny_rules_mask_through_the_kernel(tmp_path: Path) -> None:
+    spec = job(tmp_path, "--deny", "Read(./secrets/**)", "--deny", "Read(**/.env)", "--deny", "Edit(./locked/**)")
+    work = Path(spec.environment.workspace)
+    (work / "secrets").mkdir()
+    (work / "secrets" / "key").write_text("KEY\n")
+    (work / "sub").mkdir()
+    (work / "sub" / ".env").write_text("TOKEN\n")
+    (work / "locked").mkdir()
+    (work / "locked" / "file").write_text("locked\n")
+    (work / "open.txt").write_text("open\n")
+    config = host_sandbox_config(spec)
+    assert config.mask_roots == (os.path.realpath(work),)
+    backend = HostBackend(work, sandbox=config)
+    try:
+        for command in ("cat secrets/key", "cat sub/.env", "echo x > locked/file", "touch locked/new"):
+            result = await backend.run(command, shell=True, timeout=30)
+            assert result.exit_code != 0 and "KEY" not in result.stdout and "TOKEN" not in result.stdout, result
+        assert (work / "locked" / "file").read_text() == "locked\n"
+        opened = await backend.run("cat open.txt && echo y > open.txt", shell=True, timeout=30)
+        assert (opened.exit_code, opened.stdout) == (0, "open\n"), opened
+    finally:
+        await backend.aclose()
+
+
+def test_deny_rules_about_commands_only_walk_nothing(tmp_path: Path) -> None:
+    config = host_sandbox_config(job(tmp_path, "--deny", "Bash(rm *)"))
+    assert (config.deny_read, config.mask_roots) == (None, ())
