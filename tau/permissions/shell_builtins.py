@@ -15,6 +15,7 @@ the read-only allowlist accepts them once these checks passed.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -258,6 +259,9 @@ def _test_command(walker: Walker, node: Node) -> None:
     double = bool(node.children) and node.children[0].type == "[["
     with walker.part_sink(sink):
         try:
+            children = node.children
+            if len(children) < 2 or any(a.end_byte == b.start_byte for a, b in itertools.pairwise(children)):
+                raise Unprovable("a test bracket joined to a word (bash reads one word there)")
             _test_expression(walker, node, double, sink)
         except Unprovable as exc:
             sink.fail(exc.problem)

@@ -3,7 +3,9 @@
 Owns the parser (built once, on first use: importing tree-sitter costs ~7 ms) and one correction: bash removes a
 backslash-newline (a line continuation) before it splits words, tree-sitter does not (`r\\<newline>m -rf x` would be
 the program `r`). Continuations outside single quotes, `$'...'`, comments and quoted here-documents are removed and
-the text parsed again. The tree always comes back; `root.has_error` says whether it parsed. Pure.
+the text parsed again. The tree always comes back; `root.has_error` says whether it parsed. `misplaced_comment`
+finds the other place the two disagree: a `#` after an escaped blank starts a comment for the parser, not for bash.
+Pure.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from tree_sitter import Language, Node, Parser
 
 from tau.permissions.shell_words import node_text
 
-__all__ = ["parse"]
+__all__ = ["misplaced_comment", "parse"]
 
 
 @cache
@@ -71,3 +73,34 @@ def _joins(root: Node, offset: int) -> bool:
             return not (start is not None and any(c in node_text(start) for c in "'\"\\"))
         node = node.parent
     return True
+
+
+def misplaced_comment(source: str, root: Node) -> bool:
+    """True when the parser reads a comment where bash does not: bash starts a comment only at the start of a word,
+    so `x \\ #; rm -rf /` runs rm (the `#` follows an escaped blank, it is inside the word ` #`)."""
+    if "#" not in source:
+        return False
+    data = source.encode("utf-8", "surrogateescape")
+    start = data.find(b"#")
+    while start >= 0:
+        node = root.descendant_for_byte_range(start, start + 1)
+        if node is not None and node.type == "comment" and node.start_byte == start and not _word_start(data, start):
+            return True
+        start = data.find(b"#", start + 1)
+    return False
+
+
+def _word_start(data: bytes, i: int) -> bool:
+    if i == 0:
+        return True
+    previous = data[i - 1 : i]
+    if previous in (b";", b"&", b"|", b"(", b")"):
+        return True
+    if previous not in (b" ", b"\t", b"\n"):
+        return False
+    run = 0
+    j = i - 2
+    while j >= 0 and data[j : j + 1] == b"\\":
+        run += 1
+        j -= 1
+    return run % 2 == 0

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from tree_sitter import Node
 
 from tau.permissions.shell_types import Redirect
-from tau.permissions.shell_words import Unprovable, node_text, scan
+from tau.permissions.shell_words import Unprovable, check_gaps, node_text, scan
 
 if TYPE_CHECKING:
     from tau.permissions.shell_walk import Walker
@@ -48,6 +48,7 @@ def redirect(walker: Walker, node: Node, pieces: Pieces) -> None:
 
 
 def _file_redirect(walker: Walker, node: Node, pieces: Pieces) -> None:
+    check_gaps(node)
     fd: int | None = None
     op = ""
     groups: list[list[Node]] = []

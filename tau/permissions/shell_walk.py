@@ -28,11 +28,11 @@ from tree_sitter import Node
 
 from tau.permissions.envnames import env_safe, shell_local_safe
 from tau.permissions.shell_builtins import BUILTIN_HANDLERS, PartSink, check_builtin
-from tau.permissions.shell_parse import parse
+from tau.permissions.shell_parse import misplaced_comment, parse
 from tau.permissions.shell_redirects import REDIRECTS, Pieces
 from tau.permissions.shell_redirects import redirect as read_redirect
 from tau.permissions.shell_types import Redirect, SimpleCommand
-from tau.permissions.shell_words import Unprovable, Word, check_arithmetic, evaluate, node_text, scan
+from tau.permissions.shell_words import Unprovable, Word, check_arithmetic, check_gaps, evaluate, node_text, scan
 from tau.permissions.wrappers import Unwrapped, program_name, unwrap
 
 __all__ = ["Walker"]
@@ -97,6 +97,8 @@ class Walker:
                 "differently)"
             )
         source, root = parse(source)
+        if misplaced_comment(source, root):
+            self.note("a `#` inside a word that the parser reads as a comment")
         if root.has_error:
             self.malformed = True
             self.sweep.append(source)
@@ -134,6 +136,8 @@ class Walker:
         kind = node.type
         if not node.is_named or kind == "comment":
             return
+        if kind != "ERROR":
+            check_gaps(node, blanks=b" \t\n")
         if kind in _CONTAINERS or kind == "ERROR":
             self._children(node)
         elif kind == "command":
@@ -256,6 +260,7 @@ class Walker:
     # --- simple commands ---------------------------------------------------------------------------------------
 
     def _redirected(self, node: Node) -> None:
+        check_gaps(node)
         body = node.child_by_field_name("body")
         redirect_nodes = [c for c in node.children if c.type in REDIRECTS]
         if body is not None and body.type == "command":
@@ -307,6 +312,7 @@ class Walker:
         return name, Word(node_text(node), f"{name}={shown}")
 
     def _pieces(self, node: Node, outer_redirects: list[Node], pieces: Pieces) -> None:
+        check_gaps(node)
         last_end = -1
         for i, child in enumerate(node.children):
             field_name = node.field_name_for_child(i)

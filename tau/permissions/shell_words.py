@@ -32,11 +32,23 @@ from tree_sitter import Node
 
 from tau.permissions.envnames import shell_local_safe
 
-__all__ = ["MAX_BRACE_WORDS", "Unprovable", "Word", "WordSink", "decode_ansi_c", "evaluate", "scan"]
+__all__ = [
+    "MAX_BRACE_WORDS",
+    "Unprovable",
+    "Word",
+    "WordSink",
+    "check_arithmetic",
+    "check_gaps",
+    "decode_ansi_c",
+    "evaluate",
+    "node_text",
+    "scan",
+]
 
 MAX_BRACE_WORDS = 64
 _GLOB_CHARS = frozenset("*?[")
 _LOOSE_DOLLAR = re.compile(r"(?<!\\)(?:\\\\)*\$[A-Za-z0-9_{(\[@*#?$!-]|(?<!\\)(?:\\\\)*`")
+_NAME_START = re.compile(r"[A-Za-z0-9_{(\[@*#?$!-]")
 _NUMBER = re.compile(r"\s*-?\d+\s*")
 _SEQUENCE = re.compile(r"(-?\d+)\.\.(-?\d+)(?:\.\.(-?\d+))?|([A-Za-z])\.\.([A-Za-z])(?:\.\.(-?\d+))?")
 _SUBSTITUTIONS = frozenset({"command_substitution", "process_substitution"})
@@ -89,14 +101,29 @@ def node_text(node: Node) -> str:
     return (node.text or b"").decode("utf-8", "surrogateescape")
 
 
+def check_gaps(node: Node, *, blanks: bytes = b" \t") -> None:
+    """Raise `Unprovable` when the parser skipped anything but `blanks` between the children of `node`: `x \\ rm`
+    is one argument ` rm` for bash, the parser drops the backslash; in a command only spaces and tabs separate
+    words, in a list newlines too."""
+    data = node.text or b""
+    children = node.children
+    for before, after in itertools.pairwise(children):
+        gap = data[before.end_byte - node.start_byte : after.start_byte - node.start_byte]
+        if gap.strip(blanks):
+            raise Unprovable(f"text the parser skipped between words: {gap.decode('utf-8', 'surrogateescape')!r}")
+
+
 # --- evaluation ----------------------------------------------------------------------------------------------------
 
 
 def evaluate(nodes: Sequence[Node], sink: WordSink, *, braces: bool = True) -> list[Word]:
     """The words bash makes of the adjacent `nodes` (one shell word). Brace expansion only when `braces`."""
     collector = _Collector(sink)
-    for i, node in enumerate(nodes):
-        if node.type == "$" and i + 1 < len(nodes) and nodes[i + 1].type == "string":
+    pieces = _flatten(nodes)
+    for i, node in enumerate(pieces):
+        if i > 0 and node.start_byte != pieces[i - 1].end_byte:
+            raise Unprovable(f"a gap inside the word {''.join(node_text(n) for n in nodes)!r}")
+        if _joined_to_next(pieces, i):
             continue  # `$"x"`: tree-sitter splits the translated string in two
         collector.add(node)
     text = "".join(node_text(n) for n in nodes) if len(nodes) != 1 else node_text(nodes[0])
@@ -108,6 +135,49 @@ def evaluate(nodes: Sequence[Node], sink: WordSink, *, braces: bool = True) -> l
     if len(expanded) > 1:
         expanded = [chars for chars in expanded if chars]  # bash drops the empty words of `{,a}`
     return [Word(text, "".join(c for c, _ in chars), _is_glob(chars)) for chars in expanded]
+
+
+def _flatten(nodes: Sequence[Node]) -> list[Node]:
+    """The pieces of one word: concatenations opened up, so neighbours across them are seen."""
+    out: list[Node] = []
+    for node in nodes:
+        if node.type == "concatenation":
+            out.extend(_flatten(node.children))
+        else:
+            out.append(node)
+    return out
+
+
+def _joined_to_next(nodes: Sequence[Node], i: int) -> bool:
+    """True for a `$` the next node takes (`$"x"`, a translated string): skip it. Raises `Unprovable` where the
+    parser split what bash reads as one token: a `$` before a name (`$x` as two nodes), a backslash ending a node
+    (it escapes the first character of the next one)."""
+    node = nodes[i]
+    if i + 1 >= len(nodes):
+        return False
+    text = node_text(node)
+    if node.type == "$" and text.endswith("$") and not _escaped_end(text):
+        if _starts_with_string(nodes[i + 1]):
+            if text != "$":
+                raise Unprovable(f"a translated string the parser split oddly: {text!r}")
+            return True
+        if _NAME_START.match(node_text(nodes[i + 1])):
+            raise Unprovable(f"an expansion the parser split in two: {text + node_text(nodes[i + 1])!r}")
+    if node.type in ("word", "$") and _escaped_end(text + " "):
+        raise Unprovable(f"a backslash the parser did not apply in {text + node_text(nodes[i + 1])!r}")
+    return False
+
+
+def _escaped_end(text: str) -> bool:
+    """True when the last character of `text` is escaped by an odd run of backslashes before it."""
+    body = text[:-1]
+    return (len(body) - len(body.rstrip("\\"))) % 2 == 1
+
+
+def _starts_with_string(node: Node) -> bool:
+    while node.type == "concatenation" and node.children:
+        node = node.children[0]
+    return node.type == "string"
 
 
 def _is_glob(chars: Sequence[Char]) -> bool:
@@ -137,20 +207,27 @@ class _Collector:
         elif kind == "string":
             self._string(node)
         elif kind == "concatenation":
-            children = node.children
-            for i, child in enumerate(children):
-                if child.type == "$" and i + 1 < len(children) and children[i + 1].type == "string":
-                    continue
-                self.add(child)
+            self._concatenation(node)
         elif kind in ("simple_expansion", "expansion", "arithmetic_expansion") or kind in _SUBSTITUTIONS:
             self.dynamic = True
             scan(node, self.sink)
         else:
             raise Unprovable(f"unsupported shell syntax ({kind}) in {node_text(node)!r}")
 
+    def _concatenation(self, node: Node) -> None:
+        children = node.children
+        for i, child in enumerate(children):
+            if i > 0 and child.start_byte != children[i - 1].end_byte:
+                raise Unprovable(f"a gap inside the word {node_text(node)!r}")
+            if _joined_to_next(children, i):
+                continue
+            self.add(child)
+
     def _unquoted(self, text: str) -> None:
         if _LOOSE_DOLLAR.search(text):
             raise Unprovable(f"an expansion the parser did not separate in {text!r}")
+        if "\n" in text:
+            raise Unprovable(f"a newline inside the word {text!r} (bash ends the command there)")
         i = 0
         while i < len(text):
             c = text[i]
@@ -159,22 +236,33 @@ class _Collector:
                     self.chars.append((text[i + 1], True))
                 i += 2
                 continue
+            if c in " \t":
+                raise Unprovable(f"a blank inside the word {text!r} (bash splits it there)")
             self.chars.append((c, False))
             i += 1
 
     def _string(self, node: Node) -> None:
+        """`"..."`: the literal text is every byte between the quotes that no expansion node covers (the parser
+        leaves newlines out of its `string_content` nodes, so they are taken from the source, not the nodes)."""
+        data = node.text or b""
+        literal = bytearray()
+        position = node.start_byte + 1
         for child in node.children:
-            if child.type == '"':
+            if child.type in ('"', "string_content", "$"):
                 continue
-            if child.type == "string_content":
-                content = node_text(child)
-                if _LOOSE_DOLLAR.search(content):
-                    raise Unprovable(f"an expansion the parser did not separate in {content!r}")
-                self.chars.extend((c, True) for c in _unescape_double(content))
-            elif child.type == "$":
-                self.chars.append(("$", True))
-            else:
-                self.add(child)  # an expansion: adds no characters, makes the word dynamic
+            literal += data[position - node.start_byte : child.start_byte - node.start_byte]
+            self._quoted_literal(bytes(literal))
+            literal.clear()
+            position = child.end_byte
+            self.add(child)  # an expansion: adds no characters, makes the word dynamic
+        literal += data[position - node.start_byte : len(data) - 1]
+        self._quoted_literal(bytes(literal))
+
+    def _quoted_literal(self, data: bytes) -> None:
+        content = data.decode("utf-8", "surrogateescape")
+        if _LOOSE_DOLLAR.search(content):
+            raise Unprovable(f"an expansion the parser did not separate in {content!r}")
+        self.chars.extend((c, True) for c in _unescape_double(content))
 
 
 def _unescape_double(text: str) -> str:

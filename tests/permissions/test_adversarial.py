@@ -127,6 +127,12 @@ SMUGGLE: list[tuple[str, str]] = [
     ("git diff \\\n; touch pwn", "ask"),
     ("git diff\rtouch pwn", "ask"),
     ("if git diff; then touch pwn; fi", "ask"),
+    ("git diff \\ #; touch pwn", "ask"),  # bash: ` #` is a word, not a comment
+    ("git diff \n\n\\touch pwn", "ask"),  # the parser folds the next line into the word
+    ("git diff $\n\\touch pwn", "ask"),
+    ("git diff\n\\ touch pwn", "ask"),
+    ("git diff } ]; touch pwn", "ask"),
+    ("git diff a\\\tb", "ask"),
     ("git diff $CMD", "allow"),  # an unknown argument is what `git diff *` accepts; it runs nothing by itself
     ("git diff # $(touch pwn)", "allow"),
     ("git diff", "allow"),
@@ -419,6 +425,9 @@ DODGE: list[str] = [
     "${x:-rm} y",
     "ls\rrm x",
     "timeout --weird 5 rm x",
+    "x \\ #; rm x",
+    "x \n\n\\rm x",
+    "ls $\n\\rm x",
 ]
 
 FILES: list[tuple[PermissionMode, Rules, str, str]] = [
