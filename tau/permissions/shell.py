@@ -24,9 +24,9 @@ from __future__ import annotations
 import re
 import shlex
 
+from tau.permissions.shell_quoting import Unprovable, brace_expand
 from tau.permissions.shell_types import Redirect, ShellAnalysis, SimpleCommand
 from tau.permissions.shell_walk import Walker
-from tau.permissions.shell_words import Unprovable, brace_expand
 
 __all__ = ["Redirect", "ShellAnalysis", "SimpleCommand", "analyse", "suspect_texts"]
 
