@@ -30,19 +30,31 @@ _PROJECT = click.option(
 )
 _COMPAT = click.option(
     "--compat/--no-compat",
-    default=False,
-    help="Also read .claude/settings.json, .claude/settings.local.json and .codex/hooks.json.",
+    default=True,
+    help="Also read .claude/settings.json, .claude/settings.local.json and .codex/hooks.json (default: on).",
+)
+_TRUST = click.option(
+    "--trust-workspace", is_flag=True, help="Trust this project for this command (its own hook files apply)."
 )
 
 
-def _load(project_dir: Path | None, compat: bool) -> tuple[Path, Any]:
+def _load(project_dir: Path | None, compat: bool, *, trust_flag: bool, everything: bool = False) -> tuple[Path, Any]:
+    """The project's hooks. Unless the project is trusted (or `everything`, for listing), its own files are skipped
+    with one line on stderr saying so."""
+    from tau.config.trust import trust_for, trust_hint
     from tau.hooks import load_hook_config
 
     project = (project_dir or Path.cwd()).resolve()
-    config = load_hook_config(project, home=Path.home(), env=dict(os.environ), compat=compat)
+    env = dict(os.environ)
+    trust = trust_for(project, env, flag=trust_flag)
+    trusted = trust.trusted or everything
+    config = load_hook_config(project, home=Path.home(), env=env, compat=compat, trusted=trusted)
     for warning in config.warnings:
         click.echo(f"tau: warning: {warning}", err=True)
-    return project, config
+    if config.skipped:
+        files = ", ".join(config.skipped)
+        click.echo(f"tau: untrusted workspace: hooks in {files} do not run — {trust_hint(trust.root)}", err=True)
+    return project, (config, trust)
 
 
 def _read_payload(source: str) -> dict[str, Any]:
@@ -68,10 +80,17 @@ def hooks() -> None:
 @hooks.command("ls")
 @_PROJECT
 @_COMPAT
+@_TRUST
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def ls_command(project_dir: Path | None, compat: bool, as_json: bool) -> None:
-    """List every configured hook handler, in the order they are combined."""
-    _, config = _load(project_dir, compat)
+def ls_command(project_dir: Path | None, compat: bool, trust_workspace: bool, as_json: bool) -> None:
+    """List every configured hook handler, in the order they are combined, and whether a run would use it
+    (a project's own hooks run only in a trusted workspace: `tau trust`)."""
+    project, (config, trust) = _load(project_dir, compat, trust_flag=trust_workspace, everything=True)
+    from tau.confine import inside
+
+    def active(source: str) -> bool:
+        return trust.trusted or not inside(os.path.realpath(source), str(project))
+
     rows = [
         {
             "event": event,
@@ -80,11 +99,16 @@ def ls_command(project_dir: Path | None, compat: bool, as_json: bool) -> None:
             "timeout": handler.timeout,
             "if": handler.if_rule,
             "source": handler.source,
+            "active": active(handler.source),
         }
         for event, groups in config.events.items()
         for group in groups
         for handler in group.handlers
     ]
+    if not all(row["active"] for row in rows):
+        from tau.config.trust import trust_hint
+
+        click.echo(f"tau: untrusted workspace: its own hooks do not run — {trust_hint(trust.root)}", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -93,7 +117,8 @@ def ls_command(project_dir: Path | None, compat: bool, as_json: bool) -> None:
         return
     for row in rows:
         condition = f" if {row['if']}" if row["if"] else ""
-        click.echo(f"{row['event']}\t{row['matcher'] or '*'}\t{row['command']}{condition}\t({row['source']})")
+        state = "" if row["active"] else "\t[skipped: untrusted workspace]"
+        click.echo(f"{row['event']}\t{row['matcher'] or '*'}\t{row['command']}{condition}\t({row['source']}){state}")
 
 
 @hooks.command("test")
@@ -101,7 +126,8 @@ def ls_command(project_dir: Path | None, compat: bool, as_json: bool) -> None:
 @click.option("--input", "input_path", required=True, help="Payload JSON file, or - for stdin.")
 @_PROJECT
 @_COMPAT
-def test_command(event: str, input_path: str, project_dir: Path | None, compat: bool) -> None:
+@_TRUST
+def test_command(event: str, input_path: str, project_dir: Path | None, compat: bool, trust_workspace: bool) -> None:
     """Run the hooks configured for EVENT against a payload and print the combined decision as JSON."""
     import anyio
 
@@ -110,7 +136,7 @@ def test_command(event: str, input_path: str, project_dir: Path | None, compat: 
     if event not in EVENTS:
         raise ConfigError(f"unknown hook event {event!r} (known: {', '.join(EVENTS)})", source="tau hooks test")
     payload = _read_payload(input_path)
-    project, config = _load(project_dir, compat)
+    project, (config, _) = _load(project_dir, compat, trust_flag=trust_workspace)
     context = HookContext(
         session_id=str(payload.get("session_id") or "hooks-test"),
         project_dir=str(project),

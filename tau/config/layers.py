@@ -66,7 +66,7 @@ FLAG_PATHS: dict[str, tuple[str, ...]] = {
     "strict_mcp_config": ("mcp", "strict"),
 }
 # Flags that are not settings: handled by the loader.
-RUN_FLAGS: frozenset[str] = frozenset({"vars", "record", "session_id"})
+RUN_FLAGS: frozenset[str] = frozenset({"vars", "record", "session_id", "trust_workspace"})
 ENV_VARS: dict[str, str] = {
     "TAU_MODEL": "model",
     "TAU_BASE_URL": "base_url",
@@ -88,7 +88,17 @@ ENV_VARS: dict[str, str] = {
     "TAU_ENVIRONMENT": "environment",
     "TAU_SANDBOX_POLICY": "sandbox_policy",
 }
-_APPEND = frozenset({("permissions", "allow"), ("permissions", "ask"), ("permissions", "deny"), ("mcp", "config")})
+_APPEND = frozenset(
+    {
+        ("permissions", "allow"),
+        ("permissions", "ask"),
+        ("permissions", "deny"),
+        ("permissions", "additional_directories"),
+        ("mcp", "config"),
+        ("mcp", "enabled_project"),
+        ("mcp", "disabled_project"),
+    }
+)
 _REPLACE = frozenset({("output", "schema")})
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tau.config.assemble import LOCAL, assemble_layers
 from tau.config.jobfile import JobDocument, parse_job_text, read_job_file, render_template
 from tau.config.layers import (
     FRONTMATTER,
@@ -27,7 +28,6 @@ from tau.config.layers import (
     USER,
     Layer,
     build_layer,
-    config_file_layers,
     env_layer,
     flags_layer,
     merge_layers,
@@ -149,12 +149,15 @@ def load_job(
     cwd = cwd.resolve()
     flags = flags or {}
     document = read_document(job_path, prompt_text, stdin_text, cwd)
-    layers = [
-        *config_file_layers(env, cwd),
-        build_layer(FRONTMATTER, document.source, document.base_dir, document.frontmatter),
-        env_layer(env, cwd),
-        flags_layer(flags, cwd),
-    ]
+    assembly = assemble_layers(
+        front=build_layer(FRONTMATTER, document.source, document.base_dir, document.frontmatter),
+        env_layer=env_layer(env, cwd),
+        flags_layer=flags_layer(flags, cwd),
+        env=env,
+        cwd=cwd,
+        trust_flag=bool(flags.get("trust_workspace")),
+    )
+    layers = assembly.layers
     settings = merge_layers(layers)
     variables = _variables(settings, flags)
     prompt = render_template(document.body, variables, source=document.source).strip()
@@ -180,7 +183,14 @@ def load_job(
         "subagents": settings.get("subagents", {}),
         "plan": settings.get("plan", {}),
         "home": env.get("HOME") or None,
-        "config_sources": [layer.source for layer in layers if layer.name in (USER, PROJECT)],
+        "config_sources": [layer.source for layer in layers if layer.name in (USER, PROJECT, LOCAL)],
+        "trust": {
+            "root": assembly.trust.root,
+            "trusted": assembly.trust.trusted,
+            "via": assembly.trust.via,
+            "problem": "" if assembly.trust.trusted else assembly.trust.problem,
+        },
+        "notices": assembly.notices,
         **_run_flags(flags, cwd),
     }
     if "tools" in settings:

@@ -70,6 +70,7 @@ class PermissionsLayer(_Layer):
     allow: list[str] = []
     ask: list[str] = []
     deny: list[str] = []
+    additional_directories: list[str] = []
 
     @field_validator("allow", "ask", "deny")
     @classmethod
@@ -191,6 +192,9 @@ class McpLayer(_Layer):
 
     config: list[str] = []
     strict: bool = False
+    enable_all_project: bool | None = None  # Claude Code's enableAllProjectMcpServers
+    enabled_project: list[str] = []  # enabledMcpjsonServers
+    disabled_project: list[str] = []  # disabledMcpjsonServers
 
     @field_validator("config", mode="before")
     @classmethod
@@ -200,7 +204,7 @@ class McpLayer(_Layer):
 
 class HooksLayer(_Layer):
     enabled: bool = True
-    compat: bool = False
+    compat: bool = True
 
 
 class ModelEntry(_Layer):
@@ -251,6 +255,7 @@ class SettingsLayer(_Layer):
     env: dict[str, str] = {}
     models: dict[str, ModelEntry] = {}
     providers: dict[str, ModelEntry] = {}
+    trusted_workspaces: list[str] = []  # user config only: directories whose repository files apply in full
 
     @model_validator(mode="before")
     @classmethod

@@ -53,6 +53,7 @@ class PermissionsSpec(_Frozen):
     ask: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     on_ask: OnAsk = "deny"
+    additional_directories: tuple[str, ...] = ()
 
 
 class LimitsSpec(_Frozen):
@@ -95,11 +96,14 @@ class McpSpec(_Frozen):
 
     config: tuple[str, ...] = ()
     strict: bool = False
+    enable_all_project: bool | None = None  # None: every project server of a trusted workspace starts
+    enabled_project: tuple[str, ...] = ()  # with enable_all_project false: only these project servers start
+    disabled_project: tuple[str, ...] = ()  # never start these project servers
 
 
 class HooksSpec(_Frozen):
     enabled: bool = True
-    compat: bool = False  # also .claude/settings.json, .claude/settings.local.json, .codex/hooks.json
+    compat: bool = True  # also .claude/settings.json, .claude/settings.local.json, .codex/hooks.json (when trusted)
 
 
 class CompactionSpec(_Frozen):
@@ -159,6 +163,15 @@ class EnvironmentSpec(_Frozen):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
 
+class TrustSpec(_Frozen):
+    """Whether the workspace's repository is trusted (`tau.config.trust`): what its own files may do."""
+
+    root: str = ""
+    trusted: bool = False
+    via: str = ""  # how it is trusted
+    problem: str = ""  # why it is not
+
+
 class JobSpec(_Frozen):
     """Everything one run needs. `source` names where the prompt came from (a path, '<stdin>' or '<-p>')."""
 
@@ -187,3 +200,5 @@ class JobSpec(_Frozen):
     hooks: HooksSpec = Field(default_factory=HooksSpec)
     home: str | None = None  # the user's home directory (user-level memory, skills, config); None = none
     config_sources: tuple[str, ...] = ()  # config files that were loaded, lowest precedence first
+    trust: TrustSpec = Field(default_factory=TrustSpec)
+    notices: tuple[str, ...] = Field(default=(), exclude=True)  # what loading skipped, told once at run start

@@ -10,9 +10,12 @@ Sources, in merge order (earlier first; hooks from every source are kept, none o
 Code, where hooks from all settings levels run):
 
 1. user: `$XDG_CONFIG_HOME/tau/settings.json`, else `~/.config/tau/settings.json`;
-2. compatibility (only with `compat=True`): `<project>/.claude/settings.json`, `<project>/.claude/settings.local.json`,
-   `<project>/.codex/hooks.json`;
+2. compatibility (with `compat=True`, the default): `<project>/.claude/settings.json`,
+   `<project>/.claude/settings.local.json`, `<project>/.codex/hooks.json`;
 3. project: `<project>/.tau/settings.json`, `<project>/.tau/hooks.json`.
+
+The project's files (2 and 3) are read only when the workspace is trusted (`trusted=True`); otherwise the ones
+that configure hooks are reported in `HookConfig.skipped` and nothing of them runs.
 
 Within an event, groups keep that order, then file order. A handler whose (event, matcher, command) repeats an
 earlier one is dropped (Claude Code de-duplicates identical commands). `"disableAllHooks": true` in any source
@@ -132,6 +135,7 @@ class HookConfig:
     events: Mapping[str, tuple[MatcherGroup, ...]] = field(default_factory=dict[str, tuple[MatcherGroup, ...]])
     sources: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # project files with hooks that were not read: the workspace is not trusted
 
     def groups(self, event: str) -> tuple[MatcherGroup, ...]:
         return self.events.get(event, ())
@@ -253,19 +257,41 @@ def _event_map(data: Mapping[str, Any], path: Path) -> object:
 
 
 def load_hook_config(
-    project_dir: Path, *, home: Path | None, env: Mapping[str, str], compat: bool = False
+    project_dir: Path, *, home: Path | None, env: Mapping[str, str], compat: bool = True, trusted: bool = True
 ) -> HookConfig:
     """Read and merge the hook sources of `project_dir` (see the module docstring for order and rules).
+
+    `trusted=False` (an untrusted workspace): the project's own files are not read for hooks; those that define
+    hooks are listed in `skipped`, so the caller can say so once.
 
     Raises:
         ConfigError: a malformed source, naming the file.
     """
-    return merge_sources(
-        [
-            (str(path), data)
-            for path in hook_sources(project_dir, home=home, env=env, compat=compat)
-            if (data := _read(path)) is not None
-        ],
+    documents: list[tuple[str, Mapping[str, Any]]] = []
+    skipped: list[str] = []
+    for path in hook_sources(project_dir, home=home, env=env, compat=compat):
+        if not trusted and _in_project(path, project_dir):
+            if _defines_hooks(path):
+                skipped.append(str(path))
+            continue
+        if (data := _read(path)) is not None:
+            documents.append((str(path), data))
+    config = merge_sources(documents)
+    return HookConfig(config.events, config.sources, config.warnings, tuple(skipped))
+
+
+def _in_project(path: Path, project_dir: Path) -> bool:
+    return path.is_relative_to(project_dir)
+
+
+def _defines_hooks(path: Path) -> bool:
+    """Whether an (unread, untrusted) file would configure hooks; a best-effort look that never raises."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return path.exists()
+    return isinstance(data, dict) and bool(
+        data.get("hooks") or data.get("disableAllHooks") or path.name == "hooks.json"
     )
 
 

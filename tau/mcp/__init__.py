@@ -23,6 +23,7 @@ from tau.mcp.config import (
     DEFAULT_STARTUP_TIMEOUT_S,
     PROJECT_FILE,
     McpServerConfig,
+    ProjectApproval,
     expand_vars,
     find_project_file,
     in_container,
@@ -46,6 +47,7 @@ __all__ = [
     "McpServerConfig",
     "McpSession",
     "McpTimeouts",
+    "ProjectApproval",
     "Warn",
     "connect_all",
     "expand_vars",
@@ -69,13 +71,14 @@ async def open_mcp(
     timeouts: McpTimeouts | None = None,
     on_warning: Warn | None = None,
     container: tuple[str, str] | None = None,
+    approval: ProjectApproval | None = None,
 ) -> McpSession:
     """Load the configured servers (project `.mcp.json` + `--mcp-config` values) and start them.
 
     With no server configured this returns an empty session without importing fastmcp. With `container`, stdio
     servers not marked `host: true` start inside that container (`docker exec -i`).
     """
-    servers = load_servers(mcp_configs, strict=strict, env=env, cwd=cwd, project_file=project_file)
+    servers = load_servers(mcp_configs, strict=strict, env=env, cwd=cwd, project_file=project_file, approval=approval)
     if container is not None:  # the docker sandbox: (container, workspace path inside it)
         servers = [in_container(server, *container) for server in servers]
     return await connect_all(servers, env=env, cwd=cwd, timeouts=timeouts, on_warning=on_warning)

@@ -73,6 +73,30 @@ class McpServerConfig:
     host: bool = False
     disabled: bool = False
     missing_vars: tuple[str, ...] = ()
+    note: str | None = None  # why a disabled server is off (reported as its error), e.g. an untrusted workspace
+
+
+@dataclass(frozen=True)
+class ProjectApproval:
+    """Which servers of the project's `.mcp.json` may start (Claude Code's approval keys, under workspace trust).
+
+    Untrusted: none (their definitions are not even expanded). Trusted: every one, unless `enable_all` is false or
+    `enabled` lists some (then only those); `disabled` are never started."""
+
+    trusted: bool = True
+    enable_all: bool | None = None
+    enabled: tuple[str, ...] = ()
+    disabled: tuple[str, ...] = ()
+
+    def refusal(self, name: str) -> str | None:
+        """Why project server `name` must stay off, or None when it may start."""
+        if name in self.disabled:
+            return "listed in disabledMcpjsonServers"
+        if not self.trusted:
+            return "project server not started: untrusted workspace"
+        if self.enable_all is not True and (self.enable_all is False or self.enabled) and name not in self.enabled:
+            return "project server not approved (enabledMcpjsonServers)"
+        return None
 
 
 # -- ${VAR} expansion ---------------------------------------------------------------------------------------------
@@ -117,25 +141,35 @@ def load_servers(
     env: Mapping[str, str],
     cwd: Path,
     project_file: Path | bool | None = True,
+    approval: ProjectApproval | None = None,
 ) -> list[McpServerConfig]:
     """All configured servers, in source order (later same-name definitions replace earlier ones).
 
     `mcp_configs` are `--mcp-config` values (paths or inline JSON). `project_file=True` discovers the project
-    `.mcp.json` from `cwd`; a `Path` uses that file; `None`/`False` skips it. `strict` skips it too.
+    `.mcp.json` from `cwd`; a `Path` uses that file; `None`/`False` skips it. `strict` skips it too. `approval`
+    decides which project servers may start (default: all); the others are listed disabled, with the reason.
     """
-    documents: list[tuple[str, Path, Any]] = []
+    merged: dict[str, McpServerConfig] = {}
     if not strict and project_file is not False and project_file is not None:
         path = find_project_file(cwd) if project_file is True else Path(project_file)
         if path is not None:
-            documents.append((str(path), path.parent, _read_json(path, str(path))))
+            for server in _project_servers(path, env, approval or ProjectApproval()):
+                merged[server.name] = server
     for value in mcp_configs:
-        documents.append(_config_argument(value, cwd))
-    merged: dict[str, McpServerConfig] = {}
-    for source, base, data in documents:
+        source, base, data = _config_argument(value, cwd)
         for server in parse_document(data, source=source, env=env, base_dir=base):
             merged.pop(server.name, None)
             merged[server.name] = server
     return list(merged.values())
+
+
+def _project_servers(path: Path, env: Mapping[str, str], approval: ProjectApproval) -> list[McpServerConfig]:
+    data = _read_json(path, str(path))
+    if not approval.trusted:  # names only: nothing of an untrusted definition is expanded or parsed further
+        names = _server_table(data, str(path)).keys()
+        return [McpServerConfig(n, "stdio", str(path), disabled=True, note=approval.refusal(n)) for n in names]
+    servers = parse_document(data, source=str(path), env=env, base_dir=path.parent)
+    return [replace(s, disabled=True, note=why) if (why := approval.refusal(s.name)) else s for s in servers]
 
 
 def _config_argument(value: str, cwd: Path) -> tuple[str, Path, Any]:
@@ -166,15 +200,24 @@ def _read_json(path: Path, source: str) -> Any:
 # -- parsing ------------------------------------------------------------------------------------------------------
 
 
-def parse_document(data: Any, *, source: str, env: Mapping[str, str], base_dir: Path) -> list[McpServerConfig]:
-    """Parse one `{"mcpServers": {...}}` document. Raises `ConfigError` naming `source` and the server."""
+def _server_table(data: Any, source: str) -> dict[str, Any]:
+    """The servers of a document: `{"mcpServers": {...}}`, or the plugin format with servers at the top level."""
     if not isinstance(data, dict):
         raise ConfigError("expected a JSON object with an `mcpServers` object", source=source)
     servers = data.get("mcpServers")
     if servers is None:
+        if data and all(isinstance(v, dict) and ({"command", "url", "httpUrl"} & v.keys()) for v in data.values()):
+            return data  # plugin format (Claude Code plugins' .mcp.json): no wrapper
         raise ConfigError("missing `mcpServers`", source=source)
     if not isinstance(servers, dict):
         raise ConfigError("`mcpServers` must be an object of server name -> server", source=source)
+    return servers
+
+
+def parse_document(data: Any, *, source: str, env: Mapping[str, str], base_dir: Path) -> list[McpServerConfig]:
+    """Parse one `{"mcpServers": {...}}` document (or a plugin-format one). Raises `ConfigError` naming `source`
+    and the server."""
+    servers = _server_table(data, source)
     return [parse_server(name, raw, source=source, env=env, base_dir=base_dir) for name, raw in servers.items()]
 
 

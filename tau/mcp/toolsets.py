@@ -307,7 +307,7 @@ async def _start(server: _Server, startup_s: float) -> int:
 
 def _disabled_or_invalid(config: McpServerConfig) -> McpServerInfo | None:
     if config.disabled:
-        return McpServerInfo(name=config.name, status="disabled")
+        return McpServerInfo(name=config.name, status="disabled", error=config.note)
     if config.missing_vars:
         names = ", ".join(f"${{{v}}}" for v in config.missing_vars)
         return McpServerInfo(

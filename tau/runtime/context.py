@@ -18,8 +18,9 @@ from pydantic_ai.toolsets import AbstractToolset
 from pydantic_ai.workspaces import WorkspaceBackend
 
 from tau.config.spec import JobSpec
+from tau.config.trust import trust_hint
 from tau.hooks import HookRegistry, HookSession, hook_session, load_hook_config
-from tau.mcp import McpSession, open_mcp
+from tau.mcp import McpSession, ProjectApproval, open_mcp
 from tau.memory import (
     load_bootstrap_memory,
     load_memory_index,
@@ -56,6 +57,7 @@ async def load_working_memory(job: JobSpec, workspace: WorkspaceBackend) -> str 
 
 def gather_context(job: JobSpec, *, memory_index: str | None = None) -> ContextParts:
     parts = ContextParts()
+    parts.warnings.extend(job.notices)
     workspace = job.environment.workspace
     home = job.home or ""
     root = find_project_root(workspace, home=home or None)
@@ -106,9 +108,16 @@ def open_hooks(
         return None
     workspace = job.environment.workspace
     config = load_hook_config(
-        Path(workspace), home=Path(job.home) if job.home else None, env=host_env, compat=job.hooks.compat
+        Path(workspace),
+        home=Path(job.home) if job.home else None,
+        env=host_env,
+        compat=job.hooks.compat,
+        trusted=job.trust.trusted,
     )
     parts.warnings.extend(config.warnings)
+    if config.skipped:
+        files = ", ".join(config.skipped)
+        parts.warnings.append(f"untrusted workspace: did not run hooks from {files} — {trust_hint(job.trust.root)}")
     if not config.events and registry is None:
         return None
     return hook_session(
@@ -136,11 +145,28 @@ async def open_servers(
     container = None
     if sandbox is not None and sandbox.info.kind == "docker" and sandbox.info.container:
         container = (sandbox.info.container, await sandbox.backend.working_dir())
+    approval = ProjectApproval(
+        trusted=job.trust.trusted,
+        enable_all=job.mcp.enable_all_project,
+        enabled=job.mcp.enabled_project,
+        disabled=job.mcp.disabled_project,
+    )
     session = await open_mcp(
-        job.mcp.config, strict=job.mcp.strict, env={**host_env, **job.env}, cwd=cwd, container=container
+        job.mcp.config,
+        strict=job.mcp.strict,
+        env={**host_env, **job.env},
+        cwd=cwd,
+        container=container,
+        approval=approval,
     )
     parts.toolsets.extend(session.toolsets)
     parts.tool_names.extend(session.tool_names)
     parts.mcp.extend(session.infos)
     parts.warnings.extend(session.warnings)
+    untrusted = [i.name for i in session.infos if i.status == "disabled" and i.error and "untrusted" in i.error]
+    if untrusted:
+        names = ", ".join(untrusted)
+        parts.warnings.append(
+            f"untrusted workspace: did not start project MCP servers {names} — {trust_hint(job.trust.root)}"
+        )
     return session

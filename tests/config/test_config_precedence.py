@@ -1,4 +1,8 @@
-"""Layer precedence: defaults < user config < project config < frontmatter < TAU_* env < CLI flags."""
+"""Layer precedence: defaults < user config < project config < frontmatter < TAU_* env < CLI flags.
+
+The project is trusted here (precedence is about trusted layers); what an untrusted project may set is
+`test_trust.py`'s subject.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,11 @@ from config_sandbox import Sandbox
 from tau.config import JobSpec, load_job
 
 LAYERS = ("user", "project", "frontmatter", "env", "flags")
+
+
+@pytest.fixture(autouse=True)
+def _trusted(sandbox: Sandbox) -> None:
+    sandbox.env["TAU_TRUST_WORKSPACE"] = "1"
 
 
 def _arrange(sandbox: Sandbox, upto: int) -> tuple[dict[str, str], dict[str, object]]:
@@ -72,6 +81,7 @@ def test_permission_rules_are_appended_across_layers_and_scalars_overridden(sand
         "ask": ("Write",),
         "deny": ("Bash(rm:*)", "WebFetch"),
         "on_ask": "deny",
+        "additional_directories": (),
     }
 
 

@@ -25,9 +25,10 @@ def test_hooks_test_prints_the_combined_decision(project: Path, script: ScriptMa
     )
     payload = tmp_path / "payload.json"
     payload.write_text(json.dumps({"tool_name": "Bash", "tool_input": {"command": "rm -rf /"}, "tool_use_id": "t1"}))
-    result = CliRunner().invoke(hooks, ["test", "PreToolUse", "--input", str(payload), "--project-dir", str(project)])
+    args = ["test", "PreToolUse", "--input", str(payload), "--project-dir", str(project), "--trust-workspace"]
+    result = CliRunner().invoke(hooks, args)
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert out["decision"] == "block" and out["blocked"] is True and out["reason"] == "no rm"
     assert [(h["event"], h["matcher"], h["command"], h["exit_code"], h["decision"]) for h in out["hooks"]] == [
         ("PreToolUse", "Bash", guard, 2, "block")
@@ -38,7 +39,7 @@ def test_hooks_test_reads_stdin_and_respects_matchers(project: Path, script: Scr
     cmd = script("ctx.sh", 'echo "remember the changelog"\n')
     settings(project, {"hooks": {"SessionStart": [{"matcher": "startup", "hooks": [{"command": cmd}]}]}})
     runner = CliRunner()
-    args = ["test", "SessionStart", "--input", "-", "--project-dir", str(project)]
+    args = ["test", "SessionStart", "--input", "-", "--project-dir", str(project), "--trust-workspace"]
     hit = json.loads(runner.invoke(hooks, args, input='{"source": "startup"}').output)
     miss = json.loads(runner.invoke(hooks, args, input='{"source": "resume"}').output)
     assert hit["additional_context"] == ["remember the changelog"] and hit["decision"] is None
@@ -63,12 +64,17 @@ def test_hooks_ls_lists_handlers_with_their_source(project: Path) -> None:
         ".claude/settings.json",
     )
     runner = CliRunner()
-    plain = runner.invoke(hooks, ["ls", "--json", "--project-dir", str(project)])
-    assert json.loads(plain.output) == [
-        {"event": "Stop", "matcher": None, "command": "./stop.sh", "timeout": 5.0, "if": None, "source": str(tau_file)}
+    plain = runner.invoke(hooks, ["ls", "--json", "--no-compat", "--project-dir", str(project), "--trust-workspace"])
+    stop = {"event": "Stop", "matcher": None, "command": "./stop.sh", "timeout": 5.0, "if": None}
+    assert json.loads(plain.stdout) == [{**stop, "source": str(tau_file), "active": True}]
+    untrusted = runner.invoke(hooks, ["ls", "--project-dir", str(project)])
+    assert untrusted.stdout.splitlines() == [
+        f"PreToolUse\tBash\t./g.sh if Bash(rm *)\t({claude_file})\t[skipped: untrusted workspace]",
+        f"Stop\t*\t./stop.sh\t({tau_file})\t[skipped: untrusted workspace]",
     ]
-    compat = runner.invoke(hooks, ["ls", "--compat", "--project-dir", str(project)])
-    assert compat.output.splitlines() == [
+    assert "untrusted workspace" in untrusted.stderr
+    trusted = runner.invoke(hooks, ["ls", "--project-dir", str(project), "--trust-workspace"])
+    assert trusted.stdout.splitlines() == [
         f"PreToolUse\tBash\t./g.sh if Bash(rm *)\t({claude_file})",
         f"Stop\t*\t./stop.sh\t({tau_file})",
     ]
