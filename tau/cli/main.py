@@ -139,6 +139,13 @@ def _common_run_options(func: F) -> F:
             type=click.Choice(("read-only", "workspace-write", "full")),
             help="Kernel wall for commands (default: from the permission mode; see README, Security model).",
         ),
+        click.option(
+            "--trust-workspace",
+            is_flag=True,
+            default=None,
+            help="Trust this workspace's own files (hooks, MCP servers, allow rules...) for this run; also "
+            "TAU_TRUST_WORKSPACE=1. See `tau trust`.",
+        ),
         click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr (text output)."),
     ]
     for option in reversed(options):
@@ -246,10 +253,12 @@ def _register_subcommands() -> None:
     from tau.cli.sessions_cmd import sessions_group
     from tau.cli.skills_cmd import skills_group
     from tau.cli.steer_cmd import inject_command, stop_command
+    from tau.cli.trust_cmd import doctor_command, trust_command
     from tau.cli.watch_cmd import watch_command
 
     commands = (
         agents_group,
+        doctor_command,
         hooks_group,
         inject_command,
         mcp_group,
@@ -261,6 +270,7 @@ def _register_subcommands() -> None:
         sessions_group,
         skills_group,
         stop_command,
+        trust_command,
         watch_command,
     )
     for command in commands:

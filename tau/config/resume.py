@@ -78,6 +78,8 @@ def resume_job(
         "prompt": fresh.prompt if prompt is not None else base.prompt,
         "session_id": None,
         "record_path": fresh.record_path,
+        "trust": fresh.trust,  # decided now: a workspace trusted (or revoked) since the session began counts
+        "notices": fresh.notices,
     }
     if "vars" in given:
         update["vars"] = {**base.vars, **fresh.vars}
@@ -128,7 +130,10 @@ def _environment(base: JobSpec, fresh: JobSpec, given: Mapping[str, Any]) -> Any
     if "environment" in given or "container" in given:
         update["kind"] = fresh.environment.kind
     sandbox = _section(
-        base.environment.sandbox, fresh.environment.sandbox, {"container": "container", "keep_sandbox": "keep"}, given
+        base.environment.sandbox,
+        fresh.environment.sandbox,
+        {"container": "container", "keep_sandbox": "keep", "sandbox_policy": "policy"},
+        given,
     )
     if sandbox is not None:
         update["sandbox"] = sandbox

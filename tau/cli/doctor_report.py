@@ -1,0 +1,108 @@
+"""The data of `tau doctor`: every source a run in a directory reads, with what it loads, skips and ignores.
+
+Built from the same functions a run uses (`assemble_layers`, `load_hook_config`, `load_servers`,
+`load_bootstrap_memory`), so the report cannot drift from what a run does. Reads files only; starts nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tau.config.trust import Trust, trust_hint
+
+__all__ = ["gather"]
+
+
+def _keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, Mapping) and value:
+            out += _keys(value, f"{prefix}{key}.")
+        else:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+def _layer_sources(env: Mapping[str, str], workspace: Path, trust_flag: bool) -> tuple[Trust, list[dict[str, Any]]]:
+    from tau.config.assemble import assemble_layers
+    from tau.config.layers import FRONTMATTER, build_layer, env_layer, flags_layer
+
+    assembly = assemble_layers(
+        front=build_layer(FRONTMATTER, "<none>", workspace, {}),
+        env_layer=env_layer(env, workspace),
+        flags_layer=flags_layer({}, workspace),
+        env=env,
+        cwd=workspace,
+        trust_flag=trust_flag,
+    )
+    sources: dict[str, dict[str, Any]] = {}
+    for layer in assembly.layers:
+        if layer.name in ("user", "project", "local"):
+            entry = sources.setdefault(layer.source, {"path": layer.source, "kind": f"{layer.name} settings"})
+            entry["loads"] = _keys(layer.data)
+    for item in assembly.skipped:
+        entry = sources.setdefault(item.source, {"path": item.source, "kind": "project settings"})
+        entry.setdefault("skips", []).append(f"{item.key} ({item.reason})")
+    for found in assembly.settings_files:
+        entry = sources.setdefault(str(found.path), {"path": str(found.path), "kind": f"{found.scope} settings"})
+        entry["ignores"] = [f"{key} (not implemented by tau)" for key in found.unsupported]
+    return assembly.trust, list(sources.values())
+
+
+def _hook_sources(env: Mapping[str, str], workspace: Path, trust: Trust) -> list[dict[str, Any]]:
+    from tau.hooks import load_hook_config
+
+    home = Path(env["HOME"]) if env.get("HOME") else None
+    config = load_hook_config(workspace, home=home, env=env, trusted=True)
+    by_file: dict[str, dict[str, Any]] = {}
+    for event, groups in config.events.items():
+        for group in groups:
+            for handler in group.handlers:
+                entry = by_file.setdefault(handler.source, {"path": handler.source, "kind": "hooks"})
+                line = f"{event} {group.matcher or '*'}: {handler.command}"
+                active = trust.trusted or not trust.owns(handler.source)
+                entry.setdefault("loads" if active else "skips", []).append(line if active else f"{line} (needs trust)")
+    return list(by_file.values())
+
+
+def _mcp_sources(env: Mapping[str, str], workspace: Path, trust: Trust) -> list[dict[str, Any]]:
+    from tau.mcp import ProjectApproval, load_servers
+
+    servers = load_servers((), env=env, cwd=workspace, approval=ProjectApproval(trusted=trust.trusted))
+    by_file: dict[str, dict[str, Any]] = {}
+    for server in servers:
+        entry = by_file.setdefault(server.source, {"path": server.source, "kind": "MCP servers"})
+        if server.disabled:
+            entry.setdefault("skips", []).append(f"{server.name} ({server.note or 'disabled'})")
+        else:
+            entry.setdefault("loads", []).append(f"{server.name} ({server.transport})")
+    return list(by_file.values())
+
+
+def _memory_sources(env: Mapping[str, str], workspace: Path) -> list[dict[str, Any]]:
+    from tau.memory import find_project_root, load_bootstrap_memory
+
+    home = env.get("HOME", "")
+    root = find_project_root(str(workspace), home=home or None)
+    memory = load_bootstrap_memory(cwd=str(workspace), home=home, project_root=root)
+    entry: dict[str, Any] = {"path": root, "kind": "memory files"}
+    entry["loads"] = [f"{f.path} ({f.bytes} bytes{', truncated' if f.truncated else ''})" for f in memory.files]
+    entry["skips"] = list(memory.warnings)
+    return [entry] if entry["loads"] or entry["skips"] else []
+
+
+def gather(workspace: Path, env: Mapping[str, str], *, trust_flag: bool = False) -> dict[str, Any]:
+    """The whole report as JSON-ready data."""
+    trust, sources = _layer_sources(env, workspace, trust_flag)
+    sources += _hook_sources(env, workspace, trust)
+    sources += _mcp_sources(env, workspace, trust)
+    sources += _memory_sources(env, workspace)
+    verdict = {
+        "root": trust.root,
+        "trusted": trust.trusted,
+        "verdict": trust.describe(),
+        "hint": "" if trust.trusted else trust_hint(trust.root),
+    }
+    return {"workspace": str(workspace), "trust": verdict, "sources": sources}
