@@ -81,12 +81,12 @@ def _mcp_sources(env: Mapping[str, str], workspace: Path, trust: Trust) -> list[
     return list(by_file.values())
 
 
-def _memory_sources(env: Mapping[str, str], workspace: Path) -> list[dict[str, Any]]:
+def _memory_sources(env: Mapping[str, str], workspace: Path, trust: Trust) -> list[dict[str, Any]]:
     from tau.memory import find_project_root, load_bootstrap_memory
 
     home = env.get("HOME", "")
     root = find_project_root(str(workspace), home=home or None)
-    memory = load_bootstrap_memory(cwd=str(workspace), home=home, project_root=root)
+    memory = load_bootstrap_memory(cwd=str(workspace), home=home, project_root=root, trusted=trust.trusted)
     entry: dict[str, Any] = {"path": root, "kind": "memory files"}
     entry["loads"] = [f"{f.path} ({f.bytes} bytes{', truncated' if f.truncated else ''})" for f in memory.files]
     entry["skips"] = list(memory.warnings)
@@ -98,7 +98,7 @@ def gather(workspace: Path, env: Mapping[str, str], *, trust_flag: bool = False)
     trust, sources = _layer_sources(env, workspace, trust_flag)
     sources += _hook_sources(env, workspace, trust)
     sources += _mcp_sources(env, workspace, trust)
-    sources += _memory_sources(env, workspace)
+    sources += _memory_sources(env, workspace, trust)
     verdict = {
         "root": trust.root,
         "trusted": trust.trusted,

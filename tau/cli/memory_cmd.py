@@ -49,8 +49,15 @@ def memory_show(cwd: str | None, compat: bool, max_bytes: int | None, memory_dir
     if not os.path.isdir(directory):
         raise ConfigError(f"--cwd {cwd}: not a directory")
     mem_dir = memory_dir or DEFAULT_MEMORY_DIR
+    from tau.config.trust import trust_for
+
+    trusted = trust_for(Path(directory), dict(os.environ)).trusted
     bootstrap = load_bootstrap_memory(
-        cwd=directory, home=str(Path.home()), compat=compat, max_bytes=max_bytes or DEFAULT_MAX_BYTES
+        cwd=directory,
+        home=str(Path.home()),
+        compat=compat,
+        max_bytes=max_bytes or DEFAULT_MAX_BYTES,
+        trusted=trusted,
     )
     index = anyio.run(load_memory_index, HostBackend(directory), mem_dir)
     text = memory_instructions(bootstrap, index, memory_dir=mem_dir)

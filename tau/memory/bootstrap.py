@@ -29,6 +29,8 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tau.config.trust import trust_hint
+from tau.confine import inside
 from tau.memory.files import HostFiles, LocalFiles
 from tau.memory.imports import find_imports, looks_like_path, resolve_import
 
@@ -135,14 +137,27 @@ def _dirs_root_to_cwd(root: str, cwd: str) -> list[str]:
 
 
 class _Loader:
-    """Reads hierarchy files and expands their imports depth-first, collecting warnings."""
+    """Reads hierarchy files and expands their imports depth-first, collecting warnings.
 
-    def __init__(self, fs: HostFiles, home: str, max_depth: int) -> None:
+    `confine` (the repository root of an untrusted workspace, else None): a project file or an import whose real
+    path leaves it is skipped when the file that names it is the repository's own (inside `confine`); the user's
+    own memory files (outside it) import from anywhere. Skips are collected in `outside`."""
+
+    def __init__(self, fs: HostFiles, home: str, max_depth: int, confine: str | None = None) -> None:
         self.fs = fs
         self.home = home
         self.max_depth = max_depth
+        self.confine = confine
         self.seen: set[str] = set()
         self.warnings: list[str] = []
+        self.outside: list[str] = []
+
+    def _escapes(self, real: str, named_by: str | None) -> bool:
+        """Whether `real` leaves the repository although the repository named it (`named_by`: the importer's real
+        path; None for a hierarchy file, which the repository always names)."""
+        if self.confine is None or inside(real, self.confine):
+            return False
+        return named_by is None or inside(named_by, self.confine)
 
     def read(self, path: str) -> bytes | None:
         try:
@@ -155,6 +170,9 @@ class _Loader:
         """`path` followed by everything it imports (depth-first), skipping files already loaded."""
         real = self.fs.realpath(path)
         if real in self.seen:
+            return []
+        if scope != "user" and self._escapes(real, None):
+            self.outside.append(f"{path} (-> {real})")
             return []
         data = self.read(path)
         if data is None or not data.strip():
@@ -179,6 +197,9 @@ class _Loader:
                 self.warnings.append(f"memory import @{reference} in {importer.path}: {target} is not a file")
             return None
         real = self.fs.realpath(target)
+        if self._escapes(real, stack[-1]):
+            self.outside.append(f"@{reference} in {importer.path} (-> {real})")
+            return None
         if real in stack:
             chain = " -> ".join([*stack[stack.index(real) :], real])
             self.warnings.append(f"memory import cycle skipped: {chain}")
@@ -255,17 +276,25 @@ def load_bootstrap_memory(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_import_depth: int = DEFAULT_MAX_IMPORT_DEPTH,
     project_root: str | None = None,
+    trusted: bool = False,
 ) -> BootstrapMemory:
     """Discover, read, expand and cap the bootstrap memory for a run started in `cwd` (see the module docstring).
 
-    Never raises for a file problem: unreadable files, broken imports, cycles and cuts become `warnings`.
+    Unless `trusted`, the repository's memory files and their imports must stay inside the project root once
+    symlinks are followed; what leaves it is skipped with one warning. Never raises for a file problem:
+    unreadable files, broken imports, cycles and cuts become `warnings`.
     """
     fs = files or LocalFiles()
     cwd = posixpath.normpath(cwd)
     home = posixpath.normpath(home)
     root = project_root or find_project_root(cwd, fs, home=home)
-    loader = _Loader(fs, home, max_import_depth)
+    loader = _Loader(fs, home, max_import_depth, confine=None if trusted else fs.realpath(root))
     units = [loader.unit(path, scope) for path, scope in _candidates(fs, home, root, cwd, compat)]
+    if loader.outside:
+        loader.warnings.append(
+            f"untrusted workspace: memory outside the repository not loaded: {', '.join(loader.outside)} — "
+            f"{trust_hint(root)}"
+        )
     kept, cap_warnings = _apply_cap(units, max_bytes)
     loaded: list[LoadedFile] = []
     dropped: list[str] = []

@@ -63,7 +63,12 @@ def gather_context(job: JobSpec, *, memory_index: str | None = None) -> ContextP
     root = find_project_root(workspace, home=home or None)
     if job.memory.enabled:
         boot = load_bootstrap_memory(
-            cwd=workspace, home=home, compat=job.memory.compat, max_bytes=job.memory.max_bytes, project_root=root
+            cwd=workspace,
+            home=home,
+            compat=job.memory.compat,
+            max_bytes=job.memory.max_bytes,
+            project_root=root,
+            trusted=job.trust.trusted,
         )
         if boot.files:
             parts.before_job.append(boot.render())

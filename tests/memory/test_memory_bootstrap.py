@@ -121,7 +121,7 @@ def test_imports_are_relative_to_the_importer_with_home_and_nesting(home: Path, 
     write(repo / "docs/style.md", "style; also @../extra/more.md\n")
     write(repo / "extra/more.md", "more\n")
     write(home / "prefs.md", "prefs\n")
-    memory = load(repo, home)
+    memory = load(repo, home, trusted=True)  # a trusted repository may import from outside (here: ~)
     assert [(f.path, f.scope, f.imported_from) for f in memory.files] == [
         (str(repo / "AGENTS.md"), "project", None),
         (str(repo / "docs/style.md"), "import", str(repo / "AGENTS.md")),
@@ -264,3 +264,26 @@ def test_symlinked_file_imports_relative_to_its_real_location(home: Path, tmp_pa
     (home / ".claude").mkdir()
     (home / ".claude/CLAUDE.md").symlink_to(tmp_path / "dotfiles/CLAUDE.md")
     assert paths(load(repo, home)) == [str(home / ".claude/CLAUDE.md"), str(tmp_path / "dotfiles/prefs.md")]
+
+
+def test_untrusted_repository_memory_stays_inside_the_repository(tmp_path: Path, home: Path, repo: Path) -> None:
+    secret = write(tmp_path / "outside/id_rsa", "PRIVATE KEY\n")
+    write(home / "prefs.md", "prefs\n")
+    write(repo / "AGENTS.md", f"@docs/a.md @~/prefs.md @{secret} @../outside/id_rsa @docs/link.md\n")
+    write(repo / "docs/a.md", "inside\n")
+    (repo / "docs/link.md").symlink_to(secret)
+    sub = repo / "sub"
+    sub.mkdir()
+    (sub / "CLAUDE.md").symlink_to(secret)  # a memory file that is itself a link out
+    memory = load(sub, home)
+    assert paths(memory) == [str(repo / "AGENTS.md"), str(repo / "docs/a.md")]
+    assert all("PRIVATE" not in f.text for f in memory.files)
+    [notice] = [w for w in memory.warnings if w.startswith("untrusted workspace")]
+    assert "@~/prefs.md" in notice and str(sub / "CLAUDE.md") in notice and "tau trust" in notice
+
+
+def test_the_users_own_memory_imports_from_anywhere(tmp_path: Path, home: Path, repo: Path) -> None:
+    notes = write(tmp_path / "notes/team.md", "team\n")
+    write(home / ".claude/CLAUDE.md", f"@{notes}\n")
+    memory = load(repo, home)
+    assert str(notes) in paths(memory)
