@@ -255,6 +255,8 @@ def _loose_texts(part: SimpleCommand) -> set[str]:
 
 def _strict_texts(part: SimpleCommand) -> set[str]:
     """Allow rules see the command after transparent wrappers only, and git without its harmless globals."""
+    if any(c.isspace() for word in part.argv[:2] for c in word):
+        return set()  # `'git diff' x` would read as `git diff x`: a program or subcommand with a blank never matches
     if part.escalates:
         return {part.raw_text}
     texts = {part.text}

@@ -129,7 +129,7 @@ class PermissionToolset(WrapperToolset[AgentDepsT]):
     """Evaluates every call of the wrapped toolset (function and MCP tools alike) before it runs."""
 
     gate: PermissionGate = field(kw_only=True)
-    _workspace_real: dict[int, str] = field(default_factory=dict[int, str], init=False, repr=False)
+    _workspace_real: dict[str, str] = field(default_factory=dict[str, str], init=False, repr=False)
 
     async def call_tool(
         self, name: str, tool_args: dict[str, Any], ctx: RunContext[AgentDepsT], tool: ToolsetTool[AgentDepsT]
@@ -175,8 +175,8 @@ class PermissionToolset(WrapperToolset[AgentDepsT]):
     async def _under_policy_root(self, real: str, ctx: RunContext[AgentDepsT]) -> str:
         """Map a real path under the workspace's real root back under the policy's (lexical) workspace root."""
         root = self.gate.policy.workspace
-        key = id(ctx.workspace)
-        if key not in self._workspace_real:
+        key = repr(ctx.workspace.ref)  # per environment: the toolset may outlive one workspace object
+        if ctx.workspace.ref is None or key not in self._workspace_real:
             try:
                 self._workspace_real[key] = await ctx.workspace.realpath(root)
             except Exception:

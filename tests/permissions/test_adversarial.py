@@ -133,6 +133,9 @@ SMUGGLE: list[tuple[str, str]] = [
     ("git diff\n\\ touch pwn", "ask"),
     ("git diff } ]; touch pwn", "ask"),
     ("git diff a\\\tb", "ask"),
+    ("git 'diff --output=../x'", "ask"),  # one word for git; joined text would read `git diff --output=../x`
+    ("'git diff' x", "ask"),
+    ('git "$(echo diff) x"', "ask"),
     ("git diff $CMD", "allow"),  # an unknown argument is what `git diff *` accepts; it runs nothing by itself
     ("git diff # $(touch pwn)", "allow"),
     ("git diff", "allow"),
