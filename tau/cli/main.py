@@ -32,7 +32,9 @@ class _TauGroup(click.Group):
         try:
             return super().invoke(ctx)
         except TauError as error:
-            click.echo(f"tau: {error.message}", err=True)
+            from tau.redact import Redactor
+
+            click.echo(f"tau: {Redactor.from_env(os.environ).text(error.message)}", err=True)
             sys.exit(int(error.exit_code))
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise  # handled by main()
@@ -42,6 +44,9 @@ class _TauGroup(click.Group):
             if os.environ.get("TAU_DEBUG"):
                 raise
             detail = " ".join(str(error).split()) or type(error).__name__
+            from tau.redact import Redactor
+
+            detail = Redactor.from_env(os.environ).text(detail)
             click.echo(f"tau: internal error: {type(error).__name__}: {detail}", err=True)
             sys.exit(int(ExitCode.FAILED))
 

@@ -69,7 +69,8 @@ def resume_job(
     fresh = load_job(prompt_text=prompt or base.prompt, flags=fresh_flags, env=env, cwd=cwd)
 
     same_model = "model" not in given and "base_url" not in given
-    model = base.model.model_copy(update={"api_key": fresh.model.api_key}) if same_model else fresh.model
+    live = {"api_key": fresh.model.api_key, "base_url": fresh.model.base_url or base.model.base_url}
+    model = base.model.model_copy(update=live) if same_model else fresh.model
     update: dict[str, Any] = {
         "model": model,
         "env": fresh.env,

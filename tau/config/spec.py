@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from tau.redact import Redactor
 
 OutputFormat = Literal["text", "json", "stream-json", "claude-stream-json"]
 PermissionMode = Literal["default", "acceptEdits", "plan", "bypassPermissions"]
@@ -45,6 +47,11 @@ class ModelSpec(_Frozen):
     @property
     def ref(self) -> str:
         return f"{self.provider}:{self.name}"
+
+    @field_serializer("base_url", when_used="json")
+    def _stored_base_url(self, value: str | None) -> str | None:
+        """Serialized (snapshots, events) without URL credentials; a resumed run takes the live one from config."""
+        return None if value is None else Redactor().text(value)
 
 
 class PermissionsSpec(_Frozen):

@@ -74,6 +74,7 @@ class McpServerConfig:
     disabled: bool = False
     missing_vars: tuple[str, ...] = ()
     note: str | None = None  # why a disabled server is off (reported as its error), e.g. an untrusted workspace
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # what ${VAR}s expanded to: masked in its errors
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,17 @@ class ProjectApproval:
 # -- ${VAR} expansion ---------------------------------------------------------------------------------------------
 
 
-def expand_vars(text: str, env: Mapping[str, str], missing: list[str] | None = None) -> str:
+def expand_vars(
+    text: str, env: Mapping[str, str], missing: list[str] | None = None, used: list[str] | None = None
+) -> str:
     """Expand `${VAR}` / `${VAR:-default}` in `text` with `env`. Unset VARs without default stay literal and are
-    appended to `missing` (the caller decides what that means)."""
+    appended to `missing` (the caller decides what that means); values taken from `env` are appended to `used`."""
 
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         if name in env:
+            if used is not None:
+                used.append(env[name])
             return env[name]
         if default is not None:
             return default
@@ -293,20 +298,21 @@ def parse_server(name: str, raw: Any, *, source: str, env: Mapping[str, str], ba
     if transport != "stdio" and not url:
         raise f.fail("url", f"an {transport} server needs `url`")
     missing: list[str] = []
+    used: list[str] = []
     expanded_cwd = f.string("cwd")
     if expanded_cwd is not None:
-        expanded_cwd = str(base_dir / expand_vars(expanded_cwd, env, missing))
+        expanded_cwd = str(base_dir / expand_vars(expanded_cwd, env, missing, used))
     include = f.strings("includeTools")
     return McpServerConfig(
         name=name,
         transport=transport,
         source=source,
-        command=expand_vars(command, env, missing) if command else None,
-        args=tuple(expand_vars(a, env, missing) for a in f.strings("args") or ()),
-        env={k: expand_vars(v, env, missing) for k, v in f.mapping("env").items()},
+        command=expand_vars(command, env, missing, used) if command else None,
+        args=tuple(expand_vars(a, env, missing, used) for a in f.strings("args") or ()),
+        env={k: expand_vars(v, env, missing, used) for k, v in f.mapping("env").items()},
         cwd=expanded_cwd if transport == "stdio" else None,
-        url=expand_vars(url, env, missing) if url and transport != "stdio" else None,
-        headers={k: expand_vars(v, env, missing) for k, v in f.mapping("headers").items()},
+        url=expand_vars(url, env, missing, used) if url and transport != "stdio" else None,
+        headers={k: expand_vars(v, env, missing, used) for k, v in f.mapping("headers").items()},
         startup_timeout_s=f.millis("timeout"),
         include_tools=tuple(include) if include is not None else None,
         exclude_tools=tuple(f.strings("excludeTools") or ()),
@@ -314,6 +320,7 @@ def parse_server(name: str, raw: Any, *, source: str, env: Mapping[str, str], ba
         host=f.flag("host"),
         disabled=f.flag("disabled"),
         missing_vars=tuple(missing),
+        secrets=tuple(used),
     )
 
 

@@ -44,6 +44,7 @@ from pydantic_ai.toolsets.abstract import ToolsetTool
 from tau.errors import ConfigError, PreflightError
 from tau.mcp.config import DEFAULT_STARTUP_TIMEOUT_S, McpServerConfig
 from tau.protocol import McpServerInfo
+from tau.redact import Redactor
 
 if TYPE_CHECKING:
     from pydantic_ai.mcp import MCPToolset
@@ -357,8 +358,9 @@ async def connect_all(
             await server.close()
             reason = f"did not start within {limit:g}s (MCP_TIMEOUT)" if isinstance(exc, TimeoutError) else None
             reason = reason or describe_error(exc)
+            masked = Redactor().with_values(server.config.secrets)
             results[name] = McpServerInfo(
-                name=name, status="failed", error=f"{reason}; stderr: {tail}" if tail else reason
+                name=name, status="failed", error=masked.text(f"{reason}; stderr: {tail}" if tail else reason)
             )
 
     async with anyio.create_task_group() as group:

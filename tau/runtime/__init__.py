@@ -23,6 +23,7 @@ from pydantic_ai.models import Model
 
 from tau.config.spec import JobSpec
 from tau.hooks import HookRegistry
+from tau.redact import Redactor
 from tau.runtime.answers import Answers
 from tau.runtime.clarify import OnAsk
 from tau.runtime.driver import Continuation, RunDriver
@@ -61,7 +62,7 @@ async def prepare_run(
 
     host_env = dict(os.environ if environ is None else environ)
     session_id = session_id or job.session_id or str(uuid.uuid4())
-    emitter = Emitter(*sinks)
+    emitter = Emitter(*sinks, redactor=Redactor.from_env({**host_env, **job.env}))
     on_ask = job.permissions.on_ask
     asker = headless_asker
     if on_ask == "tty" and interactive:

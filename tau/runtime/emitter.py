@@ -30,26 +30,54 @@ from tau.protocol import (
     MessageDelta,
     Notice,
     PermissionDecided,
+    RetryScheduled,
+    RunCompleted,
+    SessionStarted,
     ThinkingDelta,
     ToolCompleted,
     ToolStarted,
     UsageTotals,
 )
+from tau.redact import Redactor
 
 Sink = Callable[[Event], None]
 
 
+def _redacted(event: Event, redactor: Redactor) -> Event:
+    """The event with secrets masked in the fields that carry operator-facing text (rare events only: the cost per
+    streamed delta stays nil). Tool output and model text are content, shown as they are."""
+    if isinstance(event, Notice):
+        return event.model_copy(update={"message": redactor.text(event.message)})
+    if isinstance(event, RetryScheduled):
+        return event.model_copy(update={"error": redactor.text(event.error)})
+    if isinstance(event, RunCompleted) and event.error:
+        return event.model_copy(update={"error": redactor.text(event.error)})
+    if isinstance(event, SessionStarted) and any(info.error for info in event.mcp):
+        mcp = [info.model_copy(update={"error": redactor.optional(info.error)}) for info in event.mcp]
+        return event.model_copy(update={"mcp": mcp})
+    return event
+
+
+_REDACTED_TYPES = (Notice, RetryScheduled, RunCompleted, SessionStarted)
+
+
 class Emitter:
-    def __init__(self, *sinks: Sink) -> None:
+    """`redactor` masks secrets (credential-like environment values, URL credentials) in notices, retries, errors
+    and MCP server status before any sink sees them."""
+
+    def __init__(self, *sinks: Sink, redactor: Redactor | None = None) -> None:
         self._sinks: list[Sink] = list(sinks)
         self._seq = 0
         self.last_activity = time.monotonic()
         self.sink_errors: list[BaseException] = []
+        self.redactor = redactor or Redactor()
 
     def add_sink(self, sink: Sink) -> None:
         self._sinks.append(sink)
 
     def emit(self, event: Event) -> Event:
+        if isinstance(event, _REDACTED_TYPES):
+            event = _redacted(event, self.redactor)
         stamped = event.model_copy(update={"seq": self._seq})
         self._seq += 1
         self.last_activity = time.monotonic()
