@@ -122,6 +122,30 @@ def _no_operands_unless_plus(parsed: Parsed) -> bool:
     return all((w.value or "").startswith("+") for w in parsed.operands)
 
 
+_SET_OPTIONS = frozenset({"pipefail", "errexit", "nounset", "xtrace", "verbose", "errtrace", "noclobber", "noglob"})
+
+
+def _set(args: list[Word]) -> tuple[str, ...] | None:
+    """`set -euo pipefail`, `set -x`, `set -- a b`: shell options that change no file and run nothing. Not
+    `set -o posix` or others (posix mode expands aliases)."""
+    i = 0
+    while i < len(args):
+        value = args[i].value if args[i].static else None
+        if value == "--":
+            return ()
+        if value is None or value[:1] not in ("-", "+") or len(value) < 2:
+            return None
+        for letter in value[1:]:
+            if letter == "o":
+                i += 1
+                if i >= len(args) or args[i].value not in _SET_OPTIONS:
+                    return None
+            elif letter not in "euxvECf":
+                return None
+        i += 1
+    return ()
+
+
 def _lookup(parsed: Parsed) -> bool:
     return parsed.has("-v", "-V")
 
@@ -139,7 +163,7 @@ PROGRAMS: dict[str, Program] = {
         _names(
             "echo printf true false : pwd basename dirname whoami id groups uname arch nproc printenv env which "
             "type whereis test [ [[ tr numfmt seq expr sleep yes locale getconf tty uptime free ps who w users "
-            "exit return break continue shift wait popd dirs jobs"
+            "exit return break continue shift wait popd dirs jobs trap read mapfile readarray getopts let"
         ),
         _ANY_NO_PATHS,
     ),
@@ -182,6 +206,8 @@ def read_paths(command: SimpleCommand) -> tuple[str, ...] | None:
             return git_read_paths(args, cwd_changed=command.cwd_changed)
         if name == "find":
             return _find(args)
+        if name == "set":
+            return _set(args)
         spec = PROGRAMS.get(name)
         return None if spec is None else _program(spec, args)
     except Unprovable:

@@ -33,7 +33,7 @@ from tau.permissions.shell_redirects import REDIRECTS, Pieces
 from tau.permissions.shell_redirects import redirect as read_redirect
 from tau.permissions.shell_types import Redirect, SimpleCommand
 from tau.permissions.shell_words import Unprovable, Word, check_arithmetic, check_gaps, evaluate, node_text, scan
-from tau.permissions.wrappers import Unwrapped, program_name, unwrap
+from tau.permissions.wrappers import Invocation, Unwrapped, program_name, unwrap
 
 __all__ = ["Walker"]
 
@@ -357,13 +357,15 @@ class Walker:
         self, unwrapped: Unwrapped, raw: list[Word], names: list[str], redirects: list[Redirect], sink: PartSink
     ) -> None:
         inv = unwrapped.main
-        unsafe = tuple(n for n in names if not env_safe(n))
+        unsafe = tuple(n for n in names if not env_safe(n) and not _builtin_local(n, inv))
         if inv is None:
             if redirects:
                 self.add(SimpleCommand((), tuple(raw), tuple(redirects), problem=sink.problem, hazards=sink.liftable()))
         else:
             if inv.argv and program_name(inv.argv[0]) is None:
                 sink.fail("the program name is an expansion")
+            elif inv.argv and inv.argv[0].text in ("{", "}", "!", "[[", "]]"):
+                sink.fail(f"the reserved word {inv.argv[0].text!r} read as a program")
             check_builtin(inv.argv, sink)
             writes = tuple(Redirect(">>", w.shown, dynamic=not w.static) for w in inv.writes)
             writes += tuple(Redirect("<", w.shown, dynamic=not w.static) for w in inv.reads)
@@ -452,3 +454,13 @@ _STATEMENTS: dict[str, Callable[[Walker, Node], None]] = {
     "variable_assignment": Walker._assignments,
     "variable_assignments": Walker._assignments,
 }
+
+
+_SPLITTING_BUILTINS = frozenset({"read", "mapfile", "readarray"})
+
+
+def _builtin_local(name: str, inv: Invocation | None) -> bool:
+    """`IFS= read -r line`: an IFS prefix on a builtin that splits input reaches no program."""
+    if name != "IFS" or inv is None or not inv.argv or inv.wrappers:
+        return False
+    return program_name(inv.argv[0]) in _SPLITTING_BUILTINS

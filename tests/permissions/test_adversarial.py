@@ -301,6 +301,12 @@ PLAN: list[tuple[str, str]] = [
     ("command -v git", "allow"),
     ("eval 'ls -la'", "allow"),
     ("bash -c 'ls -la'", "allow"),
+    ("set -euo pipefail; ls", "allow"),
+    ("set -o posix", "deny"),  # posix mode expands aliases
+    ('while IFS= read -r line; do echo "$line"; done < f', "allow"),
+    ("IFS=: ls", "deny"),
+    ("trap - EXIT", "allow"),
+    ("trap 'rm x' EXIT", "deny"),
 ]
 
 RM: Rules = {"deny": ("Bash(rm:*)",)}
@@ -431,6 +437,7 @@ DODGE: list[str] = [
     "x \\ #; rm x",
     "x \n\n\\rm x",
     "ls $\n\\rm x",
+    "! { rm x; }",
 ]
 
 FILES: list[tuple[PermissionMode, Rules, str, str]] = [
