@@ -4,15 +4,35 @@ Order: `--state-dir` (the `explicit` argument) > `TAU_STATE_DIR` > a project-loc
 project from `cwd` up (not at or above `$HOME`, so `~/.tau` is never taken for a project) > `$XDG_STATE_HOME/tau` >
 `~/.local/state/tau`. A directory is a project when its `.tau/` holds `state/`, `config.toml` or `settings.json` —
 not any `.tau/`: runs create `.tau/plans/` and `.tau/memory/` in workspaces, and that must not move the store between
-`tau run` and `tau plan approve`. Nothing here creates directories or reads `os.environ`.
+`tau run` and `tau plan approve`. A project `.tau/` or `.tau/state` that a symlink leads out of the project is
+refused (ConfigError), so a cloned repository cannot redirect where tau writes. Nothing here creates directories or
+reads `os.environ`.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from tau.confine import inside
+from tau.errors import ConfigError
+
 PROJECT_MARKERS: tuple[str, ...] = ("state", "config.toml", "settings.json")  # in `.tau/`: what makes a project
+
+
+def _refuse_escape(state: Path) -> None:
+    """A project's `.tau/state` (or its `.tau/`) that a symlink leads out of the project is refused: a cloned
+    repository must not choose where tau writes its sessions. ConfigError (exit 2), one line."""
+    project = state.parent.parent
+    real_project = os.path.realpath(project)
+    for path in (state.parent, state):
+        real = os.path.realpath(path)
+        if os.path.islink(path) and not inside(real, real_project):
+            raise ConfigError(
+                f"{path} is a symbolic link to {real}, outside the project: tau does not write its sessions "
+                "through it (remove the link, or pass --state-dir / TAU_STATE_DIR)"
+            )
 
 
 def project_state_dir(cwd: Path, env: Mapping[str, str]) -> Path | None:
@@ -36,6 +56,7 @@ def default_state_dir(env: Mapping[str, str], cwd: Path, explicit: str | Path | 
         return (cwd / Path(env["TAU_STATE_DIR"])).resolve()
     project = project_state_dir(cwd, env)
     if project is not None:
+        _refuse_escape(project)
         return project
     xdg = env.get("XDG_STATE_HOME", "")
     if xdg and Path(xdg).is_absolute():
