@@ -45,7 +45,7 @@ RUNS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "tool": (("-p", "read the data file", "-o", "stream-json"), {"data.txt": DATA}),
     "429": (("-p", "rate limited once", "-o", "stream-json"), {}),
     "broken": (("-p", "flaky stream", "-o", "stream-json"), {}),
-    "500": (("-p", "always failing", "-o", "stream-json"), {".tau/config.toml": NO_RETRIES}),
+    "500": (("-p", "always failing", "-o", "stream-json"), {"../home/.config/tau/config.toml": NO_RETRIES}),
 }
 
 
