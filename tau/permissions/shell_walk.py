@@ -20,6 +20,7 @@ Invariants:
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -40,6 +41,7 @@ __all__ = ["Walker"]
 _MAX_SCRIPT_DEPTH = 8
 _MAX_TREE_DEPTH = 200
 _MAX_CWD = 8
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NOT_BLANK_TO_BASH = ("\r", "\v", "\f", "\0")
 _CONTAINERS = frozenset(
     {"program", "list", "do_group", "else_clause", "elif_clause", "if_statement", "negated_command", "case_item"}
@@ -163,10 +165,17 @@ class Walker:
     # --- compound statements -----------------------------------------------------------------------------------
 
     def _compound(self, node: Node) -> None:
-        if node.children and node.children[0].type == "((":
+        children = node.children
+        if children and children[0].type == "((":
             with self._line_sink():
                 check_arithmetic(node, self)
             return
+        if (
+            children
+            and children[0].type == "{"
+            and (len(children) < 3 or children[1].start_byte == children[0].end_byte)
+        ):
+            raise Unprovable("a `{` joined to a word or an empty group (bash reads a word there)")
         self._children(node)
 
     def _loop_statement(self, node: Node) -> None:
@@ -233,7 +242,9 @@ class Walker:
         if target.type == "subscript":
             scan(target, self)
             name_node = target.child_by_field_name("name")
-            return (node_text(name_node) if name_node is not None else None), shown
+            target = name_node if name_node is not None else target
+        if not _IDENTIFIER.fullmatch(node_text(target)):
+            raise Unprovable(f"{node_text(node)!r} is not an assignment for bash (a command word)")
         return node_text(target), shown
 
     # --- words -------------------------------------------------------------------------------------------------
@@ -314,8 +325,20 @@ class Walker:
     def _pieces(self, node: Node, outer_redirects: list[Node], pieces: Pieces) -> None:
         check_gaps(node)
         last_end = -1
+        previous: Node | None = None
         for i, child in enumerate(node.children):
             field_name = node.field_name_for_child(i)
+            if (
+                previous is not None
+                and previous.end_byte == child.start_byte
+                and "variable_assignment"
+                in (
+                    previous.type,
+                    child.type,
+                )
+            ):
+                raise Unprovable(f"an assignment joined to the next word: {node_text(node)!r}")
+            previous = child
             if child.type == "variable_assignment":
                 pieces.assignments.append(child)
             elif child.type in REDIRECTS:

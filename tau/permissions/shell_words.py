@@ -104,8 +104,12 @@ def check_gaps(node: Node, *, blanks: bytes = b" \t") -> None:
     words, in a list newlines too."""
     data = node.text or b""
     children = node.children
-    for before, after in itertools.pairwise(children):
-        gap = data[before.end_byte - node.start_byte : after.start_byte - node.start_byte]
+    if not children:
+        return
+    edges = [(node.start_byte, children[0].start_byte), (children[-1].end_byte, node.end_byte)]
+    edges += [(before.end_byte, after.start_byte) for before, after in itertools.pairwise(children)]
+    for start, end in edges:
+        gap = data[start - node.start_byte : end - node.start_byte]
         if gap.strip(blanks):
             raise Unprovable(f"text the parser skipped between words: {gap.decode('utf-8', 'surrogateescape')!r}")
 
@@ -191,6 +195,8 @@ class _Collector:
 
     def add(self, node: Node) -> None:
         kind = node.type
+        if kind == "$" and node_text(node) != "$":
+            raise Unprovable(f"an odd `$` token {node_text(node)!r}")
         if kind in ("word", "number", "extglob_pattern", "brace_expression", "regex", "$", "special_variable_name"):
             self._unquoted(node_text(node))
         elif kind == "raw_string":
@@ -198,6 +204,7 @@ class _Collector:
         elif kind == "ansi_c_string":
             self.chars.extend((c, True) for c in decode_ansi_c(node_text(node)[2:-1]))
         elif kind == "translated_string":
+            check_gaps(node, blanks=b"")
             for child in node.children:
                 if child.type == "string":
                     self._string(child)

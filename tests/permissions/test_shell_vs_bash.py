@@ -8,6 +8,7 @@ names, static words and `;`/`&&`/newlines (no builtins, no pipelines, no redirec
 from __future__ import annotations
 
 import base64
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -132,6 +133,11 @@ DIVERGENT = [
     'x -$"y"',  # a translated string split oddly
     '[$"x"[*#x]',  # one word for bash, a test command for the parser
     "x $'\\u00e9'",  # locale-dependent bytes
+    "x \\ \n",  # a trailing escaped blank: a word for bash, dropped by the parser
+    "x; {}",  # `{}` is a command word for bash, an empty group for the parser
+    "{ls; }",
+    "1=1}\\..",  # `1=` is not an assignment for bash
+    'x -$\\ "y"',
 ]
 
 
@@ -147,3 +153,34 @@ def test_words_match_what_bash_passes(line: str, tmp_path: Path) -> None:
     assert analysis.parseable, analysis.first_problem
     mine = [tuple(w.value if w.static else "<dynamic>" for w in c.raw or c.words) for c in analysis.commands]
     assert mine == _bash_argvs(line, tmp_path)
+
+
+_PIECES = [
+    "x", "y", "a", " ", " ", "'", '"', "\\", "{", "}", ",", ";", "#", "\n", "$", "..", "=", "1", "3", "$'", '$"',
+    "\\\n", "\t", "-", "*", "?", "[", "]", "\\ ", '"\\',
+]  # fmt: skip
+
+
+def _bash_refuses(line: str, cwd: Path) -> bool:
+    assert BASH is not None
+    result = subprocess.run([BASH, "-n", "-c", line], capture_output=True, cwd=cwd, timeout=10, check=False)
+    return result.returncode != 0
+
+
+@pytest.mark.skipif(BASH is None, reason="no bash on this machine")
+def test_random_lines_that_the_analysis_proves_match_bash(tmp_path: Path) -> None:
+    """Seeded random lines of quotes, escapes, braces, separators and comments: whenever the analysis proves a
+    line (static words only), bash must run exactly those words. Lines it cannot prove are skipped."""
+    rng = random.Random(20261204)
+    checked = 0
+    for _ in range(600):
+        line = "x " + "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 12)))
+        analysis = analyse(line)
+        if not analysis.parseable or any(not w.static for c in analysis.commands for w in c.words):
+            continue
+        checked += 1
+        if _bash_refuses(line, tmp_path):
+            continue  # e.g. a stray `;;`: the parser accepts it, bash runs nothing
+        mine = [tuple(w.value for w in c.words) for c in analysis.commands]
+        assert mine == _bash_argvs(line, tmp_path), line
+    assert checked > 100
