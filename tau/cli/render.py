@@ -34,6 +34,7 @@ from tau.protocol import (
     TurnStarted,
 )
 from tau.protocol.names import claude_name
+from tau.protocol.printable import printable
 
 
 class Renderer(Protocol):
@@ -116,6 +117,7 @@ class TextRenderer:
     def _progress(self, text: str) -> None:
         if self.quiet:
             return
+        text = printable(text, one_line=True)
         if self.tty:
             width = 100
             self.err.write("\r\x1b[2K" + text[:width])
@@ -161,17 +163,18 @@ class TextRenderer:
             return
         self._clear_status()
         if event.result is not None:
-            text = event.result
+            text = printable(event.result)
             self.out.write(text if text.endswith("\n") else text + "\n")
             self.out.flush()
         if event.status != "completed":
-            self.err.write(f"tau: {event.terminal_reason}: {event.error or 'run did not complete'}\n")
+            reason = printable(event.error or "run did not complete", one_line=True)
+            self.err.write(f"tau: {event.terminal_reason}: {reason}\n")
             self.err.flush()
 
     def _suspended(self, event: RunCompleted) -> None:
         session = event.session_id
         if self._plan is not None:
-            self.out.write(self._plan.plan + "\n")
+            self.out.write(printable(self._plan.plan) + "\n")
             self.out.flush()
             self.err.write(f"tau: plan written to {self._plan.path} — approve: tau plan approve {session}\n")
             self.err.write(f"tau: or ask for another plan: tau plan reject {session} --reason TEXT\n")
@@ -179,11 +182,12 @@ class TextRenderer:
             return
         for question in self._questions:
             choices = f" [{' / '.join(question.choices)}]" if question.choices else ""
-            self.err.write(f"tau: the agent asks ({question.call_id}): {question.question}{choices}\n")
+            asked = printable(f"{question.question}{choices}", one_line=True)
+            self.err.write(f"tau: the agent asks ({question.call_id}): {asked}\n")
             self.err.write(f"tau: answer: tau resume {session} --answer {question.call_id}=TEXT\n")
         for request in self._requests:
-            shown = _summarise_input(request.tool, request.input)
-            self.err.write(f"tau: waiting on {request.kind} {request.call_id}: {request.tool} {shown}\n")
+            shown = printable(f"{request.tool} {_summarise_input(request.tool, request.input)}", one_line=True)
+            self.err.write(f"tau: waiting on {request.kind} {request.call_id}: {shown}\n")
         if self._requests:
             self.err.write(
                 f"tau: needs_input: suspended; continue with `tau resume {session} --approve CALL` "

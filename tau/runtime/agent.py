@@ -28,6 +28,7 @@ from tau.config.spec import BUILTIN_TOOLS, JobSpec
 from tau.hooks import HookSession
 from tau.permissions import AskAnswer, Asker, AskRequest, PermissionPolicy, permission_layer
 from tau.protocol import RetryScheduled
+from tau.protocol.printable import printable
 from tau.runtime.checkpoints import CheckpointToolset
 from tau.runtime.clarify import ASK_TOOL, OnAsk, clarify_instructions, clarify_toolset
 from tau.runtime.context import ContextParts
@@ -270,7 +271,8 @@ async def prompt_on_tty(request: AskRequest) -> AskAnswer:
     if not sys.stdin.isatty():
         return HEADLESS_DENIAL
     shown = " ".join(json.dumps(request.args, ensure_ascii=False).split())[:300]
-    question = f"\ntau: {request.decision.reason}\ntau: allow {request.tool} {shown}? [y/N] "
+    reason = printable(request.decision.reason, one_line=True)
+    question = f"\ntau: {reason}\ntau: allow {printable(request.tool, one_line=True)} {printable(shown)}? [y/N] "
 
     def ask() -> str:
         sys.stderr.write(question)

@@ -33,6 +33,7 @@ from pydantic_ai.tools import DeferredToolRequests
 from pydantic_ai.toolsets import FunctionToolset
 
 from tau.protocol import ClarificationRequested
+from tau.protocol.printable import printable
 
 ASK_TOOL = "ask_user"
 QUESTION_KIND = "question"  # `kind` in a deferred call's metadata
@@ -70,8 +71,8 @@ class Terminal:
 
 
 def render_question(question: str, choices: Sequence[str] | None) -> str:
-    lines = [f"\ntau: the agent asks: {question.strip()}"]
-    lines += [f"  {number}) {choice}" for number, choice in enumerate(choices or (), start=1)]
+    lines = [f"\ntau: the agent asks: {printable(question.strip())}"]
+    lines += [f"  {number}) {printable(choice, one_line=True)}" for number, choice in enumerate(choices or (), start=1)]
     lines.append("tau: answer (a number or text): " if choices else "tau: answer: ")
     return "\n".join(lines)
 
