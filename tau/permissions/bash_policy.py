@@ -38,7 +38,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tau.permissions.decision import Decision, ResolvedPath, first_rule
-from tau.permissions.readonly import read_paths
+from tau.permissions.readonly import COMPUTED, read_paths
 from tau.permissions.readonly_git import GIT_HARMLESS_GLOBALS
 from tau.permissions.rules import Rule
 from tau.permissions.shell import ShellAnalysis, SimpleCommand, analyse
@@ -110,7 +110,7 @@ def _denied_paths(policy: PermissionPolicy, part: SimpleCommand) -> Decision | N
             checks.append(("edit", redirect.target, "writes"))
         elif redirect.reads:
             checks.append(("read", redirect.target, "reads"))
-    checks.extend(("read", path, "reads") for path in read_paths(part) or ())
+    checks.extend(("read", path, "reads") for path in read_paths(part) or () if path != COMPUTED)
     for tool, target, verb in checks:
         for path in _locations(policy, target, part.cwd or (".",)) or ():
             if rule := _path_rule(policy.deny, tool, path):
@@ -210,6 +210,8 @@ def _redirects(policy: PermissionPolicy, part: SimpleCommand, shown: str) -> Dec
 def _outside(policy: PermissionPolicy, part: SimpleCommand, read: tuple[str, ...] | None) -> str | None:
     """The first path a read-only part names outside the workspace (or that cannot be located), None if none."""
     for target in read or ():
+        if target == COMPUTED:
+            return "a computed path (it may lie anywhere)"  # `cat $HOME/.aws/credentials`
         paths = _locations(policy, target, part.cwd)
         if paths is None:
             return target

@@ -187,6 +187,10 @@ def is_read_only(command: SimpleCommand) -> bool:
     return not command.writes_files and read_paths(command) is not None
 
 
+COMPUTED = "\x00computed"
+"""Stands for an operand whose value is only known when the shell runs (`cat $f`): it may name any file."""
+
+
 def read_paths(command: SimpleCommand) -> tuple[str, ...] | None:
     """The files a part names when its program is read-only (its redirections aside: the policy judges those as
     writes), or None when the program is not read-only."""
@@ -251,7 +255,7 @@ def _paths(operands: list[Word], kind: Operands, explicit_pattern: bool) -> tupl
         return ()
     if kind == "pattern" and not explicit_pattern:
         operands = operands[1:]
-    return tuple(w.value for w in operands if w.value is not None)
+    return tuple(w.value if w.value is not None else COMPUTED for w in operands)
 
 
 def _find(args: list[Word]) -> tuple[str, ...] | None:

@@ -230,7 +230,7 @@ PLAN: list[tuple[str, str]] = [
     ("ls | xargs -I{} sort {}", "deny"),
     ("ls | xargs -0 rm", "deny"),
     ("ls | xargs sh -c 'rm $1'", "deny"),
-    ("ls | xargs sh -c 'cat $1'", "allow"),  # xargs's words are the script's arguments: cat reads them
+    ("ls | xargs sh -c 'cat $1'", "deny"),  # cat reads a computed path: it may lie outside the workspace
     ("find . -delete", "deny"),
     ("find . -exec rm {} \\;", "deny"),
     ("find . -exec cat {} \\;", "deny"),
@@ -285,14 +285,14 @@ PLAN: list[tuple[str, str]] = [
     ("wc -l *.py", "allow"),
     ("sort -u -k2 a.txt", "allow"),
     ("uniq -c a.txt", "allow"),
-    ("ls | xargs cat", "allow"),
-    ("ls | xargs wc -l", "allow"),
+    ("ls | xargs cat", "deny"),  # stdin decides the paths: `echo /etc/shadow | xargs cat`
+    ("ls | xargs wc -l", "deny"),
     ("find . -name '*.py' -type f", "allow"),
     ('find . -name "$x"', "allow"),
     ("tree -L 2", "allow"),
     ("date +%F", "allow"),
     ("cat <<EOF\nhi\nEOF", "allow"),
-    ("for f in a b; do cat $f; done", "allow"),
+    ("for f in a b; do cat $f; done", "deny"),  # computed paths are not proven inside the workspace
     ("head -n 5 README.md | wc -c", "allow"),
     ("cd sub && ls", "allow"),
     ("printf -v x %s y", "allow"),
@@ -525,3 +525,17 @@ def test_adversarial(mode: PermissionMode, rules: Rules, command: str, expected:
 
 def test_the_corpus_is_large() -> None:
     assert len(_cases()) >= 200
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cat $HOME/.aws/credentials",
+        "head -n 5 ${KEY_FILE}",
+        "wc -l $(printf /etc/shadow)",
+        "echo /etc/shadow | xargs cat",
+    ],
+)
+def test_a_computed_read_is_not_auto_allowed_in_default_mode(command: str) -> None:
+    policy = PermissionPolicy.from_spec(PermissionsSpec(), workspace=WS, home=HOME)
+    assert policy.evaluate("bash", {"command": command}).kind == "ask"
