@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tau.environment.lifetime import lifetime_argv
 from tau.hooks.config import TOOL_EVENTS, CommandHandler, HookConfig, compile_matcher
 from tau.hooks.rules import RuleMatcher, rule_applies
 from tau.protocol import HookRan
@@ -225,9 +226,7 @@ async def _run_command(
 ) -> _Execution:
     try:
         proc = await asyncio.create_subprocess_exec(
-            "/bin/sh",
-            "-c",
-            command,
+            *lifetime_argv(["/bin/sh", "-c", command], cwd=cwd or None),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

@@ -41,6 +41,7 @@ from pydantic_ai.tools import RunContext
 from pydantic_ai.toolsets import AbstractToolset, WrapperToolset
 from pydantic_ai.toolsets.abstract import ToolsetTool
 
+from tau.environment.lifetime import lifetime_argv
 from tau.errors import ConfigError, PreflightError
 from tau.mcp.config import DEFAULT_STARTUP_TIMEOUT_S, McpServerConfig
 from tau.protocol import McpServerInfo
@@ -261,9 +262,11 @@ def build_toolset(
     if config.transport == "stdio":
         assert config.command is not None
         stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by _Server
+        # wrapped so the server and its children die with tau, however tau dies (tau.environment.lifetime)
+        command, *args = lifetime_argv([config.command, *config.args], cwd=config.cwd or str(cwd))
         transport = StdioTransport(
-            command=config.command,
-            args=list(config.args),
+            command=command,
+            args=args,
             env={**env, **config.env},
             cwd=config.cwd or str(cwd),
             keep_alive=False,

@@ -159,8 +159,8 @@ async def test_other_exit_codes_are_non_blocking_errors(project: Path, script: S
 async def test_timeout_kills_the_process_group_and_does_not_block(
     project: Path, script: ScriptMaker, tmp_path: Path
 ) -> None:
-    pid_file = tmp_path / "child.pid"
-    cmd = script("slow.sh", f'sleep 30 &\necho $! > "{pid_file}"\nwait\n')
+    marker = f"tau-hook-timeout-{os.getpid()}-{time.monotonic_ns()}"  # a unique argument to look for
+    cmd = script("slow.sh", f"perl -e 'sleep 30' {marker} &\nwait\n")
     events = Events()
     hooks = session(project, {"PreToolUse": [group(cmd, timeout=0.5)]}, events)
     started = time.monotonic()
@@ -169,15 +169,25 @@ async def test_timeout_kills_the_process_group_and_does_not_block(
     assert not outcome.blocked
     assert outcome.messages == ["hook timed out after 0.5s and was killed (non-blocking)"]
     assert (events[0].exit_code, events[0].decision) == (None, "error")
-    child = int(pid_file.read_text())
-    for _ in range(50):  # the background `sleep` shared the hook's process group: it is gone too
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
+    for _ in range(50):  # the background `sleep` (in the hook's PID namespace and process group) is gone too
+        if not _running(f"\0{marker}\0"):
             break
         time.sleep(0.05)
     else:
         pytest.fail("the hook's child process survived the timeout")
+
+
+def _running(cmdline: str) -> bool:
+    """Whether any process's command line contains `cmdline` (NUL-separated arguments)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if cmdline.encode() in handle.read():
+                        return True
+            except OSError:
+                continue
+    return False
 
 
 async def test_json_output_fields(project: Path, script: ScriptMaker) -> None:
