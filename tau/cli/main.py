@@ -4,6 +4,9 @@ This is the only package that imports click and the only place that starts an ev
 cheap: `tau --version` and `tau --help` import no provider SDK, no mcp, no docker and not pydantic-ai (command
 bodies import what they need). Every `TauError` becomes `tau: <one line>` on stderr and its exit code; anything
 unexpected becomes a one-line internal error with exit 1 (set `TAU_DEBUG=1` for the traceback).
+
+Checked before any command runs (exit 2, one line): every argument is text UTF-8 can encode without a NUL (an
+undecodable byte in `-p` or a path names the option it was given to), and the current directory still exists.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class _TauGroup(click.Group):
         from tau.errors import ExitCode, TauError
 
         try:
+            _check_cwd()
             return super().invoke(ctx)
         except TauError as error:
             from tau.redact import Redactor
@@ -285,8 +289,52 @@ def _register_subcommands() -> None:
 _register_subcommands()
 
 
+def _check_cwd() -> None:
+    from tau.errors import ConfigError
+
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        problem = "it no longer exists (deleted?): cd to an existing directory"
+        raise ConfigError(problem, source="current directory") from None
+
+
+def _argument_problem(args: list[str]) -> str | None:
+    """`<option>: <problem>` for the first argument that is not text (an undecodable byte, a NUL), or None."""
+    for index, arg in enumerate(args):
+        if "\x00" in arg:
+            problem = "contains a NUL character"
+        else:
+            try:
+                arg.encode("utf-8")
+                continue
+            except UnicodeEncodeError as error:
+                problem = f"is not valid UTF-8 text ({_undecodable(arg[error.start])} at position {error.start})"
+        option, sep, _ = arg.partition("=")
+        if arg.startswith("-") and sep:
+            return f"{option}: {problem}"
+        if index > 0 and args[index - 1].startswith("-") and "=" not in args[index - 1]:
+            return f"{args[index - 1]}: {problem}"
+        return f"argument {index + 1}: {problem}"
+    return None
+
+
+def _undecodable(char: str) -> str:
+    try:
+        return f"byte 0x{char.encode('utf-8', 'surrogateescape').hex()}"  # how the OS handed us a byte
+    except UnicodeEncodeError:
+        return f"lone surrogate U+{ord(char):04X}"
+
+
 def main() -> None:
     """Console entry point. Usage errors are one line too (`tau: …`, exit 2), not click's three-line block."""
+    from tau.cli.frozen import ordinary_signals
+
+    ordinary_signals()
+    problem = _argument_problem(sys.argv[1:])
+    if problem is not None:
+        click.echo(f"tau: {problem}", err=True)
+        sys.exit(2)
     try:
         code = cli.main(prog_name="tau", standalone_mode=False)
     except click.UsageError as error:

@@ -27,13 +27,11 @@ def rewind_command(snapshot: str, dry_run: bool, state_dir: str | None, workspac
     """
     import asyncio
     import json
-    import os
-    from pathlib import Path
 
+    from tau.cli.run import open_store
     from tau.runtime.rewind import rewind_snapshot
-    from tau.sessions import FileSessionStore, default_state_dir
 
-    store = FileSessionStore(default_state_dir(os.environ, Path.cwd(), state_dir))
+    store = open_store(state_dir, write=not dry_run)
     target, report = asyncio.run(rewind_snapshot(store, snapshot, root=workspace, dry_run=dry_run))
     if as_json:
         payload = {"snapshot": target.snapshot_id, "session": target.session_id, "step": target.step}

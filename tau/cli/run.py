@@ -39,6 +39,19 @@ if TYPE_CHECKING:
 _NOT_CONFIG = frozenset({"state_dir"})  # CLI flags that are not job settings
 
 
+def _ignore_late_signals(loop: Any) -> None:
+    """Once the run has ended, a late SIGINT/SIGTERM must not change the exit status its terminal event reported:
+    drop the loop's handlers and ignore both signals for the rest of the process (blocked while switching)."""
+    watched = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+    try:
+        for sig in watched:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, watched)
+
+
 def _flag_values(flags: dict[str, Any]) -> dict[str, Any]:
     """CLI flags as the config layer takes them: only the ones given, list flags as lists."""
     values: dict[str, Any] = {}
@@ -49,11 +62,14 @@ def _flag_values(flags: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def open_store(state_dir: str | None) -> FileSessionStore:
-    """The file store this invocation uses (see `tau.sessions.default_state_dir` for the order)."""
-    from tau.sessions import FileSessionStore, default_state_dir
+def open_store(state_dir: str | None, *, write: bool = True) -> FileSessionStore:
+    """The file store this invocation uses (see `tau.sessions.default_state_dir` for the order), checked first: a
+    state dir that is a file, unreadable, or (`write`) cannot be created or written is one line, exit 2."""
+    from tau.sessions import FileSessionStore, check_state_dir, default_state_dir, state_dir_source
 
-    return FileSessionStore(default_state_dir(os.environ, Path.cwd(), state_dir))
+    root = default_state_dir(os.environ, Path.cwd(), state_dir)
+    check_state_dir(root, source=state_dir_source(os.environ, state_dir), write=write)
+    return FileSessionStore(root)
 
 
 _PLAN_PLACEHOLDER = "(execute the plan)"  # the prompt `load_job` sees for `--execute-plan` without a job
@@ -77,9 +93,10 @@ def _executing_plan(job: JobSpec, plan_file: str, *, own_prompt: bool) -> JobSpe
     """`--execute-plan FILE`: the plan (a file relative to the cwd) as the prompt, the job's prompt as context,
     in execution mode."""
     from tau.config.jobfile import read_text_file
+    from tau.config.paths import user_path
     from tau.runtime.plan import execute_plan_prompt, execution_mode
 
-    path = Path.cwd() / Path(plan_file).expanduser()
+    path = user_path(plan_file, base_dir=Path.cwd(), source="--execute-plan")
     text = read_text_file(path, source="--execute-plan", what="plan file")
     if not text.strip():
         raise ConfigError("the plan file is empty", source=f"--execute-plan {plan_file}")
@@ -96,9 +113,7 @@ def execute(
 
     flags, plan_file = _plan_flags(flags)
     own_prompt = job_file is not None or prompt_text is not None
-    stdin_text = None
-    if job_file == "-":
-        stdin_text = sys.stdin.read()
+    stdin_text = read_stdin() if job_file == "-" else None
     job = load_job(
         job_path=job_file,
         prompt_text=prompt_text if own_prompt or plan_file is None else _PLAN_PLACEHOLDER,
@@ -113,6 +128,18 @@ def execute(
     if job.session_id is not None and store.refs.read(job.session_id) is not None:
         raise ConfigError(f"session {job.session_id!r} already exists in {store.root}", source="--session-id")
     return _drive(job, quiet=quiet, store=store)
+
+
+def read_stdin() -> str:
+    """The job text on stdin: UTF-8 (BOM tolerated) or a one-line ConfigError, whatever the locale says."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream without bytes underneath (an embedding that replaced sys.stdin)
+        return sys.stdin.read()
+    data: bytes = stream.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"not valid UTF-8 (byte {error.start})", source="<stdin>") from None
 
 
 def parse_answers(
@@ -278,6 +305,7 @@ def _drive(
                 completed = await driver.run()
         finally:
             await driver.close()
+            _ignore_late_signals(loop)
         return completed.exit_code
 
     try:

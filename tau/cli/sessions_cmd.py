@@ -42,10 +42,11 @@ def _state_dir(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--state-dir", metavar="DIR", help="Session store (default: as `tau run`).")(func)
 
 
-def _store(state_dir: str | None) -> FileSessionStore:
+def _store(state_dir: str | None, *, write: bool = False) -> FileSessionStore:
+    """The store, checked (`tau.cli.run.open_store`); readers accept a store that does not exist yet."""
     from tau.cli.run import open_store
 
-    return open_store(state_dir)
+    return open_store(state_dir, write=write)
 
 
 def _run(func: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
@@ -110,11 +111,11 @@ def _since(value: str | None) -> datetime | str | None:
         seconds = parse_duration(value)
     except ValueError:
         seconds = None
-    if isinstance(seconds, float):
-        return datetime.now(UTC) - timedelta(seconds=seconds)
     try:
+        if isinstance(seconds, float):
+            return datetime.now(UTC) - timedelta(seconds=seconds)
         return datetime.fromisoformat(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a date; a duration reaching before year 1 (or inf, nan)
         raise ConfigError(f"expected a duration (2h, 3d) or an ISO date, got {value!r}", source="--since") from None
 
 
@@ -355,7 +356,7 @@ def _file_patch(objects: ObjectIO, path: str, before: FileState, after: FileStat
 @_state_dir
 def sessions_rm(sessions: tuple[str, ...], state_dir: str | None) -> None:
     """Delete sessions (their refs); their objects stay until `tau sessions gc`."""
-    store = _store(state_dir)
+    store = _store(state_dir, write=True)
     for name in sessions:
         resolved = store.resolve(name)
         if resolved.kind != "session" or resolved.session_id is None:
@@ -375,6 +376,7 @@ def sessions_gc(prune_now: bool, state_dir: str | None) -> None:
     if not store.root.is_dir():
         click.echo("removed 0 objects")
         return
+    store = _store(state_dir, write=True)
     removed = _run(lambda: store.gc(grace_seconds=0.0 if prune_now else 3600.0))
     click.echo(f"removed {len(removed)} objects")
 
@@ -382,7 +384,10 @@ def sessions_gc(prune_now: bool, state_dir: str | None) -> None:
 @sessions_group.command("fsck")
 @_state_dir
 def sessions_fsck(state_dir: str | None) -> None:
-    """Verify every object's hash and every link; exit 1 if anything is damaged."""
+    """Verify every object's hash and every link; exit 1 if anything is damaged. Sessions a run left unfinished
+    (killed, crashed, a full disk) are listed as notes: their committed steps are intact."""
+    from tau.sessions.maintenance import interrupted
+
     store = _store(state_dir)
     if not store.root.is_dir():
         click.echo(f"ok: no store at {store.root}")
@@ -390,10 +395,14 @@ def sessions_fsck(state_dir: str | None) -> None:
     problems = _run(store.fsck)
     for problem in problems:
         click.echo(str(problem))
+    notes = interrupted(store)
+    for note in notes:
+        click.echo(str(note))
     if problems:
         click.echo(f"tau: {len(problems)} problem(s) in {store.root}", err=True)
         sys.exit(1)
-    click.echo(f"ok: {store.root}")
+    unfinished = f" ({len(notes)} interrupted session{'s' if len(notes) != 1 else ''})" if notes else ""
+    click.echo(f"ok: {store.root}{unfinished}")
 
 
 @sessions_group.command("export")
@@ -417,7 +426,7 @@ def sessions_export(session: str, output: str, state_dir: str | None) -> None:
 @_state_dir
 def sessions_import(bundle: str, state_dir: str | None) -> None:
     """Add a bundle's session to the store (verified; idempotent)."""
-    store = _store(state_dir)
+    store = _store(state_dir, write=True)
     result = _run(store.import_bundle, bundle)
     click.echo(
         f"imported {result.session_id} (head {result.head[:12]}, ref {result.ref}, "
@@ -433,5 +442,6 @@ def sessions_reindex(state_dir: str | None) -> None:
     if not store.root.is_dir():
         click.echo("indexed 0 sessions")
         return
+    store = _store(state_dir, write=True)
     infos = _run(store.reindex)
     click.echo(f"indexed {len(infos)} sessions")

@@ -25,12 +25,9 @@ _WAIT_POLL_S = 0.1
 
 
 def _store(state_dir: str | None) -> FileSessionStore:
-    import os
-    from pathlib import Path
+    from tau.cli.run import open_store
 
-    from tau.sessions import FileSessionStore, default_state_dir
-
-    return FileSessionStore(default_state_dir(os.environ, Path.cwd(), state_dir))
+    return open_store(state_dir)
 
 
 @click.command("inject")

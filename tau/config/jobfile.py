@@ -1,8 +1,8 @@
 """Job documents: markdown with optional YAML frontmatter, and `{{ name }}` prompt variables.
 
 A document starts with a `---` line to have frontmatter; the frontmatter ends at the next `---` (or `...`) line and must
-be a YAML mapping (parsed with `yaml.safe_load`). Everything after it is the prompt body. Without a leading `---` the
-whole text is the body.
+be a YAML mapping (parsed by `documents.load_yaml`: bounded, ConfigError only). Everything after it is the prompt
+body. Without a leading `---` the whole text is the body.
 
 Templates: `{{name}}` / `{{ name }}` is replaced by the variable's value; a name with no value is a ConfigError naming
 it. `\\{{` is an escape that yields a literal `{{`. Anything else in braces (`{{ a b }}`, `{{#if}}`) is left as written.
@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from tau.config.documents import load_yaml
+from tau.config.paths import user_path
+from tau.confine import path_problem
 from tau.errors import ConfigError
 
 _TEMPLATE = re.compile(r"\\\{\{|\{\{\s*([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}")
+MAX_FILE_BYTES = 16 * 2**20
 _OPEN = "---"
 _CLOSE = ("---", "...")
 
@@ -38,14 +40,6 @@ class JobDocument:
     frontmatter: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _yaml_error(exc: yaml.YAMLError, first_line: int) -> str:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    if mark is None:
-        return f"invalid YAML frontmatter: {problem}"
-    return f"invalid YAML frontmatter at line {mark.line + first_line}, column {mark.column + 1}: {problem}"
-
-
 def split_frontmatter(text: str, *, source: str) -> tuple[dict[str, Any], str]:
     """(frontmatter mapping, body). Raises ConfigError for unterminated, invalid or non-mapping frontmatter."""
     text = text.removeprefix("\ufeff")
@@ -55,10 +49,7 @@ def split_frontmatter(text: str, *, source: str) -> tuple[dict[str, Any], str]:
     end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in _CLOSE), None)
     if end is None:
         raise ConfigError("frontmatter opened with '---' on line 1 is never closed with '---'", source=source)
-    try:
-        data = yaml.safe_load("".join(lines[1:end]))
-    except yaml.YAMLError as exc:
-        raise ConfigError(_yaml_error(exc, first_line=2), source=source) from None
+    data = load_yaml("".join(lines[1:end]), source=source, what="YAML frontmatter", first_line=2)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -80,9 +71,14 @@ def parse_job_text(text: str, *, source: str, base_dir: Path, frontmatter: bool 
 
 
 def read_text_file(path: Path, *, source: str, what: str = "file") -> str:
-    """UTF-8 text of `path` (BOM tolerated), or a one-line ConfigError saying why it cannot be read."""
+    """UTF-8 text of `path` (BOM tolerated), or a one-line ConfigError saying why it cannot be read. Files over
+    `MAX_FILE_BYTES` are refused (`tau run /dev/zero` must not fill the memory)."""
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ConfigError(f"{what} is larger than {MAX_FILE_BYTES // 2**20} MiB", source=source)
+        return data.decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{what} not found", source=source) from None
     except IsADirectoryError:
@@ -93,13 +89,16 @@ def read_text_file(path: Path, *, source: str, what: str = "file") -> str:
         raise ConfigError(f"{what} is not valid UTF-8 (byte {exc.start})", source=source) from None
     except OSError as exc:
         raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", source=source) from None
+    except ValueError:  # an embedded NUL byte: callers check paths first (`paths.user_path`)
+        raise ConfigError(f"cannot read {what}: the path holds a NUL byte", source=source) from None
 
 
 def read_job_file(path: str, *, cwd: Path) -> JobDocument:
     """Read and parse the job file `path` (relative to `cwd`); `source` in errors is the path as the user wrote it."""
-    resolved = (cwd / Path(path).expanduser()).resolve()
-    text = read_text_file(resolved, source=path, what="job file")
-    return parse_job_text(text, source=path, base_dir=resolved.parent)
+    source = path if path_problem(path) is None else "job file"
+    resolved = user_path(path, base_dir=cwd, source=source)
+    text = read_text_file(resolved, source=source, what="job file")
+    return parse_job_text(text, source=source, base_dir=resolved.parent)
 
 
 def template_names(text: str) -> list[str]:

@@ -19,14 +19,15 @@ file's directory for frontmatter, and `cwd` for environment variables and flags.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tau.config.documents import load_toml
 from tau.config.jobfile import read_text_file
 from tau.config.output_schema import load_schema
+from tau.config.paths import is_file, user_path
 from tau.config.settings import validate_layer
 from tau.errors import ConfigError
 
@@ -141,7 +142,7 @@ def project_config_path(cwd: Path, env: Mapping[str, str]) -> Path | None:
         if home is not None and (directory == home or directory in home.parents):
             return None
         candidate = directory / ".tau" / "config.toml"
-        if candidate.is_file():
+        if is_file(candidate):
             return candidate
     return None
 
@@ -149,9 +150,7 @@ def project_config_path(cwd: Path, env: Mapping[str, str]) -> Path | None:
 def find_config_files(env: Mapping[str, str], cwd: Path) -> ConfigFiles:
     """The config files that exist and would be loaded (for `--verbose` and the first event)."""
     user = user_config_path(env)
-    return ConfigFiles(
-        user=user if user is not None and user.is_file() else None, project=project_config_path(cwd, env)
-    )
+    return ConfigFiles(user=user if user is not None and is_file(user) else None, project=project_config_path(cwd, env))
 
 
 def describe_sources(env: Mapping[str, str], cwd: Path) -> list[str]:
@@ -165,15 +164,19 @@ def build_layer(
     """Validate `raw`, resolve its relative paths, load its output schema; ConfigError names `source`."""
     data = validate_layer(raw, source=source, origins=origins)
     origins = dict(origins or {})
+
+    def path(text: str, dotted: str) -> str:
+        return str(user_path(text, base_dir=base_dir, source=origins.get(dotted, source), field=dotted))
+
     if data.get("cwd"):
-        data["cwd"] = str((base_dir / Path(data["cwd"]).expanduser()).resolve())
+        data["cwd"] = path(data["cwd"], "cwd")
     sandbox = data.get("sandbox", {})
     if sandbox.get("writable_roots"):
-        roots = [str((base_dir / Path(r).expanduser()).resolve()) for r in sandbox["writable_roots"]]
+        roots = [path(root, "sandbox.writable_roots") for root in sandbox["writable_roots"]]
         data["sandbox"] = {**sandbox, "writable_roots": roots}
     mcp = data.get("mcp", {})
     if mcp.get("config"):  # file paths relative to the declaring file; inline JSON ('{...}') as given
-        entries = [e if e.lstrip().startswith("{") else str(base_dir / Path(e).expanduser()) for e in mcp["config"]]
+        entries = [e if e.lstrip().startswith("{") else path(e, "mcp.config") for e in mcp["config"]]
         data["mcp"] = {**mcp, "config": entries}
     output = data.get("output", {})
     if "schema" in output and output["schema"] is None:
@@ -187,11 +190,7 @@ def build_layer(
 
 def read_config_file(name: str, path: Path) -> Layer:
     text = read_text_file(path, source=str(path), what="config file")
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", source=str(path)) from None
-    return build_layer(name, str(path), path.parent, raw)
+    return build_layer(name, str(path), path.parent, load_toml(text, source=str(path)))
 
 
 def config_file_layers(env: Mapping[str, str], cwd: Path) -> list[Layer]:

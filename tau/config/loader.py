@@ -14,6 +14,7 @@ process cwd — not the job file's directory, so `tau run ~/jobs/review.md` work
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from tau.config.layers import (
     origin_of,
 )
 from tau.config.models import resolve_model
+from tau.config.paths import is_dir, user_path
 from tau.config.settings import VAR_NAME, config_error
 from tau.config.spec import JobSpec, ModelSpec
 from tau.errors import ConfigError
@@ -101,7 +103,7 @@ def _environment(settings: Mapping[str, Any], layers: Sequence[Layer], cwd: Path
         source = (origin_of(layers, "environment") or ("", cwd))[0]
         raise ConfigError(f"{kind} environment is not available yet", source=source, field="environment")
     workspace = settings.get("cwd") or str(cwd)
-    if not Path(workspace).is_dir():
+    if not is_dir(Path(workspace)):
         source = (origin_of(layers, "cwd") or ("", cwd))[0]
         raise ConfigError(f"workspace directory {workspace!r} does not exist", source=source, field="cwd")
     return {"kind": kind, "workspace": workspace, "sandbox": sandbox}
@@ -116,15 +118,22 @@ def _instructions(settings: Mapping[str, Any], layers: Sequence[Layer], variable
 
 
 def _record_path(record: object, cwd: Path) -> str | None:
-    """`--record FILE`: checked before the run starts, so a bad path never costs a run."""
+    """`--record FILE`: checked before the run starts by writing a probe file next to it (the cassette is written
+    there as a temp file renamed over FILE), so a bad path never costs a run. FILE must be new or a regular file."""
     if not record:
         return None
-    path = (cwd / Path(str(record)).expanduser()).resolve()
-    if path.is_dir():
+    path = user_path(str(record), base_dir=cwd, source="--record")
+    if is_dir(path):
         raise ConfigError(f"{path} is a directory; give a file name for the cassette", source="--record")
-    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
-    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise ConfigError(f"cannot write a cassette at {path}", source="--record")
+    if os.path.lexists(path) and not (path.is_file() and not path.is_symlink()):
+        raise ConfigError(f"{path} exists and is not a regular file; give a new file name", source="--record")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise ConfigError(f"cannot write a cassette at {path}: {error.strerror or error}", source="--record") from None
     return str(path)
 
 

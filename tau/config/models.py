@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tau.config.paths import is_file, user_path
 from tau.config.settings import PROVIDERS, suggest
 from tau.config.spec import ModelCapabilities, ModelSpec
 from tau.errors import ConfigError
@@ -138,8 +139,8 @@ def _api_key(provider: str, ref: str, entry: Mapping[str, Any], env: Mapping[str
 
 
 def _replay_path(name: str, base_dir: Path, source: str) -> str:
-    path = (base_dir / Path(name).expanduser()).resolve()
-    if not path.is_file():
+    path = user_path(name, base_dir=base_dir, source=source, field=FIELD)
+    if not is_file(path):
         raise ConfigError(f"replay cassette {str(path)!r} does not exist", source=source, field=FIELD)
     return str(path)
 

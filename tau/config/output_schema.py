@@ -9,14 +9,13 @@ structural check of the keywords that matter (`type`, `properties`, `required`, 
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from tau.config.documents import load_json, load_yaml
 from tau.config.jobfile import read_text_file
+from tau.config.paths import user_path
 from tau.errors import ConfigError
 
 _TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
@@ -31,28 +30,18 @@ def load_schema(value: object, *, base_dir: Path, source: str) -> tuple[dict[str
         return schema, source
     if not isinstance(value, str) or not value.strip():
         raise ConfigError("must be a JSON Schema object or the path of a schema file", source=source, field=FIELD)
-    path = (base_dir / Path(value).expanduser()).resolve()
+    path = user_path(value, base_dir=base_dir, source=source, field=FIELD)
     try:
         text = read_text_file(path, source=value, what="file")
+        loader = load_yaml if path.suffix in (".yaml", ".yml") else load_json
+        loaded = loader(text, source=value)
     except ConfigError as exc:
-        raise ConfigError(f"schema {exc}", source=source, field=FIELD) from None
-    try:
-        loaded = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        problem = f"schema file {value}: not valid {_kind(path)}: {_first_line(exc)}"
-        raise ConfigError(problem, source=source, field=FIELD) from None
+        problem = str(exc).replace("invalid JSON", "not valid JSON").replace("invalid YAML", "not valid YAML")
+        raise ConfigError(f"schema file {problem}", source=source, field=FIELD) from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"schema file {value}: must be a JSON object", source=source, field=FIELD)
     check_schema(loaded, source=source, field=FIELD, prefix=f"schema file {value}: ")
     return loaded, str(path)
-
-
-def _kind(path: Path) -> str:
-    return "YAML" if path.suffix in (".yaml", ".yml") else "JSON"
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def check_schema(schema: dict[str, Any], *, source: str, field: str | None, prefix: str = "") -> None:

@@ -12,14 +12,26 @@ never used for merging — `JobSpec`'s defaults are the bottom layer. Pure: no I
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import typing
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from tau.config.documents import tree_problem
 from tau.config.spec import BUILTIN_TOOLS, OnAsk, OutputFormat, PermissionMode
 from tau.errors import ConfigError
 from tau.protocol.names import tau_name
@@ -33,12 +45,17 @@ _DURATION_FULL = re.compile(r"(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)\s*)+")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
+MAX_DURATION = 366 * 86400.0  # a year: longer waits overflow timers (and mean "no limit": say `none`)
+MAX_COUNT = 2**53 - 1  # counts and sizes stay exact in JSON (and in every event consumer)
+
+
 def parse_duration(value: object) -> object:
-    """Seconds from `90`, `1.5`, `"90"`, `"90s"`, `"5m"`, `"1h30m"`, `"250ms"`, `"2d"`; other input passes through."""
+    """Seconds from `90`, `1.5`, `"90"`, `"90s"`, `"5m"`, `"1h30m"`, `"250ms"`, `"2d"`; other input passes through.
+    Infinite, NaN and overlong values come out as `inf`/`nan`/big floats for the field's bounds to refuse."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 90, '90s', '5m' or '1h', not a boolean")
     if isinstance(value, int | float):
-        return float(value)
+        return _float(value)
     if not isinstance(value, str):
         return value
     text = value.strip().lower()
@@ -47,12 +64,24 @@ def parse_duration(value: object) -> object:
     except ValueError:
         pass
     if not _DURATION_FULL.fullmatch(text):
-        raise ValueError(f"invalid duration {value!r}: expected seconds or a string like '90s', '5m', '1h'")
+        raise ValueError(f"invalid duration {_shown(value)}: expected seconds or a string like '90s', '5m', '1h'")
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(text))
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
-Count = Annotated[int, Field(ge=1)]
+def _float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float range
+        return math.inf
+
+
+def _shown(value: str) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:58] + "…'"
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=MAX_DURATION, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
 
 
 class _Layer(BaseModel):
@@ -90,7 +119,7 @@ class LimitsLayer(_Layer):
     max_tool_calls: Count | None = None
     max_consecutive_failures: Count | None = None
     max_tokens: Count | None = None
-    max_usd: Annotated[float, Field(gt=0)] | None = None
+    max_usd: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     timeout: Duration | None = None
     idle_timeout: Duration | None = None
     tool_timeout: Duration = 120.0
@@ -130,13 +159,14 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 
 def parse_size(value: object) -> object:
-    """`2g`, `512m`, `1.5GiB`, or a number of bytes."""
+    """`2g`, `512m`, `1.5GiB`, or a number of bytes (sizes beyond `MAX_COUNT` bytes are left for the bound)."""
     if isinstance(value, str):
         match = _SIZE.match(value)
         if not match:
-            raise ValueError(f"invalid size {value!r}: use bytes or a number with k, m, g or t (e.g. 2g)")
+            raise ValueError(f"invalid size {_shown(value)}: use bytes or a number with k, m, g or t (e.g. 2g)")
         number, unit = match.groups()
-        return int(float(number) * 1024 ** "bkmgt".index((unit or "b").lower()))
+        size = float(number) * 1024 ** "bkmgt".index((unit or "b").lower())
+        return int(size) if size <= MAX_COUNT else MAX_COUNT + 1
     return value
 
 
@@ -145,8 +175,8 @@ class SandboxLayer(_Layer):
     writable_roots: list[str] = []
     image: str | None = None
     network: Literal["none", "bridge"] = "none"
-    memory: Annotated[int, Field(ge=4 * 1024**2)] = 2 * 1024**3
-    cpus: Annotated[float, Field(gt=0)] = 2.0
+    memory: Annotated[int, Field(ge=4 * 1024**2, le=MAX_COUNT)] = 2 * 1024**3
+    cpus: Annotated[float, Field(gt=0, le=1024, allow_inf_nan=False)] = 2.0
     pids_limit: Count = 512
     keep: bool = False
     container: str | None = None
@@ -160,7 +190,7 @@ class SandboxLayer(_Layer):
 
 class CompactionLayer(_Layer):
     strategy: Literal["off", "clear_tool_results", "sliding_window", "summarize", "tiered"] = "clear_tool_results"
-    threshold: Annotated[float, Field(gt=0, le=1)] = 0.8
+    threshold: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.8
     keep_last: Count = 6
 
 
@@ -177,9 +207,9 @@ class CheckpointsLayer(_Layer):
 
 
 class SubagentsLayer(_Layer):
-    max_depth: Annotated[int, Field(ge=0)] = 2
+    max_depth: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 2
     max_turns: Count = 50
-    max_result_chars: Annotated[int, Field(ge=200)] = 20_000
+    max_result_chars: Annotated[int, Field(ge=200, le=MAX_COUNT)] = 20_000
     models: dict[str, str] = {}
 
 
@@ -207,16 +237,42 @@ class HooksLayer(_Layer):
     compat: bool = True
 
 
+def http_url_problem(url: str) -> str | None:
+    """Why `url` cannot be an http(s) endpoint (scheme, host, port, blanks), or None."""
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return "must not contain blanks or control characters"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError as error:
+        return f"is not a valid URL ({error})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "must be an http:// or https:// URL"
+    if not parts.hostname:
+        return "has no host"
+    return None
+
+
+def _http_url(value: str | None) -> str | None:
+    problem = None if not value else http_url_problem(value)
+    if problem is not None:
+        raise ValueError(f"URL {_shown(value or '')} {problem}")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
 class ModelEntry(_Layer):
     """`[providers.<name>]` and `[models."provider:name"]` (globs allowed in the name, e.g. `"ollama:qwen*"`)."""
 
-    base_url: str | None = None
+    base_url: HttpUrl | None = None
     api_key_env: str | None = None  # name of the environment variable holding the key; keys never live in files
     api_version: str | None = None
     context_window: Count | None = None
     tool_calling: bool | None = None
     parallel_tool_calls: bool | None = None
-    max_retries: Annotated[int, Field(ge=0)] | None = None
+    max_retries: Annotated[int, Field(ge=0, le=1000)] | None = None
     request_timeout: Duration | None = None
     settings: dict[str, Any] = {}
 
@@ -234,7 +290,7 @@ def _var_value(value: object) -> str | None:
 class SettingsLayer(_Layer):
     model: str = ""
     model_settings: dict[str, Any] = {}  # pydantic-ai ModelSettings: temperature, max_tokens (per response), ...
-    base_url: str = ""
+    base_url: HttpUrl = ""
     instructions: str = ""
     tools: list[str] = []
     permissions: PermissionsLayer = PermissionsLayer()
@@ -306,6 +362,14 @@ class SettingsLayer(_Layer):
             if not isinstance(name, str) or not VAR_NAME.fullmatch(name):
                 raise ValueError(f"invalid variable name {name!r}: use letters, digits, '_' and '-'")
         return {name: _var_value(item) for name, item in value.items()}
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not name or "=" in name:
+                raise ValueError(f"invalid environment variable name {_shown(name)}: non-empty, without '='")
+        return value
 
     @field_validator("providers", mode="before")
     @classmethod
@@ -401,6 +465,10 @@ def config_error(
 
 def validate_layer(raw: Mapping[str, Any], *, source: str, origins: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Validate one layer; return only the keys it set (`schema` by alias) or raise a one-line ConfigError."""
+    found = tree_problem(raw)
+    if found is not None:
+        field, problem = found
+        raise ConfigError(problem, source=(origins or {}).get(field or "", source), field=field)
     try:
         layer = SettingsLayer.model_validate(raw)
     except ValidationError as exc:

@@ -28,13 +28,16 @@ then each `--mcp-config` value in order (a path, or inline JSON when it starts w
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from tau.config.documents import load_json
+from tau.config.jobfile import read_text_file
+from tau.config.paths import user_path
+from tau.config.settings import http_url_problem
 from tau.errors import ConfigError
 
 Transport = Literal["stdio", "http", "sse"]
@@ -180,26 +183,14 @@ def _project_servers(path: Path, env: Mapping[str, str], approval: ProjectApprov
 def _config_argument(value: str, cwd: Path) -> tuple[str, Path, Any]:
     text = value.strip()
     if text.startswith("{"):
-        try:
-            return "--mcp-config", cwd, json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"invalid JSON: {exc}", source="--mcp-config") from None
-    path = Path(value).expanduser()
-    path = path if path.is_absolute() else cwd / path
+        return "--mcp-config", cwd, load_json(text, source="--mcp-config")
+    path = user_path(value, base_dir=cwd, source="--mcp-config")
     return str(path), path.parent, _read_json(path, f"--mcp-config {value}")
 
 
 def _read_json(path: Path, source: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", source=source) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}", source=source) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"invalid JSON: {exc}", source=source) from None
+    """The file's JSON: read and parsed by tau.config's bounded readers (ConfigError naming `source`, nothing else)."""
+    return load_json(read_text_file(path, source=source), source=source)
 
 
 # -- parsing ------------------------------------------------------------------------------------------------------
@@ -303,6 +294,12 @@ def parse_server(name: str, raw: Any, *, source: str, env: Mapping[str, str], ba
     if expanded_cwd is not None:
         expanded_cwd = str(base_dir / expand_vars(expanded_cwd, env, missing, used))
     include = f.strings("includeTools")
+    expanded_url = None
+    if transport != "stdio" and url:
+        expanded_url = expand_vars(url, env, missing, used)
+        problem = None if missing else http_url_problem(expanded_url)
+        if problem is not None:
+            raise f.fail("url", f"{url!r} {problem}")
     return McpServerConfig(
         name=name,
         transport=transport,
@@ -311,7 +308,7 @@ def parse_server(name: str, raw: Any, *, source: str, env: Mapping[str, str], ba
         args=tuple(expand_vars(a, env, missing, used) for a in f.strings("args") or ()),
         env={k: expand_vars(v, env, missing, used) for k, v in f.mapping("env").items()},
         cwd=expanded_cwd if transport == "stdio" else None,
-        url=expand_vars(url, env, missing, used) if url and transport != "stdio" else None,
+        url=expanded_url,
         headers={k: expand_vars(v, env, missing, used) for k, v in f.mapping("headers").items()},
         startup_timeout_s=f.millis("timeout"),
         include_tools=tuple(include) if include is not None else None,

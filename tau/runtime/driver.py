@@ -295,7 +295,8 @@ class RunDriver:
         status = "completed" if error is None else error.reason
         if suspended is not None:
             output, status = None, "suspended"
-        await self._commit(status, pending=suspended)
+        failed = await self._last_commit(status, pending=suspended)
+        error, suspended = error or failed, suspended if failed is None else None
         await self._session_end(NEEDS_INPUT if suspended is not None else status)
         if suspended is not None:
             self._emit_requests(suspended)
@@ -318,8 +319,19 @@ class RunDriver:
             return None, failed
         return event, None
 
+    async def _last_commit(self, status: str, *, pending: DeferredToolRequests | None = None) -> RunError | None:
+        """Commit the run's last step. A store that cannot be written (disk full, read-only) is returned, not
+        raised: the run still ends with its terminal event, failed with that reason (a suspension is lost)."""
+        try:
+            await self._commit(status, pending=pending)
+        except RunError as failed:
+            return failed
+        return None
+
     async def _end_with_plan(self, plan: PlanSubmitted, started: float) -> RunCompleted:
-        await self._commit(AWAITING_PLAN_APPROVAL)
+        failed = await self._last_commit(AWAITING_PLAN_APPROVAL)
+        if failed is not None:  # the plan file exists, but the session cannot wait for its approval
+            return self._emit_completed(None, failed, duration_ms=(self._clock() - started) * 1000)
         await self._session_end(AWAITING_PLAN_APPROVAL)
         self.emitter.emit(plan)
         duration_ms = (self._clock() - started) * 1000

@@ -18,7 +18,7 @@ from tau.sessions.errors import (
     StoreWriteError,
 )
 from tau.sessions.index import SessionFilter, SessionInfo
-from tau.sessions.location import default_state_dir
+from tau.sessions.location import check_state_dir, default_state_dir, state_dir_source
 from tau.sessions.maintenance import Problem
 from tau.sessions.memory import InMemorySessionStore
 from tau.sessions.port import Resumed, SessionStore, StepRecord
@@ -42,5 +42,7 @@ __all__ = [
     "StepRecord",
     "StoreWriteError",
     "Transcript",
+    "check_state_dir",
     "default_state_dir",
+    "state_dir_source",
 ]

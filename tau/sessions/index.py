@@ -6,6 +6,9 @@ its ref. `FileSessionStore.list_sessions` compares the index's heads with the re
 answering, and `reindex` rebuilds every row from refs and objects alone. `session_info` is the single function that
 turns store data into a row, used by both paths, so an incremental index and a rebuilt one are equal.
 
+When the database cannot be written at all (a full disk, a read-only state dir), `filter_infos` answers the same
+query over rows computed from the store, so `tau sessions ls` still lists what the refs hold.
+
 Each operation opens its own short-lived connection (WAL, busy timeout) so no background thread outlives a call and
 several tau processes can share one index. Writes are not fsynced (synchronous=OFF): the index is derived, and
 a damaged database is deleted and rebuilt by `list_sessions`.
@@ -113,6 +116,26 @@ def session_info(
     )
 
 
+def _since_text(since: datetime | str) -> str:
+    return since.astimezone(UTC).isoformat() if isinstance(since, datetime) else since
+
+
+def filter_infos(infos: Iterable[SessionInfo], where: SessionFilter | None = None) -> list[SessionInfo]:
+    """`SessionIndex.query` over rows in memory (same filters, order and limit; `model` is matched ignoring ASCII
+    case, as SQL LIKE does)."""
+    where = where or SessionFilter()
+    rows = [
+        info
+        for info in infos
+        if (not where.status or info.status == where.status)
+        and (not where.model or where.model.lower() in (info.model or "").lower())
+        and (where.since is None or info.updated >= _since_text(where.since))
+    ]
+    rows.sort(key=lambda info: info.id)
+    rows.sort(key=lambda info: info.updated, reverse=True)
+    return rows if where.limit is None else rows[: max(where.limit, 0)]
+
+
 _COLUMNS = ", ".join(f.name for f in fields(SessionInfo))
 _PLACEHOLDERS = ", ".join("?" for _ in fields(SessionInfo))
 
@@ -197,7 +220,7 @@ class SessionIndex:
             params.append(f"%{where.model}%")
         if where.since is not None:
             clauses.append("updated >= ?")
-            params.append(where.since.astimezone(UTC).isoformat() if isinstance(where.since, datetime) else where.since)
+            params.append(_since_text(where.since))
         sql = f"SELECT {_COLUMNS} FROM sessions"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)

@@ -5,17 +5,21 @@ project from `cwd` up (not at or above `$HOME`, so `~/.tau` is never taken for a
 `~/.local/state/tau`. A directory is a project when its `.tau/` holds `state/`, `config.toml` or `settings.json` —
 not any `.tau/`: runs create `.tau/plans/` and `.tau/memory/` in workspaces, and that must not move the store between
 `tau run` and `tau plan approve`. A project `.tau/` or `.tau/state` that a symlink leads out of the project is
-refused (ConfigError), so a cloned repository cannot redirect where tau writes. Nothing here creates directories or
-reads `os.environ`.
+refused (ConfigError), so a cloned repository cannot redirect where tau writes. Nothing here reads `os.environ`.
+
+`check_state_dir` is the preflight of every command that opens a store, before any work: one ConfigError line (exit 2)
+naming where the directory came from (`--state-dir`, `TAU_STATE_DIR`, `state dir`) when it is a file, cannot be read,
+or — for a writer — cannot be created or written (a read-only mount). Only it creates directories (a writer's store).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from tau.confine import inside
+from tau.confine import inside, path_problem
 from tau.errors import ConfigError
 
 PROJECT_MARKERS: tuple[str, ...] = ("state", "config.toml", "settings.json")  # in `.tau/`: what makes a project
@@ -50,10 +54,16 @@ def project_state_dir(cwd: Path, env: Mapping[str, str]) -> Path | None:
 
 def default_state_dir(env: Mapping[str, str], cwd: Path, explicit: str | Path | None = None) -> Path:
     """The state directory for this invocation (see the module docstring for the order)."""
-    if explicit:
-        return (cwd / Path(explicit)).resolve()
-    if env.get("TAU_STATE_DIR"):
-        return (cwd / Path(env["TAU_STATE_DIR"])).resolve()
+    if explicit or env.get("TAU_STATE_DIR"):
+        given = str(explicit or env["TAU_STATE_DIR"])
+        source = state_dir_source(env, explicit)
+        problem = path_problem(given)
+        if problem is not None:
+            raise ConfigError(f"path {problem}", source=source)
+        try:
+            return (cwd / Path(given)).resolve()
+        except (RuntimeError, OSError) as error:  # a symlink loop
+            raise ConfigError(f"cannot resolve {given}: {error}", source=source) from None
     project = project_state_dir(cwd, env)
     if project is not None:
         _refuse_escape(project)
@@ -65,3 +75,29 @@ def default_state_dir(env: Mapping[str, str], cwd: Path, explicit: str | Path | 
     if home:
         return Path(home) / ".local" / "state" / "tau"
     return cwd / ".tau" / "state"
+
+
+def state_dir_source(env: Mapping[str, str], explicit: str | Path | None = None) -> str:
+    """Where the state directory came from, for error messages."""
+    if explicit:
+        return "--state-dir"
+    return "TAU_STATE_DIR" if env.get("TAU_STATE_DIR") else "state dir"
+
+
+def check_state_dir(path: Path, *, source: str, write: bool) -> None:
+    """Raise a one-line ConfigError unless `path` can serve as a store: a directory (or, for a reader, nothing yet)
+    that can be listed; a writer's is created if missing and must take a new file."""
+    try:
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"{path} is not a directory", source=source)
+        if write:
+            path.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            os.listdir(path)
+        if write:
+            fd, probe = tempfile.mkstemp(prefix=".probe-", dir=path)
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as error:
+        verb = "use" if not write else "create or write to"
+        raise ConfigError(f"cannot {verb} {path}: {error.strerror or error}", source=source) from None

@@ -58,6 +58,24 @@ class SessionLock:
             os.close(fd)
 
 
+def is_held(locks_dir: Path, session_id: str) -> bool:
+    """Whether a live process holds `session_id`'s write lock. Read-only: the lock file is neither created nor
+    written (a shared lock is tried and dropped at once)."""
+    try:
+        fd = os.open(locks_dir / f"{session_id}.lock", os.O_RDONLY)
+    except OSError:
+        return False  # no lock file: no writer ever locked it here
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
+
+
 def _read_pid(fd: int) -> int | None:
     try:
         text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()

@@ -5,6 +5,11 @@ id, every snapshot decodes, and every link names an existing object of the right
 `ModelMessagesTypeAdapter`, pending through pydantic-ai's `DeferredToolRequests` adapter). Each problem names the path
 of the damaged file. fsck never modifies the store.
 
+`interrupted` lists sessions whose head is not a final snapshot (`created`, `running`) while no process holds their
+lock: a run that ended without its last commit (killed, crashed, or its store could not be written, e.g. a full
+disk). That is not damage — every committed step is intact and `tau resume` continues from the head — so fsck reports
+them as notes, not problems.
+
 gc deletes only objects that no ref reaches, and only those older than a grace period (objects an in-flight commit
 wrote but its ref does not name yet are young; `ObjectStore.put` freshens the mtime of an object it dedups against).
 It refuses to run on a damaged store, since a damaged snapshot hides what it references. It also removes stale temp
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tau.sessions import checkpoints
+from tau.sessions import checkpoints, locks
 from tau.sessions.errors import CorruptObjectError
 from tau.sessions.snapshot import LinkKind, decode_config, decode_messages, decode_pending, decode_snapshot
 
@@ -121,6 +126,42 @@ def check(store: FileSessionStore) -> list[Problem]:
     for problem in walk(store, heads, verify=True).problems:
         problems.setdefault(problem.path, problem)  # a bad hash was already reported by the scan
     return sorted(problems.values(), key=lambda p: str(p.path))
+
+
+UNFINISHED = frozenset({"created", "running"})  # head statuses a run leaves only while it is still going
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """A session whose run ended without its last snapshot; `str()` is the note `tau sessions fsck` prints."""
+
+    session_id: str
+    snapshot_id: str
+    step: int
+    status: str
+
+    def __str__(self) -> str:
+        return (
+            f"session {self.session_id}: interrupted at step {self.step} (head {self.snapshot_id[:12]}, status "
+            f"{self.status!r}, no run holds it): the run ended without its last snapshot (killed, crashed, or the "
+            f"store could not be written, e.g. a full disk); committed steps are intact — "
+            f"`tau resume {self.session_id} -p TEXT` continues it"
+        )
+
+
+def interrupted(store: FileSessionStore) -> list[Interrupted]:
+    """Sessions left unfinished by a run that is gone (see the module docstring), sorted by id."""
+    found: list[Interrupted] = []
+    heads, _ = _ref_heads(store)
+    for ref, head in heads:
+        session_id = ref.name
+        try:
+            snap = store.snapshot(head)
+        except CorruptObjectError:
+            continue  # `check` reports it
+        if snap.status in UNFINISHED and not locks.is_held(store.locks_dir, session_id):
+            found.append(Interrupted(session_id, head, snap.step, snap.status))
+    return sorted(found, key=lambda item: item.session_id)
 
 
 def collect_garbage(store: FileSessionStore, grace_seconds: float) -> list[str]:

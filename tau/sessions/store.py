@@ -36,7 +36,15 @@ from tau.errors import ConfigError
 from tau.sessions import bundle, maintenance
 from tau.sessions.errors import CorruptObjectError, SessionNotFoundError
 from tau.sessions.history_cache import HistoryCache
-from tau.sessions.index import SessionFilter, SessionIndex, SessionInfo, model_of, session_info, title_of
+from tau.sessions.index import (
+    SessionFilter,
+    SessionIndex,
+    SessionInfo,
+    filter_infos,
+    model_of,
+    session_info,
+    title_of,
+)
 from tau.sessions.locks import SessionLock
 from tau.sessions.objects import OBJECT_ID, ObjectStore
 from tau.sessions.port import Resumed, StepRecord
@@ -289,13 +297,19 @@ class FileSessionStore:
     async def list_sessions(self, where: SessionFilter | None = None) -> list[SessionInfo]:
         """Sessions from the index, after refreshing rows whose head moved behind the index's back (crashes).
 
-        A damaged index database is deleted and rebuilt from the store."""
+        A damaged index database is deleted and rebuilt from the store; when it cannot be written at all (a full
+        disk, a read-only state dir) the rows are computed from refs and objects and filtered in memory."""
         try:
             return await self._list_sessions(where)
-        except sqlite3.DatabaseError:
-            self.index.reset()
+        except (sqlite3.Error, OSError):
+            with contextlib.suppress(OSError):
+                self.index.reset()
+        try:
             await self.reindex()
             return await self.index.query(where)
+        except (sqlite3.Error, OSError):
+            infos = await asyncio.to_thread(lambda: self._infos(list(self.refs.sessions())))
+            return filter_infos(infos, where)
 
     async def _list_sessions(self, where: SessionFilter | None) -> list[SessionInfo]:
         heads = await asyncio.to_thread(self._ref_heads)

@@ -298,14 +298,14 @@ def test_suite_is_large_enough() -> None:
 
 def test_unreadable_job_file(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     sandbox.job(JOB)
-    real_read_bytes = Path.read_bytes
+    real_open = Path.open
 
-    def deny(path: Path) -> bytes:  # chmod 000 does not stop root, so simulate EACCES
+    def deny(path: Path, *args: Any, **kwargs: Any) -> Any:  # chmod 000 does not stop root: simulate EACCES
         if path.name == "job.md":
             raise PermissionError(13, "Permission denied")
-        return real_read_bytes(path)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr(Path, "open", deny)
     with pytest.raises(ConfigError, match=r"^job\.md: cannot read job file: permission denied$"):
         sandbox.load()
 
