@@ -8,12 +8,13 @@ Protocol (stdin requests, stdout replies, one JSON object per line; replies carr
 may run at once, so replies can come in any order):
 
     {"id": 1, "op": "ping"}
-        -> {"id": 1, "ok": true, "pid": PID, "uid": UID}
+        -> {"id": 1, "ok": true, "pid": PID, "uid": UID, "landlock": ABI | null, "landlock_reason": "..."}
     {"id": 2, "op": "run", "argv": [...], "cwd": "/workspace", "env": {...}, "timeout": 30.0 | null,
-     "max_output": 10485760, "tag": "hex"}
+     "max_output": 10485760, "tag": "hex", "landlock": {"policy": "read-only" | "workspace-write",
+     "writable": ["/workspace"]} (optional)}
         -> {"id": 2, "ok": true, "exit_code": N, "stdout": "...", "stderr": "...",
             "timed_out": false, "output_limit": false, "oom_killed": false, "survivors": 0}
-        or {"id": 2, "ok": false, "error": "cwd_missing" | "bad_request", "message": "..."}
+        or {"id": 2, "ok": false, "error": "cwd_missing" | "bad_request" | "landlock", "message": "..."}
     {"id": 3, "op": "cancel", "target": 2}
         -> {"id": 3, "ok": true}   (the command with id 2 is killed and answers with its partial output)
 
@@ -27,15 +28,27 @@ Invariants:
 - After the direct child exits, output is drained for at most DRAIN_GRACE seconds, so a background child holding the
   pipes open cannot hold up the reply. Output is decoded as UTF-8 with U+FFFD for undecodable bytes.
 - When stdin closes (tau went away), every running command is killed and swept, then the executor exits.
+- `landlock` (tau sends it only when the ping reported an ABI): the command runs behind a Landlock ruleset that handles
+  every write right the kernel knows (write, truncate, create, remove, rename/link across directories) and grants them
+  only beneath: `read-only` -> a private temp dir made for this command (TMPDIR, removed afterwards); `workspace-write`
+  -> the `writable` paths, the temp dir and /dev/shm. Both may write existing files under /dev (/dev/null, the
+  tty). Reads and execution are not restricted (masks are mounts). The ruleset is enforced by a short-lived thread
+  that then spawns the command (Landlock binds a thread and its future children), so the executor itself and its
+  other threads stay unrestricted and no Python code runs between fork and exec. If the ruleset cannot be enforced
+  the command is not started: the reply is an error, never an unconfined run.
 """
 
 import contextlib
+import ctypes
 import json
 import os
 import selectors
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -107,6 +120,158 @@ def _alive(pid):
         return False
 
 
+# -- Landlock -------------------------------------------------------------------------------------------------------
+
+_LANDLOCK_NUMBERS = (444, 445, 446)  # create_ruleset, add_rule, restrict_self: one number on every arch but these
+_LANDLOCK_ODD_ARCHES = ("alpha", "ia64", "mips")
+_PR_SET_NO_NEW_PRIVS = 38
+_RULE_PATH_BENEATH = 1
+_WRITE_FILE = 1 << 1
+_REMOVE = (1 << 4) | (1 << 5)  # REMOVE_DIR, REMOVE_FILE
+_MAKE = sum(1 << bit for bit in range(6, 13))  # MAKE_CHAR .. MAKE_SYM
+_REFER = 1 << 13  # ABI 2
+_TRUNCATE = 1 << 14  # ABI 3
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64)]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+class Landlock:
+    """The kernel's Landlock, through ctypes: its ABI version (probed once) and `enforce(grants)` on this thread."""
+
+    def __init__(self):
+        self.abi, self.reason = None, "not probed"
+        self._libc = None
+        machine = os.uname().machine
+        if any(machine.startswith(odd) for odd in _LANDLOCK_ODD_ARCHES):
+            self.reason = "unknown Landlock syscall numbers on " + machine
+            return
+        try:
+            self._libc = ctypes.CDLL(None, use_errno=True)
+            self._libc.syscall.restype = ctypes.c_long
+        except (OSError, AttributeError) as error:
+            self.reason = f"libc not usable: {error}"
+            return
+        version = self._syscall(0, None, ctypes.c_size_t(0), ctypes.c_uint32(1))  # LANDLOCK_CREATE_RULESET_VERSION
+        if version >= 0:
+            self.abi, self.reason = int(version), "available"
+        else:
+            errno_ = ctypes.get_errno()
+            known = {38: "kernel or seccomp profile without Landlock", 95: "Landlock disabled at boot", 1: "refused"}
+            self.reason = known.get(errno_, os.strerror(errno_))
+
+    def _syscall(self, which, *args):
+        return self._libc.syscall(ctypes.c_long(_LANDLOCK_NUMBERS[which]), *args)
+
+    def handled(self):
+        """Every write right this ABI knows."""
+        rights = _WRITE_FILE | _REMOVE | _MAKE
+        if self.abi >= 2:
+            rights |= _REFER
+        if self.abi >= 3:
+            rights |= _TRUNCATE
+        return rights
+
+    def enforce(self, grants):
+        """Restrict the calling thread (and what it spawns) to write only where `grants` [(path, rights)] allow;
+        raises OSError when any step fails (the caller must then not run the command)."""
+        if self.abi is None:
+            raise OSError("Landlock is not available: " + self.reason)
+        handled = self.handled()
+        attr = _RulesetAttr(handled)
+        ruleset = self._syscall(0, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0))
+        if ruleset < 0:
+            raise OSError(ctypes.get_errno(), "landlock_create_ruleset: " + os.strerror(ctypes.get_errno()))
+        try:
+            for path, rights in grants:
+                self._allow(ruleset, path, rights & handled)
+            if self._libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "prctl(NO_NEW_PRIVS): " + os.strerror(ctypes.get_errno()))
+            if self._syscall(2, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
+                raise OSError(ctypes.get_errno(), "landlock_restrict_self: " + os.strerror(ctypes.get_errno()))
+        finally:
+            os.close(ruleset)
+
+    def _allow(self, ruleset, path, rights):
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return  # nothing there to write to (no /dev/shm, say)
+        try:
+            if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                rights &= _WRITE_FILE | _TRUNCATE  # a file takes only the rights that apply to files
+            rule = _PathBeneath(rights, fd)
+            done = self._syscall(1, ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH), ctypes.byref(rule),
+                                 ctypes.c_uint32(0))  # fmt: skip
+            if done != 0:
+                errno_ = ctypes.get_errno()
+                raise OSError(errno_, f"landlock_add_rule {path}: {os.strerror(errno_)}")
+        finally:
+            os.close(fd)
+
+
+LANDLOCK = Landlock()
+
+
+def grants(policy, writable, private_tmp):
+    """(path, rights) pairs for a policy: where a confined command may write."""
+    everything = _WRITE_FILE | _REMOVE | _MAKE | _REFER | _TRUNCATE
+    devices = [("/dev", _WRITE_FILE | _TRUNCATE)]  # existing device files: /dev/null, /dev/tty, ...
+    if policy == "read-only":
+        return [(private_tmp, everything), *devices]
+    if policy == "workspace-write":
+        roots = [*writable, tempfile.gettempdir(), "/dev/shm"]
+        return [*((root, everything) for root in roots), *devices]
+    raise ValueError(f"unknown policy {policy!r}")
+
+
+class ConfinementError(Exception):
+    """The Landlock ruleset could not be enforced: the command must not start."""
+
+
+def confined(start, rules):
+    """`start()` called on a fresh thread that first enforces `rules`; its result, or its exception re-raised."""
+    box = {}
+
+    def body():
+        try:
+            LANDLOCK.enforce(rules)
+        except OSError as error:
+            box["error"] = ConfinementError(str(error))
+            return
+        try:
+            box["value"] = start()
+        except BaseException as error:  # handed to the caller's thread
+            box["error"] = error
+
+    thread = threading.Thread(target=body, name="tau-confined-spawn", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def not_confined(error):
+    message = f"the command was not run: its sandbox could not be set up ({error})"
+    return {"ok": False, "error": "landlock", "message": message}
+
+
+def remove_tree(path):
+    """Remove a private temp dir whatever modes the command left in it."""
+    for top, dirs, _files in os.walk(path):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(top, name), 0o700, follow_symlinks=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 class _Command:
     """One command, driven by one thread: a selector over its two pipes and (where the kernel has it) a pidfd, so the
     direct child's exit, the deadline and the output are all noticed without extra threads (a command that has filled
@@ -136,20 +301,27 @@ class _Command:
         if total + len(chunk) > self.cap:
             self.kill("output")
 
-    def spawn(self):
-        request = self.request
+    def environment(self):
         env = dict(os.environ)
-        env.update(request.get("env") or {})
-        env[TAG_VAR] = request["tag"]
-        self.process = subprocess.Popen(
-            request["argv"],
-            cwd=request.get("cwd") or "/",
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        env.update(self.request.get("env") or {})
+        env[TAG_VAR] = self.request["tag"]
+        return env
+
+    def spawn(self, env, rules):
+        request = self.request
+
+        def start():
+            return subprocess.Popen(
+                request["argv"],
+                cwd=request.get("cwd") or "/",
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+
+        self.process = start() if rules is None else confined(start, rules)
         if self.stop_reason is not None:  # cancelled while starting
             self.kill(self.stop_reason)
 
@@ -158,10 +330,29 @@ class _Command:
         cwd = request.get("cwd") or "/"
         if not os.path.isdir(cwd):
             return {"ok": False, "error": "cwd_missing", "message": f"working directory {cwd} is gone"}
-        before = oom_kills()
-        program = request["argv"][0]
+        env, rules, private = self.environment(), None, None
+        confine = request.get("landlock")
         try:
-            self.spawn()
+            if confine is not None:
+                try:
+                    if confine.get("policy") == "read-only":
+                        private = tempfile.mkdtemp(prefix="tau-ro-")
+                        env["TMPDIR"] = private
+                    rules = grants(confine.get("policy"), confine.get("writable") or [], private)
+                except (OSError, ValueError) as error:
+                    return not_confined(error)
+            return self.start_and_wait(env, rules)
+        finally:
+            if private is not None:
+                remove_tree(private)
+
+    def start_and_wait(self, env, rules):
+        before = oom_kills()
+        program = self.request["argv"][0]
+        try:
+            self.spawn(env, rules)
+        except ConfinementError as error:
+            return not_confined(error)
         except FileNotFoundError:
             return self._result(127, b"", f"{program}: command not found\n".encode(), before)
         except PermissionError:
@@ -257,7 +448,8 @@ def handle(request):
     request_id = request.get("id")
     op = request.get("op")
     if op == "ping":
-        reply({"id": request_id, "ok": True, "pid": os.getpid(), "uid": os.getuid()})
+        info = {"pid": os.getpid(), "uid": os.getuid(), "landlock": LANDLOCK.abi, "landlock_reason": LANDLOCK.reason}
+        reply({"id": request_id, "ok": True, **info})
     elif op == "run" and isinstance(request.get("argv"), list) and request["argv"] and request.get("tag"):
         command = _Command(request)
         with _running_lock:

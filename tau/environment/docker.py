@@ -1,9 +1,10 @@
-"""DockerBackend: the run's workspace inside a container, and DockerEngine, tau's only door to the docker SDK.
+"""DockerBackend: the run's workspace inside a container (`DockerEngine`, in `docker_engine`, talks to the daemon).
 
-Owns: creating or reusing a managed container per session (labels, hardening, limits from `SandboxSpec`), attaching to
-a user's container (never stopping or removing it), running commands through one long-lived in-container executor
-(`sandbox/executor.py`, JSON lines over one `docker exec -i` attach socket) with a per-call `docker exec` fallback for
-images without python3, and file operations on the bind-mounted workspace, run host-side.
+Owns: the backend over a managed container per session or a user's container (`docker_container` finds, makes or
+attaches it; a managed one is never stopped or removed here), running commands through one long-lived in-container
+executor (`sandbox/executor.py`, JSON lines over one `docker exec -i` attach socket) with a per-call `docker exec`
+fallback for images without python3, each behind its policy's wall, and file operations on the bind-mounted
+workspace, run host-side.
 
 Invariants:
 - No I/O at construction. The first operation creates (or finds) the container under a thread lock, so concurrent
@@ -13,10 +14,15 @@ Invariants:
   then every tagged process, then restarts the container if anything survived. A missing program is 127; an OOM kill
   is exit 137 with a note on stderr. A dead container raises `WorkspaceUnavailableError`; a dead executor is replaced
   transparently on the next call.
+- Policies (with a `SandboxConfig`): the managed container's mounts follow the run's configured policy
+  (`docker_layout`: plan mode mounts the workspace read-only; protected and deny-write paths bound read-only; deny-read
+  paths masked), and each command runs behind `docker_policy.command_wall`: the tool call's `policy_scope` tightened
+  by the configured policy, enforced by Landlock in the executor, or refused (exit 126) when a read-only command
+  cannot be held read-only. Never a weaker wall than the command was judged for.
 - File operations run host-side through `ConfinedFiles` on the directory behind the mount: race-free resolution
-  beneath it with the container's symlink meaning (an absolute link target is a container path), atomic writes;
-  anything leading elsewhere is `PermissionError("path escapes the workspace ...")`. Errors name container paths,
-  never host paths.
+  beneath it with the container's symlink meaning (an absolute link target is a container path), atomic writes, the
+  run's deny rules; anything leading elsewhere is `PermissionError("path escapes the workspace ...")`. Errors name
+  container paths, never host paths.
 - When tau runs as root and the container user is numeric and not root, files and directories it creates are given
   to the container user (so commands can modify what the file tools wrote), and the container user's permission
   bits are honoured on existing files.
@@ -29,14 +35,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import functools
 import os
 import posixpath
-import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,17 +62,13 @@ from pydantic_ai.workspaces import (
 from pydantic_ai.workspaces.protocol import validate_timeout
 
 from tau.environment.confined import ConfinedFiles
+from tau.environment.docker_container import Live, attached, managed
+from tau.environment.docker_engine import ContainerInfo, DockerEngine, DockerUnavailableError
+from tau.environment.docker_layout import MaskSources
+from tau.environment.docker_policy import Wall, command_wall
 from tau.environment.executor_protocol import BOOTSTRAP, ExecutorChannel, ExecutorClosedError, executor_source
-from tau.environment.mount import MountMap
-from tau.environment.sandbox import (
-    LABEL_KEEP,
-    LABEL_MANAGED,
-    LABEL_SESSION,
-    SandboxError,
-    SandboxSpec,
-    image_tag,
-    owner_labels,
-)
+from tau.environment.policy import SandboxConfig
+from tau.environment.sandbox import SandboxError, SandboxSpec
 
 __all__ = ("ContainerInfo", "DockerBackend", "DockerEngine", "DockerUnavailableError")
 
@@ -82,241 +81,6 @@ _SWEEP_SCRIPT = (
     'for d in /proc/[0-9]*; do if tr "\\000" "\\n" < "$d/environ" 2>/dev/null | grep -qx "$1=$2"; '
     'then kill -9 "${d#/proc/}" 2>/dev/null; fi; done; true'
 )
-
-
-class DockerUnavailableError(SandboxError):
-    """No Docker daemon answers (or the SDK is missing); the message says how to get one."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ContainerInfo:
-    """What tau needs to know about one container."""
-
-    id: str
-    name: str
-    status: str
-    image: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    mounts: tuple[tuple[str, str], ...] = ()
-    """(host source, container destination) of each bind mount."""
-    user: str = ""
-    working_dir: str = ""
-
-    @property
-    def running(self) -> bool:
-        return self.status == "running"
-
-
-def _info(data: Mapping[str, Any]) -> ContainerInfo:
-    """A ContainerInfo from `inspect_container` output or a `containers()` list entry."""
-    config = data.get("Config") or {}
-    state = data.get("State")
-    status = state.get("Status", "") if isinstance(state, dict) else str(state or "")
-    names = data.get("Names") or [data.get("Name", "")]
-    return ContainerInfo(
-        id=str(data.get("Id", "")),
-        name=str(names[0]).lstrip("/"),
-        status=status,
-        image=str(config.get("Image") or data.get("Image", "")),
-        labels=dict(config.get("Labels") or data.get("Labels") or {}),
-        mounts=tuple(
-            (str(m.get("Source", "")), str(m.get("Destination", "")))
-            for m in data.get("Mounts") or []
-            if m.get("Type") == "bind"
-        ),
-        user=str(config.get("User") or ""),
-        working_dir=str(config.get("WorkingDir") or ""),
-    )
-
-
-class DockerEngine:
-    """A typed facade over the docker SDK's low-level API; every SDK object stays inside this class."""
-
-    def __init__(self, client: Any = None, *, timeout: float = 60.0) -> None:
-        self._client = client
-        self._timeout = timeout
-
-    @property
-    def api(self) -> Any:
-        if self._client is None:
-            try:
-                import docker  # type: ignore[import-untyped]
-
-                self._client = docker.APIClient(**docker.utils.kwargs_from_env(), timeout=self._timeout, version="auto")
-            except Exception as error:  # the SDK raises DockerException, or ImportError when missing
-                raise DockerUnavailableError(
-                    f"no Docker daemon answers ({error}); start one (scripts/install-docker.sh) or set DOCKER_HOST"
-                ) from error
-        return self._client
-
-    def _not_found(self, error: Exception) -> bool:
-        return type(error).__name__ == "NotFound"
-
-    def ping(self) -> bool:
-        try:
-            return bool(self.api.ping())
-        except Exception:
-            return False
-
-    def managed(self) -> list[ContainerInfo]:
-        found = self.api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=1"})
-        return sorted((_info(item) for item in found), key=lambda info: info.name)
-
-    def find(self, name_or_id: str) -> ContainerInfo | None:
-        try:
-            return _info(self.api.inspect_container(name_or_id))
-        except Exception as error:
-            if self._not_found(error):
-                return None
-            raise
-
-    def find_session(self, session: str) -> ContainerInfo | None:
-        filters = {"label": [f"{LABEL_MANAGED}=1", f"{LABEL_SESSION}={session}"]}
-        found = self.api.containers(all=True, filters=filters)
-        return self.find(found[0]["Id"]) if found else None
-
-    def create(
-        self, *, name: str, image: str, spec: SandboxSpec, host_root: str, user: str, labels: Mapping[str, str]
-    ) -> str:
-        """Create (not start) a hardened container; return its id."""
-        api = self.api
-        host_config = api.create_host_config(
-            binds={host_root: {"bind": spec.workdir, "mode": "rw"}},
-            read_only=spec.read_only,
-            tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={spec.tmp_size}"},
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            pids_limit=spec.pids_limit,
-            mem_limit=spec.memory,
-            memswap_limit=spec.memory,
-            nano_cpus=int(spec.cpus * 1e9),
-            network_mode=spec.network,
-            init=True,
-        )
-        try:
-            created = api.create_container(
-                image,
-                command=["sleep", "infinity"],
-                name=name,
-                labels=dict(labels),
-                user=user,
-                working_dir=spec.workdir,
-                environment={"HOME": "/tmp", **spec.env},
-                host_config=host_config,
-            )
-        except Exception as error:
-            if self._not_found(error) or type(error).__name__ == "ImageNotFound":
-                raise SandboxError(f"image {image} not found: build it with `tau sandbox build`") from error
-            raise
-        return str(created["Id"])
-
-    def start(self, container: str) -> None:
-        self.api.start(container)
-
-    def restart(self, container: str) -> None:
-        self.api.restart(container, timeout=0)
-
-    def remove(self, container: str) -> None:
-        try:
-            self.api.remove_container(container, force=True, v=True)
-        except Exception as error:
-            if not self._not_found(error):
-                raise
-
-    def busy(self, container: str) -> bool:
-        """Whether any exec session (a tau executor, a user's shell) is running in the container."""
-        info = self.find(container)
-        if info is None:
-            return False
-        exec_ids = self.api.inspect_container(container).get("ExecIDs") or []
-        return any(self.exec_state(exec_id)[0] for exec_id in exec_ids)
-
-    def exec_state(self, exec_id: str) -> tuple[bool, int | None]:
-        """(running, exit code) of one exec session."""
-        try:
-            data = self.api.exec_inspect(exec_id)
-        except Exception as error:
-            if self._not_found(error):
-                return False, None
-            raise
-        code = data.get("ExitCode")
-        return bool(data.get("Running")), None if code is None else int(code)
-
-    def open_exec(
-        self, container: str, argv: Sequence[str], *, user: str = "", workdir: str | None = None
-    ) -> tuple[str, Any, Any]:
-        """Start `argv` with stdin attached; return (exec id, the SDK's socket object, the raw blocking socket)."""
-        exec_id = self.api.exec_create(
-            container, list(argv), stdin=True, stdout=True, stderr=True, user=user, workdir=workdir
-        )["Id"]
-        sock = self.api.exec_start(exec_id, socket=True)
-        raw = getattr(sock, "_sock", sock)
-        raw.settimeout(None)  # the SDK's request timeout would end an idle executor's stream
-        return str(exec_id), sock, raw
-
-    def exec_once(
-        self,
-        container: str,
-        argv: Sequence[str],
-        *,
-        user: str = "",
-        workdir: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> tuple[int, bytes]:
-        """Run one command to completion by plain `docker exec`; return (exit code, combined output)."""
-        code, out, err = self.exec_demux(container, argv, user=user, workdir=workdir, env=env)
-        return code, out + err
-
-    def exec_demux(
-        self,
-        container: str,
-        argv: Sequence[str],
-        *,
-        user: str = "",
-        workdir: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> tuple[int, bytes, bytes]:
-        """Run one command by plain `docker exec`; return (exit code, stdout, stderr). 126 'not found' -> 127."""
-        exec_id = self.api.exec_create(
-            container, list(argv), stdout=True, stderr=True, user=user, workdir=workdir, environment=dict(env or {})
-        )["Id"]
-        out, err = self.api.exec_start(exec_id, demux=True)
-        out, err = out or b"", err or b""
-        code = self.exec_state(exec_id)[1]
-        code = -1 if code is None else code
-        if code == 126 and re.search(rb"executable file not found|no such file or directory", out + err, re.I):
-            code, out, err = 127, b"", (out + err).strip() + b"\n"
-        return code, out, err
-
-
-def _uid_gid(path: str) -> str:
-    info = os.stat(path)
-    return f"{info.st_uid}:{info.st_gid}"
-
-
-def _container_name(session: str) -> str:
-    return "tau-" + re.sub(r"[^a-zA-Z0-9_.-]", "-", session)[:60]
-
-
-@dataclass
-class _Live:
-    """The container this backend works in, once known."""
-
-    id: str
-    mount: MountMap
-    user: str
-    workdir: str
-
-    @functools.cached_property
-    def files(self) -> ConfinedFiles:
-        """Host-side file operations on the bind mount, with the container's paths and symlink meaning."""
-        mount = self.mount
-        return ConfinedFiles(
-            mount.host_root,
-            shown_root=mount.container_root,
-            explain=lambda path: mount.resolve(path)[0],
-            user=_file_user(self.user),
-        )
 
 
 class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, SupportsRealpath):
@@ -332,6 +96,9 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
         env: Extra environment for every command, over `spec.env`.
         engine: The docker facade (a default client from the environment when omitted).
         owner_pid: The pid recorded as owner (this process by default), for `reap_orphans`.
+        sandbox: The run's policies (`tau.environment.policy`): the managed container's mounts (`docker_layout`),
+            each command's Landlock wall (`docker_policy`) and the file operations' deny rules. None: no policy
+            (embedding and tests only: `tau run` always passes one).
     """
 
     def __init__(
@@ -343,6 +110,7 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
         env: Mapping[str, str] | None = None,
         engine: DockerEngine | None = None,
         owner_pid: int | None = None,
+        sandbox: SandboxConfig | None = None,
     ) -> None:
         self._spec = spec or SandboxSpec()
         self._root: str | None = os.path.abspath(root)
@@ -354,12 +122,14 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
         self._engine = engine or DockerEngine()
         self._owner_pid = owner_pid
         self._ref: WorkspaceRef | None = None
-        self._live: _Live | None = None
+        self._live: Live | None = None
         self._lock = threading.Lock()
         self._channel: ExecutorChannel | None = None
         self._channel_sock: Any = None
         self._plain = not self._spec.executor
         self._executor_source: str | None = None
+        self._sandbox = sandbox
+        self._landlock: tuple[int | None, str] = (None, "no executor running yet")
 
     @classmethod
     def attach(
@@ -372,6 +142,7 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
         env: Mapping[str, str] | None = None,
         engine: DockerEngine | None = None,
         executor: bool = True,
+        sandbox: SandboxConfig | None = None,
     ) -> DockerBackend:
         """Work in an existing container (never stopped or removed by tau).
 
@@ -380,8 +151,10 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
             root: Host directory bind-mounted at `workdir`; found from the container's mounts when omitted.
             workdir: The workspace path inside the container; the container's working directory when omitted.
             user: `UID:GID` for commands; the container's configured user when omitted.
+            sandbox: As for a managed container, except that tau cannot change the mounts of a container it did
+                not make: policies are enforced per command (Landlock) only, without masks or protected binds.
         """
-        backend = cls(root or "/", env=env, engine=engine, spec=SandboxSpec(executor=executor))
+        backend = cls(root or "/", env=env, engine=engine, spec=SandboxSpec(executor=executor), sandbox=sandbox)
         backend._root = None if root is None else os.path.abspath(root)
         backend._attach_to = container
         backend._attach_workdir = workdir
@@ -411,15 +184,20 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
         """False when commands fall back to one `docker exec` each (no python3 in the image, or disabled)."""
         return not self._plain
 
+    @property
+    def landlock(self) -> tuple[int | None, str]:
+        """(Landlock ABI in the container or None, the executor's word on it), once the executor has started."""
+        return self._landlock
+
     # Container --------------------------------------------------------------------------------------------------
 
-    async def _ready(self) -> _Live:
+    async def _ready(self) -> Live:
         live = self._live
         if live is not None:
             return live
         return await anyio.to_thread.run_sync(self._ensure)
 
-    def _ensure(self) -> _Live:
+    def _ensure(self) -> Live:
         with self._lock:
             if self._live is not None:
                 return self._live
@@ -427,61 +205,36 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
                 live = self._attach_live() if self._attach_to is not None else self._managed_live()
             except SandboxError as error:
                 raise WorkspaceUnavailableError(str(error)) from error
+            self._ref = self._ref or WorkspaceRef(provider="docker", id=live.id)
             self._live = live
             return live
 
-    def _managed_live(self) -> _Live:
-        assert self._root is not None
-        if not os.path.isdir(self._root):
-            raise WorkspaceUnavailableError(f"workspace directory {self._root} does not exist")
-        host_root = os.path.realpath(self._root)
-        info = self._engine.find_session(self._session)
-        if info is None:
-            labels = {LABEL_MANAGED: "1", LABEL_SESSION: self._session, **owner_labels(self._owner_pid)}
-            if self._spec.keep:
-                labels[LABEL_KEEP] = "1"
-            user = self._spec.user or _uid_gid(host_root)
-            image = self._spec.image or image_tag()
-            container_id = self._engine.create(
-                name=_container_name(self._session),
-                image=image,
-                spec=self._spec,
-                host_root=host_root,
-                user=user,
-                labels=labels,
-            )
-            self._ref = WorkspaceRef(provider="docker", id=container_id)
-            info = self._engine.find(container_id)
-            if info is None:
-                raise WorkspaceUnavailableError(f"container {container_id[:12]} vanished right after create")
-        self._ref = self._ref or WorkspaceRef(provider="docker", id=info.id)
-        if not info.running:
-            self._engine.start(info.id)
-        mount = MountMap(host_root, self._spec.workdir)
-        return _Live(info.id, mount, info.user, mount.container_root)
+    def _record(self, container_id: str) -> None:
+        self._ref = self._ref or WorkspaceRef(provider="docker", id=container_id)
 
-    def _attach_live(self) -> _Live:
+    def _managed_live(self) -> Live:
+        assert self._root is not None
+        return managed(
+            self._engine,
+            self._root,
+            session=self._session,
+            spec=self._spec,
+            owner_pid=self._owner_pid,
+            sandbox=self._sandbox,
+            record=self._record,
+        )
+
+    def _attach_live(self) -> Live:
         assert self._attach_to is not None
-        info = self._engine.find(self._attach_to)
-        if info is None or not info.running:
-            state = "does not exist" if info is None else f"is {info.status}"
-            raise WorkspaceUnavailableError(f"container {self._attach_to} {state}")
-        if self._ref is not None and not info.id.startswith(self._ref.id):
-            raise WorkspaceUnavailableError(f"container {self._ref.id} was replaced")
-        self._ref = self._ref or WorkspaceRef(provider="docker", id=info.id)
-        workdir = posixpath.normpath(self._attach_workdir or info.working_dir or "/")
-        host_root = self._root
-        if host_root is None:
-            covering = [(src, dst) for src, dst in info.mounts if MountMap("/", dst).contains(workdir)]
-            if not covering:
-                raise WorkspaceUnavailableError(
-                    f"container {info.name} has no bind mount covering {workdir}; file tools need one (or pass root)"
-                )
-            source, destination = max(covering, key=lambda mount: len(mount[1]))
-            host_root = os.path.join(source, posixpath.relpath(workdir, destination))
-        host_root = os.path.realpath(host_root)
-        mount = MountMap(host_root, workdir)
-        return _Live(info.id, mount, self._attach_user or info.user, workdir)
+        return attached(
+            self._engine,
+            self._attach_to,
+            root=self._root,
+            workdir=self._attach_workdir,
+            user=self._attach_user,
+            known_id=None if self._ref is None else self._ref.id,
+            sandbox=self._sandbox,
+        )
 
     def _alive(self) -> bool:
         live = self._live
@@ -527,16 +280,26 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
         if not self._plain:
             channel = await self._executor(live)
             if channel is not None:
-                return await self._run_executor(live, channel, argv, merged, timeout)
+                wall = self._wall(live, self._landlock)
+                if wall.refusal is not None:
+                    return wall.refusal
+                return await self._run_executor(live, channel, argv, merged, timeout, wall)
+        wall = self._wall(live, (None, "the image has no python3 for tau's executor"))
+        if wall.refusal is not None:
+            return wall.refusal
         return await self._run_plain(live, argv, merged, timeout)
 
-    async def _executor(self, live: _Live) -> ExecutorChannel | None:
+    def _wall(self, live: Live, landlock: tuple[int | None, str]) -> Wall:
+        """What this command runs behind: the call's policy tightened by the run's (`docker_policy`)."""
+        return command_wall(self._sandbox, landlock=landlock, workspace_read_only=live.read_only, workdir=live.workdir)
+
+    async def _executor(self, live: Live) -> ExecutorChannel | None:
         channel = self._channel
         if channel is not None and not channel.closed:
             return channel
         return await anyio.to_thread.run_sync(self._start_executor, live)
 
-    def _start_executor(self, live: _Live) -> ExecutorChannel | None:
+    def _start_executor(self, live: Live) -> ExecutorChannel | None:
         with self._lock:
             if self._channel is not None and not self._channel.closed:
                 return self._channel
@@ -552,15 +315,17 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
             channel = ExecutorChannel(raw)
             channel.send_source(self._executor_source)
             try:
-                channel.submit({"op": "ping"})[1].result(timeout=_PING_TIMEOUT)
+                pong = channel.submit({"op": "ping"})[1].result(timeout=_PING_TIMEOUT)
             except (ExecutorClosedError, TimeoutError) as error:
                 channel.close()
                 self._executor_failed(live, exec_id, error)
                 return None
+            abi = pong.get("landlock")
+            self._landlock = (abi if isinstance(abi, int) else None, str(pong.get("landlock_reason", "unknown")))
             self._channel, self._channel_sock = channel, sock
             return channel
 
-    def _executor_failed(self, live: _Live, exec_id: str, error: Exception) -> None:
+    def _executor_failed(self, live: Live, exec_id: str, error: Exception) -> None:
         if not self._alive():
             raise WorkspaceUnavailableError(f"container {live.id[:12]} is gone") from error
         for _ in range(50):
@@ -574,7 +339,13 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
         raise WorkspaceError(f"the sandbox executor did not start: {error}") from error
 
     async def _run_executor(
-        self, live: _Live, channel: ExecutorChannel, argv: list[str], env: dict[str, str], timeout: float | None
+        self,
+        live: Live,
+        channel: ExecutorChannel,
+        argv: list[str],
+        env: dict[str, str],
+        timeout: float | None,
+        wall: Wall,
     ) -> CommandResult:
         request = {
             "op": "run",
@@ -585,6 +356,8 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
             "max_output": MAX_OUTPUT,
             "tag": uuid.uuid4().hex,
         }
+        if wall.landlock is not None:
+            request["landlock"] = wall.landlock
         request_id, future = channel.submit(request)
         try:
             with anyio.fail_after(None if timeout is None else timeout + _REPLY_GRACE):
@@ -604,17 +377,19 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
             raise
         return await self._result(live, reply, timeout)
 
-    async def _result(self, live: _Live, reply: Mapping[str, Any], timeout: float | None) -> CommandResult:
+    async def _result(self, live: Live, reply: Mapping[str, Any], timeout: float | None) -> CommandResult:
         if not reply.get("ok"):
             message = str(reply.get("message", reply.get("error")))
             if reply.get("error") == "cwd_missing":
                 raise WorkspaceUnavailableError(message)
+            if reply.get("error") == "landlock":
+                return CommandResult(exit_code=126, stdout="", stderr=f"tau sandbox: {message}\n")
             raise WorkspaceError(f"sandbox executor: {message}")
         stdout, stderr = str(reply["stdout"]), str(reply["stderr"])
         if reply.get("timed_out"):
             note = "and was killed"
             if reply.get("survivors"):
-                await anyio.to_thread.run_sync(self._engine.restart, live.id)
+                await anyio.to_thread.run_sync(self._restart, live)
                 note = "; some of its processes survived the kill, so the sandbox container was restarted"
             raise WorkspaceTimeoutError(f"command timed out after {timeout:g}s {note}", stdout=stdout, stderr=stderr)
         if reply.get("output_limit"):
@@ -630,7 +405,7 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
         return CommandResult(exit_code=int(reply["exit_code"]), stdout=stdout, stderr=stderr)
 
     async def _run_plain(
-        self, live: _Live, argv: list[str], env: dict[str, str], timeout: float | None
+        self, live: Live, argv: list[str], env: dict[str, str], timeout: float | None
     ) -> CommandResult:
         tag = uuid.uuid4().hex
         tagged = {**env, TAG_VAR: tag}
@@ -652,7 +427,12 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
         stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
         return CommandResult(exit_code=code, stdout=stdout, stderr=stderr)
 
-    def _sweep_plain(self, live: _Live, tag: str) -> None:
+    def _restart(self, live: Live) -> None:
+        if self._attach_to is None and self._sandbox is not None:
+            MaskSources().ensure()  # the container binds them again on restart: make them if something removed them
+        self._engine.restart(live.id)
+
+    def _sweep_plain(self, live: Live, tag: str) -> None:
         if self._alive():
             self._engine.exec_demux(live.id, ["sh", "-c", _SWEEP_SCRIPT, "sh", TAG_VAR, tag], user=live.user)
 
@@ -696,11 +476,3 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
             return resolved
         result = await self.run(["realpath", "-m", "--", path])
         return result.stdout.strip() if result.exit_code == 0 and result.stdout.strip() else resolved
-
-
-def _file_user(user: str) -> tuple[int, int] | None:
-    """(uid, gid) of a numeric `UID[:GID]` container user (gid -1 when absent), else None."""
-    uid, _, gid = user.partition(":")
-    if not uid.isdigit():
-        return None
-    return int(uid), int(gid) if gid.isdigit() else -1

@@ -40,7 +40,7 @@ from tau.environment.masks import DenyResult, DenyWalk, LinkScan, TooManyPaths
 from tau.environment.policy import SandboxConfig, SandboxPolicy, current_policy, tighter
 from tau.environment.seccomp import UnsupportedArchitecture, program
 
-__all__ = ["SECCOMP_FD", "HostSandbox", "Prepared", "no_sandbox_message"]
+__all__ = ["SECCOMP_FD", "HostSandbox", "Prepared", "no_sandbox_message", "protected_paths"]
 
 SECCOMP_FD = 9
 _PREFIX = "tau-sandbox-"
@@ -248,18 +248,7 @@ class HostSandbox:
         return [(source, os.path.realpath(target)) for source, target in out if os.path.isfile(target)]
 
     def _protected(self, real_root: str) -> list[str]:
-        candidates = [os.path.join(real_root, rel) for rel in self.config.protected]
-        if os.path.isfile(os.path.join(real_root, ".git")):  # a worktree's `gitdir:` pointer
-            candidates.append(os.path.join(real_root, ".git"))
-        dirs = find_git_dirs(real_root)
-        if dirs is not None:
-            candidates += [os.path.join(dirs.common_dir, "config"), os.path.join(dirs.common_dir, "hooks")]
-            candidates += [os.path.join(dirs.git_dir, "config.worktree")]
-        out = []
-        for path in candidates:
-            if os.path.lexists(path):
-                out.append(normalise(os.path.realpath(path)))
-        return out
+        return protected_paths(real_root, self.config.protected)
 
     def _hard_links(self, real_root: str) -> list[str]:
         if self._links is None:
@@ -273,6 +262,23 @@ class HostSandbox:
         if private is not None:
             _remove(private.path)
             os.close(private.owner_fd)
+
+
+def protected_paths(real_root: str, protected: Sequence[str]) -> list[str]:
+    """Real paths of the existing protected entries of a workspace (`SandboxConfig.protected`, a worktree's `.git`
+    pointer, the git common dir's config and hooks, `config.worktree`); some may lie outside the workspace."""
+    candidates = [os.path.join(real_root, rel) for rel in protected]
+    if os.path.isfile(os.path.join(real_root, ".git")):  # a worktree's `gitdir:` pointer
+        candidates.append(os.path.join(real_root, ".git"))
+    dirs = find_git_dirs(real_root)
+    if dirs is not None:
+        candidates += [os.path.join(dirs.common_dir, "config"), os.path.join(dirs.common_dir, "hooks")]
+        candidates += [os.path.join(dirs.git_dir, "config.worktree")]
+    out = []
+    for path in candidates:
+        if os.path.lexists(path):
+            out.append(normalise(os.path.realpath(path)))
+    return out
 
 
 def translate_exec_failure(result: CommandResult, command: str | Sequence[str]) -> CommandResult:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = (
     "IMAGE_REPOSITORY",
     "LABEL_KEEP",
+    "LABEL_LAYOUT",
     "LABEL_MANAGED",
     "LABEL_OWNER_HOST",
     "LABEL_OWNER_PID",
@@ -61,6 +62,7 @@ __all__ = (
 LABEL_MANAGED = "tau.managed"
 LABEL_KEEP = "tau.keep"  # created with --keep-sandbox: outlives its owner; only `tau sandbox rm|prune` remove it
 LABEL_SESSION = "tau.session"
+LABEL_LAYOUT = "tau.layout"  # digest of the container's mounts (docker_layout.Layout): reused only while it matches
 LABEL_OWNER_PID = "tau.owner_pid"
 LABEL_OWNER_START = "tau.owner_start"
 LABEL_OWNER_HOST = "tau.owner_host"

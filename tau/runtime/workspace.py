@@ -13,7 +13,11 @@ Docker (`environment: docker`): orphaned managed containers are reaped
 first; then either a managed container for this session (tau's sandbox image unless `sandbox.image` names another;
 created before the first model call so a missing image or daemon is a preflight failure, exit 3) or, with
 `sandbox.container`, an existing container that tau never stops or removes. A managed container is removed when the
-run ends unless `sandbox.keep`.
+run ends unless `sandbox.keep`. The same `SandboxConfig` as on the host drives it: the managed container's mounts
+follow the configured policy (plan mode: the workspace read-only; a kept container mounted for another policy, as
+after `tau plan approve`, is made anew), each command's policy is enforced inside the container by Landlock, and the
+host-side file operations get the deny rules (`tau.environment.docker`). An attached container gets the per-command
+walls and the file deny rules only (tau cannot change its mounts).
 """
 
 from __future__ import annotations
@@ -63,8 +67,11 @@ async def _open_docker(job: JobSpec, session_id: str) -> OpenedWorkspace:
 
     settings = job.environment.sandbox
     workspace = job.environment.workspace
+    config = host_sandbox_config(job)
     if settings.container:
-        attached = DockerBackend.attach(settings.container, root=workspace, workdir=settings.workdir, env=job.env)
+        attached = DockerBackend.attach(
+            settings.container, root=workspace, workdir=settings.workdir, env=job.env, sandbox=config
+        )
         await _start(attached)
         info = EnvironmentInfo(kind="docker", workspace=workspace, container=settings.container)
         return OpenedWorkspace(attached, info, [attached.aclose])
@@ -80,7 +87,7 @@ async def _open_docker(job: JobSpec, session_id: str) -> OpenedWorkspace:
         pids_limit=settings.pids_limit,
         keep=settings.keep,
     )
-    managed = DockerBackend(workspace, session=session_id, spec=spec, env=job.env)
+    managed = DockerBackend(workspace, session=session_id, spec=spec, env=job.env, sandbox=config)
     await _start(managed)
     container = managed.ref.id if managed.ref is not None else None
 

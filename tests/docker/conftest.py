@@ -1,8 +1,9 @@
 """Fixtures for the docker tests: a daemon (skip locally without one, fail in CI), the sandbox image, backends.
 
-Every module here sets `pytestmark = pytest.mark.docker`. `make_backend` builds DockerBackends whose containers are
-removed when the test ends; module-scoped `shared_backend`s keep one container for a whole module (the backend is
-loop-agnostic, so each test's event loop can use it). Workspaces are owned by uid 1000: commands run as non-root.
+Every module here sets `pytestmark = pytest.mark.docker`. `make_backend` builds DockerBackends (`sandbox=` passes a
+`SandboxConfig`, other keywords go to `SandboxSpec`) whose containers are removed when the test ends; module-scoped
+`shared_backend`s keep one container for a whole module (the backend is loop-agnostic, so each test's event loop can
+use it). Workspaces are owned by uid 1000: commands run as non-root.
 """
 
 from __future__ import annotations
@@ -68,12 +69,14 @@ class Backends:
     def __call__(self, root: Path, **spec: Any) -> DockerBackend:
         session = spec.pop("session", None)
         owner_pid = spec.pop("owner_pid", None)
+        sandbox = spec.pop("sandbox", None)
         backend = DockerBackend(
             root,
             session=session,
             spec=SandboxSpec(**{"image": self.image, **spec}),
             engine=self.engine,
             owner_pid=owner_pid,
+            sandbox=sandbox,
         )
         self.made.append(backend)
         return backend
