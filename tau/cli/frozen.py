@@ -1,0 +1,121 @@
+"""Native kill semantics for the one-file binary: tau dies with the pid a user or CI holds, and leaves no unpack dir.
+
+PyInstaller's one-file build is two processes: a launcher (the pid the shell or CI holds) that unpacks the payload
+into `$TMPDIR/_MEIxxxxxx`, starts the Python child and removes the folder when the child exits. A SIGKILL of the
+launcher used to orphan the child (it finished the job, re-parented to init) and leave the ~60 MB folder behind.
+
+`adopt_launcher()` (called first thing by `tau/__main__.py`, only in a one-file child):
+
+- asks the kernel for `SIGTERM` when the launcher dies (`PR_SET_PDEATHSIG`; checked against a launcher that died
+  before the call), so a SIGKILL of the launcher ends tau the way a SIGTERM does — the run is cancelled, its tool
+  processes die (their sandbox dies with tau), the session is closed — within seconds;
+- holds an exclusive `flock` on `<unpack dir>/.tau-alive` for the life of the process and, at exit, removes its own
+  unpack dir when the launcher is gone (the launcher would have removed it otherwise);
+- sweeps the unpack dirs of dead one-file taus (their `.tau-alive` lock can be taken: the kernel released it when
+  the process died however it died), so even hard kills of both processes do not accumulate folders.
+
+`quiet_early_signals()` turns SIGINT/SIGTERM that arrive before the CLI installs its own handlers (while Python
+imports, 0 to 300 ms) into a silent exit with 130/143 instead of a launcher traceback.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import fcntl
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from types import FrameType
+
+__all__ = ["adopt_launcher", "ordinary_signals", "quiet_early_signals", "unpack_dir"]
+
+_PR_SET_PDEATHSIG = 1
+_ALIVE = ".tau-alive"
+_PREFIX = "_MEI"
+_held: list[int] = []  # the lock's fd, kept open for the life of the process
+_launcher: list[int] = []  # the launcher's pid, once adopted
+
+
+def unpack_dir() -> str | None:
+    """The one-file build's unpack folder of this process, or None (not frozen, or the one-directory build)."""
+    base = getattr(sys, "_MEIPASS", None)
+    if not getattr(sys, "frozen", False) or not isinstance(base, str):
+        return None
+    return base if os.path.basename(base).startswith(_PREFIX) else None
+
+
+def _remove_own(directory: str, launcher: int) -> None:
+    if os.getppid() != launcher:  # the launcher is gone: nobody else will remove the folder
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _sweep(parent: str, own: str) -> None:
+    """Remove the unpack dirs of dead one-file taus next to ours (a lock that can be taken has no owner)."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(parent):
+            path = os.path.join(parent, name)
+            if not name.startswith(_PREFIX) or path == own:
+                continue
+            try:
+                fd = os.open(os.path.join(path, _ALIVE), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                continue  # not one of ours, or not started yet
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # alive
+            finally:
+                os.close(fd)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def adopt_launcher() -> None:
+    """Tie this one-file child to its launcher (see the module docstring). A no-op outside the one-file build."""
+    directory = unpack_dir()
+    if directory is None or _launcher:  # not a one-file child, or adopted already (the runtime hook runs first)
+        return
+    launcher = os.getppid()
+    _launcher.append(launcher)
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    try:
+        fd = os.open(os.path.join(directory, _ALIVE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _held.append(fd)
+    except OSError:
+        pass
+    atexit.register(_remove_own, directory, launcher)
+    _sweep(os.path.dirname(directory) or tempfile.gettempdir(), directory)
+    if os.getppid() != launcher or launcher == 1:  # it died before PDEATHSIG was armed
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _early_exit(signum: int, frame: FrameType | None) -> None:
+    directory = unpack_dir()
+    if directory is not None and _launcher and os.getppid() != _launcher[0]:
+        shutil.rmtree(directory, ignore_errors=True)
+    os._exit(128 + signum)
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def ordinary_signals() -> None:
+    """From the CLI's dispatch on: SIGINT raises KeyboardInterrupt and SIGTERM `SystemExit(143)`, so what was
+    opened is closed on the way out (`tau run` then installs its own handlers around the run)."""
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _terminated)
+
+
+def quiet_early_signals() -> None:
+    """Until the CLI installs its own handlers, SIGINT and SIGTERM end the process silently with 130 / 143."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(sig, _early_exit)
