@@ -170,6 +170,10 @@ def build_layer(
 
     if data.get("cwd"):
         data["cwd"] = path(data["cwd"], "cwd")
+    permissions = data.get("permissions", {})
+    if permissions.get("additional_directories"):
+        dirs = [str((base_dir / Path(d).expanduser()).resolve()) for d in permissions["additional_directories"]]
+        data["permissions"] = {**permissions, "additional_directories": dirs}
     sandbox = data.get("sandbox", {})
     if sandbox.get("writable_roots"):
         roots = [path(root, "sandbox.writable_roots") for root in sandbox["writable_roots"]]

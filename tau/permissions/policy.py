@@ -74,7 +74,8 @@ class PermissionPolicy:
         additional_dirs: Iterable[str] = (),
         safe_tools: Iterable[str] = DEFAULT_SAFE_TOOLS,
     ) -> PermissionPolicy:
-        """Parse the spec's rules (ConfigError on a malformed one). `home` defaults to the current user's."""
+        """Parse the spec's rules (ConfigError on a malformed one). `home` defaults to the current user's; the spec's
+        `additional_directories` count as inside the workspace, with `additional_dirs`."""
         home = posixpath.normpath(home if home is not None else os.path.expanduser("~"))
         workspace = posixpath.normpath(workspace)
         parse = {"workspace": workspace, "home": home}
@@ -85,7 +86,7 @@ class PermissionPolicy:
             allow=parse_rules(spec.allow, **parse),
             ask=parse_rules(spec.ask, **parse),
             deny=parse_rules(spec.deny, **parse),
-            additional_dirs=tuple(posixpath.normpath(d) for d in additional_dirs),
+            additional_dirs=tuple(posixpath.normpath(d) for d in (*spec.additional_directories, *additional_dirs)),
             safe_tools=frozenset(safe_tools),
         )
 
