@@ -284,7 +284,7 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
                 if wall.refusal is not None:
                     return wall.refusal
                 return await self._run_executor(live, channel, argv, merged, timeout, wall)
-        wall = self._wall(live, (None, "the image has no python3 for tau's executor"))
+        wall = self._wall(live, (None, "tau's executor does not run there: no python3 in the image, or disabled"))
         if wall.refusal is not None:
             return wall.refusal
         return await self._run_plain(live, argv, merged, timeout)

@@ -11,7 +11,10 @@ Invariants:
   session never works in a container mounted for another policy. Its /tmp (HOME) does not survive that.
 - The container id is handed to `record` as soon as the container exists (before anything else can fail), so the
   caller can always clean up what was made.
-- An attached container is never changed: its mounts are what its owner made; only per-command walls apply.
+- An attached container is never changed: its mounts are what its owner made, so only the per-command walls
+  (Landlock) and the file operations' deny rules apply; protected paths are not bound read-only there. A deny-read
+  rule that covers existing paths of its workspace cannot be enforced for commands, so attaching is refused then
+  (`SandboxError`), never a run that silently shows what the rules hide.
 
 Contract with neighbours: `tau.environment.docker` calls these under its lock, in a worker thread; the docker SDK is
 reached only through `DockerEngine`.
@@ -28,9 +31,11 @@ from dataclasses import dataclass
 
 from pydantic_ai.workspaces import WorkspaceUnavailableError
 
+from tau.confine import inside
 from tau.environment.confined import ConfinedFiles
 from tau.environment.docker_engine import DockerEngine
 from tau.environment.docker_layout import Layout, MaskSources, plan_layout
+from tau.environment.masks import DenyWalk, TooManyPaths
 from tau.environment.mount import MountMap
 from tau.environment.policy import DenyRead, SandboxConfig
 from tau.environment.sandbox import (
@@ -38,6 +43,7 @@ from tau.environment.sandbox import (
     LABEL_LAYOUT,
     LABEL_MANAGED,
     LABEL_SESSION,
+    SandboxError,
     SandboxSpec,
     image_tag,
     owner_labels,
@@ -174,5 +180,26 @@ def attached(
         source, destination = max(covering, key=lambda mount: len(mount[1]))
         host_root = os.path.join(source, posixpath.relpath(workdir, destination))
     host_root = os.path.realpath(host_root)
+    if sandbox is not None:
+        _refuse_unmaskable(host_root, sandbox, info.name)
     mount = MountMap(host_root, workdir)
     return _with_policy(Live(info.id, mount, user or info.user, workdir), sandbox, False)
+
+
+def _refuse_unmaskable(host_root: str, sandbox: SandboxConfig, name: str) -> None:
+    """Raise when deny-read rules cover existing paths of an attached container's workspace (see module docstring)."""
+    walk = DenyWalk(sandbox.mask_roots, sandbox.deny_read, None)
+    if not walk.active:
+        return
+    try:
+        found = walk.find()
+    except TooManyPaths as error:
+        raise SandboxError(str(error)) from error
+    hidden = sorted(path for path in (*found.read_files, *found.read_dirs) if inside(path, host_root))
+    if hidden:
+        example = os.path.relpath(hidden[0], host_root)
+        raise SandboxError(
+            f"deny Read rules cover {len(hidden)} path(s) in the workspace (such as {example}) that tau cannot hide "
+            f"from commands in container {name}, which it did not make; use the managed sandbox (no --container) or "
+            "the host environment"
+        )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -142,18 +141,44 @@ NO_LANDLOCK = {
 }
 
 
+def start_box(root: Path, image: str, *options: str) -> str:
+    """A user's container (as `docker run` makes it) with `root` at /workspace; returns its name."""
+    name = f"user-box-{uuid.uuid4().hex[:8]}"
+    argv = ["docker", "run", "-d", "--name", name, "--cap-drop", "ALL", "--user", f"{UID}:{UID}", *options]
+    argv += ["-v", f"{root}:/workspace", "-w", "/workspace", image, "sleep", "infinity"]
+    subprocess.run(argv, check=True, capture_output=True)
+    return name
+
+
 @pytest.fixture
 def without_landlock(tmp_path: Path, sandbox_image: str, docker_engine: DockerEngine) -> Iterator[tuple[str, Path]]:
     """A user's container whose seccomp profile answers Landlock with ENOSYS (an old kernel, as far as tau sees)."""
     root = make_tree(tmp_path / "ws", {"data.txt": "data\n"})
     profile = tmp_path / "no-landlock.json"
     profile.write_text(json.dumps(NO_LANDLOCK))
-    name = f"no-landlock-{uuid.uuid4().hex[:8]}"
-    command = f"docker run -d --name {name} --security-opt seccomp={shlex.quote(str(profile))} --cap-drop ALL "
-    command += f"--user {UID}:{UID} -v {shlex.quote(str(root))}:/workspace -w /workspace {sandbox_image}"
-    subprocess.run([*shlex.split(command), "sleep", "infinity"], check=True, capture_output=True)
+    name = start_box(root, sandbox_image, "--security-opt", f"seccomp={profile}")
     try:
         yield name, root
+    finally:
+        docker_engine.remove(name)
+
+
+async def test_an_attached_container_cannot_hide_denied_paths_so_it_is_refused(
+    tmp_path: Path, sandbox_image: str, docker_engine: DockerEngine, session: str
+) -> None:
+    root = make_tree(tmp_path / "ws", {"data.txt": "data\n", "secret.env": "TOKEN=hunter2\n"})
+    name = start_box(root, sandbox_image)
+    try:
+        job = job_in(root, "default", ("Read(./secret.env)",), container=name)
+        with pytest.raises(PreflightError, match=r"cover 1 path\(s\) in the workspace \(such as secret.env\)"):
+            await open_workspace(job, session)
+        opened = await open_workspace(job_in(root, "default", ("Read(./absent.env)",), container=name), session)
+        try:  # nothing there to hide: the run may use the container
+            result = await opened.backend.run(["cat", "data.txt"])  # type: ignore[attr-defined]
+        finally:
+            await close(opened)
+        assert (result.exit_code, result.stdout) == (0, "data\n")
+        assert docker_engine.find(name) is not None  # never removed: the user's container
     finally:
         docker_engine.remove(name)
 
@@ -200,7 +225,7 @@ async def test_without_an_executor_only_a_read_only_mount_runs_read_only_command
     assert not default.uses_executor
     with policy_scope("read-only"):
         refused = await default.run(["cat", "data.txt"])
-    assert refused.exit_code == 126 and "the image has no python3 for tau's executor" in refused.stderr
+    assert refused.exit_code == 126 and "executor does not run there: no python3 in the image" in refused.stderr
     planned = make_tree(tmp_path / "ro", {"data.txt": "data\n"})
     plan = make_backend(planned, image=LOCAL_BASE, sandbox=SandboxConfig(policy="read-only"))
     with policy_scope("read-only"):
