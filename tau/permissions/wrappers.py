@@ -13,7 +13,9 @@ is `rm x`, reached through `timeout` and `nice`; deny rules are matched against 
 - Escalating wrappers (deny rules see the inner command, but an allow rule must match the whole command as
   written): `sudo`, `doas`, `chroot`, `flock` (which also creates its lock file: reported in `writes`).
 - Shell strings: `sh|bash|dash|zsh|ksh|ash|mksh -c STRING`, `eval WORDS`, `trap STRING SIGNALS`, `flock ... -c
-  STRING`, `su -c STRING` come back in `scripts`, for the caller to parse and analyse like the line itself.
+  STRING`, `su -c STRING`, `script -c STRING /dev/null` come back in `scripts`, for the caller to parse and analyse
+  like the line itself (`script` only with its typescript sent to /dev/null and no log files: anything else writes a
+  file, and without `-c` it runs an interactive shell).
 - `find ... -exec/-execdir/-ok/-okdir CMD ... ;|+`: find is the program; each CMD is an `extra` invocation
   (`{}` is a dynamic word; a `{}` inside a longer word, such as a `sh -c` script, pastes file names into code:
   `Unprovable`).
@@ -396,6 +398,19 @@ def _su(args: list[Word]) -> _Step:
     return _Step(None, script=script)
 
 
+_SCRIPT = OptionSpec.of("-a --append -e --return -f --flush -q --quiet", "-c --command -E --echo -o --output-limit")
+
+
+def _script(args: list[Word]) -> _Step:
+    parsed = parse_options(args, _SCRIPT, "script", permute=True)
+    commands = [value for name, value in parsed.options if name in ("-c", "--command")]
+    if len(commands) != 1 or commands[0] is None:
+        raise Unprovable("script without one static -c string runs a shell nobody checked")
+    if [(w.static, w.value) for w in parsed.operands] != [(True, "/dev/null")]:
+        raise Unprovable("script writes its typescript to a file")
+    return _Step(None, script=commands[0])
+
+
 _WRAPPERS: dict[str, Callable[[list[Word]], _Step]] = {
     "env": _env,
     "nice": _nice,
@@ -419,6 +434,7 @@ _WRAPPERS: dict[str, Callable[[list[Word]], _Step]] = {
     "eval": _eval,
     "trap": _trap,
     "su": _su,
+    "script": _script,
     **dict.fromkeys(_SHELLS, _shell),
 }
 

@@ -81,6 +81,8 @@ RM = [
     rm("xargs-pipe", f"echo {V} | xargs rm"),
     rm("find-exec", f"find {V} -exec rm {{}} \\;"),
     rm("flock", f"flock data.txt rm {V}"),
+    rm("script", f"script -qc 'rm {V}' /dev/null"),
+    rm("script-typescript", f"script -qc 'rm {V}' typescript-{{ID}}"),
     rm("group", f"{{ rm {V}; }}"),
     rm("subshell", f"(rm {V})"),
     rm("if", f"if true; then rm {V}; fi"),
