@@ -11,7 +11,9 @@ import click
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=7433, show_default=True, type=int, help="Port to bind (0 = any free port).")
+@click.option(
+    "--port", default=7433, show_default=True, type=click.IntRange(0, 65535), help="Port to bind (0 = any free port)."
+)
 @click.option("--token-file", metavar="FILE", help="File holding the bearer token every call must present.")
 @click.option("--presets-dir", metavar="DIR", help="Directory of preset job files (<name>.md).")
 @click.option("--state-dir", metavar="DIR", help="Session store (default as for tau run).")

@@ -70,16 +70,26 @@ def watch_command(
 
     from tau.cli.render import result_object
     from tau.cli.run import _flag_values, open_store
+    from tau.config.layers import flags_layer
+    from tau.config.loader import parse_var_flags
+    from tau.config.paths import user_path
     from tau.watch import JobRunner, WatchConfig, Watcher
 
     def log(line: str) -> None:
         if not quiet:
             click.echo(f"tau watch: {line}", err=True)
 
+    values = _flag_values(flags)
+    flags_layer(values, Path.cwd())  # a bad flag is one usage error now, not one failed job per file
+    parse_var_flags(values.get("vars", []))
+
+    def where(path: Path, name: str) -> Path:
+        return user_path(str(path), base_dir=Path.cwd(), source="tau watch", field=name)
+
     config = WatchConfig(
-        inbox=directory.resolve(),
-        done_dir=done_dir.resolve() if done_dir else None,
-        failed_dir=failed_dir.resolve() if failed_dir else None,
+        inbox=where(directory, "DIR"),
+        done_dir=where(done_dir, "--done-dir") if done_dir else None,
+        failed_dir=where(failed_dir, "--failed-dir") if failed_dir else None,
         concurrency=concurrency,
         settle=settle,
         once=once,
@@ -87,7 +97,7 @@ def watch_command(
     runner = JobRunner(
         env=dict(os.environ),
         cwd=Path.cwd(),
-        flags=_flag_values(flags),
+        flags=values,
         result_object=result_object,
         store=open_store(state_dir),  # the same session store as `tau run`: `tau resume SESSION_ID` works
     )

@@ -99,7 +99,7 @@ def _permissions(raw: object, path: Path, unsupported: list[str]) -> dict[str, A
         if key in ("allow", "ask", "deny"):
             out[key] = value
         elif key == "defaultMode":
-            if value not in _MODES:
+            if not isinstance(value, str) or value not in _MODES:
                 modes = ", ".join(sorted(_MODES))
                 raise ConfigError(
                     f"unknown mode {value!r} (one of {modes})", source=str(path), field=f"permissions.{key}"

@@ -172,7 +172,7 @@ def build_layer(
         data["cwd"] = path(data["cwd"], "cwd")
     permissions = data.get("permissions", {})
     if permissions.get("additional_directories"):
-        dirs = [str((base_dir / Path(d).expanduser()).resolve()) for d in permissions["additional_directories"]]
+        dirs = [path(d, "permissions.additional_directories") for d in permissions["additional_directories"]]
         data["permissions"] = {**permissions, "additional_directories": dirs}
     sandbox = data.get("sandbox", {})
     if sandbox.get("writable_roots"):

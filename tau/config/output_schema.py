@@ -4,12 +4,18 @@ A schema file is JSON, or YAML when it ends in `.yaml`/`.yml`; relative paths re
 that named them (the process cwd for `--output-schema` and `TAU_OUTPUT_SCHEMA`). The check uses `jsonschema`'s
 meta-schema validation when that package is importable (imported lazily, only when a schema is given), otherwise a
 structural check of the keywords that matter (`type`, `properties`, `required`, `items`). The schema must be an object.
+
+Beyond validity, the schema must be one pydantic-ai can turn into an output tool (`usable_problem`): the answer is an
+object (`"type": "object"`, or a `$ref` to an object in `$defs`), and every `$ref` points into the schema's own root
+`$defs` (`#/$defs/name`) — pydantic resolves nothing else (no `#`, `#/properties/...`, `definitions` or URLs), and a
+schema it cannot resolve would otherwise fail the run after it started.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +51,8 @@ def load_schema(value: object, *, base_dir: Path, source: str) -> tuple[dict[str
 
 
 def check_schema(schema: dict[str, Any], *, source: str, field: str | None, prefix: str = "") -> None:
-    """Raise ConfigError unless `schema` is a valid JSON Schema (draft per its `$schema`, default 2020-12)."""
+    """Raise ConfigError unless `schema` is a valid JSON Schema (draft per its `$schema`, default 2020-12) that
+    pydantic-ai can use for a structured answer (`usable_problem`)."""
     try:
         jsonschema: Any = importlib.import_module("jsonschema")
     except ImportError:
@@ -54,6 +61,44 @@ def check_schema(schema: dict[str, Any], *, source: str, field: str | None, pref
         problem = _jsonschema_problem(jsonschema, schema)
     if problem:
         raise ConfigError(f"{prefix}invalid JSON Schema: {problem}", source=source, field=field)
+    problem = usable_problem(schema)
+    if problem:
+        raise ConfigError(f"{prefix}{problem}", source=source, field=field)
+
+
+_LOCAL_REF = re.compile(r"#/\$defs/([^/]+)")
+
+
+def _refs(value: object) -> Iterator[str]:
+    """Every string `$ref` in a schema, however deep (iterative: the document is bounded but may be wide)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref")
+            if isinstance(ref, str):
+                yield ref
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def usable_problem(schema: Mapping[str, Any]) -> str | None:
+    """Why pydantic-ai could not build a structured answer from `schema` (see the module docstring), or None."""
+    defs = schema.get("$defs")
+    defs = defs if isinstance(defs, Mapping) else {}
+    for ref in _refs(schema):
+        match = _LOCAL_REF.fullmatch(ref)
+        name = match.group(1).replace("~1", "/").replace("~0", "~") if match else None
+        if name is None or name not in defs:
+            return f"$ref {ref[:80]!r} must point into the schema's own $defs (#/$defs/<name>, a name defined there)"
+    root: object = schema
+    top_ref = schema.get("$ref")
+    if isinstance(top_ref, str):
+        root = defs.get(top_ref.removeprefix("#/$defs/"), {})
+    if not isinstance(root, Mapping) or root.get("type") != "object":
+        return 'the answer must be a JSON object: give the schema "type": "object" (put a single value in a property)'
+    return None
 
 
 def _jsonschema_problem(jsonschema: Any, schema: dict[str, Any]) -> str | None:

@@ -123,7 +123,7 @@ class LimitsLayer(_Layer):
     timeout: Duration | None = None
     idle_timeout: Duration | None = None
     tool_timeout: Duration = 120.0
-    tool_output_chars: Count = 30_000
+    tool_output_chars: Annotated[int, Field(ge=200, le=MAX_COUNT)] = 30_000  # tau.tools.limits needs 200
     ask_timeout: Duration | None = None
 
     @field_validator("*", mode="before")
@@ -170,6 +170,15 @@ def parse_size(value: object) -> object:
     return value
 
 
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_PATH_PART = r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*"
+_IMAGE_REF = re.compile(  # docker's reference grammar (distribution/reference): [host[:port]/]path[:tag][@digest]
+    rf"(?:(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?/)?{_PATH_PART}(?:/{_PATH_PART})*"
+    r"(?::\w[\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
+_CONTAINER_NAME = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+
+
 class SandboxLayer(_Layer):
     policy: Literal["read-only", "workspace-write", "full"] | None = None
     writable_roots: list[str] = []
@@ -186,6 +195,20 @@ class SandboxLayer(_Layer):
     @classmethod
     def _size(cls, value: object) -> object:
         return parse_size(value)
+
+    @field_validator("image")
+    @classmethod
+    def _image_reference(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 255 or not _IMAGE_REF.fullmatch(value)):
+            raise ValueError(f"invalid image reference {_shown(value)}: expected [registry/]name[:tag][@digest]")
+        return value
+
+    @field_validator("container")
+    @classmethod
+    def _container_name(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 255 or not _CONTAINER_NAME.fullmatch(value)):
+            raise ValueError(f"invalid container name or id {_shown(value)}")
+        return value
 
 
 class CompactionLayer(_Layer):

@@ -135,16 +135,26 @@ class WatchLayout:
         self.failed = failed if failed is not None else inbox / "failed"
 
     def ensure(self) -> None:
+        """The inbox must be a directory; processing/, done/ and failed/ are created. ConfigError (one line) when
+        that cannot be: a missing inbox, a file where a directory should be, a read-only filesystem."""
         if not self.inbox.is_dir():
-            raise ConfigError(f"not a directory: {self.inbox}", source="tau watch")
+            problem = "does not exist" if not self.inbox.exists() else "is not a directory"
+            raise ConfigError(f"{self.inbox} {problem}", source="tau watch", field="DIR")
         for directory in (self.processing, self.done, self.failed):
-            directory.mkdir(parents=True, exist_ok=True)
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                why = error.strerror or str(error)
+                raise ConfigError(f"cannot create {directory}: {why}", source="tau watch") from None
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the inbox's watcher lock (ConfigError if another process holds it)."""
+        """Hold the inbox's watcher lock (ConfigError if another process holds it, or it cannot be created)."""
         path = self.inbox / LOCK_NAME
-        handle = path.open("a+", encoding="utf-8")
+        try:
+            handle = path.open("a+", encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"cannot open {path}: {error.strerror or error}", source="tau watch") from None
         try:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

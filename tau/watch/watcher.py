@@ -120,8 +120,8 @@ class Watcher:
     # -- the loop ------------------------------------------------------------------------------------------------
 
     async def run(self) -> WatchReport:
+        self.layout.ensure()  # before the lock: a missing inbox is a one-line ConfigError, not a failed open
         with self.layout.locked():
-            self.layout.ensure()
             self._recover()
             backlog = {path.name for path in self.layout.inbox_entries()} if self.config.once else None
             watching = None if self.config.once else asyncio.get_running_loop().create_task(self._watch_fs())
