@@ -64,7 +64,9 @@ def check_batch(run: BatchRun) -> None:
 def check_case(run: BatchRun, case: Case) -> None:
     completed = run.completed(case)
     output = completed["output"]
-    if case.expect is not None:
+    if case.expect == "refused":
+        assert completed["status"] in ("failed", "denied", "retried"), completed
+    elif case.expect is not None:
         assert completed["status"] == case.expect, completed
     for text in case.output_has:
         assert case.render(text, run.layout) in output, (text, output)

@@ -34,6 +34,7 @@ __all__ = [
     "BatchRun",
     "Case",
     "bash",
+    "batch_params",
     "batches",
     "calibrate",
     "calibration_params",
@@ -49,10 +50,11 @@ TAU: tuple[str, ...] = (str(_SCRIPT),) if _SCRIPT.exists() else (sys.executable,
 RULES_OFF: tuple[str, ...] = (sys.executable, str(HERE / "sec_rules_off.py"))
 TIMEOUT = 240.0
 LIMITS = ("--max-turns", "1000", "--max-consecutive-failures", "1000")  # attacks fail a lot; that must not end a run
-Status = Literal["success", "failed", "denied"]
+Status = Literal["success", "failed", "denied", "refused"]  # refused: failed, denied or retried (not run)
 SECRETS = ("out", "home", "ws")
 SYMLINK = "symlink:"  # a planted file whose content starts with this is a symlink to the rest
 FIFO = "fifo:"  # a planted named pipe
+HARDLINK = "hardlink:"  # a planted hard link to the (absolute) rest
 
 
 def orphans(marker: str) -> list[int]:
@@ -97,6 +99,7 @@ class Case:
             ("{OUT}", str(layout.outside)),
             ("{HOME}", str(layout.home)),
             ("{ROOT}", str(layout.root)),
+            ("{MODEL}", layout.model_url),
         ):
             text = text.replace(key, value)
         return text
@@ -122,6 +125,8 @@ class Case:
                 os.symlink(self.render(content[len(SYMLINK) :], layout), path)
             elif content == FIFO:
                 os.mkfifo(path)
+            elif content.startswith(HARDLINK):
+                os.link(self.render(content[len(HARDLINK) :], layout), path)
             else:
                 path.write_text(self.render(content, layout))
                 if content.startswith("#!"):
@@ -164,7 +169,7 @@ class Batch:
     output: str = "stream-json"
     final_text: str | None = None
     stdin_prompt: bool = False  # the prompt goes on stdin, with tau's pid in it (for /proc/<pid> attacks)
-    extra_steps: tuple[Step, ...] = ()
+    xfail: str | None = None  # the run as a whole breaks its contract (a documented escape)
 
 
 def batches(name: str, args: tuple[str, ...], cases: Sequence[Case], size: int = 30, **kw: Any) -> list[Batch]:
@@ -250,13 +255,12 @@ def _step(call: tuple[str, dict[str, Any] | str]) -> Step:
 
 def run_batch(batch: Batch, server: ScriptServer, root: Path) -> BatchRun:
     """Run `batch` through one `tau run` in a fresh layout under `root`."""
-    layout = Layout(root).build()
+    layout = Layout(root, model_url=server.base_url).build()
     for case in batch.cases:
         case.plant(layout)
     originals = {case.id: case.originals(layout) for case in batch.cases}
     key = batch.name
     steps: list[Step] = [_step(case.call(layout)) for case in batch.cases]
-    steps += list(batch.extra_steps)
     if batch.final_text is not None:
         steps.append(batch.final_text)
     tag = server.script(key, steps)
@@ -336,6 +340,16 @@ def case_params(batches: Sequence[Batch]) -> list[Any]:
         )
         for batch in batches
         for case in batch.cases
+    ]
+
+
+def batch_params(batches: Sequence[Batch]) -> list[Any]:
+    """pytest params for `batches`, id = batch name, with a strict xfail where a batch documents an escape."""
+    return [
+        pytest.param(
+            batch, id=batch.name, marks=[pytest.mark.xfail(strict=True, reason=batch.xfail)] if batch.xfail else []
+        )
+        for batch in batches
     ]
 
 

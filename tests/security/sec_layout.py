@@ -63,6 +63,7 @@ def remove_tree(path: Path) -> None:
 @dataclass
 class Layout:
     root: Path
+    model_url: str = ""  # the scripted model server: a sandboxed command must not reach it
     secret_out: str = field(default_factory=lambda: f"SECRET-OUT-{secrets.token_hex(8)}")
     secret_home: str = field(default_factory=lambda: f"SECRET-HOME-{secrets.token_hex(8)}")
     secret_ws: str = field(default_factory=lambda: f"SECRET-WS-{secrets.token_hex(8)}")

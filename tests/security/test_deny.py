@@ -6,7 +6,7 @@ import pytest
 from conftest import Runs
 from sec_cases_deny import BATCHES
 from sec_checks import check_batch, check_case
-from sec_harness import Batch, BatchRun, Case, calibrate, calibration_params, case_params
+from sec_harness import Batch, BatchRun, Case, batch_params, calibrate, calibration_params, case_params
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +14,7 @@ def runs(security_runs: Runs) -> dict[str, BatchRun]:
     return security_runs.run(BATCHES)
 
 
-@pytest.mark.parametrize("batch", BATCHES, ids=lambda batch: batch.name)
+@pytest.mark.parametrize("batch", batch_params(BATCHES))
 def test_run_is_contained(batch: Batch, runs: dict[str, BatchRun]) -> None:
     check_batch(runs[batch.name])
 
