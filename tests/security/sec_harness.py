@@ -100,6 +100,7 @@ class Case:
             ("{HOME}", str(layout.home)),
             ("{ROOT}", str(layout.root)),
             ("{MODEL}", layout.model_url),
+            ("{TAG}", layout.root.name),
         ):
             text = text.replace(key, value)
         return text
@@ -170,6 +171,7 @@ class Batch:
     final_text: str | None = None
     stdin_prompt: bool = False  # the prompt goes on stdin, with tau's pid in it (for /proc/<pid> attacks)
     xfail: str | None = None  # the run as a whole breaks its contract (a documented escape)
+    user_config: str = ""  # ~/.config/tau/config.toml
 
 
 def batches(name: str, args: tuple[str, ...], cases: Sequence[Case], size: int = 30, **kw: Any) -> list[Batch]:
@@ -259,6 +261,9 @@ def run_batch(batch: Batch, server: ScriptServer, root: Path) -> BatchRun:
     for case in batch.cases:
         case.plant(layout)
     originals = {case.id: case.originals(layout) for case in batch.cases}
+    if batch.user_config:
+        (layout.home / ".config" / "tau").mkdir(parents=True, exist_ok=True)
+        (layout.home / ".config" / "tau" / "config.toml").write_text(batch.user_config)
     key = batch.name
     steps: list[Step] = [_step(case.call(layout)) for case in batch.cases]
     if batch.final_text is not None:
@@ -295,7 +300,7 @@ def run_batch(batch: Batch, server: ScriptServer, root: Path) -> BatchRun:
         stdout=out.decode("utf-8", errors="replace"),
         stderr=err.decode("utf-8", errors="replace"),
         requests=server.requests(key),
-        strays=list(server.strays),
+        strays=[stray for stray in server.strays if layout.root.name in stray],
         outside_before=before,
         outside_after=layout.snapshot(),
         originals=originals,
