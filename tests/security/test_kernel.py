@@ -1,0 +1,30 @@
+"""The kernel-level proof end to end (see sec_cases_kernel): with the rules forced to allow, the sandbox holds."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Runs
+from sec_cases_kernel import BATCHES, CASES
+from sec_checks import check_batch, check_case
+from sec_harness import Batch, BatchRun, Case, batch_params, calibrate, calibration_params, case_params
+
+
+@pytest.fixture(scope="module")
+def runs(security_runs: Runs) -> dict[str, BatchRun]:
+    return security_runs.run(BATCHES)
+
+
+@pytest.mark.parametrize("batch", batch_params(BATCHES))
+def test_run_is_contained(batch: Batch, runs: dict[str, BatchRun]) -> None:
+    check_batch(runs[batch.name])
+
+
+@pytest.mark.parametrize(("batch_name", "case"), case_params(BATCHES))
+def test_attack_is_contained(batch_name: str, case: Case, runs: dict[str, BatchRun]) -> None:
+    check_case(runs[batch_name], case)
+
+
+@pytest.mark.calibration
+@pytest.mark.parametrize("case", calibration_params([Batch("kernel", (), tuple(CASES))]))
+def test_attack_works_under_plain_bash(case: Case) -> None:
+    assert calibrate(case), "the attack has no effect even without tau: it would prove nothing"
