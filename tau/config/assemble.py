@@ -34,7 +34,7 @@ from tau.config.layers import (
     read_config_file,
     user_config_path,
 )
-from tau.config.trust import Trust, TrustStore, decide_trust, trust_hint
+from tau.config.trust import NEVER_TRUSTED, Trust, TrustStore, decide_trust, trust_hint
 from tau.config.trust_keys import Skipped, restrict_layer
 
 __all__ = ["Assembly", "assemble_layers"]
@@ -123,6 +123,9 @@ def _notices(assembly: Assembly) -> list[str]:
     for item in assembly.skipped:
         by_source.setdefault(item.source, {}).setdefault(item.reason, []).append(item.key)
     hint = trust_hint(assembly.trust.root)
+    if not assembly.trust.trusted and assembly.trust.problem != NEVER_TRUSTED:
+        # it was trusted once (`tau trust`) and is not any more: say why, whatever else is skipped
+        notices.append(f"untrusted workspace: {assembly.trust.root}: {assembly.trust.problem} — {hint}")
     for source, reasons in by_source.items():
         user_only = reasons.pop("user only", [])
         if user_only:

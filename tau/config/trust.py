@@ -36,6 +36,7 @@ from tau.confine import inside
 from tau.errors import ConfigError
 
 __all__ = [
+    "NEVER_TRUSTED",
     "TRUST_ENV",
     "TRUST_FILES",
     "Trust",
@@ -58,6 +59,7 @@ TRUST_FILES: tuple[str, ...] = (
     ".mcp.json",
 )
 """Workspace-relative files that can execute, loosen or redirect when trusted: `tau trust` pins their content."""
+NEVER_TRUSTED = "never trusted"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _STORE_VERSION = 1
 
@@ -107,7 +109,7 @@ class Trust:
     root: str
     trusted: bool
     via: str = ""
-    problem: str = "never trusted"
+    problem: str = NEVER_TRUSTED
 
     def owns(self, path: str | Path) -> bool:
         """Whether `path` (absolute) is one of this repository's own files: the root or below it."""
@@ -230,7 +232,7 @@ def decide_trust(
     entries = (store or TrustStore.for_env(env)).entries()
     pinned = entries.get(key)
     if pinned is None:
-        return Trust(key, False, problem="never trusted")
+        return Trust(key, False, problem=NEVER_TRUSTED)
     files = pinned.get("files")
     want: dict[str, Any] = files if isinstance(files, dict) else {}
     have = trust_files(root, workspace)
