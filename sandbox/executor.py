@@ -39,18 +39,23 @@ Invariants:
 """
 
 import contextlib
-import ctypes
 import json
 import os
 import selectors
 import shutil
 import signal
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+try:
+    import ctypes
+except ImportError:  # a python3 without ctypes still runs commands, only never behind Landlock
+    ctypes = None
 
 TAG_VAR = "TAU_CMD_TAG"
 DRAIN_GRACE = 2.0
@@ -133,22 +138,15 @@ _REFER = 1 << 13  # ABI 2
 _TRUNCATE = 1 << 14  # ABI 3
 
 
-class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64)]
-
-
-class _PathBeneath(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
-
 class Landlock:
     """The kernel's Landlock, through ctypes: its ABI version (probed once) and `enforce(grants)` on this thread."""
 
     def __init__(self):
-        self.abi, self.reason = None, "not probed"
+        self.abi, self.reason = None, "this python3 has no ctypes"
         self._libc = None
         machine = os.uname().machine
+        if ctypes is None:
+            return
         if any(machine.startswith(odd) for odd in _LANDLOCK_ODD_ARCHES):
             self.reason = "unknown Landlock syscall numbers on " + machine
             return
@@ -184,8 +182,8 @@ class Landlock:
         if self.abi is None:
             raise OSError("Landlock is not available: " + self.reason)
         handled = self.handled()
-        attr = _RulesetAttr(handled)
-        ruleset = self._syscall(0, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0))
+        attr = struct.pack("=Q", handled)  # struct landlock_ruleset_attr, handled_access_fs only
+        ruleset = self._syscall(0, ctypes.create_string_buffer(attr, len(attr)), ctypes.c_size_t(len(attr)), 0)
         if ruleset < 0:
             raise OSError(ctypes.get_errno(), "landlock_create_ruleset: " + os.strerror(ctypes.get_errno()))
         try:
@@ -206,9 +204,9 @@ class Landlock:
         try:
             if not stat.S_ISDIR(os.fstat(fd).st_mode):
                 rights &= _WRITE_FILE | _TRUNCATE  # a file takes only the rights that apply to files
-            rule = _PathBeneath(rights, fd)
-            done = self._syscall(1, ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH), ctypes.byref(rule),
-                                 ctypes.c_uint32(0))  # fmt: skip
+            rule = struct.pack("=Qi", rights, fd)  # struct landlock_path_beneath_attr (packed)
+            buffer = ctypes.create_string_buffer(rule, len(rule))
+            done = self._syscall(1, ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH), buffer, ctypes.c_uint32(0))
             if done != 0:
                 errno_ = ctypes.get_errno()
                 raise OSError(errno_, f"landlock_add_rule {path}: {os.strerror(errno_)}")
