@@ -118,7 +118,8 @@ class MaskSources:
 
     @staticmethod
     def _place(path: str, kind: int, mode: int, data: bytes = b"") -> None:
-        if _is(path, kind, mode, len(data)):
+        size = None if kind == stat.S_IFDIR else len(data)
+        if _is(path, kind, mode, size):
             return
         temporary = f"{path}.{os.getpid()}.{os.urandom(4).hex()}"
         if kind == stat.S_IFDIR:
@@ -134,7 +135,7 @@ class MaskSources:
             os.rename(temporary, path)
         except OSError:
             (os.rmdir if kind == stat.S_IFDIR else os.unlink)(temporary)
-            if not _is(path, kind, mode, len(data)):
+            if not _is(path, kind, mode, size):
                 raise
 
 
