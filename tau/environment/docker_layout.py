@@ -21,9 +21,10 @@ target or beneath it: a mask, then a replacement (git config), then a read-only 
 directory is dropped (it would have no mount point), nested read-only binds collapse into the outer one, and a
 read-only bind of the workspace root makes the whole mount read-only. What cannot be laid out is refused
 (`SandboxError`: a walk past its bounds, a mask of the whole workspace, a path that is not UTF-8), never skipped.
-The layout is fixed when the container is made; paths that appear later are covered by the next container
-(`Layout.digest` labels it: a reused container whose layout is out of date is made again) and, meanwhile, by the
-file tools' own checks and each command's Landlock wall.
+The layout is fixed when the container is made (unlike the host sandbox, which walks before every command): a path
+that appears during the run (a new `.env` a deny rule covers, a `.claude/` made by a command) is not masked or bound
+for commands until the next container (`Layout.digest` labels it: a reused container whose layout is out of date is
+made again); the file tools refuse it at once (they check the rules on every operation).
 """
 
 from __future__ import annotations
