@@ -14,6 +14,7 @@ converts by bytes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -178,17 +179,24 @@ def _clarification(out: pb.RunResponse, event: ClarificationRequested) -> None:
 
 
 def _plan(out: pb.RunResponse, event: PlanSubmitted) -> None:
-    out.plan.CopyFrom(pending_of(event).plan)
+    out.plan.CopyFrom(pending_of(event, run=out.run).plan)
 
 
-PLAN_REQUEST_ID = "plan"  # request_id of a pending plan (one per suspended plan-mode run)
+PLAN_REQUEST = re.compile(r"plan-([0-9]+)")
 
 
-def pending_of(event: ApprovalRequested | ClarificationRequested | PlanSubmitted) -> pb.PendingRequest:
-    """What a suspended run waits on, as GetSession lists it; request_id is the tool call id (PLAN_REQUEST_ID for
-    a plan)."""
+def plan_request_id(run: int) -> str:
+    """The request_id of the plan run `run` of a session submitted: unique in the session (run numbers are never
+    reused), so an answer meant for an earlier plan can never approve a later one."""
+    return f"plan-{run}"
+
+
+def pending_of(event: ApprovalRequested | ClarificationRequested | PlanSubmitted, *, run: int = 0) -> pb.PendingRequest:
+    """What a suspended run waits on, as GetSession lists it; request_id is the tool call id (for a plan,
+    `plan_request_id(run)`, `run` being the number of the run that submitted it)."""
     if isinstance(event, PlanSubmitted):
-        return pb.PendingRequest(request_id=PLAN_REQUEST_ID, plan=pb.Plan(request_id=PLAN_REQUEST_ID, text=event.plan))
+        request_id = plan_request_id(run)
+        return pb.PendingRequest(request_id=request_id, plan=pb.Plan(request_id=request_id, text=event.plan))
     if isinstance(event, ClarificationRequested):
         question = pb.ClarificationRequest(request_id=event.call_id, question=event.question, options=event.choices)
         return pb.PendingRequest(request_id=event.call_id, clarification=question)

@@ -27,7 +27,7 @@ from typing import Any, cast
 from google.protobuf import json_format
 
 from tau.errors import RunError
-from tau.protocol import UsageTotals
+from tau.protocol import RunCompleted, UsageTotals
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc.events import totals_of, usage_message
 from tau.rpc.jobs import ContextBlock, SessionJob, job_record
@@ -114,7 +114,8 @@ class EventLog:
 
 @dataclass
 class RunState:
-    """One Run of a session. `driver` is set once the runtime is built; `cancel_error` records an early cancel."""
+    """One Run of a session. `driver` is set once the runtime is built; `cancel_error` records an early cancel;
+    `outcome` is the runtime's terminal event, which becomes the run's Final once the run has closed."""
 
     number: int
     idempotency_key: str
@@ -124,6 +125,7 @@ class RunState:
     driver: RunHandle | None = None
     cancel_error: RunError | None = None
     task: asyncio.Task[None] | None = None
+    outcome: RunCompleted | None = None  # the runtime's terminal event, held until the run has let go of the session
 
     def is_final(self, item: pb.RunResponse) -> bool:
         return item.run == self.number and item.HasField("final")

@@ -58,7 +58,7 @@ class _UvicornServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self._owner.service.drain()
         await super().shutdown(sockets)
-        self._owner.service.close()
+        await self._owner.service.aclose()
 
 
 class RuntimeServer:

@@ -7,7 +7,11 @@ Owns the mapping from RPCs to sessions and runs; the runtime does the work. Cont
   only follows that log, so a client that drops does not stop the run and can reattach with `StreamEvents` (or by
   retrying `Run` with the same idempotency key). A run's events are: Status(RUNNING), tau's events, then — if it
   failed (neither completed nor suspended) — Error, then Status(outcome) and Final, always last (also when the runtime
-  could not even start).
+  could not even start). Final is appended only after the run has closed (store lock released, workspace and MCP
+  servers closed, bounded by `ServiceLimits.close_timeout`), so a Run sent on seeing Final always finds the session
+  free.
+- Providers: every run's models come from the service's `ProviderPool` (one provider and HTTP client per model
+  configuration, shared by the runs and closed by `aclose`), not one per run.
 - One run per session at a time: a second `Run` while one is in progress is FAILED_PRECONDITION.
 - `CancelRun` asks the driver to stop (`driver.cancel(Interrupted(...))`); the run still ends with its final event.
 - `InjectContext` hands entries to the running run if its driver `SupportsInject`, else queues them for the next run.
@@ -18,8 +22,9 @@ Owns the mapping from RPCs to sessions and runs; the runtime does the work. Cont
   `Respond` answers one request (request_id = the call id); once every pending request has an answer the session
   continues as a new run (`Continuation(prompt=None, answers=...)`) whose events go to the session's log like a
   Run's (follow them with StreamEvents). A Run on a session with pending requests is FAILED_PRECONDITION. A plan
-  (plan mode) is one request (`plan`): approving it continues in execution mode, rejecting it in plan mode with the
-  feedback, as `tau plan approve|reject` do; the session keeps that mode for later runs.
+  (plan mode) is one request (`plan-<run number>`, unique in the session): approving it continues in execution mode,
+  rejecting it in plan mode with the feedback, as `tau plan approve|reject` do; the session keeps that mode for later
+  runs. An answer to a request of an earlier run (answered already, or an earlier plan) is FAILED_PRECONDITION.
 - `ForkSession` forks the store at a snapshot of the session's chain (default: its head) into a new session with
   the same job; the fork carries the snapshot's pending calls. It needs a `FileSessionStore` (`state_dir`).
 - Malformed requests fail with Connect codes and one-line messages: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
@@ -64,6 +69,7 @@ from tau.protocol import (
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeService
 from tau.rpc.events import (
+    PLAN_REQUEST,
     as_stream_event,
     awaiting_status,
     error_response,
@@ -84,8 +90,10 @@ from tau.rpc.launch import (
     pending_requests,
 )
 from tau.rpc.registry import LogGap, RunState, SessionRegistry, SessionState, add_usage, catch_up
+from tau.rpc.timers import drop_cancelled_timers
 from tau.runtime import Answers, Continuation
 from tau.runtime.plan import PlanReview
+from tau.runtime.providers import ProviderPool
 from tau.sessions import FileSessionStore, InMemorySessionStore, SessionStore
 
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -102,6 +110,7 @@ class ServiceLimits:
     default_page_size: int = 50
     max_page_size: int = 1000
     drain_timeout: float = 10.0
+    close_timeout: float = 30.0  # the longest a finished run's clean-up (workspace, MCP servers) may hold its Final
 
 
 def _status_name(status: pb.SessionStatus) -> str:
@@ -139,8 +148,10 @@ class RuntimeServiceImpl(RuntimeService):
         state_dir: Path | None = None,
         launcher: Launcher = launch_with_runtime,
         limits: ServiceLimits | None = None,
+        providers: ProviderPool | None = None,
     ) -> None:
         self._env = dict(env)
+        self.providers = providers or ProviderPool()
         self._cwd = cwd
         self._presets_dir = presets_dir
         self._model_factory = model_factory
@@ -199,6 +210,11 @@ class RuntimeServiceImpl(RuntimeService):
     def close(self) -> None:
         """Release the serve journal (after `drain`)."""
         self._registry.close()
+
+    async def aclose(self) -> None:
+        """Release everything the service holds (after `drain`): the model providers' HTTP clients, the journal."""
+        await self.providers.aclose()
+        self.close()
 
     # -- sessions ------------------------------------------------------------------------------------------------
 
@@ -339,7 +355,8 @@ class RuntimeServiceImpl(RuntimeService):
             blocks = context_blocks(request.entries)
         except ConfigError as error:
             raise ConnectError(Code.INVALID_ARGUMENT, str(error)) from None
-        driver = session.current.driver if session.current is not None else None
+        current = session.current
+        driver = current.driver if current is not None and current.outcome is None else None  # None once it ended
         if isinstance(driver, SupportsInject):
             driver.inject(render_context(blocks))
             return pb.InjectContextResponse(delivered=True, queued=len(session.queued_context))
@@ -365,6 +382,12 @@ class RuntimeServiceImpl(RuntimeService):
             problem = f"session {session.session_id!r} has no pending request {request.request_id!r}"
             raise ConnectError(Code.FAILED_PRECONDITION, f"{problem} (status {_status_name(session.status)})")
         pending = session.pending.get(request.request_id)
+        if pending is None and _answered_before(session, request.request_id):
+            raise ConnectError(
+                Code.FAILED_PRECONDITION,
+                f"request {request.request_id!r} of session {session.session_id!r} is no longer pending (it was "
+                f"answered, or a later run replaced it); pending now: {', '.join(session.pending)}",
+            )
         if pending is None:
             known = ", ".join(session.pending)
             raise ConnectError(
@@ -497,8 +520,26 @@ class RuntimeServiceImpl(RuntimeService):
     async def _drive(
         self, session: SessionState, run: RunState, job: JobSpec, continuation: Continuation | None
     ) -> None:
-        """Run one job through the runtime; whatever happens, the run ends with exactly one final event."""
+        """Run one job through the runtime; whatever happens, the run ends with exactly one final event. The final
+        event is appended only once the runtime has let go of everything the run held (the session's store lock,
+        its workspace, its MCP servers): a Run sent as soon as a client sees Final never finds the session locked.
+        The run's models share the service's providers (`ProviderPool.lease`)."""
+        try:
+            async with self.providers.lease():
+                outcome = await self._run_to_end(session, run, job, continuation)
+        except asyncio.CancelledError:
+            lost = Interrupted("run task cancelled", signal_name="SIGTERM")
+            self._finish(session, run, run.outcome or _failure_event(lost, session.session_id))
+            raise
+        self._finish(session, run, outcome)
+        drop_cancelled_timers(asyncio.get_running_loop())  # the run's history must not outlive it (rpc.timers)
+
+    async def _run_to_end(
+        self, session: SessionState, run: RunState, job: JobSpec, continuation: Continuation | None
+    ) -> RunCompleted:
+        """Build, run and close the run; its terminal event (the runtime's, else one for the failure)."""
         handle = None
+        failure: TauError = InternalError("the run ended without a final event")
         try:
             model = self._model_factory(job) if self._model_factory is not None else None
             handle = await self._launcher(job, self._sink(session, run), model, self._store, continuation)
@@ -507,30 +548,20 @@ class RuntimeServiceImpl(RuntimeService):
                 handle.cancel(run.cancel_error)
             self._deliver_queued(session, handle)
             await handle.run()
-        except asyncio.CancelledError:
-            self._finish(
-                session,
-                run,
-                _failure_event(Interrupted("run task cancelled", signal_name="SIGTERM"), session.session_id),
-            )
-            raise
         except TauError as error:
-            self._finish(session, run, _failure_event(error, session.session_id))
+            failure = error
         except Exception as error:
             failure = InternalError(f"internal error: {type(error).__name__}: {error}")
-            self._finish(session, run, _failure_event(failure, session.session_id))
         finally:
             if handle is not None:
-                await self._close(handle)
-            if run.final_seq is None:
-                failure = InternalError("the run ended without a final event")
-                self._finish(session, run, _failure_event(failure, session.session_id))
+                await self._close(handle, self.limits.close_timeout)
+        return run.outcome or _failure_event(failure, session.session_id)
 
     @staticmethod
-    async def _close(handle: RunHandle) -> None:
+    async def _close(handle: RunHandle, timeout: float) -> None:
         try:
-            await handle.close()
-        except Exception:  # closing must not turn a finished run into a failed one
+            await asyncio.wait_for(handle.close(), timeout)
+        except Exception:  # closing must not turn a finished run into a failed one, nor hold its Final for long
             return
 
     @staticmethod
@@ -550,9 +581,9 @@ class RuntimeServiceImpl(RuntimeService):
             if run.final_seq is not None:
                 return
             if isinstance(event, RunCompleted):
-                self._finish(session, run, event)
+                run.outcome = event  # appended by `_drive` once the run has released the session
                 return
-            _observe(session, event)
+            _observe(session, event, run.number)
             session.log.append(lambda seq: to_response(event, seq=seq, run=run.number))
 
         return sink
@@ -577,6 +608,7 @@ class RuntimeServiceImpl(RuntimeService):
         session.touch()
         final = session.log.append(lambda seq: _final_response(event, status, seq=seq, run=number))
         run.final_seq = final.seq
+        run.driver, run.task, run.outcome = None, None, None  # a session keeps its runs' records, not the runs
         self._registry.save(session)
 
 
@@ -606,6 +638,13 @@ def _record(session: SessionState, pending: pb.PendingRequest, request: pb.Respo
         session.responses.reply(pending.request_id, request.answer.text)
 
 
+def _answered_before(session: SessionState, request_id: str) -> bool:
+    """`request_id` was a request of an earlier run of the session: answered by the last continuation, or the plan
+    of an earlier run (plan ids carry their run's number, `events.plan_request_id`)."""
+    plan = PLAN_REQUEST.fullmatch(request_id)
+    return request_id in session.consumed or (plan is not None and int(plan.group(1)) <= len(session.runs))
+
+
 def _continuation(session: SessionState) -> Continuation:
     """The continuation that answers every pending request. A plan review also switches the session's permission
     mode for this and later runs: execution mode after an approval, plan mode after a rejection."""
@@ -621,7 +660,7 @@ def _continuation(session: SessionState) -> Continuation:
     return Continuation(prompt=None, plan_review=review)
 
 
-def _observe(session: SessionState, event: Event) -> None:
+def _observe(session: SessionState, event: Event, run: int) -> None:
     """Keep the session's head snapshot, running usage and pending requests current."""
     if isinstance(event, SnapshotCreated | SessionStarted):
         session.head_snapshot_id = event.snapshot_id or session.head_snapshot_id
@@ -634,5 +673,5 @@ def _observe(session: SessionState, event: Event) -> None:
             tool_calls=event.tool_calls,
         )
     elif isinstance(event, ApprovalRequested | ClarificationRequested | PlanSubmitted):
-        request = pending_of(event)
+        request = pending_of(event, run=run)
         session.pending[request.request_id] = request

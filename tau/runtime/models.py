@@ -17,6 +17,10 @@ Invariants:
   404, context window exceeded, quota) pass through as pydantic-ai's `ModelAPIError` subclasses, untouched, so
   capabilities that react to them (compaction on overflow) still can; `as_provider_error` maps what is left.
 
+Providers: inside a `ProviderPool.lease()` (`tau serve`) the provider, and so its HTTP client, is the pool's, shared
+by every run with the same configuration and closed with the server (`runtime.providers`); otherwise each model gets
+a provider of its own (`tau run`: one run per process).
+
 Contract with neighbours: `config` hands over a resolved `ModelSpec` (credentials already read from the environment);
 the runtime passes `on_retry` and wraps the result in `cassette.RecordingModel` when `--record` is given.
 """
@@ -51,9 +55,12 @@ from pydantic_ai.usage import RequestUsage
 
 from tau.config.spec import ModelSpec
 from tau.errors import ConfigError, ProviderError
+from tau.runtime.providers import shared_provider
 
 if TYPE_CHECKING:
+    import httpx2
     from pydantic_ai._run_context import RunContext
+    from pydantic_ai.providers import Provider
 
 __all__ = [
     "PROVIDERS",
@@ -144,44 +151,49 @@ def build_model(
 
 
 def _provider_model(spec: ModelSpec) -> Model:
+    """The provider's model; its provider comes from the leased `ProviderPool` when there is one (`tau serve`)."""
     settings = model_settings(spec)
+    if spec.provider not in ("anthropic", "openai", "openai-chat", "ollama", "azure"):
+        raise ConfigError(
+            f"unknown model provider {spec.provider!r} (expected one of {', '.join(PROVIDERS)})",
+            field="model.provider",
+        )
+    if spec.provider == "openai-chat" and not spec.base_url:
+        raise ConfigError("provider 'openai-chat' needs a base_url", source=spec.ref, field="model.base_url")
+    provider = shared_provider(spec, lambda http_client: _make_provider(spec, http_client))
     if spec.provider == "anthropic":
         from pydantic_ai.models.anthropic import AnthropicModel
-        from pydantic_ai.providers.anthropic import AnthropicProvider
 
-        return AnthropicModel(
-            spec.name, provider=AnthropicProvider(api_key=spec.api_key, base_url=spec.base_url), settings=settings
-        )
+        return AnthropicModel(spec.name, provider=provider, settings=settings)
     # Chat Completions, not Responses, for every OpenAI-shaped provider: it is the API every compatible server
     # (Ollama, vLLM, llama.cpp, Azure deployments, aimock) speaks.
     from pydantic_ai.models.openai import OpenAIChatModel
 
-    if spec.provider == "openai":
-        from pydantic_ai.providers.openai import OpenAIProvider
+    return OpenAIChatModel(spec.name, provider=provider, settings=settings)
 
-        return OpenAIChatModel(
-            spec.name, provider=OpenAIProvider(base_url=spec.base_url, api_key=spec.api_key), settings=settings
-        )
-    if spec.provider == "openai-chat":
-        from pydantic_ai.providers.openai import OpenAIProvider
 
-        if not spec.base_url:
-            raise ConfigError("provider 'openai-chat' needs a base_url", source=spec.ref, field="model.base_url")
-        provider = OpenAIProvider(base_url=spec.base_url, api_key=spec.api_key or "unused")
-        return OpenAIChatModel(spec.name, provider=provider, settings=settings)
+def _make_provider(spec: ModelSpec, http_client: httpx2.AsyncClient | None) -> Provider[Any]:
+    """A new provider for `spec`, on `http_client` (None: the provider creates its own)."""
+    if spec.provider == "anthropic":
+        from pydantic_ai.providers.anthropic import AnthropicProvider
+
+        return AnthropicProvider(api_key=spec.api_key, base_url=spec.base_url, http_client=http_client)
     if spec.provider == "ollama":
         from pydantic_ai.providers.ollama import OllamaProvider
 
-        ollama = OllamaProvider(base_url=spec.base_url or OLLAMA_DEFAULT_URL, api_key=spec.api_key)
-        return OpenAIChatModel(spec.name, provider=ollama, settings=settings)
+        return OllamaProvider(
+            base_url=spec.base_url or OLLAMA_DEFAULT_URL, api_key=spec.api_key, http_client=http_client
+        )
     if spec.provider == "azure":
         from pydantic_ai.providers.azure import AzureProvider
 
-        azure = AzureProvider(azure_endpoint=spec.base_url, api_version=spec.api_version, api_key=spec.api_key)
-        return OpenAIChatModel(spec.name, provider=azure, settings=settings)
-    raise ConfigError(
-        f"unknown model provider {spec.provider!r} (expected one of {', '.join(PROVIDERS)})", field="model.provider"
-    )
+        return AzureProvider(
+            azure_endpoint=spec.base_url, api_version=spec.api_version, api_key=spec.api_key, http_client=http_client
+        )
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    api_key = (spec.api_key or "unused") if spec.provider == "openai-chat" else spec.api_key
+    return OpenAIProvider(base_url=spec.base_url, api_key=api_key, http_client=http_client)
 
 
 def is_transient(err: BaseException, transport_errors: tuple[type[BaseException], ...] = ()) -> bool:

@@ -115,7 +115,7 @@ CASES: list[tuple[Event, str, object]] = [
         "clarification_request",
         pb.ClarificationRequest(request_id="d", question="Which?"),
     ),
-    (PlanSubmitted(path=".tau/plans/s.md", plan="1. x"), "plan", pb.Plan(request_id="plan", text="1. x")),
+    (PlanSubmitted(path=".tau/plans/s.md", plan="1. x"), "plan", pb.Plan(request_id="plan-3", text="1. x")),
 ]
 
 

@@ -205,26 +205,38 @@ def test_a_plan_is_rejected_then_approved_and_executed(serve: Callable[..., Serv
         session = open_session(served, client, permissions=pb.Permissions(mode="plan"))
         events = session.run("plan the work")
         plans = [e.plan for e in events if e.HasField("plan")]
-        assert [(p.request_id, p.text.strip()) for p in plans] == [("plan", "1. write b.txt")]
+        assert [(p.request_id, p.text.strip()) for p in plans] == [("plan-1", "1. write b.txt")]
         state = session.get()
-        assert (state.status, [p.plan.text.strip() for p in state.pending]) == (
-            pb.SESSION_STATUS_AWAITING_PLAN_APPROVAL, ["1. write b.txt"],
+        assert (state.status, [(p.request_id, p.plan.text.strip()) for p in state.pending]) == (
+            pb.SESSION_STATUS_AWAITING_PLAN_APPROVAL, [("plan-1", "1. write b.txt")],
         )  # fmt: skip
         unspecified = pb.PlanResponse()
-        assert code_of(lambda: session.respond("plan", plan=unspecified)) == Code.INVALID_ARGUMENT
+        assert code_of(lambda: session.respond("plan-1", plan=unspecified)) == Code.INVALID_ARGUMENT
 
         reject = pb.PlanResponse(decision=pb.PLAN_DECISION_REJECT, feedback="a.txt, not b.txt")
-        session.respond("plan", plan=reject)
+        session.respond("plan-1", plan=reject)
         replanned = session.events_after(state.last_seq)
+        assert [e.plan.request_id for e in replanned if e.HasField("plan")] == ["plan-2"]
         assert replanned[-1].final.session_status == pb.SESSION_STATUS_AWAITING_PLAN_APPROVAL
         assert "a.txt, not b.txt" in prompts(scripts.played[1].requests[0])[-1]
 
-        session.respond("plan", plan=pb.PlanResponse(decision=pb.PLAN_DECISION_APPROVE))
+        approve_plan = pb.PlanResponse(decision=pb.PLAN_DECISION_APPROVE)
+        # a late APPROVE meant for the rejected plan must not approve the new one
+        assert code_of(lambda: session.respond("plan-1", plan=approve_plan)) == Code.FAILED_PRECONDITION
+        assert code_of(lambda: session.respond("plan", plan=approve_plan)) == Code.INVALID_ARGUMENT
+        assert session.respond("plan-1", plan=reject).status == pb.SESSION_STATUS_AWAITING_PLAN_APPROVAL  # a repeat
+        state = session.get()
+        assert (state.status, state.runs, [p.request_id for p in state.pending]) == (
+            pb.SESSION_STATUS_AWAITING_PLAN_APPROVAL, 2, ["plan-2"],
+        )  # fmt: skip
+
+        session.respond("plan-2", plan=approve_plan)
         executed = session.events_after(replanned[-1].seq)
         assert executed[-1].final.status == "completed"
         assert (served.workspace / "a.txt").read_text() == "A"  # execution mode: the edit was allowed
         assert "1. write a.txt" in prompts(scripts.played[2].requests[0])[-1]
         assert session.get().status == pb.SESSION_STATUS_COMPLETED
+        assert code_of(lambda: session.respond("plan-2", plan=reject)) == Code.FAILED_PRECONDITION
 
 
 def test_bad_respond_payloads_get_proper_codes(serve: Callable[..., Served]) -> None:

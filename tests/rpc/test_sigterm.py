@@ -155,7 +155,9 @@ def test_sigterm_ends_the_running_stream_with_a_terminal_event_and_exits(
     assert (final.status, final.terminal_reason, final.exit_code) == ("failed", "terminated", 143)
     assert final.session_status == pb.SESSION_STATUS_CANCELLED
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
-    assert code == -signal.SIGTERM, code  # uvicorn re-raises the SIGTERM after the drain
+    # uvicorn re-raises the SIGTERM after the drain: the process dies of it, or (when tau's own early SIGTERM
+    # handler is the one re-raised) exits 143, the terminal event's code
+    assert code in (-signal.SIGTERM, 143), code
     assert elapsed < 10, f"shutdown took {elapsed:.1f}s"
     # the session persisted to the same default store as `tau run` ($HOME/.local/state/tau here), committed and closed
     store = FileSessionStore(cassette.parent / "home" / ".local" / "state" / "tau")
