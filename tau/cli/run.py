@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tau.cli.render import make_renderer
-from tau.errors import ConfigError, Interrupted
+from tau.errors import ConfigError, Interrupted, PreflightError
 
 if TYPE_CHECKING:
     from tau.config import JobSpec
@@ -268,6 +268,19 @@ def resume_plan(name: str, *, review: PlanReview, quiet: bool, state_dir: str | 
     return _drive(job, quiet=quiet, store=store, session_id=session_id, continuation=continuation)
 
 
+def _inbox(store: FileSessionStore, session_id: str) -> Path:
+    """The run's steering inbox, created now: a store that takes no new directory (a full disk) is a preflight
+    failure (exit 3, one line), not an internal error of the steering watcher."""
+    from tau.runtime.steering import inbox_dir
+
+    inbox = inbox_dir(store.root, session_id)
+    try:
+        inbox.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PreflightError(f"session store: cannot create {inbox}: {error.strerror or error}") from None
+    return inbox
+
+
 def _drive(
     job: JobSpec,
     *,
@@ -280,7 +293,8 @@ def _drive(
     import anyio
 
     from tau.runtime import prepare_run
-    from tau.runtime.steering import inbox_dir, steered
+    from tau.runtime.steering import steered
+    from tau.sessions import StoreWriteError
 
     async def main() -> int:
         driver = await prepare_run(
@@ -301,8 +315,12 @@ def _drive(
         loop.add_signal_handler(signal.SIGINT, on_signal, "SIGINT")
         loop.add_signal_handler(signal.SIGTERM, on_signal, "SIGTERM")
         try:
-            async with steered(inbox_dir(store.root, driver.session_id), inject=driver.inject, cancel=driver.cancel):
-                completed = await driver.run()
+            inbox = _inbox(store, driver.session_id)
+            async with steered(inbox, inject=driver.inject, cancel=driver.cancel):
+                try:
+                    completed = await driver.run()
+                except StoreWriteError as error:  # the session could not even begin (a full disk): nothing ran
+                    raise PreflightError(error.message) from error
         finally:
             await driver.close()
             _ignore_late_signals(loop)

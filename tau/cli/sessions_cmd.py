@@ -146,10 +146,10 @@ def sessions_ls(
 
     from tau.sessions import SessionFilter
 
+    where = SessionFilter(status=status, since=_since(since), model=model, limit=limit if show_all else None)
     store = _store(state_dir)
     if not store.root.is_dir():
         return
-    where = SessionFilter(status=status, since=_since(since), model=model, limit=limit if show_all else None)
     infos = _run(store.list_sessions, where)
     if not show_all:
         infos = [info for info in infos if _SUBAGENT_MARK not in info.id][:limit]

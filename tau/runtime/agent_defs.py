@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from tau.config.documents import load_yaml
 from tau.confine import inside
+from tau.errors import ConfigError
 from tau.protocol.names import tau_name
 from tau.skills.parse import split_frontmatter
 
@@ -133,9 +133,9 @@ def _lenient_mapping(frontmatter: str) -> dict[str, Any]:
 
 
 def _load_frontmatter(frontmatter: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(frontmatter) if frontmatter.strip() else {}
-    except yaml.YAMLError:
+    try:  # tau.config's bounded reader: deep nesting, alias bombs, lone surrogates fall back like bad YAML
+        data = load_yaml(frontmatter, source="agent definition") if frontmatter.strip() else {}
+    except ConfigError:
         data = _lenient_mapping(frontmatter)
     if not isinstance(data, dict):
         raise AgentDefinitionError("frontmatter must be a YAML mapping")

@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+from tau.config.documents import load_yaml
+from tau.errors import ConfigError
 
 __all__ = ["SkillMeta", "SkillParseError", "parse_skill_md", "split_frontmatter", "validate_name"]
 
@@ -117,11 +118,12 @@ def _limited(value: object, key: str, limit: int, warnings: list[str]) -> str | 
 
 
 def _load_yaml(frontmatter: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(frontmatter) if frontmatter.strip() else {}
-    except yaml.YAMLError as error:
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise SkillParseError(f"frontmatter is not valid YAML ({problem})") from error
+    try:  # tau.config's bounded reader: deep nesting, alias bombs, lone surrogates are parse errors too
+        data = load_yaml(frontmatter, source="SKILL.md") if frontmatter.strip() else {}
+    except ConfigError as error:
+        where = f"{error.field}: " if error.field else ""
+        problem = re.sub(r"^invalid YAML( at line \d+, column \d+)?: ", "", error.problem)
+        raise SkillParseError(f"frontmatter is not valid YAML ({where}{problem})") from error
     if not isinstance(data, dict):
         raise SkillParseError("frontmatter must be a YAML mapping")
     return {str(key): value for key, value in data.items()}

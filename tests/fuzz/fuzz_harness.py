@@ -3,7 +3,8 @@
 
 In-process runs swap `sys.argv`, `os.environ` (built from scratch: PATH, a UTF-8 locale, HOME/XDG under the case's
 directory), the cwd, stdin (bytes underneath, as a terminal-less pipe) and stdout/stderr, and restore them after. A
-per-case alarm turns a hang into a failure instead of a stuck suite.
+per-case alarm turns a hang into a failure instead of a stuck suite; SIGINT/SIGTERM handlers are restored too (tau
+ignores both once a run has ended, which must not outlive the case).
 
 The contract (`problems`): exit 2 (usage/config) or 3 (preflight) print exactly ONE stderr line `tau: ...` and nothing
 on stdout; no input ever yields "internal error", a traceback, or exit 1; a valid input runs harmlessly (`test:`
@@ -88,13 +89,15 @@ def _swapped(case: Case, root: Path) -> Iterator[tuple[io.StringIO, io.StringIO]
     sys.argv = ["tau", *case.args]
     sys.stdin = io.TextIOWrapper(io.BytesIO(case.stdin), encoding="utf-8")
     sys.stdout, sys.stderr = out, err
-    previous = signal.signal(signal.SIGALRM, _alarm)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
+    signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(CASE_TIMEOUT_S)
     try:
         yield out, err
     finally:
         signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+        for signum, handler in handlers.items():  # a run ignores SIGINT/SIGTERM once it has ended: not for pytest
+            signal.signal(signum, handler)
         sys.stdin, sys.stdout, sys.stderr = saved_streams
         sys.argv = saved_argv
         os.chdir(saved_cwd)
