@@ -1,4 +1,4 @@
-"""`tau serve`: the ConnectRPC `RuntimeService` over HTTP (uvicorn in-process). Imports the RPC stack lazily."""
+"""`tau serve`: the `tau.runtime.v1.RuntimeService` over HTTP (uvicorn in-process). Imports the RPC stack lazily."""
 
 from __future__ import annotations
 
@@ -12,22 +12,46 @@ import click
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
-    "--port", default=7433, show_default=True, type=click.IntRange(0, 65535), help="Port to bind (0 = any free port)."
+    "--port",
+    default=7433,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to bind (0 = any free port).",
 )
 @click.option("--token-file", metavar="FILE", help="File holding the bearer token every call must present.")
+@click.option("--tls-cert", metavar="FILE", help="PEM certificate chain: serve HTTPS (needs --tls-key).")
+@click.option("--tls-key", metavar="FILE", help="PEM private key of --tls-cert.")
 @click.option("--presets-dir", metavar="DIR", help="Directory of preset job files (<name>.md).")
 @click.option("--state-dir", metavar="DIR", help="Session store (default as for tau run).")
-def serve_command(host: str, port: int, token_file: str | None, presets_dir: str | None, state_dir: str | None) -> None:
-    """Serve the runtime over ConnectRPC (Connect JSON/binary and gRPC-Web).
+def serve_command(
+    host: str,
+    port: int,
+    token_file: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    presets_dir: str | None,
+    state_dir: str | None,
+) -> None:
+    """Serve the runtime over RPC, on one port: Connect (JSON and binary) and gRPC-Web over HTTP/1.1 and HTTP/2,
+    and plain gRPC over HTTP/2 (cleartext h2c, or TLS with --tls-cert/--tls-key).
 
-    A non-loopback --host requires --token-file. SIGTERM drains: running runs end with a terminal event.
+    gRPC clients connect with prior-knowledge HTTP/2 (grpcio: insecure_channel) and send the token as
+    "authorization: Bearer TOKEN" metadata; gRPC over HTTP/1.1 is refused with HTTP 505. A non-loopback --host
+    requires --token-file. SIGTERM drains: running runs end with a terminal event.
     """
-    from tau.rpc.server import run_server
+    from tau.errors import ConfigError
+    from tau.rpc.server import TlsFiles, run_server
 
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigError(
+            "give both --tls-cert and --tls-key, or neither", field="--tls-key" if tls_cert else "--tls-cert"
+        )
+    tls = TlsFiles(Path(tls_cert), Path(tls_key)) if tls_cert and tls_key else None
     code = run_server(
         host=host,
         port=port,
         token_file=Path(token_file) if token_file else None,
+        tls=tls,
         env=dict(os.environ),
         cwd=Path.cwd(),
         presets_dir=Path(presets_dir) if presets_dir else None,

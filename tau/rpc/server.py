@@ -1,35 +1,53 @@
 """Serving `RuntimeServiceImpl` over HTTP: connectrpc's ASGI app under uvicorn, in-process.
 
-Protocols: Connect (JSON and binary) and gRPC-Web over HTTP/1.1 (uvicorn has no HTTP/2 trailers, so no plain gRPC).
-Auth: with a token, `BearerAuth` guards every method; binding a non-loopback address without a token is refused
-before anything listens (ConfigError, exit 2). Shutdown (SIGTERM/SIGINT in the main thread, or `stop()`): the
-service drains first — every run is cancelled and ends with its final event, followers end — then uvicorn closes
-the connections. Public API:
+Protocols, all on one port: Connect (JSON and binary) and gRPC-Web over HTTP/1.1 and HTTP/2, and plain gRPC over
+HTTP/2 — cleartext (h2c with prior knowledge, what grpcio's `insecure_channel` speaks) or TLS (`tls=`; ALPN offers
+`h2` and `http/1.1`). HTTP/2 is uvicorn's `zttp` protocol (`http="zttp", http2=True`): it sniffs the h2 preface on
+cleartext connections and reads ALPN on TLS ones, and it delivers ASGI response trailers, which gRPC's status needs.
+`application/grpc` over HTTP/1.1 (no trailers there) gets one clean answer from `grpc_needs_http2` — HTTP 505 with
+`grpc-status: 14` (UNAVAILABLE) and a one-line message — and never reaches connectrpc (which would log a traceback).
+Auth: with a token, `BearerAuth` guards every method (gRPC clients send it as `authorization: Bearer <token>`
+metadata); binding a non-loopback address without a token is refused before anything listens (ConfigError, exit 2).
+Shutdown (SIGTERM/SIGINT in the main thread, or `stop()`): the service drains first — every run is cancelled and ends
+with its final event, followers end — then uvicorn closes the connections, then the service's model providers and
+journal are closed (`RuntimeServiceImpl.aclose`). Public API:
 
-- `RuntimeServer(service, host=, port=, token=)`: `await serve()`, `stop()` (thread-safe), `port` once `started`;
+- `RuntimeServer(service, host=, port=, token=, tls=)`: `await serve()`, `stop()` (thread-safe), `port` once
+  `started`;
 - `build_app(service, token=)`: the ASGI application alone (to mount elsewhere);
-- `run_server(host=, port=, token_file=, env=, cwd=, state_dir=, ...)`: what `tau serve` calls; blocks until shutdown,
-  returns 0. Once listening it prints `tau serve: listening on http://HOST:PORT` on stderr (the bound port, also for
-  `--port 0`). Sessions persist to the `FileSessionStore` of `default_state_dir(env, cwd, state_dir)`, the same store
-  as `tau run` (so `tau sessions`, `tau resume` and ForkSession see RPC sessions).
+- `TlsFiles(cert, key)`: a PEM certificate chain and its private key (`tau serve --tls-cert --tls-key`);
+- `run_server(host=, port=, token_file=, tls=, env=, cwd=, state_dir=, ...)`: what `tau serve` calls; blocks until
+  shutdown, returns 0. Once listening it prints `tau serve: listening on http(s)://HOST:PORT` on stderr (the bound
+  port, also for `--port 0`). Sessions persist to the `FileSessionStore` of `default_state_dir(env, cwd, state_dir)`,
+  the same store as `tau run` (so `tau sessions`, `tau resume` and ForkSession see RPC sessions).
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
+from tau.errors import ConfigError
 from tau.rpc._gen.runtime_connect import RuntimeServiceASGIApplication
 from tau.rpc.auth import BearerAuth, load_token, require_token_off_loopback
 from tau.rpc.launch import ModelFactory
 from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
 from tau.sessions import default_state_dir
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7433
@@ -38,9 +56,63 @@ DEFAULT_PORT = 7433
 READ_MAX_BYTES = 8 * 1024 * 1024
 
 
-def build_app(service: RuntimeServiceImpl, *, token: str | None) -> RuntimeServiceASGIApplication:
+GRPC_OVER_HTTP1 = (
+    "gRPC needs HTTP/2 (cleartext with prior knowledge, or TLS with ALPN h2); over HTTP/1.1 use Connect or gRPC-Web"
+)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    cert: Path
+    key: Path
+
+    def check(self) -> None:
+        """ConfigError (exit 2, before anything listens) unless the pair loads."""
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(self.cert, self.key)
+        except (OSError, ssl.SSLError) as error:
+            problem = getattr(error, "strerror", None) or getattr(error, "reason", None) or str(error)
+            raise ConfigError(f"cannot load the TLS certificate and key: {problem}", source=str(self.cert)) from None
+
+
+def build_app(service: RuntimeServiceImpl, *, token: str | None) -> ASGIApp:
     interceptors = [BearerAuth(token)] if token else []
-    return RuntimeServiceASGIApplication(service, interceptors=interceptors, read_max_bytes=READ_MAX_BYTES)
+    app = RuntimeServiceASGIApplication(service, interceptors=interceptors, read_max_bytes=READ_MAX_BYTES)
+    return grpc_needs_http2(app)
+
+
+def grpc_needs_http2(app: ASGIApp) -> ASGIApp:
+    """`app`, except that a plain gRPC call on a connection without response trailers (HTTP/1.1) is answered here
+    with HTTP 505 and grpc-status 14 (UNAVAILABLE), one line, instead of failing inside connectrpc."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope.get("type") == "http"
+            and _is_plain_grpc(scope)
+            and "http.response.trailers" not in scope.get("extensions", {})
+        ):
+            message = GRPC_OVER_HTTP1.encode()
+            headers = [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(message)).encode()),
+                (b"grpc-status", b"14"),
+                (b"grpc-message", GRPC_OVER_HTTP1.replace(" ", "%20").encode()),
+                (b"connection", b"close"),
+            ]
+            await send({"type": "http.response.start", "status": 505, "headers": headers})
+            await send({"type": "http.response.body", "body": message})
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def _is_plain_grpc(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            kind = bytes(value).split(b";")[0].strip().lower()
+            return kind == b"application/grpc" or kind.startswith(b"application/grpc+")
+    return False
 
 
 class _UvicornServer(uvicorn.Server):
@@ -69,18 +141,26 @@ class RuntimeServer:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         token: str | None = None,
+        tls: TlsFiles | None = None,
         on_started: Callable[[RuntimeServer], None] | None = None,
     ) -> None:
         require_token_off_loopback(host, token)
+        if tls is not None:
+            tls.check()
         self.service = service
         self.host = host
         self.port = port
+        self.tls = tls
         self.started = threading.Event()
         self._on_started_hook = on_started
         self._config = uvicorn.Config(
             build_app(service, token=token),
             host=host,
             port=port,
+            http="zttp",
+            http2=True,  # h2c by prior knowledge, h2 by ALPN: plain gRPC beside Connect and gRPC-Web
+            ssl_certfile=str(tls.cert) if tls is not None else None,
+            ssl_keyfile=str(tls.key) if tls is not None else None,
             lifespan="off",
             log_level="warning",
             access_log=False,
@@ -92,7 +172,7 @@ class RuntimeServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://{host}:{self.port}"
 
     async def serve(self) -> None:
         """Serve until SIGINT/SIGTERM (main thread) or `stop()`; drains the service on the way out."""
@@ -125,6 +205,7 @@ def run_server(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     token_file: Path | None = None,
+    tls: TlsFiles | None = None,
     env: Mapping[str, str],
     cwd: Path,
     presets_dir: Path | None = None,
@@ -139,6 +220,8 @@ def run_server(
     `presets_dir` holds preset job files (`<name>.md`); `state_dir` is `--state-dir` (None: as for `tau run`)."""
     token = load_token(token_file) if token_file is not None else None
     require_token_off_loopback(host, token)
+    if tls is not None:
+        tls.check()
     service = RuntimeServiceImpl(
         env=env,
         cwd=cwd,
@@ -147,7 +230,8 @@ def run_server(
         model_factory=model_factory,
         limits=limits,
     )
-    server = RuntimeServer(service, host=host, port=port, token=token, on_started=on_started or _announce)
+    announce = on_started or _announce
+    server = RuntimeServer(service, host=host, port=port, token=token, tls=tls, on_started=announce)
     asyncio.run(server.serve())
     return 0
 
