@@ -26,7 +26,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "calibration: an attack run under plain bash, without tau (needs no sandbox)")
 
 
+_PLANNED: dict[str, Batch] = {}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:  # every batch a selected test module needs (its `RUNS`), run together on first use
+        module = getattr(item, "module", None)
+        for batch in getattr(module, "RUNS", ()):
+            _PLANNED.setdefault(batch.name, batch)
     report = find_launcher()
     if report.launcher is not None:
         return
@@ -51,8 +58,10 @@ class Runs:
         return root
 
     def run(self, batches: Sequence[Batch]) -> dict[str, BatchRun]:
+        """`batches`, run (with every other planned batch, all concurrently) unless already done."""
         with self._lock:
-            missing = [batch for batch in batches if batch.name not in self._done]
+            wanted = {batch.name: batch for batch in [*batches, *_PLANNED.values()]}
+            missing = [batch for name, batch in wanted.items() if name not in self._done]
             self._done.update(run_batches(missing, self.server, self._root))
             return {batch.name: self._done[batch.name] for batch in batches}
 

@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,8 @@ _SCRIPT = Path(sys.executable).with_name("tau")
 TAU: tuple[str, ...] = (str(_SCRIPT),) if _SCRIPT.exists() else (sys.executable, "-m", "tau")
 RULES_OFF: tuple[str, ...] = (sys.executable, str(HERE / "sec_rules_off.py"))
 TIMEOUT = 240.0
+WORKERS = int(os.environ.get("TAU_SECURITY_WORKERS", "6"))  # tau runs at once (each mostly waits on its model)
+CALIBRATION_SETTLE = 10.0  # seconds an attack's detached children get to show their effect under plain bash
 LIMITS = ("--max-turns", "1000", "--max-consecutive-failures", "1000")  # attacks fail a lot; that must not end a run
 Status = Literal["success", "failed", "denied", "refused"]  # refused: failed, denied or retried (not run)
 SECRETS = ("out", "home", "ws")
@@ -326,7 +329,10 @@ def calibrate(case: Case) -> list[str] | None:
             check=False,
         )
         output = (done.stdout + done.stderr).decode("utf-8", errors="replace")
-        return case.effects(layout, originals, output)
+        deadline = time.monotonic() + CALIBRATION_SETTLE
+        while not (found := case.effects(layout, originals, output)) and time.monotonic() < deadline:
+            time.sleep(0.1)  # a detached child (`cmd &`, `setsid -f`) may act after bash returned
+        return found
     finally:
         for pid in orphans(case.render("tau-orphan-{ID}", Layout(root))):
             os.kill(pid, 9)  # our own calibration orphans, by pid
@@ -368,6 +374,6 @@ def run_batches(batches: Sequence[Batch], server: ScriptServer, make: Callable[[
     """Run independent batches a few at a time (they are processes)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         futures = {batch.name: pool.submit(run_batch, batch, server, make(batch.name)) for batch in batches}
         return {name: future.result() for name, future in futures.items()}

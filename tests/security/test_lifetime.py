@@ -8,10 +8,12 @@ from sec_cases_lifetime import BATCHES
 from sec_checks import check_batch, check_case
 from sec_harness import Batch, BatchRun, Case, batch_params, calibrate, calibration_params, case_params
 
+RUNS = BATCHES
+
 
 @pytest.fixture(scope="module")
 def runs(security_runs: Runs) -> dict[str, BatchRun]:
-    return security_runs.run(BATCHES)
+    return security_runs.run(RUNS)
 
 
 @pytest.mark.parametrize("batch", batch_params(BATCHES))

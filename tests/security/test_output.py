@@ -12,11 +12,12 @@ from sec_checks import check_batch, check_case, check_stream
 from sec_harness import Batch, BatchRun, Case, batch_params, case_params
 
 STREAM_BATCHES = [batch for batch in BATCHES if batch.xfail is None]
+RUNS = [*BATCHES, NETWORK_ON, *TEXT_BATCHES]
 
 
 @pytest.fixture(scope="module")
 def runs(security_runs: Runs) -> dict[str, BatchRun]:
-    return security_runs.run([*BATCHES, NETWORK_ON, *TEXT_BATCHES])
+    return security_runs.run(RUNS)
 
 
 @pytest.mark.parametrize("batch", batch_params(BATCHES))
