@@ -5,6 +5,7 @@ context), and model providers (one per configuration, shared, closed with the se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import gc
 import signal
@@ -99,10 +100,8 @@ def test_sigkill_of_tau_serve_during_a_sleep_leaves_no_process(tmp_path: Path) -
         reader.join(30)
         assert "tool_call" in seen and "final" not in seen, seen
         # the kernel tears the sandbox down asynchronously: a bounded wait, then the assertion
-        try:
+        with contextlib.suppress(AssertionError):
             wait_for(lambda: not any(_alive(pid, c) for pid, c in below.items()), "the run's processes to end")
-        except AssertionError:
-            pass
         assert {pid: command for pid, command in below.items() if _alive(pid, command)} == {}
         assert processes_with(SLEEP) == []
     finally:
