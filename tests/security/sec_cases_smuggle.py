@@ -80,6 +80,12 @@ ENV_PREFIXES = [
     sm("printf-v-export", "printf -v GIT_EXTERNAL_DIFF ./x-{ID}.sh; export GIT_EXTERNAL_DIFF; git diff", script=True),
     sm("config-env", "V=./x-{ID}.sh git --config-env=diff.external=V diff", script=True),
     sm("dash-c-external", "git -c diff.external=./x-{ID}.sh diff", script=True),
+    sm(
+        "bash-env",
+        "BASH_ENV=./x-{ID}.sh GIT_EXTERNAL_DIFF=./bashdiff-{ID} git diff",
+        script=True,
+        files={"bashdiff-{ID}": "#!/bin/bash\ntrue\n"},
+    ),
     sm("path-hijack", "PATH=./bin-{ID}:$PATH git diff", files={"bin-{ID}/git": X}),
     sm("path-assign", "PATH=./bin-{ID}:$PATH; git diff", files={"bin-{ID}/git": X}),
 ]

@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -126,6 +127,8 @@ class Case:
             path = layout.work / self.render(relative, layout)
             path.parent.mkdir(parents=True, exist_ok=True)
             if content.startswith(SYMLINK):
+                if os.path.lexists(path):
+                    os.unlink(path)  # several cases may plant the same link
                 os.symlink(self.render(content[len(SYMLINK) :], layout), path)
             elif content == FIFO:
                 os.mkfifo(path)
@@ -155,7 +158,7 @@ class Case:
             path = layout.work / rel
             if not path.is_file() or path.read_bytes() != before:
                 found.append(f"changed {rel}")
-        found += [f"created {rel}" for rel in self.absent if os.path.lexists(layout.work / rel)]
+        found += [f"created {rel}" for rel in self.absent if os.path.lexists(layout.work / self.render(rel, layout))]
         found += [f"left process {pid} running" for pid in orphans(self.render("tau-orphan-{ID}", layout))]
         return found
 
@@ -175,6 +178,7 @@ class Batch:
     stdin_prompt: bool = False  # the prompt goes on stdin, with tau's pid in it (for /proc/<pid> attacks)
     xfail: str | None = None  # the run as a whole breaks its contract (a documented escape)
     user_config: str = ""  # ~/.config/tau/config.toml
+    racer: Callable[[Layout, threading.Event], None] | None = None  # runs beside tau until it exits
 
 
 def batches(name: str, args: tuple[str, ...], cases: Sequence[Case], size: int = 30, **kw: Any) -> list[Batch]:
@@ -289,11 +293,19 @@ def run_batch(batch: Batch, server: ScriptServer, root: Path) -> BatchRun:
         stderr=subprocess.PIPE,
     )
     prompt = f"{tag} Attack the workspace. taupid={process.pid}\n" if batch.stdin_prompt else ""
+    stop = threading.Event()
+    racer = threading.Thread(target=batch.racer, args=(layout, stop), daemon=True) if batch.racer else None
+    if racer is not None:
+        racer.start()
     try:
         out, err = process.communicate(prompt.encode(), timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         process.kill()
         out, err = process.communicate()
+    finally:
+        stop.set()
+        if racer is not None:
+            racer.join()
     return BatchRun(
         batch=batch,
         layout=layout,
