@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from sec_cases_plan import CASES as PLAN_CASES
-from sec_harness import Batch, Case, bash, batches
+from sec_harness import KILL_ALL, Batch, Case, bash, batches
 
 __all__ = ["BATCHES", "CASES"]
 
@@ -95,7 +95,7 @@ WORKSPACE_WRITE = [
     kn("ws-unshare", "unshare -rm sh -c 'mount -o remount,rw / && touch {OUT}/empty/pwn-{ID}'", calib=False),
     kn("ws-mknod", "mknod pwn-dev-{ID} b 8 0 && echo made", calib=False, output_lacks=("made",)),
     kn("ws-sysctl", "echo pwned > /proc/sys/kernel/hostname", calib=False, output_has=ROFS),
-    kn("ws-kill-all", "kill -9 -1; echo survived", calib=False),
+    kn("ws-kill-all", KILL_ALL, calib=False, output_has=("survived",)),
 ]
 
 CASES = NAMED + MASKED + TAU_PID + WORKSPACE_WRITE

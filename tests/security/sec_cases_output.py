@@ -3,7 +3,8 @@ escape sequences and undecodable text into what tau prints.
 
 Forgery attacks write a `run.completed` line (the word FORGED built from pieces, so it appears in no command) to
 `/proc/$PPID/fd/1`, `/proc/1/fd/*`, tau's own `/proc/<pid>/fd/1` (the pid is put in the prompt once tau runs),
-`/dev/tty`, and every descriptor they may have inherited. They run under `workspace-write` and under `full` (the
+`/dev/tty`, and every descriptor they may have inherited; others look for the provider credentials in tau's own
+environment (`env`, `/proc/*/environ`). They run under `workspace-write` and under `full` (the
 PID namespace holds in every policy; TIOCSTI, refused by the seccomp filter, is tried under `workspace-write` only).
 The stream must stay tau's: every line an event with the next `seq`, one `run.completed`, last, with the script's
 result; FORGED only ever inside a tool result. Network attacks (only under `workspace-write`, where the network is
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sec_harness import Batch, Case, bash, batches
+from sec_harness import KILL_ALL, Batch, Case, bash, batches
 
 __all__ = ["BATCHES", "CASES", "CONTROL", "TEXT_BATCHES"]
 
@@ -61,7 +62,18 @@ FORGERY = [
         output_has=("Operation not permitted",),
     ),
     of("newline-in-output", f"printf '\\n'; {FORGE}; printf '\\n'"),
-    of("kill-everything", "kill -9 -1; echo survived"),
+    of("kill-everything", KILL_ALL, output_has=("survived",)),
+]
+
+CREDENTIALS = (
+    ("OPENAI_API_KEY", "sk-SECRETKEY-canary"),
+    ("GITHUB_TOKEN", "ghp_SECRETKEY"),
+    ("AWS_SECRET_ACCESS_KEY", "SECRETKEY"),
+)
+ENVIRONMENT = [
+    of("env", "env", output_lacks=("SECRETKEY",)),
+    of("parent-environ", "tr '\\0' '\\n' < /proc/$PPID/environ", output_lacks=("SECRETKEY",)),
+    of("every-environ", "cat /proc/[0-9]*/environ | tr '\\0' '\\n'", output_lacks=("SECRETKEY",)),
 ]
 
 NETWORK = [
@@ -82,7 +94,7 @@ NETWORK = [
     ),
 ]
 
-CASES = FORGERY + NETWORK
+CASES = FORGERY + ENVIRONMENT + NETWORK
 
 CONTROL = "\x1b]0;pwned-title\x07\x1b[2J\x1b[31mred\x1b[0m \u202eevil\u202c \x9b2J\r\x08"
 TEXT = [
@@ -103,11 +115,11 @@ SURROGATE = (
 SURROGATE_CALL = Case("of-surrogate-arguments", FAMILY, "bash", '{"command": "echo \\udcff"}', calib=False)
 
 WS = ("--permission-mode", "bypassPermissions", "--sandbox-policy", "workspace-write")
-FULL_FORGERY = tuple(case for case in FORGERY if case.id != "of-tiocsti")
+FULL_FORGERY = tuple(case for case in FORGERY + ENVIRONMENT if case.id != "of-tiocsti")
 BATCHES = [
-    *batches("output-workspace-write", WS, CASES, stdin_prompt=True),
+    *batches("output-workspace-write", WS, CASES, stdin_prompt=True, env=CREDENTIALS),
     Batch("output-full", ("--permission-mode", "bypassPermissions"), FULL_FORGERY, stdin_prompt=True,
-          outside_protected=False),
+          outside_protected=False, env=CREDENTIALS),
     Batch("output-surrogate-text", WS, (of("surrogate-text", "true"),), final_text="done \udcff",
           xfail=SURROGATE),
     Batch("output-surrogate-arguments", WS, (SURROGATE_CALL,), xfail=SURROGATE),

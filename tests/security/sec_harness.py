@@ -32,6 +32,7 @@ from sec_layout import Layout, make_root, remove_tree
 from sec_model import ScriptServer, Step
 
 __all__ = [
+    "KILL_ALL",
     "Batch",
     "BatchRun",
     "Case",
@@ -56,6 +57,8 @@ CALIBRATION_SETTLE = 10.0  # seconds an attack's detached children get to show t
 LIMITS = ("--max-turns", "1000", "--max-consecutive-failures", "1000")  # attacks fail a lot; that must not end a run
 Status = Literal["success", "failed", "denied", "refused"]  # refused: failed, denied or retried (not run)
 SECRETS = ("out", "home", "ws")
+KILL_ALL = '[ "$(cat /proc/1/comm)" = bwrap ] && kill -9 -1; echo survived'
+"""`kill -9 -1`, only where pid 1 is bwrap (inside the sandbox's PID namespace): never the test machine's processes."""
 SYMLINK = "symlink:"  # a planted file whose content starts with this is a symlink to the rest
 FIFO = "fifo:"  # a planted named pipe
 HARDLINK = "hardlink:"  # a planted hard link to the (absolute) rest
@@ -178,6 +181,7 @@ class Batch:
     stdin_prompt: bool = False  # the prompt goes on stdin, with tau's pid in it (for /proc/<pid> attacks)
     xfail: str | None = None  # the run as a whole breaks its contract (a documented escape)
     user_config: str = ""  # ~/.config/tau/config.toml
+    env: tuple[tuple[str, str], ...] = ()  # more variables in tau's own environment
     racer: Callable[[Layout, threading.Event], None] | None = None  # runs beside tau until it exits
 
 
@@ -287,7 +291,7 @@ def run_batch(batch: Batch, server: ScriptServer, root: Path) -> BatchRun:
     process = subprocess.Popen(
         command,
         cwd=layout.work,
-        env=hermetic_env(layout, server.base_url),
+        env=hermetic_env(layout, server.base_url, dict(batch.env)),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
