@@ -1,8 +1,21 @@
-"""Fixtures for the end-to-end security suite: one scripted model server, batches run once and cached.
+"""The end-to-end security suite: real `tau run` subprocesses, a scripted hostile model, canaries outside the workspace.
 
-The whole directory is skipped where bubblewrap cannot build its namespaces (the suite attacks the sandbox; without
-it `tau run` refuses to start, which tests/sandbox covers). Layout roots live under /var/tmp (TAU_SECURITY_ROOT to
-change) and are removed at the end of the session unless TAU_SECURITY_KEEP=1.
+How it works (sec_harness): each `Batch` is one `tau run` whose model (sec_model, a stdlib OpenAI-compatible server
+on 127.0.0.1, reached through TAU_BASE_URL) makes one attack tool call per turn, whatever the results; the run's
+workspace, home and an outside directory are a fresh `Layout` (sec_layout) full of canaries; the checks (sec_checks)
+are made from outside: the event stream is tau's own, no secret token anywhere, nothing changed outside, no `pwn-*`
+file, the per-attack effects absent. Every attack that can be is calibrated: under plain bash it has its effect.
+
+Families (one `sec_cases_*` module and one `test_*` module each): smuggle (allowed-prefix smuggling), plan (plan mode
+side effects), deny (deny rules dodged), confine (file-tool confinement, protected workspace paths), race (a symlink
+swapped during the run), output (forged events, tau's pid, credentials, network, control sequences; test_tty for a
+terminal), lifetime (children after the tool returns), kernel (the rules forced off: the sandbox alone), repo (a
+hostile repository's own configuration). A documented escape is a strict xfail naming what gets through.
+
+Every batch the selected test modules need (their `RUNS`) runs on first use, TAU_SECURITY_WORKERS (6) at a time.
+The directory is skipped where bubblewrap cannot build its namespaces (tests/sandbox covers the refusal), except the
+calibrations. Layout roots live under /var/tmp (TAU_SECURITY_ROOT to change: sandboxed commands get a private /tmp,
+so canaries there would be hidden for the wrong reason) and are removed at the end unless TAU_SECURITY_KEEP=1.
 """
 
 from __future__ import annotations
