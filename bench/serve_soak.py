@@ -6,7 +6,9 @@ answering every request with a short text), since what leaked was the provider's
 
 - `sequential`: one session, N runs one after the other (1,000; `--quick`: 200);
 - `back_to_back`: S sessions x M runs (20 x 20; `--quick`: 5 x 5), the sessions concurrently, each session's next
-  Run sent as soon as its previous Final arrived (the race that gave `session_locked`).
+  Run sent as soon as its previous Final arrived (the race that gave `session_locked`);
+- `rotating`: 400 (`--quick`: 100) sequential runs on a new session every 10 runs: what one run leaves behind when
+  the session does not grow without end (its slope per 100 runs is reported beside the sequential one).
 
 Every run must complete (status `completed`); failures are counted by their error text. The server's RSS, open
 descriptors, sockets, and sockets in CLOSE-WAIT (from /proc) are sampled every `--sample-every` runs of the
@@ -175,14 +177,20 @@ def slope_per_100(samples: list[dict[str, float]], key: str, warmup: int) -> flo
     return round(100 * cov / var, 3) if var else 0.0
 
 
-async def sequential(url: str, pid: int, runs: int, every: int) -> dict[str, Any]:
+async def sequential(
+    url: str, pid: int, runs: int, every: int, *, per_session: int = 0, tag: str = "seq"
+) -> dict[str, Any]:
+    """`runs` runs one after the other: all on one session, or (`per_session`) on a new session every so many."""
     outcomes: Counter[str] = Counter()
     samples = [{"runs": 0, **server_stats(pid)}]
     started = time.perf_counter()
     async with RuntimeServiceClient(url, timeout_ms=600_000) as client:
-        await create(client, "soak-seq")
+        session = ""
         for number in range(1, runs + 1):
-            outcomes[await one_run(client, "soak-seq", f"soak run {number}")] += 1
+            if not session or (per_session and (number - 1) % per_session == 0):
+                session = f"soak-{tag}-{number}"
+                await create(client, session)
+            outcomes[await one_run(client, session, f"soak run {number}")] += 1
             if number % every == 0 or number == runs:
                 samples.append({"runs": number, **server_stats(pid)})
     return {
@@ -235,6 +243,7 @@ def main() -> int:
     runs = args.runs or (200 if args.quick else 1000)
     sessions = args.sessions or (5 if args.quick else 20)
     session_runs = args.session_runs or (5 if args.quick else 20)
+    rotating_runs = 100 if args.quick else 400
     warmup = args.warmup if args.warmup is not None else max(runs // 5, args.sample_every)
     settle = quiet.settle()
     with tempfile.TemporaryDirectory() as tmp:
@@ -242,13 +251,17 @@ def main() -> int:
         with aimock(root) as base_url, tau_serve(root, base_url) as (url, pid):
             seq = asyncio.run(sequential(url, pid, runs, args.sample_every))
             b2b = asyncio.run(back_to_back(url, pid, sessions, session_runs))
+            rotating = asyncio.run(sequential(url, pid, rotating_runs, args.sample_every, per_session=10, tag="rot"))
     samples = seq["samples"]
     slopes = {key: slope_per_100(samples, key, warmup) for key in ("rss_mb", "fds", "sockets", "close_wait")}
+    rotating["slope_per_100_runs"] = {key: slope_per_100(rotating["samples"], key, 0) for key in ("rss_mb", "sockets")}
     last = b2b["samples"][-1]
+    completed = seq["completed"] + b2b["completed"] + rotating["completed"]
     within = {
-        "all_runs_completed": seq["completed"] == runs and b2b["completed"] == sessions * session_runs,
+        "all_runs_completed": completed == runs + sessions * session_runs + rotating_runs,
         "rss_mb_per_100_runs": slopes["rss_mb"] <= BUDGET_RSS_MB_PER_100,
-        "sockets_per_100_runs": slopes["sockets"] <= BUDGET_SOCKETS_PER_100,
+        # < 0.5: the pooled keep-alive connection to the model server may be counted or not at a sample (5 or 6)
+        "sockets_per_100_runs": slopes["sockets"] < BUDGET_SOCKETS_PER_100 + 0.5,
         "no_close_wait": last["close_wait"] == 0 and samples[-1]["close_wait"] == 0,
     }
     report = {
@@ -257,6 +270,7 @@ def main() -> int:
         "warmup_runs": warmup,
         "sequential": seq,
         "back_to_back": b2b,
+        "rotating": rotating,
         "slope_per_100_runs": slopes,
         "settle": settle,
         "budgets": {"rss_mb_per_100_runs": BUDGET_RSS_MB_PER_100, "sockets_per_100_runs": BUDGET_SOCKETS_PER_100},
