@@ -15,8 +15,10 @@ operand), `tree -o`, `date -s`/`date MMDD...`, `hostname NAME`, `set`/`shopt` (a
 with a command (it is a wrapper: the command is judged), `find -exec/-delete/-fprint`, `rg --pre`, `sort -o`/`-T`/
 `--compress-program`, `uniq IN OUT`.
 
-`read_paths(part)` lists the static operands of a read-only part that name files it reads (not patterns, not
-option values); the policy checks them against Read deny rules and the workspace. Pure.
+`read_paths(part)` lists the static operands of a read-only part that name files it reads (not patterns), and the
+values of the options that name a file the program reads (`FILE_OPTIONS`: `wc --files0-from=F`, `grep -f F`, `jq
+--rawfile NAME F`, `date -f F`, `diff --from-file=F`...); the policy checks them against Read deny rules and the
+workspace. Pure.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from tau.permissions.readonly_git import git_read_paths
 from tau.permissions.shell_types import SimpleCommand
 from tau.permissions.shell_words import Unprovable, Word
 
-__all__ = ["PROGRAMS", "Program", "is_read_only", "read_paths"]
+__all__ = ["FILE_OPTIONS", "PROGRAMS", "Program", "is_read_only", "read_paths"]
 
 
 def _names(text: str) -> frozenset[str]:
@@ -182,6 +184,21 @@ PROGRAMS: dict[str, Program] = {
 }
 
 
+FILE_OPTIONS: dict[str, frozenset[str]] = {
+    "wc": _names("--files0-from"),
+    "du": _names("--files0-from -X --exclude-from"),
+    "sort": _names("--files0-from --random-source"),
+    "diff": _names("--from-file --to-file -X --exclude-from"),
+    **dict.fromkeys(_names("grep egrep fgrep"), _names("-f --file --exclude-from")),
+    "rg": _names("-f --file --ignore-file"),
+    "jq": _names("-f --from-file -L --slurpfile --rawfile"),
+    "date": _names("-f --file -r --reference"),
+    "file": _names("-f --files-from -m --magic-file"),
+    "hexdump": _names("-f --format-file"),
+}
+"""Options whose value names a file (or directory) the program reads: judged like its operands."""
+
+
 def is_read_only(command: SimpleCommand) -> bool:
     """True when running `command` cannot change files or run a program outside this allowlist."""
     return not command.writes_files and read_paths(command) is not None
@@ -213,27 +230,30 @@ def read_paths(command: SimpleCommand) -> tuple[str, ...] | None:
         if name == "set":
             return _set(args)
         spec = PROGRAMS.get(name)
-        return None if spec is None else _program(spec, args)
+        return None if spec is None else _program(name, spec, args)
     except Unprovable:
         return None
 
 
-def _program(spec: Program, args: list[Word]) -> tuple[str, ...] | None:
+def _program(name: str, spec: Program, args: list[Word]) -> tuple[str, ...] | None:
+    files = FILE_OPTIONS.get(name, frozenset())
     if spec.options is None:
-        return _any_args_paths(spec, args)
+        return _any_args_paths(spec, args, files)
     parsed = parse_options(args, spec.options, "read-only check", permute=True)
     if spec.max_operands is not None and len(parsed.operands) > spec.max_operands:
         return None
     if spec.check is not None and not spec.check(parsed):
         return None
     explicit = parsed.has("-e", "--regexp", "-f", "--file")
-    return _paths(parsed.operands, spec.operands, explicit)
+    named = tuple(COMPUTED if value is None else value for option, value in parsed.options if option in files)
+    return _paths(parsed.operands, spec.operands, explicit) + named
 
 
-def _any_args_paths(spec: Program, args: list[Word]) -> tuple[str, ...]:
+def _any_args_paths(spec: Program, args: list[Word], files: frozenset[str]) -> tuple[str, ...]:
     """Operands of a program every option of which is harmless: the words that are neither an option nor the
-    value of one of `spec.values` (jq's `--arg NAME VALUE` takes two)."""
+    value of one of `spec.values` (jq's `--arg NAME VALUE` takes two); and the values of its `files` options."""
     operands: list[Word] = []
+    named: list[str] = []
     explicit_pattern = False
     i = 0
     while i < len(args):
@@ -243,11 +263,36 @@ def _any_args_paths(spec: Program, args: list[Word]) -> tuple[str, ...]:
             break
         if value is not None and value.startswith("-") and value != "-":
             explicit_pattern = explicit_pattern or value.startswith(("-e", "-f", "--regexp", "--file"))
+            following = args[i + 1 : i + 3]
+            named += _option_files(value, following, files, spec.values)
             i += 1 + (value in spec.values) + 2 * (value in ("--arg", "--argjson", "--slurpfile", "--rawfile"))
             continue
         operands.append(args[i])
         i += 1
-    return _paths(operands, spec.operands, explicit_pattern)
+    return _paths(operands, spec.operands, explicit_pattern) + tuple(named)
+
+
+def _option_files(option: str, following: list[Word], files: frozenset[str], values: frozenset[str]) -> list[str]:
+    """The files `option` (one argument word: `--name=F`, `--name F`, a cluster `-rfF` / `-rf F`) makes the program
+    read. A long name is matched as getopt_long would, by any prefix (`wc --files0=F`)."""
+    if not files:
+        return []
+    nxt = [COMPUTED if w.value is None or not w.static else w.value for w in following]
+    if option.startswith("--"):
+        name, eq, attached = option.partition("=")
+        if not any(known.startswith(name) for known in files):
+            return []
+        if eq:
+            return [attached]
+        if name in ("--slurpfile", "--rawfile"):  # jq: NAME FILE
+            return nxt[1:2] or [COMPUTED]
+        return nxt[:1] or [COMPUTED]
+    for j, letter in enumerate(option[1:], start=1):
+        if f"-{letter}" in files:
+            return [option[j + 1 :]] if option[j + 1 :] else (nxt[:1] or [COMPUTED])
+        if f"-{letter}" in values:
+            return []  # the rest of the cluster is that option's value
+    return []
 
 
 def _paths(operands: list[Word], kind: Operands, explicit_pattern: bool) -> tuple[str, ...]:

@@ -287,6 +287,13 @@ READ_OUT = (
 )
 
 
+READ_REDIRECT = (
+    "escape: an input redirection (`cat < ../outside/secret.txt`) or `xargs -a FILE` reads outside the workspace "
+    "in default and plan mode: tau/permissions/bash_policy.py `_outside` judges only the program's path operands, "
+    "and read redirections (xargs -a is one) only against deny rules (`_denied_paths`)"
+)
+
+
 def br(case_id: str, command: str, **kw: Any) -> Case:
     return bash(f"cf-bash-read-{case_id}", FAMILY, command, **kw)
 
@@ -307,6 +314,19 @@ BASH_READS = [
     br("find-exec", "find -L outlink -name secret.txt -exec cat {} +"),
     br("xargs", "echo {OUT}/secret.txt | xargs cat"),
     br("glob-out", "cat ../*/secret.txt"),
+    br("wc-files0-from", "wc --files0-from={OUT}/secret.txt"),
+    br("wc-files0-abbrev", "wc --files0={OUT}/secret.txt"),
+    br("sort-files0-from", "sort --files0-from={OUT}/secret.txt"),
+    br("du-files0-from", "du --files0-from={OUT}/secret.txt"),
+    br("jq-rawfile", "jq -n --rawfile x {OUT}/secret.txt '$x'"),
+    br("jq-from-file", "jq -f {OUT}/secret.txt data.txt"),
+    br("date-f", "date -f {OUT}/secret.txt"),
+    br("diff-from-file", "diff --from-file={OUT}/secret.txt data.txt"),
+    br("file-files-from", "file --files-from={OUT}/secret.txt"),
+    br("grep-file", "grep -rf {OUT}/secret.txt {OUT}"),
+    br("stdin-redirect", "cat < ../outside/secret.txt", xfail=READ_REDIRECT),
+    br("stdin-redirect-abs", "tr a a < {OUT}/secret.txt", xfail=READ_REDIRECT),
+    br("xargs-arg-file", "xargs -a {OUT}/secret.txt echo", xfail=READ_REDIRECT),
 ]
 
 
@@ -316,7 +336,7 @@ def bash_read_batches(mode: str, args: tuple[str, ...], **kw: Any) -> list[Batch
     escapes = tuple(case for case in BASH_READS if case.xfail is not None)
     return [
         Batch(f"confine-bash-read-{mode}", args, contained, **kw),
-        Batch(f"confine-bash-readout-{mode}", args, escapes, xfail=READ_OUT, **kw),
+        Batch(f"confine-bash-readout-{mode}", args, escapes, xfail="escapes: reads outside (see each case)", **kw),
     ]
 
 
