@@ -1,6 +1,8 @@
 """`RuntimeServiceImpl`: the `tau.runtime.v1.RuntimeService` implementation behind `tau serve`.
 
-Owns the mapping from RPCs to sessions and runs; the runtime does the work. Contract:
+Owns the mapping from RPCs to sessions and runs; the runtime does the work. A run's life from start to final event
+is `rpc.runs.RunSupervisor`'s; checking Respond's answers and building their continuation is `rpc.respond`'s.
+Contract:
 - `CreateSession` resolves and validates the job once (`rpc.jobs`); nothing runs yet.
 - `Run` starts the run as a server-side task (through `launch.launch_with_runtime`, i.e. `tau.runtime.prepare_run`,
   the same code as `tau run`) whose event sink appends mapped events to the session's bounded log; the RPC stream
@@ -46,53 +48,34 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
 
-from tau.config import JobSpec
-from tau.errors import ConfigError, InternalError, Interrupted, TauError
-from tau.protocol import (
-    ApprovalRequested,
-    ClarificationRequested,
-    Event,
-    PlanSubmitted,
-    RunCompleted,
-    SessionStarted,
-    SnapshotCreated,
-    UsageTotals,
-    UsageUpdated,
-)
+from tau.errors import ConfigError, Interrupted, TauError
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeService
 from tau.rpc.events import (
-    PLAN_REQUEST,
     as_stream_event,
     awaiting_status,
-    error_response,
     pending_of,
-    session_status_of,
-    status_response,
-    to_response,
 )
 from tau.rpc.jobs import SessionJob, build_session_job, context_blocks, render_context, restore_session_job
 from tau.rpc.journal import ServeJournal, Stored, report
 from tau.rpc.launch import (
     Launcher,
     ModelFactory,
-    RunHandle,
-    Sink,
     SupportsInject,
     launch_with_runtime,
     pending_requests,
 )
-from tau.rpc.registry import LogGap, RunState, SessionRegistry, SessionState, add_usage, catch_up
-from tau.rpc.timers import drop_cancelled_timers
-from tau.runtime import Answers, Continuation
-from tau.runtime.plan import PlanReview
+from tau.rpc.registry import LogGap, RunState, SessionRegistry, SessionState, catch_up
+from tau.rpc.respond import answered_before, continuation_of, record_answer
+from tau.rpc.runs import RunSupervisor, failure_event
+from tau.runtime import Continuation
 from tau.runtime.providers import ProviderPool
 from tau.sessions import FileSessionStore, InMemorySessionStore, SessionStore
 
@@ -115,19 +98,6 @@ class ServiceLimits:
 
 def _status_name(status: pb.SessionStatus) -> str:
     return pb.SessionStatus.Name(status).removeprefix("SESSION_STATUS_")
-
-
-def _failure_event(error: TauError, session_id: str) -> RunCompleted:
-    """The terminal event of a run the runtime could not start or finish itself."""
-    return RunCompleted(
-        status="failed",
-        terminal_reason=error.reason,
-        exit_code=int(error.exit_code),
-        session_id=session_id,
-        error=error.message,
-        error_kind=type(error).__name__,
-        retryable=bool(getattr(error, "retryable", False)),
-    )
 
 
 class RuntimeServiceImpl(RuntimeService):
@@ -164,7 +134,14 @@ class RuntimeServiceImpl(RuntimeService):
         self._registry = SessionRegistry(
             max_sessions=self.limits.max_sessions, log_capacity=self.limits.event_log_capacity, journal=journal
         )
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._runs = RunSupervisor(
+            self._registry,
+            store=store,
+            launcher=launcher,
+            model_factory=model_factory,
+            providers=self.providers,
+            limits=self.limits,
+        )
         self._draining = False
         self.restored = self._restore(journal) if journal is not None else 0  # sessions an earlier server left
 
@@ -199,10 +176,10 @@ class RuntimeServiceImpl(RuntimeService):
         cost = catch_up(session, saved_seq)
         if session.current is not None:  # the previous server died mid-run; `_finish` saves
             lost = Interrupted("tau serve stopped before this run ended (the server was killed or crashed)")
-            failure = _failure_event(lost, session.session_id).model_copy(
+            failure = failure_event(lost, session.session_id).model_copy(
                 update={"usage": session.usage_run, "cost_usd": cost}
             )
-            self._finish(session, session.current, failure)
+            self._runs.finish(session, session.current, failure)
         elif session.log.last_seq != saved_seq:
             self._registry.save(session)  # its record lagged behind its events
         return 1
@@ -338,7 +315,7 @@ class RuntimeServiceImpl(RuntimeService):
         if run is None:
             return pb.CancelRunResponse(cancelled=False, status=session.status)
         reason = request.reason.strip() or "no reason given"
-        self._cancel(run, Interrupted(f"run cancelled by CancelRun: {reason}"))
+        self._runs.cancel(run, Interrupted(f"run cancelled by CancelRun: {reason}"))
         return pb.CancelRunResponse(cancelled=True, status=session.status)
 
     async def inject_context(
@@ -382,7 +359,7 @@ class RuntimeServiceImpl(RuntimeService):
             problem = f"session {session.session_id!r} has no pending request {request.request_id!r}"
             raise ConnectError(Code.FAILED_PRECONDITION, f"{problem} (status {_status_name(session.status)})")
         pending = session.pending.get(request.request_id)
-        if pending is None and _answered_before(session, request.request_id):
+        if pending is None and answered_before(session, request.request_id):
             raise ConnectError(
                 Code.FAILED_PRECONDITION,
                 f"request {request.request_id!r} of session {session.session_id!r} is no longer pending (it was "
@@ -394,7 +371,7 @@ class RuntimeServiceImpl(RuntimeService):
                 Code.INVALID_ARGUMENT, f"no pending request {request.request_id!r} in session {session.session_id!r} "
                 f"(pending: {known})",
             )  # fmt: skip
-        _record(session, pending, request)
+        record_answer(session, pending, request)
         session.given[request.request_id] = request.SerializeToString()
         open_requests = session.unanswered()
         session.touch()
@@ -402,11 +379,11 @@ class RuntimeServiceImpl(RuntimeService):
             session.status = awaiting_status(open_requests)
             self._registry.save(session)
             return pb.RespondResponse(status=session.status)
-        continuation = _continuation(session)
+        continuation = continuation_of(session)
         session.consumed = dict(session.given)
         previous = session.runs[-1].prompt if session.runs else ""
         job = session.job.for_run(previous, session_id=session.session_id)
-        self._launch(session, job, continuation, key="", detail="continuing with the answers")
+        self._runs.launch(session, job, continuation, key="", detail="continuing with the answers")
         return pb.RespondResponse(status=session.status)
 
     # -- shutdown ------------------------------------------------------------------------------------------------
@@ -416,8 +393,8 @@ class RuntimeServiceImpl(RuntimeService):
         self._draining = True
         for session in self._registry.all():
             if session.current is not None:
-                self._cancel(session.current, Interrupted("server shutting down", signal_name="SIGTERM"))
-        tasks = list(self._tasks)
+                self._runs.cancel(session.current, Interrupted("server shutting down", signal_name="SIGTERM"))
+        tasks = list(self._runs.tasks)
         if tasks:
             await asyncio.wait(tasks, timeout=self.limits.drain_timeout if timeout is None else timeout)
         for session in self._registry.all():
@@ -492,186 +469,4 @@ class RuntimeServiceImpl(RuntimeService):
         session.consumed = {}  # a new prompt: earlier answers can no longer be repeated
         job = session.job.for_run(request.prompt, session_id=session.session_id, queued=session.take_queued())
         continuation = Continuation(prompt=job.prompt) if session.begun else None
-        return self._launch(session, job, continuation, key=request.idempotency_key, detail="")
-
-    def _launch(
-        self, session: SessionState, job: JobSpec, continuation: Continuation | None, *, key: str, detail: str
-    ) -> RunState:
-        """Start one run of the session (a prompt or the answers to pending requests) as a server task."""
-        run = RunState(number=len(session.runs) + 1, idempotency_key=key, prompt=job.prompt)
-        session.runs.append(run)
-        session.current = run
-        session.status = pb.SESSION_STATUS_RUNNING
-        session.usage_run = UsageTotals()
-        session.clear_pending()
-        session.touch()
-        text = f"run {run.number} started" + (f" ({detail})" if detail else "")
-        run.first_seq = session.log.last_seq + 1
-        self._registry.save(session)  # before the first event: a restart then knows the run (and its key)
-        session.log.append(lambda seq: status_response(pb.SESSION_STATUS_RUNNING, text, seq=seq, run=run.number))
-        task = asyncio.get_running_loop().create_task(
-            self._drive(session, run, job, continuation), name=f"tau-run-{session.session_id}"
-        )
-        run.task = task
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return run
-
-    async def _drive(
-        self, session: SessionState, run: RunState, job: JobSpec, continuation: Continuation | None
-    ) -> None:
-        """Run one job through the runtime; whatever happens, the run ends with exactly one final event. The final
-        event is appended only once the runtime has let go of everything the run held (the session's store lock,
-        its workspace, its MCP servers): a Run sent as soon as a client sees Final never finds the session locked.
-        The run's models share the service's providers (`ProviderPool.lease`)."""
-        try:
-            async with self.providers.lease():
-                outcome = await self._run_to_end(session, run, job, continuation)
-        except asyncio.CancelledError:
-            lost = Interrupted("run task cancelled", signal_name="SIGTERM")
-            self._finish(session, run, run.outcome or _failure_event(lost, session.session_id))
-            raise
-        self._finish(session, run, outcome)
-        drop_cancelled_timers(asyncio.get_running_loop())  # the run's history must not outlive it (rpc.timers)
-
-    async def _run_to_end(
-        self, session: SessionState, run: RunState, job: JobSpec, continuation: Continuation | None
-    ) -> RunCompleted:
-        """Build, run and close the run; its terminal event (the runtime's, else one for the failure)."""
-        handle = None
-        failure: TauError = InternalError("the run ended without a final event")
-        try:
-            model = self._model_factory(job) if self._model_factory is not None else None
-            handle = await self._launcher(job, self._sink(session, run), model, self._store, continuation)
-            run.driver = handle
-            if run.cancel_error is not None:
-                handle.cancel(run.cancel_error)
-            self._deliver_queued(session, handle)
-            await handle.run()
-        except TauError as error:
-            failure = error
-        except Exception as error:
-            failure = InternalError(f"internal error: {type(error).__name__}: {error}")
-        finally:
-            if handle is not None:
-                await self._close(handle, self.limits.close_timeout)
-        return run.outcome or _failure_event(failure, session.session_id)
-
-    @staticmethod
-    async def _close(handle: RunHandle, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(handle.close(), timeout)
-        except Exception:  # closing must not turn a finished run into a failed one, nor hold its Final for long
-            return
-
-    @staticmethod
-    def _cancel(run: RunState, error: Interrupted) -> None:
-        if run.cancel_error is None:
-            run.cancel_error = error
-        if run.driver is not None:
-            run.driver.cancel(error)
-
-    def _deliver_queued(self, session: SessionState, handle: object) -> None:
-        if session.queued_context and isinstance(handle, SupportsInject):
-            handle.inject(render_context(session.take_queued()))
-            self._registry.save(session)
-
-    def _sink(self, session: SessionState, run: RunState) -> Sink:
-        def sink(event: Event) -> None:
-            if run.final_seq is not None:
-                return
-            if isinstance(event, RunCompleted):
-                run.outcome = event  # appended by `_drive` once the run has released the session
-                return
-            _observe(session, event, run.number)
-            session.log.append(lambda seq: to_response(event, seq=seq, run=run.number))
-
-        return sink
-
-    def _finish(self, session: SessionState, run: RunState, event: RunCompleted) -> None:
-        """Append the end of a run (Error?, Status, Final) and settle the session. Once per run."""
-        if run.final_seq is not None:
-            return
-        number = run.number
-        if event.status not in ("completed", "suspended"):
-            session.log.append(lambda seq: error_response(event, seq=seq, run=number))
-        if event.status != "suspended":
-            session.clear_pending()
-        status = session_status_of(event, session.pending.values())
-        session.log.append(lambda seq: status_response(status, event.terminal_reason, seq=seq, run=number))
-        session.usage_done = add_usage(session.usage_done, event.usage)
-        session.usage_run = UsageTotals()
-        session.cost_usd += event.cost_usd or 0.0
-        session.status = status
-        session.terminal_reason = event.terminal_reason
-        session.current = None
-        session.touch()
-        final = session.log.append(lambda seq: _final_response(event, status, seq=seq, run=number))
-        run.final_seq = final.seq
-        run.driver, run.task, run.outcome = None, None, None  # a session keeps its runs' records, not the runs
-        self._registry.save(session)
-
-
-def _final_response(event: RunCompleted, status: pb.SessionStatus, *, seq: int, run: int) -> pb.RunResponse:
-    response = to_response(event, seq=seq, run=run)
-    response.final.session_status = status
-    return response
-
-
-def _record(session: SessionState, pending: pb.PendingRequest, request: pb.RespondRequest) -> None:
-    """Keep one Respond answer; INVALID_ARGUMENT when it does not fit the kind of request it answers."""
-    wanted = {"permission": "approval", "clarification": "answer", "plan": "plan"}[pending.WhichOneof("request") or ""]
-    given = request.WhichOneof("response")
-    if given != wanted:
-        raise ConnectError(
-            Code.INVALID_ARGUMENT,
-            f"request {pending.request_id!r} is a {pending.WhichOneof('request')} request: answer it with {wanted}",
-        )
-    if given == "plan":
-        decision = {pb.PLAN_DECISION_APPROVE: "approve", pb.PLAN_DECISION_REJECT: "reject"}.get(request.plan.decision)
-        if decision is None:
-            raise ConnectError(Code.INVALID_ARGUMENT, "plan.decision must be PLAN_DECISION_APPROVE or _REJECT")
-        session.responses.review(pending.request_id, decision, request.plan.feedback.strip())
-    elif given == "approval":
-        session.responses.approval(pending.request_id, request.approval.approved, request.approval.message.strip())
-    else:
-        session.responses.reply(pending.request_id, request.answer.text)
-
-
-def _answered_before(session: SessionState, request_id: str) -> bool:
-    """`request_id` was a request of an earlier run of the session: answered by the last continuation, or the plan
-    of an earlier run (plan ids carry their run's number, `events.plan_request_id`)."""
-    plan = PLAN_REQUEST.fullmatch(request_id)
-    return request_id in session.consumed or (plan is not None and int(plan.group(1)) <= len(session.runs))
-
-
-def _continuation(session: SessionState) -> Continuation:
-    """The continuation that answers every pending request. A plan review also switches the session's permission
-    mode for this and later runs: execution mode after an approval, plan mode after a rejection."""
-    responses = session.responses
-    if responses.plan is None:
-        answers = Answers(approve=tuple(responses.approve), deny=dict(responses.deny), answer=dict(responses.answer))
-        return Continuation(prompt=None, answers=answers)
-    _, decision, feedback = responses.plan
-    review = PlanReview("approve" if decision == "approve" else "reject", feedback or None)
-    spec = session.job.spec
-    permissions = spec.permissions.model_copy(update={"mode": review.mode(spec.permissions.mode)})
-    session.job = replace(session.job, spec=spec.model_copy(update={"permissions": permissions}))
-    return Continuation(prompt=None, plan_review=review)
-
-
-def _observe(session: SessionState, event: Event, run: int) -> None:
-    """Keep the session's head snapshot, running usage and pending requests current."""
-    if isinstance(event, SnapshotCreated | SessionStarted):
-        session.head_snapshot_id = event.snapshot_id or session.head_snapshot_id
-        session.begun = True  # the run opened the session in the store
-    elif isinstance(event, UsageUpdated):
-        session.usage_run = UsageTotals(
-            input_tokens=event.input_tokens,
-            output_tokens=event.output_tokens,
-            requests=event.requests,
-            tool_calls=event.tool_calls,
-        )
-    elif isinstance(event, ApprovalRequested | ClarificationRequested | PlanSubmitted):
-        request = pending_of(event, run=run)
-        session.pending[request.request_id] = request
+        return self._runs.launch(session, job, continuation, key=request.idempotency_key, detail="")
