@@ -306,6 +306,7 @@ BASH_READS = [
     br("grep-outlink", "grep -r SECRET outlink/", xfail=READ_OUT),
     br("cd-outlink", "cd outlink && cat secret.txt", xfail=READ_OUT),
     br("git-no-index", "git diff --no-index outlink/secret.txt data.txt", xfail=READ_OUT),
+    br("glob-through-link", "cat */secret.txt", xfail=READ_OUT),
     br("dotdot", "cat ../outside/secret.txt"),
     br("abs", "cat {OUT}/secret.txt"),
     br("home", "cat ~/.ssh/id_ed25519"),
