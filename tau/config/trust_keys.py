@@ -62,6 +62,13 @@ def _ordered(*order: object, none_is: object = None) -> Tighter:
     return tighter
 
 
+def _stricter_policy(new: Any, old: Any) -> bool:
+    """`read-only` or `workspace-write` tighten the mode's own choice; `full` never does unless it was set below."""
+    if new == "full":
+        return old == "full"
+    return _ordered("read-only", "workspace-write", "full", none_is="full")(new, old)
+
+
 @dataclass(frozen=True)
 class KeyRule:
     kind: KeyClass
@@ -110,7 +117,7 @@ KEYS: dict[str, KeyRule] = {
     "mcp.enabled_project": TRUST,
     "mcp.disabled_project": _t(_always),
     "hooks": TRUST,
-    "sandbox.policy": _t(_ordered("read-only", "workspace-write", "full", none_is="full")),
+    "sandbox.policy": _t(_stricter_policy),
     "sandbox.network": _t(_ordered("none", "bridge"), "none"),
     "sandbox.memory": _t(_lower, 2 * 1024**3),
     "sandbox.cpus": _t(_lower, 2.0),

@@ -76,3 +76,10 @@ def test_trusted_layer_keeps_everything_but_user_keys() -> None:
 def test_a_looser_value_than_a_lower_layer_is_refused() -> None:
     _, skipped = restrict_layer({"limits": {"max_turns": 50}}, {"limits": {"max_turns": 20}}, source="r", trusted=False)
     assert [(s.key, s.reason) for s in skipped] == [("limits.max_turns", "would loosen")]
+
+
+def test_an_untrusted_repository_cannot_turn_the_sandbox_off() -> None:
+    _, skipped = restrict_layer({"sandbox": {"policy": "full"}}, {}, source="r", trusted=False)
+    assert [(s.key, s.reason) for s in skipped] == [("sandbox.policy", "would loosen")]
+    kept, _ = restrict_layer({"sandbox": {"policy": "read-only"}}, {}, source="r", trusted=False)
+    assert kept == {"sandbox": {"policy": "read-only"}}

