@@ -65,7 +65,7 @@ def _ordered(*order: object, none_is: object = None) -> Tighter:
 def _stricter_policy(new: Any, old: Any) -> bool:
     """`read-only` or `workspace-write` tighten the mode's own choice; `full` never does unless it was set below."""
     if new == "full":
-        return old == "full"
+        return bool(old == "full")
     return _ordered("read-only", "workspace-write", "full", none_is="full")(new, old)
 
 

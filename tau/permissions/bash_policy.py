@@ -34,6 +34,7 @@ runs the command under the `read-only` sandbox.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,9 @@ from tau.permissions.readonly import COMPUTED, read_paths
 from tau.permissions.readonly_git import GIT_HARMLESS_GLOBALS
 from tau.permissions.rules import Rule
 from tau.permissions.shell import ShellAnalysis, SimpleCommand, analyse
+
+UNCHECKED_GLOB = "\x00unchecked-glob"
+"""`real` value for a pattern the toolset could not expand (a wildcard in a directory part): judged outside."""
 
 if TYPE_CHECKING:
     from tau.permissions.policy import PermissionPolicy
@@ -54,8 +58,9 @@ _GIT_WITH_VALUE = frozenset(
 _GIT_FLAGS = frozenset({"-p", "--paginate", "--bare", "--no-pager", "-P", *GIT_HARMLESS_GLOBALS})
 
 
-def judge_bash(policy: PermissionPolicy, command: object) -> Decision:
-    """The decision for one bash call."""
+def judge_bash(policy: PermissionPolicy, command: object, real: Mapping[str, str] | None = None) -> Decision:
+    """The decision for one bash call. `real` maps read locations (`read_locations`) to where they really lead
+    (symlinks followed, globs expanded by the toolset); without it, paths are judged as written."""
     if not isinstance(command, str):
         return Decision("ask", None, "bash call without a command string")
     analysis = analyse(command)
@@ -71,7 +76,7 @@ def judge_bash(policy: PermissionPolicy, command: object) -> Decision:
         if policy.mode == "plan":
             return Decision("deny", None, f"plan mode: the command cannot be analysed safely ({analysis.problem})")
         return Decision("ask", None, f"the command cannot be analysed safely ({analysis.problem})")
-    decisions = [_part(policy, part) for part in analysis.commands]
+    decisions = [_part(policy, part, real or {}) for part in analysis.commands]
     for kind in ("deny", "ask"):
         found = next((d for d in decisions if d.kind == kind), None)
         if found is not None:
@@ -121,11 +126,11 @@ def _denied_paths(policy: PermissionPolicy, part: SimpleCommand) -> Decision | N
 # --- one part ------------------------------------------------------------------------------------------------------
 
 
-def _part(policy: PermissionPolicy, part: SimpleCommand) -> Decision:
+def _part(policy: PermissionPolicy, part: SimpleCommand, real: Mapping[str, str]) -> Decision:
     shown = _shown(part)
     program_read = read_paths(part)
     read_only = program_read is not None and not part.writes_files
-    outside = _outside(policy, part, program_read)
+    outside = _outside(policy, part, program_read, real)
     if policy.mode == "plan" and (limit := _plan_limit(part, shown, read_only, outside)) is not None:
         return limit
     if rule := _matching(policy.ask, _loose_texts(part)):
@@ -207,18 +212,50 @@ def _redirects(policy: PermissionPolicy, part: SimpleCommand, shown: str) -> Dec
     return None
 
 
-def _outside(policy: PermissionPolicy, part: SimpleCommand, read: tuple[str, ...] | None) -> str | None:
-    """The first path a read-only part names outside the workspace (or that cannot be located), None if none."""
-    for target in read or ():
+def _reads(part: SimpleCommand, read: tuple[str, ...] | None) -> list[str]:
+    """What a part reads: its program's path operands and its input redirections (`cat < f`, `xargs -a f`)."""
+    targets = list(read or ())
+    for redirect in part.redirects:
+        if redirect.reads:
+            targets.append(COMPUTED if redirect.dynamic else redirect.target)
+    return targets
+
+
+def _outside(
+    policy: PermissionPolicy, part: SimpleCommand, read: tuple[str, ...] | None, real: Mapping[str, str]
+) -> str | None:
+    """The first path a read-only part reads outside the workspace (or that cannot be located), None if none.
+    A location is judged where it really leads when the toolset resolved it (`real`), else as written."""
+    for target in _reads(part, read if read is not None else ()):
         if target == COMPUTED:
             return "a computed path (it may lie anywhere)"  # `cat $HOME/.aws/credentials`
         paths = _locations(policy, target, part.cwd)
         if paths is None:
             return target
         for path in paths:
-            if not policy.in_workspace(path):
-                return path
+            leads = real.get(path, path)
+            if leads == UNCHECKED_GLOB:
+                return f"{path} (a pattern whose matches could not be checked)"
+            if not policy.in_workspace(leads):
+                return path if leads == path else f"{path} (-> {leads})"
     return None
+
+
+def read_locations(policy: PermissionPolicy, command: str) -> tuple[str, ...]:
+    """Every location (absolute, as written) a bash command's read-only parts read, for the toolset to resolve.
+    Pure; empty when the command cannot be analysed (then nothing is auto-allowed anyway)."""
+    analysis = analyse(command)
+    if analysis.problem is not None:
+        return ()
+    found: list[str] = []
+    for part in analysis.commands:
+        read = read_paths(part)
+        if read is None:
+            continue
+        for target in _reads(part, read):
+            if target != COMPUTED:
+                found += _locations(policy, target, part.cwd) or []
+    return tuple(dict.fromkeys(found))
 
 
 def _locations(policy: PermissionPolicy, target: str, cwd: tuple[str, ...] | None) -> list[str] | None:

@@ -41,7 +41,7 @@ from typing import Any
 
 from tau.config.spec import PermissionMode, PermissionsSpec
 from tau.confine import inside_any, normalise
-from tau.permissions.bash_policy import judge_bash
+from tau.permissions.bash_policy import judge_bash, read_locations
 from tau.permissions.decision import Decision, DecisionKind, ResolvedPath, first_rule
 from tau.permissions.rules import PATH_TOOLS, Rule, parse_rules
 from tau.protocol.names import EDIT_TOOLS, READ_ONLY_TOOLS, tau_name
@@ -90,17 +90,29 @@ class PermissionPolicy:
             safe_tools=frozenset(safe_tools),
         )
 
-    def evaluate(self, tool: str, args: Mapping[str, Any], *, paths: ResolvedPath | None = None) -> Decision:
-        """Decide one call. `paths`: for a file tool, where its path really leads (the toolset resolves it)."""
+    def evaluate(
+        self,
+        tool: str,
+        args: Mapping[str, Any],
+        *,
+        paths: ResolvedPath | None = None,
+        real: Mapping[str, str] | None = None,
+    ) -> Decision:
+        """Decide one call. `paths`: for a file tool, where its path really leads; `real`: for bash, where the
+        locations its read-only parts read really lead (`read_locations`). The toolset resolves both."""
         name = tau_name(tool)
         if name == "bash":
-            return judge_bash(self, args.get("command"))
+            return judge_bash(self, args.get("command"), real)
         if name in PATH_TOOLS:
             if paths is None:
                 lexical = self.resolve(args.get("file_path", args.get("path")))
                 paths = ResolvedPath(lexical, lexical)
             return self._file(name, paths)
         return self._other(name)
+
+    def read_locations(self, command: str) -> tuple[str, ...]:
+        """The absolute locations a bash command's read-only parts read, as written (for `evaluate(real=...)`)."""
+        return read_locations(self, command)
 
     # --- for the sandbox -----------------------------------------------------------------------------------------
 

@@ -29,6 +29,8 @@ Tool names in events and denials are the names the model called (tau's, `mcp__se
 
 from __future__ import annotations
 
+import fnmatch
+import posixpath
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +51,7 @@ from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
 
 from tau.confine import inside
 from tau.environment.policy import policy_scope
+from tau.permissions.bash_policy import UNCHECKED_GLOB
 from tau.permissions.policy import Decision, PermissionPolicy, ResolvedPath
 from tau.permissions.rules import PATH_TOOLS
 from tau.protocol import PermissionDecided, PermissionDenial
@@ -124,6 +127,10 @@ class PermissionGate:
         return self.deny(call.tool_call_id, call.tool_name, args, decision, detail)
 
 
+def _has_wildcard(path: str) -> bool:
+    return any(c in path for c in "*?[")
+
+
 @dataclass
 class PermissionToolset(WrapperToolset[AgentDepsT]):
     """Evaluates every call of the wrapped toolset (function and MCP tools alike) before it runs."""
@@ -136,9 +143,12 @@ class PermissionToolset(WrapperToolset[AgentDepsT]):
     ) -> Any:
         policy = self.gate.policy
         paths: ResolvedPath | None = None
+        real: dict[str, str] | None = None
         if tau_name(name) in PATH_TOOLS:
             tool_args, paths = await self._resolve_path(tool_args, ctx)
-        decision = policy.evaluate(name, tool_args, paths=paths)
+        elif tau_name(name) == "bash" and isinstance(tool_args.get("command"), str) and ctx.workspace.attached:
+            real = await self._resolve_reads(tool_args["command"], ctx)
+        decision = policy.evaluate(name, tool_args, paths=paths, real=real)
         call_id = ctx.tool_call_id or ""
         if decision.kind == "deny":
             return self.gate.deny(call_id, name, tool_args, decision)
@@ -171,6 +181,39 @@ class PermissionToolset(WrapperToolset[AgentDepsT]):
         except Exception:
             real = lexical
         return args, ResolvedPath(lexical, await self._under_policy_root(real, ctx))
+
+    async def _resolve_reads(self, command: str, ctx: RunContext[AgentDepsT]) -> dict[str, str]:
+        """Where each location a command's read-only parts read really leads: symlinks followed, and a pattern
+        whose wildcards are all in its last part expanded against its directory (any match leading outside
+        counts). A pattern with a wildcard in a directory part cannot be checked here (`UNCHECKED_GLOB`)."""
+        real: dict[str, str] = {}
+        for location in self.gate.policy.read_locations(command):
+            if not _has_wildcard(location):
+                real[location] = await self._real(location, ctx)
+                continue
+            directory, pattern = posixpath.split(location)
+            if _has_wildcard(directory):
+                real[location] = UNCHECKED_GLOB
+                continue
+            real[location] = location
+            try:
+                entries = await ctx.workspace.list_dir(directory)
+            except Exception:
+                continue  # nothing to match: the shell passes the pattern as written
+            for entry in entries:
+                name = posixpath.basename(entry.path.rstrip("/"))
+                if fnmatch.fnmatchcase(name, pattern) and not (name.startswith(".") and not pattern.startswith(".")):
+                    leads = await self._real(posixpath.join(directory, name), ctx)
+                    if not self.gate.policy.in_workspace(leads):
+                        real[location] = leads
+                        break
+        return real
+
+    async def _real(self, path: str, ctx: RunContext[AgentDepsT]) -> str:
+        try:
+            return await self._under_policy_root(await ctx.workspace.realpath(path), ctx)
+        except Exception:
+            return path
 
     async def _under_policy_root(self, real: str, ctx: RunContext[AgentDepsT]) -> str:
         """Map a real path under the workspace's real root back under the policy's (lexical) workspace root."""

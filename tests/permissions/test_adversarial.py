@@ -539,3 +539,28 @@ def test_the_corpus_is_large() -> None:
 def test_a_computed_read_is_not_auto_allowed_in_default_mode(command: str) -> None:
     policy = PermissionPolicy.from_spec(PermissionsSpec(), workspace=WS, home=HOME)
     assert policy.evaluate("bash", {"command": command}).kind == "ask"
+
+
+@pytest.mark.parametrize(
+    ("command", "located"),
+    [
+        ("cat link/x", f"{WS}/link/x"),
+        ("cd link && cat x", f"{WS}/link/x"),
+        ("cat < link/x", f"{WS}/link/x"),
+        ("grep -r k link/", f"{WS}/link"),
+    ],
+)
+def test_reads_are_judged_where_they_really_lead(command: str, located: str) -> None:
+    policy = PermissionPolicy.from_spec(PermissionsSpec(), workspace=WS, home=HOME)
+    assert located in policy.read_locations(command)
+    assert policy.evaluate("bash", {"command": command}).kind == "allow"  # as written: inside
+    leads = {located: "/elsewhere/x"}
+    assert policy.evaluate("bash", {"command": command}, real=leads).kind == "ask"
+    plan = PermissionPolicy.from_spec(PermissionsSpec(mode="plan"), workspace=WS, home=HOME)
+    assert plan.evaluate("bash", {"command": command}, real=leads).kind == "deny"
+
+
+def test_input_redirection_outside_the_workspace_is_not_auto_allowed() -> None:
+    policy = PermissionPolicy.from_spec(PermissionsSpec(), workspace=WS, home=HOME)
+    assert policy.evaluate("bash", {"command": "cat < ../secret"}).kind == "ask"
+    assert policy.evaluate("bash", {"command": "xargs -a /etc/secret echo"}).kind == "ask"

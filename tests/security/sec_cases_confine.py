@@ -280,18 +280,9 @@ RENAME = bash(
     xfail=RENAME_GIT,
 )
 
-READ_OUT = (
-    "escape: a read-only command (auto-allowed in default mode, allowed in plan mode) reads outside the workspace "
-    "through a symlink inside it (`cat homelink/.ssh/id_ed25519`): the rules judge its path operands lexically, and "
-    "the read-only sandbox lets every command read the whole filesystem; a repository can ship such a link"
-)
-
-
-READ_REDIRECT = (
-    "escape: an input redirection (`cat < ../outside/secret.txt`) or `xargs -a FILE` reads outside the workspace "
-    "in default and plan mode: tau/permissions/bash_policy.py `_outside` judges only the program's path operands, "
-    "and read redirections (xargs -a is one) only against deny rules (`_denied_paths`)"
-)
+# Fixed: reads through a symlink inside the workspace, patterns that match such a link, `cd` into one, and input
+# redirections (`cat < f`, `xargs -a f`) are judged where they really lead (tau/permissions/toolset.py resolves the
+# locations a read-only command reads; bash_policy.py judges input redirections like operands).
 
 
 def br(case_id: str, command: str, **kw: Any) -> Case:
@@ -299,14 +290,14 @@ def br(case_id: str, command: str, **kw: Any) -> Case:
 
 
 BASH_READS = [
-    br("outlink", "cat outlink/secret.txt", xfail=READ_OUT),
-    br("secretlink", "cat secretlink", xfail=READ_OUT),
-    br("homelink", "cat homelink/.ssh/id_ed25519", xfail=READ_OUT),
-    br("outabs", "head outabs/secret.txt", xfail=READ_OUT),
-    br("grep-outlink", "grep -r SECRET outlink/", xfail=READ_OUT),
-    br("cd-outlink", "cd outlink && cat secret.txt", xfail=READ_OUT),
-    br("git-no-index", "git diff --no-index outlink/secret.txt data.txt", xfail=READ_OUT),
-    br("glob-through-link", "cat */secret.txt", xfail=READ_OUT),
+    br("outlink", "cat outlink/secret.txt"),
+    br("secretlink", "cat secretlink"),
+    br("homelink", "cat homelink/.ssh/id_ed25519"),
+    br("outabs", "head outabs/secret.txt"),
+    br("grep-outlink", "grep -r SECRET outlink/"),
+    br("cd-outlink", "cd outlink && cat secret.txt"),
+    br("git-no-index", "git diff --no-index outlink/secret.txt data.txt"),
+    br("glob-through-link", "cat */secret.txt"),
     br("dotdot", "cat ../outside/secret.txt"),
     br("abs", "cat {OUT}/secret.txt"),
     br("home", "cat ~/.ssh/id_ed25519"),
@@ -325,9 +316,9 @@ BASH_READS = [
     br("diff-from-file", "diff --from-file={OUT}/secret.txt data.txt"),
     br("file-files-from", "file --files-from={OUT}/secret.txt"),
     br("grep-file", "grep -rf {OUT}/secret.txt {OUT}"),
-    br("stdin-redirect", "cat < ../outside/secret.txt", xfail=READ_REDIRECT),
-    br("stdin-redirect-abs", "tr a a < {OUT}/secret.txt", xfail=READ_REDIRECT),
-    br("xargs-arg-file", "xargs -a {OUT}/secret.txt echo", xfail=READ_REDIRECT),
+    br("stdin-redirect", "cat < ../outside/secret.txt"),
+    br("stdin-redirect-abs", "tr a a < {OUT}/secret.txt"),
+    br("xargs-arg-file", "xargs -a {OUT}/secret.txt echo"),
 ]
 
 
@@ -335,10 +326,12 @@ def bash_read_batches(mode: str, args: tuple[str, ...], **kw: Any) -> list[Batch
     """The contained reads, and the documented escapes (a batch of their own: its secrets do leak)."""
     contained = tuple(case for case in BASH_READS if case.xfail is None)
     escapes = tuple(case for case in BASH_READS if case.xfail is not None)
-    return [
-        Batch(f"confine-bash-read-{mode}", args, contained, **kw),
-        Batch(f"confine-bash-readout-{mode}", args, escapes, xfail="escapes: reads outside (see each case)", **kw),
-    ]
+    batches = [Batch(f"confine-bash-read-{mode}", args, contained, **kw)]
+    if escapes:
+        batches.append(
+            Batch(f"confine-bash-readout-{mode}", args, escapes, xfail="escapes: reads outside (see each case)", **kw)
+        )
+    return batches
 
 
 CASES = BASH_READS + WRITES + READS + ODD_PATHS + PROTECTED_TOOLS + PROTECTED_BASH + PROTECTED_EXISTING + [RENAME]
