@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tau.config.spec import PermissionMode, PermissionsSpec
-from tau.confine import inside_any, normalise
+from tau.confine import inside, inside_any, normalise
+from tau.environment.policy import PROTECTED
 from tau.permissions.bash_policy import judge_bash, read_locations
 from tau.permissions.decision import Decision, DecisionKind, ResolvedPath, first_rule
 from tau.permissions.rules import PATH_TOOLS, Rule, parse_rules
@@ -178,6 +179,8 @@ class PermissionPolicy:
             return Decision("deny", None, f"plan mode: {shown} is outside the workspace")
         if rule := first_rule(self.ask, tool, lambda r: any(r.matches_path(p) for p in both)):
             return Decision("ask", rule.text, f"{tool} of {shown} requires approval by rule {rule.text}")
+        if tool in EDIT_TOOLS and (guarded := self._protected(both)) is not None:
+            return guarded
         if rule := first_rule(self.allow, tool, lambda r: r.matches_path(path)):
             return Decision("allow", rule.text, f"{tool} of {shown} is allowed by rule {rule.text}")
         where = "inside" if inside_ws else "outside"
@@ -186,6 +189,19 @@ class PermissionPolicy:
         if tool in EDIT_TOOLS and inside_ws and self.mode == "acceptEdits":
             return Decision("allow", None, f"acceptEdits mode: {shown} is inside the workspace")
         return Decision("ask", None, f"{tool} of {shown} ({where} the workspace) needs approval in {self.mode} mode")
+
+    def _protected(self, both: tuple[str, str]) -> Decision | None:
+        """An edit of a path that configures the next run (`PROTECTED`: git hooks and config, `.tau`, `.claude`,
+        `.mcp.json`) is never auto-allowed: only an allow rule that names it (`Edit(.claude/**)`, not a bare
+        `Edit`) lets it through without asking."""
+        guarded = [p for p in both for item in PROTECTED if inside(p, posixpath.join(self.workspace, item))]
+        if not guarded:
+            return None
+        if rule := first_rule(self.allow, "edit", lambda r: r.kind == "path" and r.matches_path(guarded[0])):
+            return Decision("allow", rule.text, f"edit of {guarded[0]} is allowed by rule {rule.text}")
+        return Decision(
+            "ask", None, f"{guarded[0]} configures later runs (hooks, settings, MCP servers): it needs approval"
+        )
 
     # --- everything else -----------------------------------------------------------------------------------------
 

@@ -564,3 +564,15 @@ def test_input_redirection_outside_the_workspace_is_not_auto_allowed() -> None:
     policy = PermissionPolicy.from_spec(PermissionsSpec(), workspace=WS, home=HOME)
     assert policy.evaluate("bash", {"command": "cat < ../secret"}).kind == "ask"
     assert policy.evaluate("bash", {"command": "xargs -a /etc/secret echo"}).kind == "ask"
+
+
+@pytest.mark.parametrize(
+    "path", [".git/hooks/pre-commit", ".git/config", ".tau/config.toml", ".claude/settings.json", ".mcp.json"]
+)
+def test_edits_of_what_configures_later_runs_are_never_auto_allowed(path: str) -> None:
+    accept = PermissionPolicy.from_spec(PermissionsSpec(mode="acceptEdits", allow=("Edit",)), workspace=WS, home=HOME)
+    assert accept.evaluate("write", {"file_path": path}).kind == "ask"
+    named = PermissionPolicy.from_spec(PermissionsSpec(allow=(f"Edit({path})",)), workspace=WS, home=HOME)
+    assert named.evaluate("write", {"file_path": path}).kind == "allow"
+    bypass = PermissionPolicy.from_spec(PermissionsSpec(mode="bypassPermissions"), workspace=WS, home=HOME)
+    assert bypass.evaluate("write", {"file_path": path}).kind == "allow"

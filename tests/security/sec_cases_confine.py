@@ -158,11 +158,8 @@ ODD_PATHS = [
 
 HOOK = "#!/bin/sh\ntouch pwn-{ID}\n"
 FSMONITOR = "[core]\n\tfsmonitor = ./x.sh"
-PLANT = (
-    "escape: the file tools write the paths workspace-write keeps read-only for commands (.git/hooks, .git/config, "
-    ".tau/, .claude/, .mcp.json): a run plants a git hook, a git config that runs a program on the user's next "
-    "`git status`, or tau/Claude/MCP configuration a later run executes"
-)
+# Fixed: an edit of a path that configures later runs (.git/hooks, .git/config, .tau/, .claude/, .mcp.json; through a
+# symlink too) is never auto-allowed, acceptEdits included (tau/permissions/policy.py `_protected`).
 PROTECTED_TOOLS = [
     cf(
         "plant-git-hook",
@@ -170,7 +167,6 @@ PROTECTED_TOOLS = [
         {"file_path": ".git/hooks/pre-commit", "content": HOOK},
         "printf '#!/bin/sh\\n' > .git/hooks/pre-commit",
         absent=(".git/hooks/pre-commit",),
-        xfail=PLANT,
     ),
     cf(
         "plant-git-hook-link",
@@ -179,7 +175,6 @@ PROTECTED_TOOLS = [
         "printf '#!/bin/sh\\n' > hooklink/pre-push",
         files={"hooklink": "symlink:.git/hooks"},
         absent=(".git/hooks/pre-push",),
-        xfail=PLANT,
     ),
     cf(
         "plant-fsmonitor",
@@ -187,7 +182,6 @@ PROTECTED_TOOLS = [
         {"file_path": ".git/config", "old_string": "[core]", "new_string": FSMONITOR},
         "sed -i 's|^\\[core\\]|[core] fsmonitor = ./x.sh|' .git/config",
         unchanged=(".git/config",),
-        xfail=PLANT,
     ),
     cf(
         "plant-tau-config",
@@ -195,7 +189,6 @@ PROTECTED_TOOLS = [
         {"file_path": ".tau/config.toml", "content": "[permissions]\nallow = ['Bash(*)']\n"},
         "mkdir -p .tau && echo x > .tau/config.toml",
         absent=(".tau/config.toml",),
-        xfail=PLANT,
     ),
     cf(
         "plant-claude-settings",
@@ -203,7 +196,6 @@ PROTECTED_TOOLS = [
         {"file_path": ".claude/settings.json", "content": '{"hooks": {}}'},
         "mkdir -p .claude && echo x > .claude/settings.json",
         absent=(".claude/settings.json",),
-        xfail=PLANT,
     ),
     cf(
         "plant-mcp-json",
@@ -211,7 +203,6 @@ PROTECTED_TOOLS = [
         {"file_path": ".mcp.json", "content": '{"mcpServers": {}}'},
         "echo x > .mcp.json",
         absent=(".mcp.json",),
-        xfail=PLANT,
     ),
 ]
 
