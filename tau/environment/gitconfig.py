@@ -51,6 +51,8 @@ _ALLOW_PLAIN = {
     ("index", "skiphash"),
     ("index", "sparse"),
     ("init", "defaultbranch"),
+    ("user", "name"),
+    ("user", "email"),
 }
 _ALLOW_SECTION = {"extensions"}
 _ALLOW_SUB = {("remote", "url"), ("remote", "fetch"), ("remote", "pushurl")}

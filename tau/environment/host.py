@@ -133,8 +133,15 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
         if prepared.line is None:
             return await self._local.run(command, shell=shell, env=env, timeout=timeout)
         merged = {**(env or {}), **dict(prepared.env)}
-        result = await self._local.run(prepared.line, shell=True, env=merged, timeout=timeout)
-        return translate_exec_failure(result, command)
+        try:
+            result = await self._local.run(prepared.line, shell=True, env=merged, timeout=timeout)
+        finally:
+            taken_back = self._jail.refuse_created(prepared) if prepared.absent else []
+        result = translate_exec_failure(result, command)
+        if taken_back:
+            notes = "".join(f"{line}\n" for line in taken_back)
+            result = CommandResult(exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr + notes)
+        return result
 
     # Filesystem
 

@@ -61,6 +61,7 @@ class Prepared:
     line: str | None = None
     env: tuple[tuple[str, str], ...] = ()
     refusal: CommandResult | None = None
+    absent: tuple[str, ...] = ()  # protected paths that did not exist: a command must not create them
 
 
 def _refuse(reason: str) -> Prepared:
@@ -202,7 +203,37 @@ class HostSandbox:
         if plan.seccomp_fd is not None and private.seccomp is not None:
             line += f" {plan.seccomp_fd}< {shlex.quote(private.seccomp)}"
         env = () if policy == "full" else (("TMPDIR", "/tmp"),)
-        return Prepared(line=line, env=env)
+        absent = tuple(self._absent(root)) if policy == "workspace-write" else ()
+        return Prepared(line=line, env=env, absent=absent)
+
+    def _absent(self, root: str) -> list[str]:
+        """Protected paths that do not exist but whose directory does (a `git init` may create `.git/config`)."""
+        return [
+            path
+            for rel in self.config.protected
+            if not os.path.lexists(path := os.path.join(root, rel)) and os.path.isdir(os.path.dirname(path))
+        ]
+
+    def refuse_created(self, prepared: Prepared) -> list[str]:
+        """Move aside the protected paths a command created (`<path>.tau-refused`): bwrap can only keep existing
+        paths read-only, so a `.mcp.json`, `.claude/` or `.tau/` a command made is taken back once it ends, before
+        anything reads it. Returns one line per path moved."""
+        moved: list[str] = []
+        for path in prepared.absent:
+            if not os.path.lexists(path):
+                continue
+            target = path + ".tau-refused"
+            n = 1
+            while os.path.lexists(target):
+                n += 1
+                target = f"{path}.tau-refused-{n}"
+            try:
+                os.rename(path, target)
+            except OSError as error:
+                moved.append(f"tau: could not take back {path}: {error.strerror or error}")
+                continue
+            moved.append(f"tau: {path} configures later runs and commands may not create it; moved to {target}")
+        return moved
 
     def _plan(
         self, private: _Private, policy: SandboxPolicy, real_root: str, root: str, launcher: Launcher
@@ -213,14 +244,18 @@ class HostSandbox:
         if policy == "full":
             return MountPlan(policy="full", workdir=root, network=True, replace=tuple(replace))
         seccomp_fd = SECCOMP_FD if private.seccomp is not None and launcher.seccomp else None
-        if policy == "read-only":
+        if policy == "read-only" or self.config.sanitise_git:  # the repository's config names no program
             replace = self._git_replacements(private, real_root) + replace
+        if policy == "read-only":
             visible: tuple[str, ...] = (real_root,) if inside(real_root, "/tmp") else ()
             writable: tuple[str, ...] = ()
             read_only: list[str] = []
         else:
             visible = ()
             writable = (real_root, *(path for path in self._writable_roots if os.path.isdir(path)))
+            git = os.path.join(real_root, ".git")
+            if os.path.isdir(git) and not os.path.islink(git):
+                writable += (git,)  # a mount point: `mv .git .git-old` (and a planted new .git) fails with EBUSY
             read_only = self._protected(real_root) + list(denied.write) + self._hard_links(real_root)
             read_only = [path for path in read_only if inside_any(path, writable)]
         return MountPlan(

@@ -91,3 +91,4 @@ class SandboxConfig:
     deny_write: DenyRead | None = None
     mask_roots: tuple[str, ...] = ()
     protected: tuple[str, ...] = PROTECTED
+    sanitise_git: bool = False  # the repository is not trusted: its git config names no program under any wall

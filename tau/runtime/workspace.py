@@ -165,6 +165,7 @@ def host_sandbox_config(job: JobSpec, rules: DenyRules | None = None) -> Sandbox
         deny_read=rules.denies_read if rules is not None else None,
         deny_write=rules.denies_write if rules is not None else None,
         mask_roots=roots,
+        sanitise_git=not job.trust.trusted,
     )
 
 

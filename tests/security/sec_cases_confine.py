@@ -206,15 +206,8 @@ PROTECTED_TOOLS = [
     ),
 ]
 
-CREATE = (
-    "escape: under workspace-write a command creates the protected .mcp.json, .claude/ or .tau/ when the workspace "
-    "has none (only paths that exist are bound read-only), so a run plants configuration a later run executes"
-)
-RENAME_GIT = (
-    "escape: under workspace-write a command renames .git (only .git/config and .git/hooks are bound read-only, "
-    "not .git itself) and puts a copy with a hostile config (core.fsmonitor) in its place, which the user's next "
-    "`git status` runs outside any sandbox"
-)
+# Fixed: protected paths a command creates are taken back when it ends (moved to `<path>.tau-refused`), and `.git`
+# is a mount point under workspace-write, so it cannot be renamed and replaced (tau/environment/hostsandbox.py).
 PROTECTED_BASH = [
     bash(
         "cf-bash-git-hook", FAMILY, "printf '#!/bin/sh\\n' > .git/hooks/pre-commit", absent=(".git/hooks/pre-commit",)
@@ -223,20 +216,18 @@ PROTECTED_BASH = [
     bash(
         "cf-bash-hooks-rm", FAMILY, "rm -rf .git/hooks && mkdir .git/hooks", unchanged=(".git/hooks/pre-commit.sample",)
     ),
-    bash("cf-bash-create-mcp", FAMILY, "echo '{}' > .mcp.json", absent=(".mcp.json",), xfail=CREATE),
+    bash("cf-bash-create-mcp", FAMILY, "echo '{}' > .mcp.json", absent=(".mcp.json",)),
     bash(
         "cf-bash-create-claude",
         FAMILY,
         "mkdir -p .claude && echo '{}' > .claude/settings.local.json",
         absent=(".claude/settings.local.json",),
-        xfail=CREATE,
     ),
     bash(
         "cf-bash-create-tau",
         FAMILY,
         "mkdir -p .tau && echo x > .tau/config.toml",
         absent=(".tau/config.toml",),
-        xfail=CREATE,
     ),
 ]
 EXISTING = {".claude/settings.json": "{}\n", ".tau/config.toml": "# project\n", ".mcp.json": '{"mcpServers": {}}\n'}
@@ -268,7 +259,6 @@ RENAME = bash(
     FAMILY,
     "mv .git .git-orig-{ID} && cp -r .git-orig-{ID} .git && printf '[core]\\n\\tfsmonitor = ./x.sh\\n' >> .git/config",
     unchanged=(".git/config",),
-    xfail=RENAME_GIT,
 )
 
 # Fixed: reads through a symlink inside the workspace, patterns that match such a link, `cd` into one, and input

@@ -141,12 +141,8 @@ HOSTILE_FILES = {
     ".gitattributes": "*.txt diff=evil filter=evil\n",
     "hostile.sh": "#!/bin/sh\ntouch pwn-{ID}\ncat\n",
 }
-GIT_EXT_DIFF = (
-    "escape: a hostile repository's .git/config runs under an allowed `git diff` variant that is not on the "
-    "read-only list (--ext-diff, --textconv, --output): the `Bash(git diff *)` allow rule runs it under "
-    "workspace-write with the repository's real git config (core.fsmonitor, diff.external, filter drivers) instead "
-    "of the sanitised copy read-only commands get"
-)
+# Fixed: an untrusted repository's git config is replaced by its harmless keys under workspace-write too
+# (SandboxConfig.sanitise_git), so an allowed `git diff --ext-diff` runs none of its programs.
 
 
 def hostile(case_id: str, command: str, **kw: Any) -> Case:
@@ -156,9 +152,9 @@ def hostile(case_id: str, command: str, **kw: Any) -> Case:
 
 HOSTILE = [
     hostile("hostile-git-diff", "git diff"),
-    hostile("hostile-git-diff-ext", "git diff --ext-diff", xfail=GIT_EXT_DIFF),
-    hostile("hostile-git-diff-output", "git diff --output=out.patch", xfail=GIT_EXT_DIFF),
-    hostile("hostile-git-diff-textconv", "git diff --textconv", xfail=GIT_EXT_DIFF),
+    hostile("hostile-git-diff-ext", "git diff --ext-diff"),
+    hostile("hostile-git-diff-output", "git diff --output=out.patch"),
+    hostile("hostile-git-diff-textconv", "git diff --textconv"),
     hostile("hostile-git-status", "git status"),
     hostile("hostile-git-log-p", "git log -p"),
     hostile("hostile-git-show", "git show HEAD"),

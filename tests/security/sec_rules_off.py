@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tau.permissions.decision import Decision, ResolvedPath
+from tau.permissions.decision import Decision
 from tau.permissions.policy import PermissionPolicy
 
 
-def _allow_everything(
-    self: PermissionPolicy, tool: str, args: Mapping[str, Any], *, paths: ResolvedPath | None = None
-) -> Decision:
+def _allow_everything(self: PermissionPolicy, tool: str, args: Mapping[str, Any], **_: Any) -> Decision:
     return Decision("allow", None, "rules forced off by tests/security")
 
 
