@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["printable"]
+__all__ = ["printable", "scrub", "scrub_value"]
 
 _ESCAPES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
@@ -31,3 +31,23 @@ def printable(text: str, *, one_line: bool = False) -> str:
         return text
     cleaned = _CONTROLS.sub("", _ESCAPES.sub("", text.replace("\r\n", "\n")))
     return _BREAKS.sub(" ", cleaned) if one_line else cleaned
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def scrub(text: str) -> str:
+    """`text` with lone UTF-16 surrogates (which JSON escapes such as `\\udcff` can put in a Python str, and which
+    no UTF-8 encoder accepts) replaced by U+FFFD. A str never holds a valid pair: decoding joins those."""
+    return _SURROGATES.sub("\ufffd", text) if _SURROGATES.search(text) else text
+
+
+def scrub_value(value: object) -> object:
+    """`scrub` through the strings of a JSON-like value (dict keys included)."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub(str(k)) if isinstance(k, str) else k: scrub_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_value(v) for v in value]
+    return value

@@ -101,6 +101,7 @@ from tau.runtime.checkpoints import CheckpointRecorder
 from tau.runtime.clarify import ASK_TOOL, clarification_events, is_question
 from tau.runtime.emitter import Emitter, StreamTranslator, usage_totals
 from tau.runtime.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, PlanReview, finish_plan, review_prompt
+from tau.runtime.scrub import scrub_response
 from tau.sessions import SessionStore, StepRecord
 
 PERMISSION_METADATA = "tau_permission"  # the key tau.permissions puts in a deferred call's metadata
@@ -489,6 +490,7 @@ class RunDriver:
     async def _after_response(self, run: AgentRun[None, Any]) -> None:
         response = next((m for m in reversed(run.all_messages()) if isinstance(m, ModelResponse)), None)
         if response is not None:
+            scrub_response(response)
             text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
             calls = [p.tool_name for p in response.parts if isinstance(p, ToolCallPart)]
             self.emitter.emit(

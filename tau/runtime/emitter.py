@@ -38,6 +38,7 @@ from tau.protocol import (
     ToolStarted,
     UsageTotals,
 )
+from tau.protocol.printable import scrub, scrub_value
 from tau.redact import Redactor
 
 Sink = Callable[[Event], None]
@@ -145,7 +146,10 @@ class StreamTranslator:
         elif isinstance(event, FunctionToolCallEvent):
             call = event.part
             self._started[call.tool_call_id] = (call.tool_name, time.monotonic())
-            self._emitter.emit(ToolStarted(call_id=call.tool_call_id, name=call.tool_name, input=tool_args(call.args)))
+            arguments = scrub_value(tool_args(call.args))
+            self._emitter.emit(
+                ToolStarted(call_id=call.tool_call_id, name=call.tool_name, input=arguments)  # type: ignore[arg-type]
+            )
         elif isinstance(event, FunctionToolResultEvent):
             part = event.part
             started = self._started.pop(part.tool_call_id, None)
@@ -155,7 +159,7 @@ class StreamTranslator:
                     call_id=part.tool_call_id,
                     name=part.tool_name,
                     status=part.outcome,
-                    output=part.model_response_str(wrap_if_error=False),
+                    output=scrub(part.model_response_str(wrap_if_error=False)),
                     duration_ms=duration,
                 )
             )
@@ -177,13 +181,13 @@ class StreamTranslator:
     def _part_start(self, event: PartStartEvent) -> None:
         part = event.part
         if isinstance(part, TextPart) and part.content:
-            self._emitter.emit(MessageDelta(text=part.content))
+            self._emitter.emit(MessageDelta(text=scrub(part.content)))
         elif isinstance(part, ThinkingPart) and part.content:
-            self._emitter.emit(ThinkingDelta(text=part.content))
+            self._emitter.emit(ThinkingDelta(text=scrub(part.content)))
 
     def _part_delta(self, event: PartDeltaEvent) -> None:
         delta = event.delta
         if isinstance(delta, TextPartDelta) and delta.content_delta:
-            self._emitter.emit(MessageDelta(text=delta.content_delta))
+            self._emitter.emit(MessageDelta(text=scrub(delta.content_delta)))
         elif isinstance(delta, ThinkingPartDelta) and delta.content_delta:
-            self._emitter.emit(ThinkingDelta(text=delta.content_delta))
+            self._emitter.emit(ThinkingDelta(text=scrub(delta.content_delta)))

@@ -34,7 +34,8 @@ def test_attack_is_contained(batch_name: str, case: Case, runs: dict[str, BatchR
 def test_forged_lines_never_leave_a_tool_result(batch: Batch, runs: dict[str, BatchRun]) -> None:
     run = runs[batch.name]
     last = check_stream(run)
-    assert last["result"] == f"done {run.key}"
+    expected = batch.final_text.replace("\udcff", "\ufffd") if batch.final_text else f"done {run.key}"
+    assert last["result"] == expected  # a lone surrogate from the model arrives as U+FFFD
     assert "FORGED" not in run.stderr
     forged = [line for line in run.lines if "FORGED" in str(line) and line["type"] != "tool.completed"]
     assert forged == []

@@ -49,3 +49,11 @@ def test_text_output_and_status_line_strip_controls() -> None:
     assert out.getvalue() == "answer forged line\n"
     shown = err.getvalue().replace("\r\x1b[2K", "")  # tau's own status-line control, nothing else
     assert "\x1b" not in shown and "link red" in shown
+
+
+def test_scrub_replaces_lone_surrogates_only() -> None:
+    from tau.protocol.printable import scrub, scrub_value
+
+    assert scrub("ok \udcff \ud83d") == "ok \ufffd \ufffd"
+    assert scrub("emoji 😀 stays") == "emoji 😀 stays"
+    assert scrub_value({"command": "echo \udcff", "n": [1, "\ud800"]}) == {"command": "echo \ufffd", "n": [1, "\ufffd"]}
