@@ -1,7 +1,8 @@
 """Landlock, measured only: the ABI version this kernel offers, for `tau sandbox check`.
 
 Owns: `abi_version()`, one `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)` through ctypes.
-tau does not apply Landlock (docs/decisions.md, "Landlock is measured, not applied"): a ruleset restricts the
+On the host tau does not apply Landlock (docs/decisions.md, "Landlock on the host: measured, not applied"); in the
+docker sandbox the in-container executor applies it per command (ABI >= 3). On the host a ruleset restricts the
 calling thread and its future children, and the commands are spawned by pydantic-ai's `LocalWorkspaceBackend` without
 a pre-exec hook, so it could only be applied inside the sandbox by a helper program; bubblewrap's mount namespace
 already enforces everything Landlock would (and more: PID isolation, capabilities, sockets), on every kernel tau
@@ -31,7 +32,7 @@ def abi_version() -> tuple[int | None, str]:
         return None, f"libc not loadable: {error}"
     result = libc.syscall(number, None, ctypes.c_size_t(0), ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION))
     if result >= 0:
-        return int(result), "available (not applied: bubblewrap enforces the policy)"
+        return int(result), "available (host: bubblewrap enforces the policy; docker: applied per command)"
     errno = ctypes.get_errno()
     reason = {38: "kernel built without Landlock", 95: "Landlock disabled at boot (lsm= does not list it)"}
     return None, reason.get(errno, os.strerror(errno))
