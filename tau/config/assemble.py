@@ -11,6 +11,8 @@ One layering rule, lowest precedence first::
 — except that a layer the repository controls (project and local files under the root of an untrusted workspace) may
 only tighten: `trust_keys.restrict_layer` keeps what tightens and reports the rest. The job file named on the command
 line is the user's own choice (like a script they run) and is not filtered; `tau run -p` in a clone reads no job file.
+An untrusted project config's `output` table (needs trust as a whole) is dropped before its layer is built, since
+building reads `output.schema` files: naming a file outside the repository must not make tau read or quote it.
 
 Two passes, because the workspace (and so which repository's files apply) can come from any layer's `cwd`: the
 first merge without settings files finds the workspace, then its settings files are read and the layers merged again.
@@ -24,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from tau.config.claude_settings import SettingsFile, read_settings_file, settings_paths
+from tau.config.documents import load_toml
+from tau.config.jobfile import read_text_file
 from tau.config.layers import (
     PROJECT,
     USER,
@@ -64,6 +68,18 @@ def _restricted(layer: Layer, below: Sequence[Layer], trust: Trust) -> tuple[Lay
     return Layer(layer.name, layer.source, layer.base_dir, data, layer.origins), skipped
 
 
+def _project_config(path: Path, trust: Trust) -> tuple[list[Skipped], Layer]:
+    """The project config file as a layer. Untrusted, its `output` table (needs trust as a whole) is dropped
+    *before* the layer is built: building loads `output.schema` files, and a repository must not make tau read
+    (and quote in an error) a file outside it just by naming it."""
+    if trust.trusted:
+        return [], read_config_file(PROJECT, path)
+    raw = load_toml(read_text_file(path, source=str(path), what="config file"), source=str(path))
+    output = raw.pop("output", None)
+    keys = [f"output.{key}" for key in output] if isinstance(output, dict) else [] if output is None else ["output"]
+    return [Skipped(key, str(path), "needs trust") for key in keys], build_layer(PROJECT, str(path), path.parent, raw)
+
+
 def _settings_layer(found: SettingsFile) -> Layer:
     name = {"user": USER, "project": PROJECT, "local": LOCAL}[found.scope]
     return build_layer(name, str(found.path), found.path.parent.parent, found.layer)
@@ -89,9 +105,10 @@ def assemble_layers(
     project_path = project_config_path(cwd, env)
     if project_path is not None:
         project_trust = decide_trust(project_path.parent.parent, env=env, flag=trust_flag, listed=listed, store=store)
-        layer, dropped = _restricted(read_config_file(PROJECT, project_path), user, project_trust)
+        early, raw = _project_config(project_path, project_trust)
+        layer, dropped = _restricted(raw, user, project_trust)
         project.append(layer)
-        skipped += dropped
+        skipped += early + dropped
     top = [front, env_layer, flags_layer]
     first = merge_layers([*user, *project, *top])
     workspace = Path(first.get("cwd") or cwd)

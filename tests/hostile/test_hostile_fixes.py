@@ -42,3 +42,17 @@ def test_a_never_trusted_workspace_gets_no_extra_notice(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(work)], check=True)
     env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
     assert _assemble(work, env, TrustStore(home / "trust.json")) == []
+
+
+def test_an_untrusted_output_schema_is_never_read(tmp_path: Path) -> None:
+    """loosen:output-schema-outside — building the untrusted project layer read `output.schema` (a file outside the
+    repository) and quoted its content in the exit-2 error, before the trust filter dropped the key."""
+    home, work, outside = tmp_path / "home", tmp_path / "work", tmp_path / "outside"
+    for directory in (home, work / ".tau", outside):
+        directory.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    (outside / "schema.json").write_text('{"type": "SECRET-CONTENT"}', encoding="utf-8")
+    (work / ".tau" / "config.toml").write_text(f'[output]\nschema = "{outside}/schema.json"\n', encoding="utf-8")
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    [notice] = _assemble(work, env, TrustStore(home / "trust.json"))
+    assert "output.schema (needs trust)" in notice and "SECRET-CONTENT" not in notice
