@@ -38,7 +38,7 @@ import tempfile
 from dataclasses import dataclass
 
 from tau.confine import inside, path_problem
-from tau.environment.gitconfig import find_git_dirs, sanitised_text
+from tau.environment.gitconfig import config_targets, sanitised_text
 from tau.environment.hostsandbox import protected_paths
 from tau.environment.masks import DenyResult, DenyWalk, LinkScan, TooManyPaths
 from tau.environment.mount import MountMap
@@ -176,17 +176,12 @@ def _denied(config: SandboxConfig) -> DenyResult:
 
 
 def _git_replacements(real_root: str, sources: MaskSources) -> list[tuple[str, str]]:
-    """(real path, source): the sanitised config over the repository's, an empty file over `config.worktree`."""
-    dirs = find_git_dirs(real_root)
-    if dirs is None:
-        return []
-    config = os.path.join(dirs.common_dir, "config")
-    out = [(config, sources.text(sanitised_text(config)))] if os.path.isfile(config) else []
-    for directory in dict.fromkeys((dirs.git_dir, dirs.common_dir)):
-        worktree = os.path.join(directory, "config.worktree")
-        if os.path.isfile(worktree):
-            out.append((worktree, sources.blank))
-    return [(os.path.realpath(path), source) for path, source in out]
+    """(real path, source): the sanitised config over every config git may read here (the repository's and its
+    submodules'), an empty file over each `config.worktree`."""
+    return [
+        (target.path, sources.blank if target.blank else sources.text(sanitised_text(target.path, target.bound)))
+        for target in config_targets(real_root)
+    ]
 
 
 def plan_layout(host_root: str, container_root: str, config: SandboxConfig, sources: MaskSources) -> Layout:

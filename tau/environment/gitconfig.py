@@ -7,7 +7,9 @@ file, with a worktree's `commondir`), parsing git-config syntax (`parse`), keepi
 Why: `git status`, `git diff` and `git log -p` run programs the repository's own config names (core.fsmonitor,
 core.pager, diff.external, diff/merge/filter drivers, gpg.program, include.path pulling in more...). A read-only
 command the permission layer lets through without asking must not run them; the sandbox binds the sanitised copy
-over `<commondir>/config` (and an empty file over `config.worktree`).
+over `<commondir>/config` (and an empty file over `config.worktree`) — of the repository and of every submodule or
+embedded repository git recurses into (`config_targets`: the index's gitlinks and `<commondir>/modules`), since git
+reads each one's own config there. `core.worktree` survives only when it stays inside the repository's worktree.
 
 Invariants: the output is produced from the parse, never copied, so whatever this parser believes is exactly what git
 reads back: a key only survives if (section, subsection, name) is on the allowlist *as parsed here*; names that are
@@ -21,7 +23,20 @@ import os
 import re
 from dataclasses import dataclass
 
-__all__ = ["GitDirs", "find_git_dirs", "parse", "render", "sanitise", "sanitised_text"]
+from tau.confine import inside
+from tau.environment.gitindex import gitlinks
+from tau.environment.masks import TooManyPaths
+
+__all__ = [
+    "ConfigTarget",
+    "GitDirs",
+    "config_targets",
+    "find_git_dirs",
+    "parse",
+    "render",
+    "sanitise",
+    "sanitised_text",
+]
 
 _SECTION = re.compile(r"^[A-Za-z0-9.-]+$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
@@ -40,7 +55,6 @@ _ALLOW_PLAIN = {
     ("core", "eol"),
     ("core", "safecrlf"),
     ("core", "sharedrepository"),
-    ("core", "worktree"),
     ("core", "quotepath"),
     ("core", "checkstat"),
     ("core", "trustctime"),
@@ -73,6 +87,7 @@ class GitDirs:
 
     git_dir: str
     common_dir: str
+    worktree: str = ""  # the directory holding the `.git` that was found ("" when not known)
 
 
 def _read_small(path: str) -> str | None:
@@ -106,7 +121,7 @@ def find_git_dirs(start: str) -> GitDirs | None:
             common_dir = git_dir
             if common is not None and common.strip():
                 common_dir = os.path.realpath(os.path.join(git_dir, common.strip()))
-            return GitDirs(git_dir, common_dir)
+            return GitDirs(git_dir, common_dir, current)
         parent = os.path.dirname(current)
         if parent == current:
             return None
@@ -215,9 +230,22 @@ def _allowed(entry: Entry) -> bool:
     return (entry.section, entry.name) in _ALLOW_SUB or entry.section in _ALLOW_SUB_SECTION
 
 
-def sanitise(entries: list[Entry]) -> list[Entry]:
-    """The entries on the allowlist; everything else (every key that can name a program) is dropped."""
-    return [entry for entry in entries if _allowed(entry) and (entry.value is None or _printable(entry.value))]
+def sanitise(entries: list[Entry], git_dir: str | None = None, bound: str | None = None) -> list[Entry]:
+    """The entries on the allowlist; everything else (every key that can name a program) is dropped. `core.worktree`
+    survives only when it leads (relative to `git_dir`) inside `bound`: a repository config pointing it at `$HOME`
+    would make a read-only `git diff` read the home directory."""
+    out = [entry for entry in entries if _allowed(entry) and (entry.value is None or _printable(entry.value))]
+    if git_dir is not None and bound is not None:
+        out += [entry for entry in entries if _worktree_within(entry, git_dir, bound)]
+    return out
+
+
+def _worktree_within(entry: Entry, git_dir: str, bound: str) -> bool:
+    if (entry.section, entry.subsection, entry.name) != ("core", None, "worktree") or not entry.value:
+        return False
+    if not _printable(entry.value):
+        return False
+    return inside(os.path.realpath(os.path.join(git_dir, entry.value)), bound)
 
 
 def _printable(value: str) -> bool:
@@ -246,7 +274,101 @@ def render(entries: list[Entry]) -> str:
     return "\n".join(out) + "\n"
 
 
-def sanitised_text(path: str) -> str:
-    """The sanitised form of the config file at `path` (a missing, unreadable or huge file gives an empty config)."""
+def sanitised_text(path: str, bound: str | None = None) -> str:
+    """The sanitised form of the config file at `path` (a missing, unreadable or huge file gives an empty config);
+    `bound`: the directory a `core.worktree` may lead into (None: it is dropped)."""
     text = _read_small(path)
-    return render(sanitise(parse(text))) if text is not None else render([])
+    if text is None:
+        return render([])
+    return render(sanitise(parse(text), os.path.dirname(path), bound))
+
+
+# -- every config git reads in a workspace ----------------------------------------------------------------------------
+
+_MAX_NESTED = 256
+_MAX_DEPTH = 6
+
+
+@dataclass(frozen=True)
+class ConfigTarget:
+    """A config file git reads for the workspace: `blank` ones (config.worktree) are replaced by an empty file, the
+    others by their sanitised text with `core.worktree` kept only inside `bound`."""
+
+    path: str  # real path
+    blank: bool
+    bound: str
+
+
+def _hash_len(common_dir: str) -> int:
+    text = _read_small(os.path.join(common_dir, "config")) or ""
+    for entry in parse(text):
+        if (entry.section, entry.name) == ("extensions", "objectformat") and (entry.value or "").lower() == "sha256":
+            return 32
+    return 20
+
+
+def _module_dirs(common_dir: str) -> list[str]:
+    """The git directories under `<common_dir>/modules` (absorbed submodules, initialised or not; a name with `/` is
+    nested folders), and theirs, recursively (bounded in depth; object stores are never walked)."""
+    found: list[str] = []
+    stack = [(os.path.join(common_dir, "modules"), 0)]
+    while stack:
+        directory, depth = stack.pop()
+        try:
+            entries = [entry for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+        for entry in entries:
+            if os.path.isfile(os.path.join(entry.path, "config")):
+                found.append(os.path.realpath(entry.path))
+                stack.append((os.path.join(entry.path, "modules"), depth + 1))
+            elif depth < _MAX_DEPTH * 2:
+                stack.append((entry.path, depth + 1))
+    return found
+
+
+def _submodule_dirs(dirs: GitDirs) -> list[GitDirs]:
+    """The repositories git may recurse into from `dirs`: its index's gitlinks that hold a `.git` (inside its
+    worktree), and the git directories under `<common dir>/modules`."""
+    found: list[GitDirs] = []
+    if dirs.worktree:
+        for rel in gitlinks(os.path.join(dirs.git_dir, "index"), _hash_len(dirs.common_dir)):
+            top = os.path.realpath(os.path.join(dirs.worktree, rel))
+            git_dir = _resolve_dot_git(os.path.join(top, ".git"))
+            if git_dir is not None and inside(top, dirs.worktree) and top != dirs.worktree:
+                real = os.path.realpath(git_dir)
+                found.append(GitDirs(real, real, top))
+    found += [GitDirs(path, path, "") for path in _module_dirs(dirs.common_dir)]
+    return found
+
+
+def config_targets(real_root: str) -> list[ConfigTarget]:
+    """Every git config file a git command run in `real_root` may read from the repository: the repository's own
+    config (and config.worktree), and those of the submodules and embedded repositories git recurses into,
+    recursively. Raises `TooManyPaths` past 256 repositories."""
+    top = find_git_dirs(real_root)
+    if top is None:
+        return []
+    bound = top.worktree or real_root
+    out: dict[str, ConfigTarget] = {}
+    seen: set[str] = set()
+    queue = [(top, 0)]
+    while queue:
+        dirs, depth = queue.pop()
+        if dirs.git_dir in seen:
+            continue
+        seen.add(dirs.git_dir)
+        if len(seen) > _MAX_NESTED:
+            raise TooManyPaths(f"more than {_MAX_NESTED} nested git repositories in the workspace")
+        config = os.path.join(dirs.common_dir, "config")
+        if os.path.isfile(config):
+            real = os.path.realpath(config)
+            out.setdefault(real, ConfigTarget(real, blank=False, bound=bound))
+        for directory in dict.fromkeys((dirs.git_dir, dirs.common_dir)):
+            worktree = os.path.join(directory, "config.worktree")
+            if os.path.isfile(worktree):
+                real = os.path.realpath(worktree)
+                out.setdefault(real, ConfigTarget(real, blank=True, bound=bound))
+        if depth < _MAX_DEPTH:
+            queue += [(sub, depth + 1) for sub in _submodule_dirs(dirs)]
+    return list(out.values())

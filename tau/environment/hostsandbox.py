@@ -35,7 +35,7 @@ from pydantic_ai.workspaces import CommandResult
 
 from tau.confine import inside, inside_any, normalise
 from tau.environment.bwrap import Launcher, MountPlan, ProbeReport, bwrap_args, find_launcher
-from tau.environment.gitconfig import find_git_dirs, sanitised_text
+from tau.environment.gitconfig import ConfigTarget, config_targets, find_git_dirs, sanitised_text
 from tau.environment.masks import DenyResult, DenyWalk, LinkScan, TooManyPaths
 from tau.environment.policy import SandboxConfig, SandboxPolicy, current_policy, tighter
 from tau.environment.seccomp import UnsupportedArchitecture, program
@@ -128,7 +128,7 @@ class _Private:
             self.seccomp: str | None = self._file("seccomp.bpf", program(), 0o400)
         except UnsupportedArchitecture:
             self.seccomp = None
-        self._git: dict[tuple[str, int, int, int], str] = {}
+        self._git: dict[tuple[str, int, int, int, str], str] = {}
 
     def _file(self, name: str, data: bytes, mode: int) -> str:
         path = os.path.join(self.path, name)
@@ -140,17 +140,19 @@ class _Private:
         os.chmod(path, mode)
         return path
 
-    def git_config(self, config: str) -> str:
-        """The sanitised copy of the config file at `config`, cached per (path, mtime, size, inode)."""
+    def git_config(self, target: ConfigTarget) -> str:
+        """The sanitised copy of the config file `target`, cached per (path, mtime, size, inode, bound)."""
+        if target.blank:
+            return self.blank
         try:
-            st = os.stat(config)
-            key = (config, st.st_mtime_ns, st.st_size, st.st_ino)
+            st = os.stat(target.path)
+            key = (target.path, st.st_mtime_ns, st.st_size, st.st_ino, target.bound)
         except OSError:
             return self.blank
         cached = self._git.get(key)
         if cached is None:
             digest = hashlib.sha256(repr(key).encode()).hexdigest()[:24]
-            cached = self._file(f"git-{digest}", sanitised_text(config).encode(), 0o444)
+            cached = self._file(f"git-{digest}", sanitised_text(target.path, target.bound).encode(), 0o444)
             self._git[key] = cached
         return cached
 
@@ -272,15 +274,8 @@ class HostSandbox:
         )
 
     def _git_replacements(self, private: _Private, real_root: str) -> list[tuple[str, str]]:
-        dirs = find_git_dirs(real_root)
-        if dirs is None:
-            return []
-        out = [(private.git_config(os.path.join(dirs.common_dir, "config")), os.path.join(dirs.common_dir, "config"))]
-        for directory in dict.fromkeys((dirs.git_dir, dirs.common_dir)):
-            worktree = os.path.join(directory, "config.worktree")
-            if os.path.isfile(worktree):
-                out.append((private.blank, worktree))
-        return [(source, os.path.realpath(target)) for source, target in out if os.path.isfile(target)]
+        """The sanitised config over every config git may read here: the repository's and its submodules'."""
+        return [(private.git_config(target), target.path) for target in config_targets(real_root)]
 
     def _protected(self, real_root: str) -> list[str]:
         return protected_paths(real_root, self.config.protected)

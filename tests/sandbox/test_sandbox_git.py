@@ -10,6 +10,7 @@ import pytest
 from host_sandbox_helpers import Factory, bash
 
 from tau.environment import gitconfig
+from tau.environment.gitindex import gitlinks
 
 pytestmark = pytest.mark.anyio
 CANARY = "TAU-CANARY"
@@ -88,7 +89,7 @@ async def test_a_linked_worktree_uses_the_common_config(repo: Path, make_backend
     result = await make_backend(linked, "read-only").run(bash("git diff && git status"), shell=True, timeout=30)
     assert result.exit_code == 0 and CANARY not in result.stderr, result
     assert gitconfig.find_git_dirs(str(linked)) == gitconfig.GitDirs(
-        str((repo / ".git" / "worktrees" / "linked").resolve()), str((repo / ".git").resolve())
+        str((repo / ".git" / "worktrees" / "linked").resolve()), str((repo / ".git").resolve()), str(linked.resolve())
     )
 
 
@@ -130,3 +131,81 @@ def test_nothing_that_runs_a_program_survives(text: str) -> None:
     kept = gitconfig.sanitise(gitconfig.parse(text))
     allowed = {("remote", "url"), ("branch", "remote")}
     assert {(entry.section, entry.name) for entry in kept} <= allowed
+
+
+def _commit(ws: Path, *args: str) -> None:
+    git(ws, "-c", "user.name=t", "-c", "user.email=t@e", *args)
+
+
+@pytest.mark.parametrize("version", ["2", "3", "4"])
+def test_gitlinks_are_read_from_every_index_version(ws: Path, base: Path, version: str) -> None:
+
+    git(ws, "init", "-q")
+    for name in ("a/deep/one", "b", "zz/two"):
+        sub = ws / name
+        sub.mkdir(parents=True)
+        git(sub, "init", "-q")
+        _commit(sub, "commit", "-q", "--allow-empty", "-m", "sub")
+    (ws / "a" / "deep" / "plain.txt").write_text("x\n")
+    (ws / "longer-file-name-to-shift-padding.txt").write_text("y\n")
+    git(ws, "add", "-A")
+    git(ws, "update-index", "--index-version", version)
+    assert gitlinks(str(ws / ".git" / "index")) == ["a/deep/one", "b", "zz/two"]
+
+
+def test_gitlinks_of_a_broken_index_are_what_could_be_read(base: Path) -> None:
+
+    (base / "index").write_bytes(b"DIRC\x00\x00\x00\x02\x00\x00\x00\x05" + b"\x00" * 30)
+    assert gitlinks(str(base / "index")) == []
+    (base / "index").write_bytes(b"not an index")
+    assert gitlinks(str(base / "index")) == []
+
+
+async def test_an_embedded_repository_and_a_submodule_run_none_of_their_programs(
+    repo: Path, make_backend: Factory, base: Path
+) -> None:
+    """git recurses into gitlinks and reads each one's own config: theirs are sanitised too (embedded repository,
+    absorbed submodule under .git/modules)."""
+    embedded = repo / "embedded"
+    embedded.mkdir()
+    git(embedded, "init", "-q")
+    (embedded / "f.txt").write_text("one\n")
+    git(embedded, "add", "-A")
+    _commit(embedded, "commit", "-q", "-m", "e")
+    upstream = base / "upstream"
+    upstream.mkdir()
+    git(upstream, "init", "-q")
+    (upstream / "g.txt").write_text("one\n")
+    git(upstream, "add", "-A")
+    _commit(upstream, "commit", "-q", "-m", "u")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(upstream), "mod")
+    git(repo, "add", "-A")
+    _commit(repo, "commit", "-q", "-m", "links")
+    (embedded / "f.txt").write_text("two\n")
+    (repo / "mod" / "g.txt").write_text("two\n")
+    for sub in (embedded, repo / "mod"):
+        git(sub, "config", "core.fsmonitor", f"{base / 'canary'} sub-fsmonitor")
+        git(sub, "config", "diff.external", f"{base / 'canary'} sub-external")
+    targets = {t.path for t in gitconfig.config_targets(str(repo.resolve()))}
+    assert str((repo / ".git" / "modules" / "mod" / "config").resolve()) in targets
+    assert str((embedded / ".git" / "config").resolve()) in targets
+    for command in ("git status", "git diff --submodule=diff", "git status --ignore-submodules=none"):
+        result = await make_backend(repo, "read-only").run(bash(f"{command} </dev/null"), shell=True, timeout=30)
+        assert CANARY not in result.stdout + result.stderr, (command, result)
+    control = await make_backend(repo, "workspace-write").run(bash("git -C embedded diff"), shell=True, timeout=30)
+    assert CANARY in control.stderr, control
+
+
+async def test_core_worktree_leading_out_of_the_repository_is_dropped(
+    repo: Path, make_backend: Factory, base: Path
+) -> None:
+    outside = base / "home"
+    (outside / ".ssh").mkdir(parents=True)
+    (outside / ".ssh" / "id_rsa").write_text("SECRET-KEY\n")
+    git(repo, "config", "core.worktree", str(outside))
+    result = await make_backend(repo, "read-only").run(bash("git status --porcelain; git diff"), shell=True, timeout=30)
+    assert "SECRET-KEY" not in result.stdout and ".ssh" not in result.stdout, result
+    inside_dir = git(repo, "rev-parse", "--git-dir").strip()
+    git(repo, "config", "core.worktree", "..")  # the usual relative value stays
+    text = gitconfig.sanitised_text(str(repo / inside_dir / "config"), str(repo.resolve()))
+    assert 'worktree = ".."' in text
