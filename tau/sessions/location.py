@@ -25,9 +25,14 @@ from tau.errors import ConfigError
 PROJECT_MARKERS: tuple[str, ...] = ("state", "config.toml", "settings.json")  # in `.tau/`: what makes a project
 
 
+_MAX_STATE_ENTRIES = 1_000_000
+
+
 def _refuse_escape(state: Path) -> None:
     """A project's `.tau/state` (or its `.tau/`) that a symlink leads out of the project is refused: a cloned
-    repository must not choose where tau writes its sessions. ConfigError (exit 2), one line."""
+    repository must not choose where tau writes its sessions. So is any symbolic link inside the state directory
+    (tau's store never makes one; a committed `objects/`, `refs/` or `locks/` link would lead its writes and reads
+    elsewhere). ConfigError (exit 2), one line."""
     project = state.parent.parent
     real_project = os.path.realpath(project)
     for path in (state.parent, state):
@@ -37,6 +42,32 @@ def _refuse_escape(state: Path) -> None:
                 f"{path} is a symbolic link to {real}, outside the project: tau does not write its sessions "
                 "through it (remove the link, or pass --state-dir / TAU_STATE_DIR)"
             )
+    link = _first_link(str(state))
+    if link is not None:
+        raise ConfigError(
+            f"{link} is a symbolic link inside the project's tau state directory: tau does not read or write its "
+            "sessions through links (remove it, or pass --state-dir / TAU_STATE_DIR)"
+        )
+
+
+def _first_link(root: str) -> str | None:
+    """The first symbolic link found under `root` (d_type only: no stat per entry), or None. Past a million entries
+    the walk stops and the root itself is named: what cannot be checked is refused."""
+    stack, seen = [root], 0
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        seen += len(entries)
+        if seen > _MAX_STATE_ENTRIES:
+            return f"{root} (more than {_MAX_STATE_ENTRIES} entries to check)"  # unchecked is refused
+        for entry in entries:
+            if entry.is_symlink():
+                return entry.path
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+    return None
 
 
 def project_state_dir(cwd: Path, env: Mapping[str, str]) -> Path | None:

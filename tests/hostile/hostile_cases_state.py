@@ -55,10 +55,6 @@ def _victim(world: Any) -> None:
     (world.outside / "victim.db").write_text(VICTIM, encoding="utf-8")
 
 
-KNOWN_STORE = (
-    "tau/sessions/location.py _refuse_escape checks only `.tau` and `.tau/state`: the store writes through a "
-    "committed symlink below `.tau/state` (objects/, refs/, locks/) into a directory outside the repository"
-)
 MEMORY_WRITE = Call("memory", {"command": "create", "path": "notes.md", "file_text": "remember"})
 
 CASES: list[Case] = [
@@ -91,7 +87,6 @@ CASES: list[Case] = [
             exits=frozenset({0, 2}),
             notices=(),
             check=untouched(name),
-            known=KNOWN_STORE if name != "tmp" else None,
         )
         for name in ("objects", "refs", "locks", "tmp")
     ],

@@ -37,3 +37,26 @@ def test_a_link_inside_the_project_is_fine(tmp_path: Path) -> None:
     (project / ".tau").mkdir()
     (project / ".tau/state").symlink_to(project / "data/state")
     assert default_state_dir({"HOME": str(tmp_path / "home")}, project) == project / ".tau/state"
+
+
+@pytest.mark.parametrize("below", ["objects/ab", "refs/sessions", "locks/x.lock"])
+def test_any_link_below_the_state_dir_is_refused(tmp_path: Path, below: str) -> None:
+    project = tmp_path / "home/repo"
+    (project / ".tau/state/objects/ab").mkdir(parents=True)
+    (project / ".tau/state/refs").mkdir()
+    (project / ".tau/state/locks").mkdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (project / ".tau/state" / below).parent.mkdir(parents=True, exist_ok=True)
+    if (project / ".tau/state" / below).exists():
+        (project / ".tau/state" / below).rmdir()
+    (project / ".tau/state" / below).symlink_to(outside)
+    with pytest.raises(ConfigError, match="symbolic link inside the project's tau state"):
+        default_state_dir({"HOME": str(tmp_path / "home")}, project)
+
+
+def test_a_store_without_links_is_used(tmp_path: Path) -> None:
+    project = tmp_path / "home/repo"
+    (project / ".tau/state/objects/ab").mkdir(parents=True)
+    (project / ".tau/state/objects/ab/cdef").write_text("{}")
+    assert default_state_dir({"HOME": str(tmp_path / "home")}, project) == project / ".tau/state"
