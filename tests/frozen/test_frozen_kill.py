@@ -170,7 +170,9 @@ def test_sigint_while_starting_exits_130_without_a_traceback(
     env = {**hermetic_env, "TMPDIR": str(unpack)}
     for delay in (0.0, 0.05, 0.1, 0.2):
         proc = _start(tau_binary, env, hello_dir, "run", "-p", "hi", "--model", "test:x")
-        _until(lambda: list(unpack.glob("_MEI*/.tau-alive")) or proc.poll() is not None, 60, "tau's code to run")
+        _until(
+            lambda p=proc: bool(list(unpack.glob("_MEI*/.tau-alive"))) or p.poll() is not None, 60, "tau's code to run"
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
