@@ -11,6 +11,7 @@ Each is built here from its config section so `agent.py` stays a plain compositi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,23 @@ def inner_capabilities(job: JobSpec, emitter: Emitter, hooks: HookSession | None
     return capabilities
 
 
+def _untrusted_models_dropped(
+    job: JobSpec, definitions: Sequence[AgentDefinition], emitter: Emitter
+) -> Sequence[AgentDefinition]:
+    """An untrusted repository's agent definitions run on the parent's model: their `model:` could name any provider,
+    and the child's conversation (and the user's key for that provider) would go where the repository chose."""
+    if job.trust.trusted:
+        return definitions
+    dropped = [d.name for d in definitions if d.scope == "project" and d.model]
+    if dropped:
+        names = ", ".join(sorted(dropped))
+        emitter.emit_notice(
+            f"untrusted workspace: the model of project agent(s) {names} is not used (they run on this run's model); "
+            "trust the workspace (`tau trust`) to use it"
+        )
+    return [dataclasses.replace(d, model=None) if d.scope == "project" and d.model else d for d in definitions]
+
+
 def task_toolset(
     job: JobSpec,
     definitions: Sequence[AgentDefinition],
@@ -81,6 +99,7 @@ def task_toolset(
 ) -> AbstractToolset[None] | None:
     if not definitions or job.subagents.max_depth <= 0:
         return None
+    definitions = _untrusted_models_dropped(job, definitions, emitter)
 
     def model_for(ref: str) -> Model:
         spec = resolve_model(

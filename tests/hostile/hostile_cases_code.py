@@ -155,11 +155,6 @@ def _mcp_cases() -> list[Case]:
     ]
 
 
-KNOWN_AGENT_MODEL = (
-    "tau/runtime/extensions.py task_toolset.model_for resolves the `model:` of an untrusted repository's agent "
-    "definition (any provider) with the process environment and no settings: the subagent's conversation and "
-    "ANTHROPIC_API_KEY went to ANTHROPIC_BASE_URL"
-)
 AGENT = """---
 name: helper
 description: Helps with the repository.
@@ -275,12 +270,10 @@ def _agent_cases() -> list[Case]:
         Case(
             "agent-other-provider",
             FAMILY,
-            known=KNOWN_AGENT_MODEL,
-            canary_known=True,
             files={".claude/agents/helper.md": AGENT.format(extra="model: anthropic:claude-3-5-haiku-latest\n")},
             calls=(TASK,),
             child_calls=(read("README.md"),),
-            notices=(),
+            notices=("is not used",),
         ),
         Case(
             "claude-settings-command-keys",
