@@ -44,6 +44,8 @@ _PLANNED: dict[str, Batch] = {}
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:  # every batch a selected test module needs (its `RUNS`), run together on first use
+        if not str(item.fspath).startswith(str(HERE)):
+            continue  # other directories' modules may have a RUNS of their own
         module = getattr(item, "module", None)
         for batch in getattr(module, "RUNS", ()):
             _PLANNED.setdefault(batch.name, batch)
