@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from tau.sessions.errors import SessionLockedError, StoreWriteError
@@ -35,7 +36,7 @@ class SessionLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _read_pid(fd)
+            holder = _holder_pid(fd)
             os.close(fd)
             raise SessionLockedError(session_id, holder, path) from None
         except OSError as error:
@@ -74,6 +75,16 @@ def is_held(locks_dir: Path, session_id: str) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def _holder_pid(fd: int) -> int | None:
+    """The holder's pid; it writes it just after locking, so an empty file is read again for up to 0.2 s."""
+    for _ in range(40):
+        pid = _read_pid(fd)
+        if pid is not None:
+            return pid
+        time.sleep(0.005)
+    return None
 
 
 def _read_pid(fd: int) -> int | None:

@@ -94,10 +94,11 @@ def test_deny_rules_become_predicates_and_roots(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_the_opened_workspace_runs_sandboxed_and_cleans_up(tmp_path: Path) -> None:
     spec = job(tmp_path, "--permission-mode", "plan")
+    before = set(Path("/tmp").glob(f"tau-sandbox-{os.getpid()}-*"))  # other tests' sandboxes in this process
     opened = await open_workspace(spec, "session")
     result = await opened.backend.run("echo x > made; ls /proc | grep -c '^[0-9]'", shell=True, timeout=30)  # type: ignore[attr-defined]
     assert "Read-only file system" in result.stderr, result
-    private = list(Path("/tmp").glob(f"tau-sandbox-{os.getpid()}-*"))
+    private = set(Path("/tmp").glob(f"tau-sandbox-{os.getpid()}-*")) - before
     assert private
     for close in opened.closers:
         await close()
