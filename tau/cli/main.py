@@ -337,6 +337,9 @@ def main() -> None:
         sys.exit(2)
     try:
         code = cli.main(prog_name="tau", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:  # bare `tau` or a bare group: its help, readable, exit 0
+        click.echo(error.ctx.get_help() if error.ctx else cli.get_help(click.Context(cli, info_name="tau")))
+        sys.exit(0)
     except click.UsageError as error:
         hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
         click.echo(f"tau: {' '.join(error.format_message().split())}{hint}", err=True)
