@@ -10,8 +10,8 @@ of exactly that name.
 
 Which calls a rule covers:
 
-- `Edit(...)` covers `edit` and `write`; `Write(...)` covers `write`; `Read(...)` covers `read`, `glob`, `grep`, `ls`
-  (their `file_path` / `path` argument); `Glob`, `Grep`, `LS` cover only themselves.
+- `Edit(...)` covers `edit`, `multi_edit` and `write`; `Write(...)` covers `write`; `Read(...)` covers `read`, `glob`,
+  `grep`, `ls` (their `file_path` / `path` argument); `Glob`, `Grep`, `LS`, `MultiEdit` cover only themselves.
 - Bash specifiers: `npm test:*` is a prefix on a word boundary (`npm test`, `npm test --watch`, not `npm tests`);
   one with `*` is a glob over the whole command, `*` matching anything including spaces, and a trailing ` *` also
   matches the bare command (`git diff *` matches `git diff`); anything else must equal the command, compared word
@@ -48,9 +48,9 @@ _RULE = re.compile(r"\s*([^\s()]+)\s*(?:\((.*)\))?\s*", re.DOTALL)
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 _MCP_SERVER = re.compile(r"mcp__([A-Za-z0-9_.\-]+?)(?:__\*)?")
 
-PATH_TOOLS: frozenset[str] = frozenset({"read", "write", "edit", "glob", "grep", "ls"})
+PATH_TOOLS: frozenset[str] = frozenset({"read", "write", "edit", "multi_edit", "glob", "grep", "ls"})
 _COVERS: dict[str, frozenset[str]] = {
-    "edit": frozenset({"edit", "write"}),
+    "edit": frozenset({"edit", "multi_edit", "write"}),
     "read": frozenset({"read", "glob", "grep", "ls"}),
 }
 

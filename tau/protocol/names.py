@@ -10,6 +10,7 @@ TAU_TO_CLAUDE: dict[str, str] = {
     "read": "Read",
     "write": "Write",
     "edit": "Edit",
+    "multi_edit": "MultiEdit",
     "bash": "Bash",
     "glob": "Glob",
     "grep": "Grep",
@@ -23,7 +24,7 @@ TAU_TO_CLAUDE: dict[str, str] = {
 CLAUDE_TO_TAU: dict[str, str] = {claude: tau for tau, claude in TAU_TO_CLAUDE.items()}
 
 READ_ONLY_TOOLS: frozenset[str] = frozenset({"read", "glob", "grep", "ls", "skill"})
-EDIT_TOOLS: frozenset[str] = frozenset({"write", "edit"})
+EDIT_TOOLS: frozenset[str] = frozenset({"write", "edit", "multi_edit"})
 
 
 def claude_name(tool: str) -> str:

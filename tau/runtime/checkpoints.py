@@ -84,7 +84,7 @@ __all__ = [
     "scan_tree",
 ]
 
-DEFAULT_SCOPES: Mapping[str, Scope] = {"write": "file", "edit": "file", "bash": "tree"}
+DEFAULT_SCOPES: Mapping[str, Scope] = {"write": "file", "edit": "file", "multi_edit": "file", "bash": "tree"}
 
 
 class CheckpointRecorder:

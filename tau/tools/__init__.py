@@ -1,4 +1,4 @@
-"""tau's built-in tools — read, write, edit, bash, glob, grep — as one pydantic-ai `FunctionToolset`.
+"""tau's built-in tools — read, write, edit, bash, glob, grep (+ ls, multi_edit on request) — as one `FunctionToolset`.
 
 Every tool is a small async function over `ctx.workspace` (DESIGN.md §1 principle 2): no tool imports subprocess,
 os or pathlib I/O, so the same tools work on the host backend and in the docker sandbox. Names and argument names
@@ -21,6 +21,8 @@ from tau.tools.edit import edit_tool
 from tau.tools.glob import glob_tool
 from tau.tools.grep import grep_tool
 from tau.tools.limits import ToolLimits
+from tau.tools.ls import ls_tool
+from tau.tools.multi_edit import multi_edit_tool
 from tau.tools.read import read_tool
 from tau.tools.write import write_tool
 
@@ -33,6 +35,9 @@ TOOL_FACTORIES: dict[str, Callable[[ToolLimits], Tool[None]]] = {
     "bash": bash_tool,
     "glob": glob_tool,
     "grep": grep_tool,
+    # Claude Code's LS and MultiEdit: not in a run's default tools; subagent definitions that name them get them
+    "ls": ls_tool,
+    "multi_edit": multi_edit_tool,
 }
 
 
