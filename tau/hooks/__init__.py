@@ -2,30 +2,29 @@
 
 Modules: `config` (sources, merge order, matchers; `ConfigError` naming the file), `rules` (the handler `if`
 filter), `runner` (host subprocesses, the exit-code/JSON contract, concurrent execution combined in config order),
-`capability` (the pydantic-ai tool wrapper and the driver's calls). Imports only tau.protocol, tau.errors,
-pydantic, pydantic-ai and the stdlib; never tau.permissions (see `rules` for the `if` filter decision).
+`session` (the events of one session, PermissionRequest in front of the asker, SubagentStart/Stop scoping),
+`capability` (the pydantic-ai tool wrapper), `responses` (PostToolUse `tool_response` in Claude Code's shapes),
+`transcript` (the Claude-Code-shaped JSONL transcript behind `transcript_path`). Imports only tau.protocol,
+tau.errors, tau.environment, pydantic, pydantic-ai and the stdlib; never tau.permissions (see `rules` for the `if`
+filter decision; PermissionRequest takes any asker shaped like `tau.permissions.Asker`).
 
 How the runtime uses it::
 
     config = load_hook_config(Path(workspace), home=home, env=env, compat=compat)   # ConfigError on bad files
-    hooks = hook_session(config, session_id=sid, project_dir=workspace, emit=emitter.emit,
-                         permission_mode=job.permissions.mode, registry=registry)
+    transcript = TranscriptWriter(transcript_file(state_dir, sid), session_id=sid, cwd=workspace)
+    hooks = hook_session(config, session_id=sid, project_dir=workspace, emit=emitter.emit, transcript=transcript,
+                         permission_mode=job.permissions.mode, registry=registry, env={**host_env, **job.env})
+    asker = hooks.permission_asker(asker)                    # PermissionRequest hooks answer before the asker
     agent = Agent(..., capabilities=[hooks.capability, permissions.capability, ...])   # hooks outermost
+    hooks.bind_history(lambda: run.all_messages())           # driver: the transcript follows the run
     context = await hooks.on_session_start("startup")        # driver; then on_user_prompt / on_stop / on_session_end
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from tau.hooks.capability import (
-    DEFAULT_MAX_STOP_BLOCKS,
-    HookCapability,
-    HookSession,
-    HookToolset,
-    PromptVerdict,
-    StopVerdict,
-)
+from tau.hooks.capability import HookCapability, HookToolset
 from tau.hooks.config import (
     DEFAULT_TIMEOUT,
     EVENTS,
@@ -38,6 +37,7 @@ from tau.hooks.config import (
     load_hook_config,
     merge_sources,
 )
+from tau.hooks.responses import claude_tool_response, tool_output_text
 from tau.hooks.rules import RuleMatcher, rule_applies
 from tau.hooks.runner import (
     Emit,
@@ -50,6 +50,8 @@ from tau.hooks.runner import (
     HookRunner,
     match_value,
 )
+from tau.hooks.session import DEFAULT_MAX_STOP_BLOCKS, HookSession, PromptVerdict, StopVerdict
+from tau.hooks.transcript import TranscriptWriter, transcript_file
 
 __all__ = [
     "DEFAULT_MAX_STOP_BLOCKS",
@@ -73,6 +75,8 @@ __all__ = [
     "PromptVerdict",
     "RuleMatcher",
     "StopVerdict",
+    "TranscriptWriter",
+    "claude_tool_response",
     "compile_matcher",
     "hook_session",
     "hook_sources",
@@ -80,6 +84,8 @@ __all__ = [
     "match_value",
     "merge_sources",
     "rule_applies",
+    "tool_output_text",
+    "transcript_file",
 ]
 
 
@@ -97,14 +103,26 @@ def hook_session(
     rule_matcher: RuleMatcher | None = None,
     max_stop_blocks: int = DEFAULT_MAX_STOP_BLOCKS,
     ask_metadata_key: str | None = "tau_permission",
+    transcript: TranscriptWriter | None = None,
+    subagent_id: Callable[[str], str] | None = None,
+    notice: Callable[[str], object] | None = None,
 ) -> HookSession:
-    """The hooks of one session. `env` None = hook commands inherit tau's environment (plus the project dirs)."""
+    """The hooks of one session. `env` None = hook commands inherit tau's environment (plus the project dirs);
+    the runtime passes the host environment with the settings `env` on top. `transcript` (its path becomes every
+    payload's `transcript_path`, over `transcript_path`) is kept current before each hook runs."""
     context = HookContext(
         session_id=session_id,
         project_dir=project_dir,
         cwd=cwd,
-        transcript_path=transcript_path,
+        transcript_path=str(transcript.path) if transcript is not None else transcript_path,
         permission_mode=permission_mode,
     )
     runner = HookRunner(config, context=context, registry=registry, emit=emit, env=env, rule_matcher=rule_matcher)
-    return HookSession(runner, max_stop_blocks=max_stop_blocks, ask_metadata_key=ask_metadata_key)
+    return HookSession(
+        runner,
+        max_stop_blocks=max_stop_blocks,
+        ask_metadata_key=ask_metadata_key,
+        transcript=transcript,
+        subagent_id=subagent_id,
+        notice=notice,
+    )

@@ -1,9 +1,9 @@
-"""Hooks in a run: the tool-call wrapper (PreToolUse / PostToolUse / PostToolUseFailure) and the driver's calls.
+"""Hooks around tool calls: the pydantic-ai tool wrapper (PreToolUse / PostToolUse / PostToolUseFailure, and
+SubagentStart for Task calls) and the capability that installs it.
 
-`HookSession` is what the runtime builds once per session (a `HookRunner` + per-run state); its `capability` goes on
-the Agent and wraps every tool call, function and MCP alike, through `get_wrapper_toolset` — the same pydantic-ai
-mechanism as `PermissionCapability`. List it BEFORE the permission capability: the first capability wraps outermost,
-so hooks see the model's call first.
+`HookSession.capability` (see `tau.hooks.session`) goes on the Agent and wraps every tool call, function and MCP
+alike, through `get_wrapper_toolset` — the same pydantic-ai mechanism as `PermissionCapability`. List it BEFORE the
+permission capability: the first capability wraps outermost, so hooks see the model's call first.
 
 Tool calls (decision: precedence vs permissions):
 - PreToolUse runs before the permission layer. Its deny (exit 2, `permissionDecision: deny`, `decision: block`) is
@@ -11,26 +11,29 @@ Tool calls (decision: precedence vs permissions):
 - Its `updatedInput` replaces the call's arguments (re-validated against the tool's schema; invalid -> denied, the
   original arguments never run) and the permission layer then evaluates the NEW arguments.
 - Its `ask` becomes a pydantic-ai approval request carrying `{ask_metadata_key: {kind, rule: "hook", reason}}`; with
-  the default key `tau_permission` the permission capability's asker resolves it (headless: denied with a reason).
-  With `ask_metadata_key=None` (no permission layer) an ask is a deny.
+  the default key `tau_permission` the permission capability's asker resolves it (PermissionRequest hooks first,
+  then the asker; headless: denied with a reason). With `ask_metadata_key=None` (no permission layer) an ask is a
+  deny.
 - Its `allow` marks the call approved for the inner layers (`ctx.tool_call_approved=True`), so a permission `ask`
   is skipped — but permission deny rules still apply (Claude Code: a hook allow bypasses prompts, not deny rules).
-- `continue: false` denies the call and sets `stop_requested`; the driver should end the run (the lead's wiring).
-- PostToolUse runs after a successful call (not after a denied one): exit 2 / `decision: block` reason and every
-  `additionalContext` are appended to the tool result the model sees; `updatedToolOutput` replaces it.
+- `continue: false` denies the call and sets `stop_requested`; the driver ends the run.
+- A Task call fires SubagentStart just before the subagent starts (after PreToolUse and the permission check's
+  wrapper position: a Task that a deny rule stops has still fired it) and scopes the subagent for SubagentStop.
+- PostToolUse runs after a successful call (not after a denied one) with `tool_response` in Claude Code's shape
+  (`tau.hooks.responses`): exit 2 / `decision: block` reason and every `additionalContext` are appended to the
+  tool result the model sees; `updatedToolOutput` replaces it (a Bash object becomes tau's text).
 - PostToolUseFailure runs when the tool raises `ToolFailed` or `ModelRetry`; its `additionalContext` is appended to
   the failure message; the failure itself stands.
 
-Driver calls: `on_session_start`, `on_user_prompt`, `on_stop` (a block = one more turn with the reason as the user
-message, at most `max_stop_blocks` times in a row, default 3), `on_session_end`, `on_pre_compact`, `on_notification`,
-`on_subagent_stop`. Every handler execution emits a `HookRan` through the runner's `emit`.
+Every handler execution emits a `HookRan` through the runner's `emit`.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from pydantic_ai.capabilities import AbstractCapability
@@ -39,33 +42,14 @@ from pydantic_ai.messages import ToolReturn
 from pydantic_ai.tools import AgentDepsT, RunContext, ToolDenied
 from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
 
-from tau.hooks.runner import HookOutcome, HookRunner
+from tau.hooks.responses import claude_tool_response, tool_output_text
+from tau.hooks.runner import HookOutcome
 from tau.protocol.names import claude_name
 
-__all__ = ["HookCapability", "HookSession", "HookToolset", "PromptVerdict", "StopVerdict"]
+if TYPE_CHECKING:
+    from tau.hooks.session import HookSession
 
-DEFAULT_MAX_STOP_BLOCKS = 3
-
-
-@dataclass(frozen=True)
-class PromptVerdict:
-    """UserPromptSubmit: `blocked` -> do not send the prompt (show `reason` to the user); else add `extra_context`."""
-
-    blocked: bool
-    extra_context: str | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class StopVerdict:
-    """Stop/SubagentStop: `block` -> give the model one more turn with `reason` as the user message.
-
-    `note` says why a block was not honoured (the continuation bound was reached) or that a hook asked to stop.
-    """
-
-    block: bool
-    reason: str | None = None
-    note: str | None = None
+__all__ = ["HookCapability", "HookToolset"]
 
 
 def _append(result: Any, extra: str) -> Any:
@@ -90,12 +74,6 @@ def _feedback(event: str, outcome: HookOutcome) -> str | None:
     return "\n\n".join(parts) or None
 
 
-def _shown_input(tool_input: dict[str, Any]) -> dict[str, Any]:
-    """`tool_input` as hooks see it: the validated arguments without unset optionals (None), close to what the
-    model sent (`{"command": "ls"}`, not `{"command": "ls", "timeout": null, ...}`)."""
-    return {key: value for key, value in tool_input.items() if value is not None}
-
-
 def _response_value(result: Any) -> Any:
     value = result.return_value if isinstance(result, ToolReturn) else result
     try:
@@ -103,114 +81,6 @@ def _response_value(result: Any) -> Any:
     except (TypeError, ValueError):
         return str(value)
     return value
-
-
-@dataclass
-class HookSession:
-    """Hook state of one session: the runner, the stop-continuation count, pending PreToolUse answers."""
-
-    runner: HookRunner
-    max_stop_blocks: int = DEFAULT_MAX_STOP_BLOCKS
-    ask_metadata_key: str | None = "tau_permission"
-    stop_requested: str | None = None
-    stop_blocks: int = 0
-    _asked: dict[str, HookOutcome] = field(default_factory=dict[str, HookOutcome])
-
-    @property
-    def capability(self) -> HookCapability[Any]:
-        return HookCapability(self)
-
-    def wrap(self, toolset: AbstractToolset[AgentDepsT]) -> HookToolset[AgentDepsT]:
-        return HookToolset(toolset, session=self)
-
-    def _request_stop(self, outcome: HookOutcome) -> None:
-        if outcome.stop and self.stop_requested is None:
-            self.stop_requested = outcome.stop_reason or f"stopped by a {outcome.event} hook"
-
-    # -- tool events ---------------------------------------------------------------------------------------
-
-    async def pre_tool_use(self, tool: str, tool_input: dict[str, Any], call_id: str) -> HookOutcome:
-        name = claude_name(tool)
-        fields = {"tool_name": name, "tool_input": _shown_input(tool_input), "tool_use_id": call_id}
-        outcome = await self.runner.run("PreToolUse", fields, match_value=name, tool=tool, tool_input=tool_input)
-        self._request_stop(outcome)
-        return outcome
-
-    async def post_tool_use(self, tool: str, tool_input: dict[str, Any], call_id: str, response: Any) -> HookOutcome:
-        name = claude_name(tool)
-        shown = _shown_input(tool_input)
-        fields = {"tool_name": name, "tool_input": shown, "tool_use_id": call_id, "tool_response": response}
-        outcome = await self.runner.run("PostToolUse", fields, match_value=name, tool=tool, tool_input=tool_input)
-        self._request_stop(outcome)
-        return outcome
-
-    async def post_tool_use_failure(
-        self, tool: str, tool_input: dict[str, Any], call_id: str, error: str, *, is_interrupt: bool = False
-    ) -> HookOutcome:
-        name = claude_name(tool)
-        fields = {
-            "tool_name": name,
-            "tool_input": _shown_input(tool_input),
-            "tool_use_id": call_id,
-            "error": error,
-            "is_interrupt": is_interrupt,
-        }
-        outcome = await self.runner.run(
-            "PostToolUseFailure", fields, match_value=name, tool=tool, tool_input=tool_input
-        )
-        self._request_stop(outcome)
-        return outcome
-
-    # -- driver events -------------------------------------------------------------------------------------
-
-    async def on_session_start(self, source: str = "startup") -> str | None:
-        """SessionStart (`startup|resume|clear|compact`): the additional context to give the model, if any."""
-        outcome = await self.runner.run("SessionStart", {"source": source}, match_value=source)
-        return outcome.context_text
-
-    async def on_user_prompt(self, prompt: str) -> PromptVerdict:
-        """UserPromptSubmit. A new prompt also resets the Stop-continuation count."""
-        self.stop_blocks = 0
-        outcome = await self.runner.run("UserPromptSubmit", {"prompt": prompt})
-        if outcome.blocked or outcome.stop:
-            reason = outcome.reason if outcome.blocked else outcome.stop_reason
-            return PromptVerdict(blocked=True, reason=reason or "prompt blocked by a UserPromptSubmit hook")
-        return PromptVerdict(blocked=False, extra_context=outcome.context_text)
-
-    async def on_stop(
-        self, last_message: str = "", stop_hook_active: bool | None = None, *, event: str = "Stop"
-    ) -> StopVerdict:
-        """Stop (or SubagentStop): whether the run gets one more turn, bounded by `max_stop_blocks` in a row."""
-        active = self.stop_blocks > 0 if stop_hook_active is None else stop_hook_active
-        fields = {"stop_hook_active": active, "last_assistant_message": last_message}
-        outcome = await self.runner.run(event, fields)
-        if outcome.stop:
-            self._request_stop(outcome)
-            return StopVerdict(block=False, note=outcome.stop_reason)
-        if not outcome.blocked:
-            self.stop_blocks = 0
-            return StopVerdict(block=False)
-        if self.stop_blocks >= self.max_stop_blocks:
-            note = f"{event} hook blocked {self.stop_blocks} times in a row; the run stops anyway"
-            return StopVerdict(block=False, reason=outcome.reason, note=note)
-        self.stop_blocks += 1
-        return StopVerdict(block=True, reason=outcome.reason or f"a {event} hook asked the model to continue")
-
-    async def on_subagent_stop(self, last_message: str = "", stop_hook_active: bool | None = None) -> StopVerdict:
-        return await self.on_stop(last_message, stop_hook_active, event="SubagentStop")
-
-    async def on_pre_compact(self, trigger: str, custom_instructions: str = "") -> HookOutcome:
-        """PreCompact (`manual|auto`); `outcome.blocked` asks to skip this compaction."""
-        fields = {"trigger": trigger, "custom_instructions": custom_instructions}
-        return await self.runner.run("PreCompact", fields, match_value=trigger)
-
-    async def on_notification(self, message: str, notification_type: str = "") -> HookOutcome:
-        fields = {"message": message, "notification_type": notification_type}
-        return await self.runner.run("Notification", fields, match_value=notification_type or None)
-
-    async def on_session_end(self, reason: str) -> None:
-        """SessionEnd (`reason`: tau's terminal reason). Nothing it says changes the run."""
-        await self.runner.run("SessionEnd", {"reason": reason}, match_value=reason)
 
 
 @dataclass
@@ -260,6 +130,11 @@ class HookToolset(WrapperToolset[AgentDepsT]):
         pre: HookOutcome,
     ) -> Any:
         call_id = ctx.tool_call_id or ""
+        existed = await self._existed(name, args, ctx)
+        subagent = None
+        if claude_name(name) == "Task":
+            args, subagent = await self.session.subagent_start(args, call_id)
+        started = time.monotonic()
         try:
             result = await super().call_tool(name, args, ctx, tool)
         except (ToolFailed, ModelRetry) as error:
@@ -268,15 +143,35 @@ class HookToolset(WrapperToolset[AgentDepsT]):
             if extra is None:
                 raise
             raise type(error)(f"{error.message}\n\n{extra}") from error
+        finally:
+            if subagent is not None:
+                self.session.end_subagent(subagent)
         if isinstance(result, ToolDenied):
             return result  # denied by an inner layer (permissions): the tool did not run
-        post = await self.session.post_tool_use(name, args, call_id, _response_value(result))
+        elapsed = (time.monotonic() - started) * 1000
+        project = self.session.runner.context.project_dir
+        response = claude_tool_response(
+            name, args, _response_value(result), project_dir=project, duration_ms=elapsed, existed=existed
+        )
+        post = await self.session.post_tool_use(name, args, call_id, response)
         if post.updated_output is not None:
-            result = post.updated_output
+            result = tool_output_text(name, post.updated_output)
         for extra in (_feedback("PreToolUse", pre), _feedback("PostToolUse", post)):
             if extra is not None:
                 result = _append(result, extra)
         return result
+
+    async def _existed(self, name: str, args: dict[str, Any], ctx: RunContext[AgentDepsT]) -> bool | None:
+        """For a Write that a PostToolUse hook will see: whether its file existed before (`type: update`)."""
+        path = args.get("file_path")
+        if claude_name(name) != "Write" or not isinstance(path, str) or not path:
+            return None
+        if not self.session.runner.matching("PostToolUse", "Write", tool=name, tool_input=args):
+            return None
+        try:
+            return bool(await ctx.workspace.exists(path))
+        except Exception:  # no workspace, a path the backend refuses: the write itself will say
+            return None
 
 
 @dataclass

@@ -22,7 +22,7 @@ earlier one is dropped (Claude Code de-duplicates identical commands). `"disable
 disables every file hook.
 
 Tolerated with a warning (so an existing `.claude/settings.json` keeps working): events tau does not emit
-(PermissionRequest, SubagentStart, ...) and handler types other than `command` (http, prompt, agent, mcp_tool).
+(TeammateIdle, TaskCompleted, ...) and handler types other than `command` (http, prompt, agent, mcp_tool).
 A `ConfigError` naming the file for everything else: unreadable or invalid JSON, wrong shapes, a missing
 `command`, a non-positive `timeout`, an invalid matcher regex or `if` rule.
 
@@ -67,6 +67,9 @@ HookEvent = Literal[
     "SubagentStop",
     "PreCompact",
     "Notification",
+    "PermissionRequest",
+    "SubagentStart",
+    "Setup",
 ]
 EVENTS: tuple[HookEvent, ...] = (
     "SessionStart",
@@ -79,8 +82,11 @@ EVENTS: tuple[HookEvent, ...] = (
     "SubagentStop",
     "PreCompact",
     "Notification",
+    "PermissionRequest",
+    "SubagentStart",
+    "Setup",
 )
-TOOL_EVENTS: frozenset[str] = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure"})
+TOOL_EVENTS: frozenset[str] = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest"})
 DEFAULT_TIMEOUT = 60.0
 _SIMPLE_MATCHER = re.compile(r"[A-Za-z0-9_\-]+(\|[A-Za-z0-9_\-]+)*")
 

@@ -141,7 +141,7 @@ async def test_post_tool_use_receives_the_tool_response(project: Path, script: S
         {"command": "echo hi"},
         "call_1_0",
     )
-    assert "hi" in payload["tool_response"]
+    assert payload["tool_response"] == {"stdout": "hi", "stderr": "", "interrupted": False, "isImage": False}
 
 
 async def test_ask_user_is_ask_user_question_to_hooks(project: Path, script: ScriptMaker, tmp_path: Path) -> None:

@@ -82,16 +82,16 @@ def test_handler_fields_and_defaults(tmp_path: Path) -> None:
 def test_unsupported_events_and_handler_types_warn(tmp_path: Path) -> None:
     doc = {
         "hooks": {
-            "PermissionRequest": [{"hooks": [{"type": "command", "command": "x"}]}],
+            "TeammateIdle": [{"hooks": [{"type": "command", "command": "x"}]}],
             "Stop": [{"hooks": [{"type": "prompt", "prompt": "judge"}, {"type": "command", "command": "s.sh"}]}],
         }
     }
     write(tmp_path / "p/.tau/settings.json", doc)
     config = load_hook_config(tmp_path / "p", home=None, env={}, compat=False)
     assert commands(config, "Stop") == ["s.sh"]
-    assert "PermissionRequest" not in config.events
+    assert "TeammateIdle" not in config.events
     assert len(config.warnings) == 2
-    assert "PermissionRequest" in config.warnings[0]
+    assert "TeammateIdle" in config.warnings[0]
     assert "'prompt' is not supported" in config.warnings[1]
 
 

@@ -100,7 +100,13 @@ async def test_payload_snapshots_follow_claude_code_field_names(
         ),
         (
             hooks.on_subagent_stop("sub done", True),
-            {"hook_event_name": "SubagentStop", "stop_hook_active": True, "last_assistant_message": "sub done"},
+            {
+                "hook_event_name": "SubagentStop",
+                "agent_id": "",
+                "agent_type": "",
+                "stop_hook_active": True,
+                "last_assistant_message": "sub done",
+            },
         ),
         (hooks.on_session_start("resume"), {"hook_event_name": "SessionStart", "source": "resume"}),
         (hooks.on_session_end("completed"), {"hook_event_name": "SessionEnd", "reason": "completed"}),
