@@ -5,7 +5,11 @@
   with the payload's fields on stdin (missing common fields are filled in), prints the combined decision as JSON on
   stdout and exits 0 whatever the hooks decided. Config warnings go to stderr.
 
-Both read the project's hook sources from `--project-dir` (default: the current directory); `--compat` adds
+- `tau hooks setup [--maintenance]`: runs the Setup hooks (`trigger: init`, or `maintenance`), as Claude Code's
+  `claude --init-only` / `--maintenance` do, with the settings `env` applied; prints the combined result as JSON
+  and exits 1 when a handler failed or blocked (exit 2), else 0 — a CI step can rely on it. Runs never fire Setup.
+
+All read the project's hook sources from `--project-dir` (default: the current directory); `--compat` adds
 `.claude/settings.json`, `.claude/settings.local.json` and `.codex/hooks.json`. A malformed config or payload is a
 `ConfigError` (exit 2). Imports tau.hooks lazily so `tau --help` stays cheap.
 """
@@ -160,3 +164,54 @@ def test_command(event: str, input_path: str, project_dir: Path | None, compat: 
         return outcome.to_json()
 
     click.echo(json.dumps(anyio.run(main), indent=2, ensure_ascii=False))
+
+
+@hooks.command("setup")
+@click.option("--maintenance", is_flag=True, help="Run with trigger `maintenance` instead of `init`.")
+@_PROJECT
+@_TRUST
+def setup_command(maintenance: bool, project_dir: Path | None, trust_workspace: bool) -> None:
+    """Run the project's Setup hooks (Claude Code's `--init-only` / `--maintenance`) and print the result as JSON;
+    exit 1 when a hook failed or blocked."""
+    import uuid
+
+    import anyio
+
+    from tau.config import load_job
+    from tau.hooks import HookConfig, hook_session, load_hook_config
+
+    project = (project_dir or Path.cwd()).resolve()
+    env = dict(os.environ)
+    flags: dict[str, Any] = {"model": "test:setup"}  # no model runs; the job gives trust, hooks settings and env
+    if trust_workspace:
+        flags["trust_workspace"] = True
+    job = load_job(job_path=None, prompt_text="(setup)", stdin_text=None, flags=flags, env=env, cwd=project)
+    home = Path(job.home) if job.home else None
+    config = load_hook_config(project, home=home, env=env, compat=job.hooks.compat, trusted=job.trust.trusted)
+    if not job.hooks.enabled:
+        config = HookConfig()
+    for warning in config.warnings:
+        click.echo(f"tau: warning: {warning}", err=True)
+    if config.skipped:
+        from tau.config.trust import trust_hint
+
+        files = ", ".join(config.skipped)
+        click.echo(f"tau: untrusted workspace: hooks in {files} do not run — {trust_hint(job.trust.root)}", err=True)
+    session = hook_session(
+        config,
+        session_id=str(uuid.uuid4()),
+        project_dir=str(project),
+        cwd=str(project),
+        permission_mode=job.permissions.mode,
+        env={**env, **job.env},
+    )
+    trigger = "maintenance" if maintenance else "init"
+
+    async def main() -> dict[str, Any]:
+        outcome = await session.runner.run("Setup", {"trigger": trigger}, match_value=trigger)
+        return outcome.to_json()
+
+    result = anyio.run(main)
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    if any(run["decision"] in ("error", "block") for run in result["hooks"]):
+        raise SystemExit(1)

@@ -26,7 +26,7 @@ cannot be written is reported once through `notice` and the hooks still run (wit
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -193,7 +193,9 @@ class HookSession:
         self._request_stop(outcome)
         return outcome
 
-    def permission_asker(self, asker: Callable[[AskT], Awaitable[Answer]]) -> Callable[[AskT], Awaitable[Answer]]:
+    def permission_asker(
+        self, asker: Callable[[AskT], Awaitable[Answer]]
+    ) -> Callable[[AskT], Coroutine[Any, Any, Answer]]:
         """`asker` with PermissionRequest hooks in front of it (see the module docstring)."""
 
         async def ask(request: AskT) -> Answer:

@@ -14,8 +14,10 @@ unless they ask for it. `tau run`/`resume`/`fork` always pass the file store of 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 from pydantic_ai.messages import ModelMessage
@@ -55,6 +57,7 @@ async def prepare_run(
     Raises ConfigError (exit 2) for bad MCP or hook config and PreflightError (exit 3) for a required MCP server
     that fails to start or a docker sandbox that cannot be created. What was opened is closed again on failure.
     """
+    from tau.permissions import Asker
     from tau.runtime.agent import build_setup, headless_asker, prompt_on_tty, suspending_asker
     from tau.runtime.context import gather_context, load_working_memory, open_hooks, open_servers
     from tau.runtime.subagents import ParentSession
@@ -64,7 +67,7 @@ async def prepare_run(
     session_id = session_id or job.session_id or str(uuid.uuid4())
     emitter = Emitter(*sinks, redactor=Redactor.from_env({**host_env, **job.env}))
     on_ask = job.permissions.on_ask
-    asker = headless_asker
+    asker: Asker = headless_asker
     if on_ask == "tty" and interactive:
         asker = prompt_on_tty
     elif on_ask == "suspend":
@@ -74,11 +77,16 @@ async def prepare_run(
     closers = list(opened.closers)
     try:
         context = gather_context(job, memory_index=await load_working_memory(job, opened.backend))
-        hooks = open_hooks(job, session_id, emitter, host_env, hook_registry, context)
-        mcp = await open_servers(job, host_env, Path(job.environment.workspace), context, sandbox=opened)
-        closers.append(mcp.aclose)
         if store is None:
             store = FileSessionStore(state_dir) if state_dir is not None else InMemorySessionStore()
+        runs_in = store
+        hooks = open_hooks(
+            job, session_id, emitter, host_env, hook_registry, context, state_dir=lambda: _hook_dir(runs_in, closers)
+        )
+        if hooks is not None:
+            asker = hooks.permission_asker(asker)  # PermissionRequest hooks answer an ask before the asker does
+        mcp = await open_servers(job, host_env, Path(job.environment.workspace), context, sandbox=opened)
+        closers.append(mcp.aclose)
         drivers: list[RunDriver] = []  # the driver exists only after the agent; subagents ask it for the head lazily
         parent = ParentSession(session_id, lambda: drivers[0].snapshot_id if drivers else None)
         setup = build_setup(
@@ -106,6 +114,20 @@ async def prepare_run(
     driver = RunDriver(job, setup, store=store, emitter=emitter, session_id=session_id, continuation=continuation)
     drivers.append(driver)
     return driver
+
+
+def _hook_dir(store: SessionStore, closers: list[Callable[[], Awaitable[None]]]) -> Path:
+    """Where the session's hook transcript lives: the file store's directory; for a store without one (in memory),
+    a private temp directory removed when the run closes."""
+    if isinstance(store, FileSessionStore):
+        return store.root
+    temp = Path(tempfile.mkdtemp(prefix="tau-hooks-"))
+
+    async def remove() -> None:
+        shutil.rmtree(temp, ignore_errors=True)
+
+    closers.append(remove)
+    return temp
 
 
 def _workspace_pin(store: SessionStore, session_id: str) -> str | None:

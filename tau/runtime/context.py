@@ -10,16 +10,17 @@ stable between steps.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic_ai.toolsets import AbstractToolset
 from pydantic_ai.workspaces import WorkspaceBackend
 
+from tau import __version__
 from tau.config.spec import JobSpec
 from tau.config.trust import trust_hint
-from tau.hooks import HookRegistry, HookSession, hook_session, load_hook_config
+from tau.hooks import HookRegistry, HookSession, TranscriptWriter, hook_session, load_hook_config, transcript_file
 from tau.mcp import McpSession, ProjectApproval, open_mcp
 from tau.memory import (
     load_bootstrap_memory,
@@ -31,6 +32,7 @@ from tau.memory.bootstrap import find_project_root
 from tau.protocol import McpServerInfo
 from tau.runtime.agent_defs import AgentDefinition, discover_agents
 from tau.runtime.emitter import Emitter
+from tau.runtime.subagents import child_session_id
 from tau.runtime.workspace import OpenedWorkspace
 from tau.skills import discover_skills, listing_budget, listing_warning, skills_toolset
 
@@ -107,8 +109,14 @@ def open_hooks(
     host_env: Mapping[str, str],
     registry: HookRegistry | None,
     parts: ContextParts,
+    *,
+    state_dir: Callable[[], Path] | None = None,
 ) -> HookSession | None:
-    """The session's hooks (`.tau/settings.json`, user settings, and Claude/Codex files when `hooks.compat`)."""
+    """The session's hooks (`.tau/settings.json`, user settings, and Claude/Codex files when `hooks.compat`).
+
+    Hook commands get the host environment with the settings `env` (`job.env`) on top, as tool commands do; the
+    session's transcript is `<state_dir()>/transcripts/<session>.jsonl`, asked for only when there are hooks
+    (`state_dir` None: no transcript file)."""
     if not job.hooks.enabled:
         return None
     workspace = job.environment.workspace
@@ -125,6 +133,10 @@ def open_hooks(
         parts.warnings.append(f"untrusted workspace: did not run hooks from {files} — {trust_hint(job.trust.root)}")
     if not config.events and registry is None:
         return None
+    transcript = None
+    if state_dir is not None:
+        path = transcript_file(state_dir(), session_id)
+        transcript = TranscriptWriter(path, session_id=session_id, cwd=workspace, version=__version__)
     return hook_session(
         config,
         session_id=session_id,
@@ -133,7 +145,10 @@ def open_hooks(
         emit=emitter.emit,
         registry=registry,
         permission_mode=job.permissions.mode,
-        env=dict(host_env),
+        env={**host_env, **job.env},
+        transcript=transcript,
+        subagent_id=lambda call_id: child_session_id(session_id, call_id),
+        notice=emitter.emit_notice,
     )
 
 

@@ -191,6 +191,8 @@ class RunDriver:
         self._deferred: DeferredToolResults | None = None
         self._run_usage = RunUsage()
         self._committed_usage: dict[str, int | float] = {}
+        if setup.hooks is not None:  # hooks read the transcript of the live conversation
+            setup.hooks.bind_history(self._live_messages)
 
     # -- control -------------------------------------------------------------------------------------------
 
@@ -511,6 +513,9 @@ class RunDriver:
             )
         )
 
+    def _live_messages(self) -> list[ModelMessage]:
+        return self._agent_run.all_messages() if self._agent_run is not None else self._messages
+
     def _capture_usage(self, run: AgentRun[None, Any]) -> RunUsage:
         """Keep the run's usage for the terminal event (also when the run ends mid-step)."""
         usage = run.usage
@@ -561,6 +566,8 @@ class RunDriver:
         )
         self._snapshot_id = await self.store.commit(self.session_id, record)
         self._committed = len(self._messages)
+        if self.setup.hooks is not None:
+            self.setup.hooks.record(self._messages)  # the transcript follows every committed step
         self.emitter.emit(SnapshotCreated(snapshot_id=self._snapshot_id, step=self._step))
 
     async def _idle_watchdog(self, idle_timeout: float) -> None:
