@@ -5,7 +5,7 @@ before a run starts; they are not tool operations and do not go through the work
 discovery is a pure function of (`home`, `cwd`, files) and tests can run against a temporary tree.
 
 Contract: paths are absolute POSIX strings; `read_bytes` raises `OSError` (e.g. `FileNotFoundError`) when the file
-cannot be read; the predicates never raise.
+cannot be read; the predicates and `list_dir` (names in a directory, [] when it cannot be listed) never raise.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = ["HostFiles", "LocalFiles"]
 
 
 class HostFiles(Protocol):
-    """What discovery needs from a filesystem: four queries and one read."""
+    """What discovery needs from a filesystem: five queries and one read."""
 
     def read_bytes(self, path: str) -> bytes: ...
 
@@ -28,6 +28,8 @@ class HostFiles(Protocol):
     def exists(self, path: str) -> bool: ...
 
     def realpath(self, path: str) -> str: ...
+
+    def list_dir(self, path: str) -> list[str]: ...
 
 
 class LocalFiles:
@@ -48,3 +50,9 @@ class LocalFiles:
 
     def realpath(self, path: str) -> str:
         return os.path.realpath(path)
+
+    def list_dir(self, path: str) -> list[str]:
+        try:
+            return os.listdir(path)
+        except OSError:
+            return []

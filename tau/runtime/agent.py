@@ -1,9 +1,9 @@
 """Agent factory: JobSpec -> the one pydantic-ai `Agent` of a run, plus what the driver reports about it.
 
 The only place tau constructs `Agent(...)`. Composition, outermost first:
-  hooks ∘ permission layer ∘ compaction (capabilities) ∘ checkpoints (`CheckpointToolset`, when on) ∘ tool gate
-  (the finalize turn hides tools) ∘ the tools: built-ins (over `ctx.workspace`), skill, memory, MCP, task, `ask_user`
-  (adjacent plain function toolsets merged into one: `merge_function_toolsets`)
+  hooks ∘ permission layer ∘ compaction ∘ on-demand memory (capabilities) ∘ checkpoints (`CheckpointToolset`, when
+  on) ∘ tool gate (the finalize turn hides tools) ∘ the tools: built-ins (over `ctx.workspace`), skill, memory, MCP,
+  task, `ask_user` (adjacent plain function toolsets merged into one: `merge_function_toolsets`)
 and the model: RecordingModel (with --record) ∘ RetryingModel ∘ provider model. Structured output (`output.schema`)
 uses pydantic-ai's `StructuredDict` plus a jsonschema output validator that sends violations back to the model.
 Plan mode (`permissions.mode == "plan"`) replaces the output with `submit_plan` or text (tau.runtime.plan) and adds
@@ -26,6 +26,7 @@ from pydantic_ai.workspaces import WorkspaceBackend
 
 from tau.config.spec import BUILTIN_TOOLS, JobSpec
 from tau.hooks import HookSession
+from tau.memory.capability import OnDemandMemoryCapability
 from tau.permissions import AskAnswer, Asker, AskRequest, PermissionPolicy, permission_layer
 from tau.protocol import RetryScheduled
 from tau.protocol.printable import printable
@@ -164,6 +165,13 @@ def _safe_tools(job: JobSpec) -> set[str]:
     return {"todo", "skill", "task", ASK_TOOL} | ({"memory"} if job.permissions.mode != "plan" else set())
 
 
+def _on_demand_memory(job: JobSpec, context: ContextParts, emitter: Emitter) -> list[OnDemandMemoryCapability]:
+    """Rules with `paths:` and nested CLAUDE.md/AGENTS.md, loaded when the file tools first touch their paths."""
+    if context.on_demand is None:
+        return []
+    return [OnDemandMemoryCapability(context.on_demand, job.environment.workspace, emit=emitter.emit)]
+
+
 def build_setup(
     job: JobSpec,
     emitter: Emitter,
@@ -229,6 +237,7 @@ def build_setup(
             *([hooks.capability] if hooks else []),
             layer.capability,
             *inner_capabilities(job, emitter, hooks),
+            *_on_demand_memory(job, context, emitter),
         ],
         output_type=_output_type(job),
         retries={"tools": 3, "output": 3},

@@ -29,12 +29,14 @@ from tau.memory import (
     render_working_memory,
 )
 from tau.memory.bootstrap import find_project_root
+from tau.memory.ondemand import OnDemandMemory
 from tau.protocol import McpServerInfo
 from tau.runtime.agent_defs import AgentDefinition, discover_agents
 from tau.runtime.emitter import Emitter
+from tau.runtime.skill_activation import preapproval, preload_skills, untrusted_notice
 from tau.runtime.subagents import child_session_id
 from tau.runtime.workspace import OpenedWorkspace
-from tau.skills import discover_skills, listing_budget, listing_warning, skills_toolset
+from tau.skills import SkillBinding, discover_skills, listing_budget, listing_warning, skills_toolset
 
 
 @dataclass
@@ -47,7 +49,9 @@ class ContextParts:
     skills: list[str] = field(default_factory=list)
     mcp: list[McpServerInfo] = field(default_factory=list)
     agents: tuple[AgentDefinition, ...] = ()
+    skill_binding: SkillBinding | None = None  # the skill tool's catalog and activation (filled in by the runtime)
     warnings: list[str] = field(default_factory=list)
+    on_demand: OnDemandMemory | None = None  # rules with `paths:` and nested memory, loaded as file tools touch paths
 
 
 async def load_working_memory(job: JobSpec, workspace: WorkspaceBackend) -> str | None:
@@ -76,6 +80,7 @@ def gather_context(job: JobSpec, *, memory_index: str | None = None) -> ContextP
             parts.before_job.append(boot.render())
         parts.memory_files.extend(f.path for f in boot.files)
         parts.warnings.extend(boot.warnings)
+        parts.on_demand = OnDemandMemory.after(boot, cwd=workspace, home=home, trusted=job.trust.trusted)
     if job.skills.enabled:
         catalog = discover_skills(cwd=workspace, home=home, project_root=root, workspace_root=workspace)
         budget = listing_budget(job.model.capabilities.context_window)
@@ -86,13 +91,23 @@ def gather_context(job: JobSpec, *, memory_index: str | None = None) -> ContextP
         parts.warnings.extend(catalog.warnings)
         if (warning := listing_warning(omitted, budget)) is not None:
             parts.warnings.append(warning)
+        parts.skill_binding = SkillBinding(catalog, activate=preapproval(trusted=job.trust.trusted))
+        if (notice := untrusted_notice(catalog, trusted=job.trust.trusted, root=job.trust.root)) is not None:
+            parts.warnings.append(notice)
         if catalog.model_skills:
-            parts.toolsets.append(skills_toolset(catalog))
+            parts.toolsets.append(skills_toolset(catalog, binding=parts.skill_binding))
             parts.tool_names.append("skill")
     if job.subagents.max_depth > 0:
-        agents = discover_agents(workspace, home=home or None, project_root=root, model_aliases=job.subagents.models)
-        parts.agents = agents.definitions
-        parts.warnings.extend(agents.warnings)
+        agents = discover_agents(
+            workspace,
+            home=home or None,
+            project_root=root,
+            model_aliases=job.subagents.models,
+            confined=not job.trust.trusted,
+        )
+        skills = parts.skill_binding.catalog if parts.skill_binding is not None else None
+        parts.agents, preload_warnings = preload_skills(agents.definitions, skills)
+        parts.warnings.extend([*agents.warnings, *preload_warnings])
     if job.memory.working:
         parts.after_job.append(render_working_memory(memory_index, job.memory.dir))
         if memory_index is not None:

@@ -66,7 +66,7 @@ def test_compat_off_reads_only_taus_user_file(home: Path, repo: Path) -> None:
     assert paths(load(repo, home, compat=False)) == [str(home / ".config/tau/TAU.md")]
 
 
-def test_one_file_per_dir_by_preference_plus_claude_local(home: Path, repo: Path) -> None:
+def test_tau_md_overrides_its_directory_else_agents_and_claude_both_load(home: Path, repo: Path) -> None:
     write(repo / "TAU.md", "tau\n")
     write(repo / "AGENTS.md", "agents\n")
     write(repo / "CLAUDE.md", "claude\n")
@@ -79,8 +79,20 @@ def test_one_file_per_dir_by_preference_plus_claude_local(home: Path, repo: Path
         (str(repo / "TAU.md"), "project"),
         (str(repo / "CLAUDE.local.md"), "local"),
         (str(repo / "a/AGENTS.md"), "project"),
+        (str(repo / "a/CLAUDE.md"), "project"),
         (str(repo / "a/b/CLAUDE.md"), "project"),
     ]
+
+
+def test_claude_md_beside_agents_md_is_deduplicated_by_content(home: Path, repo: Path) -> None:
+    write(repo / "AGENTS.md", "shared rules\n")
+    write(repo / "CLAUDE.md", "shared rules\n\n")  # a copy (whitespace aside)
+    write(repo / "a/AGENTS.md", "a rules\n")
+    (repo / "a/CLAUDE.md").symlink_to(repo / "a/AGENTS.md")  # the usual link
+    write(repo / "a/.claude/CLAUDE.md", "a claude-dir rules\n")
+    memory = load(repo / "a", home)
+    assert paths(memory) == [str(repo / "AGENTS.md"), str(repo / "a/AGENTS.md"), str(repo / "a/.claude/CLAUDE.md")]
+    assert memory.warnings == []
 
 
 def test_an_empty_preferred_file_falls_back_to_the_next(home: Path, repo: Path) -> None:
@@ -200,23 +212,27 @@ def test_cap_keeps_the_most_specific_files_and_reports_cuts(home: Path, repo: Pa
     assert memory.dropped == [str(home / ".config/tau/TAU.md")]
     assert memory.total_bytes == 139
     assert memory.warnings == [
-        f"memory file {repo / 'AGENTS.md'} truncated to 39 of 130 bytes (memory cap 150 bytes)",
-        f"memory file {home / '.config/tau/TAU.md'} dropped: over the 150-byte memory cap",
+        f"memory file {repo / 'AGENTS.md'} truncated to 39 of 130 bytes: over the 150-byte memory cap "
+        "(memory.max_bytes); raise it to load the whole file",
+        f"memory file {home / '.config/tau/TAU.md'} (100 bytes) not loaded: over the 150-byte memory cap "
+        "(memory.max_bytes); raise it to load the file",
     ]
     rendered = memory.render()
     assert f'<memory source="{repo / "AGENTS.md"}" truncated="true">\nroot line 00\nroot line 01\nroot line 02\n' in (
         rendered
     )
-    assert "root line 02\n[truncated by tau: 39 of 130 bytes shown]\n</memory>" in rendered
+    assert "root line 02\n[truncated by tau: 39 of 130 bytes shown; over the memory cap]\n</memory>" in rendered
     assert "u" * 99 not in rendered
 
 
-def test_cap_default_is_32_kib(home: Path, repo: Path) -> None:
-    write(repo / "AGENTS.md", "x" * 1023 + "\n" + "y" * 39_999 + "\n" + "z\n")
+def test_cap_default_is_256_kib(home: Path, repo: Path) -> None:
+    write(repo / "AGENTS.md", "x" * 1023 + "\n" + "y" * 299_999 + "\n" + "z\n")
     memory = load(repo, home)
     [loaded] = memory.files
-    assert (loaded.bytes, loaded.size, loaded.truncated) == (1024, 41_026, True)
-    write(repo / "AGENTS.md", "x" * 40_000 + "\n")
+    assert (loaded.bytes, loaded.size, loaded.truncated) == (1024, 301_026, True)
+    [warning] = memory.warnings
+    assert warning.startswith(f"memory file {repo / 'AGENTS.md'} truncated to 1024 of 301026 bytes: over the 262144")
+    write(repo / "AGENTS.md", "x" * 300_000 + "\n")
     one_line = load(repo, home)
     assert (one_line.files, one_line.dropped) == ([], [str(repo / "AGENTS.md")])
 
