@@ -146,7 +146,7 @@ class OutputLayer(_Layer):
 class MemoryLayer(_Layer):
     enabled: bool = True
     compat: bool = True
-    max_bytes: Count = 32_768
+    max_bytes: Count = 262_144
     dir: str = ".tau/memory"
     working: bool = True
 

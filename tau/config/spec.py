@@ -89,7 +89,7 @@ class MemorySpec(_Frozen):
 
     enabled: bool = True  # load bootstrap memory files into the instructions
     compat: bool = True  # also ~/.claude/CLAUDE.md and ~/.codex/AGENTS.md
-    max_bytes: int = Field(default=32_768, ge=1)
+    max_bytes: int = Field(default=262_144, ge=1)  # 256 KiB; see tau.memory.bootstrap
     dir: str = ".tau/memory"  # working-memory directory inside the workspace
     working: bool = True  # offer the `memory` tool and load its INDEX.md
 

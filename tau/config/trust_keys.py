@@ -107,7 +107,7 @@ KEYS: dict[str, KeyRule] = {
     "output": TRUST,
     "memory.enabled": _t(_off, True),
     "memory.compat": _t(_off, True),
-    "memory.max_bytes": _t(_lower, 32_768),
+    "memory.max_bytes": _t(_lower, 262_144),
     "memory.dir": TRUST,
     "memory.working": _t(_off, True),
     "skills.enabled": _t(_off, True),
