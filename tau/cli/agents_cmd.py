@@ -1,5 +1,6 @@
 """`tau agents ls`: the subagent types a run started in a directory would offer to its `task` tool, in precedence
-order, with what discovery skipped (warnings) and shadowed (name clashes). `--json` prints one JSON object.
+order, with what discovery skipped (warnings) and shadowed (name clashes, naming the winner), and per agent the
+`tools:` entries tau does not have (never granted). `--json` prints one JSON object.
 Registered by `tau.cli.main` (the lead adds it to the command groups).
 """
 
@@ -8,8 +9,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from tau.runtime.agent_defs import AgentDefinition
 
 __all__ = ["agents_group"]
 
@@ -45,22 +50,33 @@ def agents_ls(cwd: str | None, as_json: bool) -> None:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     for definition in catalog.definitions:
-        tools = "all (inherited)" if definition.tools is None else ", ".join(definition.tools) or "none"
-        click.echo(f"{definition.name}  ({definition.scope})  {definition.path}")
-        click.echo(f"    {definition.description}")
-        click.echo(f"    tools: {tools}")
-        if definition.disallowed_tools or definition.deny_rules:
-            click.echo(f"    disallowed: {', '.join((*definition.disallowed_tools, *definition.deny_rules))}")
-        extras = [
-            f"model {definition.model}" if definition.model else "",
-            f"maxTurns {definition.max_turns}" if definition.max_turns else "",
-            f"permissionMode {definition.permission_mode}" if definition.permission_mode else "",
-        ]
-        if any(extras):
-            click.echo(f"    {', '.join(e for e in extras if e)}")
+        _echo_definition(definition)
     if not catalog.definitions:
         click.echo("(no subagents)")
     for shadow in catalog.shadowed:
         click.echo(f"shadowed: {shadow.name} at {shadow.path} (by {shadow.shadowed_by})")
     for warning in catalog.warnings:
         click.echo(f"warning: {warning}")
+
+
+def _echo_definition(definition: AgentDefinition) -> None:
+    from tau.runtime.agent_defs import missing_reason
+
+    tools = "all (inherited)" if definition.tools is None else ", ".join(definition.tools) or "none"
+    click.echo(f"{definition.name}  ({definition.scope})  {definition.path}")
+    for line in definition.description.splitlines() or [""]:
+        click.echo(f"    {line}".rstrip())
+    click.echo(f"    tools: {tools}")
+    for name in definition.missing_tools:
+        click.echo(f"    missing tool: {name} ({missing_reason(name)}); not granted")
+    if definition.disallowed_tools or definition.deny_rules:
+        click.echo(f"    disallowed: {', '.join((*definition.disallowed_tools, *definition.deny_rules))}")
+    if definition.skills:
+        click.echo(f"    skills (preloaded): {', '.join(definition.skills)}")
+    extras = [
+        f"model {definition.model}" if definition.model else "",
+        f"maxTurns {definition.max_turns}" if definition.max_turns else "",
+        f"permissionMode {definition.permission_mode}" if definition.permission_mode else "",
+    ]
+    if any(extras):
+        click.echo(f"    {', '.join(e for e in extras if e)}")

@@ -1,5 +1,6 @@
 """`tau skills ls`: the skills a run started in a directory would offer, in precedence order, with what discovery
-skipped (warnings), what it shadowed (name clashes) and what the listing budget leaves out. `--json` prints one
+skipped (warnings), what it shadowed (name clashes) and what the listing budget leaves out; per skill its
+`argument-hint`, whether it runs in a subagent (`context: fork`, `agent`) and its `allowed-tools`. `--json` prints one
 JSON object. Registered by `tau.cli.main`.
 """
 
@@ -12,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tau.cli.skills_shipped_cmd import skills_shipped
+
 if TYPE_CHECKING:
-    from tau.skills import SkillCatalog
+    from tau.skills import Skill, SkillCatalog
 
 __all__ = ["skills_group"]
 
@@ -21,6 +24,9 @@ __all__ = ["skills_group"]
 @click.group("skills")
 def skills_group() -> None:
     """Inspect the skills a run offers (.tau/skills, .claude/skills, .agents/skills and user-level ones)."""
+
+
+skills_group.add_command(skills_shipped)
 
 
 @skills_group.command("ls")
@@ -55,21 +61,31 @@ def skills_ls(cwd: str | None, context_window: int, as_json: bool) -> None:
         click.echo(json.dumps(_as_json(catalog, omitted, warnings, budget), indent=2, ensure_ascii=False))
         return
     for skill in catalog.skills:
-        flags: list[str] = [skill.scope]
-        if not skill.meta.model_invocable:
-            flags.append("not model-invocable")
-        if skill.name in omitted:
-            flags.append("omitted from listing")
-        if skill.workspace_dir is None:
-            flags.append("outside workspace")
-        click.echo(f"{skill.name}  ({', '.join(flags)})  {skill.path}")
-        click.echo(f"    {skill.description}")
+        _echo_skill(skill, omitted)
     if not catalog.skills:
         click.echo("(no skills)")
     for shadow in catalog.shadowed:
         click.echo(f"shadowed: {shadow.name} at {shadow.path} (by {shadow.shadowed_by})")
     for warning in warnings:
         click.echo(f"warning: {warning}")
+
+
+def _echo_skill(skill: Skill, omitted: list[str]) -> None:
+    flags: list[str] = [skill.scope]
+    if not skill.meta.model_invocable:
+        flags.append("not model-invocable")
+    if skill.name in omitted:
+        flags.append("omitted from listing")
+    if skill.workspace_dir is None:
+        flags.append("outside workspace")
+    click.echo(f"{skill.name}  ({', '.join(flags)})  {skill.path}")
+    click.echo(f"    {skill.description}")
+    if skill.meta.argument_hint:
+        click.echo(f"    arguments: {skill.meta.argument_hint}")
+    if skill.meta.fork:
+        click.echo(f"    runs in a subagent: {skill.meta.agent or 'general-purpose'} (context: fork)")
+    if skill.meta.allowed_tools:
+        click.echo(f"    allowed-tools: {', '.join(skill.meta.allowed_tools)}")
 
 
 def _as_json(catalog: SkillCatalog, omitted: list[str], warnings: list[str], budget: int) -> dict[str, Any]:
@@ -88,6 +104,9 @@ def _as_json(catalog: SkillCatalog, omitted: list[str], warnings: list[str], bud
                 "compatibility": skill.meta.compatibility,
                 "metadata": skill.meta.metadata,
                 "allowed_tools": list(skill.meta.allowed_tools),
+                "argument_hint": skill.meta.argument_hint,
+                "context": "fork" if skill.meta.fork else None,
+                "agent": skill.meta.agent,
                 "in_listing": skill.meta.model_invocable and skill.name not in omitted,
             }
             for skill in catalog.skills

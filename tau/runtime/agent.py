@@ -218,6 +218,8 @@ def build_setup(
         store=store,
         parent=parent,
         host_env=host_env,
+        skills=context.skill_binding,  # its `context: fork` skills run on the same subagent machinery
+        notices=context.warnings,  # reported after the first event, with the context's own
     )
     if task is not None:
         sources.append(task)

@@ -1,11 +1,16 @@
-"""Subagent definitions: `.tau/agents/*.md` and `.claude/agents/*.md` files (COMPAT.md C4) parsed and discovered.
+"""Subagent definitions: `.tau/agents/**/*.md` and `.claude/agents/**/*.md` files (COMPAT.md C4) parsed and discovered.
 
 A definition is markdown with YAML frontmatter; the body is the subagent's system prompt. Frontmatter keys read:
-`name` (required, lowercase-hyphen), `description` (required), `tools` (allowlist: comma string or list; omitted =
-inherit the parent's tools), `disallowedTools`, `model` (`inherit` default, `provider:name`, a Claude alias via the
-configured alias map, `claude-*` ids as Anthropic models), `maxTurns`, `permissionMode`, `skills` (recorded).
-Tool names may be Claude Code's (`Read`, `Bash`, ...) or tau's (`read`, `bash`); both become tau's names.
-`Agent`/`Task` name the `task` tool; `Agent(a, b)` also limits which subagent types the child may spawn.
+`name` (lowercase-hyphen; omitted: the file's stem), `description` (required; a literal `\n` in it is a line
+break, as Claude Code shows it), `tools` (allowlist: comma string or list; omitted or `*` = inherit the parent's
+tools), `disallowedTools`, `model` (`inherit` default, `provider:name`, a Claude alias via the configured alias map,
+`claude-*` ids as Anthropic models), `maxTurns`, `permissionMode`, `skills` (preloaded by the runtime: the named
+skills' bodies join the subagent's instructions).
+Tool names may be Claude Code's (`Read`, `Bash`, `LS`, `MultiEdit`, ...) or tau's (`read`, `bash`); both become
+tau's names. `Agent`/`Task` name the `task` tool; `Agent(a, b)` also limits which subagent types the child may spawn.
+A `tools` entry naming a tool tau does not have (`WebSearch`, `WebFetch`, `NotebookEdit`, `TodoWrite`, ...) is kept
+out of the allowlist and recorded in `missing_tools` with a warning: `tau agents ls` and the run's start notice say
+so (a child left with no tools is never silent).
 
 Invariants: a definition never widens what a run may do. A `tools` entry with a specifier (`Bash(git:*)`) cannot be
 enforced as an allowlist, so it is dropped with a warning (not granted); a `disallowedTools` entry with a specifier
@@ -13,7 +18,12 @@ becomes a permission deny rule for the child. Files that cannot be used are skip
 
 Discovery order (first definition of a name wins, later ones are recorded as shadowed): for each directory from the
 working directory up to the project root (nearest first) its `.tau/agents` then `.claude/agents`; then the user's
-`~/.config/tau/agents` then `~/.claude/agents`. Parsing is pure; `discover_agents` reads host files only.
+`~/.config/tau/agents` then `~/.claude/agents`. Each directory is read with its subfolders, as Claude Code does
+(hidden entries skipped, symbolic links to folders not followed, at most `MAX_AGENT_DEPTH` levels and
+`MAX_AGENT_FILES` files); within one directory a file nearer the top wins over one deeper down, then path order
+(`a.md` before `team/a.md` before `z/a.md`). In an untrusted repository (`confined`), a project file whose real
+path leads outside the project is skipped.
+Parsing is pure; `discover_agents` reads host files only.
 """
 
 from __future__ import annotations
@@ -29,24 +39,30 @@ from tau.config.documents import load_yaml
 from tau.confine import inside
 from tau.errors import ConfigError
 from tau.protocol.names import tau_name
-from tau.skills.parse import split_frontmatter
+from tau.skills.parse import split_frontmatter, unescape_description
+from tau.tools import TOOL_FACTORIES
 
 __all__ = [
     "CLAUDE_MODEL_ALIASES",
+    "MAX_AGENT_DEPTH",
+    "MAX_AGENT_FILES",
     "PERMISSION_MODES",
     "TASK_TOOL",
+    "TAU_AGENT_TOOLS",
     "AgentCatalog",
     "AgentDefinition",
     "AgentDefinitionError",
     "Scope",
     "Shadowed",
     "agent_dirs",
+    "builtin_agents",
     "discover_agents",
+    "missing_reason",
     "parse_agent_md",
 ]
 
 TASK_TOOL = "task"
-Scope = Literal["project", "user"]
+Scope = Literal["project", "user", "builtin"]
 ClaudePermissionMode = Literal["default", "acceptEdits", "dontAsk", "bypassPermissions", "plan"]
 PERMISSION_MODES: tuple[ClaudePermissionMode, ...] = ("default", "acceptEdits", "dontAsk", "bypassPermissions", "plan")
 CLAUDE_MODEL_ALIASES: frozenset[str] = frozenset({"haiku", "sonnet", "opus", "opusplan", "default"})
@@ -54,6 +70,54 @@ _NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _SPECIFIER = re.compile(r"^([A-Za-z0-9_.-]+)\((.*)\)$", re.DOTALL)
 _IGNORED_KEYS = ("mcpServers", "hooks", "isolation", "background", "memory", "initialPrompt", "effort")
 _TASK_NAMES = frozenset({"Agent", "Task", TASK_TOOL})
+MAX_AGENT_DEPTH = 6
+MAX_AGENT_FILES = 500
+TAU_AGENT_TOOLS: frozenset[str] = frozenset(TOOL_FACTORIES) | {"skill", "memory", TASK_TOOL}
+"""Every tool name a subagent definition can be granted (MCP tools, `mcp__server__tool`, come on top per run)."""
+_WHY_MISSING: dict[str, str] = {
+    "WebFetch": "no web tools in tau",
+    "WebSearch": "no web tools in tau",
+    "ask_user": "subagents cannot ask the user",
+    "submit_plan": "subagents do not submit plans",
+}
+
+
+_GENERAL_PURPOSE_PROMPT = (
+    "You are a general-purpose subagent. Carry out the task in the prompt completely with your tools, then answer "
+    "with a concise report of what you found or did."
+)
+_EXPLORE_PROMPT = (
+    "You are a read-only exploration subagent. Search and read the workspace to carry out the task in the prompt; "
+    "do not create, modify or delete anything. Answer with a concise report of what you found, naming files."
+)
+
+
+def builtin_agents() -> dict[str, AgentDefinition]:
+    """Claude Code's built-in subagent types, for skills with `context: fork` whose `agent:` names one that no
+    definition file provides: `general-purpose` (every tool of the parent), `Explore` and `Plan` (read-only tools in
+    plan mode)."""
+    read_only = ("read", "glob", "grep", "ls", "bash", "skill")
+    return {
+        "general-purpose": AgentDefinition(
+            "general-purpose", "General-purpose subagent.", _GENERAL_PURPOSE_PROMPT, scope="builtin"
+        ),
+        "Explore": AgentDefinition(
+            "Explore",
+            "Read-only exploration.",
+            _EXPLORE_PROMPT,
+            scope="builtin",
+            tools=read_only,
+            permission_mode="plan",
+        ),
+        "Plan": AgentDefinition(
+            "Plan",
+            "Read-only research for planning.",
+            _EXPLORE_PROMPT,
+            scope="builtin",
+            tools=read_only,
+            permission_mode="plan",
+        ),
+    }
 
 
 class AgentDefinitionError(ValueError):
@@ -77,6 +141,8 @@ class AgentDefinition:
     permission_mode: ClaudePermissionMode | None = None
     skills: tuple[str, ...] = ()
     spawnable: tuple[str, ...] | None = None
+    missing_tools: tuple[str, ...] = ()  # `tools` entries (as written) naming tools tau does not have
+    preloaded: tuple[str, ...] = field(default=(), repr=False)  # rendered bodies of `skills`, set by the runtime
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +158,8 @@ class AgentDefinition:
             "permission_mode": self.permission_mode,
             "skills": list(self.skills),
             "spawnable": None if self.spawnable is None else list(self.spawnable),
+            "missing_tools": list(self.missing_tools),
+            "preloaded_skills": len(self.preloaded),
         }
 
 
@@ -155,11 +223,17 @@ def _string_list(value: object, key: str, warnings: list[str]) -> list[str] | No
     return None
 
 
+def missing_reason(tool: str) -> str:
+    """Why a subagent cannot have `tool` (a name as written in a definition), in a few words."""
+    return _WHY_MISSING.get(tool, _WHY_MISSING.get(tau_name(tool), "no such tool in tau"))
+
+
 @dataclass
 class _Tools:
     names: list[str] = field(default_factory=list)
     spawnable: list[str] | None = None
     deny_rules: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
 
 def _allowlist(items: list[str], warnings: list[str]) -> _Tools:
@@ -174,8 +248,10 @@ def _allowlist(items: list[str], warnings: list[str]) -> _Tools:
                 tools.spawnable = [*(tools.spawnable or []), *types]
         elif match:
             warnings.append(f"tools: {item!r} cannot be enforced as an allowlist entry; not granted")
-        else:
+        elif tau_name(item) in TAU_AGENT_TOOLS or item.startswith("mcp__"):
             tools.names.append(tau_name(item))
+        else:
+            tools.missing.append(item)
     return tools
 
 
@@ -228,8 +304,12 @@ def _permission_mode(value: object, warnings: list[str]) -> ClaudePermissionMode
     return None
 
 
-def _required(data: Mapping[str, Any]) -> tuple[str, str]:
+def _required(data: Mapping[str, Any], stem: str | None) -> tuple[str, str]:
     name = data.get("name")
+    if name is None and stem:
+        if not _NAME.match(stem):
+            raise AgentDefinitionError(f"frontmatter has no 'name' and the file name {stem!r} is not a valid name")
+        name = stem
     if not isinstance(name, str) or not name.strip():
         raise AgentDefinitionError("frontmatter has no 'name'")
     name = name.strip()
@@ -238,7 +318,7 @@ def _required(data: Mapping[str, Any]) -> tuple[str, str]:
     description = data.get("description")
     if not isinstance(description, str) or not description.strip():
         raise AgentDefinitionError(f"agent {name!r}: frontmatter has no 'description'")
-    return name, " ".join(description.split())
+    return name, unescape_description(description)
 
 
 def parse_agent_md(
@@ -249,9 +329,11 @@ def parse_agent_md(
     if parts is None:
         raise AgentDefinitionError("no frontmatter (the file must start with a '---' line and close it with '---')")
     data = _load_frontmatter(parts[0])
-    name, description = _required(data)
+    name, description = _required(data, Path(path).stem if path else None)
     warnings: list[str] = []
     allowed_items = _string_list(data.get("tools"), "tools", warnings)
+    if allowed_items == ["*"]:
+        allowed_items = None  # `tools: "*"`: every tool, as when omitted
     allowed = None if allowed_items is None else _allowlist(allowed_items, warnings)
     denied = _denylist(_string_list(data.get("disallowedTools"), "disallowedTools", warnings) or [])
     skills = _string_list(data.get("skills"), "skills", warnings) or []
@@ -270,6 +352,7 @@ def parse_agent_md(
         permission_mode=_permission_mode(data.get("permissionMode"), warnings),
         skills=tuple(skills),
         spawnable=None if allowed is None or allowed.spawnable is None else tuple(allowed.spawnable),
+        missing_tools=() if allowed is None else tuple(dict.fromkeys(allowed.missing)),
     )
     return definition, warnings
 
@@ -311,10 +394,28 @@ def agent_dirs(
 
 
 def _files(directory: str) -> list[Path]:
-    try:
-        return sorted(p for p in Path(directory).iterdir() if p.suffix == ".md" and p.is_file())
-    except OSError:
+    """The `.md` files under `directory`, shallowest first, then in path order (see the module docstring)."""
+    found: list[tuple[int, str]] = []
+    if not os.path.isdir(directory):
         return []
+    for current, subdirs, names in os.walk(directory, onerror=None, followlinks=False):
+        depth = 0 if current == directory else os.path.relpath(current, directory).count(os.sep) + 1
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith(".")) if depth < MAX_AGENT_DEPTH else []
+        for name in names:
+            path = os.path.join(current, name)
+            if name.endswith(".md") and not name.startswith(".") and os.path.isfile(path):
+                found.append((depth, path))
+        if len(found) >= MAX_AGENT_FILES:
+            break
+    return [Path(path) for _, path in sorted(found)[:MAX_AGENT_FILES]]
+
+
+def _outside(path: Path, bound: str | None) -> str | None:
+    """The real path of a project file that leads outside the project (a symbolic link out of it), else None."""
+    if bound is None:
+        return None
+    real = os.path.realpath(path)
+    return None if inside(real, bound) else real
 
 
 def discover_agents(
@@ -325,13 +426,19 @@ def discover_agents(
     config_home: str | None = None,
     model_aliases: Mapping[str, str] | None = None,
     extra: Sequence[AgentDefinition] = (),
+    confined: bool = False,
 ) -> AgentCatalog:
-    """Every usable definition visible from `cwd`; `extra` (e.g. from config) comes first and wins."""
+    """Every usable definition visible from `cwd`; `extra` (e.g. from config) comes first and wins. `confined` (an
+    untrusted repository): a project file whose real path leads outside the project is skipped."""
     definitions: dict[str, AgentDefinition] = {d.name: d for d in extra}
     warnings: list[str] = []
     shadowed: list[Shadowed] = []
+    bound = os.path.realpath(project_root or cwd) if confined else None
     for directory, scope in agent_dirs(cwd, home=home, project_root=project_root, config_home=config_home):
         for path in _files(directory):
+            if scope == "project" and (real := _outside(path, bound)) is not None:
+                warnings.append(f"{path}: skipped: it leads outside the project (to {real})")
+                continue
             try:
                 text = path.read_text("utf-8")
                 definition, notes = parse_agent_md(text, path=str(path), scope=scope, model_aliases=model_aliases)

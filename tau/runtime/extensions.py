@@ -6,7 +6,8 @@ Each is built here from its config section so `agent.py` stays a plain compositi
 - compaction (`compaction.strategy`, not `off`): shrinks what the model is sent past `threshold` of the window;
   PreCompact hooks run first;
 - subagents (`subagents.max_depth` > 0 and at least one definition): the `task` tool, whose children reuse the
-  parent's toolsets, permission policy, asker, hooks and (unless the definition names another) model.
+  parent's toolsets, permission policy, asker, hooks and (unless the definition names another) model; the same
+  runner runs the skills with `context: fork` (`tau.runtime.skill_activation`), also when no definition exists.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ from tau.runtime.checkpoints import CheckpointLimits, CheckpointRecorder
 from tau.runtime.compaction import compaction_capability
 from tau.runtime.emitter import Emitter
 from tau.runtime.models import build_model
-from tau.runtime.subagents import ParentSession, child_agent_factory, subagent_toolset
+from tau.runtime.skill_activation import skill_forks
+from tau.runtime.subagents import ParentSession, child_agent_factory, subagent_runner, task_tool, tool_notice
 from tau.sessions import FileSessionStore, SessionStore
 from tau.sessions.checkpoints import MemoryObjects, store_objects
+from tau.skills import SkillBinding
+from tau.tools import ToolLimits
 
 
 def checkpoint_recorder(
@@ -66,7 +70,7 @@ def inner_capabilities(job: JobSpec, emitter: Emitter, hooks: HookSession | None
 
 
 def _untrusted_models_dropped(
-    job: JobSpec, definitions: Sequence[AgentDefinition], emitter: Emitter
+    job: JobSpec, definitions: Sequence[AgentDefinition], notices: list[str]
 ) -> Sequence[AgentDefinition]:
     """An untrusted repository's agent definitions run on the parent's model: their `model:` could name any provider,
     and the child's conversation (and the user's key for that provider) would go where the repository chose."""
@@ -75,7 +79,7 @@ def _untrusted_models_dropped(
     dropped = [d.name for d in definitions if d.scope == "project" and d.model]
     if dropped:
         names = ", ".join(sorted(dropped))
-        emitter.emit_notice(
+        notices.append(
             f"untrusted workspace: the model of project agent(s) {names} is not used (they run on this run's model); "
             "trust the workspace (`tau trust`) to use it"
         )
@@ -96,10 +100,18 @@ def task_toolset(
     store: SessionStore,
     parent: ParentSession,
     host_env: Mapping[str, str],
+    skills: SkillBinding | None = None,
+    notices: list[str] | None = None,
 ) -> AbstractToolset[None] | None:
-    if not definitions or job.subagents.max_depth <= 0:
+    """The `task` tool (None without definitions), and `skills.fork` bound to the same runner. Notices (untrusted
+    models dropped, tools a definition will not get) go to `notices`, which the first event's notices follow."""
+    forks = skills is not None and any(skill.meta.fork for skill in skills.catalog.skills)
+    if not (definitions or forks) or job.subagents.max_depth <= 0:
         return None
-    definitions = _untrusted_models_dropped(job, definitions, emitter)
+    notices = notices if notices is not None else []
+    definitions = _untrusted_models_dropped(job, definitions, notices)
+    if (notice := tool_notice(definitions, tool_names)) is not None:
+        notices.append(notice)
 
     def model_for(ref: str) -> Model:
         spec = resolve_model(
@@ -115,9 +127,10 @@ def task_toolset(
         model_for=model_for,
         instructions=instructions,
         capabilities=[hooks.capability] if hooks is not None else [],
+        limits=ToolLimits.from_spec(job.limits),
     )
     on_stop: Callable[..., Any] | None = hooks.on_subagent_stop if hooks is not None else None
-    return subagent_toolset(
+    runner = subagent_runner(
         definitions,
         parent_tools=list(tool_names),
         depth=0,
@@ -131,3 +144,6 @@ def task_toolset(
         max_result_chars=job.subagents.max_result_chars,
         on_subagent_stop=on_stop,
     )
+    if skills is not None:
+        skills.fork = skill_forks(runner, runner.definitions, trusted=job.trust.trusted)
+    return task_tool(runner) if definitions else None

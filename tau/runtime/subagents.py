@@ -1,18 +1,23 @@
 """Subagents: the `task` tool that runs a child agent with its own context, constrained tools and permission mode.
 
 `subagent_toolset(definitions, ...)` returns a `FunctionToolset` with one tool, `task(description, prompt,
-subagent_type)` (Claude Code's Task tool arguments). Each call:
+subagent_type)` (Claude Code's Task tool arguments); `subagent_runner(...)` returns the `SubagentRunner` behind it,
+whose `launch(ctx, definition, description, prompt)` also runs a forked skill (`tau.runtime.skill_activation`).
+Each call:
 
 1. resolves the definition (unknown type -> `ModelRetry` listing the types);
 2. computes the child's tools: the definition's allowlist (or every parent tool) ∩ the parent's tools minus its
-   `disallowedTools`; `task` only while the child is below `max_depth` (top-level run = depth 0, so with the
-   default max depth 2 a child may delegate once more and a grandchild may not);
+   `disallowedTools` — an allowlist naming `ls` or `multi_edit` also gets them when the parent has `read` / `edit`
+   (`DERIVED_TOOLS`: the same access, Claude Code's LS and MultiEdit); `task` only while the child is below
+   `max_depth` (top-level run = depth 0, so with the default max depth 2 a child may delegate once more and a
+   grandchild may not);
 3. computes its permission mode: the more restrictive of the parent's and the definition's
    (plan < dontAsk < default < acceptEdits < bypassPermissions) — a child never escalates;
 4. asks the lead-supplied `make_child_agent(ChildRequest)` for a pydantic-ai `Agent` (model, toolsets, permission
    layer), then runs it with a fresh message history in the parent's workspace (`ctx.workspace`), with a
    `PrepareTools` capability that hides every tool outside the computed set (so a forbidden call is an unknown tool
-   whatever the factory built), a request limit of `maxTurns` (default `max_turns`), and its own `RunUsage`;
+   whatever the factory built), a request limit of `maxTurns` (default `max_turns`), its own `RunUsage`, and
+   run metadata `{SUBAGENT_DEPTH: depth}` (how a tool tells a child's call from the top-level run's);
 5. records the child as its own session in the store: id `<parent>.task-<call_id>`, root config naming the parent
    session, the parent's head snapshot at the call and the call id; one snapshot per child step, a final one with
    the outcome (`completed`, `failed`, `turn_limit`, `interrupted`);
@@ -20,6 +25,9 @@ subagent_type)` (Claude Code's Task tool arguments). Each call:
    tau's `Budget` reads — includes every child;
 7. returns the child's final text (capped at `max_result_chars`) plus a one-line status, or raises `ToolFailed`
    (a failed tool result; the parent continues) when the child errored or hit its turn limit.
+
+`tool_notice(definitions, tool_names)` is the one run-start notice for definitions whose `tools:` name tools the
+child will not get (tau lacks them, or this run does not have them), saying what each child runs with.
 
 Several `task` calls in one model response run concurrently (pydantic-ai runs parallel tool calls as tasks).
 Cancellation of the parent propagates into its children, which commit `interrupted` before re-raising.
@@ -32,8 +40,6 @@ would have supplied are pydantic-ai's own: `agent.iter(usage=..., workspace=...)
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -50,41 +56,58 @@ from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
 from pydantic_ai.usage import RunUsage, UsageLimits
 
 from tau.config.spec import PermissionMode
-from tau.errors import ConfigError
-from tau.permissions import AskAnswer, Asker, AskRequest, Emit, PermissionPolicy, parse_rules, permission_layer
 from tau.protocol import SubagentCompleted, SubagentStarted, UsageTotals
-from tau.runtime.agent_defs import TASK_TOOL, AgentDefinition, ClaudePermissionMode
+from tau.runtime.agent_defs import TASK_TOOL, AgentDefinition
 from tau.runtime.emitter import usage_totals
-from tau.sessions import FileSessionStore, SessionStore, StepRecord
+from tau.runtime.subagent_children import (
+    ChildRecorder,
+    ChildRequest,
+    ChildSession,
+    MakeChildAgent,
+    child_agent_factory,
+    child_asker,
+    child_session_id,
+    child_sessions,
+)
+from tau.runtime.subagent_rules import (
+    DERIVED_TOOLS,
+    SUBAGENT_DEPTH,
+    child_permission_mode,
+    child_tools,
+    subagent_depth,
+    tool_notice,
+)
+from tau.sessions import SessionStore
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_TURNS",
+    "DERIVED_TOOLS",
+    "SUBAGENT_DEPTH",
     "ChildRequest",
     "ChildRun",
     "ChildSession",
     "MakeChildAgent",
     "ParentSession",
+    "SubagentRunner",
     "SubagentRuns",
     "child_agent_factory",
+    "child_asker",
     "child_permission_mode",
     "child_session_id",
     "child_sessions",
     "child_tools",
+    "subagent_depth",
+    "subagent_runner",
     "subagent_toolset",
+    "task_tool",
+    "tool_notice",
 ]
 
 DEFAULT_MAX_DEPTH = 2
 DEFAULT_MAX_TURNS = 50
 DEFAULT_RESULT_CHARS = 20_000
 MAX_STOP_CONTINUATIONS = 3
-_RANK: dict[ClaudePermissionMode, int] = {
-    "plan": 0,
-    "dontAsk": 1,
-    "default": 2,
-    "acceptEdits": 3,
-    "bypassPermissions": 4,
-}
 ChildStatus = Literal["completed", "failed", "turn_limit", "interrupted"]
 SubagentEvent = SubagentStarted | SubagentCompleted
 StopHook = Callable[[str], Awaitable[Any]]  # tau.hooks.HookSession.on_subagent_stop -> StopVerdict (block, reason)
@@ -96,30 +119,6 @@ class ParentSession:
 
     session_id: str
     head: Callable[[], str | None] = field(default=lambda: None)
-
-
-@dataclass(frozen=True)
-class ChildRequest:
-    """What `make_child_agent` builds an agent for.
-
-    `tools` is every tool name the child may see (tau names; `task` included when it may delegate) — a factory may
-    offer more, the runner hides the rest. `toolsets` must be added to the child's agent (its own `task` tool).
-    `model` None inherits `parent_model` (the delegating run's model). `deny_asks`: the definition asked for
-    `dontAsk`, so calls the policy would ask about are denied. `deny_rules` are extra permission deny rules."""
-
-    definition: AgentDefinition
-    tools: frozenset[str]
-    permission_mode: PermissionMode
-    deny_asks: bool
-    deny_rules: tuple[str, ...]
-    model: str | None
-    parent_model: Model | None
-    depth: int
-    session_id: str
-    toolsets: tuple[AbstractToolset[None], ...] = ()
-
-
-MakeChildAgent = Callable[[ChildRequest], Agent[None, Any]]
 
 
 @dataclass(frozen=True)
@@ -149,39 +148,9 @@ class SubagentRuns:
         return [run for run in self.runs if run.parent_session == session_id]
 
 
-# -- pure rules --------------------------------------------------------------------------------------------------
-
-
-def child_permission_mode(
-    parent: PermissionMode, requested: ClaudePermissionMode | None
-) -> tuple[PermissionMode, bool]:
-    """(tau mode, deny_asks): the more restrictive of the parent's mode and the definition's `permissionMode`."""
-    chosen: ClaudePermissionMode = parent
-    if requested is not None and _RANK[requested] < _RANK[parent]:
-        chosen = requested
-    if chosen == "dontAsk":
-        return "default", True
-    return chosen, False
-
-
-def child_tools(definition: AgentDefinition, parent_tools: Collection[str], *, may_delegate: bool) -> frozenset[str]:
-    """The tool names a child of `definition` sees: never more than the parent has."""
-    offered = set(parent_tools) | {TASK_TOOL}
-    tools = offered if definition.tools is None else offered & set(definition.tools)
-    tools -= set(definition.disallowed_tools)
-    if not may_delegate:
-        tools.discard(TASK_TOOL)
-    return frozenset(tools)
-
-
-def child_session_id(parent: str, call_id: str) -> str:
-    """`<parent>.task-<call_id>` (a valid session id: unsafe characters become '-', long ids are hashed)."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "-", call_id).strip(".-") or "call"
-    session_id = f"{parent}.task-{safe}"
-    if len(session_id) <= 128:
-        return session_id
-    digest = hashlib.sha256(f"{parent}\0{call_id}".encode()).hexdigest()[:16]
-    return f"{parent[:100]}.task-{digest}"
+def _indented(text: str) -> str:
+    """A multi-line description as one list item: continuation lines indented under it."""
+    return text.replace("\n", "\n  ")
 
 
 def _cap(text: str, limit: int) -> str:
@@ -197,50 +166,6 @@ def _final_text(messages: Sequence[ModelMessage]) -> str:
     return "".join(p.content for p in response.parts if isinstance(p, TextPart))
 
 
-# -- recording ---------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Recorder:
-    """Commits a child run to the store step by step, like the driver does for a top-level run."""
-
-    store: SessionStore
-    session_id: str
-    head: str | None = None
-    committed: int = 0
-    step: int = 0
-    usage_committed: dict[str, int] = field(default_factory=dict[str, int])
-    finished: bool = False
-
-    async def begin(self, config: Mapping[str, Any]) -> None:
-        base = self.session_id
-        for attempt in range(1, 6):
-            try:
-                self.head = await self.store.begin(self.session_id, config)
-                return
-            except ConfigError:
-                if attempt == 5:
-                    raise
-                self.session_id = f"{base}-{attempt + 1}"  # the id exists (a resumed parent reuses call ids)
-
-    async def commit(self, messages: Sequence[ModelMessage], status: str, usage: RunUsage) -> None:
-        added = list(messages[self.committed :])
-        if not added and status == "running":
-            return
-        now = {
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "requests": usage.requests,
-            "tool_calls": usage.tool_calls,
-        }
-        delta = {key: value - self.usage_committed.get(key, 0) for key, value in now.items()}
-        self.usage_committed = now
-        self.step += 1
-        record = StepRecord(self.step, added, status=status, usage={k: v for k, v in delta.items() if v})
-        self.head = await self.store.commit(self.session_id, record)
-        self.committed = len(messages)
-
-
 # -- the tool ----------------------------------------------------------------------------------------------------
 
 
@@ -253,7 +178,9 @@ class _Outcome:
 
 
 @dataclass
-class _TaskRunner:
+class SubagentRunner:
+    """Runs children of one delegating run (at `depth`): the `task` tool's calls and forked skills."""
+
     definitions: Mapping[str, AgentDefinition]
     parent_tools: frozenset[str]
     depth: int
@@ -269,7 +196,7 @@ class _TaskRunner:
     on_subagent_stop: StopHook | None
 
     def describe(self) -> str:
-        listing = "\n".join(f"- {d.name}: {d.description}" for d in self.definitions.values())
+        listing = "\n".join(f"- {d.name}: {_indented(d.description)}" for d in self.definitions.values())
         return (
             "Launch a subagent to handle a self-contained task with its own fresh context. It cannot see this "
             "conversation: put everything it needs in `prompt`. Calls in one response run in parallel; use that "
@@ -282,8 +209,21 @@ class _TaskRunner:
         if definition is None:
             known = ", ".join(self.definitions) or "(none)"
             raise ModelRetry(f"Unknown subagent_type {subagent_type!r}. Available: {known}")
+        return await self.launch(ctx, definition, description, prompt)
+
+    async def launch(
+        self,
+        ctx: RunContext[None],
+        definition: AgentDefinition,
+        description: str,
+        prompt: str,
+        *,
+        allow_rules: tuple[str, ...] = (),
+    ) -> str:
+        """Run one child of `definition` on `prompt` (steps 2-7 of the module docstring); `allow_rules` are extra
+        permission allow rules for it (a forked skill's pre-approved `allowed-tools`)."""
         call_id = ctx.tool_call_id or f"t{time.monotonic_ns()}"
-        recorder = _Recorder(self.store, child_session_id(self.parent.session_id, call_id))
+        recorder = ChildRecorder(self.store, child_session_id(self.parent.session_id, call_id))
         child_depth = self.depth + 1
         may_delegate = child_depth < self.max_depth
         tools = child_tools(definition, self.parent_tools, may_delegate=may_delegate)
@@ -291,6 +231,7 @@ class _TaskRunner:
         parent_snapshot = self.parent.head()
         await recorder.begin(self._config(definition, description, prompt, call_id, parent_snapshot, tools, mode))
         nested = self._nested(definition, tools, child_depth, recorder) if TASK_TOOL in tools else ()
+        derived = frozenset(name for name in tools & DERIVED_TOOLS.keys() if name not in self.parent_tools)
         request = ChildRequest(
             definition=definition,
             tools=tools,
@@ -302,6 +243,8 @@ class _TaskRunner:
             depth=child_depth,
             session_id=recorder.session_id,
             toolsets=nested,
+            allow_rules=allow_rules,
+            derived_tools=derived,
         )
         started = SubagentStarted(
             call_id=call_id,
@@ -347,30 +290,23 @@ class _TaskRunner:
         }
 
     def _nested(
-        self, definition: AgentDefinition, tools: frozenset[str], depth: int, recorder: _Recorder
+        self, definition: AgentDefinition, tools: frozenset[str], depth: int, recorder: ChildRecorder
     ) -> tuple[AbstractToolset[None], ...]:
         spawnable = self.definitions
         if definition.spawnable is not None:
             spawnable = {name: d for name, d in self.definitions.items() if name in definition.spawnable}
-        toolset = subagent_toolset(
-            list(spawnable.values()),
+        runner = replace(
+            self,
+            definitions=spawnable,
             parent_tools=tools,
             depth=depth,
-            max_depth=self.max_depth,
-            make_child_agent=self.make_child_agent,
-            store=self.store,
-            parent_session=ParentSession(recorder.session_id, lambda: recorder.head),
+            parent=ParentSession(recorder.session_id, lambda: recorder.head),
             parent_mode=child_permission_mode(self.parent_mode, definition.permission_mode)[0],
-            emit=self.emit,
-            runs=self.runs,
-            max_turns=self.max_turns,
-            max_result_chars=self.max_result_chars,
-            on_subagent_stop=self.on_subagent_stop,
         )
-        return (toolset,)
+        return (task_tool(runner),)
 
     async def _run(
-        self, ctx: RunContext[None], request: ChildRequest, prompt: str, recorder: _Recorder, usage: RunUsage
+        self, ctx: RunContext[None], request: ChildRequest, prompt: str, recorder: ChildRecorder, usage: RunUsage
     ) -> _Outcome:
         try:
             agent = self.make_child_agent(request)
@@ -393,6 +329,7 @@ class _TaskRunner:
                     usage=usage,
                     usage_limits=UsageLimits(request_limit=limit),
                     workspace=ctx.workspace,
+                    metadata={SUBAGENT_DEPTH: request.depth},
                     capabilities=[PrepareTools(only_allowed)],
                 ) as run:
                     try:
@@ -422,7 +359,12 @@ class _TaskRunner:
         return reason if getattr(verdict, "block", False) and reason else None
 
     async def _finish(
-        self, recorder: _Recorder, messages: Sequence[ModelMessage], status: str, usage: RunUsage, ctx: RunContext[None]
+        self,
+        recorder: ChildRecorder,
+        messages: Sequence[ModelMessage],
+        status: str,
+        usage: RunUsage,
+        ctx: RunContext[None],
     ) -> None:
         if recorder.finished:
             return
@@ -440,7 +382,7 @@ class _TaskRunner:
         description: str,
         call_id: str,
         parent_snapshot: str | None,
-        recorder: _Recorder,
+        recorder: ChildRecorder,
         usage: RunUsage,
         outcome: _Outcome,
     ) -> str:
@@ -487,7 +429,7 @@ class _TaskRunner:
             self.emit(event)
 
 
-def subagent_toolset(
+def subagent_runner(
     definitions: Sequence[AgentDefinition],
     *,
     parent_tools: Collection[str],
@@ -502,12 +444,10 @@ def subagent_toolset(
     max_turns: int = DEFAULT_MAX_TURNS,
     max_result_chars: int = DEFAULT_RESULT_CHARS,
     on_subagent_stop: StopHook | None = None,
-) -> FunctionToolset[None]:
-    """The `task` tool for a run at `depth` (top level = 0); empty when there is nothing to delegate to or the run
-    is at `max_depth`. `parent_tools` are the tool names the delegating run has (children get a subset)."""
-    if not definitions or depth >= max_depth:
-        return FunctionToolset[None]([])
-    runner = _TaskRunner(
+) -> SubagentRunner:
+    """The runner of a delegating run at `depth` (top level = 0) offering `definitions` to its `task` tool.
+    `parent_tools` are the tool names the delegating run has (children get a subset)."""
+    return SubagentRunner(
         definitions={d.name: d for d in definitions},
         parent_tools=frozenset(parent_tools),
         depth=depth,
@@ -523,6 +463,12 @@ def subagent_toolset(
         on_subagent_stop=on_subagent_stop,
     )
 
+
+def task_tool(runner: SubagentRunner) -> FunctionToolset[None]:
+    """The `task` tool over `runner` (empty when it has nothing to delegate to or is at its maximum depth)."""
+    if not runner.definitions or runner.depth >= runner.max_depth:
+        return FunctionToolset[None]([])
+
     async def task(ctx: RunContext[None], description: str, prompt: str, subagent_type: str) -> str:
         """Run a subagent.
 
@@ -536,103 +482,7 @@ def subagent_toolset(
     return FunctionToolset[None]([Tool(task, name=TASK_TOOL, description=runner.describe())], max_retries=2)
 
 
-# -- the default child factory -----------------------------------------------------------------------------------
-
-
-def child_asker(asker: Asker, *, deny_asks: bool) -> Asker:
-    """The parent's asker for a child: a child cannot suspend (its output is text), and `dontAsk` denies."""
-
-    async def ask(request: AskRequest) -> AskAnswer:
-        if deny_asks:
-            return "This subagent runs in dontAsk mode: calls that need approval are denied."
-        answer = await asker(request)
-        if answer is None:
-            return "A subagent cannot wait for approval; do this without the call or report what you need."
-        return answer
-
-    return ask
-
-
-def child_agent_factory(
-    *,
-    toolsets: Sequence[AbstractToolset[None]],
-    policy: PermissionPolicy,
-    asker: Asker,
-    emit_permission: Emit,
-    model: Model | None = None,
-    model_for: Callable[[str], Model] | None = None,
-    instructions: Sequence[str] = (),
-    capabilities: Sequence[Any] = (),
-) -> MakeChildAgent:
-    """A `make_child_agent` over the parent's pieces: its toolsets (filtered to the child's tools), its permission
-    policy in the child's mode (plus the definition's deny rules), its asker (see `child_asker`), its model (or
-    `model_for(definition.model)`), shared `instructions` then the definition's prompt."""
-
-    def make(request: ChildRequest) -> Agent[None, Any]:
-        extra_deny = parse_rules(request.deny_rules, workspace=policy.workspace, home=policy.home)
-        child_policy = replace(policy, mode=request.permission_mode, deny=(*policy.deny, *extra_deny))
-        layer = permission_layer(
-            child_policy, asker=child_asker(asker, deny_asks=request.deny_asks), emit=emit_permission
-        )
-        if request.model is not None and model_for is not None:
-            chosen: Model | None = model_for(request.model)
-        else:
-            chosen = request.parent_model or model
-        allowed = request.tools
-        filtered = [toolset.filtered(lambda ctx, tool_def: tool_def.name in allowed) for toolset in toolsets]
-        return Agent(
-            chosen,
-            instructions=[*instructions, request.definition.prompt],
-            toolsets=[*filtered, *request.toolsets],
-            capabilities=[*capabilities, layer.capability],
-            output_type=str,
-            retries={"tools": 3, "output": 3},
-            name=request.definition.name,
-        )
-
-    return make
-
-
-# -- listing child sessions --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChildSession:
-    """A child session found in a file store (what `tau sessions log` shows under the parent)."""
-
-    session_id: str
-    agent: str
-    description: str
-    parent_session: str
-    parent_snapshot: str | None
-    call_id: str
-    status: str
-    head: str
-
-
-def child_sessions(store: FileSessionStore, parent_session: str) -> list[ChildSession]:
-    """The direct child sessions of `parent_session` in a `FileSessionStore` (blocking; run it in a thread)."""
-    found: list[ChildSession] = []
-    prefix = f"{parent_session}.task-"
-    for session_id in sorted(store.refs.sessions()):
-        if not session_id.startswith(prefix):
-            continue
-        head_id = store.head(session_id)
-        head = store.snapshot(head_id)
-        root = store.snapshot(head.root or head_id)
-        info = store.config(root.config).get("subagent")
-        if not isinstance(info, dict) or info.get("parent_session") != parent_session:
-            continue  # a grandchild, or a session that merely shares the prefix
-        found.append(
-            ChildSession(
-                session_id=session_id,
-                agent=str(info.get("agent", "")),
-                description=str(info.get("description", "")),
-                parent_session=parent_session,
-                parent_snapshot=info.get("parent_snapshot") or None,
-                call_id=str(info.get("parent_call_id", "")),
-                status=head.status,
-                head=head_id,
-            )
-        )
-    return found
+def subagent_toolset(definitions: Sequence[AgentDefinition], **options: Any) -> FunctionToolset[None]:
+    """Shorthand for `task_tool(subagent_runner(definitions, **options))`: the `task` tool for a run at `depth` (top
+    level = 0); empty when there is nothing to delegate to or the run is at `max_depth`."""
+    return task_tool(subagent_runner(definitions, **options))

@@ -19,28 +19,35 @@ from tau.skills.catalog import (
     Skill,
     SkillCatalog,
     discover_skills,
+    listed_name,
     listing_budget,
     listing_warning,
 )
 from tau.skills.files import LocalFiles, SkillFiles
-from tau.skills.parse import SkillMeta, SkillParseError, parse_skill_md
-from tau.skills.tool import skill_tool, skills_toolset
+from tau.skills.parse import SkillMeta, SkillParseError, parse_skill_md, unescape_description
+from tau.skills.tool import Activate, Fork, SkillBinding, render_body, skill_tool, skills_toolset
 
 __all__ = [
     "MAX_LISTING_CHARS",
     "PROJECT_SKILL_DIRS",
     "USER_SKILL_DIRS",
+    "Activate",
+    "Fork",
     "LocalFiles",
     "ShadowedSkill",
     "Skill",
+    "SkillBinding",
     "SkillCatalog",
     "SkillFiles",
     "SkillMeta",
     "SkillParseError",
     "discover_skills",
+    "listed_name",
     "listing_budget",
     "listing_warning",
     "parse_skill_md",
+    "render_body",
     "skill_tool",
     "skills_toolset",
+    "unescape_description",
 ]

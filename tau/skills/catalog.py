@@ -12,10 +12,11 @@ we follow the issue: the project the job runs in is the more specific source). T
 not warned about; the same file reached twice (symlinked libraries) counts once. A malformed SKILL.md is skipped
 with a warning, never fatal.
 
-Listing (`SkillCatalog.render_listing`): name + description of each model-invocable skill, within a character budget
-(`listing_budget`: ≈2% of the context window at ~4 chars/token, at most 8,000). Over budget, descriptions are
-shortened first (uniformly, to no less than `MIN_DESCRIPTION`), then skills are omitted from the end (lowest
-precedence first); omitted names are returned for the caller to report. Omitted skills can still be loaded.
+Listing (`SkillCatalog.render_listing`): name (with its `argument-hint`) + description of each model-invocable skill,
+within a character budget (`listing_budget`: ≈2% of the context window at ~4 chars/token, at most 8,000). Over
+budget, descriptions are shortened first (uniformly, to no less than `MIN_DESCRIPTION`), then skills are omitted from
+the end (lowest precedence first); omitted names are returned for the caller to report. Omitted skills can still be
+loaded.
 
 I/O: host reads go through the injected `SkillFiles`; `cwd`, `home`, `project_root`, `workspace_root` are arguments.
 """
@@ -39,6 +40,7 @@ __all__ = [
     "Skill",
     "SkillCatalog",
     "discover_skills",
+    "listed_name",
     "listing_budget",
     "listing_warning",
 ]
@@ -51,7 +53,8 @@ SKILL_FILE = "SKILL.md"
 
 _HEADER = (
     "<skills>\nSkills are packaged instructions for specific tasks. When a task matches a skill's description, "
-    "load the skill with the `skill` tool (skill(name=...)) before starting, then follow it.\n"
+    "load the skill with the `skill` tool (skill(name=...), with arguments=... when it takes any) before starting, "
+    "then follow it.\n"
 )
 _FOOTER = "</skills>"
 
@@ -143,8 +146,14 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def listed_name(skill: Skill) -> str:
+    """The skill's name as listings show it: with its `argument-hint`, when it has one."""
+    hint = skill.meta.argument_hint
+    return f"{skill.name} (arguments: {' '.join(hint.split())})" if hint else skill.name
+
+
 def _listing(skills: list[Skill], limit: int) -> str:
-    lines = "".join(f"- {skill.name}: {_shorten(skill.description, limit)}\n" for skill in skills)
+    lines = "".join(f"- {listed_name(skill)}: {_shorten(skill.description, limit)}\n" for skill in skills)
     return f"{_HEADER}{lines}{_FOOTER}"
 
 
@@ -178,6 +187,8 @@ def _libraries(cwd: str, home: str, project_root: str | None) -> list[tuple[str,
         for directory in _ancestors(cwd, project_root)
         for sub in PROJECT_SKILL_DIRS
     ]
+    if not posixpath.isabs(home):  # no home (""): no user libraries, never paths relative to the process's cwd
+        return project
     user: list[tuple[str, Scope]] = [(posixpath.join(home, sub), "user") for sub in USER_SKILL_DIRS]
     return project + user
 
@@ -259,6 +270,6 @@ def discover_skills(
     """
     fs = files or LocalFiles()
     scanner = _Scanner(fs, workspace_root)
-    for library, scope in _libraries(posixpath.normpath(cwd), posixpath.normpath(home), project_root):
+    for library, scope in _libraries(posixpath.normpath(cwd), posixpath.normpath(home) if home else "", project_root):
         scanner.library(library, scope)
     return scanner.catalog

@@ -1,9 +1,12 @@
 """SKILL.md parsing: YAML frontmatter per the Agent Skills spec, Claude Code's extra keys tolerated.
 
-Required: `name` (1-64 chars of `[a-z0-9-]`, no leading, trailing or double hyphen) and `description` (1-1024 chars).
+Required: `name` (1-64 chars of `[a-z0-9-]`, no leading, trailing or double hyphen) and `description` (1-1024 chars;
+a literal `\n` in it is a line break, shown as a space in the one-line listing).
 Optional and kept: `license`, `compatibility` (<=500 chars), `metadata` (string map), `allowed-tools` (space-delimited
-string or list), and Claude Code's `disable-model-invocation` / `user-invocable` (booleans that also accept
-yes/no/on/off/1/0). Every other key is ignored.
+string or list; entries with parentheses, `Bash(git add:*)`, stay whole), and Claude Code's `disable-model-invocation`
+/ `user-invocable` (booleans that also accept yes/no/on/off/1/0), `argument-hint` (shown in listings), `context`
+(`fork`: the skill runs in a subagent) and `agent` (that subagent's type; default `general-purpose`). Every other key
+is ignored.
 
 Hard errors (`SkillParseError`, the skill is skipped): no frontmatter, YAML that does not parse or is not a mapping,
 missing or invalid `name`, missing or empty `description`. Soft problems (kept, with a warning): description or
@@ -20,7 +23,14 @@ from typing import Any
 from tau.config.documents import load_yaml
 from tau.errors import ConfigError
 
-__all__ = ["SkillMeta", "SkillParseError", "parse_skill_md", "split_frontmatter", "validate_name"]
+__all__ = [
+    "SkillMeta",
+    "SkillParseError",
+    "parse_skill_md",
+    "split_frontmatter",
+    "unescape_description",
+    "validate_name",
+]
 
 NAME_MAX = 64
 DESCRIPTION_MAX = 1024
@@ -28,6 +38,7 @@ COMPATIBILITY_MAX = 500
 _NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+_TOOL_ITEM = re.compile(r"[^,\s(]+(?:\([^)]*\))?")
 
 
 class SkillParseError(ValueError):
@@ -46,6 +57,9 @@ class SkillMeta:
     allowed_tools: tuple[str, ...] = ()
     model_invocable: bool = True
     user_invocable: bool = True
+    argument_hint: str | None = None
+    fork: bool = False  # `context: fork`
+    agent: str | None = None  # the subagent type of a forked skill
 
 
 def split_frontmatter(text: str) -> tuple[str, str] | None:
@@ -66,6 +80,13 @@ def validate_name(name: str) -> str | None:
     if not _NAME.match(name):
         return "name must be lowercase letters, digits and single hyphens, not starting or ending with a hyphen"
     return None
+
+
+def unescape_description(text: str) -> str:
+    """A description as Claude Code shows it: a literal `\\n` (common in generated agent files, whose YAML keeps
+    it as two characters) is a line break; lines keep their words, runs of spaces and blank lines shrink to one."""
+    lines = [" ".join(line.split()) for line in text.replace("\\n", "\n").splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def _scalar(value: object) -> str | None:
@@ -91,8 +112,8 @@ def _boolean(value: object, key: str, default: bool, warnings: list[str]) -> boo
 def _allowed_tools(value: object, warnings: list[str]) -> tuple[str, ...]:
     if value is None:
         return ()
-    if isinstance(value, str):
-        return tuple(value.replace(",", " ").split())
+    if isinstance(value, str):  # "Read Grep Bash(git add:*)" or "Read, Bash(npm run test:*)"
+        return tuple(item.strip() for item in _TOOL_ITEM.findall(value) if item.strip())
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return tuple(item.strip() for item in value if item.strip())
     warnings.append("allowed-tools: expected a space-delimited string or a list of strings; ignored")
@@ -151,12 +172,26 @@ def parse_skill_md(text: str, *, directory_name: str | None = None) -> tuple[Ski
         warnings.append(f"name {name!r} differs from its directory {directory_name!r}")
     meta = SkillMeta(
         name=name,
-        description=" ".join(description.split()),
+        description=" ".join(unescape_description(description).split()),
         license=_limited(data.get("license"), "license", DESCRIPTION_MAX, warnings),
         compatibility=_limited(data.get("compatibility"), "compatibility", COMPATIBILITY_MAX, warnings),
         metadata=_metadata(data.get("metadata"), warnings),
         allowed_tools=_allowed_tools(data.get("allowed-tools"), warnings),
         model_invocable=not _boolean(data.get("disable-model-invocation"), "disable-model-invocation", False, warnings),
         user_invocable=_boolean(data.get("user-invocable"), "user-invocable", True, warnings),
+        argument_hint=_limited(data.get("argument-hint"), "argument-hint", COMPATIBILITY_MAX, warnings),
+        fork=_fork(data.get("context"), warnings),
+        agent=_limited(data.get("agent"), "agent", NAME_MAX, warnings),
     )
     return meta, parts[1], warnings
+
+
+def _fork(value: object, warnings: list[str]) -> bool:
+    if value is None:
+        return False
+    text = _scalar(value)
+    if text == "fork":
+        return True
+    if text not in ("", "inline", "main"):
+        warnings.append(f"context: {value!r} is not 'fork'; the skill runs inline")
+    return False

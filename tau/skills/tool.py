@@ -1,8 +1,16 @@
 """The `skill` tool: level 2 (a skill's SKILL.md body and its file list) and level 3 for skills outside the workspace.
 
-`skill(name)` returns the body (as parsed at discovery; `${CLAUDE_SKILL_DIR}` / `${TAU_SKILL_DIR}` replaced by the
-directory the model can use) wrapped in `<skill name=... directory=...>`, then the skill's other files (at most
-`MAX_LISTED_FILES`, hidden entries, `node_modules` and `__pycache__` left out, depth <= `MAX_DEPTH`).
+`skill(name, arguments=None)` returns the body (as parsed at discovery; `${CLAUDE_SKILL_DIR}`, `${CLAUDE_SKILL_ROOT}`
+and `${TAU_SKILL_DIR}` replaced by the directory the model can use; `$ARGUMENTS` by `arguments`, which are appended
+as an `ARGUMENTS:` line when the body does not use them, as Claude Code does) wrapped in `<skill name=...
+directory=...>`, then the skill's other files (at most `MAX_LISTED_FILES`, hidden entries, `node_modules` and
+`__pycache__` left out, depth <= `MAX_DEPTH`).
+
+Activation (`SkillBinding`, filled in by the runtime, which owns permissions and subagents): a skill with `context:
+fork` is handed to `binding.fork` with its rendered body as the prompt, and the subagent's answer is the result
+(None from `fork`: it cannot fork here, the skill loads inline); an inline skill is passed to `binding.activate`,
+whose lines (what its `allowed-tools` pre-approved, or why not) follow the body. Without a binding, every skill
+loads inline and nothing is pre-approved.
 
 Where the files are read from:
 - A skill inside the workspace (`Skill.workspace_dir` set) is listed and read through `ctx.workspace`, with paths
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ToolFailed
@@ -30,14 +39,55 @@ from pydantic_ai.workspaces import Workspace, WorkspaceError, WorkspaceUnavailab
 from tau.confine import inside, path_problem
 from tau.skills.catalog import SKILL_FILE, Skill, SkillCatalog
 
-__all__ = ["MAX_FILE_CHARS", "MAX_LISTED_FILES", "skill_tool", "skills_toolset"]
+__all__ = [
+    "DIRECTORY_VARIABLES",
+    "MAX_FILE_CHARS",
+    "MAX_LISTED_FILES",
+    "Activate",
+    "Fork",
+    "SkillBinding",
+    "render_body",
+    "skill_tool",
+    "skills_toolset",
+]
 
 MAX_LISTED_FILES = 100
 MAX_DEPTH = 4
 MAX_FILE_CHARS = 100_000
 _SKIP = {"node_modules", "__pycache__"}
 
+DIRECTORY_VARIABLES = ("${CLAUDE_SKILL_DIR}", "${CLAUDE_SKILL_ROOT}", "${TAU_SKILL_DIR}")
+_ARGUMENT_VARIABLES = ("${ARGUMENTS}", "$ARGUMENTS")
+
 Lister = Callable[[str], Awaitable[list[tuple[str, bool]]]]
+Activate = Callable[[RunContext[None], Skill], list[str]]
+"""Called when an inline skill loads; returns lines for the result (what it pre-approved, or why not)."""
+Fork = Callable[[RunContext[None], Skill, str], Awaitable[str | None]]
+"""Runs a `context: fork` skill in a subagent with the given prompt; the subagent's answer, or None (load inline)."""
+
+
+@dataclass
+class SkillBinding:
+    """The catalog a run's `skill` tool serves and the runtime's activation callbacks (set after the tool is built:
+    the permission layer and the subagent machinery exist only later)."""
+
+    catalog: SkillCatalog
+    activate: Activate | None = None
+    fork: Fork | None = None
+
+
+def render_body(skill: Skill, directory: str, arguments: str | None = None) -> str:
+    """The skill's body with its directory variables set to `directory` and `$ARGUMENTS` to `arguments`."""
+    body = skill.body
+    for variable in DIRECTORY_VARIABLES:
+        body = body.replace(variable, directory)
+    if arguments is None or not arguments.strip():
+        return body.strip()
+    if any(variable in body for variable in _ARGUMENT_VARIABLES):
+        for variable in _ARGUMENT_VARIABLES:
+            body = body.replace(variable, arguments.strip())
+        return body.strip()
+    return f"{body.strip()}\n\nARGUMENTS: {arguments.strip()}"
 
 
 async def _walk(list_dir: Lister, directory: str, prefix: str = "", depth: int = 1) -> list[str]:
@@ -144,10 +194,10 @@ class _SkillAccess:
         return fs.read_bytes(path)
 
 
-def _render(skill: Skill, access: _SkillAccess, files: list[str]) -> str:
+def _render(skill: Skill, access: _SkillAccess, files: list[str], arguments: str | None) -> str:
     directory = access.shown_dir
-    body = skill.body.replace("${CLAUDE_SKILL_DIR}", directory).replace("${TAU_SKILL_DIR}", directory)
-    parts = [f'<skill name="{skill.name}" directory="{directory}">\n{body.strip()}\n</skill>']
+    body = render_body(skill, directory, arguments)
+    parts = [f'<skill name="{skill.name}" directory="{directory}">\n{body}\n</skill>']
     shown = files[:MAX_LISTED_FILES]
     more = " (first 100 shown)" if len(files) > MAX_LISTED_FILES else ""
     if skill.workspace_dir is not None:
@@ -167,18 +217,20 @@ def _render(skill: Skill, access: _SkillAccess, files: list[str]) -> str:
     return "\n\n".join(parts)
 
 
-def skill_tool(catalog: SkillCatalog) -> Tool[None]:
-    """The `skill` tool over `catalog`."""
+def skill_tool(catalog: SkillCatalog, binding: SkillBinding | None = None) -> Tool[None]:
+    """The `skill` tool over `catalog` (activation through `binding`, when given)."""
 
-    async def skill(ctx: RunContext[None], name: str, file: str | None = None) -> str:
+    async def skill(ctx: RunContext[None], name: str, arguments: str | None = None, file: str | None = None) -> str:
         """Load a skill: its full instructions and the list of its files.
 
         Call this before doing a task that matches one of the skills listed in your instructions, then follow
-        the instructions it returns. With `file`, return that file of the skill instead (a path relative to the
-        skill's directory); use this for skills installed outside the workspace, the read tool for the others.
+        the instructions it returns. Some skills run on their own as a subagent and return its answer. With
+        `file`, return that file of the skill instead (a path relative to the skill's directory); use this for
+        skills installed outside the workspace, the read tool for the others.
 
         Args:
             name: The skill's name, exactly as listed.
+            arguments: Optional arguments for the skill (what its listing says it takes).
             file: Optional path of one of the skill's files, relative to its directory.
         """
         found = catalog.get(name)
@@ -188,12 +240,20 @@ def skill_tool(catalog: SkillCatalog) -> Tool[None]:
         access = _SkillAccess(catalog, found, ctx.workspace)
         if file is not None:
             return await access.read(file)
-        return _render(found, access, await access.files())
+        if found.meta.fork and binding is not None and binding.fork is not None:
+            answer = await binding.fork(ctx, found, render_body(found, access.shown_dir, arguments))
+            if answer is not None:
+                return answer
+        text = _render(found, access, await access.files(), arguments)
+        notes = binding.activate(ctx, found) if binding is not None and binding.activate is not None else []
+        return "\n\n".join([text, *notes])
 
     return Tool(skill, name="skill")
 
 
-def skills_toolset(catalog: SkillCatalog, *, max_retries: int = 3) -> FunctionToolset[None]:
+def skills_toolset(
+    catalog: SkillCatalog, *, binding: SkillBinding | None = None, max_retries: int = 3
+) -> FunctionToolset[None]:
     """A toolset holding the one `skill` tool over `catalog` (empty when the catalog offers no skill to the model)."""
-    tools = [skill_tool(catalog)] if catalog.model_skills else []
+    tools = [skill_tool(catalog, binding)] if catalog.model_skills else []
     return FunctionToolset[None](tools, max_retries=max_retries)

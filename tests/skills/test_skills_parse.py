@@ -30,6 +30,8 @@ def test_full_frontmatter_and_claude_code_extras() -> None:
         allowed_tools=("Bash(python:*)", "Read"),
         model_invocable=True,
         user_invocable=False,
+        argument_hint="[file]",
+        fork=True,
     )
     assert body == "# PDF tools\n\nRun scripts/fill.py."
     assert warnings == []

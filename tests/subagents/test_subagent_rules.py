@@ -6,7 +6,7 @@ import pytest
 
 from tau.config.spec import PermissionMode
 from tau.runtime.agent_defs import AgentDefinition, ClaudePermissionMode
-from tau.runtime.subagents import child_permission_mode, child_session_id, child_tools
+from tau.runtime.subagents import child_permission_mode, child_session_id, child_tools, tool_notice
 from tau.sessions.refs import SESSION_ID
 
 PARENT = ["read", "write", "edit", "bash", "glob", "grep", "mcp__gh__search"]
@@ -37,12 +37,39 @@ def definition(tools: tuple[str, ...] | None, disallowed: tuple[str, ...] = ()) 
 def test_child_tools_never_exceed_the_parent() -> None:
     assert child_tools(definition(None), PARENT, may_delegate=True) == {*PARENT, "task"}
     assert child_tools(definition(None, ("bash", "task")), PARENT, may_delegate=True) == set(PARENT) - {"bash"}
-    assert child_tools(definition(("read", "ls", "mcp__gh__search")), PARENT, may_delegate=True) == {
-        "read",
-        "mcp__gh__search",
-    }
+    assert child_tools(definition(("read", "webfetch", "mcp__gh__other")), PARENT, may_delegate=True) == {"read"}
     assert child_tools(definition(("read", "task")), ["read"], may_delegate=False) == {"read"}
     assert child_tools(definition(()), PARENT, may_delegate=True) == frozenset()
+
+
+def test_ls_and_multi_edit_come_with_the_parent_tool_that_grants_the_same() -> None:
+    asks = definition(("read", "ls", "multi_edit", "mcp__gh__search"))
+    assert child_tools(asks, PARENT, may_delegate=True) == {"read", "ls", "multi_edit", "mcp__gh__search"}
+    assert child_tools(asks, ["read", "glob"], may_delegate=True) == {"read", "ls"}  # no edit: no multi_edit
+    assert child_tools(asks, ["glob"], may_delegate=True) == frozenset()
+    assert "ls" not in child_tools(definition(None), PARENT, may_delegate=True)  # inheriting: the parent's tools
+    disallowed = AgentDefinition("a", "d", "p", tools=("edit", "multi_edit"), disallowed_tools=("multi_edit",))
+    assert child_tools(disallowed, PARENT, may_delegate=True) == {"edit"}
+
+
+def test_the_tool_notice_names_what_each_child_misses_and_runs_with() -> None:
+    researcher = AgentDefinition(
+        "researcher", "d", "p", tools=("read", "grep"), missing_tools=("WebSearch", "WebFetch", "NotebookEdit")
+    )
+    web_only = AgentDefinition("web", "d", "p", tools=(), missing_tools=("WebSearch",))
+    shell = AgentDefinition("shell", "d", "p", tools=("bash", "mcp__jira__create"))
+    fine = AgentDefinition("fine", "d", "p", tools=("read", "ls"))
+    inherit = AgentDefinition("inherit", "d", "p")
+    notice = tool_notice([researcher, web_only, shell, fine, inherit], ["read", "grep", "glob"])
+    assert notice == (
+        "subagent tools not available, not granted: "
+        "researcher asks for WebSearch (no web tools in tau), WebFetch (no web tools in tau), NotebookEdit (no such "
+        "tool in tau); it runs with grep, read; "
+        "web asks for WebSearch (no web tools in tau); it runs with no tools at all; "
+        "shell asks for bash (not in this run), mcp__jira__create (not in this run); it runs with no tools at all "
+        "(an MCP server can provide web fetching or search: its tools are mcp__<server>__<tool>)"
+    )
+    assert tool_notice([fine, inherit], ["read"]) is None
 
 
 @pytest.mark.parametrize(
