@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tau.mcp.config import (
     DEFAULT_STARTUP_TIMEOUT_S,
     PROJECT_FILE,
     McpServerConfig,
+    OAuthConfig,
     ProjectApproval,
     expand_vars,
     find_project_file,
@@ -40,6 +42,9 @@ from tau.mcp.toolsets import (
     tool_prefix,
 )
 
+if TYPE_CHECKING:
+    from tau.mcp.oauth import McpAuth
+
 __all__ = [
     "DEFAULT_STARTUP_TIMEOUT_S",
     "DEFAULT_TOOL_TIMEOUT_S",
@@ -47,6 +52,7 @@ __all__ = [
     "McpServerConfig",
     "McpSession",
     "McpTimeouts",
+    "OAuthConfig",
     "ProjectApproval",
     "Warn",
     "connect_all",
@@ -72,13 +78,15 @@ async def open_mcp(
     on_warning: Warn | None = None,
     container: tuple[str, str] | None = None,
     approval: ProjectApproval | None = None,
+    auth: McpAuth | None = None,
 ) -> McpSession:
     """Load the configured servers (project `.mcp.json` + `--mcp-config` values) and start them.
 
     With no server configured this returns an empty session without importing fastmcp. With `container`, stdio
-    servers not marked `host: true` start inside that container (`docker exec -i`).
+    servers not marked `host: true` start inside that container (`docker exec -i`). `auth` decides how network
+    servers log in (default: headless, `tau.mcp.oauth`); `tau mcp login` passes an interactive one.
     """
     servers = load_servers(mcp_configs, strict=strict, env=env, cwd=cwd, project_file=project_file, approval=approval)
     if container is not None:  # the docker sandbox: (container, workspace path inside it)
         servers = [in_container(server, *container) for server in servers]
-    return await connect_all(servers, env=env, cwd=cwd, timeouts=timeouts, on_warning=on_warning)
+    return await connect_all(servers, env=env, cwd=cwd, timeouts=timeouts, on_warning=on_warning, auth=auth)

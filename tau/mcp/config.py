@@ -12,6 +12,12 @@ Per server (unknown keys are ignored so a file shared with other clients still l
 - `includeTools` / `excludeTools` (Gemini): lists of the server's own tool names; exclude wins.
 - tau extras: `required: true` (the run fails preflight, exit 3, if this server cannot start), `host: true` (run it on
   the host even when the workspace is a sandbox), `disabled: true` (reported as `disabled`, never started).
+- `oauth` (http/sse only; see `tau.mcp.oauth`): `false` turns OAuth off for the server; an object holds Claude Code's
+  `clientId`, `callbackPort`, `scopes` (one space-separated string that pins the requested scopes) and
+  `authServerMetadataUrl` (where the authorization server's metadata is when not at its well-known URL), plus tau's
+  `clientSecret`, `clientMetadataUrl` (an https client ID metadata document, used where the server supports it),
+  `issuer`, `tokenEndpointAuthMethod` and `grantType` (`authorization_code`, the default, or `client_credentials`
+  for CI, which needs `clientId` and `clientSecret`, typically `${VAR}`s). `${VAR}` expands in every string of it.
 
 Expansion (Claude Code's rules): `${VAR}` and `${VAR:-default}` in `command`, `args`, `env` values, `cwd`, `url` and
 `headers` values; `$VAR` never expands; the default is literal text (no nested `${...}`) and applies only when VAR is
@@ -41,6 +47,7 @@ from tau.config.settings import http_url_problem
 from tau.errors import ConfigError
 
 Transport = Literal["stdio", "http", "sse"]
+Grant = Literal["authorization_code", "client_credentials"]
 
 DEFAULT_STARTUP_TIMEOUT_S = 30.0
 PROJECT_FILE = ".mcp.json"
@@ -54,6 +61,24 @@ _TYPES: dict[str, Transport] = {
 }
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _ROOT_MARKERS = (".git", ".tau")
+_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+_GRANTS: tuple[Grant, ...] = ("authorization_code", "client_credentials")
+
+
+@dataclass(frozen=True)
+class OAuthConfig:
+    """A server's `oauth` object (see the module docstring); the default is OAuth on, nothing pre-configured."""
+
+    enabled: bool = True
+    grant: Grant = "authorization_code"
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    callback_port: int | None = None
+    scopes: str | None = None
+    client_metadata_url: str | None = None
+    issuer: str | None = None
+    token_endpoint_auth_method: str | None = None
+    auth_server_metadata_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +103,7 @@ class McpServerConfig:
     missing_vars: tuple[str, ...] = ()
     note: str | None = None  # why a disabled server is off (reported as its error), e.g. an untrusted workspace
     secrets: tuple[str, ...] = field(default=(), repr=False)  # what ${VAR}s expanded to: masked in its errors
+    oauth: OAuthConfig = field(default_factory=OAuthConfig)
 
 
 @dataclass(frozen=True)
@@ -300,6 +326,7 @@ def parse_server(name: str, raw: Any, *, source: str, env: Mapping[str, str], ba
         problem = None if missing else http_url_problem(expanded_url)
         if problem is not None:
             raise f.fail("url", f"{url!r} {problem}")
+    oauth = _oauth(f, env, missing, used) if transport != "stdio" else OAuthConfig()
     return McpServerConfig(
         name=name,
         transport=transport,
@@ -318,7 +345,63 @@ def parse_server(name: str, raw: Any, *, source: str, env: Mapping[str, str], ba
         disabled=f.flag("disabled"),
         missing_vars=tuple(missing),
         secrets=tuple(used),
+        oauth=oauth,
     )
+
+
+def _oauth(f: _Fields, env: Mapping[str, str], missing: list[str], used: list[str]) -> OAuthConfig:
+    """The server's `oauth` value: absent or `true` = defaults, `false` = off, or an object (strings expanded)."""
+    raw = f.raw.get("oauth")
+    if raw is None or raw is True:
+        return OAuthConfig()
+    if raw is False:
+        return OAuthConfig(enabled=False)
+    if not isinstance(raw, dict):
+        raise f.fail("oauth", "must be false or an object")
+    o = _Fields(raw, f.source, f"{f.name}.oauth")
+
+    def text(key: str) -> str | None:
+        value = o.string(key)
+        return expand_vars(value, env, missing, used) if value is not None else None
+
+    grant = o.string("grantType") or "authorization_code"
+    if grant not in _GRANTS:
+        raise o.fail("grantType", f"must be one of {', '.join(_GRANTS)}")
+    method = o.string("tokenEndpointAuthMethod")
+    if method is not None and method not in _AUTH_METHODS:
+        raise o.fail("tokenEndpointAuthMethod", f"must be one of {', '.join(_AUTH_METHODS)}")
+    port = raw.get("callbackPort")
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
+        raise o.fail("callbackPort", "must be a port number (1-65535)")
+    config = OAuthConfig(
+        grant="client_credentials" if grant == "client_credentials" else "authorization_code",
+        client_id=text("clientId"),
+        client_secret=text("clientSecret"),
+        callback_port=port,
+        scopes=text("scopes") or None,
+        client_metadata_url=text("clientMetadataUrl"),
+        issuer=text("issuer"),
+        token_endpoint_auth_method=method,
+        auth_server_metadata_url=text("authServerMetadataUrl"),
+    )
+    if config.grant == "client_credentials" and not (config.client_id and config.client_secret):
+        raise o.fail("grantType", "client_credentials needs `clientId` and `clientSecret`")
+    if config.client_metadata_url is not None and not missing:
+        _check_metadata_url(o, config.client_metadata_url)
+    if config.auth_server_metadata_url is not None and not missing:
+        problem = http_url_problem(config.auth_server_metadata_url)
+        if problem is not None:
+            raise o.fail("authServerMetadataUrl", f"{config.auth_server_metadata_url!r} {problem}")
+    return config
+
+
+def _check_metadata_url(o: _Fields, url: str) -> None:
+    """A client ID metadata document is named by an https URL with a path (the SDK's own rule)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.netloc or parts.path in ("", "/"):
+        raise o.fail("clientMetadataUrl", f"{url!r} must be an https URL with a path")
 
 
 def in_container(server: McpServerConfig, container: str, workdir: str) -> McpServerConfig:

@@ -50,6 +50,8 @@ from tau.redact import Redactor
 if TYPE_CHECKING:
     from pydantic_ai.mcp import MCPToolset
 
+    from tau.mcp.oauth import McpAuth
+
 DEFAULT_TOOL_TIMEOUT_S = 600.0
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 _CONNECTION_CLOSED = -32000
@@ -131,6 +133,7 @@ class _Server:
     config: McpServerConfig
     toolset: MCPToolset[Any]
     stderr: IO[str] | None
+    auth: Any = None  # the transport's httpx Auth (tau.mcp.oauth), which may hold why the server refused a request
     entered: bool = False
     dead: str | None = None
     tools: list[str] = field(default_factory=list)
@@ -147,6 +150,21 @@ class _Server:
             return ""
         tail = " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip())
         return tail[-limit:]
+
+    def login_refusal(self) -> str | None:
+        """Why the server's last refused request needs a login ("... run `tau mcp login NAME`"), once; or None."""
+        take = getattr(self.auth, "take_refusal", None)
+        refusal = take() if take is not None else None
+        return str(refusal) if refusal is not None else None
+
+    def masked(self, text: str) -> str:
+        """`text` with what the server's config expanded from ${VAR}s and its OAuth tokens and secret masked."""
+        values = list(self.config.secrets)
+        if self.auth is not None:
+            from tau.mcp.oauth import secret_values
+
+            values += secret_values(self.auth)
+        return Redactor().with_values(values).text(text)
 
     async def close(self) -> None:
         if self.entered:
@@ -185,10 +203,16 @@ class _GuardedToolset(WrapperToolset[Any]):
             self.warn(message)
             raise ToolFailed(message) from None
         except ModelRetry as exc:
+            if (refusal := self.server.login_refusal()) is not None:
+                raise ToolFailed(f"MCP server '{label}' refused {name}: {refusal}") from None
             if not _connection_lost(exc):
                 raise
             self._died(str(exc.message))
-        except (ToolFailed, anyio.get_cancelled_exc_class()):
+        except ToolFailed:
+            if (refusal := self.server.login_refusal()) is not None:
+                raise ToolFailed(f"MCP server '{label}' refused {name}: {refusal}") from None
+            raise
+        except anyio.get_cancelled_exc_class():
             raise
         except Exception as exc:  # transport failures of any kind
             self._died(describe_error(exc))
@@ -197,7 +221,7 @@ class _GuardedToolset(WrapperToolset[Any]):
     def _died(self, reason: str) -> None:
         assert self.server is not None
         tail = self.server.stderr_tail()
-        self.server.dead = f"{reason}; stderr: {tail}" if tail else reason
+        self.server.dead = self.server.masked(f"{reason}; stderr: {tail}" if tail else reason)
         message = f"MCP server '{self.server.config.name}' stopped responding: {self.server.dead}"
         self.warn(message)
         raise ToolFailed(message)
@@ -248,9 +272,16 @@ def _elicitation_handler(server: str, warn: Warn) -> Any:
 
 
 def build_toolset(
-    config: McpServerConfig, *, env: Mapping[str, str], cwd: Path, timeouts: McpTimeouts, warn: Warn
-) -> tuple[MCPToolset[Any], IO[str] | None]:
-    """The `MCPToolset` for one server (not started) and the file capturing its stderr (stdio only)."""
+    config: McpServerConfig,
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    timeouts: McpTimeouts,
+    warn: Warn,
+    auth: McpAuth | None = None,
+) -> tuple[MCPToolset[Any], IO[str] | None, Any]:
+    """The `MCPToolset` for one server (not started), the file capturing its stderr (stdio only) and the httpx
+    `Auth` of a network server: `auth_for(config, auth)` (headless OAuth from the store in `env` if `auth` is None)."""
     from fastmcp.client.transports import SSETransport, StdioTransport, StreamableHttpTransport
     from mcp_types import Implementation
     from pydantic_ai.mcp import MCPToolset
@@ -259,6 +290,7 @@ def build_toolset(
 
     stderr: IO[str] | None = None
     transport: Any
+    http_auth: Any = None
     if config.transport == "stdio":
         assert config.command is not None
         stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by _Server
@@ -272,12 +304,17 @@ def build_toolset(
             keep_alive=False,
             log_file=stderr,
         )
-    elif config.transport == "sse":
-        assert config.url is not None
-        transport = SSETransport(config.url, headers=dict(config.headers), sse_read_timeout=timeouts.tool_s + 5)
     else:
+        from tau.mcp.oauth import McpAuth, auth_for
+
         assert config.url is not None
-        transport = StreamableHttpTransport(config.url, headers=dict(config.headers))
+        http_auth = auth_for(config, auth or McpAuth.headless(env))
+        if config.transport == "sse":
+            transport = SSETransport(
+                config.url, headers=dict(config.headers), sse_read_timeout=timeouts.tool_s + 5, auth=http_auth
+            )
+        else:
+            transport = StreamableHttpTransport(config.url, headers=dict(config.headers), auth=http_auth)
     toolset: MCPToolset[Any] = MCPToolset(
         transport,
         id=config.name,
@@ -287,7 +324,7 @@ def build_toolset(
         read_timeout=timeouts.tool_s + 5,
         elicitation_handler=_elicitation_handler(config.name, warn),
     )
-    return toolset, stderr
+    return toolset, stderr, http_auth
 
 
 def _wanted(config: McpServerConfig) -> Callable[[str], bool]:
@@ -330,10 +367,12 @@ async def connect_all(
     timeouts: McpTimeouts | None = None,
     on_warning: Warn | None = None,
     preflight: bool = True,
+    auth: McpAuth | None = None,
 ) -> McpSession:
     """Start every enabled server concurrently; see the module docstring for what failures do.
 
-    `preflight=False` (`tau mcp ls`) reports a failed `required` server like any other instead of raising.
+    `preflight=False` (`tau mcp ls`) reports a failed `required` server like any other instead of raising. `auth`:
+    how network servers authenticate (default: headless, logins from the store in `env`; see `tau.mcp.oauth`).
     """
     session = McpSession(on_warning=on_warning)
     if not servers:
@@ -347,8 +386,10 @@ async def connect_all(
         if info is not None:
             results[config.name] = info
             continue
-        toolset, stderr = build_toolset(config, env=env, cwd=cwd, timeouts=timeouts, warn=session.warn)
-        started.append(_Server(config, toolset, stderr))
+        toolset, stderr, http_auth = build_toolset(
+            config, env=env, cwd=cwd, timeouts=timeouts, warn=session.warn, auth=auth
+        )
+        started.append(_Server(config, toolset, stderr, http_auth))
 
     async def start(server: _Server) -> None:
         name = server.config.name
@@ -360,10 +401,9 @@ async def connect_all(
             tail = server.stderr_tail()
             await server.close()
             reason = f"did not start within {limit:g}s (MCP_TIMEOUT)" if isinstance(exc, TimeoutError) else None
-            reason = reason or describe_error(exc)
-            masked = Redactor().with_values(server.config.secrets)
+            reason = reason or server.login_refusal() or describe_error(exc)
             results[name] = McpServerInfo(
-                name=name, status="failed", error=masked.text(f"{reason}; stderr: {tail}" if tail else reason)
+                name=name, status="failed", error=server.masked(f"{reason}; stderr: {tail}" if tail else reason)
             )
 
     async with anyio.create_task_group() as group:
