@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from tau.cli.mcp_cmd import mcp_group
+
+
+@pytest.fixture(autouse=True)
+def hermetic_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No user config, trust store or login of the machine's user, and no TAU_* setting, reaches these commands."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    for name in [n for n in os.environ if n.startswith("TAU_")]:
+        monkeypatch.delenv(name)
 
 
 def test_ls_json_and_text(time_command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,9 +46,43 @@ def test_ls_failed_server_exits_1_and_empty_config(tmp_path: Path, monkeypatch: 
     (tmp_path / ".mcp.json").write_text(
         json.dumps({"mcpServers": {"gone": {"command": "/nonexistent/x", "required": True}}})
     )
-    failed = runner.invoke(mcp_group, ["ls"])
+    failed = runner.invoke(mcp_group, ["ls", "--trust-workspace"])
     assert failed.exit_code == 1
     assert failed.output.startswith("gone: failed (stdio required: /nonexistent/x)\n  error: ")
+
+
+def test_ls_untrusted_project_server_is_listed_disabled_not_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    canary = tmp_path / "started"
+    (tmp_path / ".mcp.json").write_text(
+        json.dumps({"mcpServers": {"evil": {"command": "/bin/sh", "args": ["-c", f"touch {canary}"]}}})
+    )
+    result = CliRunner().invoke(mcp_group, ["ls", "--json"])
+    assert result.exit_code == 0, result.output
+    [server] = json.loads(result.output)["servers"]
+    assert (server["name"], server["status"]) == ("evil", "disabled")
+    assert "untrusted workspace" in server["error"]
+    assert not canary.exists()
+
+
+def test_ls_follows_disabled_mcpjson_servers_of_a_trusted_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    canary = tmp_path / "started"
+    (tmp_path / ".mcp.json").write_text(
+        json.dumps({"mcpServers": {"off": {"command": "/bin/sh", "args": ["-c", f"touch {canary}"]}}})
+    )
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / "settings.json").write_text(json.dumps({"disabledMcpjsonServers": ["off"]}))
+    result = CliRunner().invoke(mcp_group, ["ls", "--json", "--trust-workspace"])
+    assert result.exit_code == 0, result.output
+    [server] = json.loads(result.output)["servers"]
+    assert (server["name"], server["status"]) == ("off", "disabled")
+    assert "disabledMcpjsonServers" in server["error"]
+    assert not canary.exists()
 
 
 def test_ls_malformed_config_is_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
