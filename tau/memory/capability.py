@@ -67,7 +67,7 @@ def touched_paths(tool_name: str, args: dict[str, Any]) -> list[str]:
     paths = [value] if isinstance(value, str) and value else []
     pattern = args.get("pattern")
     if tool_name == "glob" and isinstance(pattern, str) and (prefix := _static_prefix(pattern)):
-        paths.append(prefix if posixpath.isabs(prefix) else posixpath.join(paths[0] if paths else ".", prefix))
+        paths.append(posixpath.join(paths[0], prefix) if paths else prefix)  # join keeps an absolute prefix
     return paths
 
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["PathGlobs", "expand_braces"]
+__all__ = ["PathGlobs", "expand_braces", "split_top_level"]
 
 _MAX_ALTERNATIVES = 64
 
@@ -27,7 +27,7 @@ def expand_braces(pattern: str) -> list[str]:
         for index in range(start, len(pattern)):
             depth += {"{": 1, "}": -1}.get(pattern[index], 0)
             if depth == 0:
-                options = _split_top(pattern[start + 1 : index])
+                options = split_top_level(pattern[start + 1 : index])
                 if len(options) < 2:
                     break
                 head, tail = pattern[:start], pattern[index + 1 :]
@@ -37,7 +37,8 @@ def expand_braces(pattern: str) -> list[str]:
     return [pattern]
 
 
-def _split_top(body: str) -> list[str]:
+def split_top_level(body: str) -> list[str]:
+    """`body` split at the commas outside braces (`a,{b,c},d` -> `a`, `{b,c}`, `d`)."""
     parts, depth, current = [], 0, ""
     for char in body:
         if char == "," and depth == 0:

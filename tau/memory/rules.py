@@ -1,10 +1,11 @@
 """`.claude/rules/**/*.md`: modular memory files, always loaded, or loaded when a matching path is touched (`paths:`).
 
 A rule file is markdown with optional YAML frontmatter. Without `paths:` it loads at run start like a CLAUDE.md of
-its directory. With `paths:` (a list of globs, or one string of comma-separated globs; see `tau.memory.pathglobs`)
-it is *conditional*: it loads the first time the model touches a matching path through the file tools. Globs are
-relative to the directory holding `.claude/` (the project root for project rules; the project root too for the
-user's `~/.claude/rules`). Other frontmatter keys (`description`, ...) are ignored; the body is what loads.
+its directory. With `paths:` (a list of globs, or one string of globs separated by commas outside braces; see
+`tau.memory.pathglobs`) it is *conditional*: it loads the first time the model touches a matching path through the
+file tools. Globs are relative to the directory holding `.claude/` (the project root for project rules; the project
+root too for the user's `~/.claude/rules`). Other frontmatter keys (`description`, ...) are ignored; the body is what
+loads.
 
 Discovery walks `.claude/rules` recursively (subfolders, symlinked files and folders followed once each), sorted by
 path, at most `MAX_RULE_FILES` files. An untrusted repository's rule file whose real path leaves the repository is
@@ -24,7 +25,7 @@ import yaml
 
 from tau.confine import inside
 from tau.memory.files import HostFiles
-from tau.memory.pathglobs import PathGlobs
+from tau.memory.pathglobs import PathGlobs, split_top_level
 
 __all__ = ["MAX_RULE_FILES", "RULES_DIR", "ConditionalRule", "RuleFiles", "discover_rules", "rule_paths"]
 
@@ -108,7 +109,7 @@ def rule_paths(data: bytes) -> tuple[tuple[str, ...], str | None]:
     if value is None:
         return (), problem
     if isinstance(value, str):
-        return tuple(p.strip() for p in value.split(",") if p.strip()), problem
+        return tuple(p.strip() for p in split_top_level(value) if p.strip()), problem
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return tuple(item.strip() for item in value if item.strip()), problem
     return (), "paths: must be a list of globs or a comma-separated string; loaded as an unconditional rule"
