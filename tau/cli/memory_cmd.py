@@ -1,8 +1,10 @@
-"""`tau memory show`: print exactly the memory a run started in a directory would load.
+"""`tau memory show`: print exactly the memory a run started in a directory would load, at start and on demand.
 
-Bootstrap files (with bytes, truncation, imports and the cap's drops), warnings, then the rendered instructions text
-(bootstrap sections + working-memory guidance and `INDEX.md`), composed by `tau.memory.memory_instructions`, the
-same function the runtime uses. `--json` prints one JSON object instead. Registered by `tau.cli.main`.
+Bootstrap files (with bytes, truncation, imports and the cap's drops), what loads on demand (`.claude/rules` files
+with `paths:` and their globs; the memory files of folders below the directory, loaded when the model first touches a
+path under them), warnings, then the rendered instructions text (bootstrap sections + working-memory guidance and
+`INDEX.md`), composed by `tau.memory.memory_instructions`, the same function the runtime uses. `--json` prints one
+JSON object instead. Registered by `tau.cli.main`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import click
 
 if TYPE_CHECKING:
     from tau.memory import BootstrapMemory
+    from tau.memory.rules import ConditionalRule
 
 __all__ = ["memory_group"]
 
@@ -28,11 +31,11 @@ def memory_group() -> None:
 @memory_group.command("show")
 @click.option("--cwd", "cwd", metavar="DIR", help="Directory the run would start in (default: current directory).")
 @click.option("--compat/--no-compat", default=True, show_default=True, help="Also load ~/.claude and ~/.codex files.")
-@click.option("--max-bytes", type=int, default=None, metavar="N", help="Byte cap on memory files (default 32 KiB).")
+@click.option("--max-bytes", type=int, default=None, metavar="N", help="Byte cap on memory files (default 256 KiB).")
 @click.option("--memory-dir", default=None, metavar="DIR", help="Working-memory directory (default .tau/memory).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def memory_show(cwd: str | None, compat: bool, max_bytes: int | None, memory_dir: str | None, as_json: bool) -> None:
-    """Print the memory files a run would load, then the instructions text they become."""
+    """Print the memory files a run would load (at start and on demand), then the instructions text they become."""
     import anyio
 
     from tau.environment import HostBackend
@@ -59,10 +62,16 @@ def memory_show(cwd: str | None, compat: bool, max_bytes: int | None, memory_dir
         max_bytes=max_bytes or DEFAULT_MAX_BYTES,
         trusted=trusted,
     )
+    from tau.memory import LocalFiles
+    from tau.memory.ondemand import nested_memory_files
+
+    nested = nested_memory_files(LocalFiles(), directory)
     index = anyio.run(load_memory_index, HostBackend(directory), mem_dir)
     text = memory_instructions(bootstrap, index, memory_dir=mem_dir)
     if as_json:
-        click.echo(json.dumps(_as_json(bootstrap, index, mem_dir, text), indent=2, ensure_ascii=False))
+        data = _as_json(bootstrap, index, mem_dir, text)
+        data["on_demand"] = {"rules": [_rule_json(rule) for rule in bootstrap.conditional], "nested": nested}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     click.echo(f"project root: {bootstrap.project_root}")
     click.echo(f"memory files ({bootstrap.total_bytes} of {bootstrap.max_bytes} bytes):")
@@ -77,11 +86,28 @@ def memory_show(cwd: str | None, compat: bool, max_bytes: int | None, memory_dir
         click.echo("  (none)")
     for path in bootstrap.dropped:
         click.echo(f"  dropped  {path}  (over the cap)")
+    _echo_on_demand(bootstrap.conditional, nested)
     click.echo(f"working memory: {mem_dir}/INDEX.md {'loaded' if index is not None else '(none)'}")
     for warning in bootstrap.warnings:
         click.echo(f"warning: {warning}")
     click.echo("")
     click.echo(text)
+
+
+def _echo_on_demand(rules: list[ConditionalRule], nested: list[str]) -> None:
+    click.echo("on demand, when the model first touches a matching path with the file tools:")
+    for rule in rules:
+        click.echo(f"  {rule.path}  (rule; paths: {', '.join(rule.patterns)}; relative to {rule.base})")
+    for path in nested:
+        folder = os.path.dirname(path)
+        folder = os.path.dirname(folder) if os.path.basename(folder) == ".claude" else folder
+        click.echo(f"  {path}  (files under {folder})")
+    if not rules and not nested:
+        click.echo("  (none)")
+
+
+def _rule_json(rule: ConditionalRule) -> dict[str, Any]:
+    return {"path": rule.path, "paths": list(rule.patterns), "base": rule.base, "user": rule.user}
 
 
 def _as_json(bootstrap: BootstrapMemory, index: str | None, memory_dir: str, text: str) -> dict[str, Any]:

@@ -52,13 +52,48 @@ def test_show_text_no_compat_and_cap(project: Path) -> None:
     result = CliRunner().invoke(memory_group, ["show", "--cwd", str(project), "--no-compat", "--max-bytes", "45"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[:6] == [
+    assert lines[:8] == [
         f"project root: {project}",
         "memory files (40 of 45 bytes):",
         f"       40  {project / 'AGENTS.md'}  (project)",
         f"  dropped  {Path.home() / '.config/tau/TAU.md'}  (over the cap)",
         f"  dropped  {project / 'docs/a.md'}  (over the cap)",
+        "on demand, when the model first touches a matching path with the file tools:",
+        "  (none)",
         "working memory: .tau/memory/INDEX.md loaded",
     ]
     assert "claude prefs" not in result.output
     assert result.output.rstrip().endswith("</working-memory>")
+
+
+def test_show_lists_rules_and_nested_memory_loaded_on_demand(project: Path) -> None:
+    (project / ".claude/rules/api").mkdir(parents=True)
+    (project / ".claude/rules/always.md").write_text("ALWAYS\n")
+    (project / ".claude/rules/api/ts.md").write_text("---\npaths: src/**/*.{ts,tsx}, tests/**\n---\nTS\n")
+    (project / "src/api/.claude").mkdir(parents=True)
+    (project / "src/api/.claude/CLAUDE.md").write_text("API\n")
+    (project / "src/web").mkdir()
+    (project / "src/web/AGENTS.md").write_text("WEB\n")
+    result = CliRunner().invoke(memory_group, ["show", "--cwd", str(project), "--no-compat"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = lines.index("on demand, when the model first touches a matching path with the file tools:")
+    assert lines[start + 1 : start + 4] == [
+        f"  {project / '.claude/rules/api/ts.md'}  (rule; paths: src/**/*.{{ts,tsx}}, tests/**; relative to {project})",
+        f"  {project / 'src/api/.claude/CLAUDE.md'}  (files under {project / 'src/api'})",
+        f"  {project / 'src/web/AGENTS.md'}  (files under {project / 'src/web'})",
+    ]
+    assert f"{project / '.claude/rules/always.md'}  (rule)" in result.output
+    data = json.loads(CliRunner().invoke(memory_group, ["show", "--cwd", str(project), "--json"]).output)
+    assert data["on_demand"] == {
+        "rules": [
+            {
+                "path": str(project / ".claude/rules/api/ts.md"),
+                "paths": ["src/**/*.{ts,tsx}", "tests/**"],
+                "base": str(project),
+                "user": False,
+            }
+        ],
+        "nested": [str(project / "src/api/.claude/CLAUDE.md"), str(project / "src/web/AGENTS.md")],
+    }
+    assert "ALWAYS" in data["instructions"] and "TS\n" not in data["instructions"]
