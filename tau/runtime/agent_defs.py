@@ -39,7 +39,7 @@ from tau.config.documents import load_yaml
 from tau.confine import inside
 from tau.errors import ConfigError
 from tau.protocol.names import tau_name
-from tau.skills.parse import split_frontmatter, unescape_description
+from tau.skills.parse import lenient_frontmatter, split_frontmatter, unescape_description
 from tau.tools import TOOL_FACTORIES
 
 __all__ = [
@@ -189,22 +189,11 @@ class AgentCatalog:
 # -- parsing ---------------------------------------------------------------------------------------------------
 
 
-def _lenient_mapping(frontmatter: str) -> dict[str, Any]:
-    """`key: value` lines, for frontmatter YAML rejects (Claude Code descriptions often hold unquoted colons)."""
-    data: dict[str, Any] = {}
-    for line in frontmatter.splitlines():
-        if not line.strip() or line.startswith((" ", "\t", "#")) or ":" not in line:
-            continue
-        key, _, value = line.partition(":")
-        data[key.strip()] = value.strip().strip("\"'")
-    return data
-
-
 def _load_frontmatter(frontmatter: str) -> dict[str, Any]:
     try:  # tau.config's bounded reader: deep nesting, alias bombs, lone surrogates fall back like bad YAML
         data = load_yaml(frontmatter, source="agent definition") if frontmatter.strip() else {}
     except ConfigError:
-        data = _lenient_mapping(frontmatter)
+        data = lenient_frontmatter(frontmatter)
     if not isinstance(data, dict):
         raise AgentDefinitionError("frontmatter must be a YAML mapping")
     return {str(key): value for key, value in data.items()}

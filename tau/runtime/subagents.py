@@ -150,7 +150,7 @@ class SubagentRuns:
 
 def _indented(text: str) -> str:
     """A multi-line description as one list item: continuation lines indented under it."""
-    return text.replace("\n", "\n  ")
+    return "\n".join(f"  {line}" if line and index else line for index, line in enumerate(text.split("\n")))
 
 
 def _cap(text: str, limit: int) -> str:

@@ -8,6 +8,10 @@ string or list; entries with parentheses, `Bash(git add:*)`, stay whole), and Cl
 (`fork`: the skill runs in a subagent) and `agent` (that subagent's type; default `general-purpose`). Every other key
 is ignored.
 
+Frontmatter YAML rejects only for plain text it cannot take — an unquoted `: ` in a value (`description: Use when:
+...`) or text after a bracket (`argument-hint: [pr-number] [priority]`), both common in published skills and read by
+Claude Code — is read line by line instead (`lenient_frontmatter`, shared with agent files). An `argument-hint`
+that YAML reads as a list (`[message]`) is shown as written.
 Hard errors (`SkillParseError`, the skill is skipped): no frontmatter, YAML that does not parse or is not a mapping,
 missing or invalid `name`, missing or empty `description`. Soft problems (kept, with a warning): description or
 compatibility over their limits, a `name` that differs from the directory, a malformed optional field (dropped).
@@ -26,6 +30,7 @@ from tau.errors import ConfigError
 __all__ = [
     "SkillMeta",
     "SkillParseError",
+    "lenient_frontmatter",
     "parse_skill_md",
     "split_frontmatter",
     "unescape_description",
@@ -38,6 +43,10 @@ COMPATIBILITY_MAX = 500
 _NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+_PLAIN_TEXT_PROBLEMS = (
+    "mapping values are not allowed here",  # description: Use when: the user asks
+    "expected <block end>, but found",  # argument-hint: [pr-number] [priority]
+)
 _TOOL_ITEM = re.compile(r"[^,\s(]+(?:\([^)]*\))?")
 
 
@@ -138,10 +147,41 @@ def _limited(value: object, key: str, limit: int, warnings: list[str]) -> str | 
     return text or None
 
 
+def lenient_frontmatter(frontmatter: str) -> dict[str, Any]:
+    """`key: value` lines, for frontmatter YAML rejects (Claude Code descriptions often hold unquoted colons); a
+    `[a, b]` value and a key followed by indented `- item` lines are lists."""
+    data: dict[str, Any] = {}
+    key = ""
+    for line in frontmatter.splitlines():
+        item = line.strip()
+        if key and line.startswith((" ", "\t")) and item.startswith("- ") and isinstance(data.get(key), list):
+            data[key].append(_unquoted(item[2:]))
+            continue
+        if not item or line.startswith((" ", "\t", "#")) or ":" not in line:
+            continue
+        key, _, raw = line.partition(":")
+        key, value = key.strip(), raw.strip()
+        if value.startswith("[") and value.endswith("]") and not any(c in value[1:-1] for c in "[]"):
+            data[key] = [_unquoted(part) for part in value[1:-1].split(",") if part.strip()]
+        else:
+            data[key] = _unquoted(value) if value else []
+    return {k: (v if v != [] else None) for k, v in data.items()}
+
+
+def _unquoted(value: str) -> str:
+    """`value` without one pair of surrounding quotes (a quote inside or at one end only stays)."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
 def _load_yaml(frontmatter: str) -> dict[str, Any]:
     try:  # tau.config's bounded reader: deep nesting, alias bombs, lone surrogates are parse errors too
         data = load_yaml(frontmatter, source="SKILL.md") if frontmatter.strip() else {}
     except ConfigError as error:
+        if any(problem in error.problem for problem in _PLAIN_TEXT_PROBLEMS):  # what Claude Code reads as text
+            return lenient_frontmatter(frontmatter)
         where = f"{error.field}: " if error.field else ""
         problem = re.sub(r"^invalid YAML( at line \d+, column \d+)?: ", "", error.problem)
         raise SkillParseError(f"frontmatter is not valid YAML ({where}{problem})") from error
@@ -179,11 +219,18 @@ def parse_skill_md(text: str, *, directory_name: str | None = None) -> tuple[Ski
         allowed_tools=_allowed_tools(data.get("allowed-tools"), warnings),
         model_invocable=not _boolean(data.get("disable-model-invocation"), "disable-model-invocation", False, warnings),
         user_invocable=_boolean(data.get("user-invocable"), "user-invocable", True, warnings),
-        argument_hint=_limited(data.get("argument-hint"), "argument-hint", COMPATIBILITY_MAX, warnings),
+        argument_hint=_limited(_hint(data.get("argument-hint")), "argument-hint", COMPATIBILITY_MAX, warnings),
         fork=_fork(data.get("context"), warnings),
         agent=_limited(data.get("agent"), "agent", NAME_MAX, warnings),
     )
     return meta, parts[1], warnings
+
+
+def _hint(value: object) -> object:
+    """`argument-hint: [message]` is a YAML list; Claude Code shows it as written."""
+    if isinstance(value, list) and all(isinstance(item, str | int) for item in value):
+        return " ".join(f"[{item}]" for item in value)
+    return value
 
 
 def _fork(value: object, warnings: list[str]) -> bool:
