@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,3 +167,35 @@ def test_nested_memory_files_lists_folders_below_cwd(repo: Path) -> None:
 )
 def test_touched_paths_per_tool(tool: str, args: dict[str, object], expected: list[str]) -> None:
     assert touched_paths(tool, args) == expected
+
+
+class _ContainerWorkspace:
+    """The two calls the capability makes on `ctx.workspace`, as a docker workspace answers them."""
+
+    async def working_dir(self) -> str:
+        return "/workspace"
+
+    async def resolve(self, path: str) -> str:
+        return path if path.startswith("/") else f"/workspace/{path}"
+
+
+@pytest.mark.anyio
+async def test_container_paths_map_onto_the_host_workspace(repo: Path, home: Path) -> None:
+    from types import SimpleNamespace
+
+    from tau.memory.capability import OnDemandMemoryCapability
+
+    capability = OnDemandMemoryCapability(memory_for(repo, home), str(repo))
+    ctx: Any = SimpleNamespace(workspace=_ContainerWorkspace())
+    assert await capability._host_path(ctx, "pkg/a.py") == str(repo / "pkg/a.py")
+    assert await capability._host_path(ctx, "/workspace/pkg/../other") == str(repo / "other")
+    assert await capability._host_path(ctx, "/etc/passwd") is None  # not in the container's workspace
+    host: Any = SimpleNamespace(workspace=SimpleNamespace(working_dir=_fixed(str(repo)), resolve=_fixed("/etc/x")))
+    assert await capability._host_path(host, "/etc/x") == "/etc/x"  # host backend: same namespace
+
+
+def _fixed(value: str) -> Any:
+    async def answer(*_args: object) -> str:
+        return value
+
+    return answer
