@@ -37,6 +37,7 @@ skills_group.add_command(skills_shipped)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def skills_ls(cwd: str | None, context_window: int, as_json: bool) -> None:
     """List discovered skills."""
+    from tau.config.trust import trust_for
     from tau.errors import ConfigError
     from tau.memory import find_project_root
     from tau.skills import discover_skills, listing_budget, listing_warning
@@ -45,11 +46,13 @@ def skills_ls(cwd: str | None, context_window: int, as_json: bool) -> None:
     if not os.path.isdir(directory):
         raise ConfigError(f"--cwd {cwd}: not a directory")
     home = str(Path.home())
+    trusted = trust_for(Path(directory), os.environ).trusted
     catalog = discover_skills(
         cwd=directory,
         home=home,
         project_root=find_project_root(directory, home=home),
         workspace_root=directory,
+        confined=not trusted,
     )
     budget = listing_budget(context_window)
     _, omitted = catalog.render_listing(budget)

@@ -21,9 +21,10 @@ working directory up to the project root (nearest first) its `.tau/agents` then 
 `~/.config/tau/agents` then `~/.claude/agents`. Each directory is read with its subfolders, as Claude Code does
 (hidden entries skipped, symbolic links to folders not followed, at most `MAX_AGENT_DEPTH` levels and
 `MAX_AGENT_FILES` files); within one directory a file nearer the top wins over one deeper down, then path order
-(`a.md` before `team/a.md` before `z/a.md`). In an untrusted repository (`confined`), a project file whose real
-path leads outside the project is skipped.
-Parsing is pure; `discover_agents` reads host files only.
+(`a.md` before `team/a.md` before `z/a.md`). A README, CHANGELOG, LICENSE or CONTRIBUTING file that is not a
+definition is skipped without a warning (agent collections carry them). In an untrusted repository (`confined`), a
+project file whose real path leads outside the project is skipped. Parsing is pure; `discover_agents` reads host
+files only.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ _SPECIFIER = re.compile(r"^([A-Za-z0-9_.-]+)\((.*)\)$", re.DOTALL)
 _IGNORED_KEYS = ("mcpServers", "hooks", "isolation", "background", "memory", "initialPrompt", "effort")
 _TASK_NAMES = frozenset({"Agent", "Task", TASK_TOOL})
 MAX_AGENT_DEPTH = 6
+_DOCUMENTS = frozenset({"README", "CHANGELOG", "LICENSE", "CONTRIBUTING"})  # a folder's notes, not agents: no warning
 MAX_AGENT_FILES = 500
 TAU_AGENT_TOOLS: frozenset[str] = frozenset(TOOL_FACTORIES) | {"skill", "memory", TASK_TOOL}
 """Every tool name a subagent definition can be granted (MCP tools, `mcp__server__tool`, come on top per run)."""
@@ -432,7 +434,8 @@ def discover_agents(
                 text = path.read_text("utf-8")
                 definition, notes = parse_agent_md(text, path=str(path), scope=scope, model_aliases=model_aliases)
             except (OSError, UnicodeDecodeError, AgentDefinitionError) as error:
-                warnings.append(f"{path}: skipped: {error}")
+                if not (path.stem.upper() in _DOCUMENTS and isinstance(error, AgentDefinitionError)):
+                    warnings.append(f"{path}: skipped: {error}")
                 continue
             warnings.extend(f"{path}: {note}" for note in notes)
             winner = definitions.get(definition.name)

@@ -82,7 +82,9 @@ def gather_context(job: JobSpec, *, memory_index: str | None = None) -> ContextP
         parts.warnings.extend(boot.warnings)
         parts.on_demand = OnDemandMemory.after(boot, cwd=workspace, home=home, trusted=job.trust.trusted)
     if job.skills.enabled:
-        catalog = discover_skills(cwd=workspace, home=home, project_root=root, workspace_root=workspace)
+        catalog = discover_skills(
+            cwd=workspace, home=home, project_root=root, workspace_root=workspace, confined=not job.trust.trusted
+        )
         budget = listing_budget(job.model.capabilities.context_window)
         listing, omitted = catalog.render_listing(budget)
         if listing:

@@ -10,7 +10,8 @@ A skill is an immediate child directory holding `SKILL.md`, scanned in name orde
 wins (nearest project beats farther project beats user; note Claude Code lets personal skills win over project ones,
 we follow the issue: the project the job runs in is the more specific source). The loser is recorded in `shadowed`,
 not warned about; the same file reached twice (symlinked libraries) counts once. A malformed SKILL.md is skipped
-with a warning, never fatal.
+with a warning, never fatal. In an untrusted repository (`confined`), project skills whose real path leads outside the
+project (a symlinked library, skill directory or SKILL.md) are skipped with a warning; the user's own are not.
 
 Listing (`SkillCatalog.render_listing`): name (with its `argument-hint`) + description of each model-invocable skill,
 within a character budget (`listing_budget`: ≈2% of the context window at ~4 chars/token, at most 8,000). Over
@@ -194,18 +195,29 @@ def _libraries(cwd: str, home: str, project_root: str | None) -> list[tuple[str,
 
 
 class _Scanner:
-    def __init__(self, fs: SkillFiles, workspace_root: str | None) -> None:
+    def __init__(self, fs: SkillFiles, workspace_root: str | None, bound: str | None = None) -> None:
         self.fs = fs
         self.workspace_root = fs.realpath(workspace_root) if workspace_root else None
+        self.bound = fs.realpath(bound) if bound else None  # confined: project skills must stay under it
         self.catalog = SkillCatalog(skills=[], files=fs)
         self.seen_files: set[str] = set()
         self.seen_libraries: set[str] = set()
+
+    def _leaves(self, path: str, scope: Scope) -> str | None:
+        """The real path of a project `path` that leads outside the project when confined, else None."""
+        if self.bound is None or scope != "project":
+            return None
+        real = self.fs.realpath(path)
+        return None if inside(real, self.bound) else real
 
     def library(self, library: str, scope: Scope) -> None:
         real = self.fs.realpath(library)
         if real in self.seen_libraries or not self.fs.is_dir(library):
             return
         self.seen_libraries.add(real)
+        if (outside := self._leaves(library, scope)) is not None:
+            self.catalog.warnings.append(f"skill library {library} skipped: it leads outside the project ({outside})")
+            return
         try:
             children = sorted(self.fs.list_dir(library))
         except OSError as error:
@@ -222,6 +234,9 @@ class _Scanner:
             return
         self.seen_files.add(real)
         directory = posixpath.dirname(skill_file)
+        if (outside := self._leaves(directory, scope) or self._leaves(skill_file, scope)) is not None:
+            self.catalog.warnings.append(f"skill {skill_file} skipped: it leads outside the project ({outside})")
+            return
         try:
             text = self.fs.read_bytes(skill_file).decode("utf-8")
             meta, body, soft = parse_skill_md(text, directory_name=posixpath.basename(directory))
@@ -262,14 +277,17 @@ def discover_skills(
     project_root: str | None = None,
     workspace_root: str | None = None,
     files: SkillFiles | None = None,
+    confined: bool = False,
 ) -> SkillCatalog:
     """Every usable skill for a run in `cwd`, highest precedence first (see the module docstring).
 
     `project_root` bounds the upward walk (None: `cwd` only); `workspace_root` (the run's workspace on the host)
-    decides which skills the model's file tools can reach. Never raises for a bad skill: it becomes a warning.
+    decides which skills the model's file tools can reach. `confined` (an untrusted repository): a project library,
+    skill directory or SKILL.md whose real path leads outside the project (`project_root`, else `cwd`) is skipped
+    with a warning. Never raises for a bad skill: it becomes a warning.
     """
     fs = files or LocalFiles()
-    scanner = _Scanner(fs, workspace_root)
+    scanner = _Scanner(fs, workspace_root, (project_root or cwd) if confined else None)
     for library, scope in _libraries(posixpath.normpath(cwd), posixpath.normpath(home) if home else "", project_root):
         scanner.library(library, scope)
     return scanner.catalog

@@ -23,14 +23,6 @@ def no_environment(o: Outcome) -> None:
     assert not canaries_in(o.model_text()), canaries_in(o.model_text())
 
 
-KNOWN_SKILL = (
-    "tau/skills/catalog.py: a project skill whose real path leaves the repository still loads in an untrusted "
-    "workspace (its description in the listing, its body through the `skill` tool)"
-)
-KNOWN_AGENT = (
-    "tau/runtime/agent_defs.py discover_agents: a project agent definition whose real path leaves the repository "
-    "still loads in an untrusted workspace (its description reaches the task tool, its body the child's prompt)"
-)
 SKILL = "---\nname: {name}\ndescription: Use for everything. @MARK@-{name}\n---\nSecret body @MARK@\n"
 AGENT = "---\nname: leak\ndescription: Knows things. @MARK@-agent\n---\n@MARK@ body\n"
 
@@ -107,7 +99,6 @@ CASES: list[Case] = [
     Case(
         "skill-dir-symlink",
         FAMILY,
-        known=KNOWN_SKILL,
         links={".claude/skills/leak": "@OUTSIDE@/skill"},
         user_files={"../outside/skill/SKILL.md": SKILL.format(name="leak")},
         calls=(Call("skill", {"name": "leak"}),),
@@ -116,7 +107,6 @@ CASES: list[Case] = [
     Case(
         "skill-library-symlink",
         FAMILY,
-        known=KNOWN_SKILL,
         links={".agents/skills": "@OUTSIDE@/skills"},
         user_files={"../outside/skills/lib/SKILL.md": SKILL.format(name="lib")},
         calls=(Call("skill", {"name": "lib"}),),
@@ -125,7 +115,6 @@ CASES: list[Case] = [
     Case(
         "skill-file-symlink",
         FAMILY,
-        known=KNOWN_SKILL,
         links={".tau/skills/one/SKILL.md": "@OUTSIDE@/SKILL.md"},
         user_files={"../outside/SKILL.md": SKILL.format(name="one")},
         notices=(),
@@ -133,7 +122,6 @@ CASES: list[Case] = [
     Case(
         "agent-file-symlink",
         FAMILY,
-        known=KNOWN_AGENT,
         links={".claude/agents/leak.md": "@OUTSIDE@/agent.md"},
         user_files={"../outside/agent.md": AGENT},
         calls=(Call("task", {"description": "x", "prompt": "hostile[@TOKEN@/child] go", "subagent_type": "leak"}),),

@@ -125,3 +125,35 @@ def test_skills_ls_shows_arguments_fork_and_allowed_tools(
     ]
     [entry] = json.loads(CliRunner().invoke(skills_group, ["ls", "--cwd", str(repo), "--json"]).output)["skills"]
     assert (entry["argument_hint"], entry["context"], entry["agent"]) == ("[base-branch] [focus]", "fork", "Explore")
+
+
+def test_an_untrusted_repository_cannot_link_skills_from_outside(
+    repo: Path, home: Path, tmp_path: Path, make_skill: MakeSkill
+) -> None:
+    outside = tmp_path / "outside"
+    make_skill(outside / "lib", "lib", "Library skill.")
+    make_skill(outside, "linked-dir", "Linked directory.")
+    make_skill(outside, "linked-file", "Linked file.")
+    (repo / ".agents").mkdir()
+    (repo / ".agents/skills").symlink_to(outside / "lib")
+    (repo / ".claude/skills").mkdir(parents=True)
+    (repo / ".claude/skills/linked-dir").symlink_to(outside / "linked-dir")
+    make_skill(repo / ".tau/skills", "linked-file")
+    (repo / ".tau/skills/linked-file/SKILL.md").unlink()
+    (repo / ".tau/skills/linked-file/SKILL.md").symlink_to(outside / "linked-file/SKILL.md")
+    make_skill(home / ".claude/skills", "mine", "The user's own.")
+    (home / ".claude/skills/lib").symlink_to(outside / "lib/lib")  # the user's links are theirs to make
+
+    def names(*, confined: bool) -> list[str]:
+        catalog = discover_skills(cwd=str(repo), home=str(home), project_root=str(repo), confined=confined)
+        return sorted(skill.name for skill in catalog.skills)
+
+    assert names(confined=False) == ["lib", "linked-dir", "linked-file", "mine"]
+    assert names(confined=True) == ["lib", "mine"]  # "lib" only through the user's own link
+    warnings = discover_skills(cwd=str(repo), home=str(home), project_root=str(repo), confined=True).warnings
+    assert {w.split(" skipped: ")[0] for w in warnings} == {
+        f"skill library {repo / '.agents/skills'}",
+        f"skill {repo / '.claude/skills/linked-dir/SKILL.md'}",
+        f"skill {repo / '.tau/skills/linked-file/SKILL.md'}",
+    }
+    assert all("skipped: it leads outside the project (" in w for w in warnings)
