@@ -4,13 +4,15 @@
     ├── ConfigError            exit 2   operator mistake: bad job file, config, flag, variable, credentials
     ├── PreflightError         exit 3   a required resource is missing before any model call
     └── RunError               typed terminal reasons of a run that started
-        ├── ProviderError      exit 1   the model provider failed after retries (429/5xx/timeouts/broken stream)
+        ├── ProviderError      exit 1   the model provider failed: after retries (429/5xx/timeouts/broken or
+        │                               malformed responses; `retryable`), or at once (400/401/403/404/422: not)
         ├── ModelBehaviorError exit 1   the model kept producing unusable output
         ├── ReplayDivergence   exit 1   a replayed run asked for something the cassette does not hold
         ├── InternalError      exit 1   a bug in tau or an unforeseen library error (still a terminal event)
         ├── PromptBlocked      exit 1   a UserPromptSubmit hook refused the prompt
         ├── HookStopped        exit 1   a hook answered `continue: false`
         ├── BudgetExceeded     exit 5   tokens, USD, tool calls, consecutive failures
+        ├── OutputTruncated    exit 5   the answer was cut off at the model's output token limit
         ├── TurnLimitReached   exit 53
         ├── RunTimeout         exit 124 wall clock or idle
         └── Interrupted        exit 130 (SIGINT) / 143 (SIGTERM)
@@ -81,8 +83,14 @@ class RunError(TauError):
 
 
 class ProviderError(RunError):
+    """`retryable`: whether running the same job again later may succeed (a rate limit, an outage, a broken or
+    malformed response); False when the request itself was refused (bad credentials, unknown model, bad request)."""
+
     reason = "provider_error"
-    retryable = True
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class ModelBehaviorError(RunError):
@@ -111,6 +119,14 @@ class BudgetExceeded(RunError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class OutputTruncated(RunError):
+    """The model's answer ended with `finish_reason: length`: it was cut off at its output token limit (the
+    `max_tokens` model setting or the provider's default). The cut answer is still the run's result."""
+
+    exit_code = ExitCode.BUDGET
+    reason = "output_truncated"
 
 
 class TurnLimitReached(RunError):

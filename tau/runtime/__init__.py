@@ -65,7 +65,8 @@ async def prepare_run(
 
     host_env = dict(os.environ if environ is None else environ)
     session_id = session_id or job.session_id or str(uuid.uuid4())
-    emitter = Emitter(*sinks, redactor=Redactor.from_env({**host_env, **job.env}))
+    redactor = Redactor.from_env({**host_env, **job.env}).with_values([job.model.api_key or ""])  # any variable's key
+    emitter = Emitter(*sinks, redactor=redactor)
     on_ask = job.permissions.on_ask
     asker: Asker = headless_asker
     if on_ask == "tty" and interactive:

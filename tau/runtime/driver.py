@@ -6,7 +6,13 @@ the hand-off of every completed step to the `SessionStore`. It does not build th
 renders nothing (renderers are event sinks).
 
 Cancellation: `cancel(reason)` may be called from a signal handler or the idle watchdog; the run ends through
-pydantic-ai's `CancellationToken`, keeps what it completed, and reports the reason given.
+pydantic-ai's `CancellationToken`, keeps what it completed, and reports the reason given. Time limits: `--timeout`
+counts from `origin` (`tau run` sets the process start, so start-up is included; default: when `run` starts);
+`--idle-timeout` counts time without events, and a running tool call is never idle (`Emitter.idle_for`).
+
+Outcome: an exception out of the loop becomes its typed error in `outcome.failure` (provider errors in tau's
+one-line form, `retryable` only when transient); a run that ends normally with an answer cut off at the output token
+limit ends `output_truncated` (exit 5, the cut answer kept as the result), and every such response is a notice.
 
 Sessions: a new run `begin`s its session; a `Continuation` (`tau resume`, `tau fork`) `resume`s an existing one
 instead, taking its history and pending deferred calls from the store (the store's write lock is held for the whole
@@ -41,13 +47,7 @@ from typing import Any, Literal
 
 import anyio
 from pydantic_ai import Agent, CancellationToken, UsageLimits
-from pydantic_ai.exceptions import (
-    ModelAPIError,
-    RunCancelled,
-    RunTimedOut,
-    UnexpectedModelBehavior,
-    UsageLimitExceeded,
-)
+from pydantic_ai.exceptions import RunCancelled, RunTimedOut
 from pydantic_ai.messages import (
     FunctionToolResultEvent,
     ModelMessage,
@@ -67,11 +67,8 @@ from tau.errors import (
     ConfigError,
     ExitCode,
     HookStopped,
-    InternalError,
     Interrupted,
-    ModelBehaviorError,
     PromptBlocked,
-    ProviderError,
     RunError,
     RunTimeout,
     TauError,
@@ -100,6 +97,7 @@ from tau.runtime.budget import Budget
 from tau.runtime.checkpoints import CheckpointRecorder
 from tau.runtime.clarify import ASK_TOOL, clarification_events, is_question
 from tau.runtime.emitter import Emitter, StreamTranslator, usage_totals
+from tau.runtime.outcome import failure, truncation, truncation_notice
 from tau.runtime.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, PlanReview, finish_plan, review_prompt
 from tau.runtime.scrub import scrub_response
 from tau.sessions import SessionStore, StepRecord
@@ -176,6 +174,7 @@ class RunDriver:
         self.session_id = session_id or job.session_id or str(uuid.uuid4())
         self.budget = Budget(job.limits)
         self._clock = clock
+        self.origin: float | None = None  # the `clock` instant `--timeout` counts from (default: when `run` starts)
         self._token = CancellationToken()
         self._cancel_error: RunError | None = None
         self._committed = 0
@@ -226,6 +225,8 @@ class RunDriver:
         """Run to the end. Raises (before any event) only if the session cannot be opened: unknown, locked,
         damaged, an existing id for a new session, or answers that do not match the pending calls."""
         started = self._clock()
+        if self.origin is None:
+            self.origin = started
         await self._open_session()
         try:
             return await self._run(started)
@@ -282,15 +283,10 @@ class RunDriver:
             error = RunTimeout(f"run exceeded --timeout {self.job.limits.timeout:g}s", reason="timeout")
         except RunCancelled:
             error = self._cancel_error or Interrupted("run cancelled")
-        except ModelAPIError as caught:
-            error = ProviderError(f"model provider failed: {caught}")
-        except (UnexpectedModelBehavior, UsageLimitExceeded) as caught:
-            error = ModelBehaviorError(f"model error: {caught}")
-        except Exception as caught:  # a bug or an unforeseen library error: still end with a terminal event
-            error = InternalError(f"internal error: {type(caught).__name__}: {caught}")
-            error.__cause__ = caught
-        if error is None and self.budget.hit is not None:
-            error = self.budget.hit
+        except Exception as caught:  # provider, model, or a bug: typed by `outcome`, still a terminal event
+            error = failure(caught, self._messages)
+        if error is None:
+            error = self.budget.hit or truncation(self._messages)
         plan, error = await self._finish_plan(output, error)
         if plan is not None:
             return await self._end_with_plan(plan, started)
@@ -445,7 +441,7 @@ class RunDriver:
             deferred_tool_results=self._deferred,
             usage_limits=UsageLimits(request_limit=None),
             cancellation_token=self._token,
-            timeout=self.job.limits.timeout,
+            timeout=self._time_left(),
             workspace=self.setup.workspace,
             model_settings=dict(self.setup.model_settings) or None,  # type: ignore[arg-type]
         ) as run:
@@ -474,6 +470,16 @@ class RunDriver:
             result = run.result
             return None if result is None else result.output
 
+    def _time_left(self) -> float | None:
+        """What is left of `--timeout`, counted from `origin`; RunTimeout when nothing is (start-up used it up)."""
+        limit = self.job.limits.timeout
+        if limit is None:
+            return None
+        left = limit - (self._clock() - (self.origin if self.origin is not None else self._clock()))
+        if left <= 0:
+            raise RunTimeout(f"run exceeded --timeout {limit:g}s", reason="timeout")
+        return left
+
     async def _before_request(self, run: AgentRun[None, Any]) -> None:
         while self._injected:
             run.enqueue(self._injected.pop(0), priority="asap")
@@ -498,6 +504,8 @@ class RunDriver:
             self.emitter.emit(
                 MessageCompleted(turn=self.budget.turns, text=text, tool_calls=calls, model_name=response.model_name)
             )
+            if (cut := truncation_notice(response, self.budget.turns)) is not None:
+                self.emitter.emit(Notice(level="warning", message=cut))
             if all(name in (OUTPUT_TOOL, PLAN_TOOL) for name in calls):
                 await self._stop_hooks(run, text)
         usage = self._capture_usage(run)
@@ -573,7 +581,7 @@ class RunDriver:
     async def _idle_watchdog(self, idle_timeout: float) -> None:
         while True:
             await anyio.sleep(min(idle_timeout / 4, 1.0))
-            if time.monotonic() - self.emitter.last_activity > idle_timeout:
+            if self.emitter.idle_for() > idle_timeout:
                 self.cancel(RunTimeout(f"no activity for {idle_timeout:g}s (--idle-timeout)", reason="idle_timeout"))
                 return
 

@@ -2,7 +2,9 @@
 
 Contract: every event a run produces passes through exactly one `Emitter`; `seq` starts at 0 and increases by one.
 Sinks are plain callables (renderers, session writer, tests); a sink that raises does not stop the others and does
-not stop the run — it is reported once on stderr by the CLI. `last_activity` feeds the idle watchdog.
+not stop the run — it is reported once on stderr by the CLI. `last_activity` and `idle_for()` feed the idle
+watchdog: a run is never idle while a tool call it started (`tool.started` without its `tool.completed`) is running,
+however silent the tool is — a tool is bounded by its own timeout, and the run by `--timeout`.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class Emitter:
         self._sinks: list[Sink] = list(sinks)
         self._seq = 0
         self.last_activity = time.monotonic()
+        self._running: set[str] = set()  # call ids of tools started and not completed yet
         self.sink_errors: list[BaseException] = []
         self.redactor = redactor or Redactor()
 
@@ -82,6 +85,10 @@ class Emitter:
         stamped = event.model_copy(update={"seq": self._seq})
         self._seq += 1
         self.last_activity = time.monotonic()
+        if isinstance(stamped, ToolStarted):
+            self._running.add(stamped.call_id)
+        elif isinstance(stamped, ToolCompleted):
+            self._running.discard(stamped.call_id)
         for sink in self._sinks:
             try:
                 sink(stamped)
@@ -103,6 +110,10 @@ class Emitter:
     def touch(self) -> None:
         """Record activity that produced no event (a streamed tool-call argument chunk, say)."""
         self.last_activity = time.monotonic()
+
+    def idle_for(self) -> float:
+        """Seconds without activity: 0 while a tool call is running, else since the last event or `touch`."""
+        return 0.0 if self._running else time.monotonic() - self.last_activity
 
 
 def usage_totals(usage: RunUsage) -> UsageTotals:

@@ -12,10 +12,14 @@ Invariants:
   before it produced anything is retried too, which the SDKs never do.
 - A stream is retried only while nothing has been handed to the caller. Once an event was yielded, a retry would
   duplicate output, so a later break raises `ProviderError` instead.
-- Transient failures (429, 5xx, overloaded, connection resets, per-attempt timeouts, broken streams) that outlive
-  `max_retries` surface as `tau.errors.ProviderError` with a one-line message. Failures a retry cannot fix (400, 401,
-  404, context window exceeded, quota) pass through as pydantic-ai's `ModelAPIError` subclasses, untouched, so
-  capabilities that react to them (compaction on overflow) still can; `as_provider_error` maps what is left.
+- Transient failures (408, 409, 425, 429, 5xx, overloaded, connection resets, per-attempt timeouts, broken streams,
+  and malformed responses: a 200 whose body is not JSON, or a stream that ends before a single valid chunk) that
+  outlive `max_retries` surface as `tau.errors.ProviderError` (`retryable=True`) with a one-line message. Failures a
+  retry cannot fix (400, 401, 403, 404, 422, context window exceeded, quota, or a provider's `x-should-retry: false`)
+  pass through as pydantic-ai's `ModelAPIError` subclasses, untouched, so capabilities that react to them
+  (compaction on overflow) still can; `as_provider_error` maps what is left (`retryable=False`).
+- A provider error is never shown raw: `describe_error` makes one line of status, category and the provider's own
+  message (no SDK dump, no HTML error page), at most 240 characters. Secrets are masked later, by the emitter.
 
 Providers: inside a `ProviderPool.lease()` (`tau serve`) the provider, and so its HTTP client, is the pool's, shared
 by every run with the same configuration and closed with the server (`runtime.providers`); otherwise each model gets
@@ -27,24 +31,30 @@ the runtime passes `on_retry` and wraps the result in `cassette.RecordingModel` 
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 from pydantic_ai.exceptions import (
     ModelAPIError,
+    ModelAuthenticationError,
     ModelConnectionError,
+    ModelContextWindowExceededError,
     ModelHTTPError,
+    ModelNotFoundError,
     ModelQuotaExceededError,
     ModelRateLimitError,
     ModelRequestRejectedError,
     ModelServerError,
     ModelTimeoutError,
     ModelUnavailableError,
+    UnexpectedModelBehavior,
     UserError,
 )
 from pydantic_ai.messages import ModelMessage, ModelResponse, ModelResponseStreamEvent
@@ -69,6 +79,8 @@ __all__ = [
     "RetryingModel",
     "as_provider_error",
     "build_model",
+    "describe_error",
+    "is_malformed",
     "is_transient",
     "model_settings",
 ]
@@ -77,6 +89,9 @@ PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "ollama", "azure", "openai-
 OLLAMA_DEFAULT_URL = "http://127.0.0.1:11434/v1"
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 _MESSAGE_CAP = 240
+_UNDECODABLE = ("Failed to decode response as JSON", "Expected a JSON response")  # pydantic-ai's plain ModelAPIError
+_EMPTY_STREAM = "Streamed response ended without content or tool calls"  # raised while a stream opens: no chunk came
+_INVALID = "Invalid response from "  # pydantic-ai's UnexpectedModelBehavior for a body of the wrong shape
 
 OnRetry = Callable[[int, float, str], None]
 """`on_retry(attempt, delay, error)`: retry `attempt` (1-based) starts in `delay` seconds; `error` is one line."""
@@ -210,19 +225,35 @@ def is_transient(err: BaseException, transport_errors: tuple[type[BaseException]
         return False  # a 429 for exhausted quota, a 400/401/404: waiting will not help
     if isinstance(err, ModelHTTPError):
         return err.status_code in _RETRYABLE_STATUS or err.status_code >= 500
+    if is_malformed(err):
+        return True
     return bool(transport_errors) and isinstance(err, transport_errors)
+
+
+def is_malformed(err: BaseException) -> bool:
+    """A 200 whose body is not what the API promises: pydantic-ai reports a body that is not JSON (or not of a JSON
+    content type) as a plain `ModelAPIError`, and a body of the wrong shape, or a stream that ended before a single
+    valid chunk, as a plain `UnexpectedModelBehavior`. Retried like a broken stream: the next attempt may be whole."""
+    if type(err) is ModelAPIError:
+        return isinstance(err.__cause__, json.JSONDecodeError | UnicodeDecodeError) or err.message.startswith(
+            _UNDECODABLE
+        )
+    return type(err) is UnexpectedModelBehavior and (err.message == _EMPTY_STREAM or err.message.startswith(_INVALID))
 
 
 def describe_error(err: BaseException) -> str:
     """One short line naming what went wrong with a provider call: status or cause, and the provider's message."""
     if isinstance(err, ModelHTTPError):
-        text = f"HTTP {err.status_code} {_category(err)}: {_body_message(err.body) or err.message}"
+        text = f"HTTP {err.status_code} {_category(err)}: {_body_message(err.body) or _phrase(err.status_code)}"
     elif isinstance(err, ModelTimeoutError):
         text = f"timed out: {err.message}"
     elif isinstance(err, ModelConnectionError):
         text = f"connection error: {err.message}"
-    elif isinstance(err, ModelAPIError):
+    elif isinstance(err, ModelAPIError | UnexpectedModelBehavior):
         text = err.message
+        if is_malformed(err):
+            empty = text == _EMPTY_STREAM
+            text = "malformed response: " + ("the stream ended before a single valid chunk" if empty else text)
     else:
         text = f"stream broken: {type(err).__name__}: {err}" if str(err) else f"stream broken: {type(err).__name__}"
     text = " ".join(text.split())
@@ -230,22 +261,36 @@ def describe_error(err: BaseException) -> str:
 
 
 def as_provider_error(err: BaseException, *, model_name: str | None = None, attempts: int = 1) -> ProviderError:
-    """The `ProviderError` for a failed provider call, for the runtime to map errors RetryingModel passed through."""
+    """The `ProviderError` for a failed provider call, for the runtime to map errors RetryingModel passed through.
+    `retryable` says whether the failure was transient (a later run may succeed), whatever the attempts made."""
     name = model_name or getattr(err, "model_name", None)
     prefix = f"model {name!r}: " if name else ""
     suffix = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
-    return ProviderError(f"provider error: {prefix}{describe_error(err)}{suffix}")
+    return ProviderError(f"provider error: {prefix}{describe_error(err)}{suffix}", retryable=is_transient(err))
+
+
+_CATEGORIES: tuple[tuple[type[ModelAPIError], str], ...] = (  # most specific first
+    (ModelRateLimitError, "rate limited"),
+    (ModelQuotaExceededError, "quota exceeded"),
+    (ModelUnavailableError, "unavailable"),
+    (ModelServerError, "server error"),
+    (ModelContextWindowExceededError, "context window exceeded"),
+    (ModelAuthenticationError, "authentication failed"),
+    (ModelNotFoundError, "not found"),
+    (ModelRequestRejectedError, "request rejected"),
+)
 
 
 def _category(err: ModelHTTPError) -> str:
-    for kind, label in (
-        (ModelRateLimitError, "rate limited"),
-        (ModelUnavailableError, "unavailable"),
-        (ModelServerError, "server error"),
-    ):
-        if isinstance(err, kind):
-            return label
-    return "error"
+    return next((label for kind, label in _CATEGORIES if isinstance(err, kind)), "error")
+
+
+def _phrase(status: int) -> str:
+    """The standard reason phrase of an HTTP status, for an error that came without a message of its own."""
+    try:
+        return HTTPStatus(status).phrase.lower()
+    except ValueError:
+        return "no message"
 
 
 def _body_message(body: object) -> str | None:
@@ -254,8 +299,10 @@ def _body_message(body: object) -> str | None:
         error = body.get("error")
         inner = cast(dict[str, Any], error) if isinstance(error, dict) else body
         message = inner.get("message")
-        return message if isinstance(message, str) else None
-    return body if isinstance(body, str) and body else None
+        return message if isinstance(message, str) and message.strip() else None
+    if isinstance(body, str) and body.strip() and not body.lstrip().startswith("<"):  # not an HTML error page
+        return body
+    return None
 
 
 class RetryingModel(WrapperModel):

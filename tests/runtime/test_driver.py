@@ -4,12 +4,13 @@ timeouts, structured output, permissions reaching the model, and what each termi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
-from pydantic_ai.models.function import AgentInfo
+from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from tau.config.spec import EnvironmentSpec, JobSpec, LimitsSpec, ModelSpec, OutputSpec, PermissionsSpec
 from tau.errors import Interrupted
@@ -169,10 +170,25 @@ async def test_wall_timeout_exits_124(tmp_path: Path) -> None:
     assert events[-1].type == "run.completed"
 
 
-async def test_idle_timeout_exits_124(tmp_path: Path) -> None:
+async def test_idle_timeout_exits_124_when_the_model_goes_silent(tmp_path: Path) -> None:
+    async def silent(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        await asyncio.sleep(20)
+        yield "late"
+
+    events: list[Event] = []
     job = make_job(tmp_path, limits=LimitsSpec(idle_timeout=0.3))
-    result, _, _ = await run_job(job, [calls(("bash", {"command": "sleep 20"})), reply("late")])
+    driver = await prepare_run(job, sinks=[events.append], model=FunctionModel(stream_function=silent))
+    try:
+        result = await driver.run()
+    finally:
+        await driver.close()
     assert (result.terminal_reason, result.exit_code) == ("idle_timeout", 124)
+
+
+async def test_a_silent_running_tool_is_not_idle(tmp_path: Path) -> None:
+    job = make_job(tmp_path, limits=LimitsSpec(idle_timeout=0.3))
+    result, _, _ = await run_job(job, [calls(("bash", {"command": "sleep 1"})), reply("done")])
+    assert (result.terminal_reason, result.exit_code, result.result) == ("completed", 0, "done")
 
 
 @pytest.mark.parametrize(

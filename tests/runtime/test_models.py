@@ -259,7 +259,7 @@ def test_backoff_honours_retry_after_within_its_cap() -> None:
         (http_error(ModelQuotaExceededError, 429), False),
         (http_error(ModelAuthenticationError, 401), False),
         (http_error(ModelContextWindowExceededError, 400), False),
-        (ModelAPIError("m", "Failed to decode response as JSON"), False),
+        (ModelAPIError("m", "Failed to decode response as JSON"), True),  # a malformed 200: retried
         (ValueError("bug"), False),
     ],
 )
