@@ -63,7 +63,7 @@ from pydantic_ai.workspaces.protocol import validate_timeout
 
 from tau.environment.confined import ConfinedFiles
 from tau.environment.docker_container import Live, attached, managed
-from tau.environment.docker_engine import ContainerInfo, DockerEngine, DockerUnavailableError
+from tau.environment.docker_engine import ContainerInfo, DockerEngine, DockerUnavailableError, docker_failure
 from tau.environment.docker_layout import MaskSources
 from tau.environment.docker_policy import Wall, command_wall
 from tau.environment.executor_protocol import BOOTSTRAP, ExecutorChannel, ExecutorClosedError, executor_source
@@ -205,6 +205,11 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
                 live = self._attach_live() if self._attach_to is not None else self._managed_live()
             except SandboxError as error:
                 raise WorkspaceUnavailableError(str(error)) from error
+            except Exception as error:  # the daemon refused something: its one-line explanation, not the SDK's dump
+                line = docker_failure(error)
+                if line is None:
+                    raise
+                raise WorkspaceUnavailableError(line) from error
             self._ref = self._ref or WorkspaceRef(provider="docker", id=live.id)
             self._live = live
             return live

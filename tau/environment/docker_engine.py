@@ -6,7 +6,9 @@ restart, remove, exec sessions). Every SDK object stays inside `DockerEngine`; c
 Invariants: a managed container is created hardened (read-only root unless the spec says otherwise, tmpfs /tmp,
 every capability dropped, no-new-privileges, pids/memory/cpu limits, the spec's network, `--init`), with the
 workspace and the `Layout`'s read-only binds as `Mounts` (structured, so no path is ever parsed as `src:dst:mode`).
-A missing image is a `SandboxError` naming `tau sandbox build`; a missing daemon or SDK is `DockerUnavailableError`.
+A missing image is a `SandboxError` naming `tau sandbox build`; a missing daemon or SDK is `DockerUnavailableError`;
+any other refusal of the daemon (an image reference it rejects, a mount it cannot make) becomes one line through
+`docker_failure`, never the SDK's multi-part dump (the runtime turns these into a preflight failure, exit 3).
 
 Contract with neighbours: `tau.environment.docker` (the backend) and `tau.environment.sandbox` (lifecycle chores)
 are its only users.
@@ -22,11 +24,24 @@ from typing import Any
 from tau.environment.docker_layout import Layout
 from tau.environment.sandbox import LABEL_MANAGED, LABEL_SESSION, SandboxError, SandboxSpec
 
-__all__ = ("ContainerInfo", "DockerEngine", "DockerUnavailableError")
+__all__ = ("ContainerInfo", "DockerEngine", "DockerUnavailableError", "docker_failure")
 
 
 class DockerUnavailableError(SandboxError):
     """No Docker daemon answers (or the SDK is missing); the message says how to get one."""
+
+
+def docker_failure(error: BaseException) -> str | None:
+    """One line for an error the docker SDK (or the HTTP library under it) raised — the daemon's own explanation and
+    the HTTP status — or None when `error` is not one of theirs."""
+    if not type(error).__module__.startswith(("docker.", "requests.", "urllib3.")):
+        return None
+    explanation = getattr(error, "explanation", None)
+    status = getattr(error, "status_code", None)
+    text = str(explanation) if explanation else str(error) or type(error).__name__
+    if isinstance(status, int):
+        text = f"the Docker daemon answered HTTP {status}: {text}"
+    return " ".join(text.split())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,7 +179,10 @@ class DockerEngine:
         except Exception as error:
             if self._not_found(error) or type(error).__name__ == "ImageNotFound":
                 raise SandboxError(f"image {image} not found: build it with `tau sandbox build`") from error
-            raise
+            line = docker_failure(error)
+            if line is None:
+                raise
+            raise SandboxError(f"cannot create a container from image {image}: {line}") from error
         return str(created["Id"])
 
     def start(self, container: str) -> None:

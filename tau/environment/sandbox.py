@@ -301,13 +301,19 @@ def remove(name_or_id: str, *, engine: DockerEngine | None = None) -> SandboxInf
 
 
 def image_present(image: str, *, engine: DockerEngine | None = None) -> bool:
-    """Whether the daemon has `image` locally (no pull is ever attempted)."""
+    """Whether the daemon has `image` locally (no pull is ever attempted). A reference the daemon rejects (it checks
+    more than tau's config does: upper case, say) is a `SandboxError` with the daemon's explanation."""
     try:
         _engine(engine).api.inspect_image(image)
     except Exception as error:
         if type(error).__name__ in ("ImageNotFound", "NotFound"):
             return False
-        raise
+        from tau.environment.docker_engine import docker_failure
+
+        line = docker_failure(error)
+        if line is None:
+            raise
+        raise SandboxError(f"image {image}: {line}") from error
     return True
 
 

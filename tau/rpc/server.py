@@ -19,7 +19,9 @@ journal are closed (`RuntimeServiceImpl.aclose`). Public API:
 - `run_server(host=, port=, token_file=, tls=, env=, cwd=, state_dir=, ...)`: what `tau serve` calls; blocks until
   shutdown, returns 0. Once listening it prints `tau serve: listening on http(s)://HOST:PORT` on stderr (the bound
   port, also for `--port 0`). Sessions persist to the `FileSessionStore` of `default_state_dir(env, cwd, state_dir)`,
-  the same store as `tau run` (so `tau sessions`, `tau resume` and ForkSession see RPC sessions).
+  the same store as `tau run` (so `tau sessions`, `tau resume` and ForkSession see RPC sessions). Checked before
+  anything listens: `presets_dir`, when given, must be an existing directory (ConfigError, exit 2); and the store's
+  sessions whose writer is gone are shown `interrupted` (`FileSessionStore.settle_interrupted`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import stat
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -41,7 +44,7 @@ from tau.rpc._gen.runtime_connect import RuntimeServiceASGIApplication
 from tau.rpc.auth import BearerAuth, load_token, require_token_off_loopback
 from tau.rpc.launch import ModelFactory
 from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
-from tau.sessions import default_state_dir
+from tau.sessions import FileSessionStore, default_state_dir
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -222,11 +225,16 @@ def run_server(
     require_token_off_loopback(host, token)
     if tls is not None:
         tls.check()
+    if presets_dir is not None:
+        check_presets_dir(presets_dir)
+    state = default_state_dir(env, cwd, state_dir)
+    if state.is_dir():
+        asyncio.run(FileSessionStore(state).settle_interrupted())
     service = RuntimeServiceImpl(
         env=env,
         cwd=cwd,
         presets_dir=presets_dir,
-        state_dir=default_state_dir(env, cwd, state_dir),
+        state_dir=state,
         model_factory=model_factory,
         limits=limits,
     )
@@ -234,6 +242,17 @@ def run_server(
     server = RuntimeServer(service, host=host, port=port, token=token, tls=tls, on_started=announce)
     asyncio.run(server.serve())
     return 0
+
+
+def check_presets_dir(path: Path) -> None:
+    """`--presets-dir` must name an existing directory: one line, exit 2, before anything listens."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        problem = "does not exist" if isinstance(error, FileNotFoundError) else f"cannot be read ({error.strerror})"
+        raise ConfigError(f"{path} {problem}", field="--presets-dir") from None
+    if not stat.S_ISDIR(mode):
+        raise ConfigError(f"{path} is not a directory", field="--presets-dir")
 
 
 def _announce(server: RuntimeServer) -> None:

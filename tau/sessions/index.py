@@ -9,6 +9,13 @@ turns store data into a row, used by both paths, so an incremental index and a r
 When the database cannot be written at all (a full disk, a read-only state dir), `filter_infos` answers the same
 query over rows computed from the store, so `tau sessions ls` still lists what the refs hold.
 
+Status: a row's status is its head snapshot's, except that a head a run leaves only while it is still going
+(`created`, `running`) is shown `interrupted` when no process holds the session's write lock: its writer is gone
+(killed, crashed, or its store could not be written). Nothing is written to the store for it — every committed step
+is intact and `tau resume` continues from the head; `tau sessions fsck` explains it. The lock changes without the
+head moving, so rows in `UNSETTLED` statuses are recomputed at every listing (and at start-up of `tau run` and
+`tau serve`, `FileSessionStore.settle_interrupted`).
+
 Each operation opens its own short-lived connection (WAL, busy timeout) so no background thread outlives a call and
 several tau processes can share one index. Writes are not fsynced (synchronous=OFF): the index is derived, and
 a damaged database is deleted and rebuilt by `list_sessions`.
@@ -44,6 +51,9 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated);
 """
 _TITLE_MAX = 100
+INTERRUPTED = "interrupted"
+UNFINISHED = frozenset({"created", "running"})  # head statuses a run leaves only while it is still going
+UNSETTLED = UNFINISHED | {INTERRUPTED}  # row statuses that change when a writer starts or dies, not only on commit
 
 
 @dataclass(frozen=True)
@@ -96,15 +106,23 @@ def model_of(config: Mapping[str, Any]) -> str | None:
 
 
 def session_info(
-    session_id: str, head_id: str, head: Snapshot, root: Snapshot, *, title: str, model: str | None
+    session_id: str,
+    head_id: str,
+    head: Snapshot,
+    root: Snapshot,
+    *,
+    title: str,
+    model: str | None,
+    writer_gone: bool = False,
 ) -> SessionInfo:
+    """The row of a session; `writer_gone`: no process holds its write lock (an unfinished head is `interrupted`)."""
     totals = head.totals
     tokens = totals.get("total_tokens") or totals.get("input_tokens", 0) + totals.get("output_tokens", 0)
     cost = totals.get("cost_usd")
     return SessionInfo(
         id=session_id,
         title=title,
-        status=head.status,
+        status=INTERRUPTED if writer_gone and head.status in UNFINISHED else head.status,
         model=model,
         created=root.created,
         updated=head.created,
@@ -201,12 +219,26 @@ class SessionIndex:
             await db.close()
 
     async def heads(self) -> dict[str, str]:
+        return {session_id: head for session_id, (head, _) in (await self.states()).items()}
+
+    async def states(self) -> dict[str, tuple[str, str]]:
+        """Every row's (head, status), by session id."""
         db = await self._connect()
         try:
-            rows = await db.execute_fetchall("SELECT id, head FROM sessions")
+            rows = await db.execute_fetchall("SELECT id, head, status FROM sessions")
         finally:
             await db.close()
-        return {str(row[0]): str(row[1]) for row in rows}
+        return {str(row[0]): (str(row[1]), str(row[2])) for row in rows}
+
+    async def unsettled(self) -> list[str]:
+        """Ids of the rows whose status is in `UNSETTLED` (they may have changed without a commit)."""
+        marks = ", ".join("?" for _ in UNSETTLED)
+        db = await self._connect()
+        try:
+            rows = await db.execute_fetchall(f"SELECT id FROM sessions WHERE status IN ({marks})", sorted(UNSETTLED))
+        finally:
+            await db.close()
+        return sorted(str(row[0]) for row in rows)
 
     async def query(self, where: SessionFilter | None = None) -> list[SessionInfo]:
         where = where or SessionFilter()

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from tau.sessions import checkpoints, locks
 from tau.sessions.errors import CorruptObjectError
+from tau.sessions.index import UNFINISHED
 from tau.sessions.snapshot import LinkKind, decode_config, decode_messages, decode_pending, decode_snapshot
 
 if TYPE_CHECKING:
@@ -126,9 +127,6 @@ def check(store: FileSessionStore) -> list[Problem]:
     for problem in walk(store, heads, verify=True).problems:
         problems.setdefault(problem.path, problem)  # a bad hash was already reported by the scan
     return sorted(problems.values(), key=lambda p: str(p.path))
-
-
-UNFINISHED = frozenset({"created", "running"})  # head statuses a run leaves only while it is still going
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,9 @@ from tau.sessions import bundle, maintenance
 from tau.sessions.errors import CorruptObjectError, SessionNotFoundError
 from tau.sessions.history_cache import HistoryCache
 from tau.sessions.index import (
+    INTERRUPTED,
+    UNFINISHED,
+    UNSETTLED,
     SessionFilter,
     SessionIndex,
     SessionInfo,
@@ -45,7 +48,7 @@ from tau.sessions.index import (
     session_info,
     title_of,
 )
-from tau.sessions.locks import SessionLock
+from tau.sessions.locks import SessionLock, is_held
 from tau.sessions.objects import OBJECT_ID, ObjectStore
 from tau.sessions.port import Resumed, StepRecord
 from tau.sessions.refs import RefStore, check_session_id
@@ -313,12 +316,27 @@ class FileSessionStore:
 
     async def _list_sessions(self, where: SessionFilter | None) -> list[SessionInfo]:
         heads = await asyncio.to_thread(self._ref_heads)
-        indexed = await self.index.heads()
-        stale = [session_id for session_id, head in heads.items() if indexed.get(session_id) != head]
+        indexed = await self.index.states()
+        stale = [
+            session_id
+            for session_id, head in heads.items()
+            if session_id not in indexed or indexed[session_id][0] != head or indexed[session_id][1] in UNSETTLED
+        ]
         fresh = await asyncio.to_thread(self._infos, stale)
         await self.index.upsert_many(fresh)
         await self.index.delete([session_id for session_id in indexed if session_id not in heads])
         return await self.index.query(where)
+
+    async def settle_interrupted(self) -> list[str]:
+        """Recompute the index rows a writer's start or death changes without a commit (`index.UNSETTLED`), so a
+        session whose writer is gone reads `interrupted` (see index.py); returns the ids now interrupted. Cheap (the
+        unsettled rows only) and quiet: an index that cannot be read or written is left to `list_sessions`."""
+        with contextlib.suppress(sqlite3.Error, OSError):
+            unsettled = await self.index.unsettled()
+            fresh = await asyncio.to_thread(self._infos, unsettled)
+            await self.index.upsert_many(fresh)
+            return [info.id for info in fresh if info.status == INTERRUPTED]
+        return []
 
     async def reindex(self) -> list[SessionInfo]:
         """Rebuild the index from refs and objects alone."""
@@ -584,7 +602,9 @@ class FileSessionStore:
         root_id = head.root or head_id
         root = self.snapshot(root_id)
         title = title_of(self.config(root.config))
-        return session_info(session_id, head_id, head, root, title=title, model=model_of(self.config(head.config)))
+        model = model_of(self.config(head.config))
+        gone = head.status in UNFINISHED and not is_held(self.locks_dir, session_id)
+        return session_info(session_id, head_id, head, root, title=title, model=model, writer_gone=gone)
 
     def _infos(self, session_ids: list[str]) -> list[SessionInfo]:
         infos: list[SessionInfo] = []

@@ -141,8 +141,8 @@ async def test_fork_starts_a_new_session_at_a_snapshot(tmp_path: Path) -> None:
     assert await store.history("branch") == step_messages(1) + step_messages(2) + step_messages(9)
     assert await store.history("main") == [m for n in (1, 2, 3) for m in step_messages(n)]
     assert resumed.snapshot_id == root
-    await store.aclose()
-    listed = await store.list_sessions(SessionFilter(status="running", model="scripted"))
+    await store.aclose()  # the writer is gone: its unfinished sessions read `interrupted`
+    listed = await store.list_sessions(SessionFilter(status="interrupted", model="scripted"))
     assert sorted(s.id for s in listed) == ["branch", "main"]
     [branch] = [s for s in listed if s.id == "branch"]
     assert (branch.id, branch.parent, branch.turns) == ("branch", at_step_2.id, 1)
@@ -179,7 +179,7 @@ async def test_index_follows_commits_and_reindex_rebuilds_the_same_rows(tmp_path
         ("two", "Second job", "x:y", 3, 45),
     ]
     two = next(s for s in incremental if s.id == "two")
-    assert two.cost == pytest.approx(0.03) and two.status == "running" and two.head == store.head("two")
+    assert two.cost == pytest.approx(0.03) and two.status == "interrupted" and two.head == store.head("two")
     rebuilt = await store.reindex()
     assert sorted(rebuilt, key=lambda s: s.id) == sorted(incremental, key=lambda s: s.id)
     assert sorted(await store.list_sessions(), key=lambda s: s.id) == sorted(incremental, key=lambda s: s.id)
