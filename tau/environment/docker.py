@@ -68,7 +68,7 @@ from tau.environment.docker_layout import MaskSources
 from tau.environment.docker_policy import Wall, command_wall
 from tau.environment.executor_protocol import BOOTSTRAP, ExecutorChannel, ExecutorClosedError, executor_source
 from tau.environment.policy import SandboxConfig
-from tau.environment.sandbox import SandboxError, SandboxSpec
+from tau.environment.sandbox_spec import SandboxError, SandboxSpec
 
 __all__ = ("ContainerInfo", "DockerBackend", "DockerEngine", "DockerUnavailableError")
 

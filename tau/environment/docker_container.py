@@ -38,7 +38,7 @@ from tau.environment.docker_layout import Layout, MaskSources, plan_layout
 from tau.environment.masks import DenyWalk, TooManyPaths
 from tau.environment.mount import MountMap
 from tau.environment.policy import DenyRead, SandboxConfig
-from tau.environment.sandbox import (
+from tau.environment.sandbox_spec import (
     LABEL_KEEP,
     LABEL_LAYOUT,
     LABEL_MANAGED,

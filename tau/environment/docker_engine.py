@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tau.environment.docker_layout import Layout
-from tau.environment.sandbox import LABEL_MANAGED, LABEL_SESSION, SandboxError, SandboxSpec
+from tau.environment.sandbox_spec import LABEL_MANAGED, LABEL_SESSION, SandboxError, SandboxSpec
 
 __all__ = ("ContainerInfo", "DockerEngine", "DockerUnavailableError", "docker_failure")
 

@@ -43,7 +43,7 @@ from tau.environment.hostsandbox import protected_paths
 from tau.environment.masks import DenyResult, DenyWalk, LinkScan, TooManyPaths
 from tau.environment.mount import MountMap
 from tau.environment.policy import SandboxConfig
-from tau.environment.sandbox import SandboxError
+from tau.environment.sandbox_spec import SandboxError
 
 __all__ = ["Bind", "Layout", "MaskSources", "plan_layout"]
 

@@ -28,7 +28,7 @@ from tau.sessions.objects import OBJECT_ID, write_durably
 from tau.sessions.refs import SESSION_ID
 
 if TYPE_CHECKING:
-    from tau.sessions.store import FileSessionStore
+    from tau.sessions.parts import StoreParts
 
 FORMAT = "tau-bundle"
 VERSION = 1
@@ -54,7 +54,7 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
-def export_bundle(store: FileSessionStore, session_id: str, path: Path) -> Path:
+def export_bundle(store: StoreParts, session_id: str, path: Path) -> Path:
     head = store.head(session_id)
     result = walk(store, [(store.refs.path(session_id), head)], verify=True)
     if result.problems:
@@ -85,7 +85,7 @@ class _Contents:
     present: int = 0
 
 
-def _read_members(store: FileSessionStore, path: Path) -> _Contents:
+def _read_members(store: StoreParts, path: Path) -> _Contents:
     contents = _Contents()
     store.ensure_dirs()
     try:
@@ -100,7 +100,7 @@ def _read_members(store: FileSessionStore, path: Path) -> _Contents:
 
 
 def _read_member(
-    store: FileSessionStore, path: Path, archive: tarfile.TarFile, member: tarfile.TarInfo, contents: _Contents
+    store: StoreParts, path: Path, archive: tarfile.TarFile, member: tarfile.TarInfo, contents: _Contents
 ) -> None:
     if not member.isfile() or member.size > _MAX_MEMBER:
         raise BundleError(path, f"unexpected bundle member {member.name!r}")
@@ -143,7 +143,7 @@ def _check_manifest(path: Path, contents: _Contents) -> tuple[str, str, list[str
     return session_id, head, objects
 
 
-def _ancestors(store: FileSessionStore, snapshot_id: str) -> set[str]:
+def _ancestors(store: StoreParts, snapshot_id: str) -> set[str]:
     seen: set[str] = set()
     stack = [snapshot_id]
     while stack:
@@ -154,7 +154,7 @@ def _ancestors(store: FileSessionStore, snapshot_id: str) -> set[str]:
     return seen
 
 
-def import_bundle(store: FileSessionStore, path: Path) -> ImportResult:
+def import_bundle(store: StoreParts, path: Path) -> ImportResult:
     contents = _read_members(store, path)
     session_id, head, objects = _check_manifest(path, contents)
     missing = [object_id for object_id in objects if not store.objects.exists(object_id)]

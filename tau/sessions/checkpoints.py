@@ -31,7 +31,7 @@ from tau.sessions.objects import OBJECT_ID, digest
 from tau.sessions.snapshot import canonical_json
 
 if TYPE_CHECKING:
-    from tau.sessions.store import FileSessionStore
+    from tau.sessions.parts import StoreParts
 
 __all__ = [
     "ABSENT",
@@ -206,9 +206,9 @@ class MemoryObjects:
 
 
 class StoreObjects:
-    """`ObjectIO` over a `FileSessionStore`'s object directory (hash-verified reads, durable write-once puts)."""
+    """`ObjectIO` over a file store's object directory (hash-verified reads, durable write-once puts)."""
 
-    def __init__(self, store: FileSessionStore) -> None:
+    def __init__(self, store: StoreParts) -> None:
         self.store = store
 
     def put_object(self, data: bytes) -> str:
@@ -219,7 +219,7 @@ class StoreObjects:
         return self.store.objects.get(object_id)
 
 
-def store_objects(store: FileSessionStore) -> StoreObjects:
+def store_objects(store: StoreParts) -> StoreObjects:
     """The checkpoint object I/O of a file store."""
     return StoreObjects(store)
 

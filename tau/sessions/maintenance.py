@@ -31,7 +31,7 @@ from tau.sessions.index import UNFINISHED
 from tau.sessions.snapshot import LinkKind, decode_config, decode_messages, decode_pending, decode_snapshot
 
 if TYPE_CHECKING:
-    from tau.sessions.store import FileSessionStore
+    from tau.sessions.parts import StoreParts
 
 
 _CONTAINERS = frozenset({"snapshot", "workspace", "tree"})  # kinds whose links gc must follow (read even unverified)
@@ -64,7 +64,7 @@ def _verify_kind(kind: LinkKind, data: bytes, path: Path) -> None:
         decode_pending(data, path)
 
 
-def walk(store: FileSessionStore, heads: Iterable[tuple[Path, str]], *, verify: bool) -> _Walk:
+def walk(store: StoreParts, heads: Iterable[tuple[Path, str]], *, verify: bool) -> _Walk:
     """Everything reachable from `heads` (ref path, snapshot id). With `verify`, every object is read and decoded;
     without, only snapshots are read and the other objects are checked for existence."""
     result = _Walk(set(), [])
@@ -95,7 +95,7 @@ def walk(store: FileSessionStore, heads: Iterable[tuple[Path, str]], *, verify: 
     return result
 
 
-def _ref_heads(store: FileSessionStore) -> tuple[list[tuple[Path, str]], list[Problem]]:
+def _ref_heads(store: StoreParts) -> tuple[list[tuple[Path, str]], list[Problem]]:
     heads: list[tuple[Path, str]] = []
     problems: list[Problem] = []
     for session_id in store.refs.sessions():
@@ -110,7 +110,7 @@ def _ref_heads(store: FileSessionStore) -> tuple[list[tuple[Path, str]], list[Pr
     return heads, problems
 
 
-def check(store: FileSessionStore) -> list[Problem]:
+def check(store: StoreParts) -> list[Problem]:
     """fsck: every problem in the store, sorted by path; empty when the store is sound."""
     problems: dict[Path, Problem] = {}
     for object_id in store.objects.ids():
@@ -147,7 +147,7 @@ class Interrupted:
         )
 
 
-def interrupted(store: FileSessionStore) -> list[Interrupted]:
+def interrupted(store: StoreParts) -> list[Interrupted]:
     """Sessions left unfinished by a run that is gone (see the module docstring), sorted by id."""
     found: list[Interrupted] = []
     heads, _ = _ref_heads(store)
@@ -162,7 +162,7 @@ def interrupted(store: FileSessionStore) -> list[Interrupted]:
     return sorted(found, key=lambda item: item.session_id)
 
 
-def collect_garbage(store: FileSessionStore, grace_seconds: float) -> list[str]:
+def collect_garbage(store: StoreParts, grace_seconds: float) -> list[str]:
     """gc: delete unreachable objects older than `grace_seconds`; returns their ids (sorted)."""
     with store.mutex:
         heads, ref_problems = _ref_heads(store)
