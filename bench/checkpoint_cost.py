@@ -26,8 +26,8 @@ from typing import Any
 
 from pydantic_ai.workspaces import Workspace, WorkspaceBackend
 
+from tau.checkpoints.recorder import CheckpointRecorder, ScanCache, rewind, scan_tree
 from tau.environment import HostBackend
-from tau.runtime.checkpoints import CheckpointRecorder, ScanCache, rewind, scan_tree
 from tau.sessions import FileSessionStore
 from tau.sessions.checkpoints import store_objects
 

@@ -28,8 +28,8 @@ def rewind_command(snapshot: str, dry_run: bool, state_dir: str | None, workspac
     import asyncio
     import json
 
+    from tau.checkpoints.rewind import rewind_snapshot
     from tau.cli.run import open_store
-    from tau.runtime.rewind import rewind_snapshot
 
     store = open_store(state_dir, write=not dry_run)
     target, report = asyncio.run(rewind_snapshot(store, snapshot, root=workspace, dry_run=dry_run))

@@ -219,9 +219,9 @@ def _restore_files(store: FileSessionStore, snapshot_id: str, directory: str) ->
     import anyio
     from pydantic_ai.workspaces import Workspace
 
+    from tau.checkpoints.recorder import RewindReport, restore_for_fork
+    from tau.checkpoints.rewind import resolve_rewind
     from tau.environment import HostBackend
-    from tau.runtime.checkpoints import RewindReport, restore_for_fork
-    from tau.runtime.rewind import resolve_rewind
     from tau.sessions.checkpoints import store_objects
 
     if not Path(directory).is_dir():

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from tau.config import JobSpec
 from tau.errors import InternalError, Interrupted, TauError
+from tau.models.providers import ProviderPool
 from tau.protocol import (
     ApprovalRequested,
     ClarificationRequested,
@@ -36,7 +37,6 @@ from tau.rpc.jobs import render_context
 from tau.rpc.launch import Launcher, ModelFactory, RunHandle, Sink, SupportsInject
 from tau.rpc.registry import RunState, SessionRegistry, SessionState, add_usage
 from tau.rpc.timers import drop_cancelled_timers
-from tau.runtime.providers import ProviderPool
 from tau.sessions import SessionStore
 
 if TYPE_CHECKING:

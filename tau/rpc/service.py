@@ -56,6 +56,7 @@ from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
 
 from tau.errors import ConfigError, Interrupted, TauError
+from tau.models.providers import ProviderPool
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeService
 from tau.rpc.events import (
@@ -76,7 +77,6 @@ from tau.rpc.registry import LogGap, RunState, SessionRegistry, SessionState, ca
 from tau.rpc.respond import answered_before, continuation_of, record_answer
 from tau.rpc.runs import RunSupervisor, failure_event
 from tau.runtime import Continuation
-from tau.runtime.providers import ProviderPool
 from tau.sessions import FileSessionStore, InMemorySessionStore, SessionStore
 
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

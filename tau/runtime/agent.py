@@ -24,19 +24,19 @@ from pydantic_ai.tools import DeferredToolRequests
 from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
 from pydantic_ai.workspaces import WorkspaceBackend
 
+from tau.checkpoints.recorder import CheckpointToolset
 from tau.config.spec import BUILTIN_TOOLS, JobSpec
 from tau.hooks import HookSession
 from tau.memory.capability import OnDemandMemoryCapability
+from tau.models.build import build_model, model_settings
 from tau.permissions import AskAnswer, Asker, AskRequest, PermissionPolicy, permission_layer
 from tau.protocol import RetryScheduled
 from tau.protocol.printable import printable
-from tau.runtime.checkpoints import CheckpointToolset
 from tau.runtime.clarify import ASK_TOOL, OnAsk, clarify_instructions, clarify_toolset
 from tau.runtime.context import ContextParts
 from tau.runtime.driver import RunSetup, ToolGate
 from tau.runtime.emitter import Emitter
 from tau.runtime.extensions import checkpoint_recorder, inner_capabilities, task_toolset
-from tau.runtime.models import build_model, model_settings
 from tau.runtime.plan import plan_instructions, plan_output_type
 from tau.runtime.subagents import ParentSession
 from tau.sessions import SessionStore
@@ -111,7 +111,7 @@ def build_model_for(job: JobSpec, emitter: Emitter) -> Model:
     workspace = job.environment.workspace
     model = build_model(job.model, on_retry=on_retry, workspace=workspace)
     if job.record_path:
-        from tau.runtime.cassette import RecordingModel
+        from tau.models.cassette import RecordingModel
 
         model = RecordingModel(model, job.record_path, workspace=workspace)
     return model

@@ -62,6 +62,7 @@ from pydantic_ai.usage import RunUsage
 from pydantic_ai.workspaces import WorkspaceBackend
 
 from tau import __version__
+from tau.checkpoints.recorder import CheckpointRecorder
 from tau.config.spec import JobSpec
 from tau.errors import (
     ConfigError,
@@ -94,7 +95,6 @@ from tau.protocol import (
 )
 from tau.runtime.answers import DEFAULT_DENIAL, Answers, pending_call
 from tau.runtime.budget import Budget
-from tau.runtime.checkpoints import CheckpointRecorder
 from tau.runtime.clarify import ASK_TOOL, clarification_events, is_question
 from tau.runtime.emitter import Emitter, StreamTranslator, usage_totals
 from tau.runtime.outcome import failure, truncation, truncation_notice

@@ -21,15 +21,15 @@ from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.models import Model
 from pydantic_ai.toolsets import AbstractToolset
 
+from tau.checkpoints.recorder import CheckpointLimits, CheckpointRecorder
 from tau.config import resolve_model
 from tau.config.spec import JobSpec
 from tau.hooks import HookSession
+from tau.models.build import build_model
 from tau.permissions import Asker, PermissionPolicy
 from tau.runtime.agent_defs import AgentDefinition
-from tau.runtime.checkpoints import CheckpointLimits, CheckpointRecorder
 from tau.runtime.compaction import compaction_capability
 from tau.runtime.emitter import Emitter
-from tau.runtime.models import build_model
 from tau.runtime.skill_activation import skill_forks
 from tau.runtime.subagents import ParentSession, child_agent_factory, subagent_runner, task_tool, tool_notice
 from tau.sessions import FileSessionStore, SessionStore

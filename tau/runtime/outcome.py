@@ -18,7 +18,7 @@ from pydantic_ai.exceptions import IncompleteToolCall, ModelAPIError, Unexpected
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 
 from tau.errors import InternalError, ModelBehaviorError, OutputTruncated, TauError
-from tau.runtime.models import as_provider_error, is_malformed
+from tau.models.build import as_provider_error, is_malformed
 
 __all__ = ["failure", "truncation", "truncation_notice"]
 

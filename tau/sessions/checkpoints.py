@@ -15,7 +15,7 @@ Paths are POSIX, relative to the workspace root, so a checkpoint taken in a dock
 to the same tree on the host and vice versa. `state` is everything known about the workspace when the checkpoint
 was taken; `baseline` is each path's state when tau first saw it (what a rewind to an earlier step restores for
 paths that step did not know yet). Codecs are pure; the store adapters are the only I/O. tau.sessions does not know
-about environments: capturing and restoring through a workspace lives in tau.runtime.checkpoints.
+about environments: capturing and restoring through a workspace lives in tau.checkpoints.recorder.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo
 from pydantic_ai.workspaces import WorkspaceBackend
 
-from tau.runtime.checkpoints import CheckpointRecorder, CheckpointToolset
+from tau.checkpoints.recorder import CheckpointRecorder, CheckpointToolset
 from tau.testing.scripted import ScriptStep, Turn, scripted_model
 from tau.tools import ToolLimits, build_toolset
 

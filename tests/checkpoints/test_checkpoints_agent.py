@@ -9,8 +9,8 @@ import pytest
 from cpsupport import files_of, run_script
 from pydantic_ai.workspaces import Workspace
 
+from tau.checkpoints.recorder import CheckpointLimits, CheckpointRecorder, rewind
 from tau.environment import HostBackend
-from tau.runtime.checkpoints import CheckpointLimits, CheckpointRecorder, rewind
 from tau.sessions.checkpoints import MemoryObjects, read_checkpoint
 from tau.testing.scripted import calls, reply
 

@@ -12,10 +12,10 @@ import pytest
 from cpsupport import files_of, run_script
 from pydantic_ai.workspaces import Workspace
 
+from tau.checkpoints.recorder import CheckpointRecorder, ScanCache, rewind, scan_tree
 from tau.environment import HostBackend
 from tau.environment.docker import DockerBackend, DockerEngine
 from tau.environment.sandbox import SandboxSpec, build_image
-from tau.runtime.checkpoints import CheckpointRecorder, ScanCache, rewind, scan_tree
 from tau.sessions.checkpoints import MemoryObjects
 from tau.testing.scripted import calls, reply
 

@@ -14,8 +14,8 @@ from cpsupport import files_of, run_script
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.workspaces import CommandResult, Workspace
 
+from tau.checkpoints.recorder import CheckpointLimits, CheckpointRecorder, ScanCache, TreeScan, rewind, scan_tree
 from tau.environment import HostBackend
-from tau.runtime.checkpoints import CheckpointLimits, CheckpointRecorder, ScanCache, TreeScan, rewind, scan_tree
 from tau.sessions.checkpoints import MemoryObjects
 from tau.testing.scripted import calls, reply
 

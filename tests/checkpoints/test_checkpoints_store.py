@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from cpsupport import files_of, run_script
 from pydantic_ai.workspaces import Workspace
 
+from tau.checkpoints.recorder import CheckpointRecorder, restore_for_fork
+from tau.checkpoints.rewind import resolve_rewind
 from tau.cli.rewind_cmd import rewind_command
 from tau.environment import HostBackend
-from tau.runtime.checkpoints import CheckpointRecorder, restore_for_fork
-from tau.runtime.rewind import resolve_rewind
 from tau.sessions import FileSessionStore, StepRecord
 from tau.sessions.checkpoints import read_checkpoint, store_objects
 from tau.testing.scripted import calls, reply

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tau.runtime.ignore_rules import IgnoreRules
+from tau.checkpoints.ignore_rules import IgnoreRules
 
 
 def rules(text: str, base: str = "") -> IgnoreRules:

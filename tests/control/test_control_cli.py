@@ -31,9 +31,9 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo
 
 from tau.config import JobSpec, load_job
+from tau.models.cassette import RecordingModel
 from tau.protocol import Event, RunCompleted
 from tau.runtime import Answers, Continuation, RunDriver, prepare_run
-from tau.runtime.cassette import RecordingModel
 from tau.runtime.clarify import NO_HUMAN
 from tau.runtime.plan import PlanReview, approval_prompt, execute_plan_prompt, rejection_prompt
 from tau.runtime.steering import STOPPED, inbox_dir, pending_requests

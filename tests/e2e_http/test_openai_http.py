@@ -18,8 +18,8 @@ from pydantic_ai.messages import AgentStreamEvent, PartDeltaEvent, PartStartEven
 
 from tau.config.spec import ModelSpec
 from tau.errors import ProviderError, ReplayDivergence
-from tau.runtime.cassette import RecordingModel
-from tau.runtime.models import Backoff, RetryingModel, build_model
+from tau.models.build import Backoff, RetryingModel, build_model
+from tau.models.cassette import RecordingModel
 
 pytestmark = [pytest.mark.anyio, pytest.mark.node]
 

@@ -32,8 +32,8 @@ def record_cassette(
     from tau.cli.main import run_command
     from tau.cli.run import _flag_values
     from tau.config import load_job
+    from tau.models.cassette import RecordingModel
     from tau.runtime import prepare_run
-    from tau.runtime.cassette import RecordingModel
     from tau.testing import scripted_model
 
     ctx = run_command.make_context("run", [*args, "--model", "test:scripted"])

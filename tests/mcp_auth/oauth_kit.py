@@ -151,8 +151,8 @@ def record_run(box: Sandbox, args: Sequence[str], steps: Sequence[Any], cassette
     import anyio
 
     from tau.config import load_job
+    from tau.models.cassette import RecordingModel
     from tau.runtime import prepare_run
-    from tau.runtime.cassette import RecordingModel
     from tau.testing import scripted_model
 
     job_file, prompt_text, flags = cli_flags([*args, "--model", "test:scripted"])

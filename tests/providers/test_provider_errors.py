@@ -22,7 +22,7 @@ from pydantic_ai.messages import AgentStreamEvent
 
 from tau.config.spec import ModelSpec
 from tau.errors import ProviderError
-from tau.runtime.models import Backoff, as_provider_error, build_model, describe_error, is_transient
+from tau.models.build import Backoff, as_provider_error, build_model, describe_error, is_transient
 
 pytestmark = pytest.mark.anyio
 

@@ -89,9 +89,9 @@ def record_sleep_cassette(cassette: Path, workspace: Path, home: Path, prompt: s
     (the recording run itself is stopped by a 1 s timeout, its sleep with it)."""
     import anyio
 
+    from tau.models.cassette import RecordingModel
     from tau.rpc.jobs import build_session_job
     from tau.runtime import prepare_run
-    from tau.runtime.cassette import RecordingModel
     from tau.testing import calls, reply, scripted_model
 
     request = session_request("test:scripted", job=pb.JobOptions(timeout=1.0))

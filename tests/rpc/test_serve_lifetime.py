@@ -29,11 +29,11 @@ from serve_process import (
 )
 
 from tau.config.spec import ModelSpec
+from tau.models.build import build_model
+from tau.models.providers import ProviderPool
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
 from tau.rpc.timers import drop_cancelled_timers
-from tau.runtime.models import build_model
-from tau.runtime.providers import ProviderPool
 from tau.testing import reply, scripted_model
 
 

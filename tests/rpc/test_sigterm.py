@@ -49,8 +49,8 @@ def hermetic_env(root: Path) -> dict[str, str]:
 
 def record_sleep_cassette(workspace: Path, env: dict[str, str], cassette: Path) -> None:
     """Record what the server's run will ask: one `bash sleep 30` call (the recording run times out in the tool)."""
+    from tau.models.cassette import RecordingModel
     from tau.runtime import prepare_run
-    from tau.runtime.cassette import RecordingModel
 
     request = pb.CreateSessionRequest(model="test:scripted", permissions=PERMISSIONS)
     session_job = build_session_job(request, env=env, cwd=workspace)

@@ -24,7 +24,7 @@ from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls
 from pydantic_ai.tools import ToolDefinition
 
 from tau.errors import ConfigError, ReplayDivergence
-from tau.runtime.cassette import (
+from tau.models.cassette import (
     CASSETTE_FORMAT,
     CASSETTE_VERSION,
     Cassette,

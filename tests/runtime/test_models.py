@@ -29,7 +29,7 @@ from pydantic_ai.models.test import TestModel
 
 from tau.config.spec import ModelCapabilities, ModelSpec
 from tau.errors import ConfigError, ProviderError
-from tau.runtime.models import (
+from tau.models.build import (
     Backoff,
     RetryingModel,
     as_provider_error,
@@ -97,7 +97,7 @@ def retrying(model: FunctionModel, max_retries: int = 3) -> tuple[RetryingModel,
 
 def test_importing_models_imports_no_provider_sdk() -> None:
     code = (
-        "import sys, tau.runtime.models, tau.runtime.cassette\n"
+        "import sys, tau.models.build, tau.models.cassette\n"
         "loaded = [m for m in ('openai', 'anthropic') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
@@ -108,7 +108,7 @@ def test_building_an_openai_model_does_not_import_anthropic() -> None:
     code = (
         "import sys\n"
         "from tau.config.spec import ModelSpec\n"
-        "from tau.runtime.models import build_model\n"
+        "from tau.models.build import build_model\n"
         "build_model(ModelSpec(provider='openai-chat', name='m', base_url='http://127.0.0.1:9/v1'))\n"
         "assert 'openai' in sys.modules and 'anthropic' not in sys.modules\n"
     )

@@ -95,7 +95,7 @@ async def run_in_process(
     model, script = scripted_model(list(steps))
     used: Any = model
     if record is not None:
-        from tau.runtime.cassette import RecordingModel
+        from tau.models.cassette import RecordingModel
 
         used = RecordingModel(model, record, workspace=job.environment.workspace)
     events: list[Event] = []

@@ -34,8 +34,8 @@ def slow_job(cassette: Path) -> str:
 
 
 def record_sleep(box: Box, job_file: Path, cassette: Path) -> None:
+    from tau.models.cassette import RecordingModel
     from tau.runtime import prepare_run
-    from tau.runtime.cassette import RecordingModel
 
     job = load_job(job_path=str(job_file), flags={"model": "test:scripted"}, env=box.env, cwd=box.workspace)
     job = job.model_copy(update={"limits": job.limits.model_copy(update={"timeout": 0.5})})

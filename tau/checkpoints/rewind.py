@@ -13,9 +13,9 @@ from pathlib import Path
 
 from pydantic_ai.workspaces import Workspace
 
+from tau.checkpoints.recorder import RewindReport, rewind
 from tau.environment import HostBackend
 from tau.errors import ConfigError
-from tau.runtime.checkpoints import RewindReport, rewind
 from tau.sessions import FileSessionStore, SessionNotFoundError
 from tau.sessions.checkpoints import store_objects
 

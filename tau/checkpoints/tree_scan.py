@@ -31,8 +31,8 @@ import anyio
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.workspaces import Workspace, WorkspaceError, WorkspaceUnavailableError
 
+from tau.checkpoints.ignore_rules import IGNORE_FILES, IgnoreRules, ScopeFilter
 from tau.confine import inside
-from tau.runtime.ignore_rules import IGNORE_FILES, IgnoreRules, ScopeFilter
 from tau.sessions.checkpoints import (
     ABSENT,
     FileState,

@@ -65,7 +65,7 @@ from pydantic_ai.usage import RequestUsage
 
 from tau.config.spec import ModelSpec
 from tau.errors import ConfigError, ProviderError
-from tau.runtime.providers import shared_provider
+from tau.models.providers import shared_provider
 
 if TYPE_CHECKING:
     import httpx2
@@ -155,7 +155,7 @@ def build_model(
         # call_tools=[]: TestModel's default calls every tool with generated arguments, which would run `bash`.
         return TestModel(call_tools=[], model_name=spec.name, settings=model_settings(spec))
     if spec.provider == "replay":
-        from tau.runtime.cassette import ReplayModel
+        from tau.models.cassette import ReplayModel
 
         return ReplayModel.load(spec.name, workspace=workspace)
     try:

@@ -44,7 +44,7 @@ from pydantic_ai.tools import AgentDepsT, RunContext
 from pydantic_ai.toolsets import ToolsetTool, WrapperToolset
 from pydantic_ai.workspaces import Workspace, WorkspaceUnavailableError
 
-from tau.runtime.tree_scan import (
+from tau.checkpoints.tree_scan import (
     FS_ERRORS,
     BlobSink,
     CaptureStat,
