@@ -12,7 +12,8 @@ Without commands or GNU find, on a failed or cut (`max_entries`) listing, or for
 UTF-8, the scan walks with list_dir / read_bytes and hashes every file (two failed listings in a row: the cache
 stops trying). Both find the same files. Only blobs not already stored are written.
 
-Shared with `checkpoints.py`: the limits and stat types, the blob sink and the per-file reader.
+Shared with `recorder.py`: the limits and stat types, the blob sink and the per-file reader. The `find` command and
+its parsing live in `find_listing.py`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import contextlib
 import errno
 import hashlib
 import posixpath
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -31,6 +31,7 @@ import anyio
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.workspaces import Workspace, WorkspaceError, WorkspaceUnavailableError
 
+from tau.checkpoints.find_listing import Key, Listed, find_command, parse_listing, settled
 from tau.checkpoints.ignore_rules import IGNORE_FILES, IgnoreRules, ScopeFilter
 from tau.confine import inside
 from tau.sessions.checkpoints import (
@@ -204,24 +205,9 @@ async def read_state(workspace: Workspace, path: str, limits: CheckpointLimits, 
 
 # -- the listing scan: one `find` through the workspace, re-read only what changed -------------------------------
 
-_RACY_NS = 2_000_000_000  # a file whose mtime/ctime is this close to the scan start is re-read at the next scan too
 _MAX_PRUNED = 256  # ignored directories the next listing skips (`-prune`); the rest are listed and filtered
 _LISTING_TIMEOUT = 120.0
 _LISTING_FAILURES = 2  # consecutive failed listings before a cache stops trying (and every scan walks)
-_FIND_FORMAT = r"%y%Y %s %T@ %C@ %i %D %p\0"  # type, target type, size, mtime, ctime, inode, device, ./path
-
-Key = tuple[str, str, str, str, str]  # size, mtime, ctime, inode, device, as `find` prints them
-
-
-@dataclass(frozen=True)
-class _Listed:
-    """One `find` record: `kind` is `%y` (f regular, d directory, l symlink, p/s/c/b/D other), `target` is `%Y`
-    (a symlink's target type, N = dangling, L = loop; else the same as `kind`)."""
-
-    kind: str
-    target: str
-    size: int
-    key: Key
 
 
 @dataclass
@@ -255,89 +241,25 @@ class _Listing:
     """What a listing scan found: in-scope candidates (relative path, size) and every record, by path."""
 
     candidates: list[tuple[str, int]]
-    records: dict[str, _Listed]
+    records: dict[str, Listed]
     start_ns: int | None
     special: frozenset[str] = frozenset()  # candidates that are fifos, sockets or devices: never opened
 
 
-def _glob_escape(rel: str) -> str:
-    return "".join("\\" + char if char in "[]*?\\" else char for char in rel)
-
-
-def _find_command(pruned: Sequence[str], max_entries: int) -> str:
-    """One shell command listing every entry with its stat key, NUL-separated, between a start-time header and an
-    exit-status trailer; `head` cuts it after `max_entries` records, which drops the trailer (the caller walks)."""
-    skip = "".join(f" -o -path {shlex.quote('./' + _glob_escape(rel))}" for rel in pruned)
-    return (
-        "{ printf 'tau-scan %s\\0' \"$(date +%s.%N)\"; "
-        "LC_ALL=C find . -mindepth 1 \\( -name .git -o -path ./.tau/state"
-        f" -o -type d \\( ! -readable -o ! -executable{skip} \\) \\) -prune -o -printf '{_FIND_FORMAT}'; "
-        "printf 'tau-end %s\\0' \"$?\"; }"
-        f" | head -z -n {max_entries + 2}"
-    )
-
-
-def _time_ns(text: str) -> int | None:
-    seconds, _, fraction = text.partition(".")
-    if not seconds.isdigit() or not (fraction.isdigit() or not fraction):
-        return None
-    return int(seconds) * 1_000_000_000 + int((fraction + "000000000")[:9])
-
-
-def _parse_record(record: str) -> tuple[str, _Listed] | None:
-    fields = record.split(" ", 6)
-    if len(fields) != 7 or len(fields[0]) != 2 or not fields[6].startswith("./") or not fields[1].isdigit():
-        return None
-    types, size, mtime, ctime, inode, device, path = fields
-    return path[2:], _Listed(types[0], types[1], int(size), (size, mtime, ctime, inode, device))
-
-
-def _parse_listing(stdout: str) -> tuple[int | None, dict[str, _Listed]] | None:
-    """The start time (ns) and records of a complete, successful listing; None for anything else (a cut or failed
-    listing, a name that is not UTF-8: the output is decoded with replacement characters)."""
-    if "\ufffd" in stdout:
-        return None
-    lines = stdout.split("\0")
-    if lines and not lines[-1]:
-        lines.pop()
-    if len(lines) < 2 or not lines[0].startswith("tau-scan ") or lines[-1] != "tau-end 0":
-        return None
-    header = lines[0].removeprefix("tau-scan ")
-    seconds = header.partition(".")[0]  # a `date` without %N prints it verbatim: whole seconds then
-    start_ns = _time_ns(header) or (int(seconds) * 1_000_000_000 if seconds.isdigit() else None)
-    records: dict[str, _Listed] = {}
-    for line in lines[1:-1]:
-        parsed = _parse_record(line)
-        if parsed is None:
-            return None
-        records[parsed[0]] = parsed[1]
-    return start_ns, records
-
-
 async def _run_listing(
     workspace: Workspace, pruned: Sequence[str], max_entries: int
-) -> tuple[int | None, dict[str, _Listed]] | None:
+) -> tuple[int | None, dict[str, Listed]] | None:
     try:
-        result = await workspace.run(_find_command(pruned, max_entries), shell=True, timeout=_LISTING_TIMEOUT)
+        result = await workspace.run(find_command(pruned, max_entries), shell=True, timeout=_LISTING_TIMEOUT)
     except WorkspaceUnavailableError:
         raise
     except (UserError, NotImplementedError, TypeError, *FS_ERRORS):
         return None  # no commands on this backend, output cap, timeout, ...
-    return _parse_listing(result.stdout) if result.exit_code == 0 else None
-
-
-def _trusted(entry: _Listed, start_ns: int | None) -> bool:
-    """Whether a key match proves the content unchanged: a regular file whose mtime and ctime are both >= 2 s older
-    than the scan's start (a later edit within the same timestamp tick could keep the key; ctime also covers a
-    tool that writes and then restores the mtime)."""
-    if entry.kind != "f" or start_ns is None:
-        return False
-    times = (_time_ns(entry.key[1]), _time_ns(entry.key[2]))
-    return all(time_ns is not None and time_ns < start_ns - _RACY_NS for time_ns in times)
+    return parse_listing(result.stdout) if result.exit_code == 0 else None
 
 
 async def _ignore_text(
-    workspace: Workspace, root: str, rel: str, entry: _Listed, cache: ScanCache, start_ns: int | None
+    workspace: Workspace, root: str, rel: str, entry: Listed, cache: ScanCache, start_ns: int | None
 ) -> str | None:
     cached = cache.ignore_texts.get(rel)
     if cached is not None and cached[0] == entry.key and entry.kind == "f":
@@ -348,13 +270,13 @@ async def _ignore_text(
         raise
     except (*FS_ERRORS, UnicodeDecodeError):
         return None
-    if _trusted(entry, start_ns):
+    if settled(entry, start_ns):
         cache.ignore_texts[rel] = (entry.key, text)
     return text
 
 
 async def _listing_rules(
-    workspace: Workspace, root: str, records: Mapping[str, _Listed], cache: ScanCache, start_ns: int | None
+    workspace: Workspace, root: str, records: Mapping[str, Listed], cache: ScanCache, start_ns: int | None
 ) -> ScopeFilter:
     """The rules of every ignore file outside ignored directories, shallow first (as the walk reads them); the
     cached filter (with its memoized verdicts) when they are the same as last time."""
@@ -384,7 +306,7 @@ _SPECIAL_KINDS = frozenset("psbcD")  # `find %y`: fifo, socket, block and charac
 
 
 def _split_records(
-    records: Mapping[str, _Listed], scope: ScopeFilter
+    records: Mapping[str, Listed], scope: ScopeFilter
 ) -> tuple[list[tuple[str, int]], list[str], list[str], list[str]]:
     """In-scope regular files (path, size), in-scope symlinks to files or to nothing (sized by a stat), in-scope
     special files (never opened: opening a fifo, even non-blocking, makes tau a reader of someone else's pipe), and
@@ -529,7 +451,7 @@ async def _read_files(
         scan.bytes_read += len(data)
         state = scan.files[rel] = FileState(blob=sink.add(data), size=len(data))
         entry = found.records.get(rel)
-        if entry is not None and _trusted(entry, found.start_ns):
+        if entry is not None and settled(entry, found.start_ns):
             learned[rel] = (entry.key, state)
 
     for start in range(0, len(to_read), _BATCH):
