@@ -22,7 +22,8 @@ from tau.sessions.location import check_state_dir, default_state_dir, state_dir_
 from tau.sessions.maintenance import Problem
 from tau.sessions.memory import InMemorySessionStore
 from tau.sessions.port import Resumed, SessionStore, StepRecord
-from tau.sessions.store import FileSessionStore, Resolved, SnapshotSummary, Transcript
+from tau.sessions.store import FileSessionStore
+from tau.sessions.views import Resolved, SnapshotSummary, Transcript
 
 __all__ = [
     "BundleError",

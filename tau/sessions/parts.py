@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tau.sessions.history_cache import HistoryCache
 from tau.sessions.locks import SessionLock
@@ -40,6 +40,8 @@ class StoreParts(Protocol):
     def head(self, session_id: str) -> str: ...
 
     def snapshot(self, snapshot_id: str) -> Snapshot: ...
+
+    def config(self, config_id: str) -> dict[str, Any]: ...
 
     def ensure_dirs(self) -> None: ...
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.tools import DeferredToolRequests
@@ -38,7 +38,6 @@ from tau.sessions.errors import CorruptObjectError, SessionNotFoundError
 from tau.sessions.history_cache import HistoryCache
 from tau.sessions.index import (
     INTERRUPTED,
-    UNFINISHED,
     UNSETTLED,
     SessionFilter,
     SessionIndex,
@@ -48,28 +47,27 @@ from tau.sessions.index import (
     session_info,
     title_of,
 )
-from tau.sessions.locks import SessionLock, is_held
-from tau.sessions.objects import OBJECT_ID, ObjectStore
+from tau.sessions.locks import SessionLock
+from tau.sessions.objects import ObjectStore
 from tau.sessions.port import Resumed, StepRecord
+from tau.sessions.reading import messages_at, packed_history, snapshot_ids_with_prefix
 from tau.sessions.refs import RefStore, check_session_id
+from tau.sessions.rows import describe, describe_many, ref_heads
 from tau.sessions.snapshot import (
     Snapshot,
     add_totals,
     decode_config,
-    decode_messages,
     decode_pending,
     decode_snapshot,
     encode_config,
     encode_messages,
     encode_pending,
     encode_snapshot,
-    join_message_arrays,
     numeric_usage,
 )
+from tau.sessions.views import Resolved, SnapshotSummary, Transcript
 
 _SNAPSHOT_CACHE_MAX = 50_000
-_MIN_SNAPSHOT_PREFIX = 4
-_PACK_AFTER = 32  # chain length from which a cold history load leaves a packed copy behind
 
 
 @dataclass
@@ -82,59 +80,6 @@ class _OpenSession:
     config_id: str
     title: str
     model: str | None
-
-
-@dataclass(frozen=True)
-class SnapshotSummary:
-    """One line of `tau sessions log`."""
-
-    id: str
-    session: str
-    step: int
-    status: str
-    created: str
-    parents: tuple[str, ...]
-    message_count: int
-    usage: dict[str, int | float]
-    totals: dict[str, int | float]
-    pending: bool
-    workspace: str | None
-
-    @classmethod
-    def of(cls, snapshot_id: str, snap: Snapshot) -> SnapshotSummary:
-        return cls(
-            id=snapshot_id,
-            session=snap.session,
-            step=snap.step,
-            status=snap.status,
-            created=snap.created,
-            parents=snap.parents,
-            message_count=snap.message_count,
-            usage=dict(snap.usage),
-            totals=dict(snap.totals),
-            pending=snap.pending is not None,
-            workspace=snap.workspace,
-        )
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """What an id or unique prefix names: a session (at its head) or a snapshot."""
-
-    kind: Literal["session", "snapshot"]
-    snapshot_id: str
-    session_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """What `tau sessions show` renders: the history up to a snapshot, its pending calls and config."""
-
-    resolved: Resolved
-    snapshot: SnapshotSummary
-    messages: list[ModelMessage]
-    pending: DeferredToolRequests | None
-    config: dict[str, Any]
 
 
 def _utc_now() -> datetime:
@@ -269,7 +214,7 @@ class FileSessionStore:
         for session_id in self.refs.sessions():
             if session_id.startswith(name):
                 candidates[f"session {session_id}"] = Resolved("session", self.head(session_id), session_id)
-        for snapshot_id in self._snapshot_ids_with_prefix(name):
+        for snapshot_id in snapshot_ids_with_prefix(self, name):
             candidates[f"snapshot {snapshot_id[:12]}"] = Resolved("snapshot", snapshot_id)
         if len(candidates) == 1:
             return next(iter(candidates.values()))
@@ -311,18 +256,18 @@ class FileSessionStore:
             await self.reindex()
             return await self.index.query(where)
         except (sqlite3.Error, OSError):
-            infos = await asyncio.to_thread(lambda: self._infos(list(self.refs.sessions())))
+            infos = await asyncio.to_thread(lambda: describe_many(self, list(self.refs.sessions())))
             return filter_infos(infos, where)
 
     async def _list_sessions(self, where: SessionFilter | None) -> list[SessionInfo]:
-        heads = await asyncio.to_thread(self._ref_heads)
+        heads = await asyncio.to_thread(ref_heads, self)
         indexed = await self.index.states()
         stale = [
             session_id
             for session_id, head in heads.items()
             if session_id not in indexed or indexed[session_id][0] != head or indexed[session_id][1] in UNSETTLED
         ]
-        fresh = await asyncio.to_thread(self._infos, stale)
+        fresh = await asyncio.to_thread(describe_many, self, stale)
         await self.index.upsert_many(fresh)
         await self.index.delete([session_id for session_id in indexed if session_id not in heads])
         return await self.index.query(where)
@@ -333,14 +278,14 @@ class FileSessionStore:
         unsettled rows only) and quiet: an index that cannot be read or written is left to `list_sessions`."""
         with contextlib.suppress(sqlite3.Error, OSError):
             unsettled = await self.index.unsettled()
-            fresh = await asyncio.to_thread(self._infos, unsettled)
+            fresh = await asyncio.to_thread(describe_many, self, unsettled)
             await self.index.upsert_many(fresh)
             return [info.id for info in fresh if info.status == INTERRUPTED]
         return []
 
     async def reindex(self) -> list[SessionInfo]:
         """Rebuild the index from refs and objects alone."""
-        infos = await asyncio.to_thread(lambda: self._infos(list(self.refs.sessions())))
+        infos = await asyncio.to_thread(lambda: describe_many(self, list(self.refs.sessions())))
         await self.index.replace_all(infos)
         return infos
 
@@ -359,7 +304,7 @@ class FileSessionStore:
     async def import_bundle(self, path: Path | str) -> bundle.ImportResult:
         """Verify and add a bundle's objects, then create or fast-forward its session ref. Idempotent."""
         result = await asyncio.to_thread(bundle.import_bundle, self, Path(path))
-        infos = await asyncio.to_thread(self._infos, [result.session_id])
+        infos = await asyncio.to_thread(describe_many, self, [result.session_id])
         await self._index_upsert(*infos)
         return result
 
@@ -502,45 +447,11 @@ class FileSessionStore:
         return self._messages_at(opened.head_id if opened is not None else self.head(session_id))
 
     def _messages_at(self, snapshot_id: str) -> list[ModelMessage]:
-        chunks, walked, cached = self._history_chunks(snapshot_id, use_cache=True)
-        joined = join_message_arrays([data for _, data in chunks])
-        try:
-            messages = decode_messages(joined, self.objects.path(snapshot_id))
-        except CorruptObjectError:
-            if cached and self.history_cache is not None:  # a bad cache entry: drop it, trust the objects
-                self.history_cache.drop(chunks[0][0])
-                return self._messages_at(snapshot_id)
-            for object_id, data in chunks:  # name the object that does not decode
-                decode_messages(data, self.objects.path(object_id))
-            raise
-        if self.history_cache is not None and walked >= _PACK_AFTER:
-            self.history_cache.store(snapshot_id, joined)
-        return messages
-
-    def _history_chunks(self, snapshot_id: str, *, use_cache: bool) -> tuple[list[tuple[str, bytes]], int, bool]:
-        """The message arrays of the history at `snapshot_id`, oldest first, starting from the nearest cached packed
-        ancestor when `use_cache`; also how many snapshots were walked and whether a cache entry was used."""
-        chunks: list[tuple[str, bytes]] = []
-        cursor: str | None = snapshot_id
-        walked = 0
-        while cursor is not None:
-            packed = self.history_cache.payload(cursor) if use_cache and self.history_cache is not None else None
-            if packed is not None:
-                chunks.append((cursor, packed))
-                chunks.reverse()
-                return chunks, walked, True
-            snap = self.snapshot(cursor)
-            walked += 1
-            if snap.messages:
-                chunks.append((snap.messages, self.objects.get(snap.messages)))
-            cursor = snap.parents[0] if snap.parents else None
-        chunks.reverse()
-        return chunks, walked, False
+        return messages_at(self, snapshot_id)
 
     def packed_history(self, snapshot_id: str) -> bytes:
         """The whole history at `snapshot_id` as one JSON array (for the history cache)."""
-        chunks, _, _ = self._history_chunks(snapshot_id, use_cache=True)
-        return join_message_arrays([data for _, data in chunks])
+        return packed_history(self, snapshot_id)
 
     def _pack_quietly(self, head_id: str) -> None:
         if self.history_cache is None:
@@ -564,56 +475,9 @@ class FileSessionStore:
             config=self.config(snap.config),
         )
 
-    def _snapshot_ids_with_prefix(self, prefix: str) -> list[str]:
-        if len(prefix) < _MIN_SNAPSHOT_PREFIX or not all(c in "0123456789abcdef" for c in prefix):
-            return []
-        fanout = self.objects.dir / prefix[:2]
-        if not fanout.is_dir():
-            return []
-        found: list[str] = []
-        for entry in sorted(fanout.iterdir()):
-            object_id = prefix[:2] + entry.name
-            if object_id.startswith(prefix) and OBJECT_ID.fullmatch(object_id) and self._is_snapshot(object_id):
-                found.append(object_id)
-        return found
-
-    def _is_snapshot(self, object_id: str) -> bool:
-        try:
-            self.snapshot(object_id)
-        except CorruptObjectError:
-            return False
-        return True
-
-    def _ref_heads(self) -> dict[str, str]:
-        heads: dict[str, str] = {}
-        for session_id in self.refs.sessions():
-            try:
-                head = self.refs.read(session_id)
-            except CorruptObjectError:
-                continue  # fsck reports it
-            if head is not None:
-                heads[session_id] = head
-        return heads
-
     def describe(self, session_id: str) -> SessionInfo:
         """The index row of `session_id`, computed from its ref and objects."""
-        head_id = self.head(session_id)
-        head = self.snapshot(head_id)
-        root_id = head.root or head_id
-        root = self.snapshot(root_id)
-        title = title_of(self.config(root.config))
-        model = model_of(self.config(head.config))
-        gone = head.status in UNFINISHED and not is_held(self.locks_dir, session_id)
-        return session_info(session_id, head_id, head, root, title=title, model=model, writer_gone=gone)
-
-    def _infos(self, session_ids: list[str]) -> list[SessionInfo]:
-        infos: list[SessionInfo] = []
-        for session_id in session_ids:
-            try:
-                infos.append(self.describe(session_id))
-            except (CorruptObjectError, SessionNotFoundError):
-                continue  # damaged or vanished: fsck reports it, ls leaves it out
-        return infos
+        return describe(self, session_id)
 
     def _info_of(self, session_id: str, opened: _OpenSession) -> SessionInfo:
         return session_info(
