@@ -32,7 +32,16 @@ from pydantic import (
 )
 
 from tau.config.documents import tree_problem
-from tau.config.spec import BUILTIN_TOOLS, OnAsk, OutputFormat, PermissionMode
+from tau.config.spec import (
+    BUILTIN_TOOLS,
+    SANDBOX_CPUS,
+    SANDBOX_MEMORY,
+    SANDBOX_NETWORK,
+    SANDBOX_PIDS_LIMIT,
+    OnAsk,
+    OutputFormat,
+    PermissionMode,
+)
 from tau.errors import ConfigError
 from tau.protocol.names import tau_name
 
@@ -183,10 +192,10 @@ class SandboxLayer(_Layer):
     policy: Literal["read-only", "workspace-write", "full"] | None = None
     writable_roots: list[str] = []
     image: str | None = None
-    network: Literal["none", "bridge"] = "none"
-    memory: Annotated[int, Field(ge=4 * 1024**2, le=MAX_COUNT)] = 2 * 1024**3
-    cpus: Annotated[float, Field(gt=0, le=1024, allow_inf_nan=False)] = 2.0
-    pids_limit: Count = 512
+    network: Literal["none", "bridge"] = SANDBOX_NETWORK
+    memory: Annotated[int, Field(ge=4 * 1024**2, le=MAX_COUNT)] = SANDBOX_MEMORY
+    cpus: Annotated[float, Field(gt=0, le=1024, allow_inf_nan=False)] = SANDBOX_CPUS
+    pids_limit: Count = SANDBOX_PIDS_LIMIT
     keep: bool = False
     container: str | None = None
     workdir: str | None = None

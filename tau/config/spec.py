@@ -146,6 +146,14 @@ class SubagentsSpec(_Frozen):
 SandboxPolicyName = Literal["read-only", "workspace-write", "full"]
 
 
+# The sandbox's built-in limits: the one place they are written (settings, trust rules and the container spec read
+# them from here).
+SANDBOX_NETWORK: Literal["none", "bridge"] = "none"
+SANDBOX_MEMORY = 2 * 1024**3
+SANDBOX_CPUS = 2.0
+SANDBOX_PIDS_LIMIT = 512
+
+
 class SandboxSettings(_Frozen):
     """How commands are confined. On the host: a kernel sandbox whose policy follows the permission mode unless
     `policy` names one. In docker: a managed container (hardened by default) or, with `container`, an existing one,
@@ -155,10 +163,10 @@ class SandboxSettings(_Frozen):
     writable_roots: tuple[str, ...] = ()  # extra absolute directories writable under workspace-write
 
     image: str | None = None  # None = tau's own sandbox image (`tau sandbox build`)
-    network: Literal["none", "bridge"] = "none"
-    memory: int = 2 * 1024**3  # bytes; swap is set equal
-    cpus: float = 2.0
-    pids_limit: int = 512
+    network: Literal["none", "bridge"] = SANDBOX_NETWORK
+    memory: int = SANDBOX_MEMORY  # bytes; swap is set equal
+    cpus: float = SANDBOX_CPUS
+    pids_limit: int = SANDBOX_PIDS_LIMIT
     keep: bool = False  # keep the managed container after the run (--keep-sandbox)
     container: str | None = None  # attach to this existing container instead (never stopped or removed)
     workdir: str | None = None  # where the workspace is inside an attached container (default: found from mounts)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tau.config.spec import BUILTIN_TOOLS
+from tau.config.spec import BUILTIN_TOOLS, SANDBOX_CPUS, SANDBOX_MEMORY, SANDBOX_NETWORK, SANDBOX_PIDS_LIMIT
 
 __all__ = ["KEYS", "KeyRule", "Skipped", "restrict_layer", "rule_for"]
 
@@ -118,10 +118,10 @@ KEYS: dict[str, KeyRule] = {
     "mcp.disabled_project": _t(_always),
     "hooks": TRUST,
     "sandbox.policy": _t(_stricter_policy),
-    "sandbox.network": _t(_ordered("none", "bridge"), "none"),
-    "sandbox.memory": _t(_lower, 2 * 1024**3),
-    "sandbox.cpus": _t(_lower, 2.0),
-    "sandbox.pids_limit": _t(_lower, 512),
+    "sandbox.network": _t(_ordered("none", "bridge"), SANDBOX_NETWORK),
+    "sandbox.memory": _t(_lower, SANDBOX_MEMORY),
+    "sandbox.cpus": _t(_lower, SANDBOX_CPUS),
+    "sandbox.pids_limit": _t(_lower, SANDBOX_PIDS_LIMIT),
     "sandbox.writable_roots": TRUST,
     "sandbox.image": TRUST,
     "sandbox.keep": TRUST,

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tau.config.spec import SANDBOX_CPUS, SANDBOX_MEMORY, SANDBOX_NETWORK, SANDBOX_PIDS_LIMIT
+
 __all__ = (
     "DEFAULT_MIRROR",
     "IMAGE_REPOSITORY",
@@ -70,10 +72,10 @@ class SandboxSpec:
     """
 
     image: str | None = None
-    network: str = "none"
-    memory: int = 2 * 1024**3
-    cpus: float = 2.0
-    pids_limit: int = 512
+    network: str = SANDBOX_NETWORK
+    memory: int = SANDBOX_MEMORY
+    cpus: float = SANDBOX_CPUS
+    pids_limit: int = SANDBOX_PIDS_LIMIT
     tmp_size: int = 512 * 1024**2
     read_only: bool = True
     user: str | None = None
