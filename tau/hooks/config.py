@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,21 +72,7 @@ HookEvent = Literal[
     "SubagentStart",
     "Setup",
 ]
-EVENTS: tuple[HookEvent, ...] = (
-    "SessionStart",
-    "SessionEnd",
-    "UserPromptSubmit",
-    "PreToolUse",
-    "PostToolUse",
-    "PostToolUseFailure",
-    "Stop",
-    "SubagentStop",
-    "PreCompact",
-    "Notification",
-    "PermissionRequest",
-    "SubagentStart",
-    "Setup",
-)
+EVENTS: tuple[HookEvent, ...] = typing.get_args(HookEvent)  # the one list of event names: the Literal above
 TOOL_EVENTS: frozenset[str] = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest"})
 DEFAULT_TIMEOUT = 60.0
 _SIMPLE_MATCHER = re.compile(r"[A-Za-z0-9_\-]+(\|[A-Za-z0-9_\-]+)*")
