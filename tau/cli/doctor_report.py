@@ -27,6 +27,7 @@ def _keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
 
 def _layer_sources(env: Mapping[str, str], workspace: Path, trust_flag: bool) -> tuple[Trust, list[dict[str, Any]]]:
     from tau.config.assemble import assemble_layers
+    from tau.config.claude_settings import written_key
     from tau.config.layers import FRONTMATTER, build_layer, env_layer, flags_layer
 
     assembly = assemble_layers(
@@ -38,10 +39,12 @@ def _layer_sources(env: Mapping[str, str], workspace: Path, trust_flag: bool) ->
         trust_flag=trust_flag,
     )
     sources: dict[str, dict[str, Any]] = {}
+    settings_files = {str(found.path) for found in assembly.settings_files}
     for layer in assembly.layers:
         if layer.name in ("user", "project", "local"):
             entry = sources.setdefault(layer.source, {"path": layer.source, "kind": f"{layer.name} settings"})
-            entry["loads"] = _keys(layer.data)
+            keys = _keys(layer.data)
+            entry["loads"] = [written_key(key) for key in keys] if layer.source in settings_files else keys
     for item in assembly.skipped:
         entry = sources.setdefault(item.source, {"path": item.source, "kind": "project settings"})
         entry.setdefault("skips", []).append(f"{item.key} ({item.reason})")

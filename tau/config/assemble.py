@@ -21,11 +21,11 @@ first merge without settings files finds the workspace, then its settings files 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tau.config.claude_settings import SettingsFile, read_settings_file, settings_paths
+from tau.config.claude_settings import SettingsFile, read_settings_file, settings_paths, written_key
 from tau.config.documents import load_toml
 from tau.config.jobfile import read_text_file
 from tau.config.layers import (
@@ -127,7 +127,7 @@ def assemble_layers(
             continue
         layer, dropped = _restricted(layer, [*user, *user_settings, *project, *repo_settings], trust)
         repo_settings.append(layer)
-        skipped += dropped
+        skipped += [replace(item, key=written_key(item.key)) for item in dropped]
     layers = [*user, *user_settings, *project, *repo_settings, *top]
     assembly = Assembly(layers, trust, workspace, settings_files=files, skipped=skipped)
     assembly.notices = _notices(assembly)

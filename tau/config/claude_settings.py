@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from tau.errors import ConfigError
 
-__all__ = ["HOOK_KEYS", "SettingsFile", "read_settings_file", "settings_paths"]
+__all__ = ["HOOK_KEYS", "SettingsFile", "read_settings_file", "settings_paths", "written_key"]
 
 Scope = Literal["user", "project", "local"]
 HOOK_KEYS = frozenset({"hooks", "disableAllHooks"})
@@ -37,6 +37,20 @@ _MCP_KEYS = {
     "enabledMcpjsonServers": "enabled_project",
     "disabledMcpjsonServers": "disabled_project",
 }
+_WRITTEN = {
+    "permissions.mode": "permissions.defaultMode",
+    "permissions.additional_directories": "permissions.additionalDirectories",
+    **{f"mcp.{ours}": theirs for theirs, ours in _MCP_KEYS.items()},
+}
+
+
+def written_key(dotted: str) -> str:
+    """A key of tau's schema as a settings file writes it (`permissions.mode` -> `permissions.defaultMode`), so
+    notices and `tau doctor` name what the user sees in the file."""
+    for ours, theirs in _WRITTEN.items():
+        if dotted == ours or dotted.startswith(ours + "."):
+            return theirs + dotted[len(ours) :]
+    return dotted
 
 
 @dataclass(frozen=True)

@@ -249,7 +249,9 @@ class HostSandbox:
         if policy == "read-only" or self.config.sanitise_git:  # the repository's config names no program
             replace = self._git_replacements(private, real_root) + replace
         if policy == "read-only":
-            visible: tuple[str, ...] = (real_root,) if inside(real_root, "/tmp") else ()
+            # what /tmp's tmpfs would hide: the workspace and the additional directories (readable in every policy)
+            shown = (real_root, *(path for path in self._writable_roots if os.path.isdir(path)))
+            visible: tuple[str, ...] = tuple(path for path in shown if inside(path, "/tmp"))
             writable: tuple[str, ...] = ()
             read_only: list[str] = []
         else:
