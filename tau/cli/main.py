@@ -7,14 +7,22 @@ unexpected becomes a one-line internal error with exit 1 (set `TAU_DEBUG=1` for 
 
 Checked before any command runs (exit 2, one line): every argument is text UTF-8 can encode without a NUL (an
 undecodable byte in `-p` or a path names the option it was given to), and the current directory still exists.
+
+A closed stdout (`tau sessions ls --json | head -2`: the reader went away) ends the process quietly with exit 141,
+the status a shell reports for git or coreutils killed by SIGPIPE: no message, and stdout is pointed at /dev/null so
+the interpreter's last flush cannot print "Exception ignored". Only a broken pipe *on stdout* is taken for that (the
+descriptor is polled); any other BrokenPipeError is an internal error like the rest. A `tau run` whose reader goes
+away still runs to its end and stores its session (renderers are sinks: a failing one never stops the run).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -23,11 +31,19 @@ from tau import __version__
 F = TypeVar("F", bound=Callable[..., Any])
 
 OUTPUT_FORMATS = ("text", "json", "stream-json", "claude-stream-json")
+STDOUT_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for `git log | head` when git dies of the closed pipe
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
 
 
 class _TauGroup(click.Group):
     """Turns errors raised inside commands into one line and the documented exit code."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)  # `tau --help` writes while parsing
+        except BrokenPipeError:
+            _end_quietly_if_stdout_closed()
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         from tau.errors import ExitCode, TauError
@@ -35,6 +51,9 @@ class _TauGroup(click.Group):
         try:
             _check_cwd()
             return super().invoke(ctx)
+        except BrokenPipeError:  # before click's own EPIPE handling, which exits 1
+            _end_quietly_if_stdout_closed()
+            raise
         except TauError as error:
             from tau.redact import Redactor
 
@@ -326,8 +345,66 @@ def _undecodable(char: str) -> str:
         return f"lone surrogate U+{ord(char):04X}"
 
 
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe or socket whose reader went away (poll reports an error or hang-up on it)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)  # POLLERR and POLLHUP are always reported
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no stdout, or not a file descriptor
+        return False
+
+
+def _end_quietly_if_stdout_closed() -> None:
+    """If the reader of stdout is gone, nothing more can be said there: stdout becomes /dev/null (what is still
+    buffered goes nowhere) and the process exits 141 like a process killed by SIGPIPE — by exiting, not by the
+    signal, so exit handlers (the one-file binary's unpack-dir clean-up) still run. Otherwise returns."""
+    if _stdout_closed():
+        _to_devnull()
+        sys.exit(STDOUT_CLOSED)
+
+
+def _to_devnull() -> None:
+    """Point file descriptor 1 at /dev/null: what Python still holds buffered for stdout is dropped there."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def main() -> None:
-    """Console entry point. Usage errors are one line too (`tau: …`, exit 2), not click's three-line block."""
+    """Console entry point: `_dispatch`, then stdout flushed before the interpreter exits; a closed stdout ends
+    quietly with 141 (see the module docstring)."""
+    try:
+        try:
+            _dispatch()
+        finally:
+            _flush_stdout()
+    except BrokenPipeError as error:
+        _end_quietly_if_stdout_closed()
+        with contextlib.suppress(OSError):  # a pipe of ours other than stdout (stderr's, say): still one line
+            click.echo(f"tau: internal error: BrokenPipeError: {error}", err=True)
+        sys.exit(1)
+
+
+def _flush_stdout() -> None:
+    """Flush stdout here, not in the interpreter's exit (which prints "Exception ignored" and exits 120). A broken
+    pipe propagates to `main`; stdout that cannot be written otherwise (a full disk) is one line and exit 1."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            click.echo(f"tau: cannot write to stdout: {error.strerror or error}", err=True)
+        _to_devnull()
+        sys.exit(1)
+
+
+def _dispatch() -> NoReturn:
+    """Usage errors are one line too (`tau: …`, exit 2), not click's three-line block."""
     from tau.cli.frozen import ordinary_signals
 
     ordinary_signals()
