@@ -12,9 +12,11 @@ Ways to trust, the first that applies wins:
 2. `trusted_workspaces = [...]` in the user config (`~/.config/tau/config.toml`): those directories and everything
    below them, unconditionally.
 3. `tau trust [DIR]`: recorded in `$XDG_CONFIG_HOME/tau/trust.json` (mode 0600), keyed by the root's real path, with
-   the sha256 of every trust-relevant file (`TRUST_FILES`, in the root and in each directory down to the
-   workspace). When any of them changes, appears or disappears (a `git pull` that edits hooks or servers), the root
-   is untrusted again until `tau trust` runs again, and the notice names the files.
+   the sha256 of every trust-relevant file (`TRUST_FILES`, in the root and in each directory down to DIR; pins of
+   other directories, from an earlier `tau trust` in another subdirectory, are kept). A run compares the files of
+   the directories from the root down to its workspace with the pins of those directories: when any of them
+   changes, appears or disappears (a `git pull` that edits hooks or servers), the root is untrusted again until
+   `tau trust` runs again, and the notice names the files. Pins of other directories do not matter to that run.
 
 Nothing else trusts: not the repository's own config (a project cannot trust itself), not a file's owner.
 Reads only the files named here; `env` and `home` are injected.
@@ -39,6 +41,7 @@ __all__ = [
     "NEVER_TRUSTED",
     "TRUST_ENV",
     "TRUST_FILES",
+    "Pins",
     "Trust",
     "TrustStore",
     "decide_trust",
@@ -75,23 +78,42 @@ def project_root(path: Path, home: Path | None) -> Path:
     return start
 
 
-def trust_files(root: Path, workspace: Path) -> dict[str, str]:
+class Pins(dict[str, str]):
+    """sha256 per trust-relevant file, keyed by its path relative to the root, of the `directories` looked at
+    (relative to the root; `.` is the root itself)."""
+
+    def __init__(self, files: Mapping[str, str], directories: Iterable[str]) -> None:
+        super().__init__(files)
+        self.directories = tuple(directories)
+
+
+def _directory_of(name: str) -> str:
+    """The directory (relative to the root, `.` for the root) a pinned file's name belongs to."""
+    for suffix in TRUST_FILES:
+        if name == suffix:
+            return "."
+        if name.endswith("/" + suffix):
+            return name[: -len(suffix) - 1]
+    return name  # not a trust file's name (a hand-edited store): in no directory's pins
+
+
+def trust_files(root: Path, workspace: Path) -> Pins:
     """sha256 of each existing trust-relevant file, keyed by its path relative to `root`, for every directory from
     `root` down to `workspace` (only `root` when the workspace is not below it). Unreadable files hash as errors."""
     real_root = os.path.realpath(root)
     real_ws = os.path.realpath(workspace)
-    directories = [real_root]
+    relative = ["."]
     if real_ws != real_root and inside(real_ws, real_root):
         parts = Path(os.path.relpath(real_ws, real_root)).parts
-        directories += [os.path.join(real_root, *parts[: i + 1]) for i in range(len(parts))]
+        relative += [os.path.join(*parts[: i + 1]) for i in range(len(parts))]
     found: dict[str, str] = {}
-    for directory in directories:
+    for directory in relative:
         for name in TRUST_FILES:
-            path = os.path.join(directory, name)
+            path = os.path.normpath(os.path.join(real_root, directory, name))
             if not os.path.lexists(path):
                 continue
             found[os.path.relpath(path, real_root)] = _digest(path)
-    return found
+    return Pins(found, relative)
 
 
 def _digest(path: str) -> str:
@@ -156,8 +178,16 @@ class TrustStore:
         return {str(k): v for k, v in roots.items() if isinstance(v, dict)}
 
     def trust(self, root: Path, files: Mapping[str, str]) -> None:
+        """Pin `files` for `root`. `Pins` replace the pins of their directories only (others are kept); a plain
+        mapping replaces them all."""
         entries = self.entries()
-        entries[os.path.realpath(root)] = {"files": dict(sorted(files.items()))}
+        key = os.path.realpath(root)
+        kept: dict[str, str] = {}
+        if isinstance(files, Pins):
+            old = entries.get(key, {}).get("files")
+            old_files: dict[str, Any] = old if isinstance(old, dict) else {}
+            kept = {n: str(d) for n, d in old_files.items() if _directory_of(n) not in files.directories}
+        entries[key] = {"files": dict(sorted({**kept, **files}.items()))}
         self._write(entries)
 
     def revoke(self, root: Path) -> bool:
@@ -234,8 +264,8 @@ def decide_trust(
     if pinned is None:
         return Trust(key, False, problem=NEVER_TRUSTED)
     files = pinned.get("files")
-    want: dict[str, Any] = files if isinstance(files, dict) else {}
     have = trust_files(root, workspace)
+    want = {n: d for n, d in files.items() if _directory_of(n) in have.directories} if isinstance(files, dict) else {}
     changed = sorted(name for name in set(want) | set(have) if want.get(name) != have.get(name))
     if changed:
         return Trust(key, False, problem=f"changed since `tau trust`: {', '.join(changed)}")

@@ -8,7 +8,9 @@ renders nothing (renderers are event sinks).
 Cancellation: `cancel(reason)` may be called from a signal handler or the idle watchdog; the run ends through
 pydantic-ai's `CancellationToken`, keeps what it completed, and reports the reason given. Time limits: `--timeout`
 counts from `origin` (`tau run` sets the process start, so start-up is included; default: when `run` starts);
-`--idle-timeout` counts time without events, and a running tool call is never idle (`Emitter.idle_for`).
+`--idle-timeout` counts time without events, and a running tool call is never idle (`Emitter.idle_for`). Both
+bound the prologue too (pending calls, SessionStart and UserPromptSubmit hooks): a hook still running when the
+limit passes or `cancel` is called is cut off (its process group killed), not waited for.
 
 Outcome: an exception out of the loop becomes its typed error in `outcome.failure` (provider errors in tau's
 one-line form, `retryable` only when transient); a run that ends normally with an answer cut off at the output token
@@ -185,6 +187,7 @@ class RunDriver:
         self._usage = UsageTotals()
         self._injected: list[str] = []
         self._agent_run: AgentRun[None, Any] | None = None  # the pydantic-ai run while `_loop` is active
+        self._prologue_scope: anyio.CancelScope | None = None  # while `_prologue` runs: what `cancel` stops
         self.continuation = continuation
         self._pending: DeferredToolRequests | None = None
         self._deferred: DeferredToolResults | None = None
@@ -200,6 +203,8 @@ class RunDriver:
         if self._cancel_error is None:
             self._cancel_error = error
         self._token.cancel()
+        if self._prologue_scope is not None:
+            self._prologue_scope.cancel()
 
     @property
     def snapshot_id(self) -> str | None:
@@ -271,8 +276,7 @@ class RunDriver:
         watchdog = None if idle is None else asyncio.get_running_loop().create_task(self._idle_watchdog(idle))
         try:
             try:
-                self._deferred, still_pending = await self._resolve_pending()
-                prompt = await self._submitted_prompt()
+                still_pending, prompt = await self._prologue()
                 output = still_pending if still_pending is not None else await self._loop(prompt)
             finally:
                 if watchdog is not None:
@@ -400,6 +404,22 @@ class RunDriver:
         )
         self.setup.permission_denials.append(PermissionDenial(call_id=call_id, tool=tool, input=args, reason=why))
         return f"Permission denied for {tool}: {why.rstrip('.')}. Do not retry the same call; take another approach."
+
+    async def _prologue(self) -> tuple[DeferredToolRequests | None, str | None]:
+        """Pending calls resolved, then the prompt through its hooks: within what is left of `--timeout`, and stopped
+        by `cancel` (a signal, `tau stop`, the idle watchdog), so a slow hook cannot hold the run past its limits."""
+        with anyio.move_on_after(self._time_left()) as scope:
+            self._prologue_scope = scope
+            if self._cancel_error is not None:
+                scope.cancel()
+            try:
+                self._deferred, still_pending = await self._resolve_pending()
+                return still_pending, await self._submitted_prompt()
+            finally:
+                self._prologue_scope = None
+        if self._cancel_error is not None:
+            raise self._cancel_error
+        raise RunTimeout(f"run exceeded --timeout {self.job.limits.timeout:g}s", reason="timeout")
 
     async def _submitted_prompt(self) -> str | None:
         """The prompt after SessionStart and UserPromptSubmit hooks: blocked, or with their context appended.
