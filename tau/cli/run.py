@@ -1,21 +1,21 @@
-"""`tau run`, `tau resume`, `tau fork`: flags -> JobSpec -> runtime, with renderers as sinks; owns the event loop and
-signal handling.
+"""`tau run`, `tau resume`, `tau fork`, `tau plan approve|reject`: flags -> an operation for the runtime
+(`tau.runtime.Runtime`), its events rendered; owns the event loop and signal handling.
 
 Returns the process exit code. The terminal event is always rendered before returning, also on SIGINT/SIGTERM
-(the handlers cancel the run through the driver, which commits and emits `run.completed`). Every run persists to
-the `FileSessionStore` of `default_state_dir(env, cwd, --state-dir)`.
+(once the run exists the handlers cancel it through its `RunControl`; it commits and emits `run.completed`). Every
+run persists to the `FileSessionStore` of `default_state_dir(env, cwd, --state-dir)`.
 
-`resume`/`fork` rebuild the job from the snapshot's stored config (`tau.config.resume_job`: prompt replaced, flags on
-top, credentials from the current environment) and run it as a `Continuation` of the session; answers to pending
-calls (`--approve`, `--deny CALL[=REASON]`, `--answer CALL=TEXT`) are checked against the pending calls before any
-work starts (exit 2 naming an unknown call). `tau fork --with-files` first restores the workspace files to the forked
-snapshot's pin (`restore_for_fork`, report on stderr; exit 1 without running if a file could not be restored).
+This module only translates: `tau run` loads the job (`load_job`) and submits `Start`; `tau resume` submits
+`Continue` (or `Answer` with `--approve`, `--deny CALL[=REASON]`, `--answer CALL=TEXT`); `tau fork` submits `Fork`
+(`--with-files`: the runtime restores the workspace first, its report goes to stderr); `tau plan approve|reject`
+submits `ReviewPlan`. The runtime checks every precondition before any work starts (exit 2 naming the problem) and
+rebuilds a continuation's job from the session's stored config with these flags on top (`tau.config.resume_job`).
+The renderer is the one the run's job asks for (`-o`, else the stored job's format).
 
 Plan mode: `tau run --plan` is `--permission-mode plan`; `--execute-plan FILE` runs a plan file in execution mode
-(the job file, if any, adds its prompt as context). `resume_plan` continues a session awaiting plan approval
-(`tau plan approve|reject`, `tau resume --approve-plan|--reject-plan`).
+(the job file, if any, adds its prompt as context).
 
-Steering: every run watches its session's inbox (`tau.runtime.steering.steered`) for `tau inject` / `tau stop`.
+Steering: every run watches its session's inbox (`tau.runtime.steering`) for `tau inject` / `tau stop`.
 
 Start-up: sessions of the store whose writer is gone (killed, crashed) are shown `interrupted` from now on
 (`FileSessionStore.settle_interrupted`; `tau sessions ls` and `tau serve` do the same).
@@ -31,17 +31,16 @@ import gc
 import os
 import signal
 import sys
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tau.cli import started
-from tau.cli.render import make_renderer
+from tau.cli.render import Renderer, make_renderer
 from tau.errors import ConfigError, Interrupted, PreflightError
 
 if TYPE_CHECKING:
     from tau.config import JobSpec
-    from tau.runtime import Answers, Continuation
+    from tau.runtime import Answers, RunOperation
     from tau.runtime.plan import PlanReview
     from tau.sessions import FileSessionStore
 
@@ -133,10 +132,9 @@ def execute(
     )
     if plan_file is not None:
         job = _executing_plan(job, plan_file, own_prompt=own_prompt)
-    store = open_store(state_dir)
-    if job.session_id is not None and store.refs.read(job.session_id) is not None:
-        raise ConfigError(f"session {job.session_id!r} already exists in {store.root}", source="--session-id")
-    return _drive(job, quiet=quiet, store=store)
+    from tau.runtime import Start
+
+    return _drive(Start(job), quiet=quiet, store=open_store(state_dir))
 
 
 def read_stdin() -> str:
@@ -179,66 +177,21 @@ def execute_continuation(
     state_dir: str | None,
 ) -> int:
     """`tau resume SESSION` / `tau fork SNAPSHOT|SESSION` (see the module docstring)."""
-    import anyio
-
-    from tau.config import resume_job
-    from tau.runtime import Continuation
-    from tau.runtime.plan import AWAITING_PLAN_APPROVAL
+    from tau.runtime import Answer, Continue, Fork
 
     flags = dict(flags)
     answers = parse_answers(flags.pop("approve"), flags.pop("deny_calls"), flags.pop("reason"), flags.pop("answer"))
     new_id = flags.pop("session_id", None)
     with_files = bool(flags.pop("with_files", False))
-    store = open_store(state_dir)
-    shown = anyio.run(store.show, name)
-    resolved = shown.resolved
-    if kind == "resume" and resolved.kind != "session":
-        raise ConfigError(f"{name!r} names a snapshot, not a session: use `tau fork {name}`", source="tau resume")
-    session_id = resolved.session_id if kind == "resume" else (new_id or str(uuid.uuid4()))
-    assert session_id is not None
-    label = resolved.session_id or resolved.snapshot_id[:12]
-    answers.check(shown.pending, session=label)
-    if prompt_text is None and shown.pending is None:
-        if shown.snapshot.status == AWAITING_PLAN_APPROVAL:
-            raise ConfigError(
-                f"{label} is awaiting plan approval: tau plan approve {label} (or reject --reason TEXT)",
-                source=f"tau {kind}",
-            )
-        raise ConfigError(f"{label} is not waiting on any call: give -p TEXT to continue it", source=f"tau {kind}")
-    job = resume_job(shown.config, prompt=prompt_text, flags=_flag_values(flags), env=dict(os.environ), cwd=Path.cwd())
+    overrides = _flag_values(flags)
+    op: RunOperation
     if kind == "fork":
-        anyio.run(store.fork, resolved.snapshot_id, session_id, job.model_dump(mode="json"))
-        if with_files and not _restore_files(store, resolved.snapshot_id, job.environment.workspace):
-            return 1
-    return _drive(job, quiet=quiet, store=store, session_id=session_id, continuation=Continuation(prompt_text, answers))
-
-
-def _restore_files(store: FileSessionStore, snapshot_id: str, directory: str) -> bool:
-    """`tau fork --with-files`: put the fork's workspace (`directory`) in the state the forked snapshot pins; the
-    report goes to stderr. False when a file could not be restored (the run does not start)."""
-    import anyio
-    from pydantic_ai.workspaces import Workspace
-
-    from tau.checkpoints.recorder import RewindReport, restore_for_fork
-    from tau.checkpoints.rewind import resolve_rewind
-    from tau.environment import HostBackend
-    from tau.sessions.checkpoints import store_objects
-
-    if not Path(directory).is_dir():
-        raise ConfigError(f"workspace directory {directory} does not exist", source="--with-files")
-    target = resolve_rewind(store, snapshot_id)
-    workspace = Workspace(HostBackend(directory))
-
-    async def restore() -> RewindReport:
-        return await restore_for_fork(store_objects(store), target.checkpoint, workspace, latest=target.latest)
-
-    report = anyio.run(restore)
-    sys.stderr.write(f"restore {directory} to snapshot {snapshot_id[:12]} (step {target.step})\n")
-    for line in report.lines():
-        sys.stderr.write(f"{line}\n")
-    if report.errors:
-        sys.stderr.write("tau: could not restore every file; the fork does not run\n")
-    return not report.errors
+        op = Fork(name, new_id, prompt=prompt_text, answers=answers, overrides=overrides, with_files=with_files)
+    elif answers:
+        op = Answer(name, answers, prompt=prompt_text, overrides=overrides)
+    else:
+        op = Continue(name, prompt_text, overrides=overrides)
+    return _drive(op, quiet=quiet, store=open_store(state_dir))
 
 
 _ANSWER_FLAGS = ("approve", "deny_calls", "reason", "answer")
@@ -248,11 +201,7 @@ def resume_plan(name: str, *, review: PlanReview, quiet: bool, state_dir: str | 
     """`tau plan approve|reject SESSION` (and `tau resume SESSION --approve-plan|--reject-plan`): continue a
     session awaiting plan approval — approved: in execution mode (`review.mode`) with the plan as the next message;
     rejected: in plan mode with the reason. `flags` are run flags on top of the stored job."""
-    import anyio
-
-    from tau.config import resume_job
-    from tau.runtime import Continuation
-    from tau.runtime.plan import AWAITING_PLAN_APPROVAL
+    from tau.runtime import ReviewPlan
 
     given = dict(flags)
     verb = f"tau plan {review.decision}"
@@ -260,86 +209,57 @@ def resume_plan(name: str, *, review: PlanReview, quiet: bool, state_dir: str | 
         raise ConfigError("a plan review answers no pending calls (--approve/--deny/--answer)", source=verb)
     if given.pop("prompt_text", None) is not None:
         raise ConfigError("a plan review sends its own prompt: -p does not apply", source=verb)
-    values = _flag_values(given)
-    store = open_store(state_dir)
-    shown = anyio.run(store.show, name)
-    session_id = shown.resolved.session_id
-    if shown.resolved.kind != "session" or session_id is None:
-        raise ConfigError(f"{name!r} names a snapshot, not a session", source=verb)
-    if shown.snapshot.status != AWAITING_PLAN_APPROVAL:
-        raise ConfigError(
-            f"session {session_id} is not awaiting plan approval (its status is {shown.snapshot.status})", source=verb
-        )
-    stored_mode = shown.config.get("permissions", {}).get("mode", "default")
-    values["permission_mode"] = review.mode(stored_mode, values.get("permission_mode"))
-    job = resume_job(shown.config, prompt=None, flags=values, env=dict(os.environ), cwd=Path.cwd())
-    continuation = Continuation(None, plan_review=review)
-    return _drive(job, quiet=quiet, store=store, session_id=session_id, continuation=continuation)
+    op = ReviewPlan(name, review.decision, review.reason, overrides=_flag_values(given))
+    return _drive(op, quiet=quiet, store=open_store(state_dir))
 
 
-def _inbox(store: FileSessionStore, session_id: str) -> Path:
-    """The run's steering inbox, created now: a store that takes no new directory (a full disk) is a preflight
-    failure (exit 3, one line), not an internal error of the steering watcher."""
-    from tau.runtime.steering import inbox_dir
-
-    inbox = inbox_dir(store.root, session_id)
-    try:
-        inbox.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise PreflightError(f"session store: cannot create {inbox}: {error.strerror or error}") from None
-    return inbox
-
-
-def _drive(
-    job: JobSpec,
-    *,
-    quiet: bool,
-    store: FileSessionStore,
-    session_id: str | None = None,
-    continuation: Continuation | None = None,
-) -> int:
-    renderer = make_renderer(job.output.format, sys.stdout, sys.stderr, tty=sys.stderr.isatty(), quiet=quiet)
+def _drive(op: RunOperation, *, quiet: bool, store: FileSessionStore) -> int:
+    """Submit `op` to this process's runtime and render its run: the renderer the run's job asks for, SIGINT and
+    SIGTERM cancelling the run once it exists, the session's steering inbox watched. Returns the exit code."""
     import anyio
 
-    from tau.runtime import prepare_run
-    from tau.runtime.steering import steered
+    from tau.runtime import Forked, Runtime
     from tau.sessions import StoreWriteError
 
+    renderers: list[Renderer] = []
+
+    def report(line: str) -> None:
+        sys.stderr.write(f"{line}\n")
+
     async def main() -> int:
-        await store.settle_interrupted()  # sessions of killed runs read `interrupted`, not `running`
-        driver = await prepare_run(
-            job,
-            sinks=[renderer],
-            interactive=sys.stdin.isatty(),
-            store=store,
-            session_id=session_id,
-            continuation=continuation,
-        )
-        driver.origin = started.monotonic_origin()  # --timeout counts from launch, start-up included
         import asyncio
 
+        await store.settle_interrupted()  # sessions of killed runs read `interrupted`, not `running`
+        runtime = Runtime(store, env=os.environ, cwd=Path.cwd())
+        prepared = await runtime.prepare(op, report=report)
+        assert not isinstance(prepared, Forked)  # the CLI's forks run
+        job = prepared.job
+        renderers.append(make_renderer(job.output.format, sys.stdout, sys.stderr, tty=sys.stderr.isatty(), quiet=quiet))
         loop = asyncio.get_running_loop()
+        control = runtime.control(prepared.session_id, origin=started.monotonic_origin())  # --timeout from launch
 
         def on_signal(name: str) -> None:
-            driver.cancel(Interrupted(f"received {name}", signal_name=name))
+            control.cancel(Interrupted(f"received {name}", signal_name=name))
 
-        loop.add_signal_handler(signal.SIGINT, on_signal, "SIGINT")
-        loop.add_signal_handler(signal.SIGTERM, on_signal, "SIGTERM")
+        def install() -> None:  # once the run exists: before, a signal ends start-up as it always did
+            loop.add_signal_handler(signal.SIGINT, on_signal, "SIGINT")
+            loop.add_signal_handler(signal.SIGTERM, on_signal, "SIGTERM")
+
+        control.on_attach = install
         try:
-            inbox = _inbox(store, driver.session_id)
-            async with steered(inbox, inject=driver.inject, cancel=driver.cancel):
-                try:
-                    completed = await driver.run()
-                except StoreWriteError as error:  # the session could not even begin (a full disk): nothing ran
-                    raise PreflightError(error.message) from error
+            completed = await runtime.execute(
+                prepared, sinks=renderers, control=control, interactive=sys.stdin.isatty(), steering=True
+            )
+        except StoreWriteError as error:  # the session could not even begin (a full disk): nothing ran
+            raise PreflightError(error.message) from error
         finally:
-            await driver.close()
             _ignore_late_signals(loop)
         return completed.exit_code
 
     try:
         return anyio.run(main)
     finally:
-        renderer.close()
+        for renderer in renderers:
+            renderer.close()
         # the process ends next: spare the interpreter's final collections of everything loaded (~0.3 s here)
         gc.freeze()

@@ -1,7 +1,13 @@
-"""Runtime: the only owner of a pydantic-ai Agent. Builds a run from a JobSpec and drives it.
+"""Runtime: the only owner of a pydantic-ai Agent. Typed operations in, events out.
 
-`prepare_run(job, sinks=...)` returns a `RunDriver`; `await driver.run()` returns the terminal `RunCompleted`
-event (also emitted to the sinks); `await driver.close()` releases what the run opened.
+Front ends (`tau.cli`, `tau.rpc`, `tau.watch`) build one `Runtime` per process and `submit` operations to it (`Start`,
+`Continue`, `Answer`, `ReviewPlan`, `Fork`, `Inject`, `Cancel`: `runtime.operations`); the runtime owns every
+precondition, the job a continuation runs with, forks, and the runs in this process (`runtime.service`), and executes
+runs through its `Engine` (`runtime.engine`: `InlineEngine`, in this process, is the default).
+
+Below the engine: `prepare_run(job, sinks=...)` returns a `RunDriver`; `await driver.run()` returns the terminal
+`RunCompleted` event (also emitted to the sinks); `await driver.close()` releases what the run opened. Front ends
+never call them; tests and benchmarks that drive one run directly may.
 
 Where a run is persisted: `store=` (any `SessionStore`) wins; else `state_dir=` opens a `FileSessionStore` there;
 else the run keeps its snapshots in memory (`InMemorySessionStore`) — embedding and tests stay free of disk state
@@ -28,8 +34,24 @@ from tau.hooks import HookRegistry
 from tau.redact import Redactor
 from tau.runtime.answers import Answers
 from tau.runtime.clarify import OnAsk
-from tau.runtime.driver import Continuation, RunDriver
+from tau.runtime.driver import RunDriver
 from tau.runtime.emitter import Emitter, Sink
+from tau.runtime.engine import Engine, InlineEngine, PreparedRun, RunControl
+from tau.runtime.operations import (
+    Answer,
+    Cancel,
+    Continue,
+    Delivered,
+    Fork,
+    Forked,
+    Inject,
+    Operation,
+    ReviewPlan,
+    RunOperation,
+    Start,
+)
+from tau.runtime.pending import Continuation
+from tau.runtime.service import NotSupported, Runtime, failure_event
 from tau.sessions import FileSessionStore, InMemorySessionStore, SessionStore
 
 
@@ -141,4 +163,27 @@ def _workspace_pin(store: SessionStore, session_id: str) -> str | None:
         return None
 
 
-__all__ = ["Answers", "Continuation", "RunDriver", "prepare_run"]
+__all__ = [
+    "Answer",
+    "Answers",
+    "Cancel",
+    "Continuation",
+    "Continue",
+    "Delivered",
+    "Engine",
+    "Fork",
+    "Forked",
+    "Inject",
+    "InlineEngine",
+    "NotSupported",
+    "Operation",
+    "PreparedRun",
+    "ReviewPlan",
+    "RunControl",
+    "RunDriver",
+    "RunOperation",
+    "Runtime",
+    "Start",
+    "failure_event",
+    "prepare_run",
+]

@@ -80,7 +80,6 @@ from tau.hooks import HookSession
 from tau.permissions.policy import Decision
 from tau.permissions.toolset import PermissionGate
 from tau.protocol import (
-    ApprovalRequested,
     EnvironmentInfo,
     McpServerInfo,
     MessageCompleted,
@@ -95,16 +94,15 @@ from tau.protocol import (
     UsageTotals,
     UsageUpdated,
 )
-from tau.runtime.answers import DEFAULT_DENIAL, Answers, pending_call
+from tau.runtime.answers import DEFAULT_DENIAL, pending_call
 from tau.runtime.budget import Budget
-from tau.runtime.clarify import ASK_TOOL, clarification_events, is_question
 from tau.runtime.emitter import Emitter, StreamTranslator, usage_totals
 from tau.runtime.outcome import failure, truncation, truncation_notice
-from tau.runtime.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, PlanReview, finish_plan, review_prompt
+from tau.runtime.pending import PERMISSION_METADATA, Continuation, check_continuation, request_events
+from tau.runtime.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, finish_plan, review_prompt
 from tau.runtime.scrub import scrub_response
 from tau.sessions import SessionStore, StepRecord
 
-PERMISSION_METADATA = "tau_permission"  # the key tau.permissions puts in a deferred call's metadata
 NEEDS_INPUT = "needs_input"  # terminal reason of a suspended run (exit 4)
 OUTPUT_TOOL = "final_result"  # pydantic-ai's default name for the structured-output tool
 FINALIZE_PROMPT = (
@@ -118,20 +116,6 @@ class ToolGate:
     """Shared switch the agent's tool filter reads: False hides every tool (the finalize turn)."""
 
     enabled: bool = True
-
-
-@dataclass(frozen=True)
-class Continuation:
-    """How a run continues an existing session (`tau resume`, `tau fork` after the store forked it).
-
-    `prompt` None sends no new prompt: the run continues the session's pending calls (answered by `answers`, the
-    rest re-evaluated by the permission policy). A continuation with neither a prompt nor pending calls is a
-    ConfigError (exit 2). `plan_review` continues a session awaiting plan approval (`tau plan approve|reject`): its
-    prompt is the approval (with the plan) or the rejection (with the reason)."""
-
-    prompt: str | None = None
-    answers: Answers = field(default_factory=Answers)
-    plan_review: PlanReview | None = None
 
 
 @dataclass
@@ -250,18 +234,13 @@ class RunDriver:
             self._messages = list(resumed.messages)
             self._committed = len(self._messages)
             self._pending = resumed.pending
-            self.continuation.answers.check(self._pending, session=self.session_id)
-            review = self.continuation.plan_review
-            if review is not None and resumed.status != AWAITING_PLAN_APPROVAL:
-                raise ConfigError(
-                    f"session {self.session_id} is not awaiting plan approval (its status is {resumed.status})",
-                    field=f"plan {review.decision}",
-                )
-            if self._pending is None and self.continuation.prompt is None and review is None:
-                raise ConfigError(
-                    f"session {self.session_id} is not waiting on any call: give a prompt (-p TEXT) to continue it",
-                    field="-p",
-                )
+            check_continuation(
+                self.continuation,
+                label=self.session_id,
+                status=resumed.status,
+                pending=self._pending,
+                source=None,
+            )
         except BaseException:
             await self.store.close(self.session_id)
             raise
@@ -628,26 +607,9 @@ class RunDriver:
             self.emitter.emit(Notice(level="warning", message=message))
 
     def _emit_requests(self, pending: DeferredToolRequests) -> None:
-        """One `ApprovalRequested` per permission ask, one `ClarificationRequested` per `ask_user` question, then
-        one `ApprovalRequested` per other deferred call."""
-        for kind, calls in (("approval", pending.approvals), ("question", pending.calls)):
-            for call in calls:
-                if kind == "question" and (call.tool_name == ASK_TOOL or is_question(pending, call.tool_call_id)):
-                    continue
-                meta = pending.metadata.get(call.tool_call_id) or {}
-                info = meta.get(PERMISSION_METADATA)
-                reason = str(info.get("reason", "")) if isinstance(info, dict) else str(meta.get("question", ""))
-                self.emitter.emit(
-                    ApprovalRequested(
-                        call_id=call.tool_call_id,
-                        tool=call.tool_name,
-                        input=call.args_as_dict(),
-                        reason=reason,
-                        kind="approval" if kind == "approval" else "question",
-                    )
-                )
-        for question in clarification_events(pending):
-            self.emitter.emit(question)
+        """The events announcing the calls the run suspends on (`pending.request_events`)."""
+        for event in request_events(pending):
+            self.emitter.emit(event)
 
     def _emit_completed(
         self, output: Any, error: TauError | None, *, duration_ms: float, suspended: str | None = None

@@ -223,6 +223,16 @@ class FileSessionStore:
         shown = ", ".join(sorted(candidates)[:6])
         raise SessionNotFoundError(f"{name!r} is ambiguous: {shown}{', …' if len(candidates) > 6 else ''}")
 
+    def snapshot_in(self, session_id: str, name: str) -> str:
+        """The snapshot of `session_id`'s first-parent chain that `name` (an id or a unique prefix, as `resolve`
+        takes it) names; SessionNotFoundError when none or several do."""
+        chain = {snapshot_id for snapshot_id, _ in self.chain(self.head(session_id))}
+        matches = [found for found in snapshot_ids_with_prefix(self, name) if found in chain]
+        if len(matches) == 1:
+            return matches[0]
+        problem = "is ambiguous in" if matches else "is not a snapshot of"
+        raise SessionNotFoundError(f"snapshot {name!r} {problem} session {session_id!r}")
+
     # -- sessions as a whole -------------------------------------------------------------------------------
 
     async def fork(self, snapshot: str, new_session_id: str, config: Mapping[str, Any] | None = None) -> str:
