@@ -29,6 +29,7 @@ from tau.config.jobfile import read_text_file
 from tau.config.output_schema import load_schema
 from tau.config.paths import is_file, user_path
 from tau.config.settings import validate_layer
+from tau.config.telemetry import OTEL_PATHS, OTEL_VARS
 from tau.errors import ConfigError
 
 USER = "user"
@@ -65,6 +66,7 @@ FLAG_PATHS: dict[str, tuple[str, ...]] = {
     "keep_sandbox": ("sandbox", "keep"),
     "sandbox_policy": ("sandbox", "policy"),
     "strict_mcp_config": ("mcp", "strict"),
+    **OTEL_PATHS,  # the standard OpenTelemetry variables (`OTEL_VARS`), no CLI flags
 }
 # Flags that are not settings: handled by the loader.
 RUN_FLAGS: frozenset[str] = frozenset({"vars", "record", "session_id", "trust_workspace"})
@@ -213,9 +215,11 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def env_layer(env: Mapping[str, str], cwd: Path) -> Layer:
-    """The `TAU_*` variables of `ENV_VARS`, as a layer; errors name the variable."""
-    flat = {key: env[var] for var, key in ENV_VARS.items() if env.get(var, "").strip()}
-    origins = {".".join(FLAG_PATHS[key]): var for var, key in ENV_VARS.items() if key in flat}
+    """The `TAU_*` variables of `ENV_VARS` and the OpenTelemetry ones of `OTEL_VARS`, as a layer; errors name the
+    variable."""
+    names = {**ENV_VARS, **OTEL_VARS}
+    flat = {key: env[var] for var, key in names.items() if env.get(var, "").strip()}
+    origins = {".".join(FLAG_PATHS[key]): var for var, key in names.items() if key in flat}
     return build_layer(ENV, "environment", cwd, _nest(flat), origins)
 
 

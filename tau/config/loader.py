@@ -187,6 +187,7 @@ def load_job(
         "skills": settings.get("skills", {}),
         "mcp": settings.get("mcp", {}),
         "hooks": settings.get("hooks", {}),
+        "telemetry": settings.get("telemetry", {}),
         "compaction": settings.get("compaction", {}),
         "checkpoints": settings.get("checkpoints", {}),
         "subagents": settings.get("subagents", {}),

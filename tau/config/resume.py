@@ -81,6 +81,7 @@ def resume_job(
         "record_path": fresh.record_path,
         "trust": fresh.trust,  # decided now: a workspace trusted (or revoked) since the session began counts
         "notices": fresh.notices,
+        "telemetry": fresh.telemetry,  # where this process exports, not where the session's first run did
     }
     if "vars" in given:
         update["vars"] = {**base.vars, **fresh.vars}

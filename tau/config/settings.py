@@ -42,6 +42,7 @@ from tau.config.spec import (
     OutputFormat,
     PermissionMode,
 )
+from tau.config.telemetry import TelemetryLayer
 from tau.errors import ConfigError
 from tau.protocol.names import tau_name
 
@@ -332,6 +333,7 @@ class SettingsLayer(_Layer):
     skills: SkillsLayer = SkillsLayer()
     mcp: McpLayer = McpLayer()
     hooks: HooksLayer = HooksLayer()
+    telemetry: TelemetryLayer = TelemetryLayer()  # tau.config.telemetry
     sandbox: SandboxLayer = SandboxLayer()
     compaction: CompactionLayer = CompactionLayer()
     checkpoints: CheckpointsLayer = CheckpointsLayer()

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from tau.config.telemetry import TelemetrySpec
 from tau.redact import Redactor
 
 OutputFormat = Literal["text", "json", "stream-json", "claude-stream-json"]
@@ -217,3 +218,4 @@ class JobSpec(_Frozen):
     config_sources: tuple[str, ...] = ()  # config files that were loaded, lowest precedence first
     trust: TrustSpec = Field(default_factory=TrustSpec)
     notices: tuple[str, ...] = Field(default=(), exclude=True)  # what loading skipped, told once at run start
+    telemetry: TelemetrySpec = Field(default_factory=TelemetrySpec, exclude=True)  # re-resolved on resume

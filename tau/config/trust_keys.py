@@ -140,6 +140,7 @@ KEYS: dict[str, KeyRule] = {
     "env": TRUST,
     "models": TRUST,
     "providers": TRUST,
+    "telemetry": TRUST,  # an endpoint of the repository's choosing would receive its runs' traces
     "trusted_workspaces": KeyRule("user"),
 }
 
