@@ -59,6 +59,7 @@ def result_object(event: RunCompleted) -> dict[str, Any]:
             "result",
             "structured_output",
             "error",
+            "retryable",
             "usage",
             "cost_usd",
             "num_turns",
