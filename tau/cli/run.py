@@ -218,6 +218,7 @@ def _drive(op: RunOperation, *, quiet: bool, store: FileSessionStore) -> int:
     SIGTERM cancelling the run once it exists, the session's steering inbox watched. Returns the exit code."""
     import anyio
 
+    from tau import telemetry
     from tau.runtime import Forked, Runtime
     from tau.sessions import StoreWriteError
 
@@ -234,6 +235,7 @@ def _drive(op: RunOperation, *, quiet: bool, store: FileSessionStore) -> int:
         prepared = await runtime.prepare(op, report=report)
         assert not isinstance(prepared, Forked)  # the CLI's forks run
         job = prepared.job
+        telemetry.install(job.telemetry, traceparent=os.environ.get("TRACEPARENT"))  # continues a caller's trace
         renderers.append(make_renderer(job.output.format, sys.stdout, sys.stderr, tty=sys.stderr.isatty(), quiet=quiet))
         loop = asyncio.get_running_loop()
         control = runtime.control(prepared.session_id, origin=started.monotonic_origin())  # --timeout from launch

@@ -22,6 +22,11 @@ import click
 @click.option("--tls-cert", metavar="FILE", help="PEM certificate chain: serve HTTPS (needs --tls-key).")
 @click.option("--tls-key", metavar="FILE", help="PEM private key of --tls-cert.")
 @click.option("--presets-dir", metavar="DIR", help="Directory of preset job files (<name>.md).")
+@click.option(
+    "--metrics-public",
+    is_flag=True,
+    help="Serve GET /metrics (Prometheus) without the token (telemetry.metrics_public).",
+)
 @click.option("--state-dir", metavar="DIR", help="Session store (default as for tau run).")
 def serve_command(
     host: str,
@@ -30,6 +35,7 @@ def serve_command(
     tls_cert: str | None,
     tls_key: str | None,
     presets_dir: str | None,
+    metrics_public: bool,
     state_dir: str | None,
 ) -> None:
     """Serve the runtime over RPC, on one port: Connect (JSON and binary) and gRPC-Web over HTTP/1.1 and HTTP/2,
@@ -37,7 +43,9 @@ def serve_command(
 
     gRPC clients connect with prior-knowledge HTTP/2 (grpcio: insecure_channel) and send the token as
     "authorization: Bearer TOKEN" metadata; gRPC over HTTP/1.1 is refused with HTTP 505. A non-loopback --host
-    requires --token-file. SIGTERM drains: running runs end with a terminal event.
+    requires --token-file. SIGTERM drains: running runs end with a terminal event. GET /metrics serves Prometheus
+    metrics (behind the token unless --metrics-public); OTEL_EXPORTER_OTLP_ENDPOINT (or the telemetry settings)
+    exports the runs' traces, and a request's traceparent header parents its run.
     """
     from tau.errors import ConfigError
     from tau.rpc.server import TlsFiles, run_server
@@ -56,5 +64,6 @@ def serve_command(
         cwd=Path.cwd(),
         presets_dir=Path(presets_dir) if presets_dir else None,
         state_dir=Path(state_dir) if state_dir else None,
+        metrics_public=True if metrics_public else None,
     )
     sys.exit(code)

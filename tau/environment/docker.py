@@ -69,6 +69,7 @@ from tau.environment.docker_policy import Wall, command_wall
 from tau.environment.executor_protocol import BOOTSTRAP, ExecutorChannel, ExecutorClosedError, executor_source
 from tau.environment.policy import SandboxConfig
 from tau.environment.sandbox_spec import SandboxError, SandboxSpec
+from tau.telemetry import tracer
 
 __all__ = ("ContainerInfo", "DockerBackend", "DockerEngine", "DockerUnavailableError")
 
@@ -268,6 +269,13 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
         shell: bool = False,
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
+    ) -> CommandResult:
+        """Traced as a `tau.command` span whose context the command gets as `TRACEPARENT` (`tau.telemetry`)."""
+        with tracer().command("docker", command) as span:
+            return span.exited(await self._run(command, shell=shell, env=span.propagate(env), timeout=timeout))
+
+    async def _run(
+        self, command: WorkspaceCommand, *, shell: bool, env: Mapping[str, str] | None, timeout: float | None
     ) -> CommandResult:
         validate_timeout(timeout)
         if isinstance(command, str):

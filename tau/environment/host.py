@@ -44,6 +44,7 @@ from pydantic_ai.workspaces import (
 from tau.environment.confined import ConfinedFiles
 from tau.environment.hostsandbox import HostSandbox, translate_exec_failure
 from tau.environment.policy import SandboxConfig
+from tau.telemetry import tracer
 
 __all__ = ("HostBackend",)
 
@@ -123,7 +124,14 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
         The policy is the enclosing tool call's `policy_scope` tightened by the configured one. The command is
         refused (exit 126, reason on stderr) when the sandbox cannot enforce the rules; it runs plainly only with no
         `SandboxConfig` (embedding) or when the configured policy is `full` and bubblewrap cannot run here.
+        Traced as a `tau.command` span whose context the command gets as `TRACEPARENT` (`tau.telemetry`).
         """
+        with tracer().command("host", command) as span:
+            return span.exited(await self._run(command, shell=shell, env=span.propagate(env), timeout=timeout))
+
+    async def _run(
+        self, command: WorkspaceCommand, *, shell: bool, env: Mapping[str, str] | None, timeout: float | None
+    ) -> CommandResult:
         if self._jail is None:
             return await self._local.run(command, shell=shell, env=env, timeout=timeout)
         _check_command_form(command, shell)

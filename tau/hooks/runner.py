@@ -38,6 +38,8 @@ from tau.hooks.answers import Decision, Execution, HookOutcome, Verdict, combine
 from tau.hooks.config import TOOL_EVENTS, CommandHandler, HookConfig, compile_matcher
 from tau.hooks.rules import RuleMatcher, rule_applies
 from tau.protocol import HookRan
+from tau.telemetry import tracer
+from tau.telemetry.spans import hook_attributes
 
 __all__ = [
     "Decision",
@@ -258,25 +260,29 @@ class HookRunner:
             return await _run_function(handler, payload)
         stdin = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         cwd = self.context.project_dir or None
-        return await _run_command(handler.command, stdin, cwd=cwd, env=self.environment(), timeout=handler.timeout)
+        env = tracer().current().propagate(self.environment())
+        return await _run_command(handler.command, stdin, cwd=cwd, env=env or {}, timeout=handler.timeout)
 
     async def _one(
         self, event: str, matcher: str | None, handler: Handler, payload: dict[str, Any]
     ) -> tuple[Verdict, HookRan]:
         started = time.monotonic()
-        execution = await self._execute(handler, payload)
         label = handler.name if isinstance(handler, FunctionHandler) else handler.command
-        verdict = interpret(event, execution, label, handler.timeout)
-        message = verdict.error or verdict.reason or verdict.stop_reason or verdict.system_message
-        record = HookRan(
-            event=event,
-            matcher=matcher,
-            command=label,
-            exit_code=execution.exit_code,
-            decision=ran_decision(verdict),
-            duration_ms=round((time.monotonic() - started) * 1000, 3),
-            message=message,
-        )
+        with tracer().span("tau.hook", {"tau.hook.event": event}) as span:  # commands get its TRACEPARENT
+            span.content({"tau.hook.command": label})
+            execution = await self._execute(handler, payload)
+            verdict = interpret(event, execution, label, handler.timeout)
+            message = verdict.error or verdict.reason or verdict.stop_reason or verdict.system_message
+            record = HookRan(
+                event=event,
+                matcher=matcher,
+                command=label,
+                exit_code=execution.exit_code,
+                decision=ran_decision(verdict),
+                duration_ms=round((time.monotonic() - started) * 1000, 3),
+                message=message,
+            )
+            span.set(hook_attributes(record))
         return verdict, record
 
     async def run(

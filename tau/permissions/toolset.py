@@ -56,6 +56,8 @@ from tau.permissions.policy import Decision, PermissionPolicy, ResolvedPath
 from tau.permissions.rules import PATH_TOOLS
 from tau.protocol import PermissionDecided, PermissionDenial
 from tau.protocol.names import tau_name
+from tau.telemetry import tracer
+from tau.telemetry.spans import permission_attributes
 
 __all__ = [
     "AskAnswer",
@@ -98,17 +100,18 @@ class PermissionGate:
     denials: list[PermissionDenial] = field(default_factory=list[PermissionDenial])
 
     def report(self, call_id: str, tool: str, decision: Decision, *, allowed: bool, reason: str | None = None) -> None:
-        self.emit(
-            PermissionDecided(
-                seq=0,
-                call_id=call_id,
-                tool=tool,
-                decision=decision.kind,
-                resolution="allowed" if allowed else "denied",
-                rule=decision.rule,
-                reason=reason or decision.reason,
-            )
+        """Emit the decision; it also goes on the current span (the tool call's, when tracing: `tau.telemetry`)."""
+        event = PermissionDecided(
+            seq=0,
+            call_id=call_id,
+            tool=tool,
+            decision=decision.kind,
+            resolution="allowed" if allowed else "denied",
+            rule=decision.rule,
+            reason=reason or decision.reason,
         )
+        tracer().current().set(permission_attributes(event))
+        self.emit(event)
 
     def deny(self, call_id: str, tool: str, args: dict[str, Any], decision: Decision, detail: str = "") -> ToolDenied:
         reason = f"{decision.reason}; {detail}" if detail else decision.reason

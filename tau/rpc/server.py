@@ -12,8 +12,8 @@ Shutdown (SIGTERM/SIGINT in the main thread, or `stop()`): the service drains fi
 with its final event, followers end — then uvicorn closes the connections, then the service's model providers and
 journal are closed (`RuntimeServiceImpl.aclose`). Public API:
 
-- `RuntimeServer(service, host=, port=, token=, tls=)`: `await serve()`, `stop()` (thread-safe), `port` once
-  `started`;
+- `RuntimeServer(service, host=, port=, token=, tls=, metrics_public=)`: `await serve()`, `stop()` (thread-safe),
+  `port` once `started`; `GET /metrics` (Prometheus) and incoming `traceparent` headers are `tau.telemetry.asgi`'s;
 - `build_app(service, token=)`: the ASGI application alone (to mount elsewhere);
 - `TlsFiles(cert, key)`: a PEM certificate chain and its private key (`tau serve --tls-cert --tls-key`);
 - `run_server(host=, port=, token_file=, tls=, env=, cwd=, state_dir=, ...)`: what `tau serve` calls; blocks until
@@ -21,7 +21,9 @@ journal are closed (`RuntimeServiceImpl.aclose`). Public API:
   port, also for `--port 0`). Sessions persist to the `FileSessionStore` of `default_state_dir(env, cwd, state_dir)`,
   the same store as `tau run` (so `tau sessions`, `tau resume` and ForkSession see RPC sessions). Checked before
   anything listens: `presets_dir`, when given, must be an existing directory (ConfigError, exit 2); and the store's
-  sessions whose writer is gone are shown `interrupted` (`FileSessionStore.settle_interrupted`).
+  sessions whose writer is gone are shown `interrupted` (`FileSessionStore.settle_interrupted`). Telemetry: the
+  server's own settings (`tau.config.telemetry.load_telemetry`: config files and `OTEL_*` variables) decide where
+  its runs' traces go; `metrics_public` (None: `telemetry.metrics_public`) serves /metrics without the token.
 """
 
 from __future__ import annotations
@@ -39,12 +41,15 @@ from typing import Any
 
 import uvicorn
 
+from tau import telemetry
+from tau.config.telemetry import load_telemetry
 from tau.errors import ConfigError
 from tau.rpc._gen.runtime_connect import RuntimeServiceASGIApplication
 from tau.rpc.auth import BearerAuth, load_token, require_token_off_loopback
 from tau.rpc.launch import ModelFactory
 from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
 from tau.sessions import FileSessionStore, default_state_dir
+from tau.telemetry.asgi import telemetry_routes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -146,6 +151,7 @@ class RuntimeServer:
         token: str | None = None,
         tls: TlsFiles | None = None,
         on_started: Callable[[RuntimeServer], None] | None = None,
+        metrics_public: bool = False,
     ) -> None:
         require_token_off_loopback(host, token)
         if tls is not None:
@@ -157,7 +163,7 @@ class RuntimeServer:
         self.started = threading.Event()
         self._on_started_hook = on_started
         self._config = uvicorn.Config(
-            build_app(service, token=token),
+            telemetry_routes(build_app(service, token=token), token=token, public=metrics_public),  # /metrics
             host=host,
             port=port,
             http="zttp",
@@ -216,6 +222,7 @@ def run_server(
     model_factory: ModelFactory | None = None,
     limits: ServiceLimits | None = None,
     on_started: Callable[[RuntimeServer], None] | None = None,
+    metrics_public: bool | None = None,
 ) -> int:
     """`tau serve`: validate (ConfigError before listening), then serve until a signal. Returns the exit code (0).
 
@@ -227,6 +234,8 @@ def run_server(
         tls.check()
     if presets_dir is not None:
         check_presets_dir(presets_dir)
+    settings = load_telemetry(env, cwd)  # the server's own: where it exports traces, who may read /metrics
+    telemetry.install(settings)
     state = default_state_dir(env, cwd, state_dir)
     if state.is_dir():
         asyncio.run(FileSessionStore(state).settle_interrupted())
@@ -239,7 +248,10 @@ def run_server(
         limits=limits,
     )
     announce = on_started or _announce
-    server = RuntimeServer(service, host=host, port=port, token=token, tls=tls, on_started=announce)
+    public = settings.metrics_public if metrics_public is None else metrics_public
+    server = RuntimeServer(
+        service, host=host, port=port, token=token, tls=tls, on_started=announce, metrics_public=public
+    )
     asyncio.run(server.serve())
     return 0
 

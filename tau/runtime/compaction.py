@@ -44,6 +44,7 @@ from pydantic_ai_harness.compaction import (
 
 from tau.errors import ConfigError
 from tau.protocol import CompactionApplied
+from tau.telemetry import tracer
 
 if TYPE_CHECKING:
     from pydantic_ai.models import ModelRequestContext
@@ -152,7 +153,9 @@ class CompactionCapability(AbstractCapability[AgentDepsT]):
         if self.pre_compact is not None and getattr(await self.pre_compact(), "blocked", False):
             return request_context if self._view is None else replace(request_context, messages=view)
         request_ctx = ctx if request_context.model is ctx.model else replace(ctx, model=request_context.model)
-        compacted = await self.strategy.compact(list(view), request_ctx)
+        with tracer().span("tau.compaction", {"tau.compaction.strategy": self.strategy_name}) as span:
+            compacted = await self.strategy.compact(list(view), request_ctx)
+            span.set({"tau.compaction.messages_before": len(view), "tau.compaction.messages_after": len(compacted)})
         self._view = _View(len(messages), messages[-1], compacted)
         # The usage anchor of a kept response measured the uncompacted request; subtract what the strategy removed
         # (by the text heuristic) from `before` instead, as TieredCompaction does.

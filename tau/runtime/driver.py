@@ -102,6 +102,8 @@ from tau.runtime.pending import PERMISSION_METADATA, Continuation, check_continu
 from tau.runtime.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, finish_plan, review_prompt
 from tau.runtime.scrub import scrub_response
 from tau.sessions import SessionStore, StepRecord
+from tau.telemetry import tracer
+from tau.telemetry.spans import finish_run, run_attributes
 
 NEEDS_INPUT = "needs_input"  # terminal reason of a suspended run (exit 4)
 OUTPUT_TOOL = "final_result"  # pydantic-ai's default name for the structured-output tool
@@ -216,11 +218,13 @@ class RunDriver:
         started = self._clock()
         if self.origin is None:
             self.origin = started
-        await self._open_session()
-        try:
-            return await self._run(started)
-        finally:
-            await self.store.close(self.session_id)
+        span_attributes = run_attributes(self.session_id, self.setup.model_ref, self.job.environment.kind)
+        with tracer().span("tau.run", span_attributes) as span:  # the run's root span (tau.telemetry)
+            await self._open_session()
+            try:
+                return finish_run(span, await self._run(started))
+            finally:
+                await self.store.close(self.session_id)
 
     async def _open_session(self) -> None:
         config = self.job.model_dump(mode="json")  # secrets (api_key, env) are excluded by the spec

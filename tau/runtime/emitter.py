@@ -42,6 +42,7 @@ from tau.protocol import (
 )
 from tau.protocol.printable import scrub, scrub_value
 from tau.redact import Redactor
+from tau.telemetry import run_sinks
 
 Sink = Callable[[Event], None]
 
@@ -69,7 +70,7 @@ class Emitter:
     and MCP server status before any sink sees them."""
 
     def __init__(self, *sinks: Sink, redactor: Redactor | None = None) -> None:
-        self._sinks: list[Sink] = list(sinks)
+        self._sinks: list[Sink] = [*sinks, *run_sinks()]  # + the run's metrics observer (tau serve)
         self._seq = 0
         self.last_activity = time.monotonic()
         self._running: set[str] = set()  # call ids of tools started and not completed yet

@@ -5,6 +5,7 @@ Each is built here from its config section so `agent.py` stays a plain compositi
   pinned by every committed step; the agent factory wraps the run's toolsets in its `CheckpointToolset`;
 - compaction (`compaction.strategy`, not `off`): shrinks what the model is sent past `threshold` of the window;
   PreCompact hooks run first;
+- tracing (`tau.telemetry`, when on): pydantic-ai's instrumentation, for the run's agent and every subagent;
 - subagents (`subagents.max_depth` > 0 and at least one definition): the `task` tool, whose children reuse the
   parent's toolsets, permission policy, asker, hooks and (unless the definition names another) model; the same
   runner runs the skills with `context: fork` (`tau.runtime.skill_activation`), also when no definition exists.
@@ -35,6 +36,7 @@ from tau.runtime.subagents import ParentSession, child_agent_factory, subagent_r
 from tau.sessions import FileSessionStore, SessionStore
 from tau.sessions.checkpoints import MemoryObjects, store_objects
 from tau.skills import SkillBinding
+from tau.telemetry import tracer
 from tau.tools import ToolLimits
 
 
@@ -52,8 +54,8 @@ def checkpoint_recorder(
 
 
 def inner_capabilities(job: JobSpec, emitter: Emitter, hooks: HookSession | None) -> list[AbstractCapability[Any]]:
-    """Compaction (when on); it runs inside hooks and permissions."""
-    capabilities: list[AbstractCapability[Any]] = []
+    """Compaction (when on); it runs inside hooks and permissions. Tracing's (when on) places itself outermost."""
+    capabilities: list[AbstractCapability[Any]] = [*tracer().capabilities()]
     if job.compaction.strategy != "off":
         pre_compact = (lambda: hooks.on_pre_compact("auto")) if hooks is not None else None
         capabilities.append(
@@ -126,7 +128,7 @@ def task_toolset(
         emit_permission=emitter.emit_permission,
         model_for=model_for,
         instructions=instructions,
-        capabilities=[hooks.capability] if hooks is not None else [],
+        capabilities=[*([hooks.capability] if hooks is not None else []), *tracer().capabilities()],
         limits=ToolLimits.from_spec(job.limits),
     )
     on_stop: Callable[..., Any] | None = hooks.on_subagent_stop if hooks is not None else None

@@ -66,6 +66,7 @@ from tau.sessions.snapshot import (
     numeric_usage,
 )
 from tau.sessions.views import Resolved, SnapshotSummary, Transcript
+from tau.telemetry import tracer
 
 _SNAPSHOT_CACHE_MAX = 50_000
 
@@ -134,7 +135,8 @@ class FileSessionStore:
     async def commit(self, session_id: str, record: StepRecord) -> str:
         # no index upsert per step (a sqlite connection each: 2.4 ms of a step); `close` writes the row, and
         # `list_sessions` refreshes the row of a session whose head moved meanwhile
-        return (await asyncio.to_thread(self._commit_sync, session_id, record)).head_id
+        with tracer().span("tau.snapshot.commit", {"tau.session.id": session_id, "tau.snapshot.step": record.step}):
+            return (await asyncio.to_thread(self._commit_sync, session_id, record)).head_id
 
     async def history(self, session_id: str) -> list[ModelMessage]:
         return await asyncio.to_thread(self._history_sync, session_id)
