@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
     from tau.runtime.subagents import ChildSession
     from tau.sessions import FileSessionStore
-    from tau.sessions.checkpoints import FileState, ObjectIO, Tree
 
 __all__ = ["sessions_group", "transcript_lines"]
 
@@ -280,7 +279,8 @@ def sessions_diff(a: str, b: str, patch: bool, state_dir: str | None) -> None:
 
 def _workspace_diff(store: FileSessionStore, left: str | None, right: str | None, *, patch: bool) -> None:
     """The files that differ between two workspace pins (with `patch`, a unified diff of the text files)."""
-    from tau.sessions.checkpoints import read_checkpoint, store_objects
+    from tau.sessions.checkpoints import store_objects
+    from tau.sessions.workspace_diff import file_patch, pin_changes
 
     if left is None and right is None:
         click.echo("workspace: not pinned")
@@ -292,63 +292,15 @@ def _workspace_diff(store: FileSessionStore, left: str | None, right: str | None
     if left is None or right is None:
         return
     objects = store_objects(store)
-    _, left_state, left_baseline = read_checkpoint(objects, left)
-    _, right_state, right_baseline = read_checkpoint(objects, right)
-    changes = _tree_changes(left_state, left_baseline, right_state, right_baseline)
+    changes = pin_changes(objects, left, right)
     if not changes:
         click.echo("  no file changes")
     for kind, path, _, _ in changes:
         click.echo(f"  {kind:<8} {path}")
     if patch:
         for _, path, before, after in changes:
-            for line in _file_patch(objects, path, before, after):
+            for line in file_patch(objects, path, before, after):
                 click.echo(line)
-
-
-_Change = tuple[str, str, "FileState", "FileState"]
-
-
-def _tree_changes(left: Tree, left_baseline: Tree, right: Tree, right_baseline: Tree) -> list[_Change]:
-    """(added|removed|changed, path, before, after) per path whose state differs. A path one side never saw is
-    taken as the other side's first-seen (baseline) state of it, as a rewind would restore it."""
-    from tau.sessions.checkpoints import ABSENT
-
-    changes: list[_Change] = []
-    for path in sorted({*left, *right}):
-        before = left.get(path) or right_baseline.get(path, ABSENT)
-        after = right.get(path) or left_baseline.get(path, ABSENT)
-        if before == after:
-            continue
-        kind = "added" if before.absent else "removed" if after.absent else "changed"
-        changes.append((kind, path, before, after))
-    return changes
-
-
-def _blob_text(objects: ObjectIO, state: FileState) -> list[str] | None:
-    """The lines of a captured text file ([] for an absent one); None if binary or not captured."""
-    if state.absent:
-        return []
-    if state.blob is None:
-        return None
-    data = objects.get_object(state.blob)
-    if b"\0" in data:
-        return None
-    try:
-        return data.decode("utf-8").splitlines(keepends=True)
-    except UnicodeDecodeError:
-        return None
-
-
-def _file_patch(objects: ObjectIO, path: str, before: FileState, after: FileState) -> list[str]:
-    import difflib
-
-    old, new = _blob_text(objects, before), _blob_text(objects, after)
-    source = "/dev/null" if before.absent else f"a/{path}"
-    target = "/dev/null" if after.absent else f"b/{path}"
-    if old is None or new is None:
-        why = "not captured" if before.skipped or after.skipped else "binary"
-        return [f"--- {source}", f"+++ {target}", f"({why}: no text diff)"]
-    return [line.rstrip("\n") for line in difflib.unified_diff(old, new, source, target)]
 
 
 @sessions_group.command("rm")

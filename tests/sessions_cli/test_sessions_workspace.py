@@ -11,10 +11,11 @@ import anyio
 import pytest
 from sessions_cli_helpers import Box, make_box, make_job, resume, run_in_process
 
-from tau.cli.sessions_cmd import _file_patch, _tree_changes
 from tau.config.spec import PermissionsSpec
 from tau.sessions import FileSessionStore, StepRecord
 from tau.sessions.checkpoints import ABSENT, FileState, MemoryObjects
+from tau.sessions.workspace_diff import file_patch as _file_patch
+from tau.sessions.workspace_diff import tree_changes as _tree_changes
 from tau.testing import calls, reply
 
 EDITS = PermissionsSpec(mode="acceptEdits", on_ask="suspend")
