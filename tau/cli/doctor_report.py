@@ -25,10 +25,13 @@ def _keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-def _layer_sources(env: Mapping[str, str], workspace: Path, trust_flag: bool) -> tuple[Trust, list[dict[str, Any]]]:
+def _layer_sources(
+    env: Mapping[str, str], workspace: Path, trust_flag: bool
+) -> tuple[Trust, dict[str, Any], list[dict[str, Any]]]:
+    """The trust verdict, the merged settings (as a run resolves them) and one entry per config or settings file."""
     from tau.config.assemble import assemble_layers
     from tau.config.claude_settings import written_key
-    from tau.config.layers import FRONTMATTER, build_layer, env_layer, flags_layer
+    from tau.config.layers import FRONTMATTER, build_layer, env_layer, flags_layer, merge_layers
 
     assembly = assemble_layers(
         front=build_layer(FRONTMATTER, "<none>", workspace, {}),
@@ -51,29 +54,52 @@ def _layer_sources(env: Mapping[str, str], workspace: Path, trust_flag: bool) ->
     for found in assembly.settings_files:
         entry = sources.setdefault(str(found.path), {"path": str(found.path), "kind": f"{found.scope} settings"})
         entry["ignores"] = [f"{key} (not implemented by tau)" for key in found.unsupported]
-    return assembly.trust, list(sources.values())
+    return assembly.trust, merge_layers(assembly.layers), list(sources.values())
 
 
-def _hook_sources(env: Mapping[str, str], workspace: Path, trust: Trust) -> list[dict[str, Any]]:
+def _hook_sources(
+    env: Mapping[str, str], workspace: Path, trust: Trust, settings: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Every hook handler per file, loaded or skipped (untrusted, or `hooks.enabled = false`), plus the hook
+    module's warnings (handler types and events tau lacks, `disableAllHooks`) on the file they name."""
     from tau.hooks import load_hook_config
 
     home = Path(env["HOME"]) if env.get("HOME") else None
-    config = load_hook_config(workspace, home=home, env=env, trusted=True)
+    compat = settings.get("compat", True) is not False
+    config = load_hook_config(workspace, home=home, env=env, compat=compat, trusted=True)
+    off = settings.get("enabled", True) is False
     by_file: dict[str, dict[str, Any]] = {}
     for event, groups in config.events.items():
         for group in groups:
             for handler in group.handlers:
                 entry = by_file.setdefault(handler.source, {"path": handler.source, "kind": "hooks"})
                 line = f"{event} {group.matcher or '*'}: {handler.command}"
-                active = trust.trusted or not trust.owns(handler.source)
-                entry.setdefault("loads" if active else "skips", []).append(line if active else f"{line} (needs trust)")
+                active = not off and (trust.trusted or not trust.owns(handler.source))
+                why = "hooks.enabled is false" if off else "needs trust"
+                entry.setdefault("loads" if active else "skips", []).append(line if active else f"{line} ({why})")
+    for warning in config.warnings:
+        source = next((name for name in config.sources if warning.startswith(f"{name}: ")), "hooks")
+        entry = by_file.setdefault(source, {"path": source, "kind": "hooks"})
+        entry.setdefault("skips", []).append(warning.removeprefix(f"{source}: "))
     return list(by_file.values())
 
 
-def _mcp_sources(env: Mapping[str, str], workspace: Path, trust: Trust) -> list[dict[str, Any]]:
+def _mcp_sources(
+    env: Mapping[str, str], workspace: Path, trust: Trust, settings: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The servers a run would configure (project `.mcp.json` under trust and Claude Code's approval keys, and
+    `mcp.config` files), each loaded or skipped with the reason. Nothing is started."""
     from tau.mcp import ProjectApproval, load_servers
 
-    servers = load_servers((), env=env, cwd=workspace, approval=ProjectApproval(trusted=trust.trusted))
+    approval = ProjectApproval(
+        trusted=trust.trusted,
+        enable_all=settings.get("enable_all_project"),
+        enabled=tuple(settings.get("enabled_project", ())),
+        disabled=tuple(settings.get("disabled_project", ())),
+    )
+    configs = tuple(settings.get("config", ()))
+    strict = settings.get("strict", False) is True
+    servers = load_servers(configs, strict=strict, env=env, cwd=workspace, approval=approval)
     by_file: dict[str, dict[str, Any]] = {}
     for server in servers:
         entry = by_file.setdefault(server.source, {"path": server.source, "kind": "MCP servers"})
@@ -98,9 +124,9 @@ def _memory_sources(env: Mapping[str, str], workspace: Path, trust: Trust) -> li
 
 def gather(workspace: Path, env: Mapping[str, str], *, trust_flag: bool = False) -> dict[str, Any]:
     """The whole report as JSON-ready data."""
-    trust, sources = _layer_sources(env, workspace, trust_flag)
-    sources += _hook_sources(env, workspace, trust)
-    sources += _mcp_sources(env, workspace, trust)
+    trust, settings, sources = _layer_sources(env, workspace, trust_flag)
+    sources += _hook_sources(env, workspace, trust, settings.get("hooks", {}))
+    sources += _mcp_sources({**env, **settings.get("env", {})}, workspace, trust, settings.get("mcp", {}))
     sources += _memory_sources(env, workspace, trust)
     verdict = {
         "root": trust.root,

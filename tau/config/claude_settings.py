@@ -10,8 +10,9 @@ Files, lowest precedence first (Claude Code's order: user < project < local < co
 Keys read (translated to tau's settings schema, then validated like any layer, errors naming the file):
 `permissions.{allow, ask, deny}` (rule lists, appended), `permissions.defaultMode` (`dontAsk` is tau's `default`:
 a headless ask is already a denial), `permissions.additionalDirectories`, `env`, `enableAllProjectMcpServers`,
-`enabledMcpjsonServers`, `disabledMcpjsonServers`. `hooks` and `disableAllHooks` belong to `tau.hooks` (read there).
-Every other key is reported as not implemented (`SettingsFile.unsupported`) — `tau doctor` and a run notice list them,
+`enabledMcpjsonServers`, `disabledMcpjsonServers`. `hooks` and `disableAllHooks` belong to `tau.hooks` (read there),
+except in Claude Code's own user file `~/.claude/settings.json`, whose hooks tau does not run (user hooks live in tau's
+`settings.json`): there they are reported like the keys tau does not implement. Every other key is reported as not implemented (`SettingsFile.unsupported`) — `tau doctor` and a run notice list them,
 so nothing is dropped silently. Which of these a repository's file may apply is `trust_keys`' decision.
 """
 
@@ -137,6 +138,7 @@ def read_settings_file(path: Path, scope: Scope) -> SettingsFile | None:
         return None
     layer: dict[str, Any] = {}
     unsupported: list[str] = []
+    runs_hooks = not (scope == "user" and path.parent.name == ".claude")  # tau.hooks reads no ~/.claude/settings.json
     for key, value in data.items():
         if key == "permissions":
             permissions = _permissions(value, path, unsupported)
@@ -146,7 +148,7 @@ def read_settings_file(path: Path, scope: Scope) -> SettingsFile | None:
             layer["env"] = value
         elif key in _MCP_KEYS:
             layer.setdefault("mcp", {})[_MCP_KEYS[key]] = value
-        elif key not in HOOK_KEYS and key != "$schema":
+        elif (key not in HOOK_KEYS or not runs_hooks) and key != "$schema":
             unsupported.append(key)
-    hooks = any(key in data for key in HOOK_KEYS)
+    hooks = runs_hooks and any(key in data for key in HOOK_KEYS)
     return SettingsFile(path, scope, layer, tuple(unsupported), hooks, data)

@@ -68,7 +68,7 @@ async def launch_with_runtime(
 
 def pending_requests(requests: DeferredToolRequests) -> list[ApprovalRequested | ClarificationRequested]:
     """The request events for a store's pending calls: permission asks, then questions (as the driver emits them)."""
-    from tau.runtime.driver import PERMISSION_METADATA
+    from tau.runtime.pending import PERMISSION_METADATA
 
     events: list[ApprovalRequested | ClarificationRequested] = []
     for call in requests.approvals:
