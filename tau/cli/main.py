@@ -282,6 +282,7 @@ def _register_subcommands() -> None:
     from tau.cli.skills_cmd import skills_group
     from tau.cli.steer_cmd import inject_command, stop_command
     from tau.cli.trust_cmd import doctor_command, trust_command
+    from tau.cli.view_cmd import view_command
     from tau.cli.watch_cmd import watch_command
 
     commands = (
@@ -303,6 +304,7 @@ def _register_subcommands() -> None:
     )
     for command in commands:
         cli.add_command(command)
+    sessions_group.add_command(view_command)  # `tau sessions view`: tau.cli.view_cmd
 
 
 _register_subcommands()

@@ -14,7 +14,8 @@ journal are closed (`RuntimeServiceImpl.aclose`). Public API:
 
 - `RuntimeServer(service, host=, port=, token=, tls=, metrics_public=)`: `await serve()`, `stop()` (thread-safe),
   `port` once `started`; `GET /metrics` (Prometheus) and incoming `traceparent` headers are `tau.telemetry.asgi`'s;
-- `build_app(service, token=)`: the ASGI application alone (to mount elsewhere);
+- `build_app(service, token=)`: the ASGI application alone (to mount elsewhere), with the session viewer's page and
+  read-only JSON routes at `/` and `/ui/` in front (`tau.viewer.web`; its API behind the same token);
 - `TlsFiles(cert, key)`: a PEM certificate chain and its private key (`tau serve --tls-cert --tls-key`);
 - `run_server(host=, port=, token_file=, tls=, env=, cwd=, state_dir=, ...)`: what `tau serve` calls; blocks until
   shutdown, returns 0. Once listening it prints `tau serve: listening on http(s)://HOST:PORT` on stderr (the bound
@@ -50,6 +51,7 @@ from tau.rpc.launch import ModelFactory
 from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
 from tau.sessions import FileSessionStore, default_state_dir
 from tau.telemetry.asgi import telemetry_routes
+from tau.viewer.web import with_viewer
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -84,9 +86,12 @@ class TlsFiles:
 
 
 def build_app(service: RuntimeServiceImpl, *, token: str | None) -> ASGIApp:
-    interceptors = [BearerAuth(token)] if token else []
+    auth = BearerAuth(token) if token else None
+    interceptors = [auth] if auth is not None else []
     app = RuntimeServiceASGIApplication(service, interceptors=interceptors, read_max_bytes=READ_MAX_BYTES)
-    return grpc_needs_http2(app)
+    store = service.store if isinstance(service.store, FileSessionStore) else None
+    viewed = with_viewer(app, store, authorize=auth.check if auth is not None else None)  # GET / and /ui/: the viewer
+    return grpc_needs_http2(viewed)
 
 
 def grpc_needs_http2(app: ASGIApp) -> ASGIApp:

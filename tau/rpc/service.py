@@ -145,6 +145,11 @@ class RuntimeServiceImpl(RuntimeService):
         self._draining = False
         self.restored = self._restore(journal) if journal is not None else 0  # sessions an earlier server left
 
+    @property
+    def store(self) -> SessionStore:
+        """Where the runs commit their snapshots (the session viewer reads it)."""
+        return self._store
+
     def _restore(self, journal: ServeJournal) -> int:
         """Lock the journal and bring back the sessions of an earlier server on this state dir (see the module
         docstring). A damaged session is skipped with one line on stderr. Returns how many came back."""
