@@ -6,11 +6,15 @@ Built from the same functions a run uses (`assemble_layers`, `load_hook_config`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tau.config.trust import Trust, trust_hint
+
+if TYPE_CHECKING:
+    from tau.hooks import HookConfig
 
 __all__ = ["gather"]
 
@@ -57,30 +61,75 @@ def _layer_sources(
     return assembly.trust, merge_layers(assembly.layers), list(sources.values())
 
 
+_Add = Callable[[str, str, str], None]
+
+
+def _hook_lines(config: HookConfig) -> list[tuple[str, str]]:
+    """(source file, `Event matcher: command`) of every handler of `config`."""
+    return [
+        (handler.source, f"{event} {group.matcher or '*'}: {handler.command}")
+        for event, groups in config.events.items()
+        for group in groups
+        for handler in group.handlers
+    ]
+
+
+def _disabler(sources: Sequence[str]) -> str:
+    """The hook file that sets `disableAllHooks` (its warning names none)."""
+    for name in sources:
+        try:
+            data = json.loads(Path(name).read_bytes())
+        except (OSError, ValueError, RecursionError):
+            continue
+        if isinstance(data, dict) and data.get("disableAllHooks") is True:
+            return name
+    return "hooks"
+
+
+def _untrusted_hooks(skipped: Sequence[str], add: _Add) -> None:
+    """The project's own hook files a run does not read (untrusted), each read alone only to list what it holds."""
+    from tau.errors import ConfigError
+    from tau.hooks import merge_sources
+
+    for source in skipped:
+        try:
+            data = json.loads(Path(source).read_bytes())
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            config = merge_sources([(source, {k: v for k, v in data.items() if k != "disableAllHooks"})])
+        except (OSError, ValueError, RecursionError, ConfigError) as error:
+            add(source, "skips", f"hooks (needs trust; not readable: {error})")
+            continue
+        for _, line in _hook_lines(config):
+            add(source, "skips", f"{line} (needs trust)")
+        for warning in config.warnings:
+            add(source, "skips", warning.removeprefix(f"{source}: "))
+        if data.get("disableAllHooks") is True:
+            add(source, "skips", "disableAllHooks (needs trust)")
+
+
 def _hook_sources(
     env: Mapping[str, str], workspace: Path, trust: Trust, settings: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    """Every hook handler per file, loaded or skipped (untrusted, or `hooks.enabled = false`), plus the hook
-    module's warnings (handler types and events tau lacks, `disableAllHooks`) on the file they name."""
+    """Every hook handler per file: loaded as a run loads them, or skipped (`hooks.enabled = false`, untrusted), plus
+    the hook module's warnings (handler types and events tau lacks, `disableAllHooks`) on the file they concern."""
     from tau.hooks import load_hook_config
 
     home = Path(env["HOME"]) if env.get("HOME") else None
     compat = settings.get("compat", True) is not False
-    config = load_hook_config(workspace, home=home, env=env, compat=compat, trusted=True)
     off = settings.get("enabled", True) is False
     by_file: dict[str, dict[str, Any]] = {}
-    for event, groups in config.events.items():
-        for group in groups:
-            for handler in group.handlers:
-                entry = by_file.setdefault(handler.source, {"path": handler.source, "kind": "hooks"})
-                line = f"{event} {group.matcher or '*'}: {handler.command}"
-                active = not off and (trust.trusted or not trust.owns(handler.source))
-                why = "hooks.enabled is false" if off else "needs trust"
-                entry.setdefault("loads" if active else "skips", []).append(line if active else f"{line} ({why})")
-    for warning in config.warnings:
-        source = next((name for name in config.sources if warning.startswith(f"{name}: ")), "hooks")
-        entry = by_file.setdefault(source, {"path": source, "kind": "hooks"})
-        entry.setdefault("skips", []).append(warning.removeprefix(f"{source}: "))
+
+    def add(source: str, label: str, line: str) -> None:
+        by_file.setdefault(source, {"path": source, "kind": "hooks"}).setdefault(label, []).append(line)
+
+    run = load_hook_config(workspace, home=home, env=env, compat=compat, trusted=trust.trusted)
+    for source, line in _hook_lines(run):
+        add(source, "skips" if off else "loads", f"{line} (hooks.enabled is false)" if off else line)
+    for warning in run.warnings:
+        named = next((name for name in run.sources if warning.startswith(f"{name}: ")), None) or _disabler(run.sources)
+        add(named, "skips", warning.removeprefix(f"{named}: "))
+    _untrusted_hooks(run.skipped, add)
     return list(by_file.values())
 
 

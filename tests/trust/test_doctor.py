@@ -116,6 +116,7 @@ USER_SOURCES = [
     },
     {"path": f"{HOME}/.config/tau/settings.json", "kind": "user settings", "loads": [], "ignores": []},
 ]
+HTTP_WARNING = "hooks.PostToolUse[1].hooks[0]: handler type 'http' is not supported by tau; skipped"
 USER_HOOKS = {"path": f"{HOME}/.config/tau/settings.json", "kind": "hooks", "loads": ["Stop *: notify-send done"]}
 MEMORY = {
     "path": WORK,
@@ -163,7 +164,7 @@ def test_an_untrusted_clone_shows_what_restricts_and_what_waits_for_trust(box: S
                 "kind": "hooks",
                 "skips": [
                     "PostToolUse Edit|Write: npx prettier --write . (needs trust)",
-                    "hooks.PostToolUse[1].hooks[0]: handler type 'http' is not supported by tau; skipped",
+                    HTTP_WARNING,
                 ],
             },
             {
@@ -214,7 +215,7 @@ def test_a_trusted_clone_loads_everything_and_follows_the_approval_keys(box: San
                 "path": f"{WORK}/.claude/settings.json",
                 "kind": "hooks",
                 "loads": ["PostToolUse Edit|Write: npx prettier --write ."],
-                "skips": ["hooks.PostToolUse[1].hooks[0]: handler type 'http' is not supported by tau; skipped"],
+                "skips": [HTTP_WARNING],
             },
             {
                 "path": f"{WORK}/.mcp.json",
@@ -329,3 +330,28 @@ def test_a_malformed_file_is_one_line_naming_it_and_exit_2(box: Sandbox, relativ
     assert result.returncode == 2, result
     assert result.stdout == ""
     assert len(result.stderr_lines) == 1 and str(box.work / relative) in result.stderr, result
+
+
+def test_disable_all_hooks_is_shown_on_the_file_that_sets_it_and_needs_trust(box: Sandbox) -> None:
+    write(box.work / ".claude" / "settings.local.json", {"disableAllHooks": True})
+
+    def hooks(*args: str) -> list[tuple[str, list[str], list[str]]]:
+        found = [s for s in report(box, *args)["sources"] if s["kind"] == "hooks"]
+        return [(s["path"], s.get("loads", []), s.get("skips", [])) for s in found]
+
+    assert hooks("--trust-workspace") == [
+        (f"{WORK}/.claude/settings.json", [], [HTTP_WARNING]),
+        (f"{WORK}/.claude/settings.local.json", [], ["disableAllHooks is set: no file hooks run"]),
+    ]
+    assert hooks() == [  # untrusted, the repository cannot switch the user's own hooks off
+        (f"{HOME}/.config/tau/settings.json", ["Stop *: notify-send done"], []),
+        (
+            f"{WORK}/.claude/settings.json",
+            [],
+            [
+                "PostToolUse Edit|Write: npx prettier --write . (needs trust)",
+                HTTP_WARNING,
+            ],
+        ),
+        (f"{WORK}/.claude/settings.local.json", [], ["disableAllHooks (needs trust)"]),
+    ]
