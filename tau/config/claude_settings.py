@@ -12,8 +12,10 @@ Keys read (translated to tau's settings schema, then validated like any layer, e
 a headless ask is already a denial), `permissions.additionalDirectories`, `env`, `enableAllProjectMcpServers`,
 `enabledMcpjsonServers`, `disabledMcpjsonServers`. `hooks` and `disableAllHooks` belong to `tau.hooks` (read there),
 except in Claude Code's own user file `~/.claude/settings.json`, whose hooks tau does not run (user hooks live in tau's
-`settings.json`): there they are reported like the keys tau does not implement. Every other key is reported as not implemented (`SettingsFile.unsupported`) — `tau doctor` and a run notice list them,
-so nothing is dropped silently. Which of these a repository's file may apply is `trust_keys`' decision.
+`settings.json`): there they are reported like the keys tau does not implement. Every other key is reported as not
+implemented (`SettingsFile.unsupported`) — `tau doctor` and a run notice list them, so nothing is dropped silently.
+Which of these a repository's file may apply is `trust_keys`' decision. `written_key` names tau's keys as a settings
+file writes them (`permissions.mode` -> `permissions.defaultMode`) for notices and `tau doctor`.
 """
 
 from __future__ import annotations
