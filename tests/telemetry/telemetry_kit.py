@@ -6,18 +6,27 @@ with the same flags, environment and cwd), runs it once with `RecordingModel(scr
 cassette; `Box.tau(...)` then runs `tau run ... --model replay:<cassette>` with the extra environment a test gives
 (the OTLP endpoint, a TRACEPARENT). Replay checks every request against the recording, so the subprocess really runs
 the same tools, with the same results.
+
+`serve(box, ...)` starts `tau serve` as a real subprocess (token file, state dir, port 0) and yields a `Served`
+with a Connect client: `session(model)`, `run(session, prompt, **headers)` to the final event.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tau.rpc._gen import runtime_pb2 as pb
+from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
 
 _SCRIPT = Path(sys.executable).with_name("tau")
 TAU: tuple[str, ...] = (str(_SCRIPT),) if _SCRIPT.exists() else (sys.executable, "-m", "tau")
@@ -103,3 +112,104 @@ def flag_args(flags: Mapping[str, Any]) -> list[str]:
         for item in value if isinstance(value, list | tuple) else [value]:
             out += [option, str(item)]
     return out
+
+
+# -- tau serve as a real subprocess -------------------------------------------------------------------------------
+
+TOKEN = "telemetry-test-token"
+_LISTENING = re.compile(r"listening on (\S+)")
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    url: str
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {TOKEN}", **extra}
+
+    def client(self) -> RuntimeServiceClientSync:
+        return RuntimeServiceClientSync(self.url, timeout_ms=TIMEOUT * 1000)
+
+    def session(self, model: str, **fields: Any) -> str:
+        request = pb.CreateSessionRequest(model=model, **fields)
+        return self.client().create_session(request, headers=self.headers()).session_id
+
+    def run(self, session_id: str, prompt: str, **headers: str) -> pb.Final:
+        """Run `prompt` in the session and follow its stream to the final event."""
+        request = pb.RunRequest(session_id=session_id, prompt=prompt)
+        for response in self.client().run(request, headers=self.headers(**headers)):
+            if response.HasField("final"):
+                return response.final
+        raise AssertionError("the run's stream ended without a final event")
+
+    def stop(self) -> str:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(TIMEOUT)
+        assert self.process.stderr is not None
+        rest = self.process.stderr.read()
+        self.process.stderr.close()
+        return rest
+
+
+@contextmanager
+def serve(box: Box, *args: str, env: Mapping[str, str] | None = None) -> Iterator[Served]:
+    """`tau serve --port 0 --token-file ...` in the box; stopped (SIGTERM, drained) at the end."""
+    token_file = box.root / "token"
+    token_file.write_text(TOKEN + "\n")
+    command = [*TAU, "serve", "--port", "0", "--token-file", str(token_file), "--state-dir", str(box.root / "state")]
+    process = subprocess.Popen(
+        [*command, *args], cwd=box.work, env=box.env(env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    lines: list[str] = []
+    while True:
+        line = process.stderr.readline()
+        if not line:
+            raise AssertionError(f"tau serve exited with {process.wait()}: {''.join(lines)}")
+        lines.append(line)
+        if match := _LISTENING.search(line):
+            break
+    served = Served(process, match.group(1))
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+def record_session(box: Box, request: pb.CreateSessionRequest, prompt: str, steps: Sequence[Any]) -> Path:
+    """A cassette for a `tau serve` session created with `request` (its `model` is replaced by the cassette's
+    replay ref by the caller), recorded through the job the server will resolve for it."""
+    import anyio
+
+    from tau.models.cassette import RecordingModel
+    from tau.rpc.jobs import build_session_job
+    from tau.runtime import prepare_run
+    from tau.testing import scripted_model
+
+    cassette = box.root / f"session-{len(list(box.root.glob('session-*')))}.cassette.json"
+    env = box.env()
+    job = build_session_job(request, env=env, cwd=box.work).for_run(prompt, session_id=f"recording-{cassette.stem}")
+    model, _ = scripted_model(list(steps))
+    recording = RecordingModel(model, str(cassette), workspace=str(box.work))
+
+    async def main() -> None:
+        driver = await prepare_run(job, model=recording, environ=env)
+        try:
+            await driver.run()
+        finally:
+            await driver.close()
+
+    anyio.run(main)
+    assert cassette.is_file()
+    return cassette
