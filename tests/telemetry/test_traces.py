@@ -5,15 +5,19 @@ tau.hook; snapshot commits under the run), parent links, pydantic-ai's GenAI att
 decision and outcome, and `traceparent` both ways: the run continues the TRACEPARENT it was started with, and a tool
 command (and a hook command) gets the TRACEPARENT of its own span. Prompts and tool output stay out of spans unless
 `telemetry.include_content` is on. Also: OTLP over gRPC, and the resource from OTEL_SERVICE_NAME /
-OTEL_RESOURCE_ATTRIBUTES.
+OTEL_RESOURCE_ATTRIBUTES; MCP tool calls traced by the MCP SDK inside their tool call's span.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
+import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from receiver import ReceivedSpan, Receiver, grpc_receiver, http_receiver
 from telemetry_kit import Box, flag_args
 
@@ -148,3 +152,31 @@ def test_otlp_grpc_and_the_standard_resource_variables(box: Box) -> None:
     assert run.resource["service.name"] == "ci-agent"
     assert run.resource["deployment.environment"] == "ci" and run.resource["team"] == "platform tools"
     assert one(spans, "invoke_agent tau").parent_span_id == run.span_id
+
+
+def test_mcp_calls_are_spans_of_their_tool_call(box: Box) -> None:
+    """The MCP SDK and FastMCP trace through the global tracer provider tau sets: a call to an MCP tool (PyPI
+    `mcp-server-time`, a real stdio server) is a `tools/call` span under its `execute_tool` span, in the run's trace."""
+    server = Path(sys.executable).with_name("mcp-server-time")
+    if not server.exists():
+        pytest.skip("mcp-server-time is not installed: pip install -e '.[dev]'")
+    config = box.root / "mcp.json"
+    config.write_text(
+        json.dumps({"mcpServers": {"time": {"command": str(server), "args": ["--local-timezone", "UTC"]}}})
+    )
+    box.user_config(f"[mcp]\nconfig = [{json.dumps(str(config))}]\n")
+    arguments = {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}
+    flags = {"permission_mode": "bypassPermissions"}
+    cassette = box.record("mcp", "convert", flags, [calls(("mcp__time__convert_time", arguments)), reply("21:00")])
+    with http_receiver() as receiver:
+        result = box.tau(
+            "run", "-p", "convert", *flag_args(flags), "--model", f"replay:{cassette}",
+            env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        spans = receiver.wait_for(lambda spans: any(s.name == "tau.run" for s in spans), "the run's root span")
+    run = one(spans, "tau.run")
+    tool = one(spans, "execute_tool mcp__time__convert_time")
+    assert tool.trace_id == run.trace_id and tool.attributes["tau.tool.outcome"] == "success"
+    calls_made = [s for s in spans if s.parent_span_id == tool.span_id and "tools/call" in s.name]
+    assert calls_made and all(s.scope in ("fastmcp", "mcp-python-sdk") for s in calls_made)
