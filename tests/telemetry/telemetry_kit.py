@@ -108,7 +108,7 @@ def flag_args(flags: Mapping[str, Any]) -> list[str]:
     """`load_job` flags as `tau run` options (the few these tests use)."""
     out: list[str] = []
     for key, value in flags.items():
-        option = "--" + key.replace("_", "-")
+        option = "--sandbox" if key == "environment" else "--" + key.replace("_", "-")
         for item in value if isinstance(value, list | tuple) else [value]:
             out += [option, str(item)]
     return out

@@ -11,6 +11,7 @@ OTEL_RESOURCE_ATTRIBUTES; MCP tool calls traced by the MCP SDK inside their tool
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from collections.abc import Iterable
@@ -180,3 +181,34 @@ def test_mcp_calls_are_spans_of_their_tool_call(box: Box) -> None:
     assert tool.trace_id == run.trace_id and tool.attributes["tau.tool.outcome"] == "success"
     calls_made = [s for s in spans if s.parent_span_id == tool.span_id and "tools/call" in s.name]
     assert calls_made and all(s.scope in ("fastmcp", "mcp-python-sdk") for s in calls_made)
+
+
+@pytest.mark.docker
+def test_a_command_in_the_docker_sandbox_gets_its_spans_traceparent(box: Box) -> None:
+    from tau.environment.docker import DockerEngine
+
+    if not DockerEngine().ping():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("no Docker daemon answers")
+        pytest.skip("no Docker daemon answers")
+    from tau.environment.sandbox import build_image
+
+    build_image()  # tau's own sandbox image (instant when the tag exists)
+    if os.geteuid() == 0:
+        os.chown(box.work, 1000, 1000)  # the sandbox user owns the workspace, as in tests/docker
+    flags = {"environment": "docker", "permission_mode": "acceptEdits", "allow": ["Bash(*)"]}
+    cassette = box.record("docker", "trace it", flags, [calls(("bash", {"command": WRITE_TRACEPARENT})), reply("ok")])
+    trace_id, _, traceparent = caller()
+    with http_receiver() as receiver:
+        result = box.tau(
+            "run", "-p", "trace it", *flag_args(flags), "--model", f"replay:{cassette}",
+            env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "TRACEPARENT": traceparent},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        spans = receiver.wait_for(lambda spans: any(s.name == "tau.run" for s in spans), "the run's root span")
+    assert one(spans, "tau.run").attributes["tau.environment"] == "docker"
+    version, written_trace, command_id, flags_out = (box.work / "tp.txt").read_text().strip().split("-")
+    assert (version, written_trace, flags_out) == ("00", trace_id, "01")
+    command = by_id(spans)[command_id]
+    assert command.name == "tau.command" and command.attributes["tau.command.backend"] == "docker"
+    assert by_id(spans)[command.parent_span_id].name == "execute_tool bash"
