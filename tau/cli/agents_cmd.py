@@ -13,22 +13,28 @@ from typing import TYPE_CHECKING
 
 import click
 
+from tau.cli.options import cwd_option, examples, json_option
+
 if TYPE_CHECKING:
     from tau.runtime.agent_defs import AgentDefinition
 
 __all__ = ["agents_group"]
 
 
-@click.group("agents")
+@click.group("agents", epilog=examples("tau agents ls"))
 def agents_group() -> None:
     """Inspect subagent definitions (.tau/agents, .claude/agents and user-level ones)."""
 
 
-@agents_group.command("ls")
-@click.option("--cwd", "cwd", metavar="DIR", help="Directory the run would start in (default: current directory).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@agents_group.command("ls", epilog=examples("tau agents ls", "tau agents ls --cwd ~/src/project --json"))
+@cwd_option()
+@json_option
 def agents_ls(cwd: str | None, as_json: bool) -> None:
-    """List discovered subagent definitions."""
+    """List discovered subagent definitions.
+
+    --json prints one object: agents (one object per definition, in precedence order), shadowed (name, path,
+    shadowed_by) and warnings (strings).
+    """
     from tau.errors import ConfigError
     from tau.memory import find_project_root
     from tau.runtime.agent_defs import discover_agents

@@ -9,9 +9,9 @@
   `claude --init-only` / `--maintenance` do, with the settings `env` applied; prints the combined result as JSON
   and exits 1 when a handler failed or blocked (exit 2), else 0 — a CI step can rely on it. Runs never fire Setup.
 
-All read the project's hook sources from `--project-dir` (default: the current directory); `--compat` adds
-`.claude/settings.json`, `.claude/settings.local.json` and `.codex/hooks.json`. A malformed config or payload is a
-`ConfigError` (exit 2). Imports tau.hooks lazily so `tau --help` stays cheap.
+All read the project's hook sources from `--cwd DIR` (default: the current directory; `--project-dir` is its
+deprecated spelling); `--compat` adds `.claude/settings.json`, `.claude/settings.local.json` and `.codex/hooks.json`.
+A malformed config or payload is a `ConfigError` (exit 2). Imports tau.hooks lazily so `tau --help` stays cheap.
 """
 
 from __future__ import annotations
@@ -24,33 +24,29 @@ from typing import Any
 
 import click
 
+from tau.cli.options import compat_option, cwd_option, examples, json_option, trust_workspace_option
 from tau.errors import ConfigError
 
-_PROJECT = click.option(
-    "--project-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Project whose hooks to read (default: the current directory).",
-)
-_COMPAT = click.option(
-    "--compat/--no-compat",
-    default=True,
-    help="Also read .claude/settings.json, .claude/settings.local.json and .codex/hooks.json (default: on).",
-)
-_TRUST = click.option(
-    "--trust-workspace", is_flag=True, help="Trust this project for this command (its own hook files apply)."
-)
+_PROJECT = cwd_option(aliases=("--project-dir",))
 
 
-def _load(project_dir: Path | None, compat: bool, *, trust_flag: bool, everything: bool = False) -> tuple[Path, Any]:
+def _project(cwd: str | None) -> Path:
+    """The project directory `--cwd` names (default: the current directory), resolved; exit 2 if not a directory."""
+    project = Path(cwd).resolve() if cwd else Path.cwd().resolve()
+    if not project.is_dir():
+        raise ConfigError("not a directory", source=f"--cwd {cwd}")
+    return project
+
+
+def _load(cwd: str | None, compat: bool, *, trust_flag: bool | None, everything: bool = False) -> tuple[Path, Any]:
     """The project's hooks. Unless the project is trusted (or `everything`, for listing), its own files are skipped
     with one line on stderr saying so."""
     from tau.config.trust import trust_for, trust_hint
     from tau.hooks import load_hook_config
 
-    project = (project_dir or Path.cwd()).resolve()
+    project = _project(cwd)
     env = dict(os.environ)
-    trust = trust_for(project, env, flag=trust_flag)
+    trust = trust_for(project, env, flag=bool(trust_flag))
     trusted = trust.trusted or everything
     config = load_hook_config(project, home=Path.home(), env=env, compat=compat, trusted=trusted)
     for warning in config.warnings:
@@ -76,20 +72,25 @@ def _read_payload(source: str) -> dict[str, Any]:
     return data
 
 
-@click.group("hooks")
+@click.group("hooks", epilog=examples("tau hooks ls", "tau hooks test PreToolUse --input payload.json"))
 def hooks() -> None:
     """Claude-Code-compatible hooks: list them, test them against a payload."""
 
 
-@hooks.command("ls")
+@hooks.command("ls", epilog=examples("tau hooks ls --json", "tau hooks ls --cwd ~/src/project --no-compat"))
 @_PROJECT
-@_COMPAT
-@_TRUST
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def ls_command(project_dir: Path | None, compat: bool, trust_workspace: bool, as_json: bool) -> None:
+@compat_option
+@trust_workspace_option
+@json_option
+def ls_command(cwd: str | None, compat: bool, trust_workspace: bool | None, as_json: bool) -> None:
     """List every configured hook handler, in the order they are combined, and whether a run would use it
-    (a project's own hooks run only in a trusted workspace: `tau trust`)."""
-    project, (config, trust) = _load(project_dir, compat, trust_flag=trust_workspace, everything=True)
+    (a project's own hooks run only in a trusted workspace: `tau trust`). --compat (the default) also reads
+    .claude/settings.json, .claude/settings.local.json and .codex/hooks.json.
+
+    --json prints an array, one object per handler: event, matcher, command, timeout, if, source (the file),
+    active (false: an untrusted workspace's own hook, which runs do not use).
+    """
+    project, (config, trust) = _load(cwd, compat, trust_flag=trust_workspace, everything=True)
     from tau.confine import inside
 
     def active(source: str) -> bool:
@@ -125,14 +126,18 @@ def ls_command(project_dir: Path | None, compat: bool, trust_workspace: bool, as
         click.echo(f"{row['event']}\t{row['matcher'] or '*'}\t{row['command']}{condition}\t({row['source']}){state}")
 
 
-@hooks.command("test")
+@hooks.command(
+    "test", epilog=examples("tau hooks test PreToolUse --input payload.json", "tau hooks test Stop --input -")
+)
 @click.argument("event")
-@click.option("--input", "input_path", required=True, help="Payload JSON file, or - for stdin.")
+@click.option("--input", "input_path", required=True, metavar="FILE|-", help="Payload JSON file, or - for stdin.")
 @_PROJECT
-@_COMPAT
-@_TRUST
-def test_command(event: str, input_path: str, project_dir: Path | None, compat: bool, trust_workspace: bool) -> None:
-    """Run the hooks configured for EVENT against a payload and print the combined decision as JSON."""
+@compat_option
+@trust_workspace_option
+def test_command(event: str, input_path: str, cwd: str | None, compat: bool, trust_workspace: bool | None) -> None:
+    """Run the hooks configured for EVENT against a payload and print the combined decision as JSON (always JSON:
+    the decision, blocked, reason, additional_context and one object per hook that ran). --compat: as for
+    `tau hooks ls`."""
     import anyio
 
     from tau.hooks import EVENTS, HookContext, HookRunner, match_value
@@ -140,7 +145,7 @@ def test_command(event: str, input_path: str, project_dir: Path | None, compat: 
     if event not in EVENTS:
         raise ConfigError(f"unknown hook event {event!r} (known: {', '.join(EVENTS)})", source="tau hooks test")
     payload = _read_payload(input_path)
-    project, (config, _) = _load(project_dir, compat, trust_flag=trust_workspace)
+    project, (config, _) = _load(cwd, compat, trust_flag=trust_workspace)
     context = HookContext(
         session_id=str(payload.get("session_id") or "hooks-test"),
         project_dir=str(project),
@@ -166,13 +171,13 @@ def test_command(event: str, input_path: str, project_dir: Path | None, compat: 
     click.echo(json.dumps(anyio.run(main), indent=2, ensure_ascii=False))
 
 
-@hooks.command("setup")
+@hooks.command("setup", epilog=examples("tau hooks setup", "tau hooks setup --maintenance --trust-workspace"))
 @click.option("--maintenance", is_flag=True, help="Run with trigger `maintenance` instead of `init`.")
 @_PROJECT
-@_TRUST
-def setup_command(maintenance: bool, project_dir: Path | None, trust_workspace: bool) -> None:
-    """Run the project's Setup hooks (Claude Code's `--init-only` / `--maintenance`) and print the result as JSON;
-    exit 1 when a hook failed or blocked."""
+@trust_workspace_option
+def setup_command(maintenance: bool, cwd: str | None, trust_workspace: bool | None) -> None:
+    """Run the project's Setup hooks (Claude Code's `--init-only` / `--maintenance`) and print the result as JSON
+    (always JSON, as `tau hooks test`); exit 1 when a hook failed or blocked."""
     import uuid
 
     import anyio
@@ -180,7 +185,7 @@ def setup_command(maintenance: bool, project_dir: Path | None, trust_workspace: 
     from tau.config import load_job
     from tau.hooks import HookConfig, hook_session, load_hook_config
 
-    project = (project_dir or Path.cwd()).resolve()
+    project = _project(cwd)
     env = dict(os.environ)
     flags: dict[str, Any] = {"model": "test:setup"}  # no model runs; the job gives trust, hooks settings and env
     if trust_workspace:

@@ -21,18 +21,14 @@ import contextlib
 import os
 import select
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import click
 
 from tau import __version__
+from tau.cli.options import answer_options, examples, run_options, session_id_option, state_dir_option
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-OUTPUT_FORMATS = ("text", "json", "stream-json", "claude-stream-json")
 STDOUT_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for `git log | head` when git dies of the closed pipe
-PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
 
 
 class _TauGroup(click.Group):
@@ -74,7 +70,11 @@ class _TauGroup(click.Group):
             sys.exit(int(ExitCode.FAILED))
 
 
-@click.group(cls=_TauGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(
+    cls=_TauGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    epilog=examples("tau run job.md -o json", "tau sessions ls --limit 5", "tau run --help"),
+)
 @click.version_option(__version__, "-V", "--version", prog_name="tau", message="%(prog)s %(version)s")
 def cli() -> None:
     """tau — a headless agent runtime.
@@ -85,109 +85,19 @@ def cli() -> None:
     """
 
 
-def _state_dir_option(func: F) -> F:
-    return click.option(
-        "--state-dir",
-        metavar="DIR",
-        help="Session store (default: $TAU_STATE_DIR, a project .tau/state, else $XDG_STATE_HOME/tau).",
-    )(func)
-
-
-def _answer_options(func: F) -> F:
-    """`tau resume`/`tau fork`: answers to a suspended run's pending calls (`--deny` here names a call)."""
-    options = [
-        click.option("--approve", multiple=True, metavar="CALL", help="Approve a pending call (repeatable)."),
-        click.option(
-            "--deny", "deny_calls", multiple=True, metavar="CALL[=REASON]", help="Deny a pending call (repeatable)."
-        ),
-        click.option("--reason", metavar="TEXT", help="What the model is told for --deny calls without =REASON."),
-        click.option("--answer", multiple=True, metavar="CALL=TEXT", help="Answer a pending question (repeatable)."),
-        click.option("--deny-rule", "deny", multiple=True, metavar="RULE", help="Rule whose calls are refused."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _run_options(func: F) -> F:
-    return _common_run_options(
-        click.option("--deny", multiple=True, metavar="RULE", help="Rule whose calls are refused.")(func)
-    )
-
-
-def _common_run_options(func: F) -> F:
-    options = [
-        click.option("-p", "--prompt", "prompt_text", metavar="TEXT", help="Prompt text instead of a job file."),
-        click.option(
-            "-m",
-            "--model",
-            metavar="PROVIDER:NAME",
-            help="openai:, anthropic:, ollama:, azure:, openai-chat: (any OpenAI-compatible server), replay:CASSETTE.",
-        ),
-        click.option("--base-url", metavar="URL", help="Endpoint of an OpenAI-compatible server (openai-chat:)."),
-        click.option("--var", "vars_", multiple=True, metavar="NAME=VALUE", help="Fill {{NAME}} in the prompt."),
-        click.option("-o", "--output", type=click.Choice(OUTPUT_FORMATS), help="Output format (default text)."),
-        click.option("--output-schema", metavar="FILE", help="JSON Schema the final answer must validate against."),
-        click.option("--record", metavar="FILE", help="Write every model exchange to a replayable cassette."),
-        click.option("--max-turns", type=int, help="Cap on model requests (exit 53)."),
-        click.option("--max-tool-calls", type=int, help="Cap on tool calls (exit 5)."),
-        click.option("--max-consecutive-failures", type=int, help="Cap on consecutive failed tool calls (exit 5)."),
-        click.option("--max-tokens", type=int, help="Cap on input+output tokens (exit 5)."),
-        click.option("--max-usd", type=float, help="Cap on cost in USD, priced with genai-prices (exit 5)."),
-        click.option("--timeout", metavar="DURATION", help="Wall-clock limit, e.g. 90s, 5m (exit 124)."),
-        click.option("--idle-timeout", metavar="DURATION", help="Limit without any activity (exit 124)."),
-        click.option("--allow", multiple=True, metavar="RULE", help="Permission rule, e.g. 'Bash(npm test:*)'."),
-        click.option("--ask", multiple=True, metavar="RULE", help="Rule whose calls need approval."),
-        click.option("--permission-mode", type=click.Choice(PERMISSION_MODES)),
-        click.option(
-            "--on-ask",
-            type=click.Choice(("deny", "tty", "suspend")),
-            help="What a permission ask or an ask_user question does: deny, ask on the TTY, or suspend (exit 4; "
-            "answer with tau resume).",
-        ),
-        click.option("--tools", metavar="LIST", help="Comma-separated built-in tools to enable."),
-        click.option(
-            "--mcp-config",
-            multiple=True,
-            metavar="FILE|JSON",
-            help='MCP servers ({"mcpServers": ...}), a file or inline JSON; repeatable.',
-        ),
-        click.option("--strict-mcp-config", is_flag=True, help="Use only --mcp-config servers, not .mcp.json."),
-        click.option("--cwd", metavar="DIR", help="Workspace root (default: the current directory)."),
-        click.option(
-            "--sandbox",
-            "environment",
-            type=click.Choice(("host", "docker")),
-            help="Where tools run: the host, or a docker container tau manages.",
-        ),
-        click.option("--container", metavar="NAME", help="Run tools in this existing container (implies docker)."),
-        click.option("--keep-sandbox", is_flag=True, help="Keep the managed container after the run."),
-        click.option(
-            "--sandbox-policy",
-            type=click.Choice(("read-only", "workspace-write", "full")),
-            help="Kernel wall for commands (default: from the permission mode; see README, Security model).",
-        ),
-        click.option(
-            "--trust-workspace",
-            is_flag=True,
-            default=None,
-            help="Trust this workspace's own files (hooks, MCP servers, allow rules...) for this run; also "
-            "TAU_TRUST_WORKSPACE=1. See `tau trust`.",
-        ),
-        click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr (text output)."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-@cli.command("run")
+@cli.command(
+    "run",
+    epilog=examples(
+        "tau run review.md --var branch=main -o json",
+        'tau run -p "Fix the failing test" --allow "Bash(npm test:*)" --max-turns 20',
+    ),
+)
 @click.argument("job_file", required=False, metavar="[FILE|-]")
-@_run_options
+@run_options
 @click.option("--plan", is_flag=True, help="Plan mode: explore read-only, submit a plan, exit 4 awaiting approval.")
 @click.option("--execute-plan", metavar="FILE", help="Run an approved plan file (the job file, if any, adds context).")
-@click.option("--session-id", metavar="ID", help="Name the new session.")
-@_state_dir_option
+@session_id_option
+@state_dir_option
 def run_command(
     job_file: str | None, prompt_text: str | None, quiet: bool, state_dir: str | None, **flags: Any
 ) -> None:
@@ -200,19 +110,25 @@ def run_command(
     sys.exit(code)
 
 
-@cli.command("resume")
+@cli.command(
+    "resume",
+    epilog=examples(
+        'tau resume nightly-1 -p "also update the changelog"',
+        'tau resume nightly-1 --approve call_1 --deny-call call_2="not on main"',
+    ),
+)
 @click.argument("session")
-@_common_run_options
-@_answer_options
+@run_options
+@answer_options
 @click.option("--approve-plan", is_flag=True, help="Execute the submitted plan (as `tau plan approve`).")
 @click.option("--reject-plan", metavar="REASON", help="Ask for another plan (as `tau plan reject --reason`).")
-@_state_dir_option
+@state_dir_option
 def resume_command(session: str, prompt_text: str | None, quiet: bool, state_dir: str | None, **flags: Any) -> None:
     """Continue SESSION (an id or unique prefix): with -p, a new prompt; without, its pending calls.
 
-    A suspended run (exit 4) waits on calls: --approve CALL, --deny CALL[=REASON] [--reason TEXT] or
+    A suspended run (exit 4) waits on calls: --approve CALL, --deny-call CALL[=REASON] [--reason TEXT] or
     --answer CALL=TEXT answer them; unanswered ones are decided again by the permission policy (so --allow or
-    --on-ask deny settle them). Run flags apply on top of the session's stored job; --deny-rule adds a deny rule.
+    --on-ask deny settle them). Run flags apply on top of the session's stored job (--deny RULE adds a deny rule).
     A session awaiting plan approval continues with --approve-plan or --reject-plan REASON.
     """
     from tau.cli.run import execute_continuation
@@ -234,15 +150,15 @@ def resume_command(session: str, prompt_text: str | None, quiet: bool, state_dir
     )
 
 
-@cli.command("fork")
+@cli.command("fork", epilog=examples('tau fork 3f9a2c -p "try the other approach" --session-id nightly-1-alt'))
 @click.argument("snapshot", metavar="SNAPSHOT|SESSION")
-@_common_run_options
-@_answer_options
-@click.option("--session-id", metavar="ID", help="Name the new session (default: a new uuid).")
+@run_options
+@answer_options
+@session_id_option
 @click.option(
     "--with-files", is_flag=True, help="First restore the workspace files to SNAPSHOT's checkpoint (report on stderr)."
 )
-@_state_dir_option
+@state_dir_option
 def fork_command(snapshot: str, prompt_text: str | None, quiet: bool, state_dir: str | None, **flags: Any) -> None:
     """Start a new session whose first parent is SNAPSHOT (or a session's head) and run it (-p, or its pending
     calls, as with resume). `--with-files` first puts the workspace files back to SNAPSHOT's state."""
@@ -253,12 +169,12 @@ def fork_command(snapshot: str, prompt_text: str | None, quiet: bool, state_dir:
     )
 
 
-@cli.group("schema")
+@cli.group("schema", epilog=examples("tau schema events > events.schema.json"))
 def schema_group() -> None:
     """Print JSON Schemas of tau's contracts."""
 
 
-@schema_group.command("events")
+@schema_group.command("events", epilog=examples("tau schema events > events.schema.json"))
 def schema_events() -> None:
     """The JSON Schema of one line of `--output stream-json`."""
     import json

@@ -8,7 +8,7 @@ run would not start.
   server (concurrently, with the run's timeouts and the run's headless OAuth: never a browser), lists each server's
   status, login and tools (`mcp__<server>__<tool>`), then stops them. An untrusted workspace's project servers are
   listed disabled. Exit 0 when every enabled server connected, 1 when one failed, 2 on a malformed config.
-- `tau mcp login NAME [--no-browser] [--timeout S]`: the OAuth authorization-code flow with PKCE for one http/sse
+- `tau mcp login NAME [--no-browser] [--timeout DURATION]`: the OAuth authorization-code flow with PKCE for one http/sse
   server (`tau.mcp.oauth`: discovery, dynamic registration or a client ID metadata document or `oauth.clientId`,
   scopes from the server's challenge and from what runs were refused), the browser sent to the authorization URL
   (printed on stderr too) and the redirect caught on `http://localhost:PORT/callback`. A login always asks again;
@@ -33,26 +33,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tau.cli.options import examples, json_option, mcp_config_options, trust_workspace_option
 from tau.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from tau.mcp import McpServerConfig
     from tau.mcp.oauth import McpAuth
 
-MCP_CONFIG_HELP = 'MCP servers from a JSON file or inline JSON string ({"mcpServers": ...}); repeatable.'
-STRICT_HELP = "Use only the --mcp-config servers (ignore the project .mcp.json)."
-TRUST_HELP = "Trust this project for this command (its .mcp.json servers may start)."
-
 
 def _config_options(function: Any) -> Any:
-    function = click.option("--trust-workspace", is_flag=True, help=TRUST_HELP)(function)
-    function = click.option("--strict-mcp-config", is_flag=True, help=STRICT_HELP)(function)
-    return click.option("--mcp-config", "mcp_configs", multiple=True, metavar="FILE|JSON", help=MCP_CONFIG_HELP)(
-        function
-    )
+    return mcp_config_options(trust_workspace_option(function))
 
 
-@click.group("mcp")
+@click.group("mcp", epilog=examples("tau mcp ls", "tau mcp login github"))
 def mcp_group() -> None:
     """MCP servers (.mcp.json, --mcp-config) and their OAuth logins."""
 
@@ -67,7 +60,7 @@ class _RunView:
     trust_root: str
 
 
-def _run_view(mcp_configs: tuple[str, ...], strict: bool, trust_flag: bool) -> _RunView:
+def _run_view(mcp_configs: tuple[str, ...], strict: bool, trust_flag: bool | None) -> _RunView:
     """Through `tau.config.load_job` (the model is a placeholder that needs no credentials): the same config layers,
     `--mcp-config`/`mcp.config` values, workspace trust, Claude Code's project-server approval keys and settings `env`
     as a run, so `ls` and `login` never start or log in to a server a run would not start."""
@@ -94,14 +87,22 @@ def _run_view(mcp_configs: tuple[str, ...], strict: bool, trust_flag: bool) -> _
     return _RunView(servers, run_env, cwd, job.trust.root)
 
 
-@mcp_group.command("ls")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+@mcp_group.command(
+    "ls", epilog=examples("tau mcp ls", "tau mcp ls --json --mcp-config servers.json --strict-mcp-config")
+)
+@json_option
 @_config_options
-def ls_command(as_json: bool, mcp_configs: tuple[str, ...], strict_mcp_config: bool, trust_workspace: bool) -> None:
-    """Connect to each configured MCP server and list its status and tools."""
+def ls_command(
+    as_json: bool, mcp_config: tuple[str, ...], strict_mcp_config: bool, trust_workspace: bool | None
+) -> None:
+    """Connect to each configured MCP server and list its status and tools; exit 1 when one failed.
+
+    --json prints one object: servers (one object per server: name, status, transport, target, source, required,
+    error, login, tools as name and description).
+    """
     import anyio
 
-    view = _run_view(mcp_configs, strict_mcp_config, trust_workspace)
+    view = _run_view(mcp_config, strict_mcp_config, trust_workspace)
     report = anyio.run(_collect, view.servers, view.env, view.cwd)
     click.echo(json.dumps(report, indent=2) if as_json else _text(report))
     if any(server["status"] == "failed" for server in report["servers"]):
@@ -184,19 +185,24 @@ def _one(name: str, view: _RunView) -> McpServerConfig:
     return found
 
 
-@mcp_group.command("login")
+@mcp_group.command("login", epilog=examples("tau mcp login github", "tau mcp login github --no-browser --timeout 10m"))
 @click.argument("name")
 @click.option("--no-browser", is_flag=True, help="Only print the authorization URL; do not start a browser.")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=300, show_default=True,
-              help="Seconds to wait for the browser to come back.")  # fmt: skip
+@click.option(
+    "--timeout",
+    default="5m",
+    show_default=True,
+    metavar="DURATION",
+    help="How long to wait for the browser to come back, e.g. 300 (seconds), 90s, 5m.",
+)
 @_config_options
 def login_command(
     name: str,
     no_browser: bool,
-    timeout_s: float,
-    mcp_configs: tuple[str, ...],
+    timeout: str,
+    mcp_config: tuple[str, ...],
     strict_mcp_config: bool,
-    trust_workspace: bool,
+    trust_workspace: bool | None,
 ) -> None:
     """Log in to the MCP server NAME (OAuth in your browser); headless runs then use and refresh the token."""
     import anyio
@@ -205,7 +211,8 @@ def login_command(
     from tau.mcp.oauth_loopback import LoopbackAuthorizer
     from tau.mcp.oauth_store import OAuthStore
 
-    view = _run_view(mcp_configs, strict_mcp_config, trust_workspace)
+    timeout_s = _login_timeout(timeout)
+    view = _run_view(mcp_config, strict_mcp_config, trust_workspace)
     config = _one(name, view)
     store = OAuthStore.for_env(view.env)
     if store.directory is None:
@@ -215,6 +222,19 @@ def login_command(
     click.echo(message if ok else f"tau: {message}", err=not ok)
     if not ok:
         sys.exit(int(ExitCode.FAILED))
+
+
+def _login_timeout(value: str) -> float:
+    """`--timeout`: seconds from a duration (`300`, `90s`, `5m`); at least one second."""
+    from tau.config.settings import parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except ValueError as error:
+        raise ConfigError(str(error), source="--timeout") from None
+    if not isinstance(seconds, float) or not 1 <= seconds <= 86_400:
+        raise ConfigError(f"expected a duration from 1s to 1d, got {value!r}", source="--timeout")
+    return seconds
 
 
 def _print_url(url: str) -> None:
@@ -252,7 +272,7 @@ async def _login(config: McpServerConfig, auth: McpAuth, view: _RunView, timeout
     return True, f"{config.name}: logged in ({info.tools} tools{scope}); runs will use and refresh this login"
 
 
-@mcp_group.command("logout")
+@mcp_group.command("logout", epilog=examples("tau mcp logout github"))
 @click.argument("name")
 def logout_command(name: str) -> None:
     """Forget the stored OAuth login(s) of the MCP server NAME."""

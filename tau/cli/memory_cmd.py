@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tau.cli.options import compat_option, cwd_option, examples, json_option
+
 if TYPE_CHECKING:
     from tau.memory import BootstrapMemory
     from tau.memory.rules import ConditionalRule
@@ -23,19 +25,25 @@ if TYPE_CHECKING:
 __all__ = ["memory_group"]
 
 
-@click.group("memory")
+@click.group("memory", epilog=examples("tau memory show"))
 def memory_group() -> None:
     """Inspect the memory a run loads (AGENTS.md, CLAUDE.md, TAU.md, working memory)."""
 
 
-@memory_group.command("show")
-@click.option("--cwd", "cwd", metavar="DIR", help="Directory the run would start in (default: current directory).")
-@click.option("--compat/--no-compat", default=True, show_default=True, help="Also load ~/.claude and ~/.codex files.")
+@memory_group.command("show", epilog=examples("tau memory show", "tau memory show --cwd ~/src/project --json"))
+@cwd_option()
+@compat_option
 @click.option("--max-bytes", type=int, default=None, metavar="N", help="Byte cap on memory files (default 256 KiB).")
 @click.option("--memory-dir", default=None, metavar="DIR", help="Working-memory directory (default .tau/memory).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@json_option
 def memory_show(cwd: str | None, compat: bool, max_bytes: int | None, memory_dir: str | None, as_json: bool) -> None:
-    """Print the memory files a run would load (at start and on demand), then the instructions text they become."""
+    """Print the memory files a run would load (at start and on demand), then the instructions text they become.
+    --compat (the default) also loads ~/.claude/CLAUDE.md, ~/.claude/rules and ~/.codex/AGENTS.md.
+
+    --json prints one object: project_root, max_bytes, total_bytes, files (path, scope, bytes, size, truncated,
+    imported_from), dropped, warnings, working_memory (dir, index), instructions (the text) and on_demand (rules,
+    nested).
+    """
     import anyio
 
     from tau.environment import HostBackend

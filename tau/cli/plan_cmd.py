@@ -18,8 +18,9 @@ from typing import Any
 
 import click
 
+from tau.cli.options import examples, model_option, output_option, quiet_option, state_dir_option
+
 EXECUTION_MODES = ("default", "acceptEdits", "bypassPermissions")
-OUTPUT_FORMATS = ("text", "json", "stream-json", "claude-stream-json")
 
 Resumer = Callable[..., int]
 
@@ -45,24 +46,26 @@ def _run(session: str, decision: str, reason: str | None, quiet: bool, state_dir
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.argument("session"),
-        click.option("-o", "--output", type=click.Choice(OUTPUT_FORMATS), help="Output format (default text)."),
-        click.option("-m", "--model", metavar="PROVIDER:NAME", help="Model for the continuation (default: the job's)."),
-        click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr (text output)."),
-        click.option("--state-dir", metavar="DIR", help="Session store (default: as for tau run)."),
+        output_option,
+        model_option,
+        quiet_option,
+        state_dir_option,
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-@click.group("plan")
+@click.group(
+    "plan", epilog=examples("tau plan approve nightly-1", 'tau plan reject nightly-1 --reason "add a rollback step"')
+)
 def plan_group() -> None:
     """Approve or reject the plan a `tau run --plan` session submitted (it exited 4, awaiting approval)."""
 
 
-@plan_group.command("approve")
+@plan_group.command("approve", epilog=examples("tau plan approve nightly-1 --permission-mode acceptEdits -o json"))
 @_common
 @click.option(
     "--permission-mode",
@@ -86,7 +89,7 @@ def approve_command(
     )
 
 
-@plan_group.command("reject")
+@plan_group.command("reject", epilog=examples('tau plan reject nightly-1 --reason "add a rollback step"'))
 @_common
 @click.option("--reason", required=True, metavar="TEXT", help="What is wrong with the plan (the model reads it).")
 def reject_command(

@@ -192,7 +192,7 @@ class TextRenderer:
         if self._requests:
             self.err.write(
                 f"tau: needs_input: suspended; continue with `tau resume {session} --approve CALL` "
-                "(or --deny CALL, --answer CALL=TEXT)\n"
+                "(or --deny-call CALL[=REASON], --answer CALL=TEXT)\n"
             )
         elif not self._questions:
             self.err.write(f"tau: {event.terminal_reason}: suspended; continue with `tau resume {session}`\n")

@@ -6,7 +6,7 @@ Returns the process exit code. The terminal event is always rendered before retu
 run persists to the `FileSessionStore` of `default_state_dir(env, cwd, --state-dir)`.
 
 This module only translates: `tau run` loads the job (`load_job`) and submits `Start`; `tau resume` submits
-`Continue` (or `Answer` with `--approve`, `--deny CALL[=REASON]`, `--answer CALL=TEXT`); `tau fork` submits `Fork`
+`Continue` (or `Answer` with `--approve`, `--deny-call CALL[=REASON]`, `--answer CALL=TEXT`); `tau fork` submits `Fork`
 (`--with-files`: the runtime restores the workspace first, its report goes to stderr); `tau plan approve|reject`
 submits `ReviewPlan`. The runtime checks every precondition before any work starts (exit 2 naming the problem) and
 rebuilds a continuation's job from the session's stored config with these flags on top (`tau.config.resume_job`).
@@ -206,7 +206,7 @@ def resume_plan(name: str, *, review: PlanReview, quiet: bool, state_dir: str | 
     given = dict(flags)
     verb = f"tau plan {review.decision}"
     if any(given.pop(key, None) for key in _ANSWER_FLAGS):
-        raise ConfigError("a plan review answers no pending calls (--approve/--deny/--answer)", source=verb)
+        raise ConfigError("a plan review answers no pending calls (--approve/--deny-call/--answer)", source=verb)
     if given.pop("prompt_text", None) is not None:
         raise ConfigError("a plan review sends its own prompt: -p does not apply", source=verb)
     op = ReviewPlan(name, review.decision, review.reason, overrides=_flag_values(given))

@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from tau.cli.options import examples, json_option, quiet_option
+
 
 def _sandbox() -> Any:
     from tau.environment import sandbox
@@ -32,16 +34,20 @@ def _guard(action: Any) -> Any:
         raise PreflightError(f"docker sandbox: {error}") from error
 
 
-@click.group("sandbox")
+@click.group("sandbox", epilog=examples("tau sandbox check", "tau sandbox build", "tau sandbox ls"))
 def sandbox_group() -> None:
     """The host sandbox (check) and the docker sandbox: build its image, list, exec into, remove and prune managed
     containers."""
 
 
-@sandbox_group.command("check")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@sandbox_group.command("check", epilog=examples("tau sandbox check", "tau sandbox check --json"))
+@json_option
 def check_command(as_json: bool) -> None:
-    """Which host sandbox mechanisms work here; exits 0 when a sandboxed run is possible, 3 when not."""
+    """Which host sandbox mechanisms work here; exits 0 when a sandboxed run is possible, 3 when not.
+
+    --json prints one object: bwrap, user_namespaces, seccomp, landlock, network_namespace (each with its reason),
+    sandbox_possible, and default_policy (what `tau run` here would use).
+    """
     from tau.environment.hostcheck import host_check
 
     report = host_check().as_dict()
@@ -107,10 +113,11 @@ def _check_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-@sandbox_group.command("build")
-@click.option("--quiet", "-q", is_flag=True, help="Print only the image tag.")
+@sandbox_group.command("build", epilog=examples("tau sandbox build", "tau sandbox build -q"))
+@quiet_option
 def build_command(quiet: bool) -> None:
-    """Build the sandbox image offline (debootstrap base + Containerfile); a no-op when the tag exists."""
+    """Build the sandbox image offline (debootstrap base + Containerfile); a no-op when the tag exists. Prints the
+    image tag on stdout (progress on stderr)."""
 
     def build(sandbox: Any) -> str:
         progress = (lambda _line: None) if quiet else (lambda line: click.echo(f"tau: {line}", err=True))
@@ -119,10 +126,13 @@ def build_command(quiet: bool) -> None:
     click.echo(_guard(build))
 
 
-@sandbox_group.command("ls")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@sandbox_group.command("ls", epilog=examples("tau sandbox ls", "tau sandbox ls --json"))
+@json_option
 def ls_command(as_json: bool) -> None:
-    """Managed containers: name, session, status, owner."""
+    """Managed containers: name, session, status, owner.
+
+    --json prints an array, one object per container (name, session, status, owner_pid, kept, ...).
+    """
 
     def listing(sandbox: Any) -> list[Any]:
         sandbox.reap_orphans()
@@ -142,7 +152,11 @@ def _row(info: Any) -> dict[str, Any]:
     return dict(dataclasses.asdict(info))
 
 
-@sandbox_group.command("exec", context_settings={"ignore_unknown_options": True})
+@sandbox_group.command(
+    "exec",
+    context_settings={"ignore_unknown_options": True},
+    epilog=examples("tau sandbox exec nightly-1 ls -la /workspace"),
+)
 @click.argument("name")
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_command(name: str, argv: tuple[str, ...]) -> None:
@@ -153,7 +167,7 @@ def exec_command(name: str, argv: tuple[str, ...]) -> None:
     sys.exit(code)
 
 
-@sandbox_group.command("rm")
+@sandbox_group.command("rm", epilog=examples("tau sandbox rm nightly-1"))
 @click.argument("names", nargs=-1, required=True)
 def rm_command(names: tuple[str, ...]) -> None:
     """Remove managed containers (by name, session id or id prefix)."""
@@ -162,8 +176,8 @@ def rm_command(names: tuple[str, ...]) -> None:
         click.echo(f"removed {info.name}")
 
 
-@sandbox_group.command("prune")
-@click.option("--all", "include_running", is_flag=True, help="Also running containers whose owner is gone.")
+@sandbox_group.command("prune", epilog=examples("tau sandbox prune", "tau sandbox prune --all"))
+@click.option("--all", "include_running", is_flag=True, help="Also remove running containers whose owner is gone.")
 def prune_command(include_running: bool) -> None:
     """Remove orphaned and stopped managed containers (never one whose owner process is alive)."""
     removed = _guard(lambda sandbox: sandbox.prune(include_running=include_running))

@@ -8,8 +8,12 @@ from pathlib import Path
 
 import click
 
+from tau.cli.options import examples, state_dir_option
 
-@click.command("serve")
+
+@click.command(
+    "serve", epilog=examples("tau serve", "tau serve --host 0.0.0.0 --port 7433 --token-file ~/.config/tau/token")
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
     "--port",
@@ -27,7 +31,7 @@ import click
     is_flag=True,
     help="Serve GET /metrics (Prometheus) without the token (telemetry.metrics_public).",
 )
-@click.option("--state-dir", metavar="DIR", help="Session store (default as for tau run).")
+@state_dir_option
 def serve_command(
     host: str,
     port: int,

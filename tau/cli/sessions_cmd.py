@@ -12,6 +12,10 @@ a result (`[denied]`/`[failed]` marked), `retry: …`, `system: …`; long texts
 `diff` also compares the two snapshots' workspace pins (files added / removed / changed, `--patch` for a unified diff
 of the text files from the stored blobs); `log` lists, under each snapshot, the subagent sessions started from it;
 `ls` hides subagent sessions (ids with `.task-`) unless `--all`.
+
+`--json`: `ls` prints one object per line (JSON Lines); `show`, `log`, `diff` and `fsck` print one object each
+(`tau.cli.sessions_json` owns those shapes). `export SESSION FILE` takes the bundle path as an argument (`-o FILE`
+was its spelling before `-o` meant a run's output format everywhere: it now says so, exit 2).
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from tau.cli.options import examples, json_option, renamed, state_dir_option
+
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
 
     from tau.runtime.subagents import ChildSession
-    from tau.sessions import FileSessionStore
+    from tau.sessions import FileSessionStore, Transcript
 
 __all__ = ["sessions_group", "transcript_lines"]
 
@@ -37,8 +43,7 @@ _CUT = 200
 _SUBAGENT_MARK = ".task-"  # subagent session ids are `<parent>.task-<n>`
 
 
-def _state_dir(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--state-dir", metavar="DIR", help="Session store (default: as `tau run`).")(func)
+_state_dir = state_dir_option
 
 
 def _store(state_dir: str | None, *, write: bool = False) -> FileSessionStore:
@@ -61,42 +66,9 @@ def _one_line(text: str, limit: int | None = _CUT) -> str:
 
 def transcript_lines(messages: Sequence[ModelMessage], *, limit: int | None = _CUT) -> list[str]:
     """One line per part worth showing: user, assistant, tool calls and results, retries, system prompts."""
-    from pydantic_ai.messages import (
-        BaseToolReturnPart,
-        ModelRequest,
-        ModelResponse,
-        RetryPromptPart,
-        SystemPromptPart,
-        TextPart,
-        ToolCallPart,
-        UserPromptPart,
-    )
+    from tau.cli.sessions_json import entry_line, transcript_entries
 
-    lines: list[str] = []
-    for message in messages:
-        if isinstance(message, ModelRequest):
-            for part in message.parts:
-                if isinstance(part, UserPromptPart):
-                    text = part.content if isinstance(part.content, str) else " ".join(map(str, part.content))
-                    lines.append(f"user: {_one_line(text, limit)}")
-                elif isinstance(part, BaseToolReturnPart):
-                    outcome = getattr(part, "outcome", "success")
-                    mark = "" if outcome == "success" else f" [{outcome}]"
-                    lines.append(f"tool ← {part.tool_name}{mark}: {_one_line(part.model_response_str(), limit)}")
-                elif isinstance(part, RetryPromptPart):
-                    lines.append(f"retry: {_one_line(part.model_response(), limit)}")
-                elif isinstance(part, SystemPromptPart):
-                    lines.append(f"system: {_one_line(part.content, limit)}")
-        elif isinstance(message, ModelResponse):
-            for response_part in message.parts:
-                if isinstance(response_part, TextPart) and response_part.content.strip():
-                    lines.append(f"assistant: {_one_line(response_part.content, limit)}")
-                elif isinstance(response_part, ToolCallPart):
-                    args = json.dumps(response_part.args_as_dict(), ensure_ascii=False)
-                    lines.append(
-                        f"tool → {response_part.tool_name} {_one_line(args, limit)} [{response_part.tool_call_id}]"
-                    )
-    return lines
+    return [entry_line(entry, lambda text: _one_line(text, limit)) for entry in transcript_entries(messages)]
 
 
 def _since(value: str | None) -> datetime | str | None:
@@ -118,17 +90,21 @@ def _since(value: str | None) -> datetime | str | None:
         raise ConfigError(f"expected a duration (2h, 3d) or an ISO date, got {value!r}", source="--since") from None
 
 
-@click.group("sessions")
+@click.group(
+    "sessions", epilog=examples("tau sessions ls --limit 5", "tau sessions show nightly-1", "tau sessions fsck")
+)
 def sessions_group() -> None:
     """Inspect and maintain the session store (every `tau run` is a session of snapshots)."""
 
 
-@sessions_group.command("ls")
+@sessions_group.command(
+    "ls", epilog=examples("tau sessions ls --limit 5", "tau sessions ls --status suspended --since 2d --json")
+)
 @click.option("--status", metavar="STATUS", help="Only sessions whose head has this status (completed, suspended, …).")
 @click.option("--since", metavar="WHEN", help="Only sessions updated since WHEN (2h, 3d, or an ISO date).")
 @click.option("--model", metavar="TEXT", help="Only sessions whose model contains TEXT.")
 @click.option("--limit", type=int, metavar="N", help="At most N sessions (most recent first).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per session, one per line.")
+@json_option
 @click.option("--all", "show_all", is_flag=True, help="Also list subagent sessions (ids containing `.task-`).")
 @_state_dir
 def sessions_ls(
@@ -140,7 +116,11 @@ def sessions_ls(
     show_all: bool,
     state_dir: str | None,
 ) -> None:
-    """List sessions, most recently updated first (subagent sessions only with --all)."""
+    """List sessions, most recently updated first (subagent sessions only with --all).
+
+    --json prints one object per session, one per line (JSON Lines): id, status, updated, created, turns, tokens,
+    cost, model, title, parent, ...
+    """
     from dataclasses import asdict
 
     from tau.sessions import SessionFilter
@@ -170,14 +150,27 @@ def sessions_ls(
         )
 
 
-@sessions_group.command("show")
+@sessions_group.command(
+    "show", epilog=examples("tau sessions show nightly-1", "tau sessions show 3f9a2c --json | jq '.pending'")
+)
 @click.argument("name", metavar="ID|SNAPSHOT")
 @click.option("--full", is_flag=True, help="Do not shorten long texts.")
+@json_option
 @_state_dir
-def sessions_show(name: str, full: bool, state_dir: str | None) -> None:
-    """The transcript at a session's head or at a snapshot (an id or a unique prefix)."""
+def sessions_show(name: str, full: bool, as_json: bool, state_dir: str | None) -> None:
+    """The transcript at a session's head or at a snapshot (an id or a unique prefix).
+
+    --json prints one object: session, snapshot, step, status, created, model, workspace, messages (entries with
+    kind user, assistant, system, tool_call, tool_result or retry, texts whole) and pending (kind approval or
+    question, call_id, tool, args).
+    """
     store = _store(state_dir)
     shown = _run(store.show, name)
+    if as_json:
+        from tau.cli.sessions_json import show_json
+
+        click.echo(json.dumps(show_json(shown), ensure_ascii=False))
+        return
     snap = shown.snapshot
     click.echo(f"session {snap.session} · snapshot {snap.id[:12]} · step {snap.step} · {snap.status}")
     model = shown.config.get("model")
@@ -199,18 +192,29 @@ def _workspace(config: dict[str, Any]) -> str:
     return str(environment.get("workspace", "?")) if isinstance(environment, dict) else "?"
 
 
-@sessions_group.command("log")
+@sessions_group.command("log", epilog=examples("tau sessions log nightly-1", "tau sessions log nightly-1 --json"))
 @click.argument("session")
+@json_option
 @_state_dir
-def sessions_log(session: str, state_dir: str | None) -> None:
+def sessions_log(session: str, as_json: bool, state_dir: str | None) -> None:
     """One line per snapshot of SESSION, oldest first: id, step, status, tokens, first words; under a snapshot, the
-    subagent sessions started from it (`↳ ID AGENT STATUS`, their own subagents indented below)."""
+    subagent sessions started from it (`↳ ID AGENT STATUS`, their own subagents indented below).
+
+    --json prints one object: session, snapshots (oldest first: snapshot, step, status, created, pending, tokens,
+    last (the last transcript entry), subagents) and other_subagents (started from a snapshot outside the chain);
+    a subagent is session, agent, status, parent_snapshot and its own subagents.
+    """
     from tau.sessions.snapshot import decode_messages
 
     store = _store(state_dir)
     resolved = store.resolve(session)
     chain = store.chain(resolved.snapshot_id)
     children = _children_by_snapshot(store, {snap.session for _, snap in chain})
+    if as_json:
+        from tau.cli.sessions_json import log_json
+
+        click.echo(json.dumps(log_json(store, chain, children), ensure_ascii=False))
+        return
     for snapshot_id, snap in chain:
         words = ""
         if snap.messages is not None:
@@ -247,14 +251,23 @@ def _echo_child(store: FileSessionStore, child: ChildSession, *, depth: int, not
         _echo_child(store, grandchild, depth=depth + 1)
 
 
-@sessions_group.command("diff")
+@sessions_group.command(
+    "diff",
+    epilog=examples("tau sessions diff nightly-1 nightly-1-alt", "tau sessions diff 3f9a2c 7b1e04 --patch --json"),
+)
 @click.argument("a")
 @click.argument("b")
 @click.option("--patch", is_flag=True, help="Also a unified diff of the text files that differ.")
+@json_option
 @_state_dir
-def sessions_diff(a: str, b: str, patch: bool, state_dir: str | None) -> None:
+def sessions_diff(a: str, b: str, patch: bool, as_json: bool, state_dir: str | None) -> None:
     """Messages of A and B (sessions or snapshots) after their common history; then the files that differ between
-    their workspace pins (added, removed, changed; `--patch` for the text)."""
+    their workspace pins (added, removed, changed; `--patch` for the text).
+
+    --json prints one object: a and b (name, snapshot, messages), common (messages in common), only_a and only_b
+    (transcript entries after the common history, as in `tau sessions show --json`) and workspace (a, b: the pins;
+    changes: change, path and, with --patch, patch lines).
+    """
     from pydantic_ai.messages import ModelMessagesTypeAdapter
 
     store = _store(state_dir)
@@ -267,6 +280,9 @@ def sessions_diff(a: str, b: str, patch: bool, state_dir: str | None) -> None:
     common = 0
     while common < min(len(lk), len(rk)) and lk[common] == rk[common]:
         common += 1
+    if as_json:
+        _echo_diff_json(store, (a, left), (b, right), common, patch=patch)
+        return
     click.echo(f"--- {a} ({left.snapshot.id[:12]}, {len(lk)} messages)")
     click.echo(f"+++ {b} ({right.snapshot.id[:12]}, {len(rk)} messages)")
     click.echo(f"  {common} messages in common")
@@ -275,6 +291,23 @@ def sessions_diff(a: str, b: str, patch: bool, state_dir: str | None) -> None:
     for line in transcript_lines(right.messages[common:]):
         click.echo(f"+ {line}")
     _workspace_diff(store, left.snapshot.workspace, right.snapshot.workspace, patch=patch)
+
+
+def _echo_diff_json(
+    store: FileSessionStore, a: tuple[str, Transcript], b: tuple[str, Transcript], common: int, *, patch: bool
+) -> None:
+    from tau.cli.sessions_json import diff_side, transcript_entries, workspace_json
+
+    (a_name, left), (b_name, right) = a, b
+    document = {
+        "a": diff_side(a_name, left),
+        "b": diff_side(b_name, right),
+        "common": common,
+        "only_a": transcript_entries(left.messages[common:]),
+        "only_b": transcript_entries(right.messages[common:]),
+        "workspace": workspace_json(store, left.snapshot.workspace, right.snapshot.workspace, patch=patch),
+    }
+    click.echo(json.dumps(document, ensure_ascii=False))
 
 
 def _workspace_diff(store: FileSessionStore, left: str | None, right: str | None, *, patch: bool) -> None:
@@ -303,7 +336,7 @@ def _workspace_diff(store: FileSessionStore, left: str | None, right: str | None
                 click.echo(line)
 
 
-@sessions_group.command("rm")
+@sessions_group.command("rm", epilog=examples("tau sessions rm old-1 old-2"))
 @click.argument("sessions", nargs=-1, required=True)
 @_state_dir
 def sessions_rm(sessions: tuple[str, ...], state_dir: str | None) -> None:
@@ -319,7 +352,7 @@ def sessions_rm(sessions: tuple[str, ...], state_dir: str | None) -> None:
         click.echo(f"removed {resolved.session_id} (head {head[:12]})")
 
 
-@sessions_group.command("gc")
+@sessions_group.command("gc", epilog=examples("tau sessions gc", "tau sessions gc --prune-now"))
 @click.option("--prune-now", is_flag=True, help="Also remove unreachable objects younger than the 1 h grace period.")
 @_state_dir
 def sessions_gc(prune_now: bool, state_dir: str | None) -> None:
@@ -333,18 +366,33 @@ def sessions_gc(prune_now: bool, state_dir: str | None) -> None:
     click.echo(f"removed {len(removed)} objects")
 
 
-@sessions_group.command("fsck")
+@sessions_group.command("fsck", epilog=examples("tau sessions fsck", "tau sessions fsck --json"))
+@json_option
 @_state_dir
-def sessions_fsck(state_dir: str | None) -> None:
+def sessions_fsck(as_json: bool, state_dir: str | None) -> None:
     """Verify every object's hash and every link; exit 1 if anything is damaged. Sessions a run left unfinished
-    (killed, crashed, a full disk) are listed as notes: their committed steps are intact."""
+    (killed, crashed, a full disk) are listed as notes: their committed steps are intact.
+
+    --json prints one object: store, exists, ok, problems (path, problem, object) and interrupted (session,
+    snapshot, step, status); the exit code is the same.
+    """
     from tau.sessions.maintenance import interrupted
 
     store = _store(state_dir)
     if not store.root.is_dir():
-        click.echo(f"ok: no store at {store.root}")
+        if as_json:
+            from tau.cli.sessions_json import fsck_json
+
+            click.echo(json.dumps(fsck_json(str(store.root), False, [], [])))
+        else:
+            click.echo(f"ok: no store at {store.root}")
         return
     problems = _run(store.fsck)
+    if as_json:
+        from tau.cli.sessions_json import fsck_json
+
+        click.echo(json.dumps(fsck_json(str(store.root), True, problems, interrupted(store)), ensure_ascii=False))
+        sys.exit(1 if problems else 0)
     for problem in problems:
         click.echo(str(problem))
     notes = interrupted(store)
@@ -357,12 +405,13 @@ def sessions_fsck(state_dir: str | None) -> None:
     click.echo(f"ok: {store.root}{unfinished}")
 
 
-@sessions_group.command("export")
+@sessions_group.command("export", epilog=examples("tau sessions export nightly-1 bundle.tar.gz"))
 @click.argument("session")
-@click.option("-o", "--output", "output", required=True, metavar="FILE", help="Bundle to write (.tar.gz).")
+@click.argument("output", metavar="FILE")
+@renamed("-o", "--output", new="give the bundle as an argument: tau sessions export SESSION FILE")
 @_state_dir
 def sessions_export(session: str, output: str, state_dir: str | None) -> None:
-    """Write a self-contained bundle of SESSION (resume it elsewhere after `tau sessions import`)."""
+    """Write a self-contained bundle of SESSION to FILE (.tar.gz); resume it elsewhere after `tau sessions import`."""
     store = _store(state_dir)
     resolved = store.resolve(session)
     if resolved.session_id is None:
@@ -373,7 +422,7 @@ def sessions_export(session: str, output: str, state_dir: str | None) -> None:
     click.echo(f"exported {resolved.session_id} to {path}")
 
 
-@sessions_group.command("import")
+@sessions_group.command("import", epilog=examples("tau sessions import bundle.tar.gz"))
 @click.argument("bundle", metavar="FILE")
 @_state_dir
 def sessions_import(bundle: str, state_dir: str | None) -> None:
@@ -386,7 +435,7 @@ def sessions_import(bundle: str, state_dir: str | None) -> None:
     )
 
 
-@sessions_group.command("reindex")
+@sessions_group.command("reindex", epilog=examples("tau sessions reindex"))
 @_state_dir
 def sessions_reindex(state_dir: str | None) -> None:
     """Rebuild the session index from the store's refs and objects."""

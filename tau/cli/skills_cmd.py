@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tau.cli.options import cwd_option, examples, json_option
 from tau.cli.skills_shipped_cmd import skills_shipped
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["skills_group"]
 
 
-@click.group("skills")
+@click.group("skills", epilog=examples("tau skills ls", "tau skills shipped --install ~/.claude/skills"))
 def skills_group() -> None:
     """Inspect the skills a run offers (.tau/skills, .claude/skills, .agents/skills and user-level ones)."""
 
@@ -29,14 +30,23 @@ def skills_group() -> None:
 skills_group.add_command(skills_shipped)
 
 
-@skills_group.command("ls")
-@click.option("--cwd", "cwd", metavar="DIR", help="Directory the run would start in (default: current directory).")
+@skills_group.command("ls", epilog=examples("tau skills ls", "tau skills ls --cwd ~/src/project --json"))
+@cwd_option()
 @click.option(
-    "--context-window", type=int, default=128_000, show_default=True, help="Tokens, for the listing budget (2%)."
+    "--context-window",
+    type=int,
+    default=128_000,
+    show_default=True,
+    metavar="TOKENS",
+    help="The model's context window, for the listing budget (2%).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@json_option
 def skills_ls(cwd: str | None, context_window: int, as_json: bool) -> None:
-    """List discovered skills."""
+    """List discovered skills.
+
+    --json prints one object: skills (one object per skill: name, description, path, scope, allowed_tools,
+    in_listing...), shadowed, listing_budget_chars, omitted (names left out of the listing) and warnings.
+    """
     from tau.config.trust import trust_for
     from tau.errors import ConfigError
     from tau.memory import find_project_root

@@ -14,10 +14,12 @@ from typing import Any
 
 import click
 
+from tau.cli.options import examples, json_option
+
 __all__ = ["skills_shipped"]
 
 
-@click.command("shipped")
+@click.command("shipped", epilog=examples("tau skills shipped", "tau skills shipped --install ~/.claude/skills"))
 @click.option(
     "--install",
     "install_dir",
@@ -25,11 +27,13 @@ __all__ = ["skills_shipped"]
     help="Copy the shipped skills to DIR/<name>/ (e.g. ~/.claude/skills or .tau/skills).",
 )
 @click.option("--force", is_flag=True, help="With --install: replace a skill directory that is already there.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@json_option
 def skills_shipped(install_dir: str | None, force: bool, as_json: bool) -> None:
-    """List the skills that ship with tau, or install copies of them.
+    """List the skills that ship with tau, or install copies of them (`--install ~/.claude/skills`: then Claude
+    Code, and tau runs, offer the `tau` skill).
 
-    Example: `tau skills shipped --install ~/.claude/skills` (then Claude Code, and tau runs, offer the `tau` skill).
+    --json prints one object: root (where they ship), skills (name, description, path, files) and installed (the
+    directories written).
     """
     from tau.errors import ConfigError
     from tau.skills.shipped import install_shipped, shipped_root, shipped_skills

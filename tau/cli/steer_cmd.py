@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from tau.cli.options import examples, state_dir_option
+
 if TYPE_CHECKING:
     from tau.sessions import FileSessionStore
 
@@ -30,10 +32,12 @@ def _store(state_dir: str | None) -> FileSessionStore:
     return open_store(state_dir)
 
 
-@click.command("inject")
+@click.command(
+    "inject", epilog=examples('tau inject nightly-1 "also check the tests"', "tau inject nightly-1 - < note.md")
+)
 @click.argument("session")
 @click.argument("text", metavar="TEXT|-")
-@click.option("--state-dir", metavar="DIR", help="Session store (default: as for tau run).")
+@state_dir_option
 def inject_command(session: str, text: str, state_dir: str | None) -> None:
     """Send TEXT (`-` reads stdin) to SESSION's model: a running session sees it at its next step; a session that
     is not running gets it when it next runs."""
@@ -51,11 +55,13 @@ def inject_command(session: str, text: str, state_dir: str | None) -> None:
         )
 
 
-@click.command("stop")
+@click.command(
+    "stop", epilog=examples("tau stop nightly-1", 'tau stop nightly-1 --wait 30 --reason "deploy window closed"')
+)
 @click.argument("session")
-@click.option("--reason", default="", metavar="TEXT", help="Recorded with the request.")
+@click.option("--reason", default="", metavar="TEXT", help="Why the run is stopped (recorded with the request).")
 @click.option("--wait", type=float, metavar="SECONDS", help="Wait up to SECONDS for the run to end (exit 124 if not).")
-@click.option("--state-dir", metavar="DIR", help="Session store (default: as for tau run).")
+@state_dir_option
 def stop_command(session: str, reason: str, wait: float | None, state_dir: str | None) -> None:
     """Stop SESSION's running `tau run`/`tau resume`: it ends gracefully (terminal event, committed snapshot,
     exit 130). Nothing is sent to a session that is not running."""

@@ -1,11 +1,12 @@
-"""`tau sessions view ID -o FILE.html`: the session viewer's page for one session, as one self-contained HTML file.
+"""`tau sessions view ID FILE.html`: the session viewer's page for one session, as one self-contained HTML file.
 
 The file holds the page's stylesheet and scripts and the session document (transcript, per-step usage and cost,
 workspace diffs, fork tree; `tau.viewer.api.load_document`, the same data `tau serve` shows at /ui/), and loads
 nothing when opened: a CI job uploads it beside the session bundle. `--events FILE` adds the run's events (a
 `tau run --output stream-json` capture; lines of any event-vocabulary major, others skipped with a count), which
 give tool calls their permission decisions and durations. The file is written whole (temp file, rename).
-Errors are one line: an unknown or ambiguous id is exit 2, a damaged store exit 1.
+Errors are one line: an unknown or ambiguous id is exit 2, a damaged store exit 1. FILE is an argument, as for
+`tau sessions export` (`-o` is a run's output format on every command; `-o FILE` here says so, exit 2).
 """
 
 from __future__ import annotations
@@ -14,16 +15,24 @@ from pathlib import Path
 
 import click
 
+from tau.cli.options import examples, renamed, state_dir_option
 
-@click.command("view")
-@click.argument("session", metavar="ID")
-@click.option(
-    "-o", "--output", "output", required=True, metavar="FILE", help="HTML file to write (self-contained, offline)."
+
+@click.command(
+    "view",
+    epilog=examples(
+        "tau sessions view nightly-1 nightly-1.html",
+        "tau sessions view nightly-1 nightly-1.html --events events.jsonl",
+    ),
 )
+@click.argument("session", metavar="ID")
+@click.argument("output", metavar="FILE")
+@renamed("-o", "--output", new="give the HTML file as an argument: tau sessions view ID FILE")
 @click.option("--events", "events_file", metavar="FILE", help="The run's `--output stream-json` lines to include.")
-@click.option("--state-dir", metavar="DIR", help="Session store (default: as `tau run`).")
+@state_dir_option
 def view_command(session: str, output: str, events_file: str | None, state_dir: str | None) -> None:
-    """Write the session viewer's page of ID (a session, a unique prefix or a snapshot) to FILE as one HTML file."""
+    """Write the session viewer's page of ID (a session, a unique prefix or a snapshot) to FILE as one HTML file
+    (self-contained: it loads nothing when opened)."""
     import anyio
 
     from tau.cli.run import open_store

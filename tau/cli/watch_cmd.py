@@ -17,15 +17,40 @@ from typing import Any
 
 import click
 
-PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
+from tau.cli.options import (
+    allow_option,
+    base_url_option,
+    cwd_option,
+    deny_option,
+    examples,
+    max_tool_calls_option,
+    max_turns_option,
+    max_usd_option,
+    model_option,
+    permission_mode_option,
+    quiet_option,
+    state_dir_option,
+    timeout_option,
+    var_option,
+)
 
 
-@click.command("watch")
+@click.command("watch", epilog=examples("tau watch jobs/", "tau watch jobs/ --once -m openai:gpt-4.1 --max-turns 30"))
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-j", "--concurrency", default=2, show_default=True, type=click.IntRange(min=1), help="Jobs at once.")
 @click.option("--once", is_flag=True, help="Process the job files present at start, then exit.")
-@click.option("--done-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: DIR/done.")
-@click.option("--failed-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: DIR/failed.")
+@click.option(
+    "--done-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Where finished jobs go (default: DIR/done).",
+)
+@click.option(
+    "--failed-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Where failed jobs go (default: DIR/failed).",
+)
 @click.option(
     "--settle",
     default=1.0,
@@ -34,19 +59,19 @@ PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
     metavar="SECONDS",
     help="How long a file must stay unchanged before it is picked up.",
 )
-@click.option("-m", "--model", metavar="PROVIDER:NAME", help="Model for jobs that name none (as for tau run).")
-@click.option("--base-url", metavar="URL", help="Endpoint of an OpenAI-compatible server (openai-chat:).")
-@click.option("--var", "vars_", multiple=True, metavar="NAME=VALUE", help="Fill {{NAME}} in every job.")
-@click.option("--max-turns", type=int, help="Cap on model requests per job (exit 53).")
-@click.option("--max-tool-calls", type=int, help="Cap on tool calls per job (exit 5).")
-@click.option("--max-usd", type=float, help="Cap on cost in USD per job (exit 5).")
-@click.option("--timeout", metavar="DURATION", help="Wall-clock limit per job, e.g. 90s, 5m (exit 124).")
-@click.option("--allow", multiple=True, metavar="RULE", help="Permission rule, e.g. 'Bash(npm test:*)'.")
-@click.option("--deny", multiple=True, metavar="RULE", help="Rule whose calls are refused.")
-@click.option("--permission-mode", type=click.Choice(PERMISSION_MODES))
-@click.option("--cwd", metavar="DIR", help="Workspace root of every job (default: the current directory).")
-@click.option("--state-dir", metavar="DIR", help="Session store (default as for tau run).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@model_option
+@base_url_option
+@var_option
+@max_turns_option
+@max_tool_calls_option
+@max_usd_option
+@timeout_option
+@allow_option
+@deny_option
+@permission_mode_option
+@cwd_option()
+@state_dir_option
+@quiet_option
 def watch_command(
     directory: Path,
     concurrency: int,
@@ -58,7 +83,8 @@ def watch_command(
     quiet: bool,
     **flags: Any,
 ) -> None:
-    """Watch DIR for job files (*.md) and run each one as `tau run FILE` would.
+    """Watch DIR for job files (*.md) and run each one as `tau run FILE` would; the run flags below apply to every
+    job (limits per job) and mean what they mean for `tau run`.
 
     A job moves DIR/job.md -> DIR/processing/job/ -> DIR/done/job/ (exit 0) or DIR/failed/job/, holding the job file,
     result.json (the --output json object), events.jsonl (stream-json), session_id and, on failure, error.txt.

@@ -26,13 +26,11 @@ from typing import Any, cast
 
 from google.protobuf import json_format
 
-from tau.errors import RunError
 from tau.protocol import RunCompleted, UsageTotals
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc.events import totals_of, usage_message
 from tau.rpc.jobs import ContextBlock, SessionJob, job_record
 from tau.rpc.journal import ServeJournal, Stored
-from tau.rpc.launch import RunHandle
 
 
 class LogGap(Exception):
@@ -114,16 +112,14 @@ class EventLog:
 
 @dataclass
 class RunState:
-    """One Run of a session. `driver` is set once the runtime is built; `cancel_error` records an early cancel;
-    `outcome` is the runtime's terminal event, which becomes the run's Final once the run has closed."""
+    """One Run of a session. `outcome` is the runtime's terminal event, which becomes the run's Final once the run
+    has closed (cancelling and injecting go through the runtime: `tau.runtime.Cancel`, `Inject`)."""
 
     number: int
     idempotency_key: str
     prompt: str = ""
     first_seq: int = 0
     final_seq: int | None = None
-    driver: RunHandle | None = None
-    cancel_error: RunError | None = None
     task: asyncio.Task[None] | None = None
     outcome: RunCompleted | None = None  # the runtime's terminal event, held until the run has let go of the session
 

@@ -1,5 +1,6 @@
 """Respond's answers: one answer checked against the pending request it answers, answers meant for an earlier run's
-requests told apart (FAILED_PRECONDITION upstream), and the `Continuation` that answers them all.
+requests told apart (FAILED_PRECONDITION upstream), and the runtime operation that answers them all (`Answer`, or
+`ReviewPlan` for a plan).
 
 Plan request ids carry the number of the run that submitted the plan (`events.plan_request_id`), so an answer to an
 earlier plan can never approve a later one.
@@ -15,7 +16,7 @@ from connectrpc.errors import ConnectError
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc.events import PLAN_REQUEST
 from tau.rpc.registry import SessionState
-from tau.runtime import Answers, Continuation
+from tau.runtime import Answer, Answers, ReviewPlan
 from tau.runtime.plan import PlanReview
 
 
@@ -46,16 +47,21 @@ def answered_before(session: SessionState, request_id: str) -> bool:
     return request_id in session.consumed or (plan is not None and int(plan.group(1)) <= len(session.runs))
 
 
-def continuation_of(session: SessionState) -> Continuation:
-    """The continuation that answers every pending request. A plan review also switches the session's permission
-    mode for this and later runs: execution mode after an approval, plan mode after a rejection."""
+def operation_of(session: SessionState) -> Answer | ReviewPlan:
+    """The operation that answers every pending request, with the job of the run it starts (the last run's prompt
+    and the session's settings). A plan review also switches the session's permission mode for this and later runs:
+    execution mode after an approval, plan mode after a rejection."""
     responses = session.responses
-    if responses.plan is None:
-        answers = Answers(approve=tuple(responses.approve), deny=dict(responses.deny), answer=dict(responses.answer))
-        return Continuation(prompt=None, answers=answers)
-    _, decision, feedback = responses.plan
-    review = PlanReview("approve" if decision == "approve" else "reject", feedback or None)
-    spec = session.job.spec
-    permissions = spec.permissions.model_copy(update={"mode": review.mode(spec.permissions.mode)})
-    session.job = replace(session.job, spec=spec.model_copy(update={"permissions": permissions}))
-    return Continuation(prompt=None, plan_review=review)
+    review: PlanReview | None = None
+    if responses.plan is not None:
+        _, decision, feedback = responses.plan
+        review = PlanReview("approve" if decision == "approve" else "reject", feedback or None)
+        spec = session.job.spec
+        permissions = spec.permissions.model_copy(update={"mode": review.mode(spec.permissions.mode)})
+        session.job = replace(session.job, spec=spec.model_copy(update={"permissions": permissions}))
+    previous = session.runs[-1].prompt if session.runs else ""
+    job = session.job.for_run(previous, session_id=session.session_id)
+    if review is not None:
+        return ReviewPlan(session.session_id, review.decision, review.reason, job=job)
+    answers = Answers(approve=tuple(responses.approve), deny=dict(responses.deny), answer=dict(responses.answer))
+    return Answer(session.session_id, answers, job=job)

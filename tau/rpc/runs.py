@@ -1,25 +1,26 @@
 """One run of an RPC session, from its start to its final event: `RunSupervisor` (used by `rpc.service`).
 
+The run itself is the runtime's: the supervisor submits the session's operation (`Start`, `Continue`, `Answer`,
+`ReviewPlan`) to `tau.runtime.Runtime` in a server task and maps its events into the session's log.
+
 Invariants (the service's contract, see its docstring):
 - every run ends with exactly one final event, also when the runtime could not start or the task is cancelled; a run
   that failed gets Error before Status and Final;
 - the final event is appended only once the runtime has let go of everything the run held (the session's store
-  lock, its workspace, its MCP servers; the clean-up bounded by `ServiceLimits.close_timeout`), so a Run sent as soon
-  as a client sees Final never finds the session locked;
-- a run's models share the service's providers (`ProviderPool.lease`), one per model configuration;
-- a finished run leaves only its record (`RunState` numbers and key): its driver, task and outcome are dropped, and
-  so are the loop's cancelled timers that held its context (`rpc.timers`).
+  lock, its workspace, its MCP servers; the engine bounds the clean-up by `ServiceLimits.close_timeout`), so a Run
+  sent as soon as a client sees Final never finds the session locked;
+- the run's control is reserved in the runtime when the run is launched, so CancelRun and InjectContext reach it
+  even before its task has started;
+- a finished run leaves only its record (`RunState` numbers and key): its task and outcome are dropped, and so are
+  the loop's cancelled timers that held its context (`rpc.timers`).
 Everything runs on the server's one event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
-from tau.config import JobSpec
 from tau.errors import InternalError, Interrupted, TauError
-from tau.models.providers import ProviderPool
 from tau.protocol import (
     ApprovalRequested,
     ClarificationRequested,
@@ -34,55 +35,23 @@ from tau.protocol import (
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc.events import error_response, pending_of, session_status_of, status_response, to_response
 from tau.rpc.jobs import render_context
-from tau.rpc.launch import Launcher, ModelFactory, RunHandle, Sink, SupportsInject
 from tau.rpc.registry import RunState, SessionRegistry, SessionState, add_usage
 from tau.rpc.timers import drop_cancelled_timers
-from tau.sessions import SessionStore
-
-if TYPE_CHECKING:
-    from tau.rpc.service import ServiceLimits
-    from tau.runtime import Continuation
-
-
-def failure_event(error: TauError, session_id: str) -> RunCompleted:
-    """The terminal event of a run the runtime could not start or finish itself."""
-    return RunCompleted(
-        status="failed",
-        terminal_reason=error.reason,
-        exit_code=int(error.exit_code),
-        session_id=session_id,
-        error=error.message,
-        error_kind=type(error).__name__,
-        retryable=bool(getattr(error, "retryable", False)),
-    )
+from tau.runtime import Cancel, Inject, RunOperation, Runtime, failure_event
+from tau.runtime.engine import Sink
 
 
 class RunSupervisor:
     """Starts runs as server tasks and settles them (see the module docstring). `tasks` are the runs in flight."""
 
-    def __init__(
-        self,
-        registry: SessionRegistry,
-        *,
-        store: SessionStore,
-        launcher: Launcher,
-        model_factory: ModelFactory | None,
-        providers: ProviderPool,
-        limits: ServiceLimits,
-    ) -> None:
+    def __init__(self, registry: SessionRegistry, *, runtime: Runtime) -> None:
         self._registry = registry
-        self._store = store
-        self._launcher = launcher
-        self._model_factory = model_factory
-        self._providers = providers
-        self._limits = limits
+        self._runtime = runtime
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def launch(
-        self, session: SessionState, job: JobSpec, continuation: Continuation | None, *, key: str, detail: str
-    ) -> RunState:
+    def launch(self, session: SessionState, op: RunOperation, *, prompt: str, key: str, detail: str) -> RunState:
         """Start one run of the session (a prompt or the answers to pending requests) as a server task."""
-        run = RunState(number=len(session.runs) + 1, idempotency_key=key, prompt=job.prompt)
+        run = RunState(number=len(session.runs) + 1, idempotency_key=key, prompt=prompt)
         session.runs.append(run)
         session.current = run
         session.status = pb.SESSION_STATUS_RUNNING
@@ -93,24 +62,20 @@ class RunSupervisor:
         run.first_seq = session.log.last_seq + 1
         self._registry.save(session)  # before the first event: a restart then knows the run (and its key)
         session.log.append(lambda seq: status_response(pb.SESSION_STATUS_RUNNING, text, seq=seq, run=run.number))
+        self._runtime.control(session.session_id)  # reserved now: a cancel or context sent before the task runs
         task = asyncio.get_running_loop().create_task(
-            self._drive(session, run, job, continuation), name=f"tau-run-{session.session_id}"
+            self._drive(session, run, op), name=f"tau-run-{session.session_id}"
         )
         run.task = task
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return run
 
-    async def _drive(
-        self, session: SessionState, run: RunState, job: JobSpec, continuation: Continuation | None
-    ) -> None:
-        """Run one job through the runtime; whatever happens, the run ends with exactly one final event. The final
-        event is appended only once the runtime has let go of everything the run held (the session's store lock,
-        its workspace, its MCP servers): a Run sent as soon as a client sees Final never finds the session locked.
-        The run's models share the service's providers (`ProviderPool.lease`)."""
+    async def _drive(self, session: SessionState, run: RunState, op: RunOperation) -> None:
+        """Run the operation through the runtime; whatever happens, the run ends with exactly one final event,
+        appended once the runtime has let go of everything the run held."""
         try:
-            async with self._providers.lease():
-                outcome = await self._run_to_end(session, run, job, continuation)
+            outcome = await self._run_to_end(session, run, op)
         except asyncio.CancelledError:
             lost = Interrupted("run task cancelled", signal_name="SIGTERM")
             self.finish(session, run, run.outcome or failure_event(lost, session.session_id))
@@ -118,46 +83,27 @@ class RunSupervisor:
         self.finish(session, run, outcome)
         drop_cancelled_timers(asyncio.get_running_loop())  # the run's history must not outlive it (rpc.timers)
 
-    async def _run_to_end(
-        self, session: SessionState, run: RunState, job: JobSpec, continuation: Continuation | None
-    ) -> RunCompleted:
-        """Build, run and close the run; its terminal event (the runtime's, else one for the failure)."""
-        handle = None
+    async def _run_to_end(self, session: SessionState, run: RunState, op: RunOperation) -> RunCompleted:
+        """The run's terminal event: the runtime's, else one for the failure that kept it from ending."""
         failure: TauError = InternalError("the run ended without a final event")
         try:
-            model = self._model_factory(job) if self._model_factory is not None else None
-            handle = await self._launcher(job, self._sink(session, run), model, self._store, continuation)
-            run.driver = handle
-            if run.cancel_error is not None:
-                handle.cancel(run.cancel_error)
-            self._deliver_queued(session, handle)
-            await handle.run()
+            await self._deliver_queued(session)
+            await self._runtime.submit(op, sinks=[self._sink(session, run)])
         except TauError as error:
             failure = error
         except Exception as error:
             failure = InternalError(f"internal error: {type(error).__name__}: {error}")
-        finally:
-            if handle is not None:
-                await self._close(handle, self._limits.close_timeout)
         return run.outcome or failure_event(failure, session.session_id)
 
-    @staticmethod
-    async def _close(handle: RunHandle, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(handle.close(), timeout)
-        except Exception:  # closing must not turn a finished run into a failed one, nor hold its Final for long
-            return
+    async def cancel(self, session: SessionState, reason: str, *, signal: str = "SIGINT") -> bool:
+        """Cancel the session's run (`Cancel`); False when no run of it is in this process."""
+        cancel = Cancel(session.session_id, reason, signal="SIGTERM" if signal == "SIGTERM" else "SIGINT")
+        return (await self._runtime.submit(cancel)).delivered
 
-    @staticmethod
-    def cancel(run: RunState, error: Interrupted) -> None:
-        if run.cancel_error is None:
-            run.cancel_error = error
-        if run.driver is not None:
-            run.driver.cancel(error)
-
-    def _deliver_queued(self, session: SessionState, handle: object) -> None:
-        if session.queued_context and isinstance(handle, SupportsInject):
-            handle.inject(render_context(session.take_queued()))
+    async def _deliver_queued(self, session: SessionState) -> None:
+        """Context queued for the session (InjectContext between runs) reaches this run before its first request."""
+        if session.queued_context:
+            await self._runtime.submit(Inject(session.session_id, (render_context(session.take_queued()),)))
             self._registry.save(session)
 
     def _sink(self, session: SessionState, run: RunState) -> Sink:
@@ -192,7 +138,7 @@ class RunSupervisor:
         session.touch()
         final = session.log.append(lambda seq: _final_response(event, status, seq=seq, run=number))
         run.final_seq = final.seq
-        run.driver, run.task, run.outcome = None, None, None  # a session keeps its runs' records, not the runs
+        run.task, run.outcome = None, None  # a session keeps its runs' records, not the runs
         self._registry.save(session)
 
 

@@ -47,8 +47,8 @@ from tau.config.telemetry import load_telemetry
 from tau.errors import ConfigError
 from tau.rpc._gen.runtime_connect import RuntimeServiceASGIApplication
 from tau.rpc.auth import BearerAuth, load_token, require_token_off_loopback
-from tau.rpc.launch import ModelFactory
 from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
+from tau.runtime.engine import ModelFactory
 from tau.sessions import FileSessionStore, default_state_dir
 from tau.telemetry.asgi import telemetry_routes
 from tau.viewer.web import with_viewer

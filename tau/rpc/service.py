@@ -1,11 +1,13 @@
 """`RuntimeServiceImpl`: the `tau.runtime.v1.RuntimeService` implementation behind `tau serve`.
 
-Owns the mapping from RPCs to sessions and runs; the runtime does the work. A run's life from start to final event
-is `rpc.runs.RunSupervisor`'s; checking Respond's answers and building their continuation is `rpc.respond`'s.
+Owns the mapping from RPCs to sessions and runs; the runtime (`tau.runtime.Runtime`, one per service) does the work:
+each RPC that acts becomes one runtime operation (Run -> `Start` or `Continue`, Respond -> `Answer` or `ReviewPlan`,
+ForkSession -> `Fork(run=False)`, InjectContext -> `Inject`, CancelRun -> `Cancel`). A run's life from start to final
+event is `rpc.runs.RunSupervisor`'s; checking Respond's answers and building their operation is `rpc.respond`'s.
 Contract:
 - `CreateSession` resolves and validates the job once (`rpc.jobs`); nothing runs yet.
-- `Run` starts the run as a server-side task (through `launch.launch_with_runtime`, i.e. `tau.runtime.prepare_run`,
-  the same code as `tau run`) whose event sink appends mapped events to the session's bounded log; the RPC stream
+- `Run` starts the run as a server-side task (the runtime's `Start`/`Continue`, the same code as `tau run`) whose
+  event sink appends mapped events to the session's bounded log; the RPC stream
   only follows that log, so a client that drops does not stop the run and can reattach with `StreamEvents` (or by
   retrying `Run` with the same idempotency key). A run's events are: Status(RUNNING), tau's events, then — if it
   failed (neither completed nor suspended) — Error, then Status(outcome) and Final, always last (also when the runtime
@@ -15,20 +17,20 @@ Contract:
 - Providers: every run's models come from the service's `ProviderPool` (one provider and HTTP client per model
   configuration, shared by the runs and closed by `aclose`), not one per run.
 - One run per session at a time: a second `Run` while one is in progress is FAILED_PRECONDITION.
-- `CancelRun` asks the driver to stop (`driver.cancel(Interrupted(...))`); the run still ends with its final event.
-- `InjectContext` hands entries to the running run if its driver `SupportsInject`, else queues them for the next run.
-- A session's first run begins it in the store; later runs continue it (`Continuation`), so they see its history.
+- `CancelRun` asks the runtime to stop the run (`Cancel`); the run still ends with its final event.
+- `InjectContext` hands entries to the running run (`Inject`), else queues them for the next run.
+- A session's first run begins it in the store (`Start`); later runs continue it (`Continue`), so they see its history.
 - Suspension: a run that suspends (an `ask` under `on_ask: suspend`, the RPC default) streams one
   permission_request / clarification_request per pending call before its final event and leaves the session
   AWAITING_APPROVAL / AWAITING_INPUT (AWAITING_PLAN_APPROVAL for a plan) with the requests in `Session.pending`.
   `Respond` answers one request (request_id = the call id); once every pending request has an answer the session
-  continues as a new run (`Continuation(prompt=None, answers=...)`) whose events go to the session's log like a
+  continues as a new run (`Answer`, or `ReviewPlan` for a plan) whose events go to the session's log like a
   Run's (follow them with StreamEvents). A Run on a session with pending requests is FAILED_PRECONDITION. A plan
   (plan mode) is one request (`plan-<run number>`, unique in the session): approving it continues in execution mode,
   rejecting it in plan mode with the feedback, as `tau plan approve|reject` do; the session keeps that mode for later
   runs. An answer to a request of an earlier run (answered already, or an earlier plan) is FAILED_PRECONDITION.
 - `ForkSession` forks the store at a snapshot of the session's chain (default: its head) into a new session with
-  the same job; the fork carries the snapshot's pending calls. It needs a `FileSessionStore` (`state_dir`).
+  the same job; the fork carries the snapshot's pending calls. It needs a persistent store (`state_dir`).
 - Malformed requests fail with Connect codes and one-line messages: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
   FAILED_PRECONDITION, RESOURCE_EXHAUSTED (oversized prompt or context, too many sessions), OUT_OF_RANGE (events
   dropped from the bounded log), UNIMPLEMENTED (ForkSession without a file store), UNAVAILABLE (draining).
@@ -66,18 +68,12 @@ from tau.rpc.events import (
 )
 from tau.rpc.jobs import SessionJob, build_session_job, context_blocks, render_context, restore_session_job
 from tau.rpc.journal import ServeJournal, Stored, report
-from tau.rpc.launch import (
-    Launcher,
-    ModelFactory,
-    SupportsInject,
-    launch_with_runtime,
-    pending_requests,
-)
 from tau.rpc.registry import LogGap, RunState, SessionRegistry, SessionState, catch_up
-from tau.rpc.respond import answered_before, continuation_of, record_answer
-from tau.rpc.runs import RunSupervisor, failure_event
-from tau.runtime import Continuation
-from tau.sessions import FileSessionStore, InMemorySessionStore, SessionStore
+from tau.rpc.respond import answered_before, operation_of, record_answer
+from tau.rpc.runs import RunSupervisor
+from tau.runtime import Continue, Engine, Fork, Forked, Inject, NotSupported, Runtime, Start, failure_event
+from tau.runtime.engine import ModelFactory
+from tau.sessions import FileSessionStore, InMemorySessionStore, SessionNotFoundError, SessionStore
 
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -102,10 +98,11 @@ def _status_name(status: pb.SessionStatus) -> str:
 
 class RuntimeServiceImpl(RuntimeService):
     """Sessions in memory, runs through the runtime. `env`/`cwd` stand for the server's environment and default
-    workspace (config layering reads them); `model_factory` replaces models (tests); `launcher` replaces the runtime
-    seam; `store` is where runs commit their snapshots; without one, `state_dir` opens a `FileSessionStore` there,
-    else snapshots stay in memory (and ForkSession is UNIMPLEMENTED). With a `FileSessionStore`, sessions are also
-    journaled under `<store>/serve` (`rpc.journal`) and brought back when a server starts on that store."""
+    workspace (config layering reads them); `model_factory` replaces models (tests); `engine` replaces the runtime's
+    engine (default: `InlineEngine`); `store` is where runs commit their snapshots; without one, `state_dir` opens
+    a `FileSessionStore` there, else snapshots stay in memory (and ForkSession is UNIMPLEMENTED). With a
+    `FileSessionStore`, sessions are also journaled under `<store>/serve` (`rpc.journal`) and brought back when a
+    server starts on that store."""
 
     def __init__(
         self,
@@ -116,7 +113,7 @@ class RuntimeServiceImpl(RuntimeService):
         model_factory: ModelFactory | None = None,
         store: SessionStore | None = None,
         state_dir: Path | None = None,
-        launcher: Launcher = launch_with_runtime,
+        engine: Engine | None = None,
         limits: ServiceLimits | None = None,
         providers: ProviderPool | None = None,
     ) -> None:
@@ -124,24 +121,24 @@ class RuntimeServiceImpl(RuntimeService):
         self.providers = providers or ProviderPool()
         self._cwd = cwd
         self._presets_dir = presets_dir
-        self._model_factory = model_factory
         if store is None:
             store = FileSessionStore(state_dir) if state_dir is not None else InMemorySessionStore()
         self._store = store
-        self._launcher = launcher
         self.limits = limits or ServiceLimits()
+        self.runtime = Runtime(
+            store,
+            engine=engine,
+            env=self._env,
+            cwd=cwd,
+            model_factory=model_factory,
+            providers=self.providers,
+            close_timeout=self.limits.close_timeout,
+        )
         journal = ServeJournal(store.root / "serve") if isinstance(store, FileSessionStore) else None
         self._registry = SessionRegistry(
             max_sessions=self.limits.max_sessions, log_capacity=self.limits.event_log_capacity, journal=journal
         )
-        self._runs = RunSupervisor(
-            self._registry,
-            store=store,
-            launcher=launcher,
-            model_factory=model_factory,
-            providers=self.providers,
-            limits=self.limits,
-        )
+        self._runs = RunSupervisor(self._registry, runtime=self.runtime)
         self._draining = False
         self.restored = self._restore(journal) if journal is not None else 0  # sessions an earlier server left
 
@@ -244,8 +241,7 @@ class RuntimeServiceImpl(RuntimeService):
     ) -> pb.ForkSessionResponse:
         self._refuse_when_draining()
         source = self._session(request.session_id)
-        store = self._store
-        if not isinstance(store, FileSessionStore):
+        if not self.runtime.persistent:
             problem = "ForkSession needs a persistent session store (tau serve --state-dir)"
             raise ConnectError(Code.UNIMPLEMENTED, problem)
         if not source.begun:
@@ -253,37 +249,23 @@ class RuntimeServiceImpl(RuntimeService):
                 Code.FAILED_PRECONDITION, f"session {source.session_id!r} has no snapshots yet: Run it first"
             )
         new_id = self._new_session_id(request.new_session_id)
-        snapshot_id = await self._fork_point(store, source, request.snapshot_id.strip())
         try:
             state = self._registry.add(new_id, source.job, labels=dict(source.labels), parent=source.session_id)
         except OverflowError as error:
             raise ConnectError(Code.RESOURCE_EXHAUSTED, str(error)) from None
+        fork = Fork(source.session_id, new_id, at=request.snapshot_id.strip() or None, run=False)
         try:
-            root = await store.fork(snapshot_id, new_id)
-            pending = await store.pending(new_id)
+            forked = await self.runtime.submit(fork)
         except TauError as error:
             self._registry.remove(new_id)
-            code = Code.ALREADY_EXISTS if isinstance(error, ConfigError) else Code.UNAVAILABLE
-            raise ConnectError(code, f"cannot fork: {error.message}") from None
-        state.begun, state.head_snapshot_id = True, root
-        if pending is not None:
-            state.pending = {event.call_id: pending_of(event) for event in pending_requests(pending)}
+            raise ConnectError(*_fork_failure(error)) from None
+        assert isinstance(forked, Forked)  # a fork that does not run
+        state.begun, state.head_snapshot_id = True, forked.snapshot_id
+        if forked.requests:
+            state.pending = {event.call_id: pending_of(event) for event in forked.requests}
             state.status = awaiting_status(state.pending.values())
         self._registry.save(state)
         return pb.ForkSessionResponse(session_id=new_id, session=state.to_message())
-
-    @staticmethod
-    async def _fork_point(store: FileSessionStore, session: SessionState, wanted: str) -> str:
-        """The snapshot to fork: the session's head, or the one of its chain `wanted` names (id or prefix)."""
-        head = store.head(session.session_id)
-        if not wanted:
-            return head
-        chain = [snapshot_id for snapshot_id, _ in await asyncio.to_thread(store.chain, head)]
-        matches = [snapshot_id for snapshot_id in chain if snapshot_id.startswith(wanted)]
-        if wanted in chain or (len(wanted) >= 4 and len(matches) == 1):
-            return wanted if wanted in chain else matches[0]
-        problem = "is ambiguous in" if len(matches) > 1 else "is not a snapshot of"
-        raise ConnectError(Code.NOT_FOUND, f"snapshot {wanted!r} {problem} session {session.session_id!r}")
 
     # -- runs ----------------------------------------------------------------------------------------------------
 
@@ -316,11 +298,10 @@ class RuntimeServiceImpl(RuntimeService):
         self, request: pb.CancelRunRequest, ctx: RequestContext[pb.CancelRunRequest, pb.CancelRunResponse], /
     ) -> pb.CancelRunResponse:
         session = self._session(request.session_id)
-        run = session.current
-        if run is None:
+        if session.current is None:
             return pb.CancelRunResponse(cancelled=False, status=session.status)
         reason = request.reason.strip() or "no reason given"
-        self._runs.cancel(run, Interrupted(f"run cancelled by CancelRun: {reason}"))
+        await self._runs.cancel(session, f"run cancelled by CancelRun: {reason}")
         return pb.CancelRunResponse(cancelled=True, status=session.status)
 
     async def inject_context(
@@ -337,11 +318,10 @@ class RuntimeServiceImpl(RuntimeService):
             blocks = context_blocks(request.entries)
         except ConfigError as error:
             raise ConnectError(Code.INVALID_ARGUMENT, str(error)) from None
-        current = session.current
-        driver = current.driver if current is not None and current.outcome is None else None  # None once it ended
-        if isinstance(driver, SupportsInject):
-            driver.inject(render_context(blocks))
-            return pb.InjectContextResponse(delivered=True, queued=len(session.queued_context))
+        if session.current is not None:
+            injected = await self.runtime.submit(Inject(session.session_id, (render_context(blocks),)))
+            if injected.delivered:
+                return pb.InjectContextResponse(delivered=True, queued=len(session.queued_context))
         session.queued_context.extend(blocks)
         session.touch()
         self._registry.save(session)
@@ -384,11 +364,10 @@ class RuntimeServiceImpl(RuntimeService):
             session.status = awaiting_status(open_requests)
             self._registry.save(session)
             return pb.RespondResponse(status=session.status)
-        continuation = continuation_of(session)
+        op = operation_of(session)
         session.consumed = dict(session.given)
-        previous = session.runs[-1].prompt if session.runs else ""
-        job = session.job.for_run(previous, session_id=session.session_id)
-        self._runs.launch(session, job, continuation, key="", detail="continuing with the answers")
+        prompt = op.job.prompt if op.job is not None else ""
+        self._runs.launch(session, op, prompt=prompt, key="", detail="continuing with the answers")
         return pb.RespondResponse(status=session.status)
 
     # -- shutdown ------------------------------------------------------------------------------------------------
@@ -398,7 +377,7 @@ class RuntimeServiceImpl(RuntimeService):
         self._draining = True
         for session in self._registry.all():
             if session.current is not None:
-                self._runs.cancel(session.current, Interrupted("server shutting down", signal_name="SIGTERM"))
+                await self._runs.cancel(session, "server shutting down", signal="SIGTERM")
         tasks = list(self._runs.tasks)
         if tasks:
             await asyncio.wait(tasks, timeout=self.limits.drain_timeout if timeout is None else timeout)
@@ -426,7 +405,7 @@ class RuntimeServiceImpl(RuntimeService):
             raise ConnectError(Code.INVALID_ARGUMENT, f"invalid session_id {session_id!r}: use letters, digits, . _ -")
         if session_id in self._registry:
             raise ConnectError(Code.ALREADY_EXISTS, f"session {session_id!r} already exists")
-        if isinstance(self._store, FileSessionStore) and self._store.refs.read(session_id) is not None:
+        if self.runtime.session_exists(session_id):
             raise ConnectError(Code.ALREADY_EXISTS, f"session {session_id!r} already exists in the session store")
         return session_id
 
@@ -473,5 +452,16 @@ class RuntimeServiceImpl(RuntimeService):
             raise ConnectError(Code.INVALID_ARGUMENT, "prompt is empty and the session's job has no prompt")
         session.consumed = {}  # a new prompt: earlier answers can no longer be repeated
         job = session.job.for_run(request.prompt, session_id=session.session_id, queued=session.take_queued())
-        continuation = Continuation(prompt=job.prompt) if session.begun else None
-        return self._runs.launch(session, job, continuation, key=request.idempotency_key, detail="")
+        op = Continue(session.session_id, job.prompt, job=job) if session.begun else Start(job, session.session_id)
+        return self._runs.launch(session, op, prompt=job.prompt, key=request.idempotency_key, detail="")
+
+
+def _fork_failure(error: TauError) -> tuple[Code, str]:
+    """The Connect error of a fork the runtime refused: no such snapshot, an id in use, or a store failure."""
+    if isinstance(error, SessionNotFoundError):
+        return Code.NOT_FOUND, error.message
+    if isinstance(error, NotSupported):
+        return Code.UNIMPLEMENTED, error.message
+    if isinstance(error, ConfigError):
+        return Code.ALREADY_EXISTS, f"cannot fork: {error.message}"
+    return Code.UNAVAILABLE, f"cannot fork: {error.message}"

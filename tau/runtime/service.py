@@ -137,6 +137,16 @@ class Runtime:
         control = self._controls.get(session_id)
         return control is not None and control.running
 
+    @property
+    def persistent(self) -> bool:
+        """The store keeps sessions this runtime can show, continue from their stored jobs, and fork."""
+        return isinstance(self.store, FileSessionStore)
+
+    def session_exists(self, session_id: str) -> bool:
+        """`session_id` names a session of a persistent store (False for stores that cannot tell)."""
+        store = self.store
+        return isinstance(store, FileSessionStore) and store.refs.read(session_id) is not None
+
     def _claim(self, session_id: str, control: RunControl | None) -> RunControl:
         current = self._controls.get(session_id)
         if control is None:
@@ -145,6 +155,11 @@ class Runtime:
             raise ConfigError(f"session {session_id} is already running in this process", source="session")
         self._controls[session_id] = control
         return control
+
+    def _unreserve(self, session_id: str | None) -> None:
+        control = self._controls.get(session_id or "")
+        if control is not None and not control.running:
+            self._release(session_id or "", control)
 
     def _release(self, session_id: str, control: RunControl) -> None:
         control.finish()
@@ -205,7 +220,11 @@ class Runtime:
                 return Delivered(op.session, False)
             target.cancel(Interrupted(op.reason or "run cancelled", signal_name=op.signal))
             return Delivered(op.session, True)
-        prepared = await self.prepare(op, report=report)
+        try:
+            prepared = await self.prepare(op, report=report)
+        except BaseException:
+            self._unreserve(_session_of(op))  # a cancel kept for a run that never started must not stop the next
+            raise
         if isinstance(prepared, Forked):
             return prepared
         return await self.execute(prepared, sinks=sinks, control=control, interactive=interactive)
@@ -252,9 +271,9 @@ class Runtime:
 
     def _start(self, op: Start) -> PreparedRun:
         session_id = op.session_id or op.job.session_id or str(uuid.uuid4())
-        store = self.store
-        if isinstance(store, FileSessionStore) and store.refs.read(session_id) is not None:
-            raise ConfigError(f"session {session_id!r} already exists in {store.root}", source="--session-id")
+        if self.session_exists(session_id):
+            root = getattr(self.store, "root", "the session store")
+            raise ConfigError(f"session {session_id!r} already exists in {root}", source="--session-id")
         return PreparedRun(op.job, session_id)
 
     async def _continue(
@@ -316,11 +335,15 @@ class Runtime:
             return None
         if at:
             name = await asyncio.to_thread(store.snapshot_in, name, at)
-        shown = await store.show(name)
-        resolved = shown.resolved
-        return _View(
-            resolved.kind, resolved.snapshot_id, resolved.session_id, shown.snapshot.status, shown.pending, shown.config
-        )
+        resolved = await asyncio.to_thread(store.resolve, name)
+        if resolved.kind == "snapshot" or resolved.session_id is None:
+            shown = await store.show(resolved.snapshot_id)  # a snapshot's pending calls: only `show` reads them
+            status, pending, config = shown.snapshot.status, shown.pending, shown.config
+        else:
+            snap = await asyncio.to_thread(store.snapshot, resolved.snapshot_id)
+            pending = await store.pending(resolved.session_id)
+            status, config = snap.status, await asyncio.to_thread(store.config, snap.config)
+        return _View(resolved.kind, resolved.snapshot_id, resolved.session_id, status, pending, config)
 
     def _file_store(self, what: str) -> FileSessionStore:
         store = self.store
@@ -338,3 +361,12 @@ class Runtime:
 def _fork_point(store: FileSessionStore, session_id: str, at: str | None) -> str:
     """The snapshot a fork of `session_id` starts from: its head, or the snapshot of its chain `at` names."""
     return store.snapshot_in(session_id, at) if at else store.head(session_id)
+
+
+def _session_of(op: RunOperation) -> str | None:
+    """The session a run operation's run will have, when the operation names it."""
+    if isinstance(op, Start):
+        return op.session_id or op.job.session_id
+    if isinstance(op, Fork):
+        return op.new_session_id
+    return op.session

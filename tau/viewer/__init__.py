@@ -5,7 +5,7 @@ between snapshots, the fork tree, a running session live, and its pending approv
 - `api`: the data, read from the `FileSessionStore` (`load_sessions`, `load_document`, `load_diff`);
 - `document`, `messages`, `tree`: how a session becomes the page's JSON document;
 - `page`: the static assets (`static/`: plain HTML, CSS and JavaScript, no build step) and `export_html`, the one
-  self-contained file `tau sessions view ID -o FILE.html` writes;
+  self-contained file `tau sessions view ID FILE.html` writes;
 - `web`: the ASGI routes `tau serve` mounts at `/` and `/ui/` (`with_viewer`).
 
 Layer: above the runtime (it reads subagent links through `tau.runtime.subagents`), below `tau.rpc` and `tau.cli`,

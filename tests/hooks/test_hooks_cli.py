@@ -25,7 +25,7 @@ def test_hooks_test_prints_the_combined_decision(project: Path, script: ScriptMa
     )
     payload = tmp_path / "payload.json"
     payload.write_text(json.dumps({"tool_name": "Bash", "tool_input": {"command": "rm -rf /"}, "tool_use_id": "t1"}))
-    args = ["test", "PreToolUse", "--input", str(payload), "--project-dir", str(project), "--trust-workspace"]
+    args = ["test", "PreToolUse", "--input", str(payload), "--cwd", str(project), "--trust-workspace"]
     result = CliRunner().invoke(hooks, args)
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
@@ -39,7 +39,7 @@ def test_hooks_test_reads_stdin_and_respects_matchers(project: Path, script: Scr
     cmd = script("ctx.sh", 'echo "remember the changelog"\n')
     settings(project, {"hooks": {"SessionStart": [{"matcher": "startup", "hooks": [{"command": cmd}]}]}})
     runner = CliRunner()
-    args = ["test", "SessionStart", "--input", "-", "--project-dir", str(project), "--trust-workspace"]
+    args = ["test", "SessionStart", "--input", "-", "--cwd", str(project), "--trust-workspace"]
     hit = json.loads(runner.invoke(hooks, args, input='{"source": "startup"}').output)
     miss = json.loads(runner.invoke(hooks, args, input='{"source": "resume"}').output)
     assert hit["additional_context"] == ["remember the changelog"] and hit["decision"] is None
@@ -49,10 +49,10 @@ def test_hooks_test_reads_stdin_and_respects_matchers(project: Path, script: Scr
 def test_hooks_test_bad_input_is_a_config_error(project: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")
-    result = CliRunner().invoke(hooks, ["test", "Stop", "--input", str(bad), "--project-dir", str(project)])
+    result = CliRunner().invoke(hooks, ["test", "Stop", "--input", str(bad), "--cwd", str(project)])
     assert result.exit_code != 0
     assert "the payload must be a JSON object" in str(result.exception)
-    unknown = CliRunner().invoke(hooks, ["test", "Nope", "--input", str(bad), "--project-dir", str(project)])
+    unknown = CliRunner().invoke(hooks, ["test", "Nope", "--input", str(bad), "--cwd", str(project)])
     assert "unknown hook event 'Nope'" in str(unknown.exception)
 
 
@@ -64,16 +64,16 @@ def test_hooks_ls_lists_handlers_with_their_source(project: Path) -> None:
         ".claude/settings.json",
     )
     runner = CliRunner()
-    plain = runner.invoke(hooks, ["ls", "--json", "--no-compat", "--project-dir", str(project), "--trust-workspace"])
+    plain = runner.invoke(hooks, ["ls", "--json", "--no-compat", "--cwd", str(project), "--trust-workspace"])
     stop = {"event": "Stop", "matcher": None, "command": "./stop.sh", "timeout": 5.0, "if": None}
     assert json.loads(plain.stdout) == [{**stop, "source": str(tau_file), "active": True}]
-    untrusted = runner.invoke(hooks, ["ls", "--project-dir", str(project)])
+    untrusted = runner.invoke(hooks, ["ls", "--cwd", str(project)])
     assert untrusted.stdout.splitlines() == [
         f"PreToolUse\tBash\t./g.sh if Bash(rm *)\t({claude_file})\t[skipped: untrusted workspace]",
         f"Stop\t*\t./stop.sh\t({tau_file})\t[skipped: untrusted workspace]",
     ]
     assert "untrusted workspace" in untrusted.stderr
-    trusted = runner.invoke(hooks, ["ls", "--project-dir", str(project), "--trust-workspace"])
+    trusted = runner.invoke(hooks, ["ls", "--cwd", str(project), "--trust-workspace"])
     assert trusted.stdout.splitlines() == [
         f"PreToolUse\tBash\t./g.sh if Bash(rm *)\t({claude_file})",
         f"Stop\t*\t./stop.sh\t({tau_file})",

@@ -202,7 +202,7 @@ def test_tau_hooks_setup_runs_setup_hooks_with_settings_env(project: Path, scrip
     failing = script("fail.sh", "echo broken >&2; exit 1\n")
     settings(project, {"Setup": [*handler(ok, "init"), *handler(failing, "maintenance")]}, env={"CACHE_DIR": "/c"})
     runner = CliRunner()
-    args = ["setup", "--project-dir", str(project)]
+    args = ["setup", "--cwd", str(project)]
     untrusted = runner.invoke(hooks_cli, args, env={"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": ""})
     assert untrusted.exit_code == 0 and json.loads(untrusted.stdout)["hooks"] == []
     assert "untrusted workspace" in untrusted.stderr and not marker.exists()

@@ -16,9 +16,9 @@ from pydantic_ai.models import Model
 from tau.config import JobSpec
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
-from tau.rpc.launch import Launcher, launch_with_runtime
 from tau.rpc.server import RuntimeServer
 from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
+from tau.runtime import Engine
 from tau.testing import ScriptedModel, scripted_model
 from tau.testing.scripted import ScriptStep
 
@@ -91,7 +91,7 @@ def start_server(
     token: str | None = TOKEN,
     limits: ServiceLimits | None = None,
     presets_dir: Path | None = None,
-    launcher: Launcher | None = None,
+    engine: Engine | None = None,
     state_dir: Path | None = None,
 ) -> tuple[Served, threading.Thread]:
     service = RuntimeServiceImpl(
@@ -101,7 +101,7 @@ def start_server(
         model_factory=model_factory,
         limits=limits,
         state_dir=state_dir,
-        launcher=launcher or launch_with_runtime,
+        engine=engine,
     )
     server = RuntimeServer(service, host="127.0.0.1", port=0, token=token)
     thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True, name="tau-serve-test")

@@ -1,58 +1,56 @@
-"""The runtime seam: a launcher whose run `SupportsInject` gets InjectContext entries while it runs, and a launcher
-that fails still ends the run with Error, Status and Final."""
+"""The engine seam under the RPC service: an engine whose run takes InjectContext entries while it runs (through its
+`RunControl`), and an engine that cannot start a run still ends it with Error, Status and Final."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rpc_helpers import Served
 
-from tau.config import JobSpec
 from tau.errors import PreflightError, RunError
 from tau.protocol import MessageDelta, RunCompleted
 from tau.rpc._gen import runtime_pb2 as pb
-from tau.rpc.launch import RunHandle, Sink
-from tau.sessions import SessionStore
+from tau.runtime import PreparedRun, RunControl
+from tau.runtime.engine import Sink
 
 
 class EchoInjected:
     """A run that waits for one injected text, streams it back, and completes."""
 
-    def __init__(self, job: JobSpec, sink: Sink) -> None:
-        self.job, self.sink = job, sink
+    def __init__(self) -> None:
         self.injected: asyncio.Queue[str] = asyncio.Queue()
 
     def inject(self, text: str) -> None:
         self.injected.put_nowait(text)
 
-    async def run(self) -> RunCompleted:
-        self.sink(MessageDelta(text="waiting"))
-        text = await asyncio.wait_for(self.injected.get(), 10)
-        self.sink(MessageDelta(text=text))
-        done = RunCompleted(
-            status="completed", terminal_reason="completed", exit_code=0, session_id=self.job.session_id or ""
-        )
-        self.sink(done)
-        return done
-
     def cancel(self, error: RunError) -> None:
         raise AssertionError("not cancelled in this test")
 
-    async def close(self) -> None:
-        return None
+
+class EchoEngine:
+    async def execute(self, run: PreparedRun, sinks: Sequence[Sink], control: RunControl) -> RunCompleted:
+        handle = EchoInjected()
+        control.attach(handle)
+
+        def emit(event: object) -> None:
+            for sink in sinks:
+                sink(event)  # type: ignore[arg-type]
+
+        emit(MessageDelta(text="waiting"))
+        emit(MessageDelta(text=await asyncio.wait_for(handle.injected.get(), 10)))
+        done = RunCompleted(status="completed", terminal_reason="completed", exit_code=0, session_id=run.session_id)
+        emit(done)
+        return done
 
 
-async def echo_launcher(job: JobSpec, sink: Sink, model: object, store: SessionStore, _: object) -> RunHandle:
-    return EchoInjected(job, sink)
+class FailingEngine:
+    async def execute(self, run: PreparedRun, sinks: Sequence[Sink], control: RunControl) -> RunCompleted:
+        raise PreflightError("required MCP server 'db' failed to start")
 
 
-async def failing_launcher(job: JobSpec, sink: Sink, model: object, store: SessionStore, _: object) -> RunHandle:
-    raise PreflightError("required MCP server 'db' failed to start")
-
-
-def test_inject_context_reaches_a_running_run_that_supports_it(serve: Callable[..., Served]) -> None:
-    served = serve(launcher=echo_launcher)
+def test_inject_context_reaches_a_running_run(serve: Callable[..., Served]) -> None:
+    served = serve(engine=EchoEngine())
     with served.client() as client:
         session_id = served.create(client)
         stream = client.run(pb.RunRequest(session_id=session_id, prompt="go"), headers=served.headers)
@@ -66,10 +64,14 @@ def test_inject_context_reaches_a_running_run_that_supports_it(serve: Callable[.
         events += list(stream)
         assert events[2].token.text == '<context key="ci" content_type="text/plain">\nbuild 42 is green\n</context>'
         assert events[-1].final.status == "completed"
+        again = client.inject_context(
+            pb.InjectContextRequest(session_id=session_id, entries=[entry]), headers=served.headers
+        )
+        assert (again.delivered, again.queued) == (False, 1)  # the run ended: queued for the next one
 
 
 def test_a_run_that_cannot_start_still_ends_with_error_status_and_final(serve: Callable[..., Served]) -> None:
-    served = serve(launcher=failing_launcher)
+    served = serve(engine=FailingEngine())
     with served.client() as client:
         session_id = served.create(client)
         events = list(client.run(pb.RunRequest(session_id=session_id, prompt="go"), headers=served.headers))

@@ -90,7 +90,7 @@ def test_resume_appends_and_fork_from_a_middle_snapshot(box: Box) -> None:
 def test_export_import_resume_elsewhere(box: Box, tmp_path: Path) -> None:
     assert box.tau("run", "-p", "Ship me.", "-m", "test:x", "--session-id", "ci").returncode == 0
     bundle = tmp_path / "bundle.tar.gz"
-    assert box.tau("sessions", "export", "ci", "-o", str(bundle)).returncode == 0
+    assert box.tau("sessions", "export", "ci", str(bundle)).returncode == 0
     other = str(tmp_path / "laptop-state")
     imported = box.tau("sessions", "import", str(bundle), "--state-dir", other)
     assert imported.returncode == 0 and "imported ci" in imported.stdout
