@@ -1,34 +1,35 @@
-"""One watched job, run exactly as `tau run FILE` runs it: `tau.config.load_job` + `tau.runtime.prepare_run`.
+"""One watched job, run exactly as `tau run FILE` runs it: `tau.config.load_job`, then a `Start` submitted to the
+runtime (`tau.runtime.Runtime`, one per runner).
 
 `JobRunner.load(path)` resolves the job file where it was dropped (so relative paths in its frontmatter — `cwd`,
 `output.schema`, a `replay:` cassette — resolve against the inbox, as with `tau run DIR/job.md`), with the watcher's
 flags, environment and working directory standing in for `tau run`'s. `JobRunner.run(job, events, control)` runs it
 headless (no TTY asker), writing every event as a `stream-json` line to `events` as it happens, and returns the
-terminal `RunCompleted` — always: a run that cannot start (ConfigError, PreflightError from `prepare_run`) or dies
-unexpectedly gets a synthesized terminal event, also appended to the log, so every event log ends with one.
-`RunControl` is how the watcher cancels a run, also one still being prepared.
+terminal `RunCompleted` — always: a run that cannot start (ConfigError, PreflightError) or dies unexpectedly gets a
+terminal event made by `tau.runtime.failure_event`, also appended to the log, so every event log ends with one.
+`RunControl` (the runtime's) is how the watcher cancels a run, also one still being prepared.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from tau.config import JobSpec, load_job
-from tau.errors import InternalError, Interrupted, RunError, TauError
+from tau.errors import InternalError, Interrupted, TauError
 from tau.protocol import Event, RunCompleted
-from tau.sessions import SessionStore
+from tau.runtime import RunControl, Runtime, Start, failure_event
+from tau.runtime.engine import ModelFactory
+from tau.sessions import InMemorySessionStore, SessionStore
 
-if TYPE_CHECKING:
-    from pydantic_ai.models import Model
+__all__ = ["JobRunner", "RunControl", "event_line", "failure_event", "full_result"]
 
-    from tau.runtime import RunDriver
-
-ModelFactory = Callable[[JobSpec], "Model | None"]
 ResultObject = Callable[[RunCompleted], dict[str, Any]]
 
 
@@ -40,38 +41,6 @@ def full_result(event: RunCompleted) -> dict[str, Any]:
 def event_line(event: Event) -> str:
     """One `--output stream-json` line (with its newline)."""
     return json.dumps(event.model_dump(mode="json"), ensure_ascii=False, default=str) + "\n"
-
-
-def failure_event(error: TauError, session_id: str = "") -> RunCompleted:
-    """The terminal event of a job that could not start or finish by itself."""
-    return RunCompleted(
-        status="failed",
-        terminal_reason=error.reason,
-        exit_code=int(error.exit_code),
-        session_id=session_id,
-        error=error.message,
-        error_kind=type(error).__name__,
-        retryable=bool(getattr(error, "retryable", False)),
-    )
-
-
-@dataclass
-class RunControl:
-    """Cancellation of one job: before its driver exists the error is kept and applied as soon as it does."""
-
-    driver: RunDriver | None = None
-    cancel_error: RunError | None = None
-
-    def cancel(self, error: RunError) -> None:
-        if self.cancel_error is None:
-            self.cancel_error = error
-        if self.driver is not None:
-            self.driver.cancel(error)
-
-    def attach(self, driver: RunDriver) -> None:
-        self.driver = driver
-        if self.cancel_error is not None:
-            driver.cancel(self.cancel_error)
 
 
 @dataclass(frozen=True)
@@ -86,6 +55,12 @@ class JobRunner:
     model_factory: ModelFactory | None = None
     store: SessionStore | None = None
 
+    @cached_property
+    def runtime(self) -> Runtime:
+        """The runtime every job of this runner runs in."""
+        store = self.store if self.store is not None else InMemorySessionStore()
+        return Runtime(store, env=self.env, cwd=self.cwd, model_factory=self.model_factory)
+
     def load(self, path: Path) -> JobSpec:
         """Raises ConfigError (the job goes to failed/ with exit code 2)."""
         return load_job(job_path=str(path), flags=dict(self.flags), env=self.env, cwd=self.cwd)
@@ -99,40 +74,20 @@ class JobRunner:
         return completed
 
     async def _drive(self, job: JobSpec, sink: _LogSink, control: RunControl) -> RunCompleted:
-        from tau.runtime import prepare_run
-
         if control.cancel_error is not None:
             return failure_event(control.cancel_error, job.session_id or "")
-        driver = None
+        session_id = job.session_id or str(uuid.uuid4())
         try:
-            model = self.model_factory(job) if self.model_factory is not None else None
-            driver = await prepare_run(job, sinks=[sink], model=model, store=self.store)
-            control.attach(driver)
-            return await driver.run()
+            return await self.runtime.submit(Start(job, session_id), sinks=[sink], control=control)
         except asyncio.CancelledError:
             cut = control.cancel_error or Interrupted("job task cancelled", signal_name="SIGTERM")
-            sink.end(failure_event(cut, _session(driver, job)))
+            sink.end(failure_event(cut, session_id if sink.started else job.session_id or ""))
             raise
         except TauError as error:
-            return failure_event(error, _session(driver, job))
+            return failure_event(error, session_id if sink.started else job.session_id or "")
         except Exception as error:  # a bug: the job still ends with a terminal event
-            return failure_event(
-                InternalError(f"internal error: {type(error).__name__}: {error}"), _session(driver, job)
-            )
-        finally:
-            if driver is not None:
-                await _close(driver)
-
-
-def _session(driver: RunDriver | None, job: JobSpec) -> str:
-    return driver.session_id if driver is not None else (job.session_id or "")
-
-
-async def _close(driver: RunDriver) -> None:
-    try:
-        await driver.close()
-    except Exception:  # closing must not turn a finished run into a failed one
-        return
+            failed = InternalError(f"internal error: {type(error).__name__}: {error}")
+            return failure_event(failed, session_id if sink.started else job.session_id or "")
 
 
 class _LogSink:
@@ -140,11 +95,13 @@ class _LogSink:
 
     def __init__(self, out: IO[str]) -> None:
         self._out = out
+        self.started = False  # an event was written: the run began its session
         self.ended = False
 
     def __call__(self, event: Event) -> None:
         if self.ended:
             return
+        self.started = True
         self._out.write(event_line(event))
         self._out.flush()
         if isinstance(event, RunCompleted):
