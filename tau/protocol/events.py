@@ -164,7 +164,7 @@ class HookRan(_Event):
 
 class ApprovalRequested(_Event):
     """A suspended run waits on this call (`--on-ask suspend`): emitted once per pending call, before
-    `run.completed` (status `suspended`, exit 4). Answer with `tau resume SESSION --approve|--deny CALL` (kind
+    `run.completed` (status `suspended`, exit 4). Answer with `tau resume SESSION --approve|--deny-call CALL` (kind
     `approval`) or `--answer CALL=TEXT` (kind `question`)."""
 
     type: Literal["approval.requested"] = "approval.requested"

@@ -1,4 +1,4 @@
-"""Answers to a suspended run's pending deferred tool calls: `tau resume --approve/--deny/--answer` ->
+"""Answers to a suspended run's pending deferred tool calls: `tau resume --approve/--deny-call/--answer` ->
 pydantic-ai `DeferredToolResults`.
 
 Pending calls come in two kinds (pydantic-ai `DeferredToolRequests`): `approvals` (a permission `ask` the
@@ -38,23 +38,25 @@ class Answers:
         approvals = {call.tool_call_id for call in pending.approvals} if pending else set()
         questions = {call.tool_call_id for call in pending.calls} if pending else set()
         if self and pending is None:
-            raise ConfigError(f"session {session} has no pending calls to answer", field="--approve/--deny/--answer")
+            raise ConfigError(
+                f"session {session} has no pending calls to answer", field="--approve/--deny-call/--answer"
+            )
         for flag, ids, wanted, other in (
             ("--approve", self.approve, approvals, questions),
-            ("--deny", tuple(self.deny), approvals, questions),
+            ("--deny-call", tuple(self.deny), approvals, questions),
             ("--answer", tuple(self.answer), questions, approvals),
         ):
             for call_id in ids:
                 if call_id in wanted:
                     continue
                 if call_id in other:
-                    hint = "answer it with --answer CALL=TEXT" if flag != "--answer" else "use --approve or --deny"
+                    hint = "answer it with --answer CALL=TEXT" if flag != "--answer" else "use --approve or --deny-call"
                     raise ConfigError(f"call {call_id} is not an approval request here; {hint}", field=flag)
                 known = ", ".join(sorted(approvals | questions)) or "none"
                 raise ConfigError(f"no pending call {call_id!r} in session {session} (pending: {known})", field=flag)
         both = set(self.approve) & set(self.deny)
         if both:
-            raise ConfigError(f"call {sorted(both)[0]} is both approved and denied", field="--deny")
+            raise ConfigError(f"call {sorted(both)[0]} is both approved and denied", field="--deny-call")
 
     def results(self, pending: DeferredToolRequests, messages: Mapping[str, str]) -> DeferredToolResults:
         """The `DeferredToolResults` for `pending` (call `check` first). `messages` maps a denied call id to the

@@ -355,7 +355,7 @@ class RunDriver:
             raise ConfigError(
                 f"calls still pending: {', '.join(open_ids)} (answer every pending call, or resume without answers "
                 "to have the permission policy decide them)",
-                field="--approve/--deny/--answer",
+                field="--approve/--deny-call/--answer",
             )
         return None, pending
 

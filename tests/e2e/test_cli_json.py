@@ -123,6 +123,8 @@ def test_show_pending_then_resume_with_deny_call(sandbox: Sandbox) -> None:
     # pending and the run suspends again (exit 4), pointing at the new flag. Nothing is run or approved.
     old = run_tau("resume", "q", "--deny", call_id, "-m", "test:x", sandbox=sandbox)
     assert old.returncode == 4 and f"waiting on approval {call_id}" in old.stderr and "--deny-call" in old.stderr
+    unknown = run_tau("resume", "q", "--deny-call", "call_nosuch", "-m", "test:x", sandbox=sandbox)
+    assert unknown.returncode == 2 and unknown.stderr.startswith("tau: --deny-call") and call_id in unknown.stderr
     resumed = run_tau(
         "resume", "q", "--deny-call", f"{call_id}=not today", "-m", "test:x", "-o", "json", sandbox=sandbox
     )
