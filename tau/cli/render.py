@@ -1,9 +1,12 @@
 """Renderers: event sinks that turn tau's event stream into the four output formats. They only render.
 
-- `text`: the final answer on stdout; progress on stderr (a live, rewritten status line on a TTY, plain lines
-  otherwise; nothing with `quiet`). A suspended run says on stderr what it waits for and the command that continues
-  it (`tau plan approve ID` after a plan — the plan itself goes to stdout —, `tau resume ID --answer CALL=TEXT`
-  for a question, `tau resume ID --approve CALL` for an approval), quiet or not.
+- `text`: the final answer on stdout; progress on stderr (`tau.cli.progress`: a live status line and one line per
+  tool call on a TTY, timestamped lines otherwise, a summary line at the end; nothing with `quiet`). A suspended
+  run says on stderr what it waits for and the command that continues it (`tau plan approve ID` after a plan — the
+  plan itself goes to stdout —, `tau resume ID --answer CALL=TEXT` for a question, `tau resume ID --approve CALL`
+  for an approval), quiet or not.
+- `json`, `stream-json`, `claude-stream-json` on a terminal (stderr a TTY, not `quiet`): the same live status line
+  beside them (`WithProgress`); in scripts and CI their stderr stays empty.
 - `json`: one object on stdout when the run ends (the `RunCompleted` fields a script needs).
 - `stream-json`: every tau event, one JSON object per line, flushed per line.
 - `claude-stream-json`: Claude Code's headless `stream-json` shape (system/init, assistant, user tool_result,
@@ -16,17 +19,16 @@ Each renderer's `__call__(event)` is the sink; `close()` finishes output. Writer
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, Protocol, TextIO
 
+from tau.cli.progress import Progress, summarise_input
 from tau.protocol import (
     ApprovalRequested,
     ClarificationRequested,
     Event,
     MessageCompleted,
-    Notice,
-    PermissionDecided,
     PlanSubmitted,
-    RetryScheduled,
     RunCompleted,
     SessionStarted,
     ToolCompleted,
@@ -94,75 +96,39 @@ class JsonRenderer:
         self.out.flush()
 
 
-def _summarise_input(name: str, args: dict[str, Any]) -> str:
-    for key in ("command", "file_path", "pattern", "path"):
-        if key in args:
-            value = " ".join(str(args[key]).split())
-            return value if len(value) <= 80 else value[:77] + "..."
-    return name
-
-
 class TextRenderer:
-    """Final answer on stdout; progress on stderr."""
+    """Final answer on stdout; progress on stderr (`tau.cli.progress.Progress`, none with `quiet`)."""
 
-    def __init__(self, out: TextIO, err: TextIO, *, tty: bool, quiet: bool = False) -> None:
+    def __init__(
+        self, out: TextIO, err: TextIO, *, tty: bool, quiet: bool = False, progress: Progress | None = None
+    ) -> None:
         self.out = out
         self.err = err
         self.tty = tty
         self.quiet = quiet
-        self._status_shown = False
+        self.progress = None if quiet else progress or Progress(err, tty=tty, prompts=tty and _stdin_is_terminal())
         self._requests: list[ApprovalRequested] = []
         self._questions: list[ClarificationRequested] = []
         self._plan: PlanSubmitted | None = None
 
-    def _progress(self, text: str) -> None:
-        if self.quiet:
-            return
-        text = printable(text, one_line=True)
-        if self.tty:
-            width = 100
-            self.err.write("\r\x1b[2K" + text[:width])
-            self._status_shown = True
-        else:
-            self.err.write(f"tau: {text}\n")
-        self.err.flush()
-
-    def _clear_status(self) -> None:
-        if self._status_shown:
-            self.err.write("\r\x1b[2K")
-            self.err.flush()
-            self._status_shown = False
-
     def __call__(self, event: Event) -> None:
-        if isinstance(event, SessionStarted):
-            self._progress(f"session {event.session_id} · {event.model} · {event.environment.workspace}")
-        elif isinstance(event, TurnStarted):
-            self._progress(f"turn {event.turn} · thinking")
-        elif isinstance(event, ToolStarted):
-            self._progress(f"{event.name}: {_summarise_input(event.name, event.input)}")
-        elif isinstance(event, ToolCompleted) and event.status != "success":
-            self._progress(f"{event.name} {event.status}: {' '.join(event.output.split())[:100]}")
-        elif isinstance(event, PermissionDecided) and event.resolution == "denied":
-            self._progress(f"denied {event.tool}: {event.reason}")
-        elif isinstance(event, RetryScheduled):
-            self._progress(f"provider error, retry {event.attempt} in {event.delay_s:.1f}s: {event.error}")
-        elif isinstance(event, Notice):
-            self._progress(f"{event.level}: {event.message}")
-        elif isinstance(event, ApprovalRequested):
+        if self.progress is not None and not isinstance(event, RunCompleted):
+            self.progress(event)
+        if isinstance(event, ApprovalRequested):
             self._requests.append(event)
         elif isinstance(event, ClarificationRequested):
             self._questions.append(event)
         elif isinstance(event, PlanSubmitted):
             self._plan = event
         elif isinstance(event, RunCompleted):
+            if self.progress is not None:
+                self.progress(event)  # the status line erased, the summary line; then the answer and the reason
             self._finish(event)
 
     def _finish(self, event: RunCompleted) -> None:
         if event.status == "suspended":
-            self._clear_status()
             self._suspended(event)
             return
-        self._clear_status()
         if event.result is not None:
             text = printable(event.result)
             self.out.write(text if text.endswith("\n") else text + "\n")
@@ -187,7 +153,7 @@ class TextRenderer:
             self.err.write(f"tau: the agent asks ({question.call_id}): {asked}\n")
             self.err.write(f"tau: answer: tau resume {session} --answer {question.call_id}=TEXT\n")
         for request in self._requests:
-            shown = printable(f"{request.tool} {_summarise_input(request.tool, request.input)}", one_line=True)
+            shown = printable(f"{request.tool} {summarise_input(request.tool, request.input)}", one_line=True)
             self.err.write(f"tau: waiting on {request.kind} {request.call_id}: {shown}\n")
         if self._requests:
             self.err.write(
@@ -199,7 +165,45 @@ class TextRenderer:
         self.err.flush()
 
     def close(self) -> None:
-        self._clear_status()
+        if self.progress is not None:
+            self.progress.close()
+
+
+class WithProgress:
+    """A machine-readable renderer on a terminal, with the live status line beside it on stderr: the line is
+    erased while the renderer writes (stdout may be the same terminal) and drawn again after."""
+
+    def __init__(self, renderer: Renderer, progress: Progress) -> None:
+        self.renderer = renderer
+        self.progress = progress
+
+    def __call__(self, event: Event) -> None:
+        self.progress.hold()
+        try:
+            self.renderer(event)
+        finally:
+            self.progress.release()
+        self.progress(event)
+
+    def close(self) -> None:
+        self.progress.close()
+        self.renderer.close()
+
+
+def _no_banner() -> None:
+    """pydantic-ai prints a first-run banner on a terminal's stderr, over the status line: a program that owns its
+    output turns it off (`pydantic_ai.BANNER_ENABLED`), before the first agent run. Nothing is imported for it."""
+    module = sys.modules.get("pydantic_ai")
+    if module is not None:
+        setattr(module, "BANNER_ENABLED", False)  # noqa: B010 - a module found at run time, not imported
+
+
+def _stdin_is_terminal() -> bool:
+    """Whether a `--on-ask tty` prompt could be on screen (the status line then yields to it)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):
+        return False
 
 
 class ClaudeStreamJsonRenderer:
@@ -334,10 +338,20 @@ def _claude_error_subtype(reason: str) -> str:
 
 
 def make_renderer(fmt: str, out: TextIO, err: TextIO, *, tty: bool, quiet: bool = False) -> Renderer:
+    """The renderer of `--output fmt`. `tty`: stderr is a terminal. Progress: with `text`, a live status line on a
+    TTY and timestamped lines without one; with the JSON formats, the status line on a TTY only (their stderr stays
+    empty in scripts and CI); none with `quiet`."""
+    if tty and not quiet:
+        _no_banner()
+    if fmt == "text":
+        return TextRenderer(out, err, tty=tty, quiet=quiet)
+    renderer: Renderer
     if fmt == "json":
-        return JsonRenderer(out)
-    if fmt == "stream-json":
-        return StreamJsonRenderer(out)
-    if fmt == "claude-stream-json":
-        return ClaudeStreamJsonRenderer(out)
-    return TextRenderer(out, err, tty=tty, quiet=quiet)
+        renderer = JsonRenderer(out)
+    elif fmt == "stream-json":
+        renderer = StreamJsonRenderer(out)
+    else:
+        renderer = ClaudeStreamJsonRenderer(out)
+    if not tty or quiet:
+        return renderer
+    return WithProgress(renderer, Progress(err, tty=True, prompts=_stdin_is_terminal()))

@@ -1,6 +1,7 @@
 """The four `--output` formats through the real CLI, on the shipped hello example and on recorded runs.
 
-text: the answer alone on stdout, progress on stderr (plain `tau: ...` lines without a TTY), nothing with -q.
+text: the answer alone on stdout, progress on stderr (plain `tau: [HH:MM:SS] ...` lines without a TTY, a summary
+last), nothing with -q.
 json: exactly one object with the documented keys. stream-json: the event contract (schema, seq, first/last event).
 claude-stream-json: Claude Code's shape — system/init first, assistant tool_use ids matching user tool_result ids,
 result last (success, or error_max_turns at the turn cap).
@@ -8,6 +9,7 @@ result last (success, or error_max_turns at the turn cap).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tau_e2e import Recordings, Sandbox, TauResult, assert_stream_contract, by_type, run_tau, scrub
@@ -40,9 +42,10 @@ def test_text_answer_on_stdout_progress_on_stderr(sandbox: Sandbox) -> None:
     assert result.returncode == 0, result
     assert result.stdout == HELLO_ANSWER + "\n"
     ws = str(sandbox.work)
-    progress = [line.replace(ws, "<ws>") for line in result.stderr_lines]
+    assert all(re.match(r"tau: \[\d\d:\d\d:\d\d\] ", line) for line in result.stderr_lines), result.stderr
+    progress = [re.sub(r"^tau: \[[\d:]+\] ", "tau: ", line).replace(ws, "<ws>") for line in result.stderr_lines]
     assert progress[0].startswith("tau: session ") and progress[0].endswith(" · replay:<ws>/cassette.json · <ws>")
-    assert progress[1:] == [
+    assert progress[1:-1] == [
         "tau: turn 1 · thinking",
         "tau: read: data.txt",
         "tau: turn 2 · thinking",
@@ -51,6 +54,7 @@ def test_text_answer_on_stdout_progress_on_stderr(sandbox: Sandbox) -> None:
         "tau: write: notes/summary.md",
         "tau: turn 4 · thinking",
     ]
+    assert re.fullmatch(r"tau: completed · 4 turns · 270 tokens · [\d.]+( ms|s)", progress[-1]), progress[-1]
 
 
 def test_text_quiet_prints_only_the_answer(sandbox: Sandbox) -> None:
