@@ -10,8 +10,9 @@
 - `json`: one object on stdout when the run ends (the `RunCompleted` fields a script needs).
 - `stream-json`: every tau event, one JSON object per line, flushed per line.
 - `claude-stream-json`: Claude Code's headless `stream-json` shape (system/init, assistant, user tool_result,
-  result), so tooling written for Claude Code reads tau. tau's own `plan` and `clarification.requested` events have
-  no Claude Code line; the `result` line carries the terminal reason.
+  result), so tooling written for Claude Code reads tau: its lines do not change with tau's event vocabulary (v2
+  renamed tau's own events; tests/protocol pins this output). tau's own `plan.submitted` and `clarification.requested`
+  events have no Claude Code line; the `result` line carries the terminal reason.
 
 Each renderer's `__call__(event)` is the sink; `close()` finishes output. Writers are injected (tests pass StringIO).
 """
@@ -228,7 +229,7 @@ class ClaudeStreamJsonRenderer:
             self._pending = event
         elif isinstance(event, ToolStarted):
             self._tool_uses.append(
-                {"type": "tool_use", "id": event.call_id, "name": claude_name(event.name), "input": event.input}
+                {"type": "tool_use", "id": event.call_id, "name": claude_name(event.tool), "input": event.input}
             )
         elif isinstance(event, ToolCompleted):
             self._flush()
@@ -267,7 +268,7 @@ class ClaudeStreamJsonRenderer:
         if self._pending is not None and self._pending.text:
             content.append({"type": "text", "text": self._pending.text})
         content.extend(self._tool_uses)
-        model = (self._pending.model_name if self._pending else None) or self.model
+        model = (self._pending.model if self._pending else None) or self.model
         _line(
             self.out,
             {

@@ -274,7 +274,7 @@ class HookRunner:
             verdict = interpret(event, execution, label, handler.timeout)
             message = verdict.error or verdict.reason or verdict.stop_reason or verdict.system_message
             record = HookRan(
-                event=event,
+                hook_event=event,
                 matcher=matcher,
                 command=label,
                 exit_code=execution.exit_code,

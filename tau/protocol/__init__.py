@@ -1,4 +1,5 @@
-"""Protocol: the event vocabulary shared by every front end. Leaf package: imports nothing from tau."""
+"""Protocol: the event vocabulary shared by every front end (v2; `parse_event` reads v1 lines too). Leaf package:
+imports nothing from tau."""
 
 from tau.protocol.events import (
     EVENT_ADAPTER,
@@ -6,15 +7,12 @@ from tau.protocol.events import (
     ApprovalRequested,
     ClarificationRequested,
     CompactionApplied,
-    EnvironmentInfo,
     Event,
     HookRan,
-    McpServerInfo,
     MessageCompleted,
     MessageDelta,
     Notice,
     PermissionDecided,
-    PermissionDenial,
     PlanSubmitted,
     RetryScheduled,
     RunCompleted,
@@ -26,10 +24,11 @@ from tau.protocol.events import (
     ToolCompleted,
     ToolStarted,
     TurnStarted,
-    UsageTotals,
     UsageUpdated,
     event_json_schema,
 )
+from tau.protocol.parts import EnvironmentInfo, McpServerInfo, PermissionDenial, UsageTotals
+from tau.protocol.upgrade import parse_event
 
 __all__ = [
     "EVENT_ADAPTER",
@@ -60,4 +59,5 @@ __all__ = [
     "UsageTotals",
     "UsageUpdated",
     "event_json_schema",
+    "parse_event",
 ]

@@ -138,16 +138,16 @@ def _turn(out: pb.RunResponse, event: TurnStarted) -> None:
 
 def _message(out: pb.RunResponse, event: MessageCompleted) -> None:
     out.message.CopyFrom(
-        pb.Message(turn=event.turn, text=event.text, tool_calls=event.tool_calls, model_name=event.model_name or "")
+        pb.Message(turn=event.turn, text=event.text, tool_calls=event.tools, model_name=event.model or "")
     )
 
 
 def _tool_call(out: pb.RunResponse, event: ToolStarted) -> None:
-    out.tool_call.CopyFrom(pb.ToolCall(call_id=event.call_id, name=event.name, input=struct_of(event.input)))
+    out.tool_call.CopyFrom(pb.ToolCall(call_id=event.call_id, name=event.tool, input=struct_of(event.input)))
 
 
 def _tool_result(out: pb.RunResponse, event: ToolCompleted) -> None:
-    result = pb.ToolResult(call_id=event.call_id, name=event.name, status=event.status, output=event.output)
+    result = pb.ToolResult(call_id=event.call_id, name=event.tool, status=event.status, output=event.output)
     if event.duration_ms is not None:
         result.duration_ms = event.duration_ms
     out.tool_result.CopyFrom(result)
@@ -217,13 +217,7 @@ def pending_of(event: ApprovalRequested | ClarificationRequested | PlanSubmitted
 
 
 def _usage(out: pb.RunResponse, event: UsageUpdated) -> None:
-    usage = UsageTotals(
-        input_tokens=event.input_tokens,
-        output_tokens=event.output_tokens,
-        requests=event.requests,
-        tool_calls=event.tool_calls,
-    )
-    out.usage.CopyFrom(usage_message(usage, event.cost_usd))
+    out.usage.CopyFrom(usage_message(event.usage, event.cost_usd))
 
 
 def _snapshot(out: pb.RunResponse, event: SnapshotCreated) -> None:
@@ -231,7 +225,7 @@ def _snapshot(out: pb.RunResponse, event: SnapshotCreated) -> None:
 
 
 def _retry(out: pb.RunResponse, event: RetryScheduled) -> None:
-    text = f"provider call failed (attempt {event.attempt}), retrying in {event.delay_s:g}s: {event.error}"
+    text = f"provider call failed (attempt {event.attempt}), retrying in {event.delay_ms / 1000:g}s: {event.error}"
     out.notice.CopyFrom(pb.Notice(level="warning", message=text))
 
 

@@ -9,7 +9,8 @@ Layout, under `<state dir>/serve/<session id>/` (beside the `FileSessionStore` t
   start and its end.
 - `events.log`: every `RunResponse` of the session's event log, appended as the log appends it: records of a
   4-byte big-endian length and the message's bytes; a torn last record is cut off on load, and events beyond the
-  bounded log's capacity (StreamEvents could no longer serve them) are dropped from the file then.
+  bounded log's capacity (StreamEvents could no longer serve them) are dropped from the file then. The `event_json`
+  of events written before the v2 event vocabulary is read as v2 (`tau.protocol.parse_event`).
 Neither is fsynced: the journal survives the server's crash or SIGKILL (the kernel has the bytes), not the
 machine's; the snapshots, which carry the work itself, are fsynced by the store.
 
@@ -34,7 +35,9 @@ from typing import Any, BinaryIO
 from google.protobuf.message import DecodeError
 
 from tau.errors import PreflightError
+from tau.protocol import parse_event
 from tau.rpc._gen import runtime_pb2 as pb
+from tau.rpc.events import event_json
 from tau.sessions.errors import StoreWriteError
 from tau.sessions.objects import write_durably
 
@@ -174,13 +177,22 @@ def _read_events(path: Path) -> list[pb.RunResponse]:
         end = offset + _LENGTH.size + size
         if end > len(data):
             break
-        events.append(pb.RunResponse.FromString(data[offset + _LENGTH.size : end]))
+        events.append(_current(pb.RunResponse.FromString(data[offset + _LENGTH.size : end])))
         offset = end
     if offset != len(data):
         with open(path, "r+b") as file:
             file.truncate(offset)
             os.fsync(file.fileno())
     return events
+
+
+def _current(item: pb.RunResponse) -> pb.RunResponse:
+    """The stored event with its `event_json` in the current vocabulary (a journal written by a tau before the v2
+    event names is read as v2, so a replay never mixes the two); a line that does not parse is kept as it is."""
+    if item.event_json:
+        with contextlib.suppress(ValueError):
+            item.event_json = event_json(parse_event(item.event_json))
+    return item
 
 
 def report(text: str) -> None:

@@ -154,12 +154,7 @@ def _observe(session: SessionState, event: Event, run: int) -> None:
         session.head_snapshot_id = event.snapshot_id or session.head_snapshot_id
         session.begun = True  # the run opened the session in the store
     elif isinstance(event, UsageUpdated):
-        session.usage_run = UsageTotals(
-            input_tokens=event.input_tokens,
-            output_tokens=event.output_tokens,
-            requests=event.requests,
-            tool_calls=event.tool_calls,
-        )
+        session.usage_run = event.usage
     elif isinstance(event, ApprovalRequested | ClarificationRequested | PlanSubmitted):
         request = pending_of(event, run=run)
         session.pending[request.request_id] = request

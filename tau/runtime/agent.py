@@ -106,7 +106,7 @@ def _add_schema_validator(agent: Agent[None, Any], schema: dict[str, Any]) -> No
 
 def build_model_for(job: JobSpec, emitter: Emitter) -> Model:
     def on_retry(attempt: int, delay: float, error: str) -> None:
-        emitter.emit(RetryScheduled(attempt=attempt, delay_s=round(delay, 3), error=error))
+        emitter.emit(RetryScheduled(attempt=attempt, delay_ms=round(delay * 1000, 3), error=error))
 
     workspace = job.environment.workspace
     model = build_model(job.model, on_retry=on_retry, workspace=workspace)

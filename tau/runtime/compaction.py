@@ -165,8 +165,8 @@ class CompactionCapability(AbstractCapability[AgentDepsT]):
             self.emit(
                 CompactionApplied(
                     strategy=self.strategy_name,
-                    before_tokens=before,
-                    after_tokens=after,
+                    tokens_before=before,
+                    tokens_after=after,
                     messages_before=len(view),
                     messages_after=len(compacted),
                 )

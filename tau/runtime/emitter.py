@@ -160,7 +160,7 @@ class StreamTranslator:
             self._started[call.tool_call_id] = (call.tool_name, time.monotonic())
             arguments = scrub_value(tool_args(call.args))
             self._emitter.emit(
-                ToolStarted(call_id=call.tool_call_id, name=call.tool_name, input=arguments)  # type: ignore[arg-type]
+                ToolStarted(call_id=call.tool_call_id, tool=call.tool_name, input=arguments)  # type: ignore[arg-type]
             )
         elif isinstance(event, FunctionToolResultEvent):
             part = event.part
@@ -169,7 +169,7 @@ class StreamTranslator:
             self._emitter.emit(
                 ToolCompleted(
                     call_id=part.tool_call_id,
-                    name=part.tool_name,
+                    tool=part.tool_name,
                     status=part.outcome,
                     output=scrub(part.model_response_str(wrap_if_error=False)),
                     duration_ms=duration,
@@ -182,7 +182,7 @@ class StreamTranslator:
             self._emitter.emit(
                 ToolCompleted(
                     call_id=call_id,
-                    name=name,
+                    tool=name,
                     status="interrupted",
                     output="interrupted: the run ended before this call finished",
                     duration_ms=round((time.monotonic() - started) * 1000, 3),

@@ -249,7 +249,7 @@ class SubagentRunner:
         started = SubagentStarted(
             call_id=call_id,
             agent=definition.name,
-            session_id=recorder.session_id,
+            child_session_id=recorder.session_id,
             description=description,
             depth=child_depth,
         )
@@ -393,7 +393,7 @@ class SubagentRunner:
             SubagentCompleted(
                 call_id=call_id,
                 agent=name,
-                session_id=recorder.session_id,
+                child_session_id=recorder.session_id,
                 status=outcome.status,
                 usage=spent,
                 result=text or None,

@@ -56,8 +56,8 @@ async def test_sliding_window_compacts_the_view_not_the_history(tmp_path: Path) 
     assert result.output == "done"
     assert events, "no compaction happened"
     for event in events:
-        assert event.type == "compaction" and event.strategy == "sliding_window"
-        assert event.after_tokens < event.before_tokens and event.messages_after < event.messages_before
+        assert event.type == "compaction.applied" and event.strategy == "sliding_window"
+        assert event.tokens_after < event.tokens_before and event.messages_after < event.messages_before
         assert EVENT_ADAPTER.validate_json(event.model_dump_json()) == event
     full = result.all_messages()
     assert len(full) == 2 + 2 * STEPS  # nothing lost: prompt, 8 x (call, result), final answer

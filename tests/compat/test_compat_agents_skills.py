@@ -90,7 +90,7 @@ def replay(box: Sandbox, args: list[str], steps: list[Any], name: str) -> TauRes
 
 
 def notices(result: TauResult) -> list[str]:
-    return [line["message"] for line in by_type(result.lines, "notice")]
+    return [line["message"] for line in by_type(result.lines, "notice.emitted")]
 
 
 def user_prompt(messages: list[ModelMessage]) -> str:
@@ -192,7 +192,7 @@ def test_a_fork_skill_runs_in_a_read_only_explore_subagent(tmp_path: Path) -> No
     assert result.returncode == 0, result
     started = by_type(result.lines, "subagent.started")
     assert [(line["agent"], line["description"]) for line in started] == [("Explore", "skill security-review")]
-    [skill] = [line for line in by_type(result.lines, "tool.completed") if line["name"] == "skill"]
+    [skill] = [line for line in by_type(result.lines, "tool.completed") if line["tool"] == "skill"]
     assert skill["status"] == "success"
     assert "High: string-built SQL in src/db.py." in str(skill["output"])
     assert result.last()["result"] == "One high finding."
@@ -216,7 +216,7 @@ def test_allowed_tools_pre_approve_only_in_a_trusted_workspace(tmp_path: Path) -
         n.startswith("untrusted workspace: allowed-tools of project skill(s) changelog are not pre-approved")
         for n in notices(untrusted)
     ), notices(untrusted)
-    [denied] = [line for line in by_type(untrusted.lines, "tool.completed") if line["name"] == "bash"]
+    [denied] = [line for line in by_type(untrusted.lines, "tool.completed") if line["tool"] == "bash"]
     assert denied["status"] == "denied"
 
     trusted_box = clone(tmp_path / "trusted", {".claude/skills/changelog/SKILL.md": CHANGELOG_SKILL})

@@ -101,7 +101,7 @@ def test_an_untrusted_clone_runs_no_hook_and_says_so_until_trusted(clone: Clone)
     result = clone.tau("run", *args, "--model", f"replay:{cassette}", "-o", "stream-json")
     assert result.returncode == 0, result
     assert not clone.out.exists()
-    notices = [line["message"] for line in result.lines if line["type"] == "notice"]
+    notices = [line["message"] for line in result.lines if line["type"] == "notice.emitted"]
     hooks_notice = [n for n in notices if "did not run hooks from" in n]
     assert len(hooks_notice) == 1 and str(clone.box.work / ".claude" / "settings.json") in hooks_notice[0]
     assert "tau trust" in hooks_notice[0]
@@ -111,7 +111,9 @@ def test_an_untrusted_clone_runs_no_hook_and_says_so_until_trusted(clone: Clone)
     result = clone.tau("run", *args, "--model", f"replay:{cassette}", "-o", "stream-json")
     assert result.returncode == 0, result
     assert (clone.out / "last-message.txt").read_text() == FINAL + "\n"
-    assert not [line for line in result.lines if line["type"] == "notice" and "did not run hooks" in line["message"]]
+    assert not [
+        line for line in result.lines if line["type"] == "notice.emitted" and "did not run hooks" in line["message"]
+    ]
 
 
 def test_a_resumed_session_continues_its_transcript(clone: Clone) -> None:

@@ -77,7 +77,7 @@ def replayed(
 
 
 def notices(result: TauResult, level: str) -> list[str]:
-    return [line["message"] for line in by_type(result.lines, "notice") if line["level"] == level]
+    return [line["message"] for line in by_type(result.lines, "notice.emitted") if line["level"] == level]
 
 
 def expect_in_last_request(*needles: str, absent: tuple[str, ...] = (), then: Turn) -> Callable[..., Turn]:

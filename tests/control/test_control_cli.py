@@ -285,7 +285,7 @@ def test_plan_reject_approve_end_to_end(box: Box, tmp_path: Path) -> None:
     assert denied["resolution"] == "denied" and "plan mode" in denied["reason"]
     assert not (box.work / "out.txt").exists()
     plan_event, last = lines[-2], lines[-1]
-    assert (plan_event["type"], plan_event["path"], plan_event["plan"]) == ("plan", ".tau/plans/p.md", PLAN)
+    assert (plan_event["type"], plan_event["path"], plan_event["plan"]) == ("plan.submitted", ".tau/plans/p.md", PLAN)
     assert (last["status"], last["terminal_reason"], last["exit_code"], last["result"]) == (
         "suspended",
         "awaiting_plan_approval",

@@ -109,7 +109,7 @@ async def test_finish_plan_writes_and_returns_the_event(tmp_path: Path) -> None:
     event = await finish_plan(SubmittedPlan(PLAN), workspace=backend, session_id="s1")
     assert event == PlanSubmitted(path=".tau/plans/s1.md", plan=PLAN)
     assert EVENT_ADAPTER.validate_json(event.model_dump_json()) == event
-    assert event.model_dump()["type"] == "plan"
+    assert event.model_dump()["type"] == "plan.submitted"
     assert await finish_plan(None, workspace=backend, session_id="s2") is None
     assert not (tmp_path / ".tau/plans/s2.md").exists()
 

@@ -210,7 +210,7 @@ def assert_stream_contract(lines: Sequence[dict[str, Any]], schema: dict[str, An
         assert not problems, (line, problems)
     assert [line["seq"] for line in lines] == list(range(len(lines)))
     assert lines[0]["type"] == "session.started"
-    assert lines[0]["schema_version"] == "1.0"
+    assert lines[0]["schema_version"] == "2.0"
     assert lines[-1]["type"] == "run.completed"
     assert [line["type"] for line in lines].count("run.completed") == 1
 

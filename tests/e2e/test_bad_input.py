@@ -301,7 +301,7 @@ def test_model_mistakes_are_survived(sandbox: Sandbox, recordings: Recordings, e
     result = run_tau(*recordings.replay_args("model_side", sandbox, "-o", "stream-json"), sandbox=sandbox)
     assert result.returncode == 0, result
     assert_stream_contract(result.lines, event_schema)
-    outcomes = [(e["name"], e["status"]) for e in by_type(result.lines, "tool.completed")]
+    outcomes = [(e["tool"], e["status"]) for e in by_type(result.lines, "tool.completed")]
     assert outcomes == [("read", "retried"), ("frobnicate", "retried"), ("read", "retried"), ("read", "success")]
     outputs = [e["output"] for e in by_type(result.lines, "tool.completed")]
     assert "Invalid JSON" in outputs[0]

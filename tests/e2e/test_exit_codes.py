@@ -195,7 +195,7 @@ def test_5_budget_caps_after_one_finalize_turn(
         last["error"] = "<error>"
     assert last == completed(seq=len(result.lines) - 1, exit_code=5, error_kind="BudgetExceeded", **expected)
     # the finalize turn saw no tools and called none
-    assert by_type(result.lines, "message.completed")[-1]["tool_calls"] == []
+    assert by_type(result.lines, "message.completed")[-1]["tools"] == []
 
 
 def test_53_turn_limit(sandbox: Sandbox, recordings: Recordings, event_schema: dict[str, Any]) -> None:
@@ -203,7 +203,7 @@ def test_53_turn_limit(sandbox: Sandbox, recordings: Recordings, event_schema: d
     assert result.returncode == 53, result
     assert_stream_contract(result.lines, event_schema)
     assert [e["turn"] for e in by_type(result.lines, "turn.started")] == [1, 2, 3]  # 2 + the finalize turn
-    assert [(e["name"], e["status"]) for e in by_type(result.lines, "tool.completed")] == [
+    assert [(e["tool"], e["status"]) for e in by_type(result.lines, "tool.completed")] == [
         ("read", "success"),
         ("grep", "success"),
     ]

@@ -72,10 +72,10 @@ def test_streaming_text(http_runs: dict[str, TauResult], event_schema: dict[str,
     deltas = [e["text"] for e in by_type(lines, "message.delta")]
     assert "".join(deltas) == "Hello from aimock, streamed in small chunks." == lines[-1]["result"]
     assert len(deltas) > 1  # really streamed
-    assert [(e["text"], e["model_name"]) for e in by_type(lines, "message.completed")] == [
+    assert [(e["text"], e["model"]) for e in by_type(lines, "message.completed")] == [
         ("Hello from aimock, streamed in small chunks.", "mock-model")
     ]
-    assert by_type(lines, "retry") == []
+    assert by_type(lines, "retry.scheduled") == []
 
 
 def test_text_output(http_runs: dict[str, TauResult]) -> None:
@@ -87,7 +87,7 @@ def test_text_output(http_runs: dict[str, TauResult]) -> None:
 def test_tool_call_round_trip(http_runs: dict[str, TauResult], event_schema: dict[str, Any]) -> None:
     lines = stream_ok(http_runs["tool"], event_schema)
     started = by_type(lines, "tool.started")
-    assert [(e["name"], e["input"]) for e in started] == [("read", {"file_path": "data.txt"})]
+    assert [(e["tool"], e["input"]) for e in started] == [("read", {"file_path": "data.txt"})]
     assert [(e["call_id"], e["status"], e["output"]) for e in by_type(lines, "tool.completed")] == [
         (started[0]["call_id"], "success", "     1\talpha beta gamma\n     2\tdelta epsilon")
     ]
@@ -97,16 +97,21 @@ def test_tool_call_round_trip(http_runs: dict[str, TauResult], event_schema: dic
 
 def test_429_then_success_with_a_retry_event(http_runs: dict[str, TauResult], event_schema: dict[str, Any]) -> None:
     lines = stream_ok(http_runs["429"], event_schema)
-    retries = [{k: v for k, v in e.items() if k != "seq"} for e in by_type(lines, "retry")]
+    retries = [{k: v for k, v in e.items() if k != "seq"} for e in by_type(lines, "retry.scheduled")]
     assert retries == [
-        {"type": "retry", "attempt": 1, "delay_s": 0.0, "error": "HTTP 429 rate limited: Rate limit exceeded"}
+        {
+            "type": "retry.scheduled",
+            "attempt": 1,
+            "delay_ms": 0.0,
+            "error": "HTTP 429 rate limited: Rate limit exceeded",
+        }
     ]
     assert lines[-1]["result"] == "Worth the wait."
 
 
 def test_stream_broken_before_output_is_retried(http_runs: dict[str, TauResult], event_schema: dict[str, Any]) -> None:
     lines = stream_ok(http_runs["broken"], event_schema)
-    assert [e["attempt"] for e in by_type(lines, "retry")] == [1]
+    assert [e["attempt"] for e in by_type(lines, "retry.scheduled")] == [1]
     assert "".join(e["text"] for e in by_type(lines, "message.delta")) == "Delivered on the second attempt."
     assert lines[-1]["result"] == "Delivered on the second attempt."
 

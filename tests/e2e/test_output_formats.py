@@ -116,7 +116,7 @@ def test_stream_json_hello(sandbox: Sandbox, event_schema: dict[str, Any]) -> No
     assert first == {
         "seq": 0,
         "type": "session.started",
-        "schema_version": "1.0",
+        "schema_version": "2.0",
         "session_id": "<session_id>",
         "snapshot_id": "<snapshot_id>",
         "model": "replay:<ws>/cassette.json",
@@ -138,7 +138,7 @@ def test_stream_json_hello(sandbox: Sandbox, event_schema: dict[str, Any]) -> No
         ("write", "allowed", "Edit(notes/**)"),
     ]
     completed = [
-        (e["name"], e["status"], scrub(e["output"], workspace=sandbox.work))
+        (e["tool"], e["status"], scrub(e["output"], workspace=sandbox.work))
         for e in by_type(result.lines, "tool.completed")
     ]
     assert completed == [

@@ -75,7 +75,7 @@ def test_job_with_a_stdio_mcp_server(run_tau: RunTau, hello_dir: Path, hermetic_
     assert started["type"] == "session.started"
     assert started["mcp"] == [{"name": "whereami", "status": "connected", "tools": 1, "error": None}]
     completed = [e for e in events if e["type"] == "tool.completed"]
-    assert [(e["name"], e["status"]) for e in completed] == [("mcp__whereami__whereami", "success")]
+    assert [(e["tool"], e["status"]) for e in completed] == [("mcp__whereami__whereami", "success")]
     assert "marker=frozen-mcp" in completed[0]["output"]
     assert events[-1]["type"] == "run.completed"
     assert events[-1]["exit_code"] == 0
@@ -119,7 +119,7 @@ def test_job_in_the_docker_sandbox(
     events = _events(result.stdout)
     assert events[0]["environment"]["kind"] == "docker"
     completed = [e for e in events if e["type"] == "tool.completed"]
-    assert [(e["name"], e["status"]) for e in completed] == [("bash", "success")]
+    assert [(e["tool"], e["status"]) for e in completed] == [("bash", "success")]
     assert "/workspace" in completed[0]["output"].splitlines(), completed[0]["output"]
     assert events[-1]["exit_code"] == 0
 

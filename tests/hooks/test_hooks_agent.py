@@ -77,7 +77,7 @@ async def test_pre_tool_use_exit_2_blocks_rm_and_the_model_reads_stderr(project:
     assert (project / "data.txt").read_text() == "precious"  # the rm never ran
     assert (project / "log.txt").read_text() == "kept\n"  # the other call did
     # the two calls run concurrently: their hooks finish in either order
-    assert sorted((e.event, e.decision, e.exit_code) for e in events) == [
+    assert sorted((e.hook_event, e.decision, e.exit_code) for e in events) == [
         ("PreToolUse", "block", 2),
         ("PreToolUse", "none", 0),
     ]
@@ -128,7 +128,7 @@ async def test_post_tool_use_adds_context_and_block_feedback(project: Path, scri
         "Additional context from PostToolUse hook:\nlint: 0 problems"
     )
     assert (project / "a.py").read_text() == "x=1\n"  # the tool already ran
-    assert [(e.event, e.decision) for e in events] == [("PostToolUse", "none"), ("PostToolUse", "block")]
+    assert [(e.hook_event, e.decision) for e in events] == [("PostToolUse", "none"), ("PostToolUse", "block")]
 
 
 async def test_post_tool_use_receives_the_tool_response(project: Path, script: ScriptMaker, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def test_hooks_test_prints_the_combined_decision(project: Path, script: ScriptMa
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["decision"] == "block" and out["blocked"] is True and out["reason"] == "no rm"
-    assert [(h["event"], h["matcher"], h["command"], h["exit_code"], h["decision"]) for h in out["hooks"]] == [
+    assert [(h["hook_event"], h["matcher"], h["command"], h["exit_code"], h["decision"]) for h in out["hooks"]] == [
         ("PreToolUse", "Bash", guard, 2, "block")
     ]
 

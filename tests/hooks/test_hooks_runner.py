@@ -132,7 +132,7 @@ async def test_exit_2_blocks_with_stderr_and_ignores_stdout_even_invalid_json(
     )
     assert outcome.blocked and outcome.decision == "block"
     assert outcome.reason == "rm is forbidden here"
-    assert [(e.event, e.matcher, e.command, e.exit_code, e.decision, e.message) for e in events] == [
+    assert [(e.hook_event, e.matcher, e.command, e.exit_code, e.decision, e.message) for e in events] == [
         ("PreToolUse", "Bash", cmd, 2, "block", "rm is forbidden here")
     ]
 

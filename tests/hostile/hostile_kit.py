@@ -365,7 +365,7 @@ class Outcome:
 
     @property
     def notices(self) -> list[str]:
-        return [str(e.get("message", "")) for e in self.of_type("notice")]
+        return [str(e.get("message", "")) for e in self.of_type("notice.emitted")]
 
     def ran(self) -> list[str]:
         """Every trace of the ran canary: marker files, and `EXECUTED:` in anything tau printed or sent."""

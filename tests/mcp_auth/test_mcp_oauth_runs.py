@@ -72,7 +72,7 @@ def test_run_calls_the_protected_tool_with_the_stored_login(
     assert result.returncode == 0, result
     assert started_mcp(result)[NAME]["status"] == "connected"
     [completed] = events(result, "tool.completed")
-    assert (completed["name"], completed["status"], completed["output"]) == (WHOAMI, "success", "read")
+    assert (completed["tool"], completed["status"], completed["output"]) == (WHOAMI, "success", "read")
     assert whoami_calls(server) == ["read", "read"]
     assert server.stats()["grants"] == {"authorization_code": 1}  # no refresh, no second login
     assert len(browser.opened()) == 1  # the login's; runs never open one
@@ -121,7 +121,7 @@ def test_no_login_fails_at_once_with_the_hint(server: AuthServer, box: Sandbox, 
         "tools": 0,
         "error": f"needs login: {HINT}",
     }
-    notices = [e["message"] for e in events(optional, "notice")]
+    notices = [e["message"] for e in events(optional, "notice.emitted")]
     assert f"MCP server '{NAME}' failed to start and is left out: needs login: {HINT}" in notices
 
     required = tau(box, "run", "-p", "hi", "--model", "test:x", "--mcp-config", mcp_config(server.url, required=True))
@@ -220,7 +220,7 @@ def test_untrusted_project_server_never_uses_the_stored_login(
     untrusted = tau(box, "run", "-p", "hi", "--model", "test:x", "--output", "stream-json")
     assert untrusted.returncode == 0, untrusted
     assert started_mcp(untrusted)[NAME]["status"] == "disabled"
-    assert any("untrusted workspace" in e["message"] for e in events(untrusted, "notice"))
+    assert any("untrusted workspace" in e["message"] for e in events(untrusted, "notice.emitted"))
     assert server.stats()["paths"]["/mcp"] == contacted
 
     trusted = tau(box, "run", "-p", "hi", "--model", "test:x", "--output", "stream-json", "--trust-workspace")

@@ -61,19 +61,19 @@ CASES: list[tuple[Event, str, object]] = [
             environment="host",
             tools=["bash"],
             permission_mode="default",
-            schema_version="1.0",
+            schema_version="2.0",
         ),
     ),
     (TurnStarted(turn=2), "turn", pb.Turn(turn=2)),
     (MessageDelta(text="hi"), "token", pb.Token(text="hi")),
     (ThinkingDelta(text="hmm"), "token", pb.Token(text="hmm", thinking=True)),
     (
-        MessageCompleted(turn=1, text="t", tool_calls=["bash"]),
+        MessageCompleted(turn=1, text="t", tools=["bash"], model="m-2024"),
         "message",
-        pb.Message(turn=1, text="t", tool_calls=["bash"]),
+        pb.Message(turn=1, text="t", tool_calls=["bash"], model_name="m-2024"),
     ),
     (
-        ToolCompleted(call_id="c", name="bash", status="denied", output="no", duration_ms=1.5),
+        ToolCompleted(call_id="c", tool="bash", status="denied", output="no", duration_ms=1.5),
         "tool_result",
         pb.ToolResult(call_id="c", name="bash", status="denied", output="no", duration_ms=1.5),
     ),
@@ -87,14 +87,17 @@ CASES: list[tuple[Event, str, object]] = [
         ),
     ),
     (
-        UsageUpdated(input_tokens=3, output_tokens=4, requests=1, tool_calls=2),
+        UsageUpdated(
+            usage=UsageTotals(input_tokens=3, output_tokens=4, cache_read_tokens=1, requests=1, tool_calls=2),
+            cost_usd=0.5,
+        ),
         "usage",
-        pb.Usage(input_tokens=3, output_tokens=4, requests=1, tool_calls=2),
+        pb.Usage(input_tokens=3, output_tokens=4, cache_read_tokens=1, requests=1, tool_calls=2, cost_usd=0.5),
     ),
     (SnapshotCreated(snapshot_id="abc", step=3), "snapshot", pb.Snapshot(snapshot_id="abc", step=3)),
     (Notice(level="info", message="m"), "notice", pb.Notice(level="info", message="m")),
     (
-        RetryScheduled(attempt=2, delay_s=1.5, error="429"),
+        RetryScheduled(attempt=2, delay_ms=1500, error="429"),
         "notice",
         pb.Notice(level="warning", message="provider call failed (attempt 2), retrying in 1.5s: 429"),
     ),
@@ -128,7 +131,7 @@ def test_each_event_maps_to_its_typed_message_and_keeps_its_json(event: Event, f
 
 
 def test_tool_call_input_is_a_struct() -> None:
-    response = to_response(ToolStarted(call_id="c1", name="bash", input={"command": "ls", "n": 2}), seq=1, run=1)
+    response = to_response(ToolStarted(call_id="c1", tool="bash", input={"command": "ls", "n": 2}), seq=1, run=1)
     assert response.tool_call.call_id == "c1"
     assert dict(response.tool_call.input) == {"command": "ls", "n": 2.0}
     assert json.loads(response.event_json)["input"] == {"command": "ls", "n": 2}

@@ -64,7 +64,7 @@ async def test_event_stream_shape_and_seq(tmp_path: Path) -> None:
         "session.started",
         "turn.started",
         "message.completed",
-        "usage",
+        "usage.updated",
         "tool.started",
         "permission.decided",
         "tool.completed",
@@ -74,14 +74,14 @@ async def test_event_stream_shape_and_seq(tmp_path: Path) -> None:
         "message.delta",
         "message.delta",
         "message.completed",
-        "usage",
+        "usage.updated",
         "snapshot.created",
         "run.completed",
     ]
     assert [e.seq for e in events] == list(range(len(events)))
     first = events[0]
     assert first.type == "session.started"
-    assert first.schema_version == "1.0"
+    assert first.schema_version == "2.0"
     assert first.tools == ["read", "write", "edit", "bash", "glob", "grep", "memory", "ask_user"]
     assert first.environment.workspace == str(tmp_path)
     assert result == events[-1]

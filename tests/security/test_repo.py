@@ -34,6 +34,6 @@ def test_attack_works_under_plain_bash(case: Case) -> None:
 
 def test_the_repository_files_were_read_and_refused(runs: dict[str, BatchRun]) -> None:
     """The positive control: tau found every hostile file and said what it ignored (not a misplaced fixture)."""
-    notices = " ".join(e["message"] for e in runs["repo-untrusted"].events("notice"))
+    notices = " ".join(e["message"] for e in runs["repo-untrusted"].events("notice.emitted"))
     for needle in (".tau/config.toml", ".claude/settings.json", "did not run hooks", "did not start project MCP"):
         assert needle in notices, notices

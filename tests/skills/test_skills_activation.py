@@ -121,7 +121,7 @@ async def test_an_untrusted_repository_skill_pre_approves_nothing_and_says_so(re
     skill_in(repo / ".claude/skills", "release-notes", RELEASE_NOTES)
     events, result, script = await run(job(repo, home, trusted=False), LOAD_THEN_TOUCH)
     assert result.exit_code == 0
-    notices = [e.message for e in events if e.type == "notice"]
+    notices = [e.message for e in events if e.type == "notice.emitted"]
     assert any(
         n.startswith(
             "untrusted workspace: allowed-tools of project skill(s) release-notes are not pre-approved (their tool "
@@ -140,7 +140,7 @@ async def test_the_users_own_skill_pre_approves_in_an_untrusted_workspace(repo: 
     skill_in(home / ".claude/skills", "release-notes", RELEASE_NOTES)
     events, result, script = await run(job(repo, home, trusted=False), LOAD_THEN_TOUCH)
     assert result.exit_code == 0
-    assert not any("not pre-approved" in e.message for e in events if e.type == "notice")
+    assert not any("not pre-approved" in e.message for e in events if e.type == "notice.emitted")
     assert [part.outcome for part in returns(script.requests[2])] == ["success"]
 
 

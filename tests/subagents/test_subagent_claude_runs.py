@@ -120,7 +120,7 @@ async def test_a_team_agent_gets_ls_and_multi_edit_its_skill_and_the_run_says_wh
     assert (listed.tool_name, listed.outcome) == ("ls", "success")
     assert "- app.py" in str(listed.content)
     assert (edited.tool_name, edited.outcome) == ("multi_edit", "success")
-    notices = [e.message for e in events if e.type == "notice"]
+    notices = [e.message for e in events if e.type == "notice.emitted"]
     assert events[0].type == "session.started"
     assert (
         "subagent tools not available, not granted: style-fixer asks for WebSearch (no web tools in tau), TodoWrite "
@@ -164,7 +164,7 @@ async def test_a_child_gets_no_tool_the_parent_lacks_even_under_another_name(pro
         ],
     )
     assert result.exit_code == 0
-    notices = [e.message for e in events if e.type == "notice"]
+    notices = [e.message for e in events if e.type == "notice.emitted"]
     assert any(
         "style-fixer asks for WebSearch (no web tools in tau), TodoWrite (no such tool in tau), read (not in this "
         "run), ls (not in this run), multi_edit (not in this run); it runs with no tools at all" in notice
