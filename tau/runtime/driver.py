@@ -177,7 +177,6 @@ class RunDriver:
         self.continuation = continuation
         self._pending: DeferredToolRequests | None = None
         self._deferred: DeferredToolResults | None = None
-        self._run_usage = RunUsage()
         self._committed_usage: dict[str, int | float] = {}
         if setup.hooks is not None:  # hooks read the transcript of the live conversation
             setup.hooks.bind_history(self._live_messages)
@@ -355,7 +354,7 @@ class RunDriver:
             raise ConfigError(
                 f"calls still pending: {', '.join(open_ids)} (answer every pending call, or resume without answers "
                 "to have the permission policy decide them)",
-                field="--approve/--deny-call/--answer",
+                field="--approve/--deny/--answer",
             )
         return None, pending
 
@@ -505,7 +504,7 @@ class RunDriver:
             text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
             calls = [p.tool_name for p in response.parts if isinstance(p, ToolCallPart)]
             self.emitter.emit(
-                MessageCompleted(turn=self.budget.turns, text=text, tools=calls, model=response.model_name)
+                MessageCompleted(turn=self.budget.turns, text=text, tool_calls=calls, model_name=response.model_name)
             )
             if (cut := truncation_notice(response, self.budget.turns)) is not None:
                 self.emitter.emit(Notice(level="warning", message=cut))
@@ -514,7 +513,15 @@ class RunDriver:
         usage = self._capture_usage(run)
         cost = float(usage.cost) if usage.cost is not None else None
         self.budget.record_usage(tokens=usage.input_tokens + usage.output_tokens, cost_usd=cost)
-        self.emitter.emit(UsageUpdated(usage=self._usage, cost_usd=cost))
+        self.emitter.emit(
+            UsageUpdated(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                requests=usage.requests,
+                tool_calls=usage.tool_calls,
+                cost_usd=cost,
+            )
+        )
 
     def _live_messages(self) -> list[ModelMessage]:
         return self._agent_run.all_messages() if self._agent_run is not None else self._messages
@@ -522,7 +529,6 @@ class RunDriver:
     def _capture_usage(self, run: AgentRun[None, Any]) -> RunUsage:
         """Keep the run's usage for the terminal event (also when the run ends mid-step)."""
         usage = run.usage
-        self._run_usage = usage
         self._usage = usage_totals(usage)
         return usage
 
@@ -543,15 +549,7 @@ class RunDriver:
 
     def _usage_delta(self) -> dict[str, int | float]:
         """What this run spent since the last commit (the store keeps the session's running totals)."""
-        usage = self._run_usage
-        now: dict[str, int | float] = {
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "cache_read_tokens": usage.cache_read_tokens,
-            "cache_write_tokens": usage.cache_write_tokens,
-            "requests": usage.requests,
-            "tool_calls": usage.tool_calls,
-        }
+        now: dict[str, int | float] = dict(self._usage.model_dump())  # `usage_totals`: the one conversion
         if self.budget.cost_usd:
             now["cost_usd"] = self.budget.cost_usd
         delta = {key: value - self._committed_usage.get(key, 0) for key, value in now.items()}

@@ -2,7 +2,7 @@
 
 Modules: `layout` (the on-disk state machine: inbox -> processing/ -> done/ | failed/, each step a rename, and the
 recovery of `processing/` leftovers at start), `settle` (when a dropped file is complete enough to pick up),
-`runner` (one job through `tau.config.load_job` + `tau.runtime.prepare_run`, exactly the `tau run` path), and
+`runner` (one job through `tau.config.load_job` + a runtime `Start`, exactly the `tau run` path), and
 `watcher` (the loop: watchfiles wake-ups, the concurrency limit, graceful stop).
 
 Guarantees: a job is claimed by one atomic rename and committed by one more, so a restart never re-runs a finished
