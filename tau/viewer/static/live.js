@@ -97,6 +97,12 @@
     return live;
   }
 
+  function summary(input) {
+    for (const key of ["command", "file_path", "pattern", "path", "description"])
+      if (typeof input[key] === "string") return input[key].length > 120 ? input[key].slice(0, 119) + "…" : input[key];
+    return "";
+  }
+
   // Updates the live panel from one event; returns what the page should do: "refresh" (the document changed),
   // "annotate" (the transcript's per-call notes changed) or "" (nothing else).
   function onEvent(live, ev) {
@@ -107,15 +113,16 @@
         return "";
       case "turn.started":
         live.turn = ev.turn;
+        live.text.textContent = "";
         return "";
       case "message.delta":
         live.text.textContent += ev.text || "";
         return "";
       case "message.completed":
-        live.text.textContent = "";
+        live.text.textContent = ev.text || "";
         return "";
       case "tool.started":
-        live.tool = ev.tool;
+        live.tool = ev.tool + ": " + summary(ev.input || {});
         return "";
       case "tool.completed":
         live.tool = "";
