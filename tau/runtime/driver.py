@@ -354,7 +354,7 @@ class RunDriver:
             raise ConfigError(
                 f"calls still pending: {', '.join(open_ids)} (answer every pending call, or resume without answers "
                 "to have the permission policy decide them)",
-                field="--approve/--deny/--answer",
+                field="--approve/--deny-call/--answer",
             )
         return None, pending
 
@@ -504,7 +504,7 @@ class RunDriver:
             text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
             calls = [p.tool_name for p in response.parts if isinstance(p, ToolCallPart)]
             self.emitter.emit(
-                MessageCompleted(turn=self.budget.turns, text=text, tool_calls=calls, model_name=response.model_name)
+                MessageCompleted(turn=self.budget.turns, text=text, tools=calls, model=response.model_name)
             )
             if (cut := truncation_notice(response, self.budget.turns)) is not None:
                 self.emitter.emit(Notice(level="warning", message=cut))
@@ -513,15 +513,7 @@ class RunDriver:
         usage = self._capture_usage(run)
         cost = float(usage.cost) if usage.cost is not None else None
         self.budget.record_usage(tokens=usage.input_tokens + usage.output_tokens, cost_usd=cost)
-        self.emitter.emit(
-            UsageUpdated(
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                requests=usage.requests,
-                tool_calls=usage.tool_calls,
-                cost_usd=cost,
-            )
-        )
+        self.emitter.emit(UsageUpdated(usage=self._usage, cost_usd=cost))
 
     def _live_messages(self) -> list[ModelMessage]:
         return self._agent_run.all_messages() if self._agent_run is not None else self._messages
