@@ -10,8 +10,9 @@ When the database cannot be written at all (a full disk, a read-only state dir),
 query over rows computed from the store, so `tau sessions ls` still lists what the refs hold.
 
 Status: a row's status is its head snapshot's, except that a head a run leaves only while it is still going
-(`created`, `running`) is shown `interrupted` when no process holds the session's write lock: its writer is gone
-(killed, crashed, or its store could not be written). Nothing is written to the store for it — every committed step
+(`created`, `running`) is shown `running` while a process holds the session's write lock (a run in its first step
+has a `created` head: it is running all the same) and `interrupted` when none does: its writer is gone (killed,
+crashed, or its store could not be written). Nothing is written to the store for it — every committed step
 is intact and `tau resume` continues from the head; `tau sessions fsck` explains it. The lock changes without the
 head moving, so rows in `UNSETTLED` statuses are recomputed at every listing (and at start-up of `tau run` and
 `tau serve`, `FileSessionStore.settle_interrupted`).
@@ -52,6 +53,7 @@ CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated);
 """
 _TITLE_MAX = 100
 INTERRUPTED = "interrupted"
+RUNNING = "running"
 UNFINISHED = frozenset({"created", "running"})  # head statuses a run leaves only while it is still going
 UNSETTLED = UNFINISHED | {INTERRUPTED}  # row statuses that change when a writer starts or dies, not only on commit
 
@@ -115,14 +117,15 @@ def session_info(
     model: str | None,
     writer_gone: bool = False,
 ) -> SessionInfo:
-    """The row of a session; `writer_gone`: no process holds its write lock (an unfinished head is `interrupted`)."""
+    """The row of a session; `writer_gone`: no process holds its write lock (an unfinished head is `interrupted`,
+    else `running`)."""
     totals = head.totals
     tokens = totals.get("total_tokens") or totals.get("input_tokens", 0) + totals.get("output_tokens", 0)
     cost = totals.get("cost_usd")
     return SessionInfo(
         id=session_id,
         title=title,
-        status=INTERRUPTED if writer_gone and head.status in UNFINISHED else head.status,
+        status=(INTERRUPTED if writer_gone else RUNNING) if head.status in UNFINISHED else head.status,
         model=model,
         created=root.created,
         updated=head.created,
