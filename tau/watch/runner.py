@@ -21,6 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
+from tau import telemetry
 from tau.config import JobSpec, load_job
 from tau.errors import InternalError, Interrupted, TauError
 from tau.protocol import Event, RunCompleted
@@ -78,6 +79,7 @@ class JobRunner:
             return failure_event(control.cancel_error, job.session_id or "")
         session_id = job.session_id or str(uuid.uuid4())
         try:
+            telemetry.install(job.telemetry)  # the first job decides this watcher's tracing (tau.telemetry)
             return await self.runtime.submit(Start(job, session_id), sinks=[sink], control=control)
         except asyncio.CancelledError:
             cut = control.cancel_error or Interrupted("job task cancelled", signal_name="SIGTERM")
