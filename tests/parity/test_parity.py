@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from front_ends import through_cli, through_rpc, through_watch
 from parity_kit import (
     FORKED,
     NOTE,
@@ -30,10 +31,7 @@ from parity_kit import (
     normalize,
     sessions_of,
     stored,
-    through_cli,
-    through_rpc,
     through_runtime,
-    through_watch,
 )
 
 # (status, terminal_reason, exit_code) of every run of a scenario
