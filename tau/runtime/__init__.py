@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
+import anyio
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 
@@ -127,8 +128,9 @@ async def prepare_run(
             ask_policy=ask_policy,
         )
     except BaseException:
-        for close in reversed(closers):
-            await close()
+        with anyio.CancelScope(shield=True):  # also when start-up was cancelled (`--timeout`): close it all
+            for close in reversed(closers):
+                await close()
         raise
     setup.environment = opened.info
     setup.history = list(history)

@@ -5,6 +5,8 @@ events to `sinks` (the terminal `RunCompleted` last) and returns that event. It 
 the run cannot start: ConfigError (exit 2: a bad MCP or hook config, a session that cannot be opened), PreflightError
 (exit 3: a required MCP server, the sandbox, the session store), or the cancel error of a run cancelled before it
 started. What a run opened is closed before `execute` returns, so the session is free again when the caller sees it.
+`--timeout` bounds the start-up too (`InlineEngine`: MCP servers, the sandbox, counted from `control.origin`): when
+it runs out before the run exists, `execute` raises `RunTimeout` (exit 124, one line, no event), as a preflight would.
 
 What crosses the port is data: `PreparedRun` holds the resolved `JobSpec` (its dumps exclude credentials, which an
 engine in another process re-resolves from its own environment, as `tau resume` does), the session id, the
@@ -27,13 +29,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import anyio
+
 from tau.config.spec import JobSpec
-from tau.errors import PreflightError, RunError
+from tau.errors import PreflightError, RunError, RunTimeout
 from tau.protocol import Event, RunCompleted
 from tau.runtime.pending import Continuation
 from tau.sessions import SessionStore
@@ -156,7 +161,7 @@ class InlineEngine:
         from tau.runtime import prepare_run
 
         model = self.model_factory(run.job) if self.model_factory is not None else None
-        driver = await prepare_run(
+        opening = prepare_run(
             run.job,
             sinks=sinks,
             interactive=run.interactive,
@@ -165,6 +170,7 @@ class InlineEngine:
             session_id=run.session_id,
             continuation=run.continuation,
         )
+        driver = await _within_timeout(run.job, control.origin, opening)
         try:
             if control.origin is not None:
                 driver.origin = control.origin
@@ -184,6 +190,18 @@ class InlineEngine:
             await asyncio.wait_for(driver.close(), self.close_timeout)
         except Exception:
             return
+
+
+async def _within_timeout(job: JobSpec, origin: float | None, opening: Awaitable[RunDriver]) -> RunDriver:
+    """`opening` (`prepare_run`) within what `--timeout` leaves, counted from `origin` (`time.monotonic()`; default:
+    now). Start-up that outlasts the limit is cut off — `prepare_run` closes what it opened — and is a `RunTimeout`."""
+    limit = job.limits.timeout
+    if limit is None:
+        return await opening
+    left = limit - (time.monotonic() - origin) if origin is not None else limit
+    with anyio.move_on_after(left):
+        return await opening
+    raise RunTimeout(f"run exceeded --timeout {limit:g}s (while starting)")
 
 
 @contextlib.asynccontextmanager
