@@ -52,7 +52,8 @@ from tau.runtime.operations import (
     Start,
 )
 from tau.runtime.pending import Continuation
-from tau.runtime.service import NotSupported, Runtime, failure_event
+from tau.runtime.run_events import failure_event
+from tau.runtime.service import NotSupported, Runtime
 from tau.sessions import FileSessionStore, InMemorySessionStore, SessionStore
 
 

@@ -34,10 +34,10 @@ from tau.protocol import RetryScheduled
 from tau.protocol.printable import printable
 from tau.runtime.clarify import ASK_TOOL, OnAsk, clarify_instructions, clarify_toolset
 from tau.runtime.context import ContextParts
-from tau.runtime.driver import RunSetup, ToolGate
 from tau.runtime.emitter import Emitter
 from tau.runtime.extensions import checkpoint_recorder, inner_capabilities, task_toolset
 from tau.runtime.plan import plan_instructions, plan_output_type
+from tau.runtime.setup import RunSetup, ToolGate
 from tau.runtime.subagents import ParentSession
 from tau.sessions import SessionStore
 from tau.tools import ToolLimits, build_toolset

@@ -16,21 +16,17 @@ Outcome: an exception out of the loop becomes its typed error in `outcome.failur
 one-line form, `retryable` only when transient); a run that ends normally with an answer cut off at the output token
 limit ends `output_truncated` (exit 5, the cut answer kept as the result), and every such response is a notice.
 
-Sessions: a new run `begin`s its session; a `Continuation` (`tau resume`, `tau fork`) `resume`s an existing one
-instead, taking its history and pending deferred calls from the store (the store's write lock is held for the whole
-run). The session is always `close`d when the run ends. Each commit carries what the step added: messages, usage
-deltas (tokens, requests, tool calls, cost) and, when the run suspends, the pending `DeferredToolRequests`.
+Sessions: a new run `begin`s its session; a `Continuation` `resume`s an existing one (history and pending calls from
+the store, its write lock held for the whole run; `pending.check_continuation` checked again under it). Each commit
+carries what the step added: messages, usage deltas and, when the run suspends, the pending `DeferredToolRequests`.
 
-Suspension: with `on_ask: suspend` the asker leaves an `ask` unresolved (or `ask_user` defers its question),
-pydantic-ai ends the run with a `DeferredToolRequests` output, and the driver commits it as the snapshot's
-`pending`, emits one `ApprovalRequested` per permission ask (or other deferred call) and one
-`ClarificationRequested` per question, and ends with status `suspended`, terminal reason `needs_input`, exit 4. A
-continuation answers pending calls with `DeferredToolResults` (`Answers`); unanswered ones are re-evaluated.
+Suspension: with `on_ask: suspend` an unresolved `ask` (or an `ask_user` question) ends the run with
+`DeferredToolRequests`: committed as the snapshot's `pending`, announced by `pending.request_events`, status
+`suspended`, terminal reason `needs_input`, exit 4. A continuation's answers become `DeferredToolResults`
+(`pending.resolve_pending`). Plan mode: a run that ends with a plan has it written (`finish_plan`), commits
+`awaiting_plan_approval`, emits `PlanSubmitted` and ends suspended with that reason; a `plan_review` continues it.
 
-Plan mode: a plan-mode run that ends with a plan (`submit_plan` or text) has it written to the plan file
-(`finish_plan`), commits with status `awaiting_plan_approval`, emits `PlanSubmitted` and ends `suspended` with that
-terminal reason, exit 4. A `Continuation` with a `plan_review` continues such a session with the approval (plan in
-context) or rejection (reason) prompt.
+The driver is the inline engine's inside (`runtime.engine`); front ends submit operations to `runtime.Runtime`.
 
 Steering: `inject(text)` queues a user message; while the run is active it goes straight to pydantic-ai's
 `AgentRun.enqueue(priority="asap")`, so a message that arrives while the final answer is being written still
@@ -40,12 +36,10 @@ redirects the run instead of being lost.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import anyio
 from pydantic_ai import Agent, CancellationToken, UsageLimits
@@ -59,16 +53,11 @@ from pydantic_ai.messages import (
     repair_messages,
 )
 from pydantic_ai.run import AgentRun
-from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolApproved, ToolDenied
+from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults
 from pydantic_ai.usage import RunUsage
-from pydantic_ai.workspaces import WorkspaceBackend
 
-from tau import __version__
-from tau.checkpoints.recorder import CheckpointRecorder
 from tau.config.spec import JobSpec
 from tau.errors import (
-    ConfigError,
-    ExitCode,
     HookStopped,
     Interrupted,
     PromptBlocked,
@@ -76,34 +65,29 @@ from tau.errors import (
     RunTimeout,
     TauError,
 )
-from tau.hooks import HookSession
-from tau.permissions.policy import Decision
-from tau.permissions.toolset import PermissionGate
 from tau.protocol import (
-    EnvironmentInfo,
-    McpServerInfo,
     MessageCompleted,
     Notice,
-    PermissionDecided,
-    PermissionDenial,
     PlanSubmitted,
     RunCompleted,
-    SessionStarted,
     SnapshotCreated,
     TurnStarted,
     UsageTotals,
     UsageUpdated,
 )
-from tau.runtime.answers import DEFAULT_DENIAL, pending_call
 from tau.runtime.budget import Budget
 from tau.runtime.emitter import Emitter, StreamTranslator, usage_totals
 from tau.runtime.outcome import failure, truncation, truncation_notice
-from tau.runtime.pending import PERMISSION_METADATA, Continuation, check_continuation, request_events
+from tau.runtime.pending import Continuation, check_continuation, request_events, resolve_pending
 from tau.runtime.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, finish_plan, review_prompt
+from tau.runtime.run_events import completed_event, started_event
 from tau.runtime.scrub import scrub_response
+from tau.runtime.setup import RunSetup, ToolGate
 from tau.sessions import SessionStore, StepRecord
 from tau.telemetry import tracer
 from tau.telemetry.spans import finish_run, run_attributes
+
+__all__ = ["NEEDS_INPUT", "RunDriver", "RunSetup", "ToolGate"]
 
 NEEDS_INPUT = "needs_input"  # terminal reason of a suspended run (exit 4)
 OUTPUT_TOOL = "final_result"  # pydantic-ai's default name for the structured-output tool
@@ -111,36 +95,6 @@ FINALIZE_PROMPT = (
     "A budget for this run has been reached ({reason}). Tools are now disabled. Do not call any tool. "
     "Reply now with a concise final summary: what you did, what is left, and anything the user must know."
 )
-
-
-@dataclass
-class ToolGate:
-    """Shared switch the agent's tool filter reads: False hides every tool (the finalize turn)."""
-
-    enabled: bool = True
-
-
-@dataclass
-class RunSetup:
-    """What the agent factory hands the driver: the agent plus the pieces it reports in events."""
-
-    agent: Agent[None, Any]
-    workspace: WorkspaceBackend
-    gate: ToolGate
-    tool_names: Sequence[str]
-    model_ref: str
-    model_settings: Mapping[str, Any] = field(default_factory=dict)
-    mcp: Sequence[McpServerInfo] = ()
-    permission_denials: list[PermissionDenial] = field(default_factory=list)
-    history: Sequence[ModelMessage] = ()
-    memory_files: Sequence[str] = ()
-    skills: Sequence[str] = ()
-    notices: Sequence[str] = ()
-    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    hooks: HookSession | None = None
-    environment: EnvironmentInfo | None = None
-    recorder: CheckpointRecorder | None = None  # workspace checkpoints: each commit pins its current one
-    permissions: PermissionGate | None = None  # re-evaluates a resumed session's unanswered pending calls
 
 
 class RunDriver:
@@ -283,8 +237,8 @@ class RunDriver:
         failed = await self._last_commit(status, pending=suspended)
         error, suspended = error or failed, suspended if failed is None else None
         await self._session_end(NEEDS_INPUT if suspended is not None else status)
-        if suspended is not None:
-            self._emit_requests(suspended)
+        for event in request_events(suspended) if suspended is not None else ():
+            self.emitter.emit(event)
         duration_ms = (self._clock() - started) * 1000
         reason = NEEDS_INPUT if suspended is not None else None
         return self._emit_completed(output, error, duration_ms=duration_ms, suspended=reason)
@@ -323,69 +277,10 @@ class RunDriver:
         return self._emit_completed(plan.plan, None, duration_ms=duration_ms, suspended=AWAITING_PLAN_APPROVAL)
 
     async def _resolve_pending(self) -> tuple[DeferredToolResults | None, DeferredToolRequests | None]:
-        """The `DeferredToolResults` a continuation starts with, or the requests still pending.
-
-        The operator's answers come first (denials are reported here: the permission layer never sees them); an
-        unanswered approval is evaluated again by this run's permission policy and asked per its `on_ask` (so
-        `--allow` or `--on-ask deny` on resume settle it). pydantic-ai needs a result for every pending call: if
-        the operator answered nothing and some call is still open (`on_ask: suspend` again, or an unanswered
-        question), the run suspends again at once; if the operator answered some but not all, that is a
-        ConfigError naming the rest."""
-        pending = self._pending
-        if pending is None or self.continuation is None:
+        """The results a continuation starts with, or the requests still pending (`pending.resolve_pending`)."""
+        if self._pending is None or self.continuation is None:
             return None, None
-        answers = self.continuation.answers
-        messages = {call_id: self._report_denial(pending, call_id, reason) for call_id, reason in answers.deny.items()}
-        results = answers.results(pending, messages)
-        answered = set(results.approvals) | set(results.calls)
-        for call in pending.approvals:
-            if call.tool_call_id not in answered:
-                decided = await self._reevaluate(pending, call)
-                if decided is not None:
-                    results.approvals[call.tool_call_id] = decided
-        open_ids = [
-            call.tool_call_id
-            for call in (*pending.approvals, *pending.calls)
-            if call.tool_call_id not in results.approvals and call.tool_call_id not in results.calls
-        ]
-        if not open_ids:
-            return results, None
-        if answers:
-            raise ConfigError(
-                f"calls still pending: {', '.join(open_ids)} (answer every pending call, or resume without answers "
-                "to have the permission policy decide them)",
-                field="--approve/--deny-call/--answer",
-            )
-        return None, pending
-
-    async def _reevaluate(self, pending: DeferredToolRequests, call: ToolCallPart) -> ToolApproved | ToolDenied | None:
-        gate = self.setup.permissions
-        if gate is None:
-            return None
-        args = call.args_as_dict()
-        decision = gate.policy.evaluate(call.tool_name, args)
-        if decision.kind == "deny":
-            return gate.deny(call.tool_call_id, call.tool_name, args, decision)
-        if decision.kind == "allow":
-            return ToolApproved()  # the permission layer reports it when the call runs
-        info = (pending.metadata.get(call.tool_call_id) or {}).get(PERMISSION_METADATA)
-        rule = info.get("rule") if isinstance(info, dict) else None
-        resolved = await gate.resolve(call, Decision(kind="ask", rule=rule or decision.rule, reason=decision.reason))
-        return resolved if isinstance(resolved, ToolApproved | ToolDenied) else None
-
-    def _report_denial(self, pending: DeferredToolRequests, call_id: str, reason: str | None) -> str:
-        """Report an operator's `--deny` (event + denial list); the text the model reads."""
-        call = pending_call(pending, call_id)
-        tool = call.tool_name if call is not None else "?"
-        args = call.args_as_dict() if call is not None else {}
-        why = reason or DEFAULT_DENIAL
-        info = (pending.metadata.get(call_id) or {}).get(PERMISSION_METADATA)
-        rule = info.get("rule") if isinstance(info, dict) else None
-        self.emitter.emit(
-            PermissionDecided(call_id=call_id, tool=tool, decision="ask", resolution="denied", rule=rule, reason=why)
-        )
-        self.setup.permission_denials.append(PermissionDenial(call_id=call_id, tool=tool, input=args, reason=why))
-        return f"Permission denied for {tool}: {why.rstrip('.')}. Do not retry the same call; take another approach."
+        return await resolve_pending(self._pending, self.continuation.answers, self.setup, self.emitter)
 
     async def _prologue(self) -> tuple[DeferredToolRequests | None, str | None]:
         """Pending calls resolved, then the prompt through its hooks: within what is left of `--timeout`, and stopped
@@ -573,58 +468,25 @@ class RunDriver:
     # -- events --------------------------------------------------------------------------------------------
 
     def _emit_started(self) -> None:
-        env = self.job.environment
-        self.emitter.emit(
-            SessionStarted(
-                session_id=self.session_id,
-                snapshot_id=self._snapshot_id,
-                model=self.setup.model_ref,
-                cwd=env.workspace,
-                environment=self.setup.environment or EnvironmentInfo(kind=env.kind, workspace=env.workspace),
-                tools=list(self.setup.tool_names),
-                mcp=list(self.setup.mcp),
-                memory_files=list(self.setup.memory_files),
-                skills=list(self.setup.skills),
-                permission_mode=self.job.permissions.mode,
-                tau_version=__version__,
-            )
-        )
+        self.emitter.emit(started_event(self.job, self.setup, self.session_id, self._snapshot_id))
         for message in self.setup.notices:
             self.emitter.emit(Notice(level="warning", message=message))
-
-    def _emit_requests(self, pending: DeferredToolRequests) -> None:
-        """The events announcing the calls the run suspends on (`pending.request_events`)."""
-        for event in request_events(pending):
-            self.emitter.emit(event)
 
     def _emit_completed(
         self, output: Any, error: TauError | None, *, duration_ms: float, suspended: str | None = None
     ) -> RunCompleted:
-        """The terminal event; `suspended` is the terminal reason of a suspended run (`needs_input`,
-        `awaiting_plan_approval`), exit 4."""
-        usage = self._usage
-        cost = self.budget.cost_usd or None
-        result_text, structured = _split_output(output)
-        status: Literal["completed", "failed", "suspended"] = "completed" if error is None else "failed"
-        reason = "completed" if error is None else error.reason
-        code = ExitCode.COMPLETED if error is None else error.exit_code
-        if suspended is not None:
-            status, reason, code = "suspended", suspended, ExitCode.NEEDS_INPUT
-        event = RunCompleted(
-            status=status,
-            terminal_reason=reason,
-            exit_code=int(code),
-            session_id=self.session_id,
-            result=result_text,
-            structured_output=structured,
-            error=None if error is None else error.message,
-            error_kind=None if error is None else type(error).__name__,
-            retryable=bool(getattr(error, "retryable", False)),
-            usage=usage,
-            cost_usd=cost,
+        """The terminal event (`terminal.completed_event`); `suspended` is the terminal reason of a suspended run
+        (`needs_input`, `awaiting_plan_approval`), exit 4."""
+        event = completed_event(
+            self.session_id,
+            output,
+            error,
+            suspended=suspended,
+            usage=self._usage,
+            cost_usd=self.budget.cost_usd or None,
             num_turns=self.budget.turns,
-            duration_ms=round(duration_ms, 3),
-            permission_denials=list(self.setup.permission_denials),
+            duration_ms=duration_ms,
+            permission_denials=self.setup.permission_denials,
         )
         stamped = self.emitter.emit(event)
         assert isinstance(stamped, RunCompleted)
@@ -635,11 +497,3 @@ def _dangling_calls(messages: Sequence[ModelMessage]) -> bool:
     """The history ends with a model response whose tool calls never ran (a run cut off mid-step)."""
     last = messages[-1] if messages else None
     return isinstance(last, ModelResponse) and bool(last.tool_calls)
-
-
-def _split_output(output: Any) -> tuple[str | None, Any]:
-    if output is None:
-        return None, None
-    if isinstance(output, str):
-        return output, None
-    return json.dumps(output, ensure_ascii=False), output

@@ -7,7 +7,7 @@ stored jobs are re-resolved against. `await runtime.submit(op, sinks=...)`:
 - `Start`, `Continue`, `Answer`, `ReviewPlan`, `Fork(run=True)` -> the terminal `RunCompleted` (emitted to `sinks`
   after every other event of the run). Raises before any event — ConfigError (exit 2), PreflightError (exit 3), or
   the cancel error of a run cancelled before it started — when the run cannot start; a front end that needs a
-  terminal event anyway makes it with `failure_event` (the one implementation).
+  terminal event anyway makes it with `failure_event` (`runtime.run_events`, where every `RunCompleted` is built).
 - `Fork(run=False)` -> `Forked` (the new session, its root, the events for the calls it waits on).
 - `Inject`, `Cancel` -> `Delivered`: whether a run of the session in this process took it.
 
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, overload
 from pydantic_ai.tools import DeferredToolRequests
 
 from tau.config.spec import JobSpec
-from tau.errors import ConfigError, Interrupted, TauError
+from tau.errors import ConfigError, Interrupted
 from tau.protocol import RunCompleted
 from tau.runtime.engine import Engine, InlineEngine, ModelFactory, PreparedRun, RunControl, Sink
 from tau.runtime.forking import restore_files
@@ -56,6 +56,7 @@ from tau.runtime.operations import (
 )
 from tau.runtime.pending import Continuation, check_continuation, request_events
 from tau.runtime.plan import PlanReview
+from tau.runtime.run_events import failure_event
 from tau.sessions import FileSessionStore, SessionStore
 
 if TYPE_CHECKING:
@@ -68,19 +69,6 @@ Report = Callable[[str], None]
 
 class NotSupported(ConfigError):
     """The session store cannot do what the operation needs (fork without a persistent store)."""
-
-
-def failure_event(error: TauError, session_id: str = "") -> RunCompleted:
-    """The terminal event of a run that could not start or finish by itself (front ends that always end with one)."""
-    return RunCompleted(
-        status="failed",
-        terminal_reason=error.reason,
-        exit_code=int(error.exit_code),
-        session_id=session_id,
-        error=error.message,
-        error_kind=type(error).__name__,
-        retryable=bool(getattr(error, "retryable", False)),
-    )
 
 
 @dataclass(frozen=True)
