@@ -423,7 +423,7 @@ def test_full_disk_mid_run_ends_with_the_terminal_event(
     listed = run_tau("sessions", "ls", "--json", *where, sandbox=sandbox, cwd=work)
     assert (listed.returncode, listed.stderr) == (0, ""), listed
     [row] = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert (row["id"], row["status"]) == (session, "created")
+    assert (row["id"], row["status"]) == (session, "interrupted")  # as fsck says: its writer is gone
     checked = run_tau("sessions", "fsck", *where, sandbox=sandbox, cwd=work)
     assert checked.returncode == 0, checked
     note, ok = checked.stdout.splitlines()
