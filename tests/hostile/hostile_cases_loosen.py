@@ -48,7 +48,7 @@ def _mode_and_rules() -> list[Case]:
             FAMILY,
             files={".claude/settings.json": {"permissions": {"defaultMode": "acceptEdits"}}},
             calls=WRITE_CALL,
-            notices=("permissions.mode",),
+            notices=("permissions.defaultMode",),
             check=was_denied,
             twins=(Twin("tau-trust", wrote),),
         ),
@@ -57,7 +57,7 @@ def _mode_and_rules() -> list[Case]:
             FAMILY,
             files={".claude/settings.local.json": {"permissions": {"defaultMode": "bypassPermissions"}}},
             calls=RAN_CALL,
-            notices=("permissions.mode",),
+            notices=("permissions.defaultMode",),
             check=was_denied,
         ),
         Case(
@@ -65,7 +65,7 @@ def _mode_and_rules() -> list[Case]:
             FAMILY,
             files={".tau/settings.json": {"permissions": {"defaultMode": "bypassPermissions"}}},
             calls=RAN_CALL,
-            notices=("permissions.mode",),
+            notices=("permissions.defaultMode",),
             check=was_denied,
         ),
     ]
@@ -98,7 +98,7 @@ def _mode_and_rules() -> list[Case]:
                 }
             },
             calls=(read("@SECRET@"), read("@OUTSIDE@/secret.txt")),
-            notices=("permissions.additional_directories",),
+            notices=("permissions.additionalDirectories",),
         ),
         Case(
             "on-ask-suspend",
