@@ -10,7 +10,9 @@ Auth: with a token, `BearerAuth` guards every method (gRPC clients send it as `a
 metadata); binding a non-loopback address without a token is refused before anything listens (ConfigError, exit 2).
 Shutdown (SIGTERM/SIGINT in the main thread, or `stop()`): the service drains first — every run is cancelled and ends
 with its final event, followers end — then uvicorn closes the connections, then the service's model providers and
-journal are closed (`RuntimeServiceImpl.aclose`). Public API:
+journal are closed (`RuntimeServiceImpl.aclose`). Then uvicorn raises the caught signal again, and a SIGTERM meets
+its default action: the process dies of it (status -15, 143 in a shell: a clean stop for systemd), not through tau's
+own SIGTERM handler, whose `SystemExit(143)` is an exit status systemd counts as a failure. Public API:
 
 - `RuntimeServer(service, host=, port=, token=, tls=, metrics_public=)`: `await serve()`, `stop()` (thread-safe),
   `port` once `started`; `GET /metrics` (Prometheus) and incoming `traceparent` headers are `tau.telemetry.asgi`'s;
@@ -30,12 +32,14 @@ journal are closed (`RuntimeServiceImpl.aclose`). Public API:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import socket
 import ssl
 import stat
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +148,21 @@ class _UvicornServer(uvicorn.Server):
         await self._owner.service.drain()
         await super().shutdown(sockets)
         await self._owner.service.aclose()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's, over SIGTERM's default action: the SIGTERM uvicorn raises again after the drain ends the
+        process by the signal (see the module docstring)."""
+        if threading.current_thread() is not threading.main_thread():
+            with super().capture_signals():
+                yield
+            return
+        previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        try:
+            with super().capture_signals():
+                yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)  # reached when no SIGTERM ended the server
 
 
 class RuntimeServer:
