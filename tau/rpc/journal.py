@@ -106,7 +106,10 @@ class ServeJournal:
 
     def append(self, session_id: str, item: pb.RunResponse) -> None:
         """Append one event to the session's `events.log`."""
-        raw = item.SerializeToString()
+        self.append_raw(session_id, item.SerializeToString())
+
+    def append_raw(self, session_id: str, raw: bytes) -> None:
+        """Append one serialized `RunResponse` (as the event log keeps it) to the session's `events.log`."""
         view = memoryview(_LENGTH.pack(len(raw)) + raw)
         try:
             fd = os.open(self.root / session_id / _EVENTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -1,12 +1,12 @@
-"""The in-process session registry of `tau serve`: sessions, their runs, and each session's bounded event log.
+"""The in-process session registry of `tau serve`: sessions, their runs, and each session's bounded event log
+(`rpc.eventlog.EventLog`: seq numbering, capacity, `LogGap`, followers).
 
 Everything here lives on the server's one event loop; nothing blocks and nothing is shared across threads.
 Invariants:
 - a session has at most one run in progress (`SessionState.current`); a run's events sit contiguously in the log,
   from its RUNNING status event to its final event;
-- `seq` is assigned by `EventLog.append`: 1, 2, 3, ... per session, never reused, across runs;
-- the log keeps the last `capacity` events; a reader asking for dropped ones gets `LogGap` (OUT_OF_RANGE upstream);
-- readers never poll: `append` wakes every waiter through a one-shot "pulse" event that is replaced on each append;
+- a session keeps a record of each of its runs (number, idempotency key, seqs) but the prompt of its last run only
+  (what Respond's continuation needs): a long session must not hold every prompt it was sent;
 - a suspended session holds what its run waits on (`pending`, by request id) and the answers given so far
   (`responses`); both are cleared when the next run starts. `begun` is true once the session exists in the store
   (its first run opened it, or ForkSession made it): later runs continue it instead of beginning it.
@@ -18,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -28,86 +27,10 @@ from google.protobuf import json_format
 
 from tau.protocol import RunCompleted, UsageTotals
 from tau.rpc._gen import runtime_pb2 as pb
+from tau.rpc.eventlog import EventLog, LogGap
 from tau.rpc.events import totals_of, usage_message
 from tau.rpc.jobs import ContextBlock, SessionJob, job_record
 from tau.rpc.journal import ServeJournal, Stored
-
-
-class LogGap(Exception):
-    """Events a reader asked for were dropped from the bounded log."""
-
-
-class EventLog:
-    """`on_append` sees every event as it is appended (the serve journal); `restored` events come back from it."""
-
-    def __init__(
-        self,
-        capacity: int,
-        *,
-        on_append: Callable[[pb.RunResponse], None] | None = None,
-        restored: Sequence[pb.RunResponse] = (),
-        last_seq: int = 0,
-    ) -> None:
-        self._items: deque[pb.RunResponse] = deque(restored, maxlen=capacity)
-        self.last_seq = max(last_seq, restored[-1].seq if restored else 0)
-        self._pulse = asyncio.Event()
-        self.closed = False
-        self._on_append = on_append
-
-    @property
-    def first_seq(self) -> int:
-        """seq of the oldest retained event (last_seq + 1 when the log is empty)."""
-        return self._items[0].seq if self._items else self.last_seq + 1
-
-    def append(self, build: Callable[[int], pb.RunResponse]) -> pb.RunResponse:
-        """Add the event `build(seq)` makes for the next seq, and wake the readers."""
-        self.last_seq += 1
-        item = build(self.last_seq)
-        self._items.append(item)
-        if self._on_append is not None:
-            self._on_append(item)
-        self._wake()
-        return item
-
-    def close(self) -> None:
-        """Wake every reader for good (server shutdown)."""
-        self.closed = True
-        self._wake()
-
-    def _wake(self) -> None:
-        pulse, self._pulse = self._pulse, asyncio.Event()
-        pulse.set()
-
-    def since(self, after_seq: int) -> list[pb.RunResponse]:
-        if after_seq >= self.last_seq:
-            return []
-        first = self.first_seq
-        if after_seq < first - 1:
-            raise LogGap(f"events {after_seq + 1}..{first - 1} were dropped from the bounded event log; "
-                         f"the oldest retained is {first} (resume with after_seq={first - 1})")  # fmt: skip
-        start = after_seq - first + 1
-        return [self._items[i] for i in range(start, len(self._items))]
-
-    async def follow(
-        self,
-        after_seq: int,
-        *,
-        stop_after: Callable[[pb.RunResponse], bool],
-        done: Callable[[], bool],
-    ) -> AsyncIterator[pb.RunResponse]:
-        """Events after `after_seq`, then live ones; ends after an event for which `stop_after` is true, or when
-        caught up and `done()` (or the log is closed)."""
-        cursor = after_seq
-        while True:
-            pulse = self._pulse
-            for item in self.since(cursor):
-                yield item
-                cursor = item.seq
-                if stop_after(item):
-                    return
-            if done() or self.closed:
-                return
-            await pulse.wait()
 
 
 @dataclass
@@ -288,11 +211,11 @@ def restore_state(record: Mapping[str, Any], job: SessionJob, log: EventLog) -> 
         RunState(
             number=int(run["number"]),
             idempotency_key=str(run["idempotency_key"]),
-            prompt=str(run["prompt"]),
+            prompt=str(run["prompt"]) if index == len(record["runs"]) - 1 else "",  # the last run's only
             first_seq=int(run["first_seq"]),
             final_seq=None if run["final_seq"] is None else int(run["final_seq"]),
         )
-        for run in record["runs"]
+        for index, run in enumerate(record["runs"])
     ]
     pending = [json_format.ParseDict(item, pb.PendingRequest()) for item in record["pending"]]
     answers = record["responses"]
@@ -426,11 +349,11 @@ class SessionRegistry:
         if self._journal is not None:
             self._journal.close()
 
-    def _appender(self, session_id: str) -> Callable[[pb.RunResponse], None] | None:
+    def _appender(self, session_id: str) -> Callable[[bytes], None] | None:
         journal = self._journal
         if journal is None:
             return None
-        return lambda item: journal.append(session_id, item)
+        return lambda raw: journal.append_raw(session_id, raw)
 
     def remove(self, session_id: str) -> None:
         """Forget the session, journal and all."""

@@ -52,6 +52,8 @@ class RunSupervisor:
     def launch(self, session: SessionState, op: RunOperation, *, prompt: str, key: str, detail: str) -> RunState:
         """Start one run of the session (a prompt or the answers to pending requests) as a server task."""
         run = RunState(number=len(session.runs) + 1, idempotency_key=key, prompt=prompt)
+        if session.runs:
+            session.runs[-1].prompt = ""  # only the last run's prompt is kept (`rpc.registry`)
         session.runs.append(run)
         session.current = run
         session.status = pb.SESSION_STATUS_RUNNING

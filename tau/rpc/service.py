@@ -61,6 +61,7 @@ from tau.errors import ConfigError, Interrupted, TauError
 from tau.models.providers import ProviderPool
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeService
+from tau.rpc.eventlog import LogGap
 from tau.rpc.events import (
     as_stream_event,
     awaiting_status,
@@ -68,7 +69,7 @@ from tau.rpc.events import (
 )
 from tau.rpc.jobs import SessionJob, build_session_job, context_blocks, render_context, restore_session_job
 from tau.rpc.journal import ServeJournal, Stored, report
-from tau.rpc.registry import LogGap, RunState, SessionRegistry, SessionState, catch_up
+from tau.rpc.registry import RunState, SessionRegistry, SessionState, catch_up
 from tau.rpc.respond import answered_before, operation_of, record_answer
 from tau.rpc.runs import RunSupervisor
 from tau.runtime import Continue, Engine, Fork, Forked, Inject, NotSupported, Runtime, Start, failure_event
