@@ -97,8 +97,11 @@ def test_0_completed_hello_example(sandbox: Sandbox) -> None:
 
 
 def test_1_provider_unreachable(sandbox: Sandbox, event_schema: dict[str, Any]) -> None:
-    """openai-chat against a closed 127.0.0.1 port, no retries configured (project config): exit 1, provider_error."""
-    sandbox.write(".tau/config.toml", "[providers.openai-chat]\nmax_retries = 0\n")
+    """openai-chat against a closed 127.0.0.1 port, no retries configured (user config: a repository's `providers`
+    apply only when it is trusted): exit 1, provider_error."""
+    user_config = sandbox.home / ".config" / "tau" / "config.toml"
+    user_config.parent.mkdir(parents=True, exist_ok=True)
+    user_config.write_text("[providers.openai-chat]\nmax_retries = 0\n")
     env = {**sandbox.env, "TAU_BASE_URL": f"http://127.0.0.1:{closed_port()}/v1"}
     result = run_tau(
         "run", "-p", "hello?", "--model", "openai-chat:nobody", "-o", "stream-json", sandbox=sandbox, env=env
