@@ -109,6 +109,8 @@ class Runtime:
         self.env = dict(os.environ if env is None else env)
         self.cwd = cwd if cwd is not None else Path.cwd()
         self._controls: dict[str, RunControl] = {}
+        # the one place the runtime tells stores apart: only the file store can show, fork and steer sessions
+        self._files = store if isinstance(store, FileSessionStore) else None
 
     # -- runs in this process ------------------------------------------------------------------------------------
 
@@ -128,12 +130,12 @@ class Runtime:
     @property
     def persistent(self) -> bool:
         """The store keeps sessions this runtime can show, continue from their stored jobs, and fork."""
-        return isinstance(self.store, FileSessionStore)
+        return self._files is not None
 
     def session_exists(self, session_id: str) -> bool:
         """`session_id` names a session of a persistent store (False for stores that cannot tell)."""
-        store = self.store
-        return isinstance(store, FileSessionStore) and store.refs.read(session_id) is not None
+        files = self._files
+        return files is not None and files.refs.read(session_id) is not None
 
     def _claim(self, session_id: str, control: RunControl | None) -> RunControl:
         current = self._controls.get(session_id)
@@ -259,9 +261,8 @@ class Runtime:
 
     def _start(self, op: Start) -> PreparedRun:
         session_id = op.session_id or op.job.session_id or str(uuid.uuid4())
-        if self.session_exists(session_id):
-            root = getattr(self.store, "root", "the session store")
-            raise ConfigError(f"session {session_id!r} already exists in {root}", source="--session-id")
+        if self._files is not None and self.session_exists(session_id):
+            raise ConfigError(f"session {session_id!r} already exists in {self._files.root}", source="--session-id")
         return PreparedRun(op.job, session_id)
 
     async def _continue(
@@ -318,8 +319,8 @@ class Runtime:
     async def _view(self, name: str, *, at: str | None = None) -> _View | None:
         """`name` (a session, a snapshot, or a unique prefix; `at`: a snapshot of that session's chain) as the
         store shows it; None for a store that cannot show sessions."""
-        store = self.store
-        if not isinstance(store, FileSessionStore):
+        store = self._files
+        if store is None:
             return None
         if at:
             name = await asyncio.to_thread(store.snapshot_in, name, at)
@@ -334,16 +335,14 @@ class Runtime:
         return _View(resolved.kind, resolved.snapshot_id, resolved.session_id, status, pending, config)
 
     def _file_store(self, what: str) -> FileSessionStore:
-        store = self.store
-        if not isinstance(store, FileSessionStore):
+        if self._files is None:
             raise NotSupported(f"{what} needs a persistent session store (a state directory)")
-        return store
+        return self._files
 
     def _inbox(self, session_id: str) -> str | None:
         from tau.runtime.steering import inbox_dir
 
-        store = self.store
-        return str(inbox_dir(store.root, session_id)) if isinstance(store, FileSessionStore) else None
+        return str(inbox_dir(self._files.root, session_id)) if self._files is not None else None
 
 
 def _fork_point(store: FileSessionStore, session_id: str, at: str | None) -> str:
