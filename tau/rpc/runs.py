@@ -10,9 +10,10 @@ Invariants (the service's contract, see its docstring):
   lock, its workspace, its MCP servers; the engine bounds the clean-up by `ServiceLimits.close_timeout`), so a Run
   sent as soon as a client sees Final never finds the session locked;
 - the run's control is reserved in the runtime when the run is launched, so CancelRun and InjectContext reach it
-  even before its task has started;
+  even before its task has started; context queued between runs is handed to the run once it exists;
 - a finished run leaves only its record (`RunState` numbers and key): its task and outcome are dropped, and so are
-  the loop's cancelled timers that held its context (`rpc.timers`).
+  the loop's cancelled timers that held its context (`rpc.timers`); the C allocator's free memory is returned to
+  the system after each run (`rpc.allocator`), so RSS follows what the server holds, not the largest history loaded.
 Everything runs on the server's one event loop.
 """
 
@@ -33,11 +34,12 @@ from tau.protocol import (
     UsageUpdated,
 )
 from tau.rpc._gen import runtime_pb2 as pb
+from tau.rpc.allocator import release_free_memory
 from tau.rpc.events import error_response, pending_of, session_status_of, status_response, to_response
 from tau.rpc.jobs import render_context
 from tau.rpc.registry import RunState, SessionRegistry, SessionState, add_usage
 from tau.rpc.timers import drop_cancelled_timers
-from tau.runtime import Cancel, Inject, RunOperation, Runtime, failure_event
+from tau.runtime import Cancel, RunControl, RunOperation, Runtime, failure_event
 from tau.runtime.engine import Sink
 
 
@@ -64,7 +66,8 @@ class RunSupervisor:
         run.first_seq = session.log.last_seq + 1
         self._registry.save(session)  # before the first event: a restart then knows the run (and its key)
         session.log.append(lambda seq: status_response(pb.SESSION_STATUS_RUNNING, text, seq=seq, run=run.number))
-        self._runtime.control(session.session_id)  # reserved now: a cancel or context sent before the task runs
+        control = self._runtime.control(session.session_id)  # reserved now: a cancel or context before the task runs
+        control.on_attach = lambda: self._deliver_queued(session, control)
         task = asyncio.get_running_loop().create_task(
             self._drive(session, run, op), name=f"tau-run-{session.session_id}"
         )
@@ -84,12 +87,12 @@ class RunSupervisor:
             raise
         self.finish(session, run, outcome)
         drop_cancelled_timers(asyncio.get_running_loop())  # the run's history must not outlive it (rpc.timers)
+        release_free_memory()  # nor the allocator's high-water mark of it (rpc.allocator)
 
     async def _run_to_end(self, session: SessionState, run: RunState, op: RunOperation) -> RunCompleted:
         """The run's terminal event: the runtime's, else one for the failure that kept it from ending."""
         failure: TauError = InternalError("the run ended without a final event")
         try:
-            await self._deliver_queued(session)
             await self._runtime.submit(op, sinks=[self._sink(session, run)])
         except TauError as error:
             failure = error
@@ -102,10 +105,11 @@ class RunSupervisor:
         cancel = Cancel(session.session_id, reason, signal="SIGTERM" if signal == "SIGTERM" else "SIGINT")
         return (await self._runtime.submit(cancel)).delivered
 
-    async def _deliver_queued(self, session: SessionState) -> None:
-        """Context queued for the session (InjectContext between runs) reaches this run before its first request."""
+    def _deliver_queued(self, session: SessionState, control: RunControl) -> None:
+        """Context queued for the session (InjectContext between runs) reaches the run once it exists, before its
+        first model request; a run that never starts leaves it queued for the next one."""
         if session.queued_context:
-            await self._runtime.submit(Inject(session.session_id, (render_context(session.take_queued()),)))
+            control.inject(render_context(session.take_queued()))
             self._registry.save(session)
 
     def _sink(self, session: SessionState, run: RunState) -> Sink:

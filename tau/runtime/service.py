@@ -10,6 +10,8 @@ stored jobs are re-resolved against. `await runtime.submit(op, sinks=...)`:
   terminal event anyway makes it with `failure_event` (`runtime.run_events`, where every `RunCompleted` is built).
 - `Fork(run=False)` -> `Forked` (the new session, its root, the events for the calls it waits on).
 - `Inject`, `Cancel` -> `Delivered`: whether a run of the session in this process took it.
+`submit` is `prepare(op)` (preconditions, the job, forks; nothing runs) then `execute(prepared, ...)`; a front end that
+must see the run's job before its first event calls them itself (the CLI picks its renderer from the job's format).
 
 Owned here, once: every precondition of an operation (a new session's id is free; a continued session exists, is a
 session and not a snapshot, and its answers match its pending calls — `pending.check_continuation`, checked again by

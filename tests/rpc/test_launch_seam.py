@@ -1,15 +1,17 @@
 """The engine seam under the RPC service: an engine whose run takes InjectContext entries while it runs (through its
-`RunControl`), and an engine that cannot start a run still ends it with Error, Status and Final."""
+`RunControl`), context queued while a session waits reaching the run that answers it, and an engine that cannot start
+a run still ends it with Error, Status and Final."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from rpc_helpers import Served
 
 from tau.errors import PreflightError, RunError
-from tau.protocol import MessageDelta, RunCompleted
+from tau.protocol import ApprovalRequested, MessageDelta, RunCompleted
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.runtime import PreparedRun, RunControl
 from tau.runtime.engine import Sink
@@ -80,3 +82,51 @@ def test_a_run_that_cannot_start_still_ends_with_error_status_and_final(serve: C
         assert (events[-1].final.exit_code, events[-1].final.session_status) == (3, pb.SESSION_STATUS_ERROR)
         session = client.get_session(pb.GetSessionRequest(session_id=session_id), headers=served.headers).session
         assert (session.status, session.terminal_reason) == (pb.SESSION_STATUS_ERROR, "preflight_failed")
+
+
+class SuspendThenEcho:
+    """Run 1 suspends on an approval; every later run streams back what was injected into it once it existed."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    async def execute(self, run: PreparedRun, sinks: Sequence[Sink], control: RunControl) -> RunCompleted:
+        self.runs += 1
+
+        def emit(event: Any) -> None:
+            for sink in sinks:
+                sink(event)
+
+        if self.runs == 1:
+            emit(ApprovalRequested(call_id="c1", tool="write", input={}, reason="needs approval"))
+            done = RunCompleted(
+                status="suspended", terminal_reason="needs_input", exit_code=4, session_id=run.session_id
+            )
+        else:
+            handle = EchoInjected()
+            control.attach(handle)
+            while not handle.injected.empty():
+                emit(MessageDelta(text=handle.injected.get_nowait()))
+            done = RunCompleted(status="completed", terminal_reason="completed", exit_code=0, session_id=run.session_id)
+        emit(done)
+        return done
+
+
+def test_context_queued_while_suspended_reaches_the_run_that_answers(serve: Callable[..., Served]) -> None:
+    served = serve(engine=SuspendThenEcho())
+    with served.client() as client:
+        session_id = served.create(client)
+        first = list(client.run(pb.RunRequest(session_id=session_id, prompt="go"), headers=served.headers))
+        assert first[-1].final.status == "suspended"
+        entry = pb.ContextEntry(key="ci", content="build 43 is red")
+        queued = client.inject_context(
+            pb.InjectContextRequest(session_id=session_id, entries=[entry]), headers=served.headers
+        )
+        assert (queued.delivered, queued.queued) == (False, 1)
+        answer = pb.RespondRequest(session_id=session_id, request_id="c1", approval=pb.Approval(approved=True))
+        client.respond(answer, headers=served.headers)
+        follow = pb.StreamEventsRequest(session_id=session_id, after_seq=first[-1].seq, follow=False)
+        later = list(client.stream_events(follow, headers=served.headers))
+        tokens = [event.token.text for event in later if event.WhichOneof("event") == "token"]
+        assert tokens == ['<context key="ci" content_type="text/plain">\nbuild 43 is red\n</context>']
+        assert later[-1].final.status == "completed"
