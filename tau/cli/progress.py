@@ -324,6 +324,7 @@ class Progress:
 
     def _terminal_width(self) -> int:
         try:
-            return max(os.get_terminal_size(self.err.fileno()).columns, 20)
+            columns = os.get_terminal_size(self.err.fileno()).columns
         except (OSError, ValueError, AttributeError):
             return 80
+        return max(columns, 20) if columns else 80  # 0: a terminal that reports no size (a fresh pty)
