@@ -41,6 +41,7 @@ from tau.rpc.registry import RunState, SessionRegistry, SessionState, add_usage
 from tau.rpc.timers import drop_cancelled_timers
 from tau.runtime import Cancel, RunControl, RunOperation, Runtime, failure_event
 from tau.runtime.engine import Sink
+from tau.telemetry import run_sinks
 
 
 class RunSupervisor:
@@ -98,7 +99,12 @@ class RunSupervisor:
             failure = error
         except Exception as error:
             failure = InternalError(f"internal error: {type(error).__name__}: {error}")
-        return run.outcome or failure_event(failure, session.session_id)
+        if run.outcome is not None:
+            return run.outcome
+        ended = failure_event(failure, session.session_id)
+        for observe in run_sinks():  # a run that could not start has no emitter: /metrics still counts it
+            observe(ended)
+        return ended
 
     async def cancel(self, session: SessionState, reason: str, *, signal: str = "SIGINT") -> bool:
         """Cancel the session's run (`Cancel`); False when no run of it is in this process."""

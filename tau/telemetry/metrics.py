@@ -18,7 +18,8 @@ Series (label values are tau's own names: statuses, reasons, tools, the configur
 - `tau_sessions_active` (runs started and not finished) and `tau_sandbox_containers_active` (docker containers those
   runs work in).
 
-A run that fails before its first event (a preflight failure) emits nothing through its emitter and is not counted.
+A run that fails before its first event (a preflight failure) has no emitter: `tau serve` hands its terminal event
+to an observer itself (`tau.rpc.runs`), so it counts in `tau_runs_total` and moves no gauge.
 """
 
 from __future__ import annotations

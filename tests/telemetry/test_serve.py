@@ -78,3 +78,17 @@ def test_tool_calls_and_permission_decisions_are_counted(box: Box) -> None:
     assert 'tau_permission_decisions_total{decision="deny",resolution="denied"} 1.0' in text
     assert 'tau_permission_decisions_total{decision="allow",resolution="allowed"} 1.0' in text
     assert "tau_step_duration_seconds_count 2.0" in text
+
+
+def test_a_run_that_cannot_start_is_counted(box: Box) -> None:
+    """A run that fails before its first event (here: a required MCP server that cannot start, a preflight failure)
+    has no emitter; the server still counts it by status and reason, and no gauge moves."""
+    servers = '{"mcpServers": {"vault": {"command": "/nonexistent/vault-mcp", "required": true}}}'
+    job = f"---\nmcp:\n  strict: true\n  config: ['{servers}']\n---\nhello\n"
+    with serve(box) as served:
+        session = served.session("test:hello", job_text=job)
+        final = served.run(session, "never starts")
+        text = httpx.get(f"{served.url}/metrics", headers=served.headers()).text
+    assert final.status == "failed", final
+    assert f'tau_runs_total{{reason="{final.terminal_reason}",status="failed"}} 1.0' in text, text
+    assert "tau_sessions_active 0.0" in text
