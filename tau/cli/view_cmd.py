@@ -89,4 +89,4 @@ def _write_whole(target: Path, data: bytes) -> None:
         if temp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
-        raise ConfigError(f"cannot write {target}: {error.strerror or error}", source="--output") from None
+        raise ConfigError(f"cannot write {target}: {error.strerror or error}", source="FILE") from None
