@@ -102,7 +102,7 @@ def test_operator_mistakes_are_one_line_exit_2(server: Server, tmp_path: Path) -
     missing_dir = tau(
         "sessions", "view", "demo-notes", str(tmp_path / "nowhere" / "x.html"), "--state-dir", state, cwd=tmp_path
     )
-    assert missing_dir.returncode == 2 and missing_dir.stderr.startswith("tau: --output: cannot write"), (
+    assert missing_dir.returncode == 2 and missing_dir.stderr.startswith("tau: FILE: cannot write"), (
         missing_dir.stderr
     )
     no_output = tau("sessions", "view", "demo-notes", "--state-dir", state, cwd=tmp_path)
