@@ -14,6 +14,9 @@ Invariants:
 - `SandboxConfig.deny_read` / `deny_write` are enforced on the real path each operation reaches (see
   `tau.environment.confined`); `list_dir` leaves covered entries out.
 - A path with a NUL byte or that is not valid text is `OSError(EINVAL)` (never a `ValueError` that would end a run).
+- `extra_roots` (a job's `permissions.additional_directories`) are more directories the file operations may reach:
+  an absolute path under one of them (as written, or as it resolves) is confined beneath that directory instead,
+  with the same rules; each is its own wall (a symlink from one root into another is still an escape).
 - `realpath` answers for any path (it is a query, not an access), so callers can check boundaries themselves.
 - No I/O at construction; the root is resolved on first use. The backend never deletes its root.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import errno
 import os
+import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -41,6 +45,7 @@ from pydantic_ai.workspaces import (
     WorkspaceRef,
 )
 
+from tau.confine import inside, normalise
 from tau.environment.confined import ConfinedFiles
 from tau.environment.hostsandbox import HostSandbox, translate_exec_failure
 from tau.environment.policy import SandboxConfig
@@ -71,16 +76,25 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
         env: Extra environment variables for every command, on top of `PATH`, `HOME` and the locale.
         sandbox: How commands are confined and which paths are masked (`tau.environment.policy`); None runs
             commands unconfined and masks nothing (embedding and tests only: `tau run` always passes one).
+        extra_roots: Absolute directories outside `root` that file operations may also reach (Claude Code's
+            `additionalDirectories`); a path under none of the roots escapes as before.
     """
 
     _confined: ConfinedFiles | None = None  # built on first use, once the root is resolved
 
     def __init__(
-        self, root: str | Path, *, env: Mapping[str, str] | None = None, sandbox: SandboxConfig | None = None
+        self,
+        root: str | Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        sandbox: SandboxConfig | None = None,
+        extra_roots: Sequence[str] = (),
     ) -> None:
         self._local = LocalWorkspaceBackend(root, env=env)
         self._root: str | None = None
         self._sandbox = sandbox
+        self._extra_roots = tuple(dict.fromkeys(normalise(str(extra)) for extra in extra_roots))
+        self._extra: dict[str, ConfinedFiles] = {}
         self._jail = HostSandbox(sandbox) if sandbox is not None else None  # the kernel sandbox of `run`
 
     @property
@@ -105,9 +119,31 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
             self._confined = files
         return files
 
-    async def _call(self, operation: Callable[[ConfinedFiles], T]) -> T:
+    async def _call(self, path: str, operation: Callable[[ConfinedFiles], T]) -> T:
         files = await self._files()
+        if self._extra_roots:
+            files = await anyio.to_thread.run_sync(self._route, files, path)
         return await anyio.to_thread.run_sync(operation, files)
+
+    def _route(self, files: ConfinedFiles, path: str) -> ConfinedFiles:
+        """The confinement for `path`: the workspace's, or an extra root's when the path is under that root (as
+        written or as it resolves) and not under the workspace. Only a choice of wall: each one checks for itself."""
+        if not posixpath.isabs(path) or "\x00" in path or inside(normalise(path), files.shown_root):
+            return files
+        for candidate in (normalise(path), os.path.realpath(path)):
+            for extra in self._extra_roots:
+                if inside(candidate, extra) or inside(candidate, os.path.realpath(extra)):
+                    return self._extra_files(extra)
+        return files
+
+    def _extra_files(self, extra: str) -> ConfinedFiles:
+        files = self._extra.get(extra)
+        if files is None:
+            sandbox = self._sandbox or SandboxConfig()
+            real = os.path.realpath(extra)
+            files = ConfinedFiles(real, shown_root=extra, deny_read=sandbox.deny_read, deny_write=sandbox.deny_write)
+            self._extra[extra] = files
+        return files
 
     # Commands
 
@@ -154,25 +190,25 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
     # Filesystem
 
     async def read_bytes(self, path: str) -> bytes:
-        return await self._call(lambda files: files.read_bytes(path))
+        return await self._call(path, lambda files: files.read_bytes(path))
 
     async def write_bytes(self, path: str, data: bytes) -> None:
-        await self._call(lambda files: files.write_bytes(path, data))
+        await self._call(path, lambda files: files.write_bytes(path, data))
 
     async def stat(self, path: str) -> FileEntry:
-        return await self._call(lambda files: files.stat(path))
+        return await self._call(path, lambda files: files.stat(path))
 
     async def list_dir(self, path: str) -> Sequence[FileEntry]:
-        return await self._call(lambda files: files.list_dir(path))
+        return await self._call(path, lambda files: files.list_dir(path))
 
     async def make_dir(self, path: str) -> None:
-        await self._call(lambda files: files.make_dir(path))
+        await self._call(path, lambda files: files.make_dir(path))
 
     async def remove(self, path: str) -> None:
-        await self._call(lambda files: files.remove(path))
+        await self._call(path, lambda files: files.remove(path))
 
     async def exists(self, path: str) -> bool:
-        return await self._call(lambda files: files.exists(path))
+        return await self._call(path, lambda files: files.exists(path))
 
     async def realpath(self, path: str) -> str:
         _query(path)

@@ -50,7 +50,7 @@ async def open_workspace(job: JobSpec, session_id: str) -> OpenedWorkspace:
     if env.kind == "host":
         config = host_sandbox_config(job)
         await host_preflight(config)
-        backend = HostBackend(env.workspace, env=job.env, sandbox=config)
+        backend = HostBackend(env.workspace, env=job.env, sandbox=config, extra_roots=additional_directories(job))
         return OpenedWorkspace(backend, EnvironmentInfo(workspace=env.workspace), [backend.aclose])
     from tau.environment import sandbox
 
@@ -138,14 +138,24 @@ def _writable_roots(job: JobSpec) -> tuple[str, ...]:
     roots = []
     named = [*job.environment.sandbox.writable_roots, *job.permissions.additional_directories]
     for root in named:
-        path = os.path.expanduser(root)
-        if not os.path.isabs(path):
-            path = os.path.join(job.environment.workspace, path)
-        path = posixpath.normpath(path)
+        path = _absolute(job, root)
         if path == "/" or any(path == tree or path.startswith(tree + "/") for tree in _KERNEL_TREES):
             raise ConfigError(f"{root!r} cannot be a writable root (it would undo the sandbox)", field="sandbox")
         roots.append(path)
     return tuple(dict.fromkeys(roots))
+
+
+def _absolute(job: JobSpec, root: str) -> str:
+    path = os.path.expanduser(root)
+    if not os.path.isabs(path):
+        path = os.path.join(job.environment.workspace, path)
+    return posixpath.normpath(path)
+
+
+def additional_directories(job: JobSpec) -> tuple[str, ...]:
+    """The job's `permissions.additional_directories` as absolute paths: where its file tools may reach besides the
+    workspace (the host backend's extra roots; commands get them as writable roots of the sandbox)."""
+    return tuple(dict.fromkeys(_absolute(job, root) for root in job.permissions.additional_directories))
 
 
 def host_sandbox_config(job: JobSpec, rules: DenyRules | None = None) -> SandboxConfig:

@@ -327,3 +327,34 @@ def test_deny_beats_ask_beats_allow_across_every_level(tmp_path: Path, trusted: 
         "call_1_2": ("deny", "denied", "Bash(touch denied.txt)"),
     }
     assert sorted(p.name for p in clone.box.work.glob("*.txt")) == ["allowed.txt"]
+
+
+def test_file_tools_reach_a_trusted_additional_directory_and_nothing_beside_it(tmp_path: Path) -> None:
+    """Claude Code's `additionalDirectories` widen the file tools too, not only commands: read, write, glob and ls
+    work in `../shared-docs` (a trusted clone's setting), confined beneath it as the workspace is; a sibling that is
+    not listed stays outside, and a symlink from the additional directory out of it is still an escape."""
+    clone = make_clone(tmp_path)
+    (clone.box.root / "elsewhere").mkdir()
+    (clone.box.root / "elsewhere" / "private.txt").write_text("not for the model\n")
+    (clone.box.root / "shared-docs" / "out").symlink_to(clone.box.root / "elsewhere")
+    shared = clone.box.root / "shared-docs"
+    steps = [
+        calls(
+            ("read", {"file_path": "../shared-docs/guide.md"}),
+            ("write", {"file_path": str(shared / "notes" / "release.md"), "content": "v1.2 ready\n"}),
+            ("glob", {"pattern": "**/*.md", "path": str(shared)}),
+            ("read", {"file_path": str(clone.box.root / "elsewhere" / "private.txt")}),
+            ("read", {"file_path": str(shared / "out" / "private.txt")}),
+        ),
+        reply("Done."),
+    ]
+    args = ["-p", "Prepare the release notes.", "--trust-workspace", "--permission-mode", "acceptEdits"]
+    result = replay(clone, args, steps)
+    assert result.returncode == 0, result
+    done = outputs(result)
+    assert done["call_1_0"][0] == "success" and GUIDE.strip() in done["call_1_0"][1]
+    assert done["call_1_1"][0] == "success"
+    assert (shared / "notes" / "release.md").read_text() == "v1.2 ready\n"
+    assert done["call_1_2"][0] == "success" and "release.md" in done["call_1_2"][1] and "guide.md" in done["call_1_2"][1]
+    assert done["call_1_3"][0] != "success" and "not for the model" not in done["call_1_3"][1]
+    assert done["call_1_4"][0] != "success" and "not for the model" not in done["call_1_4"][1]
