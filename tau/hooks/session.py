@@ -14,6 +14,8 @@ Events (Claude Code's names and payload fields):
   `ask` (never a deny: deny rules decide before any ask) before the asker does. `decision.behavior: allow`
   approves, `deny` (or exit 2) denies with `message` for the model, `interrupt: true` also stops the run; no answer
   leaves it to the asker (headless: denied). `updatedInput` is not applied (the call runs as asked; a note says so).
+  An ask the hooks leave to the asker fires Notification first (`notification_type: permission_prompt`, message
+  "tau needs your permission to use Bash" with Claude Code's tool names), as Claude Code does before its prompt.
 - `subagent_start(args, call_id)` — SubagentStart (`agent_id`, `agent_type`; matcher = agent type), fired by the
   tool wrapper when a Task call is about to start a subagent; `additionalContext` is appended to the subagent's
   prompt. While the subagent runs, a context variable names it, so its SubagentStop payload carries the same
@@ -207,6 +209,10 @@ class HookSession:
             if outcome.blocked or outcome.stop:
                 reason = outcome.reason or outcome.stop_reason or "no reason given"
                 return f"Denied by a PermissionRequest hook: {reason}"
+            # the ask goes to a person (or the headless policy): Claude Code's Notification, before the prompt
+            await self.on_notification(
+                f"tau needs your permission to use {claude_name(request.tool)}", "permission_prompt"
+            )
             return await asker(request)
 
         return ask

@@ -136,6 +136,40 @@ async def test_permission_request_without_an_answer_leaves_it_to_the_asker_and_n
     assert result.exit_code == 0
 
 
+async def test_an_ask_left_to_the_asker_fires_notification_first(
+    project: Path, script: ScriptMaker, tmp_path: Path
+) -> None:
+    """Claude Code's Notification (`permission_prompt`) for every ask no PermissionRequest hook answered; an ask a
+    hook answered, and a call a rule decided, notify nobody."""
+    out = tmp_path / "out"
+    out.mkdir()
+    allow = {"hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": {"behavior": "allow"}}}
+    save = script("save.sh", SAVE.format(out=out))
+    settings(
+        project,
+        {
+            "PermissionRequest": handler(answer(script, "allow.sh", allow), "Write"),
+            "Notification": handler(save, "permission_prompt"),
+        },
+    )
+    turns = [
+        calls(
+            ("bash", {"command": "touch asked"}),
+            ("write", {"file_path": "hooked.txt", "content": "x"}),
+            ("bash", {"command": "rm -rf x"}),
+        ),
+        reply("done"),
+    ]
+    result, _, _ = await run(project, turns, deny=("Bash(rm *)",))
+    assert result.exit_code == 0
+    notified = saved(out)
+    assert list(notified) == ["Notification-x"]  # one ask reached the asker: the first bash call
+    payload = notified["Notification-x"]
+    assert payload["hook_event_name"] == "Notification"
+    assert payload["notification_type"] == "permission_prompt"
+    assert payload["message"] == "tau needs your permission to use Bash"
+
+
 async def test_subagent_start_and_stop_name_the_subagent(project: Path, script: ScriptMaker, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
