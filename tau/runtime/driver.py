@@ -201,7 +201,7 @@ class RunDriver:
         except BaseException:
             await self.store.close(self.session_id)
             raise
-        if self._pending is None and _dangling_calls(self._messages):
+        if self._pending is None and not self.continuation.recover and _dangling_calls(self._messages):
             self._messages = repair_messages(self._messages)  # a run cut off after a response with tool calls
 
     async def _run(self, started: float) -> RunCompleted:

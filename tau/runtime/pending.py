@@ -49,6 +49,7 @@ class Continuation:
     prompt: str | None = None
     answers: Answers = field(default_factory=Answers)
     plan_review: PlanReview | None = None
+    recover: bool = False  # pick up a run cut off mid-step (a durable engine's retry): its dangling calls run again
 
 
 def request_events(pending: DeferredToolRequests) -> list[RequestEvent]:
@@ -85,6 +86,8 @@ def check_continuation(
     """ConfigError (exit 2, one line naming `source`) unless `continuation` can continue a session whose head has
     `status` and waits on `pending`; `label` names the session (or snapshot) in messages."""
     continuation.answers.check(pending, session=label)
+    if continuation.recover:
+        return
     review = continuation.plan_review
     if review is not None:
         if status != AWAITING_PLAN_APPROVAL:
