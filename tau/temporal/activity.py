@@ -1,0 +1,233 @@
+"""The activity `tau.execute_run`: one whole tau run, executed in a worker by tau's own engine (`InlineEngine`:
+`prepare_run` + the loop driver), its events pushed to the workflow as they come.
+
+Why one activity per run (not pydantic-ai's activity per model request and per tool call): every inline feature —
+permissions and asks, hooks, MCP servers, the docker sandbox, subagents, compaction, budgets, steering — lives in the
+driver and in objects a run holds for its whole life (a sandbox container, MCP processes, the session's write lock),
+so the run stays in one process and Temporal gives it durability at the granularity tau already commits at: the
+session store's snapshots (see docs/decisions.md, "The temporal engine").
+
+Attempts: the first attempt tells the workflow the session's history length before the run (`base`). A retry (the
+worker died or stopped heartbeating) asks the workflow for its `Progress` and continues from the session's last
+committed step: `Continuation(recover=True)` when the run committed a step (a recorded model response is never
+requested again; tool calls of the last response that never returned run again: at-least-once), else the original
+operation again (nothing of it was recorded). A retry's `session.started` is replaced by one notice saying the run
+moved (the client already has a `session.started`); the workflow numbers events across attempts and drops those of an
+older attempt, so a client never sees an event twice or a gap in `seq`.
+
+Controls: a task long-polls the workflow's `controls` update (no polling loop) and applies cancel / inject to the
+run's `RunControl`; a retry applies a cancel sent earlier, not earlier injections (they reached the lost attempt).
+Start-up failures (ConfigError, PreflightError, a start-up RunTimeout, a cancel before start) are non-retryable
+`ApplicationError`s carrying the exit code and reason; a session still locked (its old writer alive) is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
+
+from tau.config import resume_job
+from tau.config.spec import JobSpec
+from tau.errors import ConfigError, Interrupted, PreflightError, RunTimeout, TauError
+from tau.protocol import Event, Notice, SessionStarted
+from tau.runtime import Answers, Continuation, InlineEngine, PreparedRun, RunControl
+from tau.runtime.engine import ModelFactory
+from tau.runtime.plan import PlanReview
+from tau.sessions import SessionNotFoundError, SessionStore
+from tau.temporal.wire import ACTIVITY, Control, EventBatch, Progress, RunInput
+
+
+def continuation_data(continuation: Continuation | None) -> dict[str, Any] | None:
+    """A `Continuation` as JSON values (`RunInput.continuation`)."""
+    if continuation is None:
+        return None
+    answers = continuation.answers
+    review = continuation.plan_review
+    return {
+        "prompt": continuation.prompt,
+        "approve": list(answers.approve),
+        "deny": dict(answers.deny),
+        "answer": dict(answers.answer),
+        "plan_review": None if review is None else {"decision": review.decision, "reason": review.reason},
+        "recover": continuation.recover,
+    }
+
+
+def continuation_of(data: Mapping[str, Any] | None) -> Continuation | None:
+    if data is None:
+        return None
+    answers = Answers(approve=tuple(data["approve"]), deny=dict(data["deny"]), answer=dict(data["answer"]))
+    review = data.get("plan_review")
+    plan = None if review is None else PlanReview(review["decision"], review.get("reason"))
+    return Continuation(data.get("prompt"), answers, plan, recover=bool(data.get("recover")))
+
+
+class _Forwarder:
+    """The run's event sink: events batched to the workflow (signal `events`) in order, one signal in flight."""
+
+    def __init__(self, handle: WorkflowHandle[Any, Any], attempt: int, *, replace_start: str | None) -> None:
+        self.handle = handle
+        self.attempt = attempt
+        self.replace_start = replace_start  # a retry: its session.started becomes this notice
+        self.buffer: list[dict[str, Any]] = []
+        self.wake = asyncio.Event()
+        self.closed = False
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, SessionStarted) and self.replace_start is not None:
+            event = Notice(level="warning", message=self.replace_start)
+        self.buffer.append(event.model_dump(mode="json"))
+        self.wake.set()
+
+    async def send(self) -> None:
+        """Until closed and drained: whatever accumulated goes in one signal."""
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            if self.buffer:
+                batch, self.buffer = self.buffer, []
+                await self.handle.signal("events", EventBatch(self.attempt, batch))
+            if self.closed and not self.buffer:
+                return
+
+
+class RunActivity:
+    """The worker's side of a run: its session store, its environment (credentials are re-resolved from it) and
+    the test seam `model_factory` (scripted models in tests; None in production)."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        env: Mapping[str, str] | None = None,
+        model_factory: ModelFactory | None = None,
+        close_timeout: float | None = 30.0,
+    ) -> None:
+        self.store = store
+        self.env = dict(os.environ if env is None else env)
+        self.engine = InlineEngine(store, model_factory=model_factory, close_timeout=close_timeout)
+        self.identity = f"{socket.gethostname()}:{os.getpid()}"
+
+    @activity.defn(name=ACTIVITY)
+    async def execute_run(self, run: RunInput) -> None:
+        info = activity.info()
+        handle = activity.client().get_workflow_handle(info.workflow_id or "", run_id=info.workflow_run_id)
+        progress: Progress = await handle.query("progress", result_type=Progress)
+        job = self._job(run.job)
+        continuation = continuation_of(run.continuation)
+        length = await self._history_length(run.session_id)
+        moved: str | None = None
+        if info.attempt == 1 or progress.base is None:
+            await handle.signal("base", length)
+        else:
+            continuation = _retry_continuation(continuation, job, base=progress.base, now=length)
+            if progress.delivered:
+                moved = (
+                    f"the run moved to worker {self.identity} (attempt {info.attempt}): it continues from its last step"
+                )
+        forwarder = _Forwarder(handle, info.attempt, replace_start=moved)
+        control = RunControl()
+        if progress.cancel is not None:
+            _apply(control, progress.cancel)
+        after = len(_controls_seen(progress, info.attempt))
+        async with _alongside(forwarder, handle, control, after, run.heartbeat_seconds):
+            try:
+                await self.engine.execute(PreparedRun(job, run.session_id, continuation), [forwarder], control)
+            except TauError as error:
+                raise _application_error(error) from None
+
+    def _job(self, dump: Mapping[str, Any]) -> JobSpec:
+        """The job from its credential-free dump, credentials re-resolved from this worker's environment."""
+        workspace = Path(str(dump.get("environment", {}).get("workspace") or "."))
+        return resume_job(dump, prompt=None, flags={}, env=self.env, cwd=workspace)
+
+    async def _history_length(self, session_id: str) -> int:
+        """How many messages the session holds now (-1: no such session yet)."""
+        try:
+            return len(await self.store.history(session_id))
+        except SessionNotFoundError:
+            return -1
+
+
+def _retry_continuation(original: Continuation | None, job: JobSpec, *, base: int, now: int) -> Continuation | None:
+    """How a retry continues (see the module docstring)."""
+    if now > max(base, 0):
+        return Continuation(recover=True)
+    if now >= 0 and original is None:  # the session was begun, nothing committed: start it again as a continuation
+        return Continuation(job.prompt)
+    return original
+
+
+def _controls_seen(progress: Progress, attempt: int) -> list[Control]:
+    """Controls a retry skips (they went to the lost attempt); the first attempt sees them all."""
+    return [] if attempt == 1 else [progress.cancel] if progress.cancel is not None else []
+
+
+def _apply(control: RunControl, item: Control) -> None:
+    if item.kind == "cancel":
+        control.cancel(Interrupted(item.text or "run cancelled", signal_name=item.signal))
+    elif item.kind == "inject":
+        control.inject(item.text)
+
+
+async def _follow_controls(handle: WorkflowHandle[Any, Any], control: RunControl, after: int) -> None:
+    while True:
+        items: list[Control] = await handle.execute_update("controls", after, result_type=list[Control])
+        if not items:
+            return
+        for item in items:
+            _apply(control, item)
+        after += len(items)
+
+
+async def _heartbeat(interval: float) -> None:
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def _alongside(
+    forwarder: _Forwarder, handle: WorkflowHandle[Any, Any], control: RunControl, after: int, heartbeat: float
+) -> Any:
+    """While the run runs: events sent, controls followed, heartbeats; at the end every event is delivered."""
+    sender = asyncio.ensure_future(forwarder.send())
+    helpers = [
+        asyncio.ensure_future(_follow_controls(handle, control, after)),
+        asyncio.ensure_future(_heartbeat(max(0.2, heartbeat / 3))),
+    ]
+    try:
+        yield
+    finally:
+        for task in helpers:
+            task.cancel()
+        forwarder.closed = True
+        forwarder.wake.set()
+        await sender
+        for task in helpers:
+            with contextlib.suppress(BaseException):
+                await task
+
+
+def _application_error(error: TauError) -> ApplicationError:
+    """A run that could not start, as Temporal carries it: type, one line, exit code and reason."""
+    kind = "RunError"
+    for cls in (ConfigError, PreflightError, RunTimeout, Interrupted):
+        if isinstance(error, cls):
+            kind = cls.__name__
+            break
+    retryable = kind == "RunError"  # a locked session (its old writer alive), a store that failed to write
+    details = (int(error.exit_code), error.reason)
+    return ApplicationError(error.message, *details, type=kind, non_retryable=not retryable)
+
+
+__all__ = ["RunActivity", "continuation_data", "continuation_of"]

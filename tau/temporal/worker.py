@@ -1,0 +1,73 @@
+"""`serve_worker`: a Temporal worker that executes tau runs — the workflow `tau.run` and its activity
+`tau.execute_run` — on one task queue, until `stop` is set (`tau worker` sets it on SIGINT/SIGTERM).
+
+Settings that matter for failover (STACK.md, "Temporal"): the sticky queue's schedule-to-start timeout is 1 s, so a
+workflow whose worker died moves to another worker in about a second instead of ~10 s; the run's heartbeat timeout
+(`RunInput.heartbeat_seconds`) decides how fast a dead worker's run is retried elsewhere. `max_runs` bounds the runs
+one worker executes at once. The workflow sandbox passes `tau` through (the workflow only uses `tau.temporal.wire`,
+plain dataclasses), so the sandbox does not re-import tau for every workflow task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from tau.runtime.engine import ModelFactory
+from tau.sessions import SessionStore
+from tau.temporal.activity import RunActivity
+from tau.temporal.wire import TASK_QUEUE
+from tau.temporal.workflow import RunWorkflow
+
+DEFAULT_MAX_RUNS = 16
+
+
+def make_worker(
+    client: Client,
+    store: SessionStore,
+    *,
+    task_queue: str = TASK_QUEUE,
+    env: Mapping[str, str] | None = None,
+    model_factory: ModelFactory | None = None,
+    max_runs: int = DEFAULT_MAX_RUNS,
+) -> Worker:
+    """A worker for `client` (not yet running: `async with worker:` or `await worker.run()`)."""
+    runs = RunActivity(store, env=env, model_factory=model_factory)
+    restrictions = SandboxRestrictions.default.with_passthrough_modules("tau")
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RunWorkflow],
+        activities=[runs.execute_run],
+        workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+        max_concurrent_activities=max_runs,
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
+        graceful_shutdown_timeout=timedelta(seconds=0),
+    )
+
+
+async def serve_worker(
+    address: str,
+    store: SessionStore,
+    *,
+    namespace: str = "default",
+    task_queue: str = TASK_QUEUE,
+    env: Mapping[str, str] | None = None,
+    model_factory: ModelFactory | None = None,
+    max_runs: int = DEFAULT_MAX_RUNS,
+    stop: asyncio.Event | None = None,
+    on_ready: Any = None,
+) -> None:
+    """Connect to `address` and execute runs until `stop` is set. `on_ready()` is called once polling starts."""
+    client = await Client.connect(address, namespace=namespace)
+    worker = make_worker(client, store, task_queue=task_queue, env=env, model_factory=model_factory, max_runs=max_runs)
+    async with worker:
+        if on_ready is not None:
+            on_ready()
+        await (stop or asyncio.Event()).wait()
