@@ -113,7 +113,11 @@ async def prepare_run(
         mcp = await open_servers(job, host_env, Path(job.environment.workspace), context, sandbox=opened)
         closers.append(mcp.aclose)
         drivers: list[RunDriver] = []  # the driver exists only after the agent; subagents ask it for the head lazily
-        parent = ParentSession(session_id, lambda: drivers[0].snapshot_id if drivers else None)
+        parent = ParentSession(
+            session_id,
+            head=lambda: drivers[0].snapshot_id if drivers else None,
+            budget=lambda: drivers[0].budget if drivers else None,
+        )
         setup = build_setup(
             job,
             emitter,

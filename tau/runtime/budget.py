@@ -2,7 +2,11 @@
 
 The loop driver feeds it model requests, tool outcomes and usage, and asks `exhausted()` before each model request.
 The first cap reached wins and is sticky; its reason is the run's terminal reason (exit 53 for turns, 5 otherwise).
-pydantic-ai's own `UsageLimits.request_limit` (50 by default) is switched off by the driver: this is the only cap.
+pydantic-ai's own `UsageLimits.request_limit` (50 by default) is switched off by the loop: this is the only cap.
+
+A subagent's budget is carved from its parent's (`carve`): its own turn cap, and what is left of the parent's tool
+calls, tokens and cost at the moment it starts; the parent's budget sees the child's spending when it ends (its
+usage is added to the parent's).
 """
 
 from __future__ import annotations
@@ -34,6 +38,18 @@ class Budget:
         self.tokens = tokens
         if cost_usd is not None:
             self.cost_usd = cost_usd
+
+    def carve(self, max_turns: int | None) -> LimitsSpec:
+        """The limits of a child run started now: `max_turns` of its own, what is left of this budget's tool calls,
+        tokens and cost, and the same consecutive-failure cap."""
+        lim = self.limits
+        return LimitsSpec(
+            max_turns=max_turns,
+            max_tool_calls=None if lim.max_tool_calls is None else max(lim.max_tool_calls - self.tool_calls, 0),
+            max_consecutive_failures=lim.max_consecutive_failures,
+            max_tokens=None if lim.max_tokens is None else max(lim.max_tokens - self.tokens, 0),
+            max_usd=None if lim.max_usd is None else max(lim.max_usd - self.cost_usd, 0.0),
+        )
 
     @property
     def hit(self) -> RunError | None:

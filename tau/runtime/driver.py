@@ -1,4 +1,6 @@
-"""The loop driver: one `Agent.iter()` run turned into tau's event stream, budgets and a terminal reason.
+"""The loop driver: one top-level pydantic-ai run (through `loop.iterate`, the one `Agent.iter` call site) turned
+into tau's event stream, budgets and a terminal reason. The driver is the loop's `StepObserver` at depth 0; a
+subagent's child driver (`ChildSteps`) is the same loop's observer at depth >= 1.
 
 Owns the order of events (SessionStarted first, RunCompleted last — always, also on error, cap, timeout or
 signal), the budget checks between steps, the single finalize turn with tools disabled when a cap is reached, and
@@ -42,9 +44,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
-from pydantic_ai import Agent, CancellationToken, UsageLimits
+from pydantic_ai import CancellationToken
 from pydantic_ai.exceptions import RunCancelled, RunTimedOut
 from pydantic_ai.messages import (
+    AgentStreamEvent,
     FunctionToolResultEvent,
     ModelMessage,
     ModelResponse,
@@ -77,6 +80,7 @@ from tau.protocol import (
 )
 from tau.runtime.budget import Budget
 from tau.runtime.emitter import Emitter, StreamTranslator, usage_totals
+from tau.runtime.loop import LoopStart, iterate
 from tau.runtime.outcome import failure, truncation, truncation_notice
 from tau.runtime.pending import Continuation, check_continuation, request_events, resolve_pending
 from tau.runtime.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, finish_plan, review_prompt
@@ -127,6 +131,7 @@ class RunDriver:
         self._usage = UsageTotals()
         self._injected: list[str] = []
         self._agent_run: AgentRun[None, Any] | None = None  # the pydantic-ai run while `_loop` is active
+        self._translator = StreamTranslator(emitter)
         self._prologue_scope: anyio.CancelScope | None = None  # while `_prologue` runs: what `cancel` stops
         self.continuation = continuation
         self._pending: DeferredToolRequests | None = None
@@ -331,41 +336,37 @@ class RunDriver:
                 self.emitter.emit(Notice(message=f"SessionEnd hook failed: {error}"))
 
     async def _loop(self, prompt: str | None) -> Any:
-        agent = self.setup.agent
-        async with agent.iter(  # type: ignore[misc]  # mypy gives up on the overloads with `str | None`
+        start = LoopStart(
             prompt,
-            message_history=list(self._messages) or None,
-            deferred_tool_results=self._deferred,
-            usage_limits=UsageLimits(request_limit=None),
-            cancellation_token=self._token,
-            timeout=self._time_left(),
+            history=self._messages,
             workspace=self.setup.workspace,
-            model_settings=dict(self.setup.model_settings) or None,  # type: ignore[arg-type]
-        ) as run:
-            translator = StreamTranslator(self.emitter)
-            self._agent_run = run
-            try:
-                async for node in run:
-                    if Agent.is_model_request_node(node):
-                        await self._before_request(run)
-                        async with node.stream(run.ctx) as stream:
-                            async for event in stream:
-                                translator.handle(event)
-                        await self._after_response(run)
-                    elif Agent.is_call_tools_node(node):
-                        async with node.stream(run.ctx) as stream:
-                            async for event in stream:
-                                translator.handle(event)
-                                self._count_tool_result(event)
-                        if self.setup.hooks is not None and self.setup.hooks.stop_requested:
-                            raise HookStopped(self.setup.hooks.stop_requested)
-            finally:
-                self._agent_run = None
-                self._messages = run.all_messages()
-                self._capture_usage(run)
-                translator.interrupt_pending()
-            result = run.result
-            return None if result is None else result.output
+            deferred=self._deferred,
+            token=self._token,
+            timeout=self._time_left(),
+            model_settings=self.setup.model_settings,
+        )
+        return await iterate(self.setup.agent, start, self)
+
+    # -- the steps (`loop.StepObserver`) -------------------------------------------------------------------
+
+    def on_enter(self, run: AgentRun[None, Any]) -> None:
+        self._translator = StreamTranslator(self.emitter)
+        self._agent_run = run
+
+    def on_event(self, event: AgentStreamEvent) -> None:
+        self._translator.handle(event)
+        if isinstance(event, FunctionToolResultEvent):
+            self.budget.record_tool_result(ok=event.part.outcome == "success")
+
+    async def after_tools(self, run: AgentRun[None, Any]) -> None:
+        if self.setup.hooks is not None and self.setup.hooks.stop_requested:
+            raise HookStopped(self.setup.hooks.stop_requested)
+
+    def on_exit(self, run: AgentRun[None, Any]) -> None:
+        self._agent_run = None
+        self._messages = run.all_messages()
+        self._capture_usage(run)
+        self._translator.interrupt_pending()
 
     def _time_left(self) -> float | None:
         """What is left of `--timeout`, counted from `origin`; RunTimeout when nothing is (start-up used it up)."""
@@ -377,7 +378,7 @@ class RunDriver:
             raise RunTimeout(f"run exceeded --timeout {limit:g}s", reason="timeout")
         return left
 
-    async def _before_request(self, run: AgentRun[None, Any]) -> None:
+    async def before_request(self, run: AgentRun[None, Any]) -> None:
         while self._injected:
             run.enqueue(self._injected.pop(0), priority="asap")
         self._messages = run.all_messages()
@@ -392,7 +393,7 @@ class RunDriver:
         self.budget.record_turn()
         self.emitter.emit(TurnStarted(turn=self.budget.turns))
 
-    async def _after_response(self, run: AgentRun[None, Any]) -> None:
+    async def after_response(self, run: AgentRun[None, Any]) -> None:
         response = next((m for m in reversed(run.all_messages()) if isinstance(m, ModelResponse)), None)
         if response is not None:
             scrub_response(response)
@@ -429,10 +430,6 @@ class RunDriver:
             self.emitter.emit(Notice(level="info", message=verdict.note))
         if verdict.block and verdict.reason:
             run.enqueue(verdict.reason)
-
-    def _count_tool_result(self, event: object) -> None:
-        if isinstance(event, FunctionToolResultEvent):
-            self.budget.record_tool_result(ok=event.part.outcome == "success")
 
     def _usage_delta(self) -> dict[str, int | float]:
         """What this run spent since the last commit (the store keeps the session's running totals)."""

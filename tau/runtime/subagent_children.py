@@ -1,6 +1,7 @@
 """Subagent children: what a child agent is built from (`ChildRequest`), the default factory that builds it from the
 parent's pieces (`child_agent_factory`), how a child run is recorded (`child_session_id`, `ChildRecorder`: one
-snapshot per child step, like the driver's) and the listing of recorded child sessions (`child_sessions`).
+snapshot per child step, like the driver's), the child's side of the one loop (`ChildSteps`: the `StepObserver` that
+commits each step and keeps the child's `Budget`) and the listing of recorded child sessions (`child_sessions`).
 
 The factory never widens the parent: the child's toolsets are the parent's filtered to the child's tools (plus the
 built-in tools those imply, `ls` and `multi_edit`, when the definition asks for them), its permission policy is the
@@ -18,8 +19,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic_ai import Agent
-from pydantic_ai.messages import ModelMessage
+from pydantic_ai.messages import AgentStreamEvent, FunctionToolResultEvent, ModelMessage
 from pydantic_ai.models import Model
+from pydantic_ai.run import AgentRun
 from pydantic_ai.toolsets import AbstractToolset
 from pydantic_ai.usage import RunUsage
 
@@ -27,6 +29,7 @@ from tau.config.spec import PermissionMode
 from tau.errors import ConfigError
 from tau.permissions import AskAnswer, Asker, AskRequest, Emit, PermissionPolicy, parse_rules, permission_layer
 from tau.runtime.agent_defs import AgentDefinition
+from tau.runtime.budget import Budget
 from tau.sessions import FileSessionStore, SessionStore, StepRecord
 from tau.tools import ToolLimits, build_toolset
 
@@ -34,6 +37,7 @@ __all__ = [
     "ChildRecorder",
     "ChildRequest",
     "ChildSession",
+    "ChildSteps",
     "MakeChildAgent",
     "child_agent_factory",
     "child_asker",
@@ -187,6 +191,43 @@ class ChildRecorder:
         record = StepRecord(self.step, added, status=status, usage={k: v for k, v in delta.items() if v})
         self.head = await self.store.commit(self.session_id, record)
         self.committed = len(messages)
+
+
+@dataclass
+class ChildSteps:
+    """A child run's `loop.StepObserver`: each step committed by its `recorder` before the next model request, its
+    `budget` checked then (its error ends the child: no finalize turn, the parent gets the last text), its usage
+    and tool outcomes recorded. `messages` holds what the child reached, also after it raised."""
+
+    recorder: ChildRecorder
+    usage: RunUsage
+    budget: Budget
+    messages: list[ModelMessage] = field(default_factory=list[ModelMessage])
+
+    async def before_request(self, run: AgentRun[None, Any]) -> None:
+        await self.recorder.commit(run.all_messages(), "running", self.usage)
+        cap = self.budget.exhausted()
+        if cap is not None:
+            raise cap
+        self.budget.record_turn()
+
+    async def after_response(self, run: AgentRun[None, Any]) -> None:
+        cost = self.usage.cost
+        tokens = self.usage.input_tokens + self.usage.output_tokens
+        self.budget.record_usage(tokens=tokens, cost_usd=float(cost) if cost is not None else None)
+
+    def on_event(self, event: AgentStreamEvent) -> None:
+        if isinstance(event, FunctionToolResultEvent):
+            self.budget.record_tool_result(ok=event.part.outcome == "success")
+
+    async def after_tools(self, run: AgentRun[None, Any]) -> None:
+        return None
+
+    def on_enter(self, run: AgentRun[None, Any]) -> None:
+        return None
+
+    def on_exit(self, run: AgentRun[None, Any]) -> None:
+        self.messages = run.all_messages()
 
 
 # -- listing child sessions --------------------------------------------------------------------------------------

@@ -14,10 +14,13 @@ Each call:
 3. computes its permission mode: the more restrictive of the parent's and the definition's
    (plan < dontAsk < default < acceptEdits < bypassPermissions) — a child never escalates;
 4. asks the lead-supplied `make_child_agent(ChildRequest)` for a pydantic-ai `Agent` (model, toolsets, permission
-   layer), then runs it with a fresh message history in the parent's workspace (`ctx.workspace`), with a
-   `PrepareTools` capability that hides every tool outside the computed set (so a forbidden call is an unknown tool
-   whatever the factory built), a request limit of `maxTurns` (default `max_turns`), its own `RunUsage`, and
-   run metadata `{SUBAGENT_DEPTH: depth}` (how a tool tells a child's call from the top-level run's);
+   layer), then runs it through the one loop (`runtime.loop.iterate`, as the top-level driver does) with a fresh
+   message history in the parent's workspace (`ctx.workspace`), with a `PrepareTools` capability that hides every
+   tool outside the computed set (so a forbidden call is an unknown tool whatever the factory built), its own
+   `RunUsage`, run metadata `{SUBAGENT_DEPTH: depth}` (how a tool tells a child's call from the top-level run's) and
+   tau's `Budget` carved from the parent's (`Budget.carve`): `maxTurns` (default `max_turns`) model requests of its
+   own, and what is left of the parent's tool calls, tokens and cost (a budget cap fails the child, no finalize
+   turn);
 5. records the child as its own session in the store: id `<parent>.task-<call_id>`, root config naming the parent
    session, the parent's head snapshot at the call and the call id; one snapshot per child step, a final one with
    the outcome (`completed`, `failed`, `turn_limit`, `interrupted`);
@@ -35,7 +38,7 @@ Cancellation of the parent propagates into its children, which commit `interrupt
 Not the pydantic-ai-harness `SubAgents` capability: it fixes the tool as `delegate_task(agent_name, task)`, turns a
 failing child into `ModelRetry`, keeps child transcripts only in its own task directory (not tau's snapshot store),
 and its disk definitions ignore `disallowedTools`, `maxTurns`, `permissionMode` and user-level folders. The parts it
-would have supplied are pydantic-ai's own: `agent.iter(usage=..., workspace=...)` and `PrepareTools`.
+would have supplied are pydantic-ai's own: a run's `usage=` and `workspace=`, and `PrepareTools`.
 """
 
 from __future__ import annotations
@@ -46,23 +49,27 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import anyio
-from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai import ModelRetry, RunContext
 from pydantic_ai.capabilities import PrepareTools
-from pydantic_ai.exceptions import ToolFailed, UsageLimitExceeded
+from pydantic_ai.exceptions import ToolFailed
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models import Model
 from pydantic_ai.tools import Tool, ToolDefinition
 from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
-from pydantic_ai.usage import RunUsage, UsageLimits
+from pydantic_ai.usage import RunUsage
 
-from tau.config.spec import PermissionMode
+from tau.config.spec import LimitsSpec, PermissionMode
+from tau.errors import BudgetExceeded, TurnLimitReached
 from tau.protocol import SubagentCompleted, SubagentStarted, UsageTotals
 from tau.runtime.agent_defs import TASK_TOOL, AgentDefinition
+from tau.runtime.budget import Budget
 from tau.runtime.emitter import usage_totals
+from tau.runtime.loop import LoopStart, iterate
 from tau.runtime.subagent_children import (
     ChildRecorder,
     ChildRequest,
     ChildSession,
+    ChildSteps,
     MakeChildAgent,
     child_agent_factory,
     child_asker,
@@ -115,10 +122,12 @@ StopHook = Callable[[str], Awaitable[Any]]  # tau.hooks.HookSession.on_subagent_
 
 @dataclass(frozen=True)
 class ParentSession:
-    """Where the delegating run is recorded: its session id and a callable returning its current head snapshot."""
+    """Where the delegating run is recorded: its session id, a callable returning its current head snapshot, and one
+    returning its `Budget` (None: the child gets only its turn cap), which a child's budget is carved from."""
 
     session_id: str
     head: Callable[[], str | None] = field(default=lambda: None)
+    budget: Callable[[], Budget | None] = field(default=lambda: None)
 
 
 @dataclass(frozen=True)
@@ -230,7 +239,8 @@ class SubagentRunner:
         mode, deny_asks = child_permission_mode(self.parent_mode, definition.permission_mode)
         parent_snapshot = self.parent.head()
         await recorder.begin(self._config(definition, description, prompt, call_id, parent_snapshot, tools, mode))
-        nested = self._nested(definition, tools, child_depth, recorder) if TASK_TOOL in tools else ()
+        steps = ChildSteps(recorder, RunUsage(), Budget(self._limits(definition)))
+        nested = self._nested(definition, tools, child_depth, steps) if TASK_TOOL in tools else ()
         derived = frozenset(name for name in tools & DERIVED_TOOLS.keys() if name not in self.parent_tools)
         request = ChildRequest(
             definition=definition,
@@ -254,14 +264,13 @@ class SubagentRunner:
             depth=child_depth,
         )
         self._emit(started)
-        usage = RunUsage()
         try:
-            outcome = await self._run(ctx, request, prompt, recorder, usage)
+            outcome = await self._run(ctx, request, prompt, steps)
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await self._finish(recorder, [], "interrupted", usage, ctx)
+                await self._finish(steps, "interrupted", ctx)
             raise
-        return await self._report(ctx, request, description, call_id, parent_snapshot, recorder, usage, outcome)
+        return await self._report(request, description, call_id, parent_snapshot, recorder, steps.usage, outcome)
 
     def _config(
         self,
@@ -289,8 +298,14 @@ class SubagentRunner:
             },
         }
 
+    def _limits(self, definition: AgentDefinition) -> LimitsSpec:
+        """The child's budget: its turn cap (`maxTurns`, else `max_turns`) and what is left of the parent's."""
+        turns = definition.max_turns or self.max_turns
+        parent = self.parent.budget()
+        return LimitsSpec(max_turns=turns, max_consecutive_failures=None) if parent is None else parent.carve(turns)
+
     def _nested(
-        self, definition: AgentDefinition, tools: frozenset[str], depth: int, recorder: ChildRecorder
+        self, definition: AgentDefinition, tools: frozenset[str], depth: int, steps: ChildSteps
     ) -> tuple[AbstractToolset[None], ...]:
         spawnable = self.definitions
         if definition.spawnable is not None:
@@ -300,55 +315,50 @@ class SubagentRunner:
             definitions=spawnable,
             parent_tools=tools,
             depth=depth,
-            parent=ParentSession(recorder.session_id, lambda: recorder.head),
+            parent=ParentSession(steps.recorder.session_id, lambda: steps.recorder.head, lambda: steps.budget),
             parent_mode=child_permission_mode(self.parent_mode, definition.permission_mode)[0],
         )
         return (task_tool(runner),)
 
-    async def _run(
-        self, ctx: RunContext[None], request: ChildRequest, prompt: str, recorder: ChildRecorder, usage: RunUsage
-    ) -> _Outcome:
+    async def _run(self, ctx: RunContext[None], request: ChildRequest, prompt: str, steps: ChildSteps) -> _Outcome:
         try:
             agent = self.make_child_agent(request)
         except Exception as error:  # a bad model id, a malformed deny rule: the task fails, the parent goes on
-            await self._finish(recorder, [], "failed", usage, ctx)
+            await self._finish(steps, "failed", ctx)
             return _Outcome("failed", "", f"cannot start subagent: {error}")
-        limit = request.definition.max_turns or self.max_turns
         allowed = request.tools
 
         async def only_allowed(_: RunContext[None], defs: list[ToolDefinition]) -> list[ToolDefinition]:
             return [d for d in defs if d.name in allowed]
 
-        messages: list[ModelMessage] = []
         next_prompt: str | None = prompt
         try:
             for _ in range(MAX_STOP_CONTINUATIONS + 1):
-                async with agent.iter(
+                start = LoopStart(
                     next_prompt,
-                    message_history=messages or None,
-                    usage=usage,
-                    usage_limits=UsageLimits(request_limit=limit),
+                    history=steps.messages,
                     workspace=ctx.workspace,
+                    usage=steps.usage,
                     metadata={SUBAGENT_DEPTH: request.depth},
                     capabilities=[PrepareTools(only_allowed)],
-                ) as run:
-                    try:
-                        async for node in run:
-                            if Agent.is_model_request_node(node):
-                                await recorder.commit(run.all_messages(), "running", usage)
-                    finally:
-                        messages = run.all_messages()
-                next_prompt = await self._stop_hook(_final_text(messages))
+                    stream_model=False,
+                )
+                await iterate(agent, start, steps)
+                next_prompt = await self._stop_hook(_final_text(steps.messages))
                 if next_prompt is None:
                     break
-        except UsageLimitExceeded:
-            await self._finish(recorder, messages, "turn_limit", usage, ctx)
-            return _Outcome("turn_limit", _final_text(messages), f"reached its turn limit ({limit} model requests)")
+        except TurnLimitReached:
+            await self._finish(steps, "turn_limit", ctx)
+            limit = steps.budget.limits.max_turns
+            return _Outcome(
+                "turn_limit", _final_text(steps.messages), f"reached its turn limit ({limit} model requests)"
+            )
         except Exception as error:  # the child's failure is the parent's failed tool result, never its crash
-            await self._finish(recorder, messages, "failed", usage, ctx)
-            return _Outcome("failed", _final_text(messages), f"{type(error).__name__}: {error}")
-        await self._finish(recorder, messages, "completed", usage, ctx)
-        return _Outcome("completed", _final_text(messages))
+            await self._finish(steps, "failed", ctx)
+            reason = error.message if isinstance(error, BudgetExceeded) else f"{type(error).__name__}: {error}"
+            return _Outcome("failed", _final_text(steps.messages), reason)
+        await self._finish(steps, "completed", ctx)
+        return _Outcome("completed", _final_text(steps.messages))
 
     async def _stop_hook(self, text: str) -> str | None:
         """SubagentStop hooks: a block gives the child one more turn with the hook's reason as its prompt."""
@@ -358,26 +368,19 @@ class SubagentRunner:
         reason = getattr(verdict, "reason", None)
         return reason if getattr(verdict, "block", False) and reason else None
 
-    async def _finish(
-        self,
-        recorder: ChildRecorder,
-        messages: Sequence[ModelMessage],
-        status: str,
-        usage: RunUsage,
-        ctx: RunContext[None],
-    ) -> None:
+    async def _finish(self, steps: ChildSteps, status: str, ctx: RunContext[None]) -> None:
+        recorder = steps.recorder
         if recorder.finished:
             return
         recorder.finished = True
-        ctx.usage.incr(usage)  # the parent's budget sees every child token, also those of a failed child
+        ctx.usage.incr(steps.usage)  # the parent's budget sees every child token, also those of a failed child
         try:
-            await recorder.commit(messages, status, usage)
+            await recorder.commit(steps.messages, status, steps.usage)
         finally:
             await self.store.close(recorder.session_id)
 
     async def _report(
         self,
-        ctx: RunContext[None],
         request: ChildRequest,
         description: str,
         call_id: str,
