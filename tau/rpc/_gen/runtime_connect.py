@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .runtime_pb2 import CancelRunRequest, CancelRunResponse, CreateSessionRequest, CreateSessionResponse, ForkSessionRequest, ForkSessionResponse, GetSessionRequest, GetSessionResponse, InjectContextRequest, InjectContextResponse, ListSessionsRequest, ListSessionsResponse, RespondRequest, RespondResponse, RunRequest, RunResponse, StreamEventsRequest, StreamEventsResponse
+from .runtime_pb2 import CancelRunRequest, CancelRunResponse, CreatePresetRequest, CreatePresetResponse, CreateSessionRequest, CreateSessionResponse, DeletePresetRequest, DeletePresetResponse, DeleteSessionRequest, DeleteSessionResponse, ForkSessionRequest, ForkSessionResponse, GetConversationRequest, GetConversationResponse, GetPresetRequest, GetPresetResponse, GetSessionRequest, GetSessionResponse, GetSkillRequest, GetSkillResponse, InjectContextRequest, InjectContextResponse, ListConversationsRequest, ListConversationsResponse, ListPresetsRequest, ListPresetsResponse, ListSessionsRequest, ListSessionsResponse, ListSkillsRequest, ListSkillsResponse, RespondRequest, RespondResponse, RunRequest, RunResponse, StreamEventsRequest, StreamEventsResponse, UpdatePresetRequest, UpdatePresetResponse, UpdateSessionRequest, UpdateSessionResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
@@ -99,6 +99,69 @@ class RuntimeService(Protocol):
         """
         Replay a session's events after `after_seq`, then follow live ones. Events are the same as Run's.
         """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def delete_session(self, request: DeleteSessionRequest, ctx: RequestContext[DeleteSessionRequest, DeleteSessionResponse], /) -> DeleteSessionResponse:
+        """
+        Delete a session: its store ref, its serve journal, its labels and conversation membership. FAILED_PRECONDITION
+        while a run is in progress unless `force` (the run is cancelled first). Forks of it live on (they share its
+        snapshots, which `tau sessions gc` keeps while any session reaches them).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def update_session(self, request: UpdateSessionRequest, ctx: RequestContext[UpdateSessionRequest, UpdateSessionResponse], /) -> UpdateSessionResponse:
+        """
+        Change a session's model, tools, permissions, limits, environment or labels for its next run. FAILED_PRECONDITION
+        while a run is in progress.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def create_preset(self, request: CreatePresetRequest, ctx: RequestContext[CreatePresetRequest, CreatePresetResponse], /) -> CreatePresetResponse:
+        """
+        Presets: named, versioned agent configurations kept in the server's store. Each UpdatePreset adds a version;
+        sessions keep the version they were created with. The server's presets directory (files, read-only) is listed
+        too, as version 0 with source "directory".
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def get_preset(self, request: GetPresetRequest, ctx: RequestContext[GetPresetRequest, GetPresetResponse], /) -> GetPresetResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def list_presets(self, request: ListPresetsRequest, ctx: RequestContext[ListPresetsRequest, ListPresetsResponse], /) -> ListPresetsResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def update_preset(self, request: UpdatePresetRequest, ctx: RequestContext[UpdatePresetRequest, UpdatePresetResponse], /) -> UpdatePresetResponse:
+        """
+        A new version of a stored preset. ABORTED when `expected_version` is set and is not the latest (a stale edit).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def delete_preset(self, request: DeletePresetRequest, ctx: RequestContext[DeletePresetRequest, DeletePresetResponse], /) -> DeletePresetResponse:
+        """
+        Delete a stored preset (every version). Sessions created from it keep their resolved job.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def list_conversations(self, request: ListConversationsRequest, ctx: RequestContext[ListConversationsRequest, ListConversationsResponse], /) -> ListConversationsResponse:
+        """
+        Conversations: the sessions of one thread (CreateSession.conversation_id, and the forks of its sessions).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def get_conversation(self, request: GetConversationRequest, ctx: RequestContext[GetConversationRequest, GetConversationResponse], /) -> GetConversationResponse:
+        """
+        One conversation with its DAG of sessions (edges: forks) and its head (the session a Run by conversation_id
+        continues).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def list_skills(self, request: ListSkillsRequest, ctx: RequestContext[ListSkillsRequest, ListSkillsResponse], /) -> ListSkillsResponse:
+        """
+        Skills a session's runs would offer (SKILL.md files of its workspace and of the server user's libraries).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def get_skill(self, request: GetSkillRequest, ctx: RequestContext[GetSkillRequest, GetSkillResponse], /) -> GetSkillResponse:
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
 
@@ -213,6 +276,127 @@ class RuntimeServiceASGIApplication(ConnectASGIApplication[RuntimeService]):
                         stream_type=StreamType.SERVER_STREAM,
                     ),
                     function=svc.stream_events,
+                ),
+                "/tau.runtime.v1.RuntimeService/DeleteSession": Endpoint.unary(
+                    method=MethodInfo(
+                        name="DeleteSession",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=DeleteSessionRequest,
+                        output=DeleteSessionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.delete_session,
+                ),
+                "/tau.runtime.v1.RuntimeService/UpdateSession": Endpoint.unary(
+                    method=MethodInfo(
+                        name="UpdateSession",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=UpdateSessionRequest,
+                        output=UpdateSessionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.update_session,
+                ),
+                "/tau.runtime.v1.RuntimeService/CreatePreset": Endpoint.unary(
+                    method=MethodInfo(
+                        name="CreatePreset",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=CreatePresetRequest,
+                        output=CreatePresetResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.create_preset,
+                ),
+                "/tau.runtime.v1.RuntimeService/GetPreset": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetPreset",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=GetPresetRequest,
+                        output=GetPresetResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.get_preset,
+                ),
+                "/tau.runtime.v1.RuntimeService/ListPresets": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ListPresets",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=ListPresetsRequest,
+                        output=ListPresetsResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.list_presets,
+                ),
+                "/tau.runtime.v1.RuntimeService/UpdatePreset": Endpoint.unary(
+                    method=MethodInfo(
+                        name="UpdatePreset",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=UpdatePresetRequest,
+                        output=UpdatePresetResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.update_preset,
+                ),
+                "/tau.runtime.v1.RuntimeService/DeletePreset": Endpoint.unary(
+                    method=MethodInfo(
+                        name="DeletePreset",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=DeletePresetRequest,
+                        output=DeletePresetResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.delete_preset,
+                ),
+                "/tau.runtime.v1.RuntimeService/ListConversations": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ListConversations",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=ListConversationsRequest,
+                        output=ListConversationsResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.list_conversations,
+                ),
+                "/tau.runtime.v1.RuntimeService/GetConversation": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetConversation",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=GetConversationRequest,
+                        output=GetConversationResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.get_conversation,
+                ),
+                "/tau.runtime.v1.RuntimeService/ListSkills": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ListSkills",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=ListSkillsRequest,
+                        output=ListSkillsResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.list_skills,
+                ),
+                "/tau.runtime.v1.RuntimeService/GetSkill": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetSkill",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=GetSkillRequest,
+                        output=GetSkillResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.get_skill,
                 ),
             },
             interceptors=interceptors,
@@ -472,6 +656,268 @@ class RuntimeServiceClient(ConnectClient):
             headers=headers,
             timeout_ms=timeout_ms,
         )
+    async def delete_session(
+        self,
+        request: DeleteSessionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> DeleteSessionResponse:
+        """
+        Delete a session: its store ref, its serve journal, its labels and conversation membership. FAILED_PRECONDITION
+        while a run is in progress unless `force` (the run is cancelled first). Forks of it live on (they share its
+        snapshots, which `tau sessions gc` keeps while any session reaches them).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DeleteSession",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=DeleteSessionRequest,
+                output=DeleteSessionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def update_session(
+        self,
+        request: UpdateSessionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> UpdateSessionResponse:
+        """
+        Change a session's model, tools, permissions, limits, environment or labels for its next run. FAILED_PRECONDITION
+        while a run is in progress.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="UpdateSession",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=UpdateSessionRequest,
+                output=UpdateSessionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def create_preset(
+        self,
+        request: CreatePresetRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> CreatePresetResponse:
+        """
+        Presets: named, versioned agent configurations kept in the server's store. Each UpdatePreset adds a version;
+        sessions keep the version they were created with. The server's presets directory (files, read-only) is listed
+        too, as version 0 with source "directory".
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="CreatePreset",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=CreatePresetRequest,
+                output=CreatePresetResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def get_preset(
+        self,
+        request: GetPresetRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetPresetResponse:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetPreset",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=GetPresetRequest,
+                output=GetPresetResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    async def list_presets(
+        self,
+        request: ListPresetsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListPresetsResponse:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListPresets",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=ListPresetsRequest,
+                output=ListPresetsResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    async def update_preset(
+        self,
+        request: UpdatePresetRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> UpdatePresetResponse:
+        """
+        A new version of a stored preset. ABORTED when `expected_version` is set and is not the latest (a stale edit).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="UpdatePreset",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=UpdatePresetRequest,
+                output=UpdatePresetResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def delete_preset(
+        self,
+        request: DeletePresetRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> DeletePresetResponse:
+        """
+        Delete a stored preset (every version). Sessions created from it keep their resolved job.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DeletePreset",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=DeletePresetRequest,
+                output=DeletePresetResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def list_conversations(
+        self,
+        request: ListConversationsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListConversationsResponse:
+        """
+        Conversations: the sessions of one thread (CreateSession.conversation_id, and the forks of its sessions).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListConversations",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=ListConversationsRequest,
+                output=ListConversationsResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    async def get_conversation(
+        self,
+        request: GetConversationRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetConversationResponse:
+        """
+        One conversation with its DAG of sessions (edges: forks) and its head (the session a Run by conversation_id
+        continues).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetConversation",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=GetConversationRequest,
+                output=GetConversationResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    async def list_skills(
+        self,
+        request: ListSkillsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListSkillsResponse:
+        """
+        Skills a session's runs would offer (SKILL.md files of its workspace and of the server user's libraries).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListSkills",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=ListSkillsRequest,
+                output=ListSkillsResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    async def get_skill(
+        self,
+        request: GetSkillRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetSkillResponse:
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetSkill",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=GetSkillRequest,
+                output=GetSkillResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
 
 class RuntimeServiceSync(Protocol):
     """
@@ -535,6 +981,69 @@ class RuntimeServiceSync(Protocol):
         """
         Replay a session's events after `after_seq`, then follow live ones. Events are the same as Run's.
         """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def delete_session(self, request: DeleteSessionRequest, ctx: RequestContext[DeleteSessionRequest, DeleteSessionResponse], /) -> DeleteSessionResponse:
+        """
+        Delete a session: its store ref, its serve journal, its labels and conversation membership. FAILED_PRECONDITION
+        while a run is in progress unless `force` (the run is cancelled first). Forks of it live on (they share its
+        snapshots, which `tau sessions gc` keeps while any session reaches them).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def update_session(self, request: UpdateSessionRequest, ctx: RequestContext[UpdateSessionRequest, UpdateSessionResponse], /) -> UpdateSessionResponse:
+        """
+        Change a session's model, tools, permissions, limits, environment or labels for its next run. FAILED_PRECONDITION
+        while a run is in progress.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def create_preset(self, request: CreatePresetRequest, ctx: RequestContext[CreatePresetRequest, CreatePresetResponse], /) -> CreatePresetResponse:
+        """
+        Presets: named, versioned agent configurations kept in the server's store. Each UpdatePreset adds a version;
+        sessions keep the version they were created with. The server's presets directory (files, read-only) is listed
+        too, as version 0 with source "directory".
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def get_preset(self, request: GetPresetRequest, ctx: RequestContext[GetPresetRequest, GetPresetResponse], /) -> GetPresetResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def list_presets(self, request: ListPresetsRequest, ctx: RequestContext[ListPresetsRequest, ListPresetsResponse], /) -> ListPresetsResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def update_preset(self, request: UpdatePresetRequest, ctx: RequestContext[UpdatePresetRequest, UpdatePresetResponse], /) -> UpdatePresetResponse:
+        """
+        A new version of a stored preset. ABORTED when `expected_version` is set and is not the latest (a stale edit).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def delete_preset(self, request: DeletePresetRequest, ctx: RequestContext[DeletePresetRequest, DeletePresetResponse], /) -> DeletePresetResponse:
+        """
+        Delete a stored preset (every version). Sessions created from it keep their resolved job.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def list_conversations(self, request: ListConversationsRequest, ctx: RequestContext[ListConversationsRequest, ListConversationsResponse], /) -> ListConversationsResponse:
+        """
+        Conversations: the sessions of one thread (CreateSession.conversation_id, and the forks of its sessions).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def get_conversation(self, request: GetConversationRequest, ctx: RequestContext[GetConversationRequest, GetConversationResponse], /) -> GetConversationResponse:
+        """
+        One conversation with its DAG of sessions (edges: forks) and its head (the session a Run by conversation_id
+        continues).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def list_skills(self, request: ListSkillsRequest, ctx: RequestContext[ListSkillsRequest, ListSkillsResponse], /) -> ListSkillsResponse:
+        """
+        Skills a session's runs would offer (SKILL.md files of its workspace and of the server user's libraries).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def get_skill(self, request: GetSkillRequest, ctx: RequestContext[GetSkillRequest, GetSkillResponse], /) -> GetSkillResponse:
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
 
@@ -647,6 +1156,127 @@ class RuntimeServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.SERVER_STREAM,
                     ),
                     function=service.stream_events,
+                ),
+                "/tau.runtime.v1.RuntimeService/DeleteSession": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="DeleteSession",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=DeleteSessionRequest,
+                        output=DeleteSessionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.delete_session,
+                ),
+                "/tau.runtime.v1.RuntimeService/UpdateSession": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="UpdateSession",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=UpdateSessionRequest,
+                        output=UpdateSessionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.update_session,
+                ),
+                "/tau.runtime.v1.RuntimeService/CreatePreset": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="CreatePreset",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=CreatePresetRequest,
+                        output=CreatePresetResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.create_preset,
+                ),
+                "/tau.runtime.v1.RuntimeService/GetPreset": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetPreset",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=GetPresetRequest,
+                        output=GetPresetResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.get_preset,
+                ),
+                "/tau.runtime.v1.RuntimeService/ListPresets": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ListPresets",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=ListPresetsRequest,
+                        output=ListPresetsResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.list_presets,
+                ),
+                "/tau.runtime.v1.RuntimeService/UpdatePreset": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="UpdatePreset",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=UpdatePresetRequest,
+                        output=UpdatePresetResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.update_preset,
+                ),
+                "/tau.runtime.v1.RuntimeService/DeletePreset": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="DeletePreset",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=DeletePresetRequest,
+                        output=DeletePresetResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.delete_preset,
+                ),
+                "/tau.runtime.v1.RuntimeService/ListConversations": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ListConversations",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=ListConversationsRequest,
+                        output=ListConversationsResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.list_conversations,
+                ),
+                "/tau.runtime.v1.RuntimeService/GetConversation": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetConversation",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=GetConversationRequest,
+                        output=GetConversationResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.get_conversation,
+                ),
+                "/tau.runtime.v1.RuntimeService/ListSkills": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ListSkills",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=ListSkillsRequest,
+                        output=ListSkillsResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.list_skills,
+                ),
+                "/tau.runtime.v1.RuntimeService/GetSkill": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetSkill",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=GetSkillRequest,
+                        output=GetSkillResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.get_skill,
                 ),
             },
             interceptors=interceptors,
@@ -905,4 +1535,266 @@ class RuntimeServiceClientSync(ConnectClientSync):
             ),
             headers=headers,
             timeout_ms=timeout_ms,
+        )
+    def delete_session(
+        self,
+        request: DeleteSessionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> DeleteSessionResponse:
+        """
+        Delete a session: its store ref, its serve journal, its labels and conversation membership. FAILED_PRECONDITION
+        while a run is in progress unless `force` (the run is cancelled first). Forks of it live on (they share its
+        snapshots, which `tau sessions gc` keeps while any session reaches them).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DeleteSession",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=DeleteSessionRequest,
+                output=DeleteSessionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def update_session(
+        self,
+        request: UpdateSessionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> UpdateSessionResponse:
+        """
+        Change a session's model, tools, permissions, limits, environment or labels for its next run. FAILED_PRECONDITION
+        while a run is in progress.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="UpdateSession",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=UpdateSessionRequest,
+                output=UpdateSessionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def create_preset(
+        self,
+        request: CreatePresetRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> CreatePresetResponse:
+        """
+        Presets: named, versioned agent configurations kept in the server's store. Each UpdatePreset adds a version;
+        sessions keep the version they were created with. The server's presets directory (files, read-only) is listed
+        too, as version 0 with source "directory".
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="CreatePreset",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=CreatePresetRequest,
+                output=CreatePresetResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def get_preset(
+        self,
+        request: GetPresetRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetPresetResponse:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetPreset",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=GetPresetRequest,
+                output=GetPresetResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def list_presets(
+        self,
+        request: ListPresetsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListPresetsResponse:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListPresets",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=ListPresetsRequest,
+                output=ListPresetsResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def update_preset(
+        self,
+        request: UpdatePresetRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> UpdatePresetResponse:
+        """
+        A new version of a stored preset. ABORTED when `expected_version` is set and is not the latest (a stale edit).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="UpdatePreset",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=UpdatePresetRequest,
+                output=UpdatePresetResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def delete_preset(
+        self,
+        request: DeletePresetRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> DeletePresetResponse:
+        """
+        Delete a stored preset (every version). Sessions created from it keep their resolved job.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DeletePreset",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=DeletePresetRequest,
+                output=DeletePresetResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def list_conversations(
+        self,
+        request: ListConversationsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListConversationsResponse:
+        """
+        Conversations: the sessions of one thread (CreateSession.conversation_id, and the forks of its sessions).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListConversations",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=ListConversationsRequest,
+                output=ListConversationsResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def get_conversation(
+        self,
+        request: GetConversationRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetConversationResponse:
+        """
+        One conversation with its DAG of sessions (edges: forks) and its head (the session a Run by conversation_id
+        continues).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetConversation",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=GetConversationRequest,
+                output=GetConversationResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def list_skills(
+        self,
+        request: ListSkillsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListSkillsResponse:
+        """
+        Skills a session's runs would offer (SKILL.md files of its workspace and of the server user's libraries).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListSkills",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=ListSkillsRequest,
+                output=ListSkillsResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def get_skill(
+        self,
+        request: GetSkillRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetSkillResponse:
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetSkill",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=GetSkillRequest,
+                output=GetSkillResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
         )

@@ -53,7 +53,7 @@ class ContextEntry(_message.Message):
     def __init__(self, key: _Optional[str] = ..., content: _Optional[str] = ..., content_type: _Optional[str] = ...) -> None: ...
 
 class JobOptions(_message.Message):
-    __slots__ = ("instructions", "tools", "max_turns", "max_tool_calls", "max_tokens", "max_usd", "timeout", "idle_timeout", "vars", "output_schema")
+    __slots__ = ("instructions", "tools", "max_turns", "max_tool_calls", "max_tokens", "max_usd", "timeout", "idle_timeout", "vars", "output_schema", "mcp_servers", "strict_mcp")
     class VarsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +71,8 @@ class JobOptions(_message.Message):
     IDLE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     VARS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    MCP_SERVERS_FIELD_NUMBER: _ClassVar[int]
+    STRICT_MCP_FIELD_NUMBER: _ClassVar[int]
     instructions: str
     tools: _containers.RepeatedScalarFieldContainer[str]
     max_turns: int
@@ -81,7 +83,53 @@ class JobOptions(_message.Message):
     idle_timeout: float
     vars: _containers.ScalarMap[str, str]
     output_schema: _struct_pb2.Struct
-    def __init__(self, instructions: _Optional[str] = ..., tools: _Optional[_Iterable[str]] = ..., max_turns: _Optional[int] = ..., max_tool_calls: _Optional[int] = ..., max_tokens: _Optional[int] = ..., max_usd: _Optional[float] = ..., timeout: _Optional[float] = ..., idle_timeout: _Optional[float] = ..., vars: _Optional[_Mapping[str, str]] = ..., output_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    mcp_servers: _containers.RepeatedCompositeFieldContainer[McpServer]
+    strict_mcp: bool
+    def __init__(self, instructions: _Optional[str] = ..., tools: _Optional[_Iterable[str]] = ..., max_turns: _Optional[int] = ..., max_tool_calls: _Optional[int] = ..., max_tokens: _Optional[int] = ..., max_usd: _Optional[float] = ..., timeout: _Optional[float] = ..., idle_timeout: _Optional[float] = ..., vars: _Optional[_Mapping[str, str]] = ..., output_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., mcp_servers: _Optional[_Iterable[_Union[McpServer, _Mapping]]] = ..., strict_mcp: _Optional[bool] = ...) -> None: ...
+
+class McpServer(_message.Message):
+    __slots__ = ("name", "command", "args", "env", "url", "headers", "type")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    command: str
+    args: _containers.RepeatedScalarFieldContainer[str]
+    env: _containers.ScalarMap[str, str]
+    url: str
+    headers: _containers.ScalarMap[str, str]
+    type: str
+    def __init__(self, name: _Optional[str] = ..., command: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., url: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., type: _Optional[str] = ...) -> None: ...
+
+class McpServerStatus(_message.Message):
+    __slots__ = ("name", "status", "tools", "error")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    status: str
+    tools: int
+    error: str
+    def __init__(self, name: _Optional[str] = ..., status: _Optional[str] = ..., tools: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
 
 class Environment(_message.Message):
     __slots__ = ("host", "docker", "container")
@@ -130,7 +178,7 @@ class Permissions(_message.Message):
     def __init__(self, mode: _Optional[str] = ..., allow: _Optional[_Iterable[str]] = ..., ask: _Optional[_Iterable[str]] = ..., deny: _Optional[_Iterable[str]] = ..., on_ask: _Optional[str] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
-    __slots__ = ("context", "job_text", "job", "preset", "model", "environment", "permissions", "session_id", "labels")
+    __slots__ = ("context", "job_text", "job", "preset", "model", "environment", "permissions", "session_id", "labels", "preset_version", "conversation_id")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +195,8 @@ class CreateSessionRequest(_message.Message):
     PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    PRESET_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     context: _containers.RepeatedCompositeFieldContainer[ContextEntry]
     job_text: str
     job: JobOptions
@@ -156,7 +206,9 @@ class CreateSessionRequest(_message.Message):
     permissions: Permissions
     session_id: str
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, context: _Optional[_Iterable[_Union[ContextEntry, _Mapping]]] = ..., job_text: _Optional[str] = ..., job: _Optional[_Union[JobOptions, _Mapping]] = ..., preset: _Optional[str] = ..., model: _Optional[str] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., permissions: _Optional[_Union[Permissions, _Mapping]] = ..., session_id: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    preset_version: int
+    conversation_id: str
+    def __init__(self, context: _Optional[_Iterable[_Union[ContextEntry, _Mapping]]] = ..., job_text: _Optional[str] = ..., job: _Optional[_Union[JobOptions, _Mapping]] = ..., preset: _Optional[str] = ..., model: _Optional[str] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., permissions: _Optional[_Union[Permissions, _Mapping]] = ..., session_id: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., preset_version: _Optional[int] = ..., conversation_id: _Optional[str] = ...) -> None: ...
 
 class CreateSessionResponse(_message.Message):
     __slots__ = ("session_id", "session")
@@ -185,7 +237,7 @@ class Usage(_message.Message):
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., requests: _Optional[int] = ..., tool_calls: _Optional[int] = ..., cost_usd: _Optional[float] = ...) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ("session_id", "status", "head_snapshot_id", "usage", "model", "runs", "last_seq", "terminal_reason", "create_time", "update_time", "labels", "parent_session_id", "pending")
+    __slots__ = ("session_id", "status", "head_snapshot_id", "usage", "model", "runs", "last_seq", "terminal_reason", "create_time", "update_time", "labels", "parent_session_id", "pending", "conversation_id", "preset", "preset_version", "mcp_servers")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -206,6 +258,10 @@ class Session(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     PARENT_SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PENDING_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PRESET_FIELD_NUMBER: _ClassVar[int]
+    PRESET_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MCP_SERVERS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     status: SessionStatus
     head_snapshot_id: str
@@ -219,7 +275,11 @@ class Session(_message.Message):
     labels: _containers.ScalarMap[str, str]
     parent_session_id: str
     pending: _containers.RepeatedCompositeFieldContainer[PendingRequest]
-    def __init__(self, session_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., head_snapshot_id: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., model: _Optional[str] = ..., runs: _Optional[int] = ..., last_seq: _Optional[int] = ..., terminal_reason: _Optional[str] = ..., create_time: _Optional[str] = ..., update_time: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., parent_session_id: _Optional[str] = ..., pending: _Optional[_Iterable[_Union[PendingRequest, _Mapping]]] = ...) -> None: ...
+    conversation_id: str
+    preset: str
+    preset_version: int
+    mcp_servers: _containers.RepeatedCompositeFieldContainer[McpServerStatus]
+    def __init__(self, session_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., head_snapshot_id: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., model: _Optional[str] = ..., runs: _Optional[int] = ..., last_seq: _Optional[int] = ..., terminal_reason: _Optional[str] = ..., create_time: _Optional[str] = ..., update_time: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., parent_session_id: _Optional[str] = ..., pending: _Optional[_Iterable[_Union[PendingRequest, _Mapping]]] = ..., conversation_id: _Optional[str] = ..., preset: _Optional[str] = ..., preset_version: _Optional[int] = ..., mcp_servers: _Optional[_Iterable[_Union[McpServerStatus, _Mapping]]] = ...) -> None: ...
 
 class PendingRequest(_message.Message):
     __slots__ = ("request_id", "permission", "clarification", "plan")
@@ -246,12 +306,29 @@ class GetSessionResponse(_message.Message):
     def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ...) -> None: ...
 
 class ListSessionsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
+    __slots__ = ("page_size", "page_token", "status", "labels", "conversation_id", "preset", "since")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PRESET_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    status: SessionStatus
+    labels: _containers.ScalarMap[str, str]
+    conversation_id: str
+    preset: str
+    since: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., conversation_id: _Optional[str] = ..., preset: _Optional[str] = ..., since: _Optional[str] = ...) -> None: ...
 
 class ListSessionsResponse(_message.Message):
     __slots__ = ("sessions", "next_page_token")
@@ -354,14 +431,16 @@ class RespondResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[SessionStatus, str]] = ...) -> None: ...
 
 class RunRequest(_message.Message):
-    __slots__ = ("session_id", "prompt", "idempotency_key")
+    __slots__ = ("session_id", "prompt", "idempotency_key", "conversation_id")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     prompt: str
     idempotency_key: str
-    def __init__(self, session_id: _Optional[str] = ..., prompt: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    conversation_id: str
+    def __init__(self, session_id: _Optional[str] = ..., prompt: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., conversation_id: _Optional[str] = ...) -> None: ...
 
 class RunResponse(_message.Message):
     __slots__ = ("seq", "token", "tool_call", "tool_result", "status", "error", "started", "turn", "message", "permission_decision", "permission_request", "clarification_request", "plan", "usage", "snapshot", "notice", "final", "event_json", "run")
@@ -636,3 +715,242 @@ class Final(_message.Message):
     error: str
     session_status: SessionStatus
     def __init__(self, status: _Optional[str] = ..., terminal_reason: _Optional[str] = ..., exit_code: _Optional[int] = ..., result: _Optional[str] = ..., structured_output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., num_turns: _Optional[int] = ..., duration_ms: _Optional[float] = ..., error: _Optional[str] = ..., session_status: _Optional[_Union[SessionStatus, str]] = ...) -> None: ...
+
+class DeleteSessionRequest(_message.Message):
+    __slots__ = ("session_id", "force")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    force: bool
+    def __init__(self, session_id: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class DeleteSessionResponse(_message.Message):
+    __slots__ = ("head_snapshot_id",)
+    HEAD_SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    head_snapshot_id: str
+    def __init__(self, head_snapshot_id: _Optional[str] = ...) -> None: ...
+
+class UpdateSessionRequest(_message.Message):
+    __slots__ = ("session_id", "model", "job", "permissions", "environment", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    model: str
+    job: JobOptions
+    permissions: Permissions
+    environment: Environment
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, session_id: _Optional[str] = ..., model: _Optional[str] = ..., job: _Optional[_Union[JobOptions, _Mapping]] = ..., permissions: _Optional[_Union[Permissions, _Mapping]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class UpdateSessionResponse(_message.Message):
+    __slots__ = ("session",)
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: Session
+    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ...) -> None: ...
+
+class PresetSpec(_message.Message):
+    __slots__ = ("description", "job_text", "job", "model", "environment", "permissions", "context")
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    JOB_TEXT_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    description: str
+    job_text: str
+    job: JobOptions
+    model: str
+    environment: Environment
+    permissions: Permissions
+    context: _containers.RepeatedCompositeFieldContainer[ContextEntry]
+    def __init__(self, description: _Optional[str] = ..., job_text: _Optional[str] = ..., job: _Optional[_Union[JobOptions, _Mapping]] = ..., model: _Optional[str] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., permissions: _Optional[_Union[Permissions, _Mapping]] = ..., context: _Optional[_Iterable[_Union[ContextEntry, _Mapping]]] = ...) -> None: ...
+
+class Preset(_message.Message):
+    __slots__ = ("name", "version", "spec", "create_time", "update_time", "source")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    spec: PresetSpec
+    create_time: str
+    update_time: str
+    source: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., spec: _Optional[_Union[PresetSpec, _Mapping]] = ..., create_time: _Optional[str] = ..., update_time: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+
+class CreatePresetRequest(_message.Message):
+    __slots__ = ("name", "spec")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    spec: PresetSpec
+    def __init__(self, name: _Optional[str] = ..., spec: _Optional[_Union[PresetSpec, _Mapping]] = ...) -> None: ...
+
+class CreatePresetResponse(_message.Message):
+    __slots__ = ("preset",)
+    PRESET_FIELD_NUMBER: _ClassVar[int]
+    preset: Preset
+    def __init__(self, preset: _Optional[_Union[Preset, _Mapping]] = ...) -> None: ...
+
+class GetPresetRequest(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class GetPresetResponse(_message.Message):
+    __slots__ = ("preset",)
+    PRESET_FIELD_NUMBER: _ClassVar[int]
+    preset: Preset
+    def __init__(self, preset: _Optional[_Union[Preset, _Mapping]] = ...) -> None: ...
+
+class ListPresetsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPresetsResponse(_message.Message):
+    __slots__ = ("presets",)
+    PRESETS_FIELD_NUMBER: _ClassVar[int]
+    presets: _containers.RepeatedCompositeFieldContainer[Preset]
+    def __init__(self, presets: _Optional[_Iterable[_Union[Preset, _Mapping]]] = ...) -> None: ...
+
+class UpdatePresetRequest(_message.Message):
+    __slots__ = ("name", "spec", "expected_version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    spec: PresetSpec
+    expected_version: int
+    def __init__(self, name: _Optional[str] = ..., spec: _Optional[_Union[PresetSpec, _Mapping]] = ..., expected_version: _Optional[int] = ...) -> None: ...
+
+class UpdatePresetResponse(_message.Message):
+    __slots__ = ("preset",)
+    PRESET_FIELD_NUMBER: _ClassVar[int]
+    preset: Preset
+    def __init__(self, preset: _Optional[_Union[Preset, _Mapping]] = ...) -> None: ...
+
+class DeletePresetRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeletePresetResponse(_message.Message):
+    __slots__ = ("versions",)
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: int
+    def __init__(self, versions: _Optional[int] = ...) -> None: ...
+
+class Conversation(_message.Message):
+    __slots__ = ("conversation_id", "head_session_id", "sessions", "create_time", "update_time")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    head_session_id: str
+    sessions: int
+    create_time: str
+    update_time: str
+    def __init__(self, conversation_id: _Optional[str] = ..., head_session_id: _Optional[str] = ..., sessions: _Optional[int] = ..., create_time: _Optional[str] = ..., update_time: _Optional[str] = ...) -> None: ...
+
+class ConversationNode(_message.Message):
+    __slots__ = ("session_id", "parent_session_id", "status", "runs", "create_time", "update_time")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    parent_session_id: str
+    status: SessionStatus
+    runs: int
+    create_time: str
+    update_time: str
+    def __init__(self, session_id: _Optional[str] = ..., parent_session_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., runs: _Optional[int] = ..., create_time: _Optional[str] = ..., update_time: _Optional[str] = ...) -> None: ...
+
+class ListConversationsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListConversationsResponse(_message.Message):
+    __slots__ = ("conversations",)
+    CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    conversations: _containers.RepeatedCompositeFieldContainer[Conversation]
+    def __init__(self, conversations: _Optional[_Iterable[_Union[Conversation, _Mapping]]] = ...) -> None: ...
+
+class GetConversationRequest(_message.Message):
+    __slots__ = ("conversation_id",)
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    def __init__(self, conversation_id: _Optional[str] = ...) -> None: ...
+
+class GetConversationResponse(_message.Message):
+    __slots__ = ("conversation", "nodes")
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    conversation: Conversation
+    nodes: _containers.RepeatedCompositeFieldContainer[ConversationNode]
+    def __init__(self, conversation: _Optional[_Union[Conversation, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[ConversationNode, _Mapping]]] = ...) -> None: ...
+
+class SkillInfo(_message.Message):
+    __slots__ = ("name", "description", "scope", "path", "argument_hint")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENT_HINT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    scope: str
+    path: str
+    argument_hint: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., scope: _Optional[str] = ..., path: _Optional[str] = ..., argument_hint: _Optional[str] = ...) -> None: ...
+
+class ListSkillsRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class ListSkillsResponse(_message.Message):
+    __slots__ = ("skills",)
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
+    skills: _containers.RepeatedCompositeFieldContainer[SkillInfo]
+    def __init__(self, skills: _Optional[_Iterable[_Union[SkillInfo, _Mapping]]] = ...) -> None: ...
+
+class GetSkillRequest(_message.Message):
+    __slots__ = ("session_id", "name")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    name: str
+    def __init__(self, session_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class GetSkillResponse(_message.Message):
+    __slots__ = ("skill", "body")
+    SKILL_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    skill: SkillInfo
+    body: str
+    def __init__(self, skill: _Optional[_Union[SkillInfo, _Mapping]] = ..., body: _Optional[str] = ...) -> None: ...

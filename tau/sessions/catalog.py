@@ -1,0 +1,210 @@
+"""The store's catalog: `<state>/catalog.sqlite`, the session store's database of primary data (not derived).
+
+Tables (all primary data: nothing rebuilds them, `tau sessions reindex` leaves them alone, `SessionIndex.reset`
+never touches this file):
+- `presets(name, version, spec, created)`: named, versioned agent configurations. A version is never rewritten;
+  UpdatePreset adds `version + 1`; DeletePreset removes every version of a name. `spec` is an opaque JSON document
+  (the RPC layer's `PresetSpec` in proto JSON); this module does not read it.
+- `labels(session_id, key, value)`: free-form labels of sessions, whoever ran them (`tau run`, `tau serve`).
+
+A future mailbox (issue #17 item 3) hangs off this database the same way: a `mail(session_id, seq, ...)` table whose
+rows `forget_session` deletes with the session's labels.
+
+Invariants: names are checked by the caller (`PRESET_NAME`); writes are transactions with `synchronous=FULL` (this
+is primary data: an acknowledged preset survives a crash of the machine); versions of one name are 1, 2, 3, ...
+without reuse while the name exists. One connection per `Catalog`, serialized by a lock, so the server's event loop
+and the CLI may share the file with other processes (WAL, busy timeout). Calls are synchronous and short (one small
+row); an `:memory:` catalog serves a server without a state dir.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+__all__ = ["PRESET_NAME", "Catalog", "PresetConflict", "PresetRow", "catalog_path"]
+
+PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_FILE = "catalog.sqlite"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS presets (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS labels (
+    session_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (session_id, key)
+);
+CREATE INDEX IF NOT EXISTS labels_by_key ON labels(key, value);
+"""
+
+
+def catalog_path(state_dir: Path) -> Path:
+    return state_dir / _FILE
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class PresetRow:
+    """One version of a preset. `created` is when this version was written, `first` when version 1 was."""
+
+    name: str
+    version: int
+    spec: str
+    created: str
+    first: str
+
+
+class PresetConflict(Exception):
+    """A write that does not fit the preset's versions: the name exists (create), is missing (update), or the
+    edit was made from an older version than the latest (a stale edit)."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # exists | missing | stale
+
+
+class Catalog:
+    """Presets and labels in `path` (`catalog_path(state_dir)`, or ":memory:")."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = path
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), timeout=10.0, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            if path != ":memory:":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- presets ---------------------------------------------------------------------------------------------------
+
+    def create_preset(self, name: str, spec: str) -> PresetRow:
+        """Version 1 of a new preset (PresetConflict `exists` when the name is taken)."""
+        with self._lock, self._transaction():
+            if self._latest(name) is not None:
+                raise PresetConflict(f"preset {name!r} already exists: update it instead", kind="exists")
+            now = _now()
+            self._db.execute("INSERT INTO presets VALUES (?, 1, ?, ?)", (name, spec, now))
+            return PresetRow(name, 1, spec, now, now)
+
+    def update_preset(self, name: str, spec: str, *, expected_version: int | None = None) -> PresetRow:
+        """A new version of `name` (PresetConflict `missing`, or `stale` when `expected_version` is not the latest)."""
+        with self._lock, self._transaction():
+            latest = self._latest(name)
+            if latest is None:
+                raise PresetConflict(f"no preset named {name!r}", kind="missing")
+            if expected_version is not None and expected_version != latest.version:
+                raise PresetConflict(
+                    f"preset {name!r} is at version {latest.version}, not {expected_version}: get it again and "
+                    "re-apply the edit",
+                    kind="stale",
+                )
+            now = _now()
+            version = latest.version + 1
+            self._db.execute("INSERT INTO presets VALUES (?, ?, ?, ?)", (name, version, spec, now))
+            return PresetRow(name, version, spec, now, latest.first)
+
+    def preset(self, name: str, version: int | None = None) -> PresetRow | None:
+        """That version of `name` (None: the latest), or None."""
+        with self._lock:
+            if version is None:
+                return self._latest(name)
+            row = self._db.execute(
+                "SELECT name, version, spec, created FROM presets WHERE name = ? AND version = ?", (name, version)
+            ).fetchone()
+            return None if row is None else PresetRow(str(row[0]), int(row[1]), str(row[2]), str(row[3]), self._first(name))
+
+    def presets(self) -> list[PresetRow]:
+        """The latest version of every preset, by name."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.name, p.version, p.spec, p.created, "
+                "(SELECT MIN(created) FROM presets f WHERE f.name = p.name) FROM presets p "
+                "WHERE p.version = (SELECT MAX(version) FROM presets l WHERE l.name = p.name) ORDER BY p.name"
+            ).fetchall()
+        return [PresetRow(*row) for row in rows]
+
+    def delete_preset(self, name: str) -> int:
+        """Delete every version of `name`; how many there were (0: no such preset)."""
+        with self._lock, self._transaction():
+            return self._db.execute("DELETE FROM presets WHERE name = ?", (name,)).rowcount
+
+    # -- labels ----------------------------------------------------------------------------------------------------
+
+    def set_labels(self, session_id: str, labels: Mapping[str, str]) -> None:
+        """Set labels of a session; an empty value removes that label."""
+        with self._lock, self._transaction():
+            for key, value in labels.items():
+                if value:
+                    self._db.execute("INSERT OR REPLACE INTO labels VALUES (?, ?, ?)", (session_id, key, value))
+                else:
+                    self._db.execute("DELETE FROM labels WHERE session_id = ? AND key = ?", (session_id, key))
+
+    def labels(self, session_id: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, value FROM labels WHERE session_id = ? ORDER BY key", (session_id,)
+            ).fetchall()
+        return {str(key): str(value) for key, value in rows}
+
+    def all_labels(self) -> dict[str, dict[str, str]]:
+        """Labels of every labelled session."""
+        with self._lock:
+            rows = self._db.execute("SELECT session_id, key, value FROM labels ORDER BY session_id, key").fetchall()
+        found: dict[str, dict[str, str]] = {}
+        for session_id, key, value in rows:
+            found.setdefault(str(session_id), {})[str(key)] = str(value)
+        return found
+
+    def forget_session(self, session_ids: Iterable[str]) -> None:
+        """Drop what the catalog holds for deleted sessions (their labels)."""
+        with self._lock, self._transaction():
+            self._db.executemany("DELETE FROM labels WHERE session_id = ?", [(sid,) for sid in session_ids])
+
+    # -- internals -------------------------------------------------------------------------------------------------
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def _first(self, name: str) -> str:
+        row = self._db.execute("SELECT MIN(created) FROM presets WHERE name = ?", (name,)).fetchone()
+        return str(row[0]) if row and row[0] else ""
+
+    def _latest(self, name: str) -> PresetRow | None:
+        row = self._db.execute(
+            "SELECT name, version, spec, created FROM presets WHERE name = ? ORDER BY version DESC LIMIT 1", (name,)
+        ).fetchone()
+        return None if row is None else PresetRow(str(row[0]), int(row[1]), str(row[2]), str(row[3]), self._first(name))
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on an error): one writer at a time across processes."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
