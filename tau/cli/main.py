@@ -200,6 +200,7 @@ def _register_subcommands() -> None:
     from tau.cli.trust_cmd import doctor_command, trust_command
     from tau.cli.view_cmd import view_command
     from tau.cli.watch_cmd import watch_command
+    from tau.cli.worker_cmd import worker_command
 
     commands = (
         agents_group,
@@ -217,6 +218,7 @@ def _register_subcommands() -> None:
         stop_command,
         trust_command,
         watch_command,
+        worker_command,
     )
     for command in commands:
         cli.add_command(command)

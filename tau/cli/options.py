@@ -30,6 +30,7 @@ __all__ = [
     "answer_options",
     "compat_option",
     "cwd_option",
+    "engine_options",
     "examples",
     "json_option",
     "mcp_config_options",
@@ -283,9 +284,58 @@ def deny_option(func: Func) -> Func:
     return shared("--deny", name="deny", multiple=True, metavar="RULE", help="Rule whose calls are refused.")(func)
 
 
+ENGINES = ("inline", "temporal")
+ENGINE_HELP = (
+    "Where runs execute: inline (in this process) or temporal (on `tau worker` processes through a Temporal "
+    "server; also TAU_ENGINE)."
+)
+ADDRESS_HELP = "Temporal server as HOST:PORT for --engine temporal (also TAU_TEMPORAL_ADDRESS)."
+NAMESPACE_HELP = "Temporal namespace (also TAU_TEMPORAL_NAMESPACE)."
+TASK_QUEUE_HELP = "Temporal task queue the workers poll (also TAU_TEMPORAL_TASK_QUEUE)."
+
+
+def engine_options(func: Func) -> Func:
+    """`--engine inline|temporal`, `--address HOST:PORT`, `--namespace N`, `--task-queue Q` (parameters `engine`,
+    `address`, `namespace`, `task_queue`; `tau.cli.engines` turns them into the runtime's engine). Not job settings:
+    each has an environment variable instead of a config key, so a fleet's front ends are set up once."""
+    return _apply(
+        func,
+        [
+            shared(
+                "--engine",
+                name="engine",
+                type=click.Choice(ENGINES),
+                envvar="TAU_ENGINE",
+                default="inline",
+                show_default=True,
+                help=ENGINE_HELP,
+            ),
+            shared("--address", name="address", metavar="HOST:PORT", envvar="TAU_TEMPORAL_ADDRESS", help=ADDRESS_HELP),
+            shared(
+                "--namespace",
+                name="namespace",
+                metavar="NAME",
+                envvar="TAU_TEMPORAL_NAMESPACE",
+                default="default",
+                show_default=True,
+                help=NAMESPACE_HELP,
+            ),
+            shared(
+                "--task-queue",
+                name="task-queue",
+                metavar="NAME",
+                envvar="TAU_TEMPORAL_TASK_QUEUE",
+                default="tau",
+                show_default=True,
+                help=TASK_QUEUE_HELP,
+            ),
+        ],
+    )
+
+
 def run_options(func: Func) -> Func:
     """The job flags of every command that runs an agent (`tau run`, `tau resume`, `tau fork`): each is a setting
-    of the job (`tau.config`'s flag layer) except `-p` and `-q`."""
+    of the job (`tau.config`'s flag layer) except `-p`, `-q` and the engine options (`engine_options`)."""
     options: list[Decorator] = [
         shared(
             "-p", "--prompt", "prompt_text", name="prompt", metavar="TEXT", help="Prompt text instead of a job file."
@@ -347,6 +397,7 @@ def run_options(func: Func) -> Func:
         ),
         trust_workspace_option,
         quiet_option,
+        engine_options,
     ]
     return _apply(func, options)
 

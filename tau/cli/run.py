@@ -17,6 +17,9 @@ Plan mode: `tau run --plan` is `--permission-mode plan`; `--execute-plan FILE` r
 
 Steering: every run watches its session's inbox (`tau.runtime.steering`) for `tau inject` / `tau stop`.
 
+Engines: `--engine temporal --address HOST:PORT` (`tau.cli.engines`) submits the run to `tau worker` processes
+through Temporal and renders its events here, with the same outputs and exit codes; the default runs it inline.
+
 Start-up: sessions of the store whose writer is gone (killed, crashed) are shown `interrupted` from now on
 (`FileSessionStore.settle_interrupted`; `tau sessions ls` and `tau serve` do the same).
 
@@ -35,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tau.cli import started
+from tau.cli.engines import EngineChoice, pop_engine
 from tau.cli.render import Renderer, make_renderer
 from tau.errors import ConfigError, Interrupted, PreflightError
 
@@ -119,6 +123,8 @@ def execute(
 ) -> int:
     from tau.config import load_job
 
+    flags = dict(flags)
+    engine = pop_engine(flags)
     flags, plan_file = _plan_flags(flags)
     own_prompt = job_file is not None or prompt_text is not None
     stdin_text = read_stdin() if job_file == "-" else None
@@ -134,7 +140,7 @@ def execute(
         job = _executing_plan(job, plan_file, own_prompt=own_prompt)
     from tau.runtime import Start
 
-    return _drive(Start(job), quiet=quiet, store=open_store(state_dir))
+    return _drive(Start(job), quiet=quiet, store=open_store(state_dir), engine=engine)
 
 
 def read_stdin() -> str:
@@ -180,6 +186,7 @@ def execute_continuation(
     from tau.runtime import Answer, Continue, Fork
 
     flags = dict(flags)
+    engine = pop_engine(flags)
     answers = parse_answers(flags.pop("approve"), flags.pop("deny_calls"), flags.pop("reason"), flags.pop("answer"))
     new_id = flags.pop("session_id", None)
     with_files = bool(flags.pop("with_files", False))
@@ -191,7 +198,7 @@ def execute_continuation(
         op = Answer(name, answers, prompt=prompt_text, overrides=overrides)
     else:
         op = Continue(name, prompt_text, overrides=overrides)
-    return _drive(op, quiet=quiet, store=open_store(state_dir))
+    return _drive(op, quiet=quiet, store=open_store(state_dir), engine=engine)
 
 
 _ANSWER_FLAGS = ("approve", "deny_calls", "reason", "answer")
@@ -204,18 +211,20 @@ def resume_plan(name: str, *, review: PlanReview, quiet: bool, state_dir: str | 
     from tau.runtime import ReviewPlan
 
     given = dict(flags)
+    engine = pop_engine(given)
     verb = f"tau plan {review.decision}"
     if any(given.pop(key, None) for key in _ANSWER_FLAGS):
         raise ConfigError("a plan review answers no pending calls (--approve/--deny-call/--answer)", source=verb)
     if given.pop("prompt_text", None) is not None:
         raise ConfigError("a plan review sends its own prompt: -p does not apply", source=verb)
     op = ReviewPlan(name, review.decision, review.reason, overrides=_flag_values(given))
-    return _drive(op, quiet=quiet, store=open_store(state_dir))
+    return _drive(op, quiet=quiet, store=open_store(state_dir), engine=engine)
 
 
-def _drive(op: RunOperation, *, quiet: bool, store: FileSessionStore) -> int:
+def _drive(op: RunOperation, *, quiet: bool, store: FileSessionStore, engine: EngineChoice | None = None) -> int:
     """Submit `op` to this process's runtime and render its run: the renderer the run's job asks for, SIGINT and
-    SIGTERM cancelling the run once it exists, the session's steering inbox watched. Returns the exit code."""
+    SIGTERM cancelling the run once it exists, the session's steering inbox watched. Returns the exit code.
+    `engine` says where the run executes (default: inline, in this process)."""
     import anyio
 
     from tau import telemetry
@@ -231,7 +240,7 @@ def _drive(op: RunOperation, *, quiet: bool, store: FileSessionStore) -> int:
         import asyncio
 
         await store.settle_interrupted()  # sessions of killed runs read `interrupted`, not `running`
-        runtime = Runtime(store, env=os.environ, cwd=Path.cwd())
+        runtime = Runtime(store, engine=(engine or EngineChoice()).build(), env=os.environ, cwd=Path.cwd())
         prepared = await runtime.prepare(op, report=report)
         assert not isinstance(prepared, Forked)  # the CLI's forks run
         job = prepared.job

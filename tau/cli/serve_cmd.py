@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from tau.cli.options import examples, state_dir_option
+from tau.cli.options import engine_options, examples, state_dir_option
 
 
 @click.command(
@@ -32,6 +32,7 @@ from tau.cli.options import examples, state_dir_option
     help="Serve GET /metrics (Prometheus) without the token (telemetry.metrics_public).",
 )
 @state_dir_option
+@engine_options
 def serve_command(
     host: str,
     port: int,
@@ -41,6 +42,10 @@ def serve_command(
     presets_dir: str | None,
     metrics_public: bool,
     state_dir: str | None,
+    engine: str,
+    address: str | None,
+    namespace: str,
+    task_queue: str,
 ) -> None:
     """Serve the runtime over RPC, on one port: Connect (JSON and binary) and gRPC-Web over HTTP/1.1 and HTTP/2,
     and plain gRPC over HTTP/2 (cleartext h2c, or TLS with --tls-cert/--tls-key).
@@ -49,9 +54,11 @@ def serve_command(
     "authorization: Bearer TOKEN" metadata; gRPC over HTTP/1.1 is refused with HTTP 505. A non-loopback --host
     requires --token-file. SIGTERM drains: running runs end with a terminal event. GET /metrics serves Prometheus
     metrics (behind the token unless --metrics-public); OTEL_EXPORTER_OTLP_ENDPOINT (or the telemetry settings)
-    exports the runs' traces, and a request's traceparent header parents its run.
+    exports the runs' traces, and a request's traceparent header parents its run. With --engine temporal the
+    server runs nothing itself: it submits runs to `tau worker` processes (sharing its --state-dir) and streams them.
     """
     from tau.errors import ConfigError
+    from tau.cli.engines import EngineChoice
     from tau.rpc.server import TlsFiles, run_server
 
     if (tls_cert is None) != (tls_key is None):
@@ -69,5 +76,6 @@ def serve_command(
         presets_dir=Path(presets_dir) if presets_dir else None,
         state_dir=Path(state_dir) if state_dir else None,
         metrics_public=True if metrics_public else None,
+        engine=EngineChoice(engine, address, namespace, task_queue).build(),
     )
     sys.exit(code)

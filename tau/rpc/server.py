@@ -52,7 +52,7 @@ from tau.errors import ConfigError
 from tau.rpc._gen.runtime_connect import RuntimeServiceASGIApplication
 from tau.rpc.auth import BearerAuth, load_token, require_token_off_loopback
 from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
-from tau.runtime.engine import ModelFactory
+from tau.runtime.engine import Engine, ModelFactory
 from tau.sessions import FileSessionStore, default_state_dir
 from tau.telemetry.asgi import telemetry_routes
 from tau.viewer.web import with_viewer
@@ -247,8 +247,10 @@ def run_server(
     limits: ServiceLimits | None = None,
     on_started: Callable[[RuntimeServer], None] | None = None,
     metrics_public: bool | None = None,
+    engine: Engine | None = None,
 ) -> int:
     """`tau serve`: validate (ConfigError before listening), then serve until a signal. Returns the exit code (0).
+    `engine` executes the runs (default: inline; `tau serve --engine temporal` submits them to workers).
 
     `env` and `cwd` are the process environment and working directory (config layering and the default workspace);
     `presets_dir` holds preset job files (`<name>.md`); `state_dir` is `--state-dir` (None: as for `tau run`)."""
@@ -270,6 +272,7 @@ def run_server(
         state_dir=state,
         model_factory=model_factory,
         limits=limits,
+        engine=engine,
     )
     announce = on_started or _announce
     public = settings.metrics_public if metrics_public is None else metrics_public

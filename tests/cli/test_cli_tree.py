@@ -39,6 +39,7 @@ NEITHER = {
     "sessions view": "an action (writes the viewer's HTML file)",
     "serve": "a server",
     "watch": "runs jobs; each job's result.json and events.jsonl are its output",
+    "worker": "executes runs submitted through Temporal; its front ends render them",
 }
 # Option names that stand for a family of close meanings on different commands (different help texts allowed).
 FAMILIES = {
