@@ -18,7 +18,7 @@ Invariants:
   an absolute path under one of them (as written, or as it resolves) is confined beneath that directory instead,
   with the same rules; each is its own wall (a symlink from one root into another is still an escape).
 - `realpath` answers for any path (it is a query, not an access), so callers can check boundaries themselves.
-- No I/O at construction; the root is resolved on first use. The backend never deletes its root.
+- No I/O at construction; the root is resolved on first use, once. The backend never deletes its root.
 
 Contract with neighbours: tools reach it only through `ctx.workspace`; runtime builds it from `EnvironmentSpec`.
 """
@@ -103,17 +103,16 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
         return self._local.ref
 
     async def working_dir(self) -> str:
-        root = await self._local.working_dir()
-        self._root = root
-        return root
-
-    async def _root_dir(self) -> str:
-        return self._root if self._root is not None else await self.working_dir()
+        """The root, resolved once (upstream resolves it in a worker thread on every call: tools ask for it several
+        times per step). The file operations are bound to this resolution anyway (`ConfinedFiles` holds it)."""
+        if self._root is None:
+            self._root = await self._local.working_dir()
+        return self._root
 
     async def _files(self) -> ConfinedFiles:
         files = self._confined
         if files is None:
-            root = await self._root_dir()
+            root = await self.working_dir()
             sandbox = self._sandbox or SandboxConfig()
             files = ConfinedFiles(root, deny_read=sandbox.deny_read, deny_write=sandbox.deny_write)
             self._confined = files
@@ -171,7 +170,7 @@ class HostBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Suppor
         if self._jail is None:
             return await self._local.run(command, shell=shell, env=env, timeout=timeout)
         _check_command_form(command, shell)
-        prepared = await self._jail.prepare(command, shell=shell, root=await self._root_dir())
+        prepared = await self._jail.prepare(command, shell=shell, root=await self.working_dir())
         if prepared.refusal is not None:
             return prepared.refusal
         if prepared.line is None:
