@@ -119,7 +119,7 @@ class PostgresSessionStore:
         opened = await asyncio.to_thread(self._resume_sync, session_id, config)
         try:
             messages = await asyncio.to_thread(self.messages_at, opened.head_id)
-            pending = await asyncio.to_thread(self._pending_of, opened.head)
+            pending = await asyncio.to_thread(self.pending_of, opened.head)
         except BaseException:
             await self.close(session_id)
             raise
@@ -209,14 +209,14 @@ class PostgresSessionStore:
                 decode_messages(chunks[link], tables.object_path(link))
             raise
 
-    def _pending_of(self, snap: Snapshot) -> DeferredToolRequests | None:
+    def pending_of(self, snap: Snapshot) -> DeferredToolRequests | None:
         if snap.pending is None:
             return None
         return decode_pending(self.objects.get(snap.pending), tables.object_path(snap.pending))
 
     async def pending(self, session_id: str) -> DeferredToolRequests | None:
         """The deferred tool calls the session's head waits on (a suspended run), if any."""
-        return await asyncio.to_thread(lambda: self._pending_of(self.snapshot(self.head(session_id))))
+        return await asyncio.to_thread(lambda: self.pending_of(self.snapshot(self.head(session_id))))
 
     async def log(self, session_id: str) -> list[SnapshotSummary]:
         chain = await asyncio.to_thread(lambda: self.chain(self.head(session_id)))
@@ -232,7 +232,7 @@ class PostgresSessionStore:
             resolved=resolved,
             snapshot=SnapshotSummary.of(resolved.snapshot_id, snap),
             messages=self.messages_at(resolved.snapshot_id),
-            pending=self._pending_of(snap),
+            pending=self.pending_of(snap),
             config=self.config(snap.config),
         )
 
