@@ -24,6 +24,7 @@ environment; else RPC sessions suspend (`DEFAULT_ON_ASK`), which overrides `on_a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -151,6 +152,27 @@ def _limit_flags(options: pb.JobOptions) -> dict[str, Any]:
     return {name: getattr(options, name) for name in names if options.HasField(name)}
 
 
+def mcp_document(servers: Sequence[pb.McpServer]) -> str:
+    """Typed MCP servers as the inline `.mcp.json` document `--mcp-config` takes (`tau.mcp.config` parses it)."""
+    table: dict[str, Any] = {}
+    for index, server in enumerate(servers):
+        if not server.name.strip():
+            raise ConfigError(f"MCP server {index} has no name", field="job.mcp_servers")
+        if server.name in table:
+            raise ConfigError(f"MCP server {server.name!r} is given twice", field="job.mcp_servers")
+        entry: dict[str, Any] = {"type": server.type} if server.type else {}
+        if server.command:
+            entry.update(command=server.command, args=list(server.args))
+        if server.url:
+            entry["url"] = server.url
+        if server.env:
+            entry["env"] = dict(server.env)
+        if server.headers:
+            entry["headers"] = dict(server.headers)
+        table[server.name] = entry
+    return json.dumps({"mcpServers": table})
+
+
 def request_flags(request: pb.CreateSessionRequest) -> dict[str, Any]:
     """The request's settings as `load_job` flags (only the ones given)."""
     options = request.job
@@ -163,6 +185,10 @@ def request_flags(request: pb.CreateSessionRequest) -> dict[str, Any]:
         flags["vars"] = dict(options.vars)
     if options.HasField("output_schema"):
         flags["output_schema"] = json_format.MessageToDict(options.output_schema)
+    if options.mcp_servers:
+        flags["mcp_config"] = [mcp_document(options.mcp_servers)]
+    if options.strict_mcp:
+        flags["strict_mcp_config"] = True
     permissions = request.permissions
     flags.update(
         permission_mode=permissions.mode or None,

@@ -123,6 +123,10 @@ class SessionState:
     responses: Responses = field(default_factory=Responses)
     create_time: str = field(default_factory=_now)
     update_time: str = field(default_factory=_now)
+    conversation_id: str = ""
+    preset: str = ""
+    preset_version: int = 0
+    mcp_servers: list[pb.McpServerStatus] = field(default_factory=list)  # as the last run found them
 
     def touch(self) -> None:
         self.update_time = _now()
@@ -161,6 +165,10 @@ class SessionState:
             labels=self.labels,
             parent_session_id=self.parent_session_id,
             pending=self.unanswered(),
+            conversation_id=self.conversation_id,
+            preset=self.preset,
+            preset_version=self.preset_version,
+            mcp_servers=self.mcp_servers,
         )
 
     def record(self) -> dict[str, Any]:
@@ -201,6 +209,9 @@ class SessionState:
             "queued_context": [[b.key, b.content, b.content_type] for b in self.queued_context],
             "given": {key: base64.b64encode(raw).decode() for key, raw in self.given.items()},
             "consumed": {key: base64.b64encode(raw).decode() for key, raw in self.consumed.items()},
+            "conversation_id": self.conversation_id,
+            "preset": [self.preset, self.preset_version],
+            "mcp_servers": [json_format.MessageToDict(server) for server in self.mcp_servers],
         }
 
 
@@ -247,6 +258,10 @@ def restore_state(record: Mapping[str, Any], job: SessionJob, log: EventLog) -> 
         ),
         create_time=str(record["create_time"]),
         update_time=str(record["update_time"]),
+        conversation_id=str(record.get("conversation_id", "")),
+        preset=str(record.get("preset", ["", 0])[0]),
+        preset_version=int(record.get("preset", ["", 0])[1]),
+        mcp_servers=[json_format.ParseDict(item, pb.McpServerStatus()) for item in record.get("mcp_servers", [])],
     )
 
 
@@ -371,10 +386,15 @@ class SessionRegistry:
     def all(self) -> list[SessionState]:
         return list(self._sessions.values())
 
-    def page(self, size: int, token: str) -> tuple[list[SessionState], str]:
-        """Up to `size` sessions older than the cursor `token` (newest first) and the next token ('' at the end)."""
+    def page(
+        self, size: int, token: str, keep: Callable[[SessionState], bool] | None = None
+    ) -> tuple[list[SessionState], str]:
+        """Up to `size` sessions older than the cursor `token` (newest first) and the next token ('' at the end);
+        `keep` filters them (ListSessions' filters)."""
         before = _decode_token(token) if token else None
         ordered = sorted(self._sessions.values(), key=lambda s: s.ordinal, reverse=True)
+        if keep is not None:
+            ordered = [s for s in ordered if keep(s)]
         if before is not None:
             ordered = [s for s in ordered if s.ordinal < before]
         page = ordered[:size]

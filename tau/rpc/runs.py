@@ -165,6 +165,10 @@ def _observe(session: SessionState, event: Event, run: int) -> None:
     if isinstance(event, SnapshotCreated | SessionStarted):
         session.head_snapshot_id = event.snapshot_id or session.head_snapshot_id
         session.begun = True  # the run opened the session in the store
+        if isinstance(event, SessionStarted):  # GetSession's MCP servers: as the last run found them
+            session.mcp_servers = [
+                pb.McpServerStatus(name=s.name, status=s.status, tools=s.tools, error=s.error or "") for s in event.mcp
+            ]
     elif isinstance(event, UsageUpdated):
         session.usage_run = event.usage
     elif isinstance(event, ApprovalRequested | ClarificationRequested | PlanSubmitted):

@@ -17,7 +17,8 @@ own SIGTERM handler, whose `SystemExit(143)` is an exit status systemd counts as
 - `RuntimeServer(service, host=, port=, token=, tls=, metrics_public=)`: `await serve()`, `stop()` (thread-safe),
   `port` once `started`; `GET /metrics` (Prometheus) and incoming `traceparent` headers are `tau.telemetry.asgi`'s;
 - `build_app(service, token=)`: the ASGI application alone (to mount elsewhere), with the session viewer's page and
-  read-only JSON routes at `/` and `/ui/` in front (`tau.viewer.web`; its API behind the same token);
+  read-only JSON routes at `/` and `/ui/` in front (`tau.viewer.web`; its API behind the same token), and Server-Sent
+  Events at `GET /v1/sessions/{id}/events` (`rpc.sse`, same token);
 - `TlsFiles(cert, key)`: a PEM certificate chain and its private key (`tau serve --tls-cert --tls-key`);
 - `run_server(host=, port=, token_file=, tls=, env=, cwd=, state_dir=, ...)`: what `tau serve` calls; blocks until
   shutdown, returns 0. Once listening it prints `tau serve: listening on http(s)://HOST:PORT` on stderr (the bound
@@ -52,6 +53,7 @@ from tau.errors import ConfigError
 from tau.rpc._gen.runtime_connect import RuntimeServiceASGIApplication
 from tau.rpc.auth import BearerAuth, load_token, require_token_off_loopback
 from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
+from tau.rpc.sse import with_sse
 from tau.runtime.engine import Engine, ModelFactory
 from tau.sessions import FileSessionStore, default_state_dir
 from tau.telemetry.asgi import telemetry_routes
@@ -95,7 +97,10 @@ def build_app(service: RuntimeServiceImpl, *, token: str | None) -> ASGIApp:
     app = RuntimeServiceASGIApplication(service, interceptors=interceptors, read_max_bytes=READ_MAX_BYTES)
     store = service.store if isinstance(service.store, FileSessionStore) else None
     viewed = with_viewer(app, store, authorize=auth.check if auth is not None else None)  # GET / and /ui/: the viewer
-    return grpc_needs_http2(viewed)
+    streamed = with_sse(
+        viewed, service, authorize=auth.check if auth is not None else None
+    )  # GET /v1/sessions/ID/events
+    return grpc_needs_http2(streamed)
 
 
 def grpc_needs_http2(app: ASGIApp) -> ASGIApp:

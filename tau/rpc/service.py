@@ -61,6 +61,7 @@ from tau.errors import ConfigError, Interrupted, TauError
 from tau.models.providers import ProviderPool
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeService
+from tau.rpc.conversations import CONVERSATION_ID
 from tau.rpc.eventlog import LogGap
 from tau.rpc.events import (
     as_stream_event,
@@ -69,12 +70,15 @@ from tau.rpc.events import (
 )
 from tau.rpc.jobs import SessionJob, build_session_job, context_blocks, render_context, restore_session_job
 from tau.rpc.journal import ServeJournal, Stored, report
+from tau.rpc.presets import PresetBook
 from tau.rpc.registry import RunState, SessionRegistry, SessionState, catch_up
 from tau.rpc.respond import answered_before, operation_of, record_answer
 from tau.rpc.runs import RunSupervisor
+from tau.rpc.session_api import SessionApi, session_filter
 from tau.runtime import Continue, Engine, Fork, Forked, Inject, NotSupported, Runtime, Start, failure_event
 from tau.runtime.engine import ModelFactory
 from tau.sessions import FileSessionStore, InMemorySessionStore, SessionNotFoundError, SessionStore
+from tau.sessions.catalog import Catalog, catalog_path
 
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -97,7 +101,7 @@ def _status_name(status: pb.SessionStatus) -> str:
     return pb.SessionStatus.Name(status).removeprefix("SESSION_STATUS_")
 
 
-class RuntimeServiceImpl(RuntimeService):
+class RuntimeServiceImpl(SessionApi, RuntimeService):
     """Sessions in memory, runs through the runtime. `env`/`cwd` stand for the server's environment and default
     workspace (config layering reads them); `model_factory` replaces models (tests); `engine` replaces the runtime's
     engine (default: `InlineEngine`); `store` is where runs commit their snapshots; without one, `state_dir` opens
@@ -136,6 +140,8 @@ class RuntimeServiceImpl(RuntimeService):
             close_timeout=self.limits.close_timeout,
         )
         journal = ServeJournal(store.root / "serve") if isinstance(store, FileSessionStore) else None
+        self.catalog = Catalog(catalog_path(store.root) if isinstance(store, FileSessionStore) else ":memory:")
+        self.presets = PresetBook(self.catalog, presets_dir)
         self._registry = SessionRegistry(
             max_sessions=self.limits.max_sessions, log_capacity=self.limits.event_log_capacity, journal=journal
         )
@@ -188,8 +194,9 @@ class RuntimeServiceImpl(RuntimeService):
         return 1
 
     def close(self) -> None:
-        """Release the serve journal (after `drain`)."""
+        """Release the serve journal and the catalog (after `drain`)."""
         self._registry.close()
+        self.catalog.close()
 
     async def aclose(self) -> None:
         """Release everything the service holds (after `drain`): the model providers' HTTP clients, the journal."""
@@ -206,6 +213,11 @@ class RuntimeServiceImpl(RuntimeService):
     ) -> pb.CreateSessionResponse:
         self._refuse_when_draining()
         session_id = self._new_session_id(request.session_id)
+        if request.conversation_id and not CONVERSATION_ID.fullmatch(request.conversation_id):
+            problem = f"invalid conversation_id {request.conversation_id!r}: use letters, digits, . _ - :"
+            raise ConnectError(Code.INVALID_ARGUMENT, problem)
+        expanded = self.presets.expand(request)
+        request = expanded.request
         self._check_context_size(request.context, "context")
         try:
             job = build_session_job(request, env=self._env, cwd=self._cwd, presets_dir=self._presets_dir)
@@ -217,7 +229,11 @@ class RuntimeServiceImpl(RuntimeService):
             state = self._registry.add(session_id, job, labels=dict(request.labels))
         except OverflowError as error:
             raise ConnectError(Code.RESOURCE_EXHAUSTED, str(error)) from None
+        state.conversation_id = request.conversation_id
+        state.preset, state.preset_version = expanded.preset, expanded.version
         self._registry.save(state)
+        if state.labels:
+            self.catalog.set_labels(session_id, state.labels)
         return pb.CreateSessionResponse(session_id=session_id, session=state.to_message())
 
     async def get_session(
@@ -232,7 +248,7 @@ class RuntimeServiceImpl(RuntimeService):
         if size > self.limits.max_page_size:
             raise ConnectError(Code.INVALID_ARGUMENT, f"page_size must be at most {self.limits.max_page_size}")
         try:
-            page, token = self._registry.page(size, request.page_token)
+            page, token = self._registry.page(size, request.page_token, session_filter(request))
         except ValueError as error:
             raise ConnectError(Code.INVALID_ARGUMENT, str(error)) from None
         return pb.ListSessionsResponse(sessions=[s.to_message() for s in page], next_page_token=token)
@@ -254,6 +270,8 @@ class RuntimeServiceImpl(RuntimeService):
             state = self._registry.add(new_id, source.job, labels=dict(source.labels), parent=source.session_id)
         except OverflowError as error:
             raise ConnectError(Code.RESOURCE_EXHAUSTED, str(error)) from None
+        state.conversation_id = source.conversation_id
+        state.preset, state.preset_version = source.preset, source.preset_version
         fork = Fork(source.session_id, new_id, at=request.snapshot_id.strip() or None, run=False)
         try:
             forked = await self.runtime.submit(fork)
@@ -273,7 +291,10 @@ class RuntimeServiceImpl(RuntimeService):
     async def run(
         self, request: pb.RunRequest, ctx: RequestContext[pb.RunRequest, pb.RunResponse], /
     ) -> AsyncIterator[pb.RunResponse]:
-        session = self._session(request.session_id)
+        if not request.session_id and request.conversation_id:
+            session = self.conversation_head(request.conversation_id)
+        else:
+            session = self._session(request.session_id)
         run = session.run_by_key(request.idempotency_key)
         if run is None:
             run = self._start_run(session, request)

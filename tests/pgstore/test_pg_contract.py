@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sessions"))
 
-from test_session_contract import (  # noqa: E402
+from test_session_contract import (
     test_begin_commit_history_in_order,
     test_begin_twice_is_a_config_error,
     test_commit_without_new_messages_moves_the_head,
@@ -20,7 +20,7 @@ from test_session_contract import (  # noqa: E402
     test_unknown_sessions_are_not_found,
 )
 
-from tau.sessions.postgres import PostgresSessionStore  # noqa: E402
+from tau.sessions.postgres import PostgresSessionStore
 
 pytestmark = pytest.mark.anyio
 

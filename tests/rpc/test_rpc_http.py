@@ -343,6 +343,19 @@ def _every_method(client: RuntimeServiceClientSync, headers: dict[str, str]) -> 
         "CancelRun": lambda: client.cancel_run(pb.CancelRunRequest(session_id="s"), headers=headers),
         "Respond": lambda: client.respond(pb.RespondRequest(session_id="s"), headers=headers),
         "StreamEvents": lambda: client.stream_events(pb.StreamEventsRequest(session_id="s"), headers=headers),
+        "DeleteSession": lambda: client.delete_session(pb.DeleteSessionRequest(session_id="s"), headers=headers),
+        "UpdateSession": lambda: client.update_session(pb.UpdateSessionRequest(session_id="s"), headers=headers),
+        "CreatePreset": lambda: client.create_preset(pb.CreatePresetRequest(name="p"), headers=headers),
+        "GetPreset": lambda: client.get_preset(pb.GetPresetRequest(name="p"), headers=headers),
+        "ListPresets": lambda: client.list_presets(pb.ListPresetsRequest(), headers=headers),
+        "UpdatePreset": lambda: client.update_preset(pb.UpdatePresetRequest(name="p"), headers=headers),
+        "DeletePreset": lambda: client.delete_preset(pb.DeletePresetRequest(name="p"), headers=headers),
+        "ListConversations": lambda: client.list_conversations(pb.ListConversationsRequest(), headers=headers),
+        "GetConversation": lambda: client.get_conversation(
+            pb.GetConversationRequest(conversation_id="c"), headers=headers
+        ),
+        "ListSkills": lambda: client.list_skills(pb.ListSkillsRequest(session_id="s"), headers=headers),
+        "GetSkill": lambda: client.get_skill(pb.GetSkillRequest(session_id="s", name="x"), headers=headers),
     }
 
 
