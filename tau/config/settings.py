@@ -42,6 +42,7 @@ from tau.config.spec import (
     OutputFormat,
     PermissionMode,
 )
+from tau.config.store import StoreLayer
 from tau.config.telemetry import TelemetryLayer
 from tau.errors import ConfigError
 from tau.protocol.names import tau_name
@@ -346,6 +347,7 @@ class SettingsLayer(_Layer):
     models: dict[str, ModelEntry] = {}
     providers: dict[str, ModelEntry] = {}
     trusted_workspaces: list[str] = []  # user config only: directories whose repository files apply in full
+    store: StoreLayer = StoreLayer()  # user config only: where sessions go (tau.config.store)
 
     @model_validator(mode="before")
     @classmethod

@@ -142,6 +142,7 @@ KEYS: dict[str, KeyRule] = {
     "providers": TRUST,
     "telemetry": TRUST,  # an endpoint of the repository's choosing would receive its runs' traces
     "trusted_workspaces": KeyRule("user"),
+    "store": KeyRule("user"),  # a repository must not redirect where sessions are written (tau.config.store)
 }
 
 
