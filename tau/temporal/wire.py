@@ -74,9 +74,11 @@ class Page:
 @dataclass
 class Progress:
     """What an activity attempt asks the workflow first: how many events were delivered, the history length the
-    first attempt found (None: the first attempt never got that far), and the attempt now running."""
+    first attempt found (None: the first attempt never got that far), the attempt now running, the first cancel
+    sent, and how many controls the activity has applied."""
 
     delivered: int = 0
     base: int | None = None
     attempt: int = 0
     cancel: Control | None = None
+    taken: int = 0

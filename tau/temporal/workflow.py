@@ -10,7 +10,8 @@ in a worker, and is the run's mailbox in between:
 - signal `base` (from the first attempt): the session's history length before the run touched it;
 - update `events(after)`: long-poll of front ends: returns once there are events after `after` or the run ended
   (query `page(after)` answers the same without waiting, also after the workflow closed);
-- query `progress`: what a retrying attempt needs to continue without repeating events.
+- query `progress`: what a retrying attempt needs to continue without repeating events, and how many controls the
+  activity has applied (`taken`: a front end that must know an injection arrived asks it).
 The activity retries (bounded: `RunInput.max_attempts`, heartbeats) on a lost worker; start-up failures are final.
 The workflow's result is the `Failure` or None (the terminal event is the last of the events).
 """
@@ -44,6 +45,7 @@ class RunWorkflow:
         self.controls: list[Control] = []
         self.attempt = 0
         self.base: int | None = None
+        self.taken = 0  # controls the activity has applied (it asks for the ones after them)
         self.done = False
         self.failure: Failure | None = None
 
@@ -99,13 +101,14 @@ class RunWorkflow:
 
     @workflow.update(name="controls")
     async def next_controls(self, after: int) -> list[Control]:
+        self.taken = max(self.taken, after)
         await workflow.wait_condition(lambda: len(self.controls) > after or self.done)
         return self.controls[after:]
 
     @workflow.query(name="progress")
     def progress(self) -> Progress:
         cancel = next((control for control in self.controls if control.kind == "cancel"), None)
-        return Progress(len(self.events), self.base, self.attempt, cancel)
+        return Progress(len(self.events), self.base, self.attempt, cancel, self.taken)
 
 
 def _failure_of(error: ActivityError) -> Failure:
