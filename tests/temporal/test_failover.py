@@ -1,0 +1,99 @@
+"""A worker killed with SIGKILL in the middle of a run: another worker finishes it, and the client's event stream
+has every event once, numbered without a gap, one `session.started`, one terminal event, and one notice where the
+run moved. The stored transcript equals an inline run of the same script (the tools are deterministic).
+
+What runs again is what the store had not committed (docs/decisions.md, "The temporal engine"): the model response
+in flight when the worker died is requested again (it was never recorded), and the tool calls of the last committed
+response run again (their results are committed with the next response): at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from temporal_kit import Server, parity_kit, script_worker, stateless_model
+
+from tau.config import load_job
+from tau.protocol import Event
+from tau.runtime import Runtime, Start
+from tau.sessions import FileSessionStore
+from tau.temporal.devserver import DevServer
+from tau.temporal.engine import TemporalEngine
+from tau.testing import calls, reply
+
+SESSION = "failover"
+TURNS = (
+    calls(("write", {"file_path": "a.txt", "content": "A"})),
+    calls(("bash", {"command": parity_kit.GATE})),
+    reply("done"),
+)
+FLAGS = {"permission_mode": "bypassPermissions", "model": "test:scripted"}
+
+
+async def _inline(box: parity_kit.Box) -> list[Event]:
+    runtime = Runtime(
+        FileSessionStore(box.state), env=box.env, cwd=box.work, model_factory=lambda job: stateless_model(TURNS)
+    )
+    job = load_job(prompt_text="Write, then wait.", flags=FLAGS, env=box.env, cwd=box.work)
+    events: list[Event] = []
+    box.open_gate()
+    await runtime.submit(Start(job, SESSION), sinks=[events.append])
+    return events
+
+
+async def _submit(box: parity_kit.Box, server: Server, events: list[Event]) -> Any:
+    engine = TemporalEngine(server.address, task_queue=server.task_queue, heartbeat=2.0)
+    runtime = Runtime(FileSessionStore(box.state), engine=engine, env=box.env, cwd=box.work)
+    job = load_job(prompt_text="Write, then wait.", flags=FLAGS, env=box.env, cwd=box.work)
+    return await runtime.submit(Start(job, SESSION), sinks=[events.append])
+
+
+def _gate_started(events: list[Event]) -> bool:
+    return any(event.type == "tool.started" and getattr(event, "tool", "") == "bash" for event in events)
+
+
+def test_a_killed_worker_s_run_is_finished_by_another(
+    temporal_server: DevServer, task_queue: str, tmp_path: Path
+) -> None:
+    reference = parity_kit.Box(tmp_path / "inline")
+    inline = asyncio.run(_inline(reference))
+    assert inline[-1].type == "run.completed" and inline[-1].exit_code == 0
+
+    box = parity_kit.Box(tmp_path / "temporal")
+    server = Server(temporal_server.address, task_queue)
+    events: list[Event] = []
+
+    async def scenario() -> Any:
+        first = script_worker(server, env=box.env, cwd=box.work, state=box.state, turns=TURNS)
+        second = None
+        try:
+            run = asyncio.ensure_future(_submit(box, server, events))
+            await parity_kit.wait_for(lambda: _gate_started(events), "the gate's tool.started")
+            second = await asyncio.to_thread(
+                script_worker, server, env=box.env, cwd=box.work, state=box.state, turns=TURNS
+            )
+            first.kill()  # mid-tool: the bash call waits for the gate
+            box.open_gate()
+            return await asyncio.wait_for(run, parity_kit.TIMEOUT)
+        finally:
+            first.stop()
+            if second is not None:
+                second.stop()
+
+    completed = asyncio.run(scenario())
+    assert (completed.status, completed.exit_code, completed.result) == ("completed", 0, "done")
+    kinds = [event.type for event in events]
+    assert [event.seq for event in events] == list(range(len(events)))  # each event once, no gap
+    assert kinds.count("session.started") == 1 and kinds[0] == "session.started"
+    assert kinds.count("run.completed") == 1 and kinds[-1] == "run.completed"
+    moved = [event for event in events if event.type == "notice.emitted" and "moved to worker" in event.message]
+    assert len(moved) == 1
+    after = kinds[kinds.index("notice.emitted") :]
+    assert "tool.started" in after and "message.completed" in after  # the run went on after the move
+    started = [getattr(event, "tool", "") for event in events if event.type == "tool.started"]
+    assert started == ["write", "bash", "write", "bash"]  # the last committed response's call ran again (documented)
+    assert (box.work / "a.txt").read_text() == "A"
+    assert parity_kit.stored(box, SESSION)["messages"] == parity_kit.stored(reference, SESSION)["messages"]
+    assert parity_kit.stored(box, SESSION)["statuses"][-1] == "completed"
