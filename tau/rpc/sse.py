@@ -5,7 +5,8 @@
 streams the same events as StreamEvents, one SSE message each:
 
     id: <seq>
-    event: <kind>            token | tool_call | status | final | ... ("event" for a type without a typed message)
+    event: <kind>            token | tool_call | status | final | ... ("event" for a type without a typed message;
+                             `run_error` for Error, since an EventSource fires its own `error` on every reconnect)
     data: <the StreamEventsResponse as proto JSON, one line>
 
 Contract:
@@ -138,6 +139,7 @@ def _follow(params: dict[str, str]) -> bool:
 def frame(item: pb.StreamEventsResponse) -> bytes:
     """One SSE message: id, event (the kind), data (proto JSON on one line)."""
     kind = item.WhichOneof("event") or "event"
+    kind = _RENAMED.get(kind, kind)
     data = json.dumps(json_format.MessageToDict(item), ensure_ascii=False, separators=(",", ":"))
     return f"id: {item.seq}\nevent: {kind}\ndata: {data}\n\n".encode()
 
@@ -164,6 +166,7 @@ async def _serve(
 
 
 _END = object()
+_RENAMED = {"error": "run_error"}  # EventSource fires its own `error` on every dropped connection
 
 
 async def _pump(
