@@ -31,7 +31,7 @@ import sys
 import tempfile
 from types import FrameType
 
-__all__ = ["adopt_launcher", "ordinary_signals", "quiet_early_signals", "unpack_dir"]
+__all__ = ["adopt_launcher", "forget_unpack_dir", "ordinary_signals", "quiet_early_signals", "unpack_dir"]
 
 _PR_SET_PDEATHSIG = 1
 _ALIVE = ".tau-alive"
@@ -93,6 +93,13 @@ def adopt_launcher() -> None:
     _sweep(os.path.dirname(directory) or tempfile.gettempdir(), directory)
     if os.getppid() != launcher or launcher == 1:  # it died before PDEATHSIG was armed
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def forget_unpack_dir() -> None:
+    """In a process forked from this one (a warm run of `tau serve --local`): the unpack dir is the server's, never
+    this process's to remove at exit."""
+    atexit.unregister(_remove_own)
+    _launcher.clear()
 
 
 def _early_exit(signum: int, frame: FrameType | None) -> None:

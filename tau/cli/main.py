@@ -13,6 +13,10 @@ the status a shell reports for git or coreutils killed by SIGPIPE: no message, a
 the interpreter's last flush cannot print "Exception ignored". Only a broken pipe *on stdout* is taken for that (the
 descriptor is polled); any other BrokenPipeError is an internal error like the rest. A `tau run` whose reader goes
 away still runs to its end and stores its session (renderers are sinks: a failing one never stops the run).
+
+Warm runs: `main()` first offers `run`/`resume`/`fork` to this user's local server (`tau.cli.warm.handoff`, stdlib
+only; `tau/__main__.py` does it before this module is even imported); `--no-server` or `TAU_NO_SERVER=1` keep the
+run here, and a server that does not answer means a local run.
 """
 
 from __future__ import annotations
@@ -85,6 +89,13 @@ def cli() -> None:
     """
 
 
+_no_server_option = click.option(
+    "--no-server",
+    is_flag=True,
+    help="Run in this process even when a local server (`tau serve --local`) is listening (or TAU_NO_SERVER=1).",
+)
+
+
 @cli.command(
     "run",
     epilog=examples(
@@ -98,8 +109,9 @@ def cli() -> None:
 @click.option("--execute-plan", metavar="FILE", help="Run an approved plan file (the job file, if any, adds context).")
 @session_id_option
 @state_dir_option
+@_no_server_option
 def run_command(
-    job_file: str | None, prompt_text: str | None, quiet: bool, state_dir: str | None, **flags: Any
+    job_file: str | None, prompt_text: str | None, quiet: bool, state_dir: str | None, no_server: bool, **flags: Any
 ) -> None:
     """Run an agent job: a markdown FILE, `-` for stdin, or `-p TEXT` (or just `--execute-plan FILE`).
 
@@ -123,7 +135,10 @@ def run_command(
 @click.option("--approve-plan", is_flag=True, help="Execute the submitted plan (as `tau plan approve`).")
 @click.option("--reject-plan", metavar="REASON", help="Ask for another plan (as `tau plan reject --reason`).")
 @state_dir_option
-def resume_command(session: str, prompt_text: str | None, quiet: bool, state_dir: str | None, **flags: Any) -> None:
+@_no_server_option
+def resume_command(
+    session: str, prompt_text: str | None, quiet: bool, state_dir: str | None, no_server: bool, **flags: Any
+) -> None:
     """Continue SESSION (an id or unique prefix): with -p, a new prompt; without, its pending calls.
 
     A suspended run (exit 4) waits on calls: --approve CALL, --deny-call CALL[=REASON] [--reason TEXT] or
@@ -159,7 +174,10 @@ def resume_command(session: str, prompt_text: str | None, quiet: bool, state_dir
     "--with-files", is_flag=True, help="First restore the workspace files to SNAPSHOT's checkpoint (report on stderr)."
 )
 @state_dir_option
-def fork_command(snapshot: str, prompt_text: str | None, quiet: bool, state_dir: str | None, **flags: Any) -> None:
+@_no_server_option
+def fork_command(
+    snapshot: str, prompt_text: str | None, quiet: bool, state_dir: str | None, no_server: bool, **flags: Any
+) -> None:
     """Start a new session whose first parent is SNAPSHOT (or a session's head) and run it (-p, or its pending
     calls, as with resume). `--with-files` first puts the workspace files back to SNAPSHOT's state."""
     from tau.cli.run import execute_continuation
@@ -295,6 +313,9 @@ def _to_devnull() -> None:
 def main() -> None:
     """Console entry point: `_dispatch`, then stdout flushed before the interpreter exits; a closed stdout ends
     quietly with 141 (see the module docstring)."""
+    from tau.cli.warm import handoff
+
+    handoff(sys.argv[1:])  # a local server takes run/resume/fork (never returns then); else a local run
     try:
         try:
             _dispatch()

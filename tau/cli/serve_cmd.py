@@ -12,7 +12,16 @@ from tau.cli.options import engine_options, examples, state_dir_option
 
 
 @click.command(
-    "serve", epilog=examples("tau serve", "tau serve --host 0.0.0.0 --port 7433 --token-file ~/.config/tau/token")
+    "serve",
+    epilog=examples(
+        "tau serve", "tau serve --host 0.0.0.0 --port 7433 --token-file ~/.config/tau/token", "tau serve --local"
+    ),
+)
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Serve this user's warm runs instead: `tau run` hands its job to this server over a Unix socket "
+    "($XDG_RUNTIME_DIR/tau or /tmp/tau-UID, owner only); no HTTP.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
@@ -46,6 +55,7 @@ def serve_command(
     address: str | None,
     namespace: str,
     task_queue: str,
+    local: bool,
 ) -> None:
     """Serve the runtime over RPC, on one port: Connect (JSON and binary) and gRPC-Web over HTTP/1.1 and HTTP/2,
     and plain gRPC over HTTP/2 (cleartext h2c, or TLS with --tls-cert/--tls-key).
@@ -58,6 +68,9 @@ def serve_command(
     server runs nothing itself: it submits runs to `tau worker` processes (sharing its --state-dir) and streams them.
     """
     from tau.errors import ConfigError
+
+    if local:
+        sys.exit(_serve_local())
     from tau.cli.engines import EngineChoice
     from tau.rpc.server import TlsFiles, run_server
 
@@ -79,3 +92,15 @@ def serve_command(
         engine=EngineChoice(engine, address, namespace, task_queue).build(),
     )
     sys.exit(code)
+
+
+def _serve_local() -> int:
+    """`tau serve --local` (tau.cli.warm_server); dies of the SIGTERM/SIGINT that stopped it, as `tau serve` does."""
+    import signal
+
+    from tau.cli.warm_server import serve_local
+
+    signum = serve_local(env=dict(os.environ), report=lambda line: click.echo(line, err=True))
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    return 128 + signum

@@ -17,9 +17,10 @@ import os
 import sys
 import time
 
-__all__ = ["age", "monotonic_origin"]
+__all__ = ["adopt_start", "age", "monotonic_origin", "start_seconds"]
 
 _IMPORTED = time.monotonic()
+_adopted: list[float] = []  # a warm run's start: its client's (`tau.cli.warm_server`)
 _LAUNCHER_LEAD = 60.0  # the launcher starts its child within this many seconds (unpacking takes well under one)
 
 
@@ -39,7 +40,19 @@ def _one_file_child() -> bool:
     return bool(getattr(sys, "frozen", False)) and isinstance(base, str) and os.path.basename(base).startswith("_MEI")
 
 
+def start_seconds() -> float | None:
+    """Seconds after boot (`CLOCK_BOOTTIME`) at which this tau was started, or None when /proc cannot say."""
+    return _started()
+
+
+def adopt_start(seconds: float | None) -> None:
+    """From now on this process counts as started at `seconds` (a warm run takes its client's launch)."""
+    _adopted[:] = [] if seconds is None else [seconds]
+
+
 def _started() -> float | None:
+    if _adopted:
+        return _adopted[0]
     own = _start_seconds("self")
     if own is None or not _one_file_child():
         return own
