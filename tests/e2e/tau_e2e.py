@@ -246,6 +246,9 @@ def cli_flags(args: Sequence[str]) -> tuple[str | None, str | None, dict[str, An
     job_file = params.pop("job_file")
     prompt_text = params.pop("prompt_text")
     params.pop("quiet")
+    from tau.cli.engines import pop_engine
+
+    pop_engine(params)  # --engine and friends are not job settings
     return job_file, prompt_text, _flag_values(params)
 
 
