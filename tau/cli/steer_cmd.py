@@ -41,10 +41,12 @@ def _store(state_dir: str | None) -> FileSessionStore:
 def inject_command(session: str, text: str, state_dir: str | None) -> None:
     """Send TEXT (`-` reads stdin) to SESSION's model: a running session sees it at its next step; a session that
     is not running gets it when it next runs."""
+    import asyncio
+
     from tau.runtime.steering import inject_message
 
     message = sys.stdin.read() if text == "-" else text
-    posted = inject_message(_store(state_dir), session, message)
+    posted = asyncio.run(inject_message(_store(state_dir), session, message))
     if posted.running:
         click.echo(f"tau: message queued for running session {posted.session_id} (seen at its next step)", err=True)
     else:
@@ -65,10 +67,12 @@ def inject_command(session: str, text: str, state_dir: str | None) -> None:
 def stop_command(session: str, reason: str, wait: float | None, state_dir: str | None) -> None:
     """Stop SESSION's running `tau run`/`tau resume`: it ends gracefully (terminal event, committed snapshot,
     exit 130). Nothing is sent to a session that is not running."""
+    import asyncio
+
     from tau.runtime.steering import is_running, request_stop
 
     store = _store(state_dir)
-    posted = request_stop(store, session, reason)
+    posted = asyncio.run(request_stop(store, session, reason))
     if not posted.running:
         click.echo(f"tau: session {posted.session_id} is not running; nothing to stop", err=True)
         return
@@ -76,7 +80,7 @@ def stop_command(session: str, reason: str, wait: float | None, state_dir: str |
     if wait is None:
         return
     deadline = time.monotonic() + max(wait, 0.0)
-    while is_running(store, posted.session_id):
+    while asyncio.run(is_running(store, posted.session_id)):
         if time.monotonic() >= deadline:
             click.echo(f"tau: session {posted.session_id} still running after {wait:g}s", err=True)
             sys.exit(124)

@@ -55,7 +55,7 @@ from tau.rpc.auth import BearerAuth, load_token, require_token_off_loopback
 from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
 from tau.rpc.sse import with_sse
 from tau.runtime.engine import Engine, ModelFactory
-from tau.sessions import FileSessionStore, default_state_dir
+from tau.sessions import FileSessionStore, default_state_dir, file_store
 from tau.telemetry.asgi import telemetry_routes
 from tau.viewer.web import with_viewer
 
@@ -95,7 +95,7 @@ def build_app(service: RuntimeServiceImpl, *, token: str | None) -> ASGIApp:
     auth = BearerAuth(token) if token else None
     interceptors = [auth] if auth is not None else []
     app = RuntimeServiceASGIApplication(service, interceptors=interceptors, read_max_bytes=READ_MAX_BYTES)
-    store = service.store if isinstance(service.store, FileSessionStore) else None
+    store = file_store(service.store)  # the viewer reads the file store's layout; other stores have no viewer yet
     viewed = with_viewer(app, store, authorize=auth.check if auth is not None else None)  # GET / and /ui/: the viewer
     streamed = with_sse(
         viewed, service, authorize=auth.check if auth is not None else None

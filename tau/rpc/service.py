@@ -139,7 +139,8 @@ class RuntimeServiceImpl(SessionApi, RuntimeService):
             providers=self.providers,
             close_timeout=self.limits.close_timeout,
         )
-        journal = ServeJournal(store.root / "serve") if isinstance(store, FileSessionStore) else None
+        state = store.state_dir()  # the port's capability: a store with a state directory keeps a journal beside it
+        journal = ServeJournal(state / "serve") if state is not None else None
         self.catalog = Catalog(catalog_path(store.root) if isinstance(store, FileSessionStore) else ":memory:")
         self.presets = PresetBook(self.catalog, presets_dir)
         self._registry = SessionRegistry(
@@ -170,17 +171,16 @@ class RuntimeServiceImpl(SessionApi, RuntimeService):
         return count
 
     def _restore_one(self, journal: ServeJournal, stored: Stored, jobs: dict[str, SessionJob]) -> int:
-        store = self._store
-        assert isinstance(store, FileSessionStore)
-        in_store = store.refs.read(stored.session_id) is not None
-        if stored.record.get("begun") and not in_store:
+        archive = self._store.archive()
+        head = archive.head(stored.session_id) if archive is not None else None
+        if stored.record.get("begun") and head is None:
             journal.remove(stored.session_id)  # removed from the store (`tau sessions rm`): the store is the truth
             return 0
         key = json.dumps(stored.record["job"], sort_keys=True)
         job = jobs.get(key) or restore_session_job(stored.record["job"], env=self._env, cwd=self._cwd)
         session = self._registry.restore(stored, jobs.setdefault(key, job))
-        if in_store:  # the store is the truth for the head
-            session.begun, session.head_snapshot_id = True, store.head(session.session_id)
+        if head is not None:  # the store is the truth for the head
+            session.begun, session.head_snapshot_id = True, head
         saved_seq = int(stored.record["last_seq"])
         cost = catch_up(session, saved_seq)
         if session.current is not None:  # the previous server died mid-run; `_finish` saves

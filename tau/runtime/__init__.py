@@ -129,7 +129,7 @@ async def prepare_run(
             host_env=host_env,
             model=model,
             hooks=hooks,
-            checkpoint_parent=_workspace_pin(store, session_id) if continuation is not None else None,
+            checkpoint_parent=await _workspace_pin(store, session_id) if continuation is not None else None,
             ask_policy=ask_policy,
         )
     except BaseException:
@@ -147,10 +147,11 @@ async def prepare_run(
 
 
 def _hook_dir(store: SessionStore, closers: list[Callable[[], Awaitable[None]]]) -> Path:
-    """Where the session's hook transcript lives: the file store's directory; for a store without one (in memory),
+    """Where the session's hook transcript lives: the store's state directory; for a store without one (in memory),
     a private temp directory removed when the run closes."""
-    if isinstance(store, FileSessionStore):
-        return store.root
+    state = store.state_dir()
+    if state is not None:
+        return state
     temp = Path(tempfile.mkdtemp(prefix="tau-hooks-"))
 
     async def remove() -> None:
@@ -160,12 +161,13 @@ def _hook_dir(store: SessionStore, closers: list[Callable[[], Awaitable[None]]])
     return temp
 
 
-def _workspace_pin(store: SessionStore, session_id: str) -> str | None:
-    """The workspace checkpoint a continued session's head pins (file stores only)."""
-    if not isinstance(store, FileSessionStore):
+async def _workspace_pin(store: SessionStore, session_id: str) -> str | None:
+    """The workspace checkpoint a continued session's head pins (stores with an archive)."""
+    archive = store.archive()
+    if archive is None:
         return None
     try:
-        return store.snapshot(store.head(session_id)).workspace
+        return (await archive.view(session_id)).workspace
     except (KeyError, OSError, ValueError):
         return None
 

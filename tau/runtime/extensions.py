@@ -33,8 +33,8 @@ from tau.runtime.compaction import compaction_capability
 from tau.runtime.emitter import Emitter
 from tau.runtime.skill_activation import skill_forks
 from tau.runtime.subagents import ParentSession, child_agent_factory, subagent_runner, task_tool, tool_notice
-from tau.sessions import FileSessionStore, SessionStore
-from tau.sessions.checkpoints import MemoryObjects, store_objects
+from tau.sessions import SessionStore
+from tau.sessions.checkpoints import MemoryObjects
 from tau.skills import SkillBinding
 from tau.telemetry import tracer
 from tau.tools import ToolLimits
@@ -49,7 +49,7 @@ def checkpoint_recorder(
     limits = CheckpointLimits(
         max_files=spec.max_files, max_file_bytes=spec.max_file_bytes, max_total_bytes=spec.max_total_bytes
     )
-    objects = store_objects(store) if isinstance(store, FileSessionStore) else MemoryObjects()
+    objects = store.checkpoint_objects() or MemoryObjects()  # a store without checkpoint objects: this run's memory
     return CheckpointRecorder(objects, parent=parent, limits=limits, on_warning=emitter.emit_notice)
 
 

@@ -1,10 +1,11 @@
 """`Fork(with_files=True)` (`tau fork --with-files`): the fork's workspace put back in the state the forked snapshot
 pins, before the fork runs.
 
-`restore_files(store, snapshot_id, directory, report)` restores the host directory `directory` (the fork's workspace)
-to the checkpoint `snapshot_id` pins, reports what it did line by line (`report`: the CLI writes them to stderr), and
-raises RunError (exit 1) when a file could not be restored: the fork then does not run. A workspace directory that does
-not exist is a ConfigError (exit 2).
+`restore_files(objects, view, directory, report)` restores the host directory `directory` (the fork's workspace) to
+the checkpoint `view` (the forked snapshot, as the store's archive shows it) pins, reading the store's checkpoint
+objects; reports what it did line by line (`report`: the CLI writes them to stderr), and raises RunError (exit 1)
+when a file could not be restored: the fork then does not run. A workspace directory that does not exist is a
+ConfigError (exit 2).
 """
 
 from __future__ import annotations
@@ -13,25 +14,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tau.errors import ConfigError, RunError
-from tau.sessions import FileSessionStore
+from tau.sessions import ObjectIO, SessionView
 
 
-async def restore_files(
-    store: FileSessionStore, snapshot_id: str, directory: str, report: Callable[[str], None]
-) -> None:
+async def restore_files(objects: ObjectIO, view: SessionView, directory: str, report: Callable[[str], None]) -> None:
     from pydantic_ai.workspaces import Workspace
 
     from tau.checkpoints.recorder import restore_for_fork
-    from tau.checkpoints.rewind import resolve_rewind
     from tau.environment import HostBackend
-    from tau.sessions.checkpoints import store_objects
 
     if not Path(directory).is_dir():
         raise ConfigError(f"workspace directory {directory} does not exist", source="--with-files")
-    target = resolve_rewind(store, snapshot_id)
     workspace = Workspace(HostBackend(directory))
-    restored = await restore_for_fork(store_objects(store), target.checkpoint, workspace, latest=target.latest)
-    report(f"restore {directory} to snapshot {snapshot_id[:12]} (step {target.step})")
+    restored = await restore_for_fork(objects, view.workspace, workspace, latest=view.latest_workspace)
+    report(f"restore {directory} to snapshot {view.snapshot_id[:12]} (step {view.step})")
     for line in restored.lines():
         report(line)
     if restored.errors:

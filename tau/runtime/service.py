@@ -21,22 +21,20 @@ restores), and the registry of runs in this process that `Inject` and `Cancel` r
 that starts runs as background tasks reserves the control first (`control(session_id)`), so a cancel or an
 injection sent before the task ran still reaches the run.
 
-Stores: reading a session before a run (preconditions, stored jobs, forks) needs a store that can show it (the file
-store); with any other store a continuation must bring its job, the driver alone checks it, and forks are refused
-(`NotSupported`).
+Stores: reading a session before a run (preconditions, stored jobs, forks) needs a store with an archive
+(`SessionStore.archive()`, the port's capability: the file store has one); with a store without, a continuation must
+bring its job, the driver alone checks it, and forks are refused (`NotSupported`). Steering inboxes live in the
+store's `state_dir()`; a fork's `--with-files` restore reads its `checkpoint_objects()`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
-
-from pydantic_ai.tools import DeferredToolRequests
 
 from tau.config.spec import JobSpec
 from tau.errors import ConfigError, Interrupted
@@ -59,7 +57,7 @@ from tau.runtime.operations import (
 from tau.runtime.pending import Continuation, check_continuation, request_events
 from tau.runtime.plan import PlanReview
 from tau.runtime.run_events import failure_event
-from tau.sessions import FileSessionStore, SessionStore
+from tau.sessions import SessionStore, SessionView
 
 if TYPE_CHECKING:
     from tau.models.providers import ProviderPool
@@ -71,22 +69,6 @@ Report = Callable[[str], None]
 
 class NotSupported(ConfigError):
     """The session store cannot do what the operation needs (fork without a persistent store)."""
-
-
-@dataclass(frozen=True)
-class _View:
-    """A session or snapshot as a continuation sees it before it starts."""
-
-    kind: str
-    snapshot_id: str
-    session_id: str | None
-    status: str
-    pending: DeferredToolRequests | None
-    config: dict[str, Any]
-
-    @property
-    def label(self) -> str:
-        return self.session_id or self.snapshot_id[:12]
 
 
 class Runtime:
@@ -111,8 +93,7 @@ class Runtime:
         self.env = dict(os.environ if env is None else env)
         self.cwd = cwd if cwd is not None else Path.cwd()
         self._controls: dict[str, RunControl] = {}
-        # the one place the runtime tells stores apart: only the file store can show, fork and steer sessions
-        self._files = store if isinstance(store, FileSessionStore) else None
+        self._archive = store.archive()  # the port's capability: None for a store that keeps no readable sessions
 
     # -- runs in this process ------------------------------------------------------------------------------------
 
@@ -132,12 +113,11 @@ class Runtime:
     @property
     def persistent(self) -> bool:
         """The store keeps sessions this runtime can show, continue from their stored jobs, and fork."""
-        return self._files is not None
+        return self._archive is not None
 
     def session_exists(self, session_id: str) -> bool:
         """`session_id` names a session of a persistent store (False for stores that cannot tell)."""
-        files = self._files
-        return files is not None and files.refs.read(session_id) is not None
+        return self._archive is not None and self._archive.head(session_id) is not None
 
     def _claim(self, session_id: str, control: RunControl | None) -> RunControl:
         current = self._controls.get(session_id)
@@ -263,8 +243,9 @@ class Runtime:
 
     def _start(self, op: Start) -> PreparedRun:
         session_id = op.session_id or op.job.session_id or str(uuid.uuid4())
-        if self._files is not None and self.session_exists(session_id):
-            raise ConfigError(f"session {session_id!r} already exists in {self._files.root}", source="--session-id")
+        if self.session_exists(session_id):
+            where = self.store.state_dir() or "the session store"
+            raise ConfigError(f"session {session_id!r} already exists in {where}", source="--session-id")
         return PreparedRun(op.job, session_id)
 
     async def _continue(
@@ -288,7 +269,7 @@ class Runtime:
             job = self._stored_job(view, continuation, overrides)
         return PreparedRun(job, view.session_id, continuation)
 
-    def _stored_job(self, view: _View, continuation: Continuation, overrides: Mapping[str, Any]) -> JobSpec:
+    def _stored_job(self, view: SessionView, continuation: Continuation, overrides: Mapping[str, Any]) -> JobSpec:
         """The job stored with `view`, re-resolved here with `overrides` on top (`resume_job`); a plan review runs
         in the mode its verdict asks for (`PlanReview.mode`)."""
         from tau.config import resume_job
@@ -301,55 +282,36 @@ class Runtime:
         return resume_job(view.config, prompt=continuation.prompt, flags=flags, env=self.env, cwd=self.cwd)
 
     async def _fork(self, op: Fork, report: Report | None) -> PreparedRun | Forked:
-        store = self._file_store("fork")
+        archive = self._archive
+        if archive is None:
+            raise NotSupported("fork needs a persistent session store (a state directory)")
         new_id = op.new_session_id or str(uuid.uuid4())
+        view = await archive.view(op.source, at=op.at)
         if not op.run:
-            point = await asyncio.to_thread(_fork_point, store, op.source, op.at)
-            root = await store.fork(point, new_id)
-            pending = await store.pending(new_id)
+            root = await archive.fork(view.snapshot_id, new_id)
+            pending = await archive.pending(new_id)
             return Forked(new_id, root, tuple(request_events(pending)) if pending is not None else ())
-        view = await self._view(op.source, at=op.at)
-        assert view is not None
         continuation = Continuation(op.prompt, op.answers)
         check_continuation(continuation, label=view.label, status=view.status, pending=view.pending, source="tau fork")
         job = self._stored_job(view, continuation, op.overrides)
-        await store.fork(view.snapshot_id, new_id, job.model_dump(mode="json"))
+        await archive.fork(view.snapshot_id, new_id, job.model_dump(mode="json"))
         if op.with_files:
-            await restore_files(store, view.snapshot_id, job.environment.workspace, report or (lambda line: None))
+            objects = self.store.checkpoint_objects()
+            if objects is None:
+                raise NotSupported("--with-files needs a session store that keeps workspace checkpoints")
+            await restore_files(objects, view, job.environment.workspace, report or (lambda line: None))
         return PreparedRun(job, new_id, continuation)
 
-    async def _view(self, name: str, *, at: str | None = None) -> _View | None:
-        """`name` (a session, a snapshot, or a unique prefix; `at`: a snapshot of that session's chain) as the
-        store shows it; None for a store that cannot show sessions."""
-        store = self._files
-        if store is None:
-            return None
-        if at:
-            name = await asyncio.to_thread(store.snapshot_in, name, at)
-        resolved = await asyncio.to_thread(store.resolve, name)
-        if resolved.kind == "snapshot" or resolved.session_id is None:
-            shown = await store.show(resolved.snapshot_id)  # a snapshot's pending calls: only `show` reads them
-            status, pending, config = shown.snapshot.status, shown.pending, shown.config
-        else:
-            snap = await asyncio.to_thread(store.snapshot, resolved.snapshot_id)
-            pending = await store.pending(resolved.session_id)
-            status, config = snap.status, await asyncio.to_thread(store.config, snap.config)
-        return _View(resolved.kind, resolved.snapshot_id, resolved.session_id, status, pending, config)
-
-    def _file_store(self, what: str) -> FileSessionStore:
-        if self._files is None:
-            raise NotSupported(f"{what} needs a persistent session store (a state directory)")
-        return self._files
+    async def _view(self, name: str) -> SessionView | None:
+        """`name` (a session, a snapshot, or a unique prefix) as the store's archive shows it; None for a store
+        without one."""
+        return None if self._archive is None else await self._archive.view(name)
 
     def _inbox(self, session_id: str) -> str | None:
         from tau.runtime.steering import inbox_dir
 
-        return str(inbox_dir(self._files.root, session_id)) if self._files is not None else None
-
-
-def _fork_point(store: FileSessionStore, session_id: str, at: str | None) -> str:
-    """The snapshot a fork of `session_id` starts from: its head, or the snapshot of its chain `at` names."""
-    return store.snapshot_in(session_id, at) if at else store.head(session_id)
+        state = self.store.state_dir()
+        return str(inbox_dir(state, session_id)) if state is not None else None
 
 
 def _session_of(op: RunOperation) -> str | None:

@@ -12,16 +12,16 @@ messages sent after it stay queued for the next run of the session. Stop request
 predate this run (`tau stop` only writes one while the session is running) and are discarded.
 
 `tau inject` for a session that is not running leaves the message queued (delivered when the session next runs);
-`tau stop` for one that is not running writes nothing. "Running" means its store lock is held (a non-blocking
-flock probe on `<state dir>/locks/<session>.lock`, see tau.sessions.locks). Unknown sessions are ConfigErrors
-(exit 2).
+`tau stop` for one that is not running writes nothing. "Running" means a writer holds the session (the store
+archive's `writing`: for the file store a non-blocking flock probe on `<state dir>/locks/<session>.lock`). The
+inboxes live in the store's `state_dir()`; a store without an archive or a state directory cannot be steered (a
+ConfigError). Unknown sessions are ConfigErrors (exit 2).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import time
 import uuid
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from tau.errors import ConfigError, Interrupted, RunError
-from tau.sessions import FileSessionStore
+from tau.sessions import SessionArchive, SessionStore
 
 MESSAGE = ".msg"
 STOP = ".stop"
@@ -86,20 +86,10 @@ def pending_requests(inbox: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name)
 
 
-def is_running(store: FileSessionStore, session_id: str) -> bool:
-    """Whether a process holds the session's store lock (a run is active). Never waits."""
-    path = store.locks_dir / f"{session_id}.lock"
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # closing drops the probe's lock, if it got one
-    return False
+async def is_running(store: SessionStore, session_id: str) -> bool:
+    """Whether a writer holds the session (a run is active, in any process). Never waits."""
+    archive = store.archive()
+    return archive is not None and await archive.writing(session_id)
 
 
 # -- senders (`tau inject`, `tau stop`) -----------------------------------------------------------------------
@@ -115,28 +105,37 @@ class Posted:
     path: Path | None
 
 
-def _session(store: FileSessionStore, name: str) -> str:
-    resolved = store.resolve(name)  # SessionNotFoundError (a ConfigError, exit 2) when unknown or ambiguous
-    if resolved.kind != "session" or resolved.session_id is None:
+def _parts(store: SessionStore, verb: str) -> tuple[SessionArchive, Path]:
+    archive, state = store.archive(), store.state_dir()
+    if archive is None or state is None:
+        raise ConfigError(f"{verb} needs a session store with a state directory", field="SESSION")
+    return archive, state
+
+
+async def _session(archive: SessionArchive, name: str) -> str:
+    view = await archive.view(name)  # SessionNotFoundError (a ConfigError, exit 2) when unknown or ambiguous
+    if view.kind != "session" or view.session_id is None:
         raise ConfigError(f"{name!r} names a snapshot, not a session", field="SESSION")
-    return resolved.session_id
+    return view.session_id
 
 
-def inject_message(store: FileSessionStore, name: str, text: str) -> Posted:
+async def inject_message(store: SessionStore, name: str, text: str) -> Posted:
     """`tau inject`: queue `text` in the session's inbox, running or not (a stopped session gets it on resume)."""
     if not text.strip():
         raise ConfigError("the message is empty", field="TEXT")
-    session_id = _session(store, name)
-    path = post_message(inbox_dir(store.root, session_id), text)
-    return Posted(session_id, is_running(store, session_id), path)
+    archive, state = _parts(store, "tau inject")
+    session_id = await _session(archive, name)
+    path = post_message(inbox_dir(state, session_id), text)
+    return Posted(session_id, await archive.writing(session_id), path)
 
 
-def request_stop(store: FileSessionStore, name: str, reason: str = "") -> Posted:
+async def request_stop(store: SessionStore, name: str, reason: str = "") -> Posted:
     """`tau stop`: ask the running session to stop; writes nothing when it is not running."""
-    session_id = _session(store, name)
-    if not is_running(store, session_id):
+    archive, state = _parts(store, "tau stop")
+    session_id = await _session(archive, name)
+    if not await archive.writing(session_id):
         return Posted(session_id, False, None)
-    return Posted(session_id, True, post_stop(inbox_dir(store.root, session_id), reason))
+    return Posted(session_id, True, post_stop(inbox_dir(state, session_id), reason))
 
 
 # -- the receiver (the running process) ------------------------------------------------------------------------

@@ -36,6 +36,8 @@ def _digest(parent: str | None, payload: bytes) -> str:
 
 
 class InMemorySessionStore:
+    """Capabilities (`SessionStore` port): none — no archive, no checkpoint objects, no state directory."""
+
     def __init__(self) -> None:
         self._snapshots: dict[str, _Snapshot] = {}
         self._heads: dict[str, str] = {}
@@ -50,6 +52,15 @@ class InMemorySessionStore:
         self._heads[session_id] = root.id
         self._open.add(session_id)
         return root.id
+
+    def archive(self) -> None:
+        return None
+
+    def checkpoint_objects(self) -> None:
+        return None
+
+    def state_dir(self) -> None:
+        return None
 
     async def resume(self, session_id: str, config: Mapping[str, Any] | None = None) -> Resumed:
         if session_id not in self._heads:

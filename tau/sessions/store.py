@@ -34,6 +34,8 @@ from pydantic_ai.tools import DeferredToolRequests
 
 from tau.errors import ConfigError
 from tau.sessions import bundle, maintenance
+from tau.sessions.archive import FileArchive
+from tau.sessions.checkpoints import StoreObjects, store_objects
 from tau.sessions.errors import CorruptObjectError, SessionNotFoundError
 from tau.sessions.history_cache import HistoryCache
 from tau.sessions.index import (
@@ -50,7 +52,7 @@ from tau.sessions.index import (
 from tau.sessions.locks import SessionLock
 from tau.sessions.objects import ObjectStore
 from tau.sessions.port import Resumed, StepRecord
-from tau.sessions.reading import messages_at, packed_history, snapshot_ids_with_prefix
+from tau.sessions.reading import chain_of, messages_at, packed_history, resolve_name, snapshot_in_chain
 from tau.sessions.refs import RefStore, check_session_id
 from tau.sessions.rows import describe, describe_many, ref_heads
 from tau.sessions.snapshot import (
@@ -122,7 +124,7 @@ class FileSessionStore:
         opened = await asyncio.to_thread(self._resume_sync, session_id, config)
         try:
             messages = await asyncio.to_thread(self._messages_at, opened.head_id)
-            pending = await asyncio.to_thread(self._pending_of, opened.head)
+            pending = await asyncio.to_thread(self.pending_of, opened.head)
         except BaseException:
             await self.close(session_id)
             raise
@@ -186,18 +188,11 @@ class FileSessionStore:
 
     def chain(self, snapshot_id: str) -> list[tuple[str, Snapshot]]:
         """The first-parent chain ending at `snapshot_id`, oldest first (crossing fork points)."""
-        chain: list[tuple[str, Snapshot]] = []
-        cursor: str | None = snapshot_id
-        while cursor is not None:
-            snap = self.snapshot(cursor)
-            chain.append((cursor, snap))
-            cursor = snap.parents[0] if snap.parents else None
-        chain.reverse()
-        return chain
+        return chain_of(self, snapshot_id)
 
     async def pending(self, session_id: str) -> DeferredToolRequests | None:
         """The deferred tool calls the session's head waits on (a suspended run), if any."""
-        return await asyncio.to_thread(lambda: self._pending_of(self.snapshot(self.head(session_id))))
+        return await asyncio.to_thread(lambda: self.pending_of(self.snapshot(self.head(session_id))))
 
     async def log(self, session_id: str) -> list[SnapshotSummary]:
         """The snapshots in the session's history, oldest first (forked sessions include their ancestry)."""
@@ -210,30 +205,23 @@ class FileSessionStore:
 
     def resolve(self, name: str) -> Resolved:
         """A session id, a unique session-id prefix, or a unique snapshot-id prefix (≥ 4 hex digits), like git."""
-        if self.refs.dir.is_dir() and _is_session_name(name) and self.refs.read(name) is not None:
-            return Resolved("session", self.head(name), name)
-        candidates: dict[str, Resolved] = {}
-        for session_id in self.refs.sessions():
-            if session_id.startswith(name):
-                candidates[f"session {session_id}"] = Resolved("session", self.head(session_id), session_id)
-        for snapshot_id in snapshot_ids_with_prefix(self, name):
-            candidates[f"snapshot {snapshot_id[:12]}"] = Resolved("snapshot", snapshot_id)
-        if len(candidates) == 1:
-            return next(iter(candidates.values()))
-        if not candidates:
-            raise SessionNotFoundError(f"no session or snapshot matches {name!r} in {self.root}")
-        shown = ", ".join(sorted(candidates)[:6])
-        raise SessionNotFoundError(f"{name!r} is ambiguous: {shown}{', …' if len(candidates) > 6 else ''}")
+        return resolve_name(self, name, where=str(self.root))
 
     def snapshot_in(self, session_id: str, name: str) -> str:
         """The snapshot of `session_id`'s first-parent chain that `name` (an id or a unique prefix, as `resolve`
         takes it) names; SessionNotFoundError when none or several do."""
-        chain = {snapshot_id for snapshot_id, _ in self.chain(self.head(session_id))}
-        matches = [found for found in snapshot_ids_with_prefix(self, name) if found in chain]
-        if len(matches) == 1:
-            return matches[0]
-        problem = "is ambiguous in" if matches else "is not a snapshot of"
-        raise SessionNotFoundError(f"snapshot {name!r} {problem} session {session_id!r}")
+        return snapshot_in_chain(self, session_id, name)
+
+    # -- capabilities (`SessionStore` port): this store has all three --------------------------------------
+
+    def archive(self) -> FileArchive:
+        return FileArchive(self)
+
+    def checkpoint_objects(self) -> StoreObjects:
+        return store_objects(self)
+
+    def state_dir(self) -> Path:
+        return self.root
 
     # -- sessions as a whole -------------------------------------------------------------------------------
 
@@ -471,7 +459,8 @@ class FileSessionStore:
         with contextlib.suppress(CorruptObjectError, OSError):  # an accelerator; loading reports damage
             self.history_cache.store(head_id, self.packed_history(head_id))
 
-    def _pending_of(self, snap: Snapshot) -> DeferredToolRequests | None:
+    def pending_of(self, snap: Snapshot) -> DeferredToolRequests | None:
+        """The deferred tool calls `snap` waits on, if any."""
         if snap.pending is None:
             return None
         return decode_pending(self.objects.get(snap.pending), self.objects.path(snap.pending))
@@ -483,7 +472,7 @@ class FileSessionStore:
             resolved=resolved,
             snapshot=SnapshotSummary.of(resolved.snapshot_id, snap),
             messages=self._messages_at(resolved.snapshot_id),
-            pending=self._pending_of(snap),
+            pending=self.pending_of(snap),
             config=self.config(snap.config),
         )
 
@@ -499,11 +488,3 @@ class FileSessionStore:
     async def _index_upsert(self, *infos: SessionInfo) -> None:
         with contextlib.suppress(sqlite3.Error, OSError):  # derived: ls refreshes stale rows, reindex rebuilds
             await self.index.upsert_many(infos)
-
-
-def _is_session_name(name: str) -> bool:
-    try:
-        check_session_id(name)
-    except ConfigError:
-        return False
-    return True

@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from controlsupport import make_job, user_prompts
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo
@@ -163,21 +164,21 @@ async def test_inject_and_stop_know_whether_the_session_runs(tmp_path: Path) -> 
     state = tmp_path / "state"
     runner = await open_session(state, "sess-a")  # holds the lock: "running"
     store = FileSessionStore(state)
-    assert is_running(store, "sess-a")
-    posted = inject_message(store, "sess-", "hello")  # a unique prefix names the session
+    assert await is_running(store, "sess-a")
+    posted = await inject_message(store, "sess-", "hello")  # a unique prefix names the session
     assert (posted.session_id, posted.running) == ("sess-a", True)
     assert posted.path is not None and posted.path.read_text() == "hello"
-    stop = request_stop(store, "sess-a")
+    stop = await request_stop(store, "sess-a")
     assert stop.running and stop.path is not None and stop.path.suffix == ".stop"
     await runner.close("sess-a")
-    assert not is_running(store, "sess-a")
-    queued = inject_message(store, "sess-a", "later")
+    assert not await is_running(store, "sess-a")
+    queued = await inject_message(store, "sess-a", "later")
     assert not queued.running and queued.path is not None
-    assert request_stop(store, "sess-a") == type(stop)("sess-a", False, None)
+    assert await request_stop(store, "sess-a") == type(stop)("sess-a", False, None)
     with pytest.raises(SessionNotFoundError):
-        inject_message(store, "nope", "x")
+        await inject_message(store, "nope", "x")
     with pytest.raises(ConfigError, match="empty"):
-        inject_message(store, "sess-a", "  ")
+        await inject_message(store, "sess-a", "  ")
 
 
 def cli() -> _TauGroup:
@@ -185,27 +186,32 @@ def cli() -> _TauGroup:
     return group
 
 
+async def invoke(runner: CliRunner, args: list[str], **options: Any) -> Result:
+    """`tau inject`/`tau stop` as from a shell: in a thread of their own (each runs its own event loop)."""
+    return await anyio.to_thread.run_sync(lambda: runner.invoke(cli(), args, **options))
+
+
 async def test_cli_commands(tmp_path: Path) -> None:
     state = tmp_path / "state"
     runner = CliRunner()
-    unknown = runner.invoke(cli(), ["inject", "ghost", "hi", "--state-dir", str(state)])
+    unknown = await invoke(runner, ["inject", "ghost", "hi", "--state-dir", str(state)])
     assert unknown.exit_code == 2
     assert "ghost" in unknown.stderr
     store = await open_session(state, "sess-b")
     await store.close("sess-b")
-    queued = runner.invoke(cli(), ["inject", "sess-b", "-", "--state-dir", str(state)], input="from stdin\n")
+    queued = await invoke(runner, ["inject", "sess-b", "-", "--state-dir", str(state)], input="from stdin\n")
     assert queued.exit_code == 0, queued.stderr
     assert "not running; the message stays queued" in queued.stderr
     assert [p.read_text() for p in pending_requests(inbox_dir(state, "sess-b"))] == ["from stdin\n"]
-    idle = runner.invoke(cli(), ["stop", "sess-b", "--state-dir", str(state)])
+    idle = await invoke(runner, ["stop", "sess-b", "--state-dir", str(state)])
     assert (idle.exit_code, "not running; nothing to stop" in idle.stderr) == (0, True)
     assert len(pending_requests(inbox_dir(state, "sess-b"))) == 1  # no stop request left behind
 
     running = await open_session(state, "sess-c")
     try:
-        live = runner.invoke(cli(), ["inject", "sess-c", "steer left", "--state-dir", str(state)])
+        live = await invoke(runner, ["inject", "sess-c", "steer left", "--state-dir", str(state)])
         assert "queued for running session sess-c" in live.stderr
-        waited = runner.invoke(cli(), ["stop", "sess-c", "--wait", "0.3", "--state-dir", str(state)])
+        waited = await invoke(runner, ["stop", "sess-c", "--wait", "0.3", "--state-dir", str(state)])
         assert waited.exit_code == 124  # nobody watches this inbox: still running after the bound
     finally:
         await running.close("sess-c")
@@ -340,4 +346,4 @@ def test_stop_from_a_second_process(tmp_path: Path) -> None:
     assert (completed["terminal_reason"], completed["exit_code"], completed["error"]) == ("interrupted", 130, STOPPED)
     store = FileSessionStore(state)
     assert store.refs.read("two-2") is not None
-    assert not is_running(store, "two-2")
+    assert not asyncio.run(is_running(store, "two-2"))

@@ -84,3 +84,50 @@ async def test_sessions_are_independent(store: SessionStore) -> None:
     await store.commit("b", StepRecord(step=1, messages=step_messages(2)))
     assert await store.history("a") == step_messages(1)
     assert await store.history("b") == step_messages(2)
+
+
+# -- capabilities: each store either has one and it behaves, or answers None -----------------------------------------
+
+
+async def test_the_memory_store_declares_no_capabilities() -> None:
+    store = InMemorySessionStore()
+    assert (store.archive(), store.checkpoint_objects(), store.state_dir()) == (None, None, None)
+
+
+async def test_an_archive_shows_heads_views_forks_pending_calls_and_writers(store: SessionStore) -> None:
+    archive = store.archive()
+    if archive is None:
+        pytest.skip("this store keeps no archive")
+    assert archive.head("s1") is None
+    await store.begin("s1", CONFIG)
+    first = await store.commit("s1", StepRecord(step=1, messages=step_messages(1)))
+    pending = DeferredToolRequests(approvals=[ToolCallPart("bash", {"command": "ls"}, tool_call_id="c1")])
+    head = await store.commit("s1", StepRecord(step=2, messages=[], status="suspended", pending=pending))
+    assert archive.head("s1") == head
+    assert await archive.writing("s1")
+    await store.close("s1")
+    assert not await archive.writing("s1")
+    view = await archive.view("s1")
+    assert (view.kind, view.session_id, view.snapshot_id, view.status, view.owner) == (
+        "session",
+        "s1",
+        head,
+        "suspended",
+        "s1",
+    )
+    assert view.pending == pending and view.config == CONFIG
+    older = await archive.view(head[:12])
+    assert (older.kind, older.session_id, older.label) == ("snapshot", None, head[:12])
+    assert (await archive.view("s1", at=first[:8])).snapshot_id == first
+    with pytest.raises(SessionNotFoundError):
+        await archive.view("nope")
+    root = await archive.fork(head, "s2")
+    assert archive.head("s2") == root and await archive.pending("s2") == pending
+
+
+async def test_checkpoint_objects_are_content_addressed(store: SessionStore) -> None:
+    objects = store.checkpoint_objects()
+    if objects is None:
+        pytest.skip("this store keeps no checkpoint objects")
+    object_id = objects.put_object(b"blob")
+    assert objects.get_object(object_id) == b"blob" and objects.put_object(b"blob") == object_id
