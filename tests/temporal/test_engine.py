@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporal_kit import TAU, Server, parity_kit, stateless_model
+from temporal_kit import TAU, Server, parity_kit, script_worker, stateless_model
 
 from tau.config import load_job
 from tau.errors import ConfigError, PreflightError
@@ -111,3 +112,30 @@ def test_tau_run_without_an_address_is_a_usage_error(tmp_path: Path) -> None:
     done = subprocess.run(args, cwd=box.work, env=box.env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr == "tau: --engine temporal needs the server: --address HOST:PORT or TAU_TEMPORAL_ADDRESS\n"
+
+
+def test_sigterm_to_tau_run_cancels_the_run_on_the_worker(server: Server, tmp_path: Path) -> None:
+    """`tau run --engine temporal` killed politely: the cancel reaches the worker, the run ends `terminated` with its
+    terminal event rendered here, exit 143, as inline."""
+    box = parity_kit.Box(tmp_path)
+    turns = [calls(("bash", {"command": parity_kit.GATE})), reply("never")]
+    worker = script_worker(server, env=box.env, cwd=box.work, state=box.state, turns=turns)
+    args = [*TAU, "run", "-p", "Wait.", "--model", "test:scripted", "--permission-mode", "bypassPermissions"]
+    args += ["--state-dir", str(box.state), "-o", "stream-json", "--engine", "temporal", "--address", server.address]
+    args += ["--task-queue", server.task_queue]
+    proc = subprocess.Popen(args, cwd=box.work, env=box.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(json.loads(line))
+            if lines[-1]["type"] == "tool.started":
+                proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    finally:
+        worker.stop()
+        if proc.poll() is None:
+            proc.kill()
+    last = lines[-1]
+    assert (code, last["type"], last["terminal_reason"], last["exit_code"]) == (143, "run.completed", "terminated", 143)
+    assert not (box.work / "gate").exists()
