@@ -105,6 +105,7 @@ _no_server_option = click.option(
 )
 @click.argument("job_file", required=False, metavar="[FILE|-]")
 @run_options
+@click.option("--preset", metavar="NAME[@N]", help="Run a stored preset (`tau presets`); -p TEXT replaces its prompt.")
 @click.option("--plan", is_flag=True, help="Plan mode: explore read-only, submit a plan, exit 4 awaiting approval.")
 @click.option("--execute-plan", metavar="FILE", help="Run an approved plan file (the job file, if any, adds context).")
 @session_id_option
@@ -209,6 +210,7 @@ def _register_subcommands() -> None:
     from tau.cli.mcp_cmd import mcp_group
     from tau.cli.memory_cmd import memory_group
     from tau.cli.plan_cmd import plan_group
+    from tau.cli.presets_cmd import presets_group
     from tau.cli.rewind_cmd import rewind_command
     from tau.cli.sandbox_cmd import sandbox_group
     from tau.cli.serve_cmd import serve_command
@@ -228,6 +230,7 @@ def _register_subcommands() -> None:
         mcp_group,
         memory_group,
         plan_group,
+        presets_group,
         rewind_command,
         sandbox_group,
         serve_command,
@@ -316,6 +319,9 @@ def main() -> None:
     from tau.cli.warm import handoff
 
     handoff(sys.argv[1:])  # a local server takes run/resume/fork (never returns then); else a local run
+    from tau.cli.lean import skip_httpx_cli
+
+    skip_httpx_cli()  # httpx's own CLI (rich, pygments): ~55 ms of every cold run, never used
     try:
         try:
             _dispatch()

@@ -125,9 +125,17 @@ def execute(
 
     flags = dict(flags)
     engine = pop_engine(flags)
+    preset = flags.pop("preset", None)
     flags, plan_file = _plan_flags(flags)
-    own_prompt = job_file is not None or prompt_text is not None
+    own_prompt = job_file is not None or prompt_text is not None or preset is not None
     stdin_text = read_stdin() if job_file == "-" else None
+    if preset is not None:  # the preset's job text stands in for stdin (`tau.cli.presets_cmd`)
+        from tau.cli.presets_cmd import preset_document
+
+        stdin_text, flags = preset_document(
+            preset, job_file=job_file, prompt_text=prompt_text, flags=flags, state_dir=state_dir
+        )
+        job_file, prompt_text = "-", None
     job = load_job(
         job_path=job_file,
         prompt_text=prompt_text if own_prompt or plan_file is None else _PLAN_PLACEHOLDER,

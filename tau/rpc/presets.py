@@ -18,14 +18,17 @@ version), ALREADY_EXISTS, ABORTED (a stale `expected_version`), FAILED_PRECONDIT
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from google.protobuf import json_format
 
 from tau.rpc._gen import runtime_pb2 as pb
+from tau.rpc.jobs import placement_of, request_flags
 from tau.sessions.catalog import PRESET_NAME, Catalog, PresetConflict, PresetRow
 
 _CONFLICT_CODES = {"exists": Code.ALREADY_EXISTS, "missing": Code.NOT_FOUND, "stale": Code.ABORTED}
@@ -176,3 +179,18 @@ def apply_preset(spec: pb.PresetSpec, request: pb.CreateSessionRequest) -> pb.Cr
     merged.permissions.ask.extend(own.ask)
     merged.permissions.deny.extend(own.deny)
     return merged
+
+
+def preset_flags(spec: Mapping[str, Any], cwd: Path) -> dict[str, Any]:
+    """A preset spec's settings other than its job text (proto JSON, as the catalog stores it) as `load_job` flags:
+    what `tau run --preset` layers under its own command line (`tau.cli.presets_cmd`)."""
+    message = json_format.ParseDict(
+        {key: value for key, value in spec.items() if key not in ("jobText", "job_text")},
+        pb.PresetSpec(),
+        ignore_unknown_fields=True,
+    )
+    merged = apply_preset(message, pb.CreateSessionRequest())
+    flags = request_flags(merged)
+    if merged.HasField("environment"):
+        flags.update(placement_of(merged.environment, cwd).flags)
+    return flags
