@@ -40,7 +40,7 @@ def _describe_type(schema: dict[str, Any]) -> None:
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_describe_type)
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_describe_type, defer_build=True)
 
     seq: int = Field(default=0, description="Position of the event in its run: 0 for the first, then one more each.")
 
@@ -328,7 +328,7 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(defer_build=True))  # built on first use
 
 
 def event_json_schema() -> dict[str, Any]:
