@@ -128,13 +128,25 @@ def _preload() -> list[str]:
             importlib.import_module(name)
         except ImportError:
             missing.append(name)
-    with contextlib.suppress(Exception):  # the message schema is built on first use (~0.1 s): once, here
-        from pydantic_ai.messages import ModelMessagesTypeAdapter
-
-        ModelMessagesTypeAdapter.validate_python([])
+    with contextlib.suppress(Exception):  # schemas built on first use (~0.1 s a run otherwise): once, here
+        _build_schemas()
     gc.collect()
     gc.freeze()  # forked children share these pages instead of copying them on the first collection
     return missing
+
+
+def _build_schemas() -> None:
+    """pydantic-ai's message adapter and tau's event models defer their schemas to first use: build them here."""
+    from pydantic import BaseModel
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+    import tau.protocol
+
+    ModelMessagesTypeAdapter.validate_python([])
+    tau.protocol.EVENT_ADAPTER.rebuild()
+    for value in vars(tau.protocol).values():
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            value.model_rebuild()
 
 
 def _peer_uid(sock: socket.socket) -> int:
