@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from tau.cli.options import examples, model_option, output_option, quiet_option, state_dir_option
+from tau.cli.options import engine_options, examples, model_option, output_option, quiet_option, state_dir_option
 
 EXECUTION_MODES = ("default", "acceptEdits", "bypassPermissions")
 
@@ -52,6 +52,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
         model_option,
         quiet_option,
         state_dir_option,
+        engine_options,
     ]
     for option in reversed(options):
         func = option(func)
@@ -79,13 +80,24 @@ def approve_command(
     quiet: bool,
     state_dir: str | None,
     permission_mode: str | None,
+    **engine: Any,
 ) -> None:
     """Execute SESSION's plan: continue the session in execution mode with the plan (the plan file as it is now,
     edits included) as the next message."""
     import sys
 
     sys.exit(
-        _run(session, "approve", None, quiet, state_dir, output=output, model=model, permission_mode=permission_mode)
+        _run(
+            session,
+            "approve",
+            None,
+            quiet,
+            state_dir,
+            output=output,
+            model=model,
+            permission_mode=permission_mode,
+            **engine,
+        )
     )
 
 
@@ -93,11 +105,11 @@ def approve_command(
 @_common
 @click.option("--reason", required=True, metavar="TEXT", help="What is wrong with the plan (the model reads it).")
 def reject_command(
-    session: str, output: str | None, model: str | None, quiet: bool, state_dir: str | None, reason: str
+    session: str, output: str | None, model: str | None, quiet: bool, state_dir: str | None, reason: str, **engine: Any
 ) -> None:
     """Send SESSION back to planning: the model reads REASON and submits a new plan (exit 4 again)."""
     import sys
 
     if not reason.strip():
         raise click.BadParameter("give the model a reason", param_hint="--reason")
-    sys.exit(_run(session, "reject", reason, quiet, state_dir, output=output, model=model))
+    sys.exit(_run(session, "reject", reason, quiet, state_dir, output=output, model=model, **engine))

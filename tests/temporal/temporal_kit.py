@@ -118,6 +118,25 @@ def wait_taken(address: str, session: str, count: int) -> None:
         time.sleep(0.05)
 
 
+def workflows(address: str, task_queue: str) -> int:
+    """How many run workflows went through `task_queue` (each run of a temporal engine is one)."""
+    from temporalio.client import Client
+
+    async def count() -> int:
+        client = await Client.connect(address)
+        return len([item async for item in client.list_workflows(f"TaskQueue = '{task_queue}'")])
+
+    return asyncio.run(count())
+
+
+def wait_workflows(address: str, task_queue: str, expected: int) -> None:
+    """Bounded wait until the server's visibility lists `expected` workflows on the queue (it may lag a little)."""
+    deadline = time.monotonic() + TIMEOUT
+    while (seen := workflows(address, task_queue)) != expected:
+        assert seen < expected and time.monotonic() < deadline, f"{seen} workflows on {task_queue}, not {expected}"
+        time.sleep(0.1)
+
+
 class Worker:
     """A worker subprocess; `ready` once it prints its polling line on stderr."""
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporal_kit import Server, TemporalBox, front_ends, parity_kit, tau_worker
+from temporal_kit import Server, TemporalBox, front_ends, parity_kit, tau_worker, wait_workflows
 
 from tau.config import load_job
 from tau.protocol import Event
@@ -154,6 +154,7 @@ def test_the_temporal_engine_matches_inline(
     box = Box(tmp_path / "engine")
     prepare(box, scenario)
     runs = asyncio.run(through_engine(scenario, box, Server(temporal_server.address, task_queue)))
+    wait_workflows(temporal_server.address, task_queue, len(scenario.steps))  # every run went through Temporal
     assert _outcomes(runs) == _outcomes(ref.runs)
     assert parity_kit.normalize(runs, box) == parity_kit.normalize(ref.runs, ref.box)
     for session in parity_kit.sessions_of(scenario):
@@ -177,6 +178,7 @@ def test_tau_run_on_a_tau_worker_matches_inline(
     prepare(box, scenario)
     with tau_worker(box.server, env=box.env, cwd=box.work, state=box.state):
         runs = front_ends.through_cli(scenario, box, ref.cassettes)
+    wait_workflows(temporal_server.address, task_queue, len(scenario.steps))  # every run went through Temporal
     assert _outcomes(runs) == _outcomes(ref.runs)
     assert parity_kit.normalize(runs, box) == parity_kit.normalize(ref.runs, ref.box)
     for session in parity_kit.sessions_of(scenario):
