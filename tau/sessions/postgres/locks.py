@@ -4,7 +4,8 @@
 `pg_try_advisory_lock(key)` on it, where `key` is `hashtextextended('tau.session:' || id, 0)`: a 64-bit key, so two
 session ids collide with negligible probability. Locks never wait: a second writer (another process on any machine,
 or another store object in this one) fails at once with `SessionLockedError` naming the holder's pid from its
-application name. The server frees the lock when the holder's connection ends, a SIGKILLed writer included (the
+application name. `release` unlocks (so the session is free when it returns), then closes the connection. The
+server frees the lock when the holder's connection ends, a SIGKILLed writer included (the
 kernel closes its socket). Every write of an open session goes through the lock's connection, so a writer whose
 connection was lost cannot move the session's head: its commit fails with the connection.
 
@@ -82,6 +83,8 @@ class PgSessionLock:
     def release(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
+            with contextlib.suppress(Exception):  # unlock first: the server ends a closed connection's lock later
+                conn.execute(f"SELECT pg_advisory_unlock({lock_key_sql()})", (self.session_id,))
             with contextlib.suppress(Exception):  # closing the connection frees the lock in any case
                 conn.close()
 

@@ -1,9 +1,12 @@
-"""`PgObjects`: the object operations the file store's callers use on `store.objects` (get, put, exists, path), and
-the checkpoint `ObjectIO` (put_object, get_object), over `tau_objects`. Reads are verified against the id.
+"""The parts of the file store's shape its readers use, over the Postgres tables: `PgObjects` (`store.objects`: get,
+put, exists, path; and the checkpoint `ObjectIO`: put_object, get_object) over `tau_objects`, reads verified against
+the id; `PgRefs` (`store.refs`: sessions, read) over `tau_sessions`; `PgLocation` (`store.root`: where the store is,
+shown with its password masked, and `is_dir()`: the database can be reached).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +15,7 @@ from tau.sessions.postgres import tables
 if TYPE_CHECKING:
     from tau.sessions.postgres.store import PostgresSessionStore
 
-__all__ = ["PgObjects"]
+__all__ = ["PgLocation", "PgObjects", "PgRefs"]
 
 
 class PgObjects:
@@ -41,3 +44,33 @@ class PgObjects:
 
     def get_object(self, object_id: str) -> bytes:
         return self.get(object_id)
+
+
+class PgRefs:
+    def __init__(self, store: PostgresSessionStore) -> None:
+        self._store = store
+
+    def read(self, session_id: str) -> str | None:
+        with self._store.mutex:
+            return tables.read_ref(self._store.conn(), session_id)
+
+    def sessions(self) -> Iterator[str]:
+        """Every session id, sorted."""
+        with self._store.mutex:
+            heads = tables.ref_heads(self._store.conn())
+        yield from heads
+
+
+class PgLocation:
+    """Where the store is, as the file store's `root` is used by readers: printed, and asked whether it exists."""
+
+    def __init__(self, store: PostgresSessionStore) -> None:
+        self._store = store
+
+    def __str__(self) -> str:
+        return self._store.shown_url
+
+    def is_dir(self) -> bool:
+        """True once the database answers (a PreflightError, exit 3, when it cannot be reached)."""
+        self._store.conn()
+        return True

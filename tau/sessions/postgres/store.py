@@ -34,12 +34,12 @@ from tau.sessions.index import UNFINISHED, SessionFilter, SessionInfo, model_of,
 from tau.sessions.maintenance import Interrupted, Problem
 from tau.sessions.objects import digest
 from tau.sessions.port import Resumed, StepRecord
-from tau.sessions.postgres import events, maintenance, tables
+from tau.sessions.postgres import events, maintenance, naming, tables
+from tau.sessions.postgres.archive import PgArchive
 from tau.sessions.postgres.listing import list_rows, unsettled_rows
 from tau.sessions.postgres.locks import PgSessionLock, is_held
-from tau.sessions.postgres.objects import PgObjects
+from tau.sessions.postgres.objects import PgLocation, PgObjects, PgRefs
 from tau.sessions.postgres.schema import SCHEMA, connect, shown
-from tau.sessions.reading import MIN_SNAPSHOT_PREFIX
 from tau.sessions.refs import check_session_id
 from tau.sessions.snapshot import (
     Snapshot,
@@ -81,14 +81,17 @@ class PostgresSessionStore:
     """The snapshot store in one Postgres database (`url`: `postgres://…`). Shared by every process and machine
     that opens the same URL; one writer per session."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, state_dir: Path | None = None) -> None:
         self.url = url
+        self._state_dir = state_dir
         self.shown_url = shown(url)
         self.mutex = threading.RLock()
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
         self._open: dict[str, _Open] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self.objects = PgObjects(self)
+        self.refs = PgRefs(self)
+        self.root = PgLocation(self)
 
     def __repr__(self) -> str:
         return f"PostgresSessionStore({self.shown_url!r})"
@@ -106,7 +109,8 @@ class PostgresSessionStore:
                 self._conn = conn
             return self._conn
 
-    def _query(self, func: Any, *args: Any) -> Any:
+    def query(self, func: Any, *args: Any) -> Any:
+        """`func(shared connection, *args)` under the mutex."""
         with self.mutex:
             return func(self.conn(), *args)
 
@@ -157,21 +161,30 @@ class PostgresSessionStore:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    # -- capabilities (`SessionStore` port) ------------------------------------------------------------------------
+
+    def archive(self) -> PgArchive:
+        return PgArchive(self)
+
+    def checkpoint_objects(self) -> PgObjects:
+        """Workspace checkpoints go into `tau_objects` beside the snapshots that pin them."""
+        return self.objects
+
+    def state_dir(self) -> Path | None:
+        """The local directory given for files kept beside sessions (hook transcripts, steering inboxes, the serve
+        journal), or None: they are machine-local, unlike the sessions."""
+        return self._state_dir
+
     # -- reading (blocking: run in a worker thread) --------------------------------------------------------------
 
-    def exists(self) -> bool:
-        """A database store always exists once it can be reached (the file store's `root.is_dir()`)."""
-        self.conn()
-        return True
-
     def head(self, session_id: str) -> str:
-        head = self._query(tables.read_ref, session_id)
+        head = self.query(tables.read_ref, session_id)
         if head is None:
             raise SessionNotFoundError(f"no session {session_id!r} in {self.shown_url}")
         return str(head)
 
     def session_exists(self, session_id: str) -> bool:
-        return self._query(tables.read_ref, session_id) is not None
+        return self.query(tables.read_ref, session_id) is not None
 
     def snapshot(self, snapshot_id: str) -> Snapshot:
         cached = self._snapshots.get(snapshot_id)
@@ -191,16 +204,16 @@ class PostgresSessionStore:
 
     def chain(self, snapshot_id: str) -> list[tuple[str, Snapshot]]:
         """The first-parent chain ending at `snapshot_id`, oldest first (crossing fork points)."""
-        ids = self._query(tables.snapshot_chain_ids, snapshot_id)
+        ids = self.query(tables.snapshot_chain_ids, snapshot_id)
         missing = [snapshot_id for snapshot_id in ids if snapshot_id not in self._snapshots]
-        for found, data in self._query(tables.get_many, missing).items():
+        for found, data in self.query(tables.get_many, missing).items():
             self._remember(found, decode_snapshot(data, tables.object_path(found)))
         return [(snapshot_id, self.snapshot(snapshot_id)) for snapshot_id in ids]
 
     def messages_at(self, snapshot_id: str) -> list[ModelMessage]:
         """Every message of the history at `snapshot_id`, in order (two queries whatever the length)."""
         links = [snap.messages for _, snap in self.chain(snapshot_id) if snap.messages]
-        chunks = self._query(tables.get_many, links)
+        chunks = self.query(tables.get_many, links)
         joined = join_message_arrays([chunks[link] for link in links])
         try:
             return decode_messages(joined, tables.object_path(snapshot_id))
@@ -237,52 +250,15 @@ class PostgresSessionStore:
         )
 
     def snapshot_ids_with_prefix(self, prefix: str) -> list[str]:
-        if len(prefix) < MIN_SNAPSHOT_PREFIX or not all(c in "0123456789abcdef" for c in prefix):
-            return []
-        rows = self._query(
-            lambda conn: conn.execute(
-                "SELECT id FROM tau_objects WHERE id LIKE %s AND substr(data, 1, 11) = %s ORDER BY id",
-                (prefix + "%", b'{"config":"'),  # a snapshot's first key (a config object's value is an object)
-            ).fetchall()
-        )
-        found: list[str] = []
-        for (object_id,) in rows:
-            try:
-                self.snapshot(str(object_id))
-            except CorruptObjectError:
-                continue
-            found.append(str(object_id))
-        return found
+        return naming.snapshot_ids_with_prefix(self, prefix)
 
     def resolve(self, name: str) -> Resolved:
         """A session id, a unique session-id prefix, or a unique snapshot-id prefix (≥ 4 hex digits), like git."""
-        heads: dict[str, str] = self._query(
-            lambda conn: dict(
-                conn.execute(
-                    "SELECT id, head FROM tau_sessions WHERE starts_with(id, %s) ORDER BY id", (name,)
-                ).fetchall()
-            )
-        )
-        if name in heads:
-            return Resolved("session", heads[name], name)
-        candidates = {f"session {s}": Resolved("session", head, s) for s, head in heads.items()}
-        for snapshot_id in self.snapshot_ids_with_prefix(name):
-            candidates[f"snapshot {snapshot_id[:12]}"] = Resolved("snapshot", snapshot_id)
-        if len(candidates) == 1:
-            return next(iter(candidates.values()))
-        if not candidates:
-            raise SessionNotFoundError(f"no session or snapshot matches {name!r} in {self.shown_url}")
-        listed = ", ".join(sorted(candidates)[:6])
-        raise SessionNotFoundError(f"{name!r} is ambiguous: {listed}{', …' if len(candidates) > 6 else ''}")
+        return naming.resolve(self, name)
 
     def snapshot_in(self, session_id: str, name: str) -> str:
         """The snapshot of `session_id`'s first-parent chain that `name` (an id or a unique prefix) names."""
-        chain = {snapshot_id for snapshot_id, _ in self.chain(self.head(session_id))}
-        matches = [found for found in self.snapshot_ids_with_prefix(name) if found in chain]
-        if len(matches) == 1:
-            return matches[0]
-        problem = "is ambiguous in" if matches else "is not a snapshot of"
-        raise SessionNotFoundError(f"snapshot {name!r} {problem} session {session_id!r}")
+        return naming.snapshot_in(self, session_id, name)
 
     def describe(self, session_id: str) -> SessionInfo:
         """The index row of `session_id`, computed from its ref and objects."""
@@ -291,7 +267,7 @@ class PostgresSessionStore:
         root_id = head.root or head_id
         root = self.snapshot(root_id)
         title, model = title_of(self.config(root.config)), model_of(self.config(head.config))
-        gone = head.status in UNFINISHED and not self._query(is_held, session_id)
+        gone = head.status in UNFINISHED and not self.query(is_held, session_id)
         return session_info(session_id, head_id, head, root, title=title, model=model, writer_gone=gone)
 
     # -- writing (blocking) --------------------------------------------------------------------------------------
@@ -439,17 +415,17 @@ class PostgresSessionStore:
 
     async def list_sessions(self, where: SessionFilter | None = None) -> list[SessionInfo]:
         """Sessions, most recently updated first (the index is kept with the refs: never stale)."""
-        return await asyncio.to_thread(lambda: self._query(list_rows, where))
+        return await asyncio.to_thread(lambda: self.query(list_rows, where))
 
     async def settle_interrupted(self) -> list[str]:
         """The ids of sessions whose run is gone without its last snapshot (nothing to rewrite here: statuses are
         computed at query time)."""
-        rows = await asyncio.to_thread(lambda: self._query(unsettled_rows))
+        rows = await asyncio.to_thread(lambda: self.query(unsettled_rows))
         return [info.id for info in rows if info.status == "interrupted"]
 
     def interrupted(self) -> list[Interrupted]:
         """Sessions left unfinished by a run that is gone, sorted by id (`tau sessions fsck` notes)."""
-        infos = [info for info in self._query(unsettled_rows) if info.status == "interrupted"]
+        infos = [info for info in self.query(unsettled_rows) if info.status == "interrupted"]
         found = []
         for info in infos:
             snap = self.snapshot(info.head)
@@ -480,10 +456,10 @@ class PostgresSessionStore:
 
     async def append_event(self, session_id: str, seq: int, data: bytes) -> None:
         """Record event `seq` of `session_id` (seqs come from the writer's event log; a repeated seq is refused)."""
-        await asyncio.to_thread(lambda: self._query(events.append, session_id, seq, data))
+        await asyncio.to_thread(lambda: self.query(events.append, session_id, seq, data))
 
     async def events_since(self, session_id: str, after_seq: int = 0) -> list[tuple[int, bytes]]:
-        return await asyncio.to_thread(lambda: self._query(events.since, session_id, after_seq))
+        return await asyncio.to_thread(lambda: self.query(events.since, session_id, after_seq))
 
     def follow(self, session_id: str, after_seq: int = 0) -> AsyncIterator[tuple[int, bytes]]:
         """Every event of `session_id` after `after_seq`, then each new one as it is committed (LISTEN/NOTIFY, no
