@@ -207,6 +207,7 @@ def _register_subcommands() -> None:
     """Command groups that live in their own modules (each imports only click at module level)."""
     from tau.cli.agents_cmd import agents_group
     from tau.cli.hooks_cmd import hooks as hooks_group
+    from tau.cli.labels_cmd import label_command
     from tau.cli.mcp_cmd import mcp_group
     from tau.cli.memory_cmd import memory_group
     from tau.cli.plan_cmd import plan_group
@@ -244,6 +245,7 @@ def _register_subcommands() -> None:
     for command in commands:
         cli.add_command(command)
     sessions_group.add_command(view_command)  # `tau sessions view`: tau.cli.view_cmd
+    sessions_group.add_command(label_command)  # `tau sessions label`: tau.cli.labels_cmd
 
 
 _register_subcommands()

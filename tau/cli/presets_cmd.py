@@ -27,12 +27,14 @@ from tau.cli.options import examples, json_option, state_dir_option
 if TYPE_CHECKING:
     from tau.sessions.catalog import Catalog, PresetRow
 
-__all__ = ["preset_document", "presets_group"]
+__all__ = ["catalog_of", "preset_document", "presets_group"]
 
 _APPENDED = ("allow", "ask", "deny", "mcp_config")
+_DESCRIPTION = "One line saying what the preset is for (edit: keeps the current one unless given)."
 
 
-def _catalog(state_dir: str | None) -> Catalog:
+def catalog_of(state_dir: str | None) -> Catalog:
+    """The catalog of this invocation's store (`default_state_dir`), checked as `tau run` checks it."""
     from tau.sessions import check_state_dir, default_state_dir, state_dir_source
     from tau.sessions.catalog import Catalog, catalog_path
 
@@ -48,6 +50,16 @@ def _name(name: str) -> str:
     if not PRESET_NAME.fullmatch(name):
         raise ConfigError(f"invalid preset name {name!r}: use letters, digits, . _ -", source="tau presets")
     return name
+
+
+def _versioned(text: str) -> tuple[str, int | None]:
+    """NAME or NAME@N -> (name, version or None)."""
+    from tau.errors import ConfigError
+
+    name, at, version = text.partition("@")
+    if at and not (version.isdigit() and int(version) > 0):
+        raise ConfigError(f"invalid preset version {version!r}: use NAME@N with N >= 1", source="tau presets")
+    return _name(name), int(version) if at else None
 
 
 def _row_json(row: PresetRow) -> dict[str, Any]:
@@ -81,7 +93,9 @@ def _missing(name: str, version: int | None = None) -> Exception:
     return ConfigError(what, source="tau presets")
 
 
-@click.group("presets")
+@click.group(
+    "presets", epilog=examples("tau presets create review review.md", "tau run --preset review -p 'Check main'")
+)
 def presets_group() -> None:
     """Named, versioned agent configurations in the session store (`tau run --preset NAME`, CreateSession)."""
 
@@ -90,8 +104,11 @@ def presets_group() -> None:
 @json_option
 @state_dir_option
 def presets_ls(as_json: bool, state_dir: str | None) -> None:
-    """List presets (their latest versions). --json prints one object per line (JSON Lines)."""
-    rows = _catalog(state_dir).presets()
+    """List presets (their latest versions).
+
+    --json prints one object per preset, one per line (JSON Lines): name, version, create_time, update_time, spec.
+    """
+    rows = catalog_of(state_dir).presets()
     for row in rows:
         if as_json:
             click.echo(json.dumps(_row_json(row), ensure_ascii=False))
@@ -100,14 +117,17 @@ def presets_ls(as_json: bool, state_dir: str | None) -> None:
             click.echo(f"{row.name:<24}  v{row.version:<4}  {row.created[:19].replace('T', ' ')}  {description}")
 
 
-@presets_group.command("show", epilog=examples("tau presets show review", "tau presets show review --version 1"))
-@click.argument("name")
-@click.option("--version", "version", type=click.IntRange(min=1), metavar="N", help="That version (default: latest).")
+@presets_group.command("show", epilog=examples("tau presets show review", "tau presets show review@1 --json"))
+@click.argument("name", metavar="NAME[@N]")
 @json_option
 @state_dir_option
-def presets_show(name: str, version: int | None, as_json: bool, state_dir: str | None) -> None:
-    """Print a preset's job text (--json: the whole preset)."""
-    row = _catalog(state_dir).preset(_name(name), version)
+def presets_show(name: str, as_json: bool, state_dir: str | None) -> None:
+    """Print a preset's job text (NAME@N: version N; default: the latest).
+
+    --json prints one object: name, version, create_time, update_time, spec (the preset's settings).
+    """
+    name, version = _versioned(name)
+    row = catalog_of(state_dir).preset(name, version)
     if row is None:
         raise _missing(name, version)
     spec = json.loads(row.spec)
@@ -122,11 +142,14 @@ def presets_show(name: str, version: int | None, as_json: bool, state_dir: str |
 )
 @click.argument("name")
 @click.argument("job_file", metavar="FILE|-")
-@click.option("--description", default="", help="One line saying what the preset is for.")
+@click.option("--description", default=None, help=_DESCRIPTION)
 @json_option
 @state_dir_option
-def presets_create(name: str, job_file: str, description: str, as_json: bool, state_dir: str | None) -> None:
-    """Store a job file (frontmatter + prompt) as version 1 of a new preset."""
+def presets_create(name: str, job_file: str, description: str | None, as_json: bool, state_dir: str | None) -> None:
+    """Store a job file (frontmatter + prompt) as version 1 of a new preset.
+
+    --json prints one object: name, version, create_time, update_time, spec.
+    """
     from tau.errors import ConfigError
     from tau.sessions.catalog import PresetConflict
 
@@ -134,7 +157,7 @@ def presets_create(name: str, job_file: str, description: str, as_json: bool, st
     _check_job_text(text, job_file)
     spec = {"jobText": text, **({"description": description} if description else {})}
     try:
-        row = _catalog(state_dir).create_preset(_name(name), json.dumps(spec, sort_keys=True))
+        row = catalog_of(state_dir).create_preset(_name(name), json.dumps(spec, sort_keys=True))
     except PresetConflict as error:
         raise ConfigError(str(error), source="tau presets create") from None
     _report(row, as_json)
@@ -143,7 +166,7 @@ def presets_create(name: str, job_file: str, description: str, as_json: bool, st
 @presets_group.command("edit", epilog=examples("tau presets edit review review.md --expected-version 1"))
 @click.argument("name")
 @click.argument("job_file", metavar="FILE|-")
-@click.option("--description", default=None, help="Replace the description.")
+@click.option("--description", default=None, help=_DESCRIPTION)
 @click.option("--expected-version", type=click.IntRange(min=1), metavar="N", help="Refuse unless N is the latest.")
 @json_option
 @state_dir_option
@@ -155,11 +178,14 @@ def presets_edit(
     as_json: bool,
     state_dir: str | None,
 ) -> None:
-    """Store a new version of a preset with this job file (its other settings are kept)."""
+    """Store a new version of a preset with this job file (its other settings are kept).
+
+    --json prints one object: name, version, create_time, update_time, spec.
+    """
     from tau.errors import ConfigError
     from tau.sessions.catalog import PresetConflict
 
-    catalog = _catalog(state_dir)
+    catalog = catalog_of(state_dir)
     latest = catalog.preset(_name(name))
     if latest is None:
         raise _missing(name)
@@ -180,7 +206,7 @@ def presets_edit(
 @state_dir_option
 def presets_rm(names: tuple[str, ...], state_dir: str | None) -> None:
     """Delete presets, every version (sessions created from them keep their job)."""
-    catalog = _catalog(state_dir)
+    catalog = catalog_of(state_dir)
     for name in names:
         count = catalog.delete_preset(_name(name))
         if not count:
@@ -207,11 +233,8 @@ def preset_document(
 
     if job_file is not None:
         raise ConfigError("give either a job file or --preset, not both", source="--preset")
-    name, _, version_text = preset.partition("@")
-    if version_text and not version_text.isdigit():
-        raise ConfigError(f"invalid preset version {version_text!r}: NAME@N", source="--preset")
-    version = int(version_text) if version_text else None
-    row = _catalog(state_dir).preset(_name(name), version)
+    name, version = _versioned(preset)
+    row = catalog_of(state_dir).preset(name, version)
     if row is None:
         raise _missing(name, version)
     spec = json.loads(row.spec)

@@ -104,6 +104,9 @@ def sessions_group() -> None:
 @click.option("--since", metavar="WHEN", help="Only sessions updated since WHEN (2h, 3d, or an ISO date).")
 @click.option("--model", metavar="TEXT", help="Only sessions whose model contains TEXT.")
 @click.option("--limit", type=int, metavar="N", help="At most N sessions (most recent first).")
+@click.option(
+    "--label", "labels", multiple=True, metavar="KEY=VALUE", help="Only sessions with this label (repeatable)."
+)
 @json_option
 @click.option("--all", "show_all", is_flag=True, help="Also list subagent sessions (ids containing `.task-`).")
 @_state_dir
@@ -112,6 +115,7 @@ def sessions_ls(
     since: str | None,
     model: str | None,
     limit: int | None,
+    labels: tuple[str, ...],
     as_json: bool,
     show_all: bool,
     state_dir: str | None,
@@ -123,13 +127,18 @@ def sessions_ls(
     """
     from dataclasses import asdict
 
+    from tau.cli.labels_cmd import label_filter
     from tau.sessions import SessionFilter
 
-    where = SessionFilter(status=status, since=_since(since), model=model, limit=limit if show_all else None)
+    sql_limit = limit if show_all and not labels else None
+    where = SessionFilter(status=status, since=_since(since), model=model, limit=sql_limit)
     store = _store(state_dir)
     if not store.root.is_dir():
         return
     infos = _run(store.list_sessions, where)
+    labelled = label_filter(state_dir, labels)  # `tau sessions label` (tau.cli.labels_cmd)
+    if labelled is not None:
+        infos = [info for info in infos if info.id in labelled][: limit if show_all else None]
     if not show_all:
         infos = [info for info in infos if _SUBAGENT_MARK not in info.id][:limit]
     if as_json:

@@ -32,6 +32,7 @@ NEITHER = {
     "sandbox rm": "an action",
     "sandbox prune": "an action",
     "sessions rm": "an action",
+    "presets rm": "an action",
     "sessions gc": "an action",
     "sessions export": "an action (writes a bundle)",
     "sessions import": "an action",

@@ -69,11 +69,11 @@ def test_presets_lifecycle(box: Box) -> None:
     edited = box.ok("presets", "edit", "review", "-", "--expected-version", "1", stdin=JOB.replace("3", "4"))
     assert edited.strip() == "review v2"
     assert "version 2, not 1" in box.refused("presets", "edit", "review", "review.md", "--expected-version", "1")
-    assert box.ok("presets", "show", "review", "--version", "1") == JOB
+    assert box.ok("presets", "show", "review@1") == JOB
     assert "max_turns: 4" in box.ok("presets", "show", "review")
     shown = json.loads(box.ok("presets", "show", "review", "--json"))
     assert (shown["version"], shown["spec"]["description"]) == (2, "Code review")  # edit keeps the description
-    assert "has no version 7" in box.refused("presets", "show", "review", "--version", "7")
+    assert "has no version 7" in box.refused("presets", "show", "review@7")
     listed = [json.loads(line) for line in box.ok("presets", "ls", "--json").splitlines()]
     assert [(p["name"], p["version"]) for p in listed] == [("plain", 1), ("review", 2)]
     assert "review" in box.ok("presets", "ls") and "v2" in box.ok("presets", "ls")
