@@ -169,7 +169,10 @@ def examples(*lines: str) -> str:
 
 
 def state_dir_option(func: Func) -> Func:
-    return shared("--state-dir", name="state-dir", metavar="DIR", help=STATE_DIR_HELP)(func)
+    """`--state-dir DIR` and, beside it, `--store URL` (`tau.cli.stores`: not a parameter of the command)."""
+    from tau.cli.stores import store_option
+
+    return store_option(shared("--state-dir", name="state-dir", metavar="DIR", help=STATE_DIR_HELP)(func))
 
 
 def cwd_option(*, default: str = CWD_DEFAULT, aliases: Sequence[str] = ()) -> Decorator:

@@ -3,7 +3,8 @@
 
 Returns the process exit code. The terminal event is always rendered before returning, also on SIGINT/SIGTERM
 (once the run exists the handlers cancel it through its `RunControl`; it commits and emits `run.completed`). Every
-run persists to the `FileSessionStore` of `default_state_dir(env, cwd, --state-dir)`.
+run persists to the `FileSessionStore` of `default_state_dir(env, cwd, --state-dir)`, or to the Postgres store
+`--store`/`TAU_STORE`/the user config's `[store] url` names (`tau.cli.stores`).
 
 This module only translates: `tau run` loads the job (`load_job`) and submits `Start`; `tau resume` submits
 `Continue` (or `Answer` with `--approve`, `--deny-call CALL[=REASON]`, `--answer CALL=TEXT`); `tau fork` submits `Fork`
@@ -37,12 +38,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import click
+
 from tau.cli import started
 from tau.cli.engines import EngineChoice, pop_engine
 from tau.cli.render import Renderer, make_renderer
+from tau.cli.stores import open_any_store
 from tau.errors import ConfigError, Interrupted, PreflightError
 
 if TYPE_CHECKING:
+    from tau.cli.stores import AnyStore
     from tau.config import JobSpec
     from tau.runtime import Answers, RunOperation
     from tau.runtime.plan import PlanReview
@@ -77,8 +82,11 @@ def _flag_values(flags: dict[str, Any]) -> dict[str, Any]:
 def open_store(state_dir: str | None, *, write: bool = True) -> FileSessionStore:
     """The file store this invocation uses (see `tau.sessions.default_state_dir` for the order), checked first: a
     state dir that is a file, unreadable, or (`write`) cannot be created or written is one line, exit 2."""
+    from tau.cli.stores import file_store_only
     from tau.sessions import FileSessionStore, check_state_dir, default_state_dir, state_dir_source
 
+    ctx = click.get_current_context(silent=True)
+    file_store_only(f"`{ctx.command_path}`" if ctx is not None else "this command")
     root = default_state_dir(os.environ, Path.cwd(), state_dir)
     check_state_dir(root, source=state_dir_source(os.environ, state_dir), write=write)
     return FileSessionStore(root)
@@ -148,7 +156,7 @@ def execute(
         job = _executing_plan(job, plan_file, own_prompt=own_prompt)
     from tau.runtime import Start
 
-    return _drive(Start(job), quiet=quiet, store=open_store(state_dir), engine=engine)
+    return _drive(Start(job), quiet=quiet, store=open_any_store(state_dir), engine=engine)
 
 
 def read_stdin() -> str:
@@ -206,7 +214,7 @@ def execute_continuation(
         op = Answer(name, answers, prompt=prompt_text, overrides=overrides)
     else:
         op = Continue(name, prompt_text, overrides=overrides)
-    return _drive(op, quiet=quiet, store=open_store(state_dir), engine=engine)
+    return _drive(op, quiet=quiet, store=open_any_store(state_dir), engine=engine)
 
 
 _ANSWER_FLAGS = ("approve", "deny_calls", "reason", "answer")
@@ -226,10 +234,10 @@ def resume_plan(name: str, *, review: PlanReview, quiet: bool, state_dir: str | 
     if given.pop("prompt_text", None) is not None:
         raise ConfigError("a plan review sends its own prompt: -p does not apply", source=verb)
     op = ReviewPlan(name, review.decision, review.reason, overrides=_flag_values(given))
-    return _drive(op, quiet=quiet, store=open_store(state_dir), engine=engine)
+    return _drive(op, quiet=quiet, store=open_any_store(state_dir), engine=engine)
 
 
-def _drive(op: RunOperation, *, quiet: bool, store: FileSessionStore, engine: EngineChoice | None = None) -> int:
+def _drive(op: RunOperation, *, quiet: bool, store: AnyStore, engine: EngineChoice | None = None) -> int:
     """Submit `op` to this process's runtime and render its run: the renderer the run's job asks for, SIGINT and
     SIGTERM cancelling the run once it exists, the session's steering inbox watched. Returns the exit code.
     `engine` says where the run executes (default: inline, in this process)."""
