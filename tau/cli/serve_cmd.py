@@ -72,6 +72,7 @@ def serve_command(
     if local:
         sys.exit(_serve_local())
     from tau.cli.engines import EngineChoice
+    from tau.cli.stores import open_any_store, store_choice
     from tau.rpc.server import TlsFiles, run_server
 
     if (tls_cert is None) != (tls_key is None):
@@ -90,6 +91,7 @@ def serve_command(
         state_dir=Path(state_dir) if state_dir else None,
         metrics_public=True if metrics_public else None,
         engine=EngineChoice(engine, address, namespace, task_queue).build(),
+        store=open_any_store(state_dir) if store_choice() is not None else None,  # --store postgres://…
     )
     sys.exit(code)
 

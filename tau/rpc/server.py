@@ -55,7 +55,7 @@ from tau.rpc.auth import BearerAuth, load_token, require_token_off_loopback
 from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
 from tau.rpc.sse import with_sse
 from tau.runtime.engine import Engine, ModelFactory
-from tau.sessions import FileSessionStore, default_state_dir, file_store
+from tau.sessions import FileSessionStore, SessionStore, default_state_dir, file_store
 from tau.telemetry.asgi import telemetry_routes
 from tau.viewer.web import with_viewer
 
@@ -253,9 +253,11 @@ def run_server(
     on_started: Callable[[RuntimeServer], None] | None = None,
     metrics_public: bool | None = None,
     engine: Engine | None = None,
+    store: SessionStore | None = None,
 ) -> int:
     """`tau serve`: validate (ConfigError before listening), then serve until a signal. Returns the exit code (0).
-    `engine` executes the runs (default: inline; `tau serve --engine temporal` submits them to workers).
+    `engine` executes the runs (default: inline; `tau serve --engine temporal` submits them to workers); `store`
+    replaces the file store of the state dir (`--store postgres://…`: the state dir keeps the journal).
 
     `env` and `cwd` are the process environment and working directory (config layering and the default workspace);
     `presets_dir` holds preset job files (`<name>.md`); `state_dir` is `--state-dir` (None: as for `tau run`)."""
@@ -268,12 +270,13 @@ def run_server(
     settings = load_telemetry(env, cwd)  # the server's own: where it exports traces, who may read /metrics
     telemetry.install(settings)
     state = default_state_dir(env, cwd, state_dir)
-    if state.is_dir():
+    if store is None and state.is_dir():
         asyncio.run(FileSessionStore(state).settle_interrupted())
     service = RuntimeServiceImpl(
         env=env,
         cwd=cwd,
         presets_dir=presets_dir,
+        store=store,
         state_dir=state,
         model_factory=model_factory,
         limits=limits,
