@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,6 +173,7 @@ def _local_server(exe: list[str], env: dict[str, str], root: Path) -> Iterator[N
         banner = process.stderr.readline()
         if not banner.startswith("tau: local server on "):
             raise RuntimeError(f"tau serve --local did not start: {banner}{process.stderr.read()[-500:]}")
+        threading.Thread(target=process.stderr.read, daemon=True).start()  # one line per run: keep the pipe empty
         yield
     finally:
         process.send_signal(signal.SIGTERM)

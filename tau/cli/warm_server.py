@@ -16,7 +16,9 @@ refused (an flock on `serve.lock`); a stale socket without a live server is repl
 The loop is single-threaded and owns no event loop, so forking is safe: it waits on the listening socket, the
 clients' sockets and a self-pipe for SIGCHLD/SIGTERM/SIGINT. A client's `{"signal": N}` is sent to its run; a client
 that disconnects sends its run SIGTERM (the run cancels, commits and ends). SIGTERM/SIGINT drain: no new jobs, the
-socket is removed, running runs get SIGTERM and are waited for, then the server dies of the signal it got.
+socket is removed, running runs get SIGTERM and are waited for, then the server dies of the signal it got. The
+server's stderr gets one line per run, `tau: run pid P ended: exit N|signal N` (never its arguments: a prompt may
+hold secrets).
 
 Pools (issue #19 item 3) belong to this parent process: it outlives runs, so MCP servers, sandbox containers and
 connection pools it keeps can be leased to a child at fork time (an inherited descriptor or a container name in the
@@ -307,6 +309,7 @@ class LocalServer:
             if client is None:
                 continue
             code = os.waitstatus_to_exitcode(status)
+            self.report(f"tau: run pid {pid} ended: {f'signal {-code}' if code < 0 else f'exit {code}'}")
             if client.sock.fileno() >= 0:
                 self._send(client, {"signal": -code} if code < 0 else {"exit": code})
                 self._close(client)

@@ -7,10 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from tau_e2e import TIMEOUT
 
@@ -22,6 +24,7 @@ class LocalServer:
     process: subprocess.Popen[bytes]
     socket: Path
     banner: str
+    lines: list[str] = field(default_factory=list)  # its stderr after the banner (drained by a thread)
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -40,12 +43,16 @@ def start_server(env: dict[str, str], *, cwd: Path, command: tuple[str, ...] = P
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    drain: threading.Thread | None = None
     try:
         assert process.stderr is not None
         banner = process.stderr.readline().decode()
         assert banner.startswith("tau: local server on "), (banner, process.stderr.read().decode()[-2000:])
         path = Path(banner.removeprefix("tau: local server on ").rsplit(" (pid", 1)[0])
-        yield LocalServer(process, path, banner)
+        server = LocalServer(process, path, banner)
+        drain = threading.Thread(target=_drain, args=(process.stderr, server.lines), daemon=True)
+        drain.start()
+        yield server
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -54,8 +61,15 @@ def start_server(env: dict[str, str], *, cwd: Path, command: tuple[str, ...] = P
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if drain is not None:
+            drain.join(timeout=TIMEOUT)
         if process.stderr is not None:
             process.stderr.close()
+
+
+def _drain(stream: IO[bytes], lines: list[str]) -> None:
+    for line in stream:
+        lines.append(line.decode(errors="replace"))
 
 
 @dataclass
