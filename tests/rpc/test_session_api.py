@@ -117,7 +117,8 @@ def test_presets_survive_a_restart_in_the_stores_database(serve: Callable[..., S
 
 def test_conversations_group_sessions_and_run_their_head(serve: Callable[..., Served], state: Path) -> None:
     scripts = Scripts(answer)
-    buf = Buf(serve(scripts, state_dir=state))
+    served = serve(scripts, state_dir=state)
+    buf = Buf(served)
     first = buf("CreateSession", {"model": "test:scripted", "conversationId": "chat:42", "sessionId": "c1"})
     assert first["session"]["conversationId"] == "chat:42"
     buf("CreateSession", {"model": "test:scripted", "sessionId": "alone"})
@@ -143,6 +144,9 @@ def test_conversations_group_sessions_and_run_their_head(serve: Callable[..., Se
     assert buf.fails("GetConversation", {"conversationId": "chat:9"}).code == "not_found"
     assert buf.fails("GetConversation", {}).code == "invalid_argument"
     assert buf.fails("Run", {"conversationId": "chat:9", "prompt": "x"}).code == "not_found"
+    served.stop()  # a restarted server brings the conversation back with its sessions
+    buf = Buf(serve(Scripts(answer), state_dir=state))
+    assert buf("GetConversation", {"conversationId": "chat:42"})["conversation"]["headSessionId"] == "c1"
     bad = {"model": "test:scripted", "conversationId": "bad id/.."}
     assert buf.fails("CreateSession", bad).code == "invalid_argument"
     buf("DeleteSession", {"sessionId": "c1"})

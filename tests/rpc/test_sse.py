@@ -124,3 +124,39 @@ def test_refusals_are_one_line_with_an_http_status(
     got, body = sse(served.url + path, *args, token=token)
     assert got == status
     assert message in json.loads(body)["error"] and "\n" not in body
+
+
+def _follow(served: Served, session_id: str) -> subprocess.Popen[str]:
+    url = f"{served.url}/v1/sessions/{session_id}/events"
+    command = [CURL or "curl", "-sS", "-N", "-H", f"Authorization: Bearer {TOKEN}", url]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+def test_a_quiet_stream_sends_keep_alive_comments(
+    serve: Callable[..., Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tau.rpc.sse.HEARTBEAT", 0.05)  # the server runs in this process
+    served = serve(Scripts(hello))
+    with served.client() as client:
+        session_id = served.create(client)
+    follower = _follow(served, session_id)
+    try:
+        assert follower.stdout is not None
+        assert [follower.stdout.readline() for _ in range(4)] == ["retry: 1000\n", "\n", ": keep-alive\n", "\n"]
+    finally:
+        follower.terminate()
+        follower.wait(10)
+
+
+def test_deleting_the_session_ends_its_followers(serve: Callable[..., Served], tmp_path: Path) -> None:
+    served = serve(Scripts(hello), state_dir=tmp_path / "state")
+    with served.client() as client:
+        session_id = served.create(client)
+        _run(served, session_id, "one")
+        follower = _follow(served, session_id)
+        assert follower.stdout is not None
+        assert follower.stdout.readline() == "retry: 1000\n"
+        client.delete_session(pb.DeleteSessionRequest(session_id=session_id), headers=served.headers)
+        out, _ = follower.communicate(timeout=60)  # the server ended the stream: curl exits by itself
+    assert follower.returncode == 0
+    assert [int(m["id"]) for m in sse_messages(out)] == list(range(1, 12))
