@@ -16,7 +16,7 @@ import click
 from tau.cli.options import cwd_option, examples, json_option
 
 if TYPE_CHECKING:
-    from tau.runtime.agent_defs import AgentDefinition
+    from tau.runtime.features.agent_defs import AgentDefinition
 
 __all__ = ["agents_group"]
 
@@ -37,7 +37,7 @@ def agents_ls(cwd: str | None, as_json: bool) -> None:
     """
     from tau.errors import ConfigError
     from tau.memory import find_project_root
-    from tau.runtime.agent_defs import discover_agents
+    from tau.runtime.features.agent_defs import discover_agents
 
     directory = os.path.realpath(cwd or os.getcwd())
     if not os.path.isdir(directory):
@@ -66,7 +66,7 @@ def agents_ls(cwd: str | None, as_json: bool) -> None:
 
 
 def _echo_definition(definition: AgentDefinition) -> None:
-    from tau.runtime.agent_defs import missing_reason
+    from tau.runtime.features.agent_defs import missing_reason
 
     tools = "all (inherited)" if definition.tools is None else ", ".join(definition.tools) or "none"
     click.echo(f"{definition.name}  ({definition.scope})  {definition.path}")

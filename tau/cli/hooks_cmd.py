@@ -183,7 +183,7 @@ def setup_command(maintenance: bool, cwd: str | None, trust_workspace: bool | No
     import anyio
 
     from tau.config import load_job
-    from tau.hooks import HookConfig, hook_session, load_hook_config
+    from tau.hooks import HookConfig, HookOptions, hook_session, load_hook_config
 
     project = _project(cwd)
     env = dict(os.environ)
@@ -206,9 +206,8 @@ def setup_command(maintenance: bool, cwd: str | None, trust_workspace: bool | No
         config,
         session_id=str(uuid.uuid4()),
         project_dir=str(project),
-        cwd=str(project),
-        permission_mode=job.permissions.mode,
         env={**env, **job.env},
+        options=HookOptions(cwd=str(project), permission_mode=job.permissions.mode),
     )
     trigger = "maintenance" if maintenance else "init"
 

@@ -38,7 +38,7 @@ def _resumer() -> Resumer:
 
 
 def _run(session: str, decision: str, reason: str | None, quiet: bool, state_dir: str | None, **flags: Any) -> int:
-    from tau.runtime.plan import PlanReview
+    from tau.runtime.features.plan import PlanReview
 
     review = PlanReview("approve" if decision == "approve" else "reject", reason)
     given = {key: value for key, value in flags.items() if value is not None}

@@ -1,7 +1,7 @@
 """`tau inject SESSION TEXT` and `tau stop SESSION`: steer a running session from another shell.
 
 Both write one request file into the session's inbox (`<state dir>/inbox/<session>/`, atomically: temp file +
-rename); the running `tau run`/`tau resume` process watches it (tau.runtime.steering). `inject` queues the message
+rename); the running `tau run`/`tau resume` process watches it (runtime.features.steering). `inject` queues the message
 even when the session is not running (it is delivered when the session next runs) and says which it was; `stop`
 writes nothing for a session that is not running and says so (exit 0: the session is stopped either way), and with
 `--wait` waits, bounded, until the run has ended (exit 124 if it has not). An unknown session is exit 2.
@@ -43,7 +43,7 @@ def inject_command(session: str, text: str, state_dir: str | None) -> None:
     is not running gets it when it next runs."""
     import asyncio
 
-    from tau.runtime.steering import inject_message
+    from tau.runtime.features.steering import inject_message
 
     message = sys.stdin.read() if text == "-" else text
     posted = asyncio.run(inject_message(_store(state_dir), session, message))
@@ -69,7 +69,7 @@ def stop_command(session: str, reason: str, wait: float | None, state_dir: str |
     exit 130). Nothing is sent to a session that is not running."""
     import asyncio
 
-    from tau.runtime.steering import is_running, request_stop
+    from tau.runtime.features.steering import is_running, request_stop
 
     store = _store(state_dir)
     posted = asyncio.run(request_stop(store, session, reason))

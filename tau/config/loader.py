@@ -36,7 +36,8 @@ from tau.config.layers import (
 )
 from tau.config.models import resolve_model
 from tau.config.paths import is_dir, user_path
-from tau.config.settings import VAR_NAME, config_error
+from tau.config.setting_errors import config_error
+from tau.config.settings import VAR_NAME
 from tau.config.spec import JobSpec, ModelSpec
 from tau.errors import ConfigError
 

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from tau.config.paths import is_file, user_path
-from tau.config.settings import PROVIDERS, suggest
+from tau.config.setting_errors import suggest
+from tau.config.settings import PROVIDERS
 from tau.config.spec import ModelCapabilities, ModelSpec
 from tau.errors import ConfigError
 

@@ -13,7 +13,8 @@ How the runtime uses it::
     config = load_hook_config(Path(workspace), home=home, env=env, compat=compat)   # ConfigError on bad files
     transcript = TranscriptWriter(transcript_file(state_dir, sid), session_id=sid, cwd=workspace)
     hooks = hook_session(config, session_id=sid, project_dir=workspace, emit=emitter.emit, transcript=transcript,
-                         permission_mode=job.permissions.mode, registry=registry, env={**host_env, **job.env})
+                         registry=registry, env={**host_env, **job.env},
+                         options=HookOptions(cwd=workspace, permission_mode=job.permissions.mode))
     asker = hooks.permission_asker(asker)                    # PermissionRequest hooks answer before the asker
     agent = Agent(..., capabilities=[hooks.capability, permissions.capability, ...])   # hooks outermost
     hooks.bind_history(lambda: run.all_messages())           # driver: the transcript follows the run
@@ -23,6 +24,7 @@ How the runtime uses it::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from tau.hooks.capability import HookCapability, HookToolset
 from tau.hooks.config import (
@@ -66,6 +68,7 @@ __all__ = [
     "HookContext",
     "HookEvent",
     "HookFunction",
+    "HookOptions",
     "HookOutcome",
     "HookRegistry",
     "HookRunner",
@@ -89,6 +92,23 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class HookOptions:
+    """How a hook session reports and decides, beyond where it runs: the payloads' `cwd`, `transcript_path` (when no
+    transcript writer gives one) and `permission_mode`; `rule_matcher` (permission-rule `if` conditions),
+    `max_stop_blocks` (Stop hooks that may block in a row), `ask_metadata_key`, `subagent_id` (a `task` call id ->
+    its child session id, for SubagentStop payloads) and `notice` (one-line operator notices)."""
+
+    cwd: str = ""
+    transcript_path: str = ""
+    permission_mode: str = "default"
+    rule_matcher: RuleMatcher | None = None
+    max_stop_blocks: int = DEFAULT_MAX_STOP_BLOCKS
+    ask_metadata_key: str | None = "tau_permission"
+    subagent_id: Callable[[str], str] | None = None
+    notice: Callable[[str], object] | None = None
+
+
 def hook_session(
     config: HookConfig,
     *,
@@ -96,33 +116,29 @@ def hook_session(
     project_dir: str,
     emit: Emit | None = None,
     registry: HookRegistry | None = None,
-    cwd: str = "",
-    transcript_path: str = "",
-    permission_mode: str = "default",
     env: Mapping[str, str] | None = None,
-    rule_matcher: RuleMatcher | None = None,
-    max_stop_blocks: int = DEFAULT_MAX_STOP_BLOCKS,
-    ask_metadata_key: str | None = "tau_permission",
     transcript: TranscriptWriter | None = None,
-    subagent_id: Callable[[str], str] | None = None,
-    notice: Callable[[str], object] | None = None,
+    options: HookOptions | None = None,
 ) -> HookSession:
     """The hooks of one session. `env` None = hook commands inherit tau's environment (plus the project dirs);
     the runtime passes the host environment with the settings `env` on top. `transcript` (its path becomes every
-    payload's `transcript_path`, over `transcript_path`) is kept current before each hook runs."""
+    payload's `transcript_path`, over `options.transcript_path`) is kept current before each hook runs."""
+    options = options or HookOptions()
     context = HookContext(
         session_id=session_id,
         project_dir=project_dir,
-        cwd=cwd,
-        transcript_path=str(transcript.path) if transcript is not None else transcript_path,
-        permission_mode=permission_mode,
+        cwd=options.cwd,
+        transcript_path=str(transcript.path) if transcript is not None else options.transcript_path,
+        permission_mode=options.permission_mode,
     )
-    runner = HookRunner(config, context=context, registry=registry, emit=emit, env=env, rule_matcher=rule_matcher)
+    runner = HookRunner(
+        config, context=context, registry=registry, emit=emit, env=env, rule_matcher=options.rule_matcher
+    )
     return HookSession(
         runner,
-        max_stop_blocks=max_stop_blocks,
-        ask_metadata_key=ask_metadata_key,
+        max_stop_blocks=options.max_stop_blocks,
+        ask_metadata_key=options.ask_metadata_key,
         transcript=transcript,
-        subagent_id=subagent_id,
-        notice=notice,
+        subagent_id=options.subagent_id,
+        notice=options.notice,
     )

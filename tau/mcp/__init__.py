@@ -17,6 +17,7 @@ How the runtime uses it (before the first model call)::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,7 @@ __all__ = [
     "DEFAULT_STARTUP_TIMEOUT_S",
     "DEFAULT_TOOL_TIMEOUT_S",
     "PROJECT_FILE",
+    "McpLaunch",
     "McpServerConfig",
     "McpSession",
     "McpTimeouts",
@@ -67,6 +69,19 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class McpLaunch:
+    """How `open_mcp` starts the configured servers: `container` ((container, workspace path inside it): the docker
+    sandbox) runs stdio servers not marked `host: true` inside it (`docker exec -i`); `timeouts`; `auth` decides how
+    network servers log in (default: headless, `tau.mcp.oauth`; `tau mcp login` passes an interactive one);
+    `on_warning` receives what a server says after start."""
+
+    container: tuple[str, str] | None = None
+    timeouts: McpTimeouts | None = None
+    auth: McpAuth | None = None
+    on_warning: Warn | None = None
+
+
 async def open_mcp(
     mcp_configs: Sequence[str] = (),
     *,
@@ -74,18 +89,15 @@ async def open_mcp(
     env: Mapping[str, str],
     cwd: Path,
     project_file: Path | bool | None = True,
-    timeouts: McpTimeouts | None = None,
-    on_warning: Warn | None = None,
-    container: tuple[str, str] | None = None,
     approval: ProjectApproval | None = None,
-    auth: McpAuth | None = None,
+    launch: McpLaunch | None = None,
 ) -> McpSession:
-    """Load the configured servers (project `.mcp.json` + `--mcp-config` values) and start them.
+    """Load the configured servers (project `.mcp.json` + `--mcp-config` values) and start them as `launch` says.
 
-    With no server configured this returns an empty session without importing fastmcp. With `container`, stdio
-    servers not marked `host: true` start inside that container (`docker exec -i`). `auth` decides how network
-    servers log in (default: headless, `tau.mcp.oauth`); `tau mcp login` passes an interactive one.
+    With no server configured this returns an empty session without importing fastmcp.
     """
+    launch = launch or McpLaunch()
+    container, timeouts, auth, on_warning = launch.container, launch.timeouts, launch.auth, launch.on_warning
     servers = load_servers(mcp_configs, strict=strict, env=env, cwd=cwd, project_file=project_file, approval=approval)
     if container is not None:  # the docker sandbox: (container, workspace path inside it)
         servers = [in_container(server, *container) for server in servers]

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from tau.config.trust import trust_hint
 from tau.confine import inside
 from tau.memory.bootstrap import (
-    DEFAULT_MAX_BYTES,
     DEFAULT_MAX_IMPORT_DEPTH,
     BootstrapMemory,
     LoadedFile,
@@ -42,7 +41,6 @@ from tau.memory.bootstrap import (
 )
 from tau.memory.files import HostFiles, LocalFiles
 from tau.memory.loader import Entry, MemoryLoader, apply_cap
-from tau.memory.rules import ConditionalRule
 
 __all__ = ["ON_DEMAND", "OnDemandMemory", "OnDemandNote", "nested_memory_files"]
 
@@ -91,19 +89,18 @@ class OnDemandMemory:
 
     def __init__(
         self,
+        boot: BootstrapMemory,
         *,
         cwd: str,
-        project_root: str,
         home: str,
-        rules: Iterable[ConditionalRule] = (),
         files: HostFiles | None = None,
         trusted: bool = False,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        spent: int = 0,
-        seen: Iterable[str] = (),
-        contents: Iterable[str] = (),
         max_import_depth: int = DEFAULT_MAX_IMPORT_DEPTH,
     ) -> None:
+        """What may load on demand after `boot` was loaded at start (its rules, what is left of its byte budget, the
+        files it already loaded)."""
+        project_root, rules, max_bytes, spent = boot.project_root, boot.conditional, boot.max_bytes, boot.total_bytes
+        seen, contents = boot.seen, boot.contents
         self.fs = files or LocalFiles()
         self.cwd = posixpath.normpath(cwd)
         self.project_root = posixpath.normpath(project_root)
@@ -130,20 +127,8 @@ class OnDemandMemory:
         trusted: bool = False,
         max_import_depth: int = DEFAULT_MAX_IMPORT_DEPTH,
     ) -> OnDemandMemory:
-        """What may load on demand after `boot` was loaded at start (its rules, its budget, its files)."""
-        return cls(
-            cwd=cwd,
-            project_root=boot.project_root,
-            home=home,
-            rules=boot.conditional,
-            files=files,
-            trusted=trusted,
-            max_bytes=boot.max_bytes,
-            spent=boot.total_bytes,
-            seen=boot.seen,
-            contents=boot.contents,
-            max_import_depth=max_import_depth,
-        )
+        """What may load on demand after `boot` was loaded at start (the constructor, by its old name)."""
+        return cls(boot, cwd=cwd, home=home, files=files, trusted=trusted, max_import_depth=max_import_depth)
 
     def recall(self, texts: Iterable[str]) -> None:
         """Mark the on-demand files named in earlier notes (`texts`: the session's context messages) as loaded."""

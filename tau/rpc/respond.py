@@ -17,7 +17,7 @@ from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc.events import PLAN_REQUEST
 from tau.rpc.registry import SessionState
 from tau.runtime import Answer, Answers, ReviewPlan
-from tau.runtime.plan import PlanReview
+from tau.runtime.features.plan import PlanReview
 
 
 def record_answer(session: SessionState, pending: pb.PendingRequest, request: pb.RespondRequest) -> None:

@@ -12,9 +12,9 @@ never call them; tests and benchmarks that drive one run directly may.
 Where a run is persisted: `store=` (any `SessionStore`) wins; else `state_dir=` opens a `FileSessionStore` there;
 else the run keeps its snapshots in memory (`InMemorySessionStore`) — embedding and tests stay free of disk state
 unless they ask for it. `tau run`/`resume`/`fork` always pass the file store of `default_state_dir(...)`.
-`continuation=` (a `Continuation`) resumes the job's session instead of beginning a new one.
-`interactive` says whether a human is at the terminal: `--on-ask tty` asks there only then (permission asks and
-`ask_user` questions alike), and answers as `deny` otherwise.
+`entry=` (a `RunEntry`) says which session the run enters: its id, a `Continuation` that resumes it instead of
+beginning a new one, the history of a new one, and whether a human is at the terminal (`--on-ask tty` asks there only
+then, permission asks and `ask_user` questions alike, and answers as `deny` otherwise).
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import anyio
-from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 
 from tau.config.spec import JobSpec
 from tau.hooks import HookRegistry
+from tau.permissions import Asker
 from tau.redact import Redactor
 from tau.runtime.answers import Answers
-from tau.runtime.clarify import OnAsk
 from tau.runtime.driver import RunDriver
 from tau.runtime.emitter import Emitter, Sink
 from tau.runtime.engine import Engine, InlineEngine, PreparedRun, RunControl
+from tau.runtime.features.clarify import OnAsk
 from tau.runtime.operations import (
     Answer,
     Cancel,
@@ -54,6 +54,7 @@ from tau.runtime.operations import (
 from tau.runtime.pending import Continuation
 from tau.runtime.run_events import failure_event
 from tau.runtime.service import NotSupported, Runtime
+from tau.runtime.setup import RunEntry, RunServices
 from tau.sessions import FileSessionStore, InMemorySessionStore, SessionStore
 
 
@@ -61,43 +62,34 @@ async def prepare_run(
     job: JobSpec,
     *,
     sinks: Sequence[Sink] = (),
-    interactive: bool = False,
     store: SessionStore | None = None,
     model: Model | None = None,
     environ: Mapping[str, str] | None = None,
     hook_registry: HookRegistry | None = None,
-    history: Sequence[ModelMessage] = (),
     state_dir: Path | str | None = None,
-    continuation: Continuation | None = None,
-    session_id: str | None = None,
+    entry: RunEntry | None = None,
 ) -> RunDriver:
     """Build the run `job` describes, opening what it needs (MCP servers) before any model call.
 
     `model` replaces the spec's model (scripted models in tests); `environ` is the host environment MCP `${VAR}`
     expansion and hook commands see (default: this process's); `hook_registry` adds Python hooks when embedding;
-    `history` is the conversation so far for a new session (a continuation takes it from the store instead);
-    `state_dir` selects a file store when no `store` is given; `session_id` names the session (default: the
-    job's, else a new uuid) — a continuation needs it.
+    `state_dir` selects a file store when no `store` is given; `entry` says which session the run enters and how
+    (`RunEntry`, default: a new session; its id, a continuation, the history of a new session, whether a human is at
+    the terminal).
     Raises ConfigError (exit 2) for bad MCP or hook config and PreflightError (exit 3) for a required MCP server
     that fails to start or a docker sandbox that cannot be created. What was opened is closed again on failure.
     """
-    from tau.permissions import Asker
-    from tau.runtime.agent import build_setup, headless_asker, prompt_on_tty, suspending_asker
+    from tau.runtime.agent import build_setup
     from tau.runtime.context import gather_context, load_working_memory, open_hooks, open_servers
-    from tau.runtime.subagents import ParentSession
+    from tau.runtime.features.subagents import ParentSession
     from tau.runtime.workspace import open_workspace
 
+    entry = entry or RunEntry()
     host_env = dict(os.environ if environ is None else environ)
-    session_id = session_id or job.session_id or str(uuid.uuid4())
+    session_id = entry.session_id or job.session_id or str(uuid.uuid4())
     redactor = Redactor.from_env({**host_env, **job.env}).with_values([job.model.api_key or ""])  # any variable's key
     emitter = Emitter(*sinks, redactor=redactor)
-    on_ask = job.permissions.on_ask
-    asker: Asker = headless_asker
-    if on_ask == "tty" and interactive:
-        asker = prompt_on_tty
-    elif on_ask == "suspend":
-        asker = suspending_asker
-    ask_policy: OnAsk = on_ask if on_ask != "tty" or interactive else "deny"  # how `ask_user` reaches a human
+    asker, ask_policy = _askers(job, entry.interactive)
     opened = await open_workspace(job, session_id)
     closers = list(opened.closers)
     try:
@@ -118,32 +110,45 @@ async def prepare_run(
             head=lambda: drivers[0].snapshot_id if drivers else None,
             budget=lambda: drivers[0].budget if drivers else None,
         )
-        setup = build_setup(
+        pin = await _workspace_pin(store, session_id) if entry.continuation is not None else None
+        services = RunServices(
             job,
             emitter,
-            asker=asker,
+            asker,
+            store,
             workspace=opened.backend,
+            environment=opened.info,
             context=context,
-            store=store,
             parent=parent,
             host_env=host_env,
-            model=model,
             hooks=hooks,
-            checkpoint_parent=await _workspace_pin(store, session_id) if continuation is not None else None,
+            model=model,
+            checkpoint_parent=pin,
             ask_policy=ask_policy,
         )
+        setup = build_setup(services, history=entry.history, closers=closers)
     except BaseException:
         with anyio.CancelScope(shield=True):  # also when start-up was cancelled (`--timeout`): close it all
             for close in reversed(closers):
                 await close()
         raise
-    setup.environment = opened.info
-    setup.history = list(history)
-    setup.closers.extend(closers)
     mcp.on_warning = emitter.emit_notice
-    driver = RunDriver(job, setup, store=store, emitter=emitter, session_id=session_id, continuation=continuation)
+    driver = RunDriver(job, setup, store=store, emitter=emitter, session_id=session_id, continuation=entry.continuation)
     drivers.append(driver)
     return driver
+
+
+def _askers(job: JobSpec, interactive: bool) -> tuple[Asker, OnAsk]:
+    """Who answers permission asks, and how `ask_user` reaches a human (`tty` without a terminal: `deny`)."""
+    from tau.runtime.agent import headless_asker, prompt_on_tty, suspending_asker
+
+    on_ask = job.permissions.on_ask
+    asker: Asker = headless_asker
+    if on_ask == "tty" and interactive:
+        asker = prompt_on_tty
+    elif on_ask == "suspend":
+        asker = suspending_asker
+    return asker, on_ask if on_ask != "tty" or interactive else "deny"
 
 
 def _hook_dir(store: SessionStore, closers: list[Callable[[], Awaitable[None]]]) -> Path:
@@ -190,6 +195,7 @@ __all__ = [
     "ReviewPlan",
     "RunControl",
     "RunDriver",
+    "RunEntry",
     "RunOperation",
     "Runtime",
     "Start",

@@ -6,40 +6,37 @@ The only place tau constructs `Agent(...)`. Composition, outermost first:
   task, `ask_user` (adjacent plain function toolsets merged into one: `merge_function_toolsets`)
 and the model: RecordingModel (with --record) ∘ RetryingModel ∘ provider model. Structured output (`output.schema`)
 uses pydantic-ai's `StructuredDict` plus a jsonschema output validator that sends violations back to the model.
-Plan mode (`permissions.mode == "plan"`) replaces the output with `submit_plan` or text (tau.runtime.plan) and adds
-the plan instructions; `output.schema` does not apply to a plan. `ask_user` (tau.runtime.clarify) is offered in
-every mode under the run's ask policy, never to subagents.
+Plan mode (`permissions.mode == "plan"`) replaces the output with `submit_plan` or text (`features.plan`) and adds the
+plan instructions; `output.schema` does not apply to a plan. `ask_user` (`features.clarify`) is offered in every mode
+under the run's ask policy, never to subagents. What the agent is built from is the run's `RunServices`.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic_ai import Agent, ModelRetry, RunContext, StructuredDict
+from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 from pydantic_ai.tools import DeferredToolRequests
 from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
-from pydantic_ai.workspaces import WorkspaceBackend
 
 from tau.checkpoints.recorder import CheckpointToolset
 from tau.config.spec import BUILTIN_TOOLS, JobSpec
-from tau.hooks import HookSession
 from tau.memory.capability import OnDemandMemoryCapability
 from tau.models.build import build_model, model_settings
-from tau.permissions import AskAnswer, Asker, AskRequest, PermissionPolicy, permission_layer
+from tau.permissions import AskAnswer, AskRequest, PermissionPolicy, permission_layer
 from tau.protocol import RetryScheduled
 from tau.protocol.printable import printable
-from tau.runtime.clarify import ASK_TOOL, OnAsk, clarify_instructions, clarify_toolset
 from tau.runtime.context import ContextParts
 from tau.runtime.emitter import Emitter
 from tau.runtime.extensions import checkpoint_recorder, inner_capabilities, task_toolset
-from tau.runtime.plan import plan_instructions, plan_output_type
-from tau.runtime.setup import RunSetup, ToolGate
-from tau.runtime.subagents import ParentSession
-from tau.sessions import SessionStore
+from tau.runtime.features.clarify import ASK_TOOL, clarify_instructions, clarify_toolset
+from tau.runtime.features.plan import plan_instructions, plan_output_type
+from tau.runtime.setup import Closer, RunServices, RunSetup, ToolGate
 from tau.tools import ToolLimits, build_toolset
 
 BASE_INSTRUCTIONS = """\
@@ -173,23 +170,11 @@ def _on_demand_memory(job: JobSpec, context: ContextParts, emitter: Emitter) -> 
 
 
 def build_setup(
-    job: JobSpec,
-    emitter: Emitter,
-    *,
-    asker: Asker,
-    workspace: WorkspaceBackend,
-    context: ContextParts,
-    store: SessionStore,
-    parent: ParentSession,
-    host_env: Mapping[str, str],
-    model: Model | None = None,
-    hooks: HookSession | None = None,
-    checkpoint_parent: str | None = None,
-    ask_policy: OnAsk = "deny",
+    services: RunServices, *, history: Sequence[ModelMessage] = (), closers: Sequence[Closer] = ()
 ) -> RunSetup:
-    """Everything the driver needs for `job`. `model` replaces the spec's model (tests, benchmarks, embedding);
-    `parent` names the run for subagent sessions; `checkpoint_parent` is the workspace pin the run continues from;
-    `ask_policy` is how `ask_user` reaches a human (`prepare_run` turns `tty` without a terminal into `deny`)."""
+    """Everything the driver needs for `services.job`, built once (`RunSetup` is frozen): `history` is the
+    conversation a new session starts from, `closers` what the run opened before the agent (closed last-first)."""
+    job, emitter, context, hooks = services.job, services.emitter, services.context, services.hooks
     gate = ToolGate()
 
     def gated(sources: list[AbstractToolset[None]]) -> list[AbstractToolset[None]]:
@@ -202,37 +187,28 @@ def build_setup(
     policy = PermissionPolicy.from_spec(
         job.permissions, workspace=job.environment.workspace, home=job.home, safe_tools=_safe_tools(job)
     )
-    layer = permission_layer(policy, asker=asker, emit=emitter.emit_permission)
+    layer = permission_layer(policy, asker=services.asker, emit=emitter.emit_permission)
     instructions = _instructions(job, context)
     tool_names = [*job.tools, *context.tool_names]
     task = task_toolset(
-        job,
-        context.agents,
+        services,
         toolsets=toolsets,  # a child's: the task tool and ask_user join only the parent's `sources` below
         tool_names=tool_names,
         policy=policy,
-        asker=asker,
-        emitter=emitter,
         instructions=_subagent_instructions(job, context),
-        hooks=hooks,
-        store=store,
-        parent=parent,
-        host_env=host_env,
-        skills=context.skill_binding,  # its `context: fork` skills run on the same subagent machinery
-        notices=context.warnings,  # reported after the first event, with the context's own
     )
     if task is not None:
         sources.append(task)
         tool_names.append("task")
     # after the task tool: subagents are built from the toolsets and names above and never ask the user
-    sources.append(clarify_toolset(ask_policy, timeout=job.limits.ask_timeout))
+    sources.append(clarify_toolset(services.ask_policy, timeout=job.limits.ask_timeout))
     tool_names.append(ASK_TOOL)
     toolsets = gated(sources)
-    recorder = checkpoint_recorder(job, store, emitter, checkpoint_parent)
+    recorder = checkpoint_recorder(job, services.store, emitter, services.checkpoint_parent)
     if recorder is not None:  # innermost, inside every capability's wrapper: it sees only calls that run
         toolsets = [CheckpointToolset(toolset, recorder=recorder) for toolset in toolsets]
     agent: Agent[None, Any] = Agent(
-        model or build_model_for(job, emitter),
+        services.model or build_model_for(job, emitter),
         instructions=instructions,
         toolsets=toolsets,
         capabilities=[  # outermost first: hooks, permissions, compaction
@@ -249,7 +225,7 @@ def build_setup(
         _add_schema_validator(agent, job.output.schema_)
     return RunSetup(
         agent=agent,
-        workspace=workspace,
+        workspace=services.workspace,
         gate=gate,
         tool_names=tool_names,
         recorder=recorder,
@@ -262,6 +238,9 @@ def build_setup(
         model_settings=dict(model_settings(job.model)),
         permission_denials=layer.denials,
         permissions=layer.gate,
+        environment=services.environment,
+        history=tuple(history),
+        closers=tuple(closers),
     )
 
 

@@ -20,8 +20,16 @@ from pydantic_ai.workspaces import WorkspaceBackend
 from tau import __version__
 from tau.config.spec import JobSpec
 from tau.config.trust import trust_hint
-from tau.hooks import HookRegistry, HookSession, TranscriptWriter, hook_session, load_hook_config, transcript_file
-from tau.mcp import McpSession, ProjectApproval, open_mcp
+from tau.hooks import (
+    HookOptions,
+    HookRegistry,
+    HookSession,
+    TranscriptWriter,
+    hook_session,
+    load_hook_config,
+    transcript_file,
+)
+from tau.mcp import McpLaunch, McpSession, ProjectApproval, open_mcp
 from tau.memory import (
     load_bootstrap_memory,
     load_memory_index,
@@ -31,10 +39,10 @@ from tau.memory import (
 from tau.memory.bootstrap import find_project_root
 from tau.memory.ondemand import OnDemandMemory
 from tau.protocol import McpServerInfo
-from tau.runtime.agent_defs import AgentDefinition, discover_agents
 from tau.runtime.emitter import Emitter
-from tau.runtime.skill_activation import preapproval, preload_skills, untrusted_notice
-from tau.runtime.subagents import child_session_id
+from tau.runtime.features.agent_defs import AgentDefinition, discover_agents
+from tau.runtime.features.skill_activation import preapproval, preload_skills, untrusted_notice
+from tau.runtime.features.subagents import child_session_id
 from tau.runtime.workspace import OpenedWorkspace
 from tau.skills import SkillBinding, discover_skills, listing_budget, listing_warning, skills_toolset
 
@@ -158,14 +166,16 @@ def open_hooks(
         config,
         session_id=session_id,
         project_dir=workspace,
-        cwd=workspace,
         emit=emitter.emit,
         registry=registry,
-        permission_mode=job.permissions.mode,
         env={**host_env, **job.env},
         transcript=transcript,
-        subagent_id=lambda call_id: child_session_id(session_id, call_id),
-        notice=emitter.emit_notice,
+        options=HookOptions(
+            cwd=workspace,
+            permission_mode=job.permissions.mode,
+            subagent_id=lambda call_id: child_session_id(session_id, call_id),
+            notice=emitter.emit_notice,
+        ),
     )
 
 
@@ -193,8 +203,8 @@ async def open_servers(
         strict=job.mcp.strict,
         env={**host_env, **job.env},
         cwd=cwd,
-        container=container,
         approval=approval,
+        launch=McpLaunch(container=container),
     )
     parts.toolsets.extend(session.toolsets)
     parts.tool_names.extend(session.tool_names)

@@ -80,11 +80,11 @@ from tau.protocol import (
 )
 from tau.runtime.budget import Budget
 from tau.runtime.emitter import Emitter, StreamTranslator, usage_totals
+from tau.runtime.features.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, finish_plan, review_prompt
 from tau.runtime.loop import LoopStart, iterate
 from tau.runtime.outcome import failure, truncation, truncation_notice
 from tau.runtime.pending import Continuation, check_continuation, request_events, resolve_pending
-from tau.runtime.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, finish_plan, review_prompt
-from tau.runtime.run_events import completed_event, started_event
+from tau.runtime.run_events import RunTotals, completed_event, started_event
 from tau.runtime.scrub import scrub_response
 from tau.runtime.setup import RunSetup, ToolGate
 from tau.sessions import SessionStore, StepRecord
@@ -125,6 +125,7 @@ class RunDriver:
         self._cancel_error: RunError | None = None
         self._committed = 0
         self._messages: list[ModelMessage] = list(setup.history)
+        self._closers = list(setup.closers)  # popped as they run: `close` twice closes nothing twice
         self._snapshot_id: str | None = None
         self._finalizing = False
         self._step = 0
@@ -165,8 +166,8 @@ class RunDriver:
 
     async def close(self) -> None:
         """Release what the run opened (MCP servers, sandboxes), last opened first."""
-        while self.setup.closers:
-            await self.setup.closers.pop()()
+        while self._closers:
+            await self._closers.pop()()
 
     # -- the run -------------------------------------------------------------------------------------------
 
@@ -474,15 +475,13 @@ class RunDriver:
     ) -> RunCompleted:
         """The terminal event (`terminal.completed_event`); `suspended` is the terminal reason of a suspended run
         (`needs_input`, `awaiting_plan_approval`), exit 4."""
+        totals = RunTotals(self._usage, self.budget.cost_usd or None, self.budget.turns, duration_ms)
         event = completed_event(
             self.session_id,
             output,
             error,
             suspended=suspended,
-            usage=self._usage,
-            cost_usd=self.budget.cost_usd or None,
-            num_turns=self.budget.turns,
-            duration_ms=duration_ms,
+            totals=totals,
             permission_denials=self.setup.permission_denials,
         )
         stamped = self.emitter.emit(event)

@@ -158,18 +158,11 @@ class InlineEngine:
             return await self._execute(run, sinks, control)
 
     async def _execute(self, run: PreparedRun, sinks: Sequence[Sink], control: RunControl) -> RunCompleted:
-        from tau.runtime import prepare_run
+        from tau.runtime import RunEntry, prepare_run
 
         model = self.model_factory(run.job) if self.model_factory is not None else None
-        opening = prepare_run(
-            run.job,
-            sinks=sinks,
-            interactive=run.interactive,
-            store=self.store,
-            model=model,
-            session_id=run.session_id,
-            continuation=run.continuation,
-        )
+        entry = RunEntry(run.session_id, run.continuation, interactive=run.interactive)
+        opening = prepare_run(run.job, sinks=sinks, store=self.store, model=model, entry=entry)
         driver = await _within_timeout(run.job, control.origin, opening)
         try:
             if control.origin is not None:
@@ -211,7 +204,7 @@ async def _steering(inbox: str | None, driver: RunDriver, control: RunControl) -
     if inbox is None:
         yield
         return
-    from tau.runtime.steering import steered
+    from tau.runtime.features.steering import steered
 
     path = Path(inbox)
     try:

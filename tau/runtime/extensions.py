@@ -8,13 +8,14 @@ Each is built here from its config section so `agent.py` stays a plain compositi
 - tracing (`tau.telemetry`, when on): pydantic-ai's instrumentation, for the run's agent and every subagent;
 - subagents (`subagents.max_depth` > 0 and at least one definition): the `task` tool, whose children reuse the
   parent's toolsets, permission policy, asker, hooks and (unless the definition names another) model; the same
-  runner runs the skills with `context: fork` (`tau.runtime.skill_activation`), also when no definition exists.
+  runner runs the skills with `context: fork` (`tau.runtime.features.skill_activation`), also when no definition exists.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +28,21 @@ from tau.config import resolve_model
 from tau.config.spec import JobSpec
 from tau.hooks import HookSession
 from tau.models.build import build_model
-from tau.permissions import Asker, PermissionPolicy
-from tau.runtime.agent_defs import AgentDefinition
-from tau.runtime.compaction import compaction_capability
+from tau.permissions import PermissionPolicy
 from tau.runtime.emitter import Emitter
-from tau.runtime.skill_activation import skill_forks
-from tau.runtime.subagents import ParentSession, child_agent_factory, subagent_runner, task_tool, tool_notice
+from tau.runtime.features.agent_defs import AgentDefinition
+from tau.runtime.features.compaction import compaction_capability
+from tau.runtime.features.skill_activation import skill_forks
+from tau.runtime.features.subagents import (
+    SubagentLimits,
+    child_agent_factory,
+    subagent_runner,
+    task_tool,
+    tool_notice,
+)
+from tau.runtime.setup import RunServices
 from tau.sessions import SessionStore
 from tau.sessions.checkpoints import MemoryObjects
-from tau.skills import SkillBinding
 from tau.telemetry import tracer
 from tau.tools import ToolLimits
 
@@ -89,31 +96,27 @@ def _untrusted_models_dropped(
 
 
 def task_toolset(
-    job: JobSpec,
-    definitions: Sequence[AgentDefinition],
+    services: RunServices,
     *,
     toolsets: Sequence[AbstractToolset[None]],
     tool_names: Sequence[str],
     policy: PermissionPolicy,
-    asker: Asker,
-    emitter: Emitter,
     instructions: Sequence[str],
-    hooks: HookSession | None,
-    store: SessionStore,
-    parent: ParentSession,
-    host_env: Mapping[str, str],
-    skills: SkillBinding | None = None,
-    notices: list[str] | None = None,
 ) -> AbstractToolset[None] | None:
-    """The `task` tool (None without definitions), and `skills.fork` bound to the same runner. Notices (untrusted
-    models dropped, tools a definition will not get) go to `notices`, which the first event's notices follow."""
+    """The `task` tool over the run's agent definitions (None without any), and the skill binding's `fork` bound to
+    the same runner. Children are built from `toolsets`, `tool_names`, `policy` and `instructions` (the parent's,
+    without its own `task` and `ask_user`). Notices (untrusted models dropped, tools a definition will not get) go to
+    the context's warnings, which the first event's notices follow."""
+    job, context, hooks = services.job, services.context, services.hooks
+    skills = context.skill_binding  # its `context: fork` skills run on the same subagent machinery
     forks = skills is not None and any(skill.meta.fork for skill in skills.catalog.skills)
-    if not (definitions or forks) or job.subagents.max_depth <= 0:
+    if not (context.agents or forks) or job.subagents.max_depth <= 0:
         return None
-    notices = notices if notices is not None else []
-    definitions = _untrusted_models_dropped(job, definitions, notices)
+    notices = context.warnings
+    definitions = _untrusted_models_dropped(job, context.agents, notices)
     if (notice := tool_notice(definitions, tool_names)) is not None:
         notices.append(notice)
+    host_env = services.host_env
 
     def model_for(ref: str) -> Model:
         spec = resolve_model(
@@ -124,26 +127,22 @@ def task_toolset(
     make_child = child_agent_factory(
         toolsets=toolsets,
         policy=policy,
-        asker=asker,
-        emit_permission=emitter.emit_permission,
+        asker=services.asker,
+        emit_permission=services.emitter.emit_permission,
         model_for=model_for,
         instructions=instructions,
         capabilities=[*([hooks.capability] if hooks is not None else []), *tracer().capabilities()],
         limits=ToolLimits.from_spec(job.limits),
     )
     on_stop: Callable[..., Any] | None = hooks.on_subagent_stop if hooks is not None else None
+    spec = job.subagents
     runner = subagent_runner(
         definitions,
-        parent_tools=list(tool_names),
-        depth=0,
-        max_depth=job.subagents.max_depth,
+        parent=replace(services.parent, mode=job.permissions.mode, tools=frozenset(tool_names)),
         make_child_agent=make_child,
-        store=store,
-        parent_session=parent,
-        parent_mode=job.permissions.mode,
-        emit=emitter.send,
-        max_turns=job.subagents.max_turns,
-        max_result_chars=job.subagents.max_result_chars,
+        store=services.store,
+        limits=SubagentLimits(spec.max_depth, spec.max_turns, spec.max_result_chars),
+        emit=services.emitter.send,
         on_subagent_stop=on_stop,
     )
     if skills is not None:

@@ -27,9 +27,9 @@ from tau.permissions.policy import Decision
 from tau.permissions.toolset import PermissionGate
 from tau.protocol import ApprovalRequested, ClarificationRequested, PermissionDecided, PermissionDenial
 from tau.runtime.answers import DEFAULT_DENIAL, Answers, pending_call
-from tau.runtime.clarify import ASK_TOOL, clarification_events, is_question
 from tau.runtime.emitter import Emitter
-from tau.runtime.plan import AWAITING_PLAN_APPROVAL, PlanReview
+from tau.runtime.features.clarify import ASK_TOOL, clarification_events, is_question
+from tau.runtime.features.plan import AWAITING_PLAN_APPROVAL, PlanReview
 from tau.runtime.setup import RunSetup
 
 PERMISSION_METADATA = "tau_permission"  # the key tau.permissions puts in a deferred call's metadata

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tau import __version__
@@ -22,7 +23,7 @@ from tau.errors import ExitCode, TauError
 from tau.protocol import EnvironmentInfo, PermissionDenial, RunCompleted, SessionStarted, UsageTotals
 from tau.runtime.setup import RunSetup
 
-__all__ = ["completed_event", "failure_event", "started_event"]
+__all__ = ["RunTotals", "completed_event", "failure_event", "started_event"]
 
 
 def started_event(job: JobSpec, setup: RunSetup, session_id: str, snapshot_id: str | None) -> SessionStarted:
@@ -43,20 +44,28 @@ def started_event(job: JobSpec, setup: RunSetup, session_id: str, snapshot_id: s
     )
 
 
+@dataclass(frozen=True)
+class RunTotals:
+    """What a run spent: its usage, cost, model requests and wall time."""
+
+    usage: UsageTotals = field(default_factory=UsageTotals)
+    cost_usd: float | None = None
+    num_turns: int = 0
+    duration_ms: float = 0.0
+
+
 def completed_event(
     session_id: str,
     output: Any = None,
     error: TauError | None = None,
     *,
     suspended: str | None = None,
-    usage: UsageTotals | None = None,
-    cost_usd: float | None = None,
-    num_turns: int = 0,
-    duration_ms: float = 0.0,
+    totals: RunTotals | None = None,
     permission_denials: Sequence[PermissionDenial] = (),
 ) -> RunCompleted:
     """The terminal event of a run of `session_id`; `suspended` is the terminal reason of a suspended run
     (`needs_input`, `awaiting_plan_approval`)."""
+    totals = totals or RunTotals()
     result_text, structured = _split_output(output)
     status: Literal["completed", "failed", "suspended"] = "completed" if error is None else "failed"
     reason = "completed" if error is None else error.reason
@@ -73,10 +82,10 @@ def completed_event(
         error=None if error is None else error.message,
         error_kind=None if error is None else type(error).__name__,
         retryable=bool(getattr(error, "retryable", False)),
-        usage=usage or UsageTotals(),
-        cost_usd=cost_usd,
-        num_turns=num_turns,
-        duration_ms=round(duration_ms, 3),
+        usage=totals.usage,
+        cost_usd=totals.cost_usd,
+        num_turns=totals.num_turns,
+        duration_ms=round(totals.duration_ms, 3),
         permission_denials=list(permission_denials),
     )
 

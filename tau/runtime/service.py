@@ -40,6 +40,7 @@ from tau.config.spec import JobSpec
 from tau.errors import ConfigError, Interrupted
 from tau.protocol import RunCompleted
 from tau.runtime.engine import Engine, InlineEngine, ModelFactory, PreparedRun, RunControl, Sink
+from tau.runtime.features.plan import PlanReview
 from tau.runtime.forking import restore_files
 from tau.runtime.operations import (
     Answer,
@@ -55,7 +56,6 @@ from tau.runtime.operations import (
     Start,
 )
 from tau.runtime.pending import Continuation, check_continuation, request_events
-from tau.runtime.plan import PlanReview
 from tau.runtime.run_events import failure_event
 from tau.sessions import SessionStore, SessionView
 
@@ -308,7 +308,7 @@ class Runtime:
         return None if self._archive is None else await self._archive.view(name)
 
     def _inbox(self, session_id: str) -> str | None:
-        from tau.runtime.steering import inbox_dir
+        from tau.runtime.features.steering import inbox_dir
 
         state = self.store.state_dir()
         return str(inbox_dir(state, session_id)) if state is not None else None

@@ -41,7 +41,7 @@ from tau.errors import ConfigError, Interrupted, PreflightError, RunTimeout, Tau
 from tau.protocol import Event, Notice, SessionStarted
 from tau.runtime import Answers, Continuation, InlineEngine, PreparedRun, RunControl
 from tau.runtime.engine import ModelFactory
-from tau.runtime.plan import PlanReview
+from tau.runtime.features.plan import PlanReview
 from tau.sessions import SessionNotFoundError, SessionStore
 from tau.temporal.wire import ACTIVITY, Control, EventBatch, Progress, RunInput
 

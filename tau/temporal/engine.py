@@ -201,7 +201,7 @@ async def _steering(inbox: str | None, remote: _Remote, control: RunControl) -> 
     if inbox is None:
         yield
         return
-    from tau.runtime.steering import steered
+    from tau.runtime.features.steering import steered
 
     path = Path(inbox)
     try:

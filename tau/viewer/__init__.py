@@ -8,7 +8,7 @@ between snapshots, the fork tree, a running session live, and its pending approv
   self-contained file `tau sessions view ID FILE.html` writes;
 - `web`: the ASGI routes `tau serve` mounts at `/` and `/ui/` (`with_viewer`).
 
-Layer: above the runtime (it reads subagent links through `tau.runtime.subagents`), below `tau.rpc` and `tau.cli`,
+Layer: above the runtime (it reads subagent links through `runtime.features.subagents`), below `tau.rpc` and `tau.cli`,
 which mount and call it. The page itself talks to `tau serve` only through these routes and the RuntimeService's
 Connect JSON methods (ListSessions, GetSession, StreamEvents, Respond).
 """

@@ -6,7 +6,7 @@ ancestor down, as the viewer draws it.
                 "updated", "turns", "tokens", "cost_usd", "model"}]}   parents before their children
 
 A fork's parent is the session owning the snapshot it was forked from (`SessionInfo.parent`); a subagent's parent is
-the session its root config names (`subagent.parent_session`, `tau.runtime.subagents.child_sessions`, the listing
+the session its root config names (`subagent.parent_session`, `runtime.features.subagents.child_sessions`, the listing
 `tau sessions log` uses). Invariants: at most `NODE_CAP` nodes (then `truncated`); walking up stops at
 `NODE_CAP` links, so a damaged or cyclic store cannot loop; a session whose objects cannot be read is left out.
 Blocking; run it in a worker thread.
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tau.runtime.subagent_children import child_sessions
+from tau.runtime.features.subagent_children import child_sessions
 from tau.sessions.errors import CorruptObjectError, SessionNotFoundError
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from tau.environment import HostBackend
 from tau.errors import ConfigError
 from tau.protocol import EVENT_ADAPTER, CompactionApplied
-from tau.runtime.compaction import CompactionCapability, build_strategy, compaction_capability
+from tau.runtime.features.compaction import CompactionCapability, build_strategy, compaction_capability
 from tau.sessions import FileSessionStore, StepRecord
 from tau.testing.scripted import ScriptedModel, calls, reply, scripted_model
 from tau.tools import ToolLimits, build_toolset

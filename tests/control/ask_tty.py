@@ -10,7 +10,7 @@ import sys
 from pydantic_ai import Agent
 from pydantic_ai.messages import ModelRequest, ToolReturnPart
 
-from tau.runtime.clarify import clarify_toolset
+from tau.runtime.features.clarify import clarify_toolset
 from tau.testing import calls, reply, scripted_model
 
 

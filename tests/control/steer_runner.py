@@ -19,7 +19,7 @@ from pydantic_ai.models.function import AgentInfo
 
 from tau.config.spec import PermissionsSpec
 from tau.runtime import prepare_run
-from tau.runtime.steering import inbox_dir, steered
+from tau.runtime.features.steering import inbox_dir, steered
 from tau.sessions import FileSessionStore
 from tau.testing import Turn, calls, reply, scripted_model
 

@@ -24,7 +24,9 @@ from tau.config.spec import PermissionsSpec
 from tau.environment import HostBackend
 from tau.protocol import ClarificationRequested, Event
 from tau.runtime import Answers, Continuation
-from tau.runtime.clarify import (
+from tau.runtime.driver import RunDriver, RunSetup, ToolGate
+from tau.runtime.emitter import Emitter
+from tau.runtime.features.clarify import (
     ASK_TOOL,
     NO_ANSWER,
     NO_HUMAN,
@@ -36,8 +38,6 @@ from tau.runtime.clarify import (
     pick_answer,
     render_question,
 )
-from tau.runtime.driver import RunDriver, RunSetup, ToolGate
-from tau.runtime.emitter import Emitter
 from tau.sessions import InMemorySessionStore
 from tau.testing import calls, reply, scripted_model
 

@@ -33,10 +33,10 @@ from pydantic_ai.models.function import AgentInfo
 from tau.config import JobSpec, load_job
 from tau.models.cassette import RecordingModel
 from tau.protocol import Event, RunCompleted
-from tau.runtime import Answers, Continuation, RunDriver, prepare_run
-from tau.runtime.clarify import NO_HUMAN
-from tau.runtime.plan import PlanReview, approval_prompt, execute_plan_prompt, rejection_prompt
-from tau.runtime.steering import STOPPED, inbox_dir, pending_requests
+from tau.runtime import Answers, Continuation, RunDriver, RunEntry, prepare_run
+from tau.runtime.features.clarify import NO_HUMAN
+from tau.runtime.features.plan import PlanReview, approval_prompt, execute_plan_prompt, rejection_prompt
+from tau.runtime.features.steering import STOPPED, inbox_dir, pending_requests
 from tau.sessions import FileSessionStore
 from tau.testing import Turn, calls, reply, scripted_model
 
@@ -210,9 +210,7 @@ def record(
             sinks=[events.append],
             model=recording,
             store=FileSessionStore(box.scratch),
-            session_id=session_id,
-            continuation=continuation,
-            interactive=interactive,
+            entry=RunEntry(session_id, continuation, interactive=interactive),
         )
         if drivers is not None:
             drivers.append(driver)
@@ -412,7 +410,7 @@ def test_clarification_without_a_human(box: Box, tmp_path: Path, policy: str) ->
 
 def test_clarification_on_a_tty(box: Box, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`--on-ask tty` with a pty as stdin and stderr: the question is shown, a typed choice number answers it."""
-    import tau.runtime.clarify as clarify
+    import tau.runtime.features.clarify as clarify
 
     async def typed(*args: Any, **kwargs: Any) -> str:
         return "blue"

@@ -16,8 +16,8 @@ from tau.config.spec import PermissionsSpec
 from tau.environment import HostBackend
 from tau.errors import ConfigError
 from tau.protocol import EVENT_ADAPTER, Event, PlanSubmitted
-from tau.runtime import Continuation, prepare_run
-from tau.runtime.plan import (
+from tau.runtime import Continuation, RunEntry, prepare_run
+from tau.runtime.features.plan import (
     AWAITING_PLAN_APPROVAL,
     PLAN_TOOL,
     PlanReview,
@@ -185,7 +185,7 @@ async def test_plan_flow_end_to_end_with_the_driver(tmp_path: Path) -> None:
     )
     model, executor = scripted_model([calls(("write", {"file_path": "out.txt", "content": "done"})), reply("ok")])
     continuation = Continuation(None, plan_review=review)
-    driver = await prepare_run(run_job, model=model, store=store, continuation=continuation)
+    driver = await prepare_run(run_job, model=model, store=store, entry=RunEntry(continuation=continuation))
     try:
         executed = await driver.run()
     finally:
@@ -197,7 +197,7 @@ async def test_plan_flow_end_to_end_with_the_driver(tmp_path: Path) -> None:
     last = executor.requests[0][-1]
     assert isinstance(last, ModelRequest) and plan_instructions() not in (last.instructions or "")
 
-    again = await prepare_run(run_job, model=model, store=store, continuation=continuation)
+    again = await prepare_run(run_job, model=model, store=store, entry=RunEntry(continuation=continuation))
     try:
         with pytest.raises(ConfigError, match="not awaiting plan approval"):
             await again.run()

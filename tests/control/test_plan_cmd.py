@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from tau.cli import plan_cmd
 from tau.cli.main import _TauGroup
-from tau.runtime.plan import PlanReview
+from tau.runtime.features.plan import PlanReview
 
 
 @pytest.fixture

@@ -27,8 +27,9 @@ from tau.cli.steer_cmd import inject_command, stop_command
 from tau.config.spec import PermissionsSpec
 from tau.errors import ConfigError
 from tau.protocol import Event
-from tau.runtime import prepare_run, steering
-from tau.runtime.steering import (
+from tau.runtime import prepare_run
+from tau.runtime.features import steering
+from tau.runtime.features.steering import (
     STOPPED,
     discard_stops,
     drain_inbox,

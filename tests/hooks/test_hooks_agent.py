@@ -146,7 +146,7 @@ async def test_post_tool_use_receives_the_tool_response(project: Path, script: S
 
 async def test_ask_user_is_ask_user_question_to_hooks(project: Path, script: ScriptMaker, tmp_path: Path) -> None:
     """Hook matchers and payloads use Claude Code's names for tau's own tools too: ask_user is AskUserQuestion."""
-    from tau.runtime.clarify import clarify_toolset
+    from tau.runtime.features.clarify import clarify_toolset
 
     out = tmp_path / "pre.json"
     guard = script("q.sh", f'cat > "{out}"\necho "no questions in CI" >&2\nexit 2\n')

@@ -12,22 +12,35 @@ from typing import Any
 import pytest
 from hooksupport import Events, ScriptMaker, config_of, group
 
-from tau.hooks import CommandHandler, HookBlock, HookRegistry, HookSession, PromptVerdict, hook_session
+from tau.hooks import (
+    CommandHandler,
+    HookBlock,
+    HookOptions,
+    HookRegistry,
+    HookSession,
+    PromptVerdict,
+    hook_session,
+)
 from tau.protocol import HookRan
 from tau.protocol.names import claude_name
 
 pytestmark = pytest.mark.anyio
 
 
-def session(project: Path, hooks: dict[str, Any], events: Events | None = None, **kw: Any) -> HookSession:
+def session(
+    project: Path,
+    hooks: dict[str, Any],
+    events: Events | None = None,
+    registry: HookRegistry | None = None,
+    **options: Any,
+) -> HookSession:
     return hook_session(
         config_of(hooks),
         session_id="sess-1",
         project_dir=str(project),
-        transcript_path="/tmp/t.jsonl",
-        permission_mode="default",
         emit=events,
-        **kw,
+        registry=registry,
+        options=HookOptions(transcript_path="/tmp/t.jsonl", permission_mode="default", **options),
     )
 
 

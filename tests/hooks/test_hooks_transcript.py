@@ -16,7 +16,7 @@ from pydantic_ai import Agent
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 
 from tau.environment import HostBackend
-from tau.hooks import TranscriptWriter, hook_session, transcript_file
+from tau.hooks import HookOptions, TranscriptWriter, hook_session, transcript_file
 from tau.testing.scripted import calls, reply, scripted_model
 from tau.tools import ToolLimits, build_toolset
 
@@ -149,7 +149,7 @@ async def test_a_planted_link_is_never_written_through_and_hooks_still_run(
         session_id="s",
         project_dir=str(project),
         transcript=TranscriptWriter(path, session_id="s", cwd=str(project)),
-        notice=notices.append,
+        options=HookOptions(notice=notices.append),
         emit=Events(),
     )
     hooks.bind_history(lambda: history)

@@ -75,7 +75,7 @@ async def _call(session: Any, tool: str, args: dict[str, Any]) -> Any:
 
 
 async def main(url: str, scenario: str) -> None:
-    from tau.mcp import open_mcp
+    from tau.mcp import McpLaunch, open_mcp
     from tau.mcp.oauth import McpAuth
     from tau.mcp.oauth_loopback import LoopbackAuthorizer
     from tau.mcp.oauth_store import OAuthStore
@@ -87,7 +87,9 @@ async def main(url: str, scenario: str) -> None:
     config = json.dumps({"mcpServers": {"conformance": server}})
     with tempfile.TemporaryDirectory() as store:
         login = McpAuth(OAuthStore(Path(store)), LoopbackAuthorizer(browser, timeout_s=60))
-        session = await open_mcp([config], strict=True, env=dict(os.environ), cwd=Path.cwd(), auth=login)
+        session = await open_mcp(
+            [config], strict=True, env=dict(os.environ), cwd=Path.cwd(), launch=McpLaunch(auth=login)
+        )
         try:
             print(f"connected: {[i.model_dump() for i in session.infos]}")
             for tool, args in AUTH_CALLS if auth else SCENARIO_CALLS.get(scenario, []):

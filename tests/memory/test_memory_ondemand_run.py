@@ -12,7 +12,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, Use
 
 from tau.config.spec import EnvironmentSpec, JobSpec, ModelSpec, PermissionsSpec
 from tau.protocol import Notice
-from tau.runtime import Continuation, prepare_run
+from tau.runtime import Continuation, RunEntry, prepare_run
 from tau.sessions import FileSessionStore
 from tau.testing import Turn, calls, reply, scripted_model
 
@@ -141,7 +141,7 @@ async def test_a_resumed_session_does_not_load_the_same_files_again(tmp_path: Pa
         resumed,
         [calls(("edit", {"file_path": "src/api/handler.ts", "old_string": "1", "new_string": "2"})), reply("done")],
         state_dir=state,
-        continuation=Continuation(prompt="again"),
+        entry=RunEntry(continuation=Continuation(prompt="again")),
     )
     assert result.exit_code == 0, result
     assert context_notes(last_request(requests[1])) == []

@@ -36,7 +36,7 @@ from parity_kit import (
 
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
-from tau.runtime.steering import inbox_dir, pending_requests
+from tau.runtime.features.steering import inbox_dir, pending_requests
 from tau.sessions import FileSessionStore
 
 _SCRIPT = Path(sys.executable).with_name("tau")

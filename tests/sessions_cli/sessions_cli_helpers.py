@@ -13,7 +13,7 @@ from typing import Any
 
 from tau.config.spec import EnvironmentSpec, JobSpec, ModelSpec, PermissionsSpec
 from tau.protocol import Event, RunCompleted
-from tau.runtime import Answers, Continuation, prepare_run
+from tau.runtime import Answers, Continuation, RunEntry, prepare_run
 from tau.sessions import FileSessionStore
 from tau.testing import ScriptedModel, scripted_model
 
@@ -104,8 +104,7 @@ async def run_in_process(
         sinks=[events.append],
         model=used,
         store=FileSessionStore(state),
-        session_id=session_id,
-        continuation=continuation,
+        entry=RunEntry(session_id, continuation),
     )
     try:
         result = await driver.run()

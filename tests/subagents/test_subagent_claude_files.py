@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from tau.cli.agents_cmd import agents_group
-from tau.runtime.agent_defs import MAX_AGENT_DEPTH, Shadowed, discover_agents, parse_agent_md
+from tau.runtime.features.agent_defs import MAX_AGENT_DEPTH, Shadowed, discover_agents, parse_agent_md
 
 WriteAgent = Callable[..., Path]
 

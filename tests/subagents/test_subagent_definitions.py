@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from tau.cli.agents_cmd import agents_group
-from tau.runtime.agent_defs import (
+from tau.runtime.features.agent_defs import (
     AgentDefinition,
     AgentDefinitionError,
     Shadowed,

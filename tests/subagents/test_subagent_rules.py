@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tau.config.spec import PermissionMode
-from tau.runtime.agent_defs import AgentDefinition, ClaudePermissionMode
-from tau.runtime.subagents import child_permission_mode, child_session_id, child_tools, tool_notice
+from tau.runtime.features.agent_defs import AgentDefinition, ClaudePermissionMode
+from tau.runtime.features.subagents import child_permission_mode, child_session_id, child_tools, tool_notice
 from tau.sessions.refs import SESSION_ID
 
 PARENT = ["read", "write", "edit", "bash", "glob", "grep", "mcp__gh__search"]

@@ -25,11 +25,12 @@ from tau.environment import HostBackend
 from tau.errors import ConfigError
 from tau.permissions import AskAnswer, AskRequest, PermissionPolicy, permission_layer
 from tau.protocol import PermissionDecided, SubagentCompleted, SubagentStarted, UsageTotals
-from tau.runtime.agent_defs import AgentDefinition, ClaudePermissionMode
-from tau.runtime.subagents import (
+from tau.runtime.features.agent_defs import AgentDefinition, ClaudePermissionMode
+from tau.runtime.features.subagents import (
     ChildRequest,
     MakeChildAgent,
     ParentSession,
+    SubagentLimits,
     SubagentRuns,
     child_agent_factory,
     child_sessions,
@@ -106,17 +107,17 @@ class Rig:
         *steps: ScriptStep,
         max_depth: int = 2,
         make: MakeChildAgent | None = None,
+        parent_mode: PermissionMode = "default",
+        max_result_chars: int = 20_000,
         **options: Any,
     ) -> tuple[ScriptedModel, Any]:
         model, script = scripted_model(list(steps), model_name="parent")
         toolset = subagent_toolset(
             definitions,
-            parent_tools=PARENT_TOOLS,
-            depth=0,
-            max_depth=max_depth,
+            parent=ParentSession("p1", lambda: self.head, mode=parent_mode, tools=frozenset(PARENT_TOOLS)),
+            limits=SubagentLimits(max_depth=max_depth, max_result_chars=max_result_chars),
             make_child_agent=make or self.factory(),
             store=self.store,
-            parent_session=ParentSession("p1", lambda: self.head),
             emit=self.events.append,
             runs=self.runs,
             **options,

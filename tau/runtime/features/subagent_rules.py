@@ -3,7 +3,7 @@ asks for and will not get, and how a tool call tells it runs inside a subagent.
 
 Invariants: a child never has more than its parent — its mode is the more restrictive of the two, its tools a subset
 of the parent's (`DERIVED_TOOLS` give a tool the parent has under Claude Code's other name for it: `ls` is a `read`
-of a directory, `multi_edit` several `edit`s). Pure: no I/O. Re-exported by `tau.runtime.subagents`.
+of a directory, `multi_edit` several `edit`s). Pure: no I/O. Re-exported by `tau.runtime.features.subagents`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from pydantic_ai import RunContext
 
 from tau.config.spec import PermissionMode
-from tau.runtime.agent_defs import TASK_TOOL, AgentDefinition, ClaudePermissionMode, missing_reason
+from tau.runtime.features.agent_defs import TASK_TOOL, AgentDefinition, ClaudePermissionMode, missing_reason
 
 __all__ = [
     "DERIVED_TOOLS",

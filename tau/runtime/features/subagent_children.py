@@ -6,7 +6,7 @@ commits each step and keeps the child's `Budget`) and the listing of recorded ch
 The factory never widens the parent: the child's toolsets are the parent's filtered to the child's tools (plus the
 built-in tools those imply, `ls` and `multi_edit`, when the definition asks for them), its permission policy is the
 parent's in the child's mode with extra deny rules, and extra allow rules only from a forked skill that may
-pre-approve (deny rules, ask rules and the mode's limits still come first). Used by `tau.runtime.subagents`, which
+pre-approve (deny rules, ask rules and the mode's limits still come first). Used by `features.subagents`, which
 re-exports every name here.
 """
 
@@ -16,7 +16,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic_ai import Agent
 from pydantic_ai.messages import AgentStreamEvent, FunctionToolResultEvent, ModelMessage
@@ -28,10 +28,13 @@ from pydantic_ai.usage import RunUsage
 from tau.config.spec import PermissionMode
 from tau.errors import ConfigError
 from tau.permissions import AskAnswer, Asker, AskRequest, Emit, PermissionPolicy, parse_rules, permission_layer
-from tau.runtime.agent_defs import AgentDefinition
 from tau.runtime.budget import Budget
+from tau.runtime.features.agent_defs import AgentDefinition
 from tau.sessions import FileSessionStore, SessionStore, StepRecord
 from tau.tools import ToolLimits, build_toolset
+
+if TYPE_CHECKING:
+    from tau.sessions.postgres import PostgresSessionStore
 
 __all__ = [
     "ChildRecorder",
@@ -95,7 +98,6 @@ def child_agent_factory(
     policy: PermissionPolicy,
     asker: Asker,
     emit_permission: Emit,
-    model: Model | None = None,
     model_for: Callable[[str], Model] | None = None,
     instructions: Sequence[str] = (),
     capabilities: Sequence[Any] = (),
@@ -121,7 +123,7 @@ def child_agent_factory(
         if request.model is not None and model_for is not None:
             chosen: Model | None = model_for(request.model)
         else:
-            chosen = request.parent_model or model
+            chosen = request.parent_model
         allowed = request.tools
         filtered: list[AbstractToolset[None]] = [
             toolset.filtered(lambda ctx, tool_def: tool_def.name in allowed) for toolset in toolsets
@@ -247,8 +249,8 @@ class ChildSession:
     head: str
 
 
-def child_sessions(store: FileSessionStore, parent_session: str) -> list[ChildSession]:
-    """The direct child sessions of `parent_session` in a `FileSessionStore` (blocking; run it in a thread)."""
+def child_sessions(store: FileSessionStore | PostgresSessionStore, parent_session: str) -> list[ChildSession]:
+    """The direct child sessions of `parent_session` in a file or Postgres store (blocking; run it in a thread)."""
     found: list[ChildSession] = []
     prefix = f"{parent_session}.task-"
     for session_id in sorted(store.refs.sessions()):

@@ -31,8 +31,8 @@ from pydantic_ai.exceptions import ToolFailed
 from tau.config.trust import trust_hint
 from tau.errors import ConfigError
 from tau.permissions import PermissionCapability, parse_rule
-from tau.runtime.agent_defs import AgentDefinition, builtin_agents
-from tau.runtime.subagents import SubagentRunner, subagent_depth
+from tau.runtime.features.agent_defs import AgentDefinition, builtin_agents
+from tau.runtime.features.subagents import SubagentRunner, subagent_depth
 from tau.skills import Activate, Fork, Skill, SkillCatalog, render_body
 
 __all__ = ["may_preapprove", "preapproval", "preload_skills", "skill_forks", "untrusted_notice"]
@@ -103,7 +103,7 @@ def skill_forks(runner: SubagentRunner, definitions: Mapping[str, AgentDefinitio
     builtins = builtin_agents()
 
     async def fork(ctx: RunContext[None], skill: Skill, prompt: str) -> str | None:
-        if subagent_depth(ctx) > 0 or runner.depth >= runner.max_depth:
+        if subagent_depth(ctx) > 0 or runner.depth >= runner.limits.max_depth:
             return None
         kind = skill.meta.agent or "general-purpose"
         definition = definitions.get(kind) or builtins.get(kind)
