@@ -1,6 +1,6 @@
 """`tau sessions label ID [KEY=VALUE | KEY=]...`: a session's labels in the store's catalog (`tau.sessions.catalog`),
 the same labels `tau serve`'s CreateSession / UpdateSession set and ListSessions filters on; `tau sessions ls
---label KEY=VALUE` filters by them (`label_filter`).
+--label KEY=VALUE` filters by them (`label_filter`), and `tau sessions rm` drops them (`forget_labels`).
 
 Without pairs it prints the labels (KEY=VALUE lines, or one JSON object with --json); `KEY=` removes a label. The
 session must exist in the store (an unknown id is one line, exit 2). Only click is imported at module level.
@@ -9,13 +9,15 @@ session must exist in the store (an unknown id is one line, exit 2). Only click 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
 from tau.cli.options import examples, json_option, state_dir_option
 
-__all__ = ["label_command", "label_filter", "parse_labels"]
+__all__ = ["forget_labels", "label_command", "label_filter", "parse_labels"]
 
 
 def parse_labels(pairs: Sequence[str], *, source: str) -> dict[str, str]:
@@ -40,6 +42,16 @@ def label_filter(state_dir: str | None, pairs: Sequence[str]) -> set[str] | None
     wanted = parse_labels(pairs, source="--label")
     every = catalog_of(state_dir).all_labels()
     return {sid for sid, labels in every.items() if all(labels.get(k) == v for k, v in wanted.items())}
+
+
+def forget_labels(state_dir: str | None, session_id: str) -> None:
+    """Drop a removed session's labels (`tau sessions rm`); nothing to do when the store has no catalog yet."""
+    from tau.sessions import default_state_dir
+    from tau.sessions.catalog import Catalog, catalog_path
+
+    path = catalog_path(default_state_dir(os.environ, Path.cwd(), state_dir))
+    if path.is_file():
+        Catalog(path).forget_session([session_id])
 
 
 @click.command("label", epilog=examples("tau sessions label nightly-1 team=infra stage=prod", "tau sessions label x"))

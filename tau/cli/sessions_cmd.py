@@ -350,6 +350,8 @@ def _workspace_diff(store: FileSessionStore, left: str | None, right: str | None
 @_state_dir
 def sessions_rm(sessions: tuple[str, ...], state_dir: str | None) -> None:
     """Delete sessions (their refs); their objects stay until `tau sessions gc`."""
+    from tau.cli.labels_cmd import forget_labels
+
     store = _store(state_dir, write=True)
     for name in sessions:
         resolved = store.resolve(name)
@@ -358,6 +360,7 @@ def sessions_rm(sessions: tuple[str, ...], state_dir: str | None) -> None:
 
             raise ConfigError(f"{name!r} names a snapshot, not a session", source="tau sessions rm")
         head = _run(store.rm, resolved.session_id)
+        forget_labels(state_dir, resolved.session_id)  # the catalog's labels go with it (tau.cli.labels_cmd)
         click.echo(f"removed {resolved.session_id} (head {head[:12]})")
 
 

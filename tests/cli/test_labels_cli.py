@@ -39,3 +39,6 @@ def test_label_sessions_and_filter_by_labels(box: Box) -> None:
     assert "no session 'nope'" in box.refused("sessions", "label", "nope", "x=y")
     assert "expected KEY=VALUE" in box.refused("sessions", "label", "a", "novalue")
     assert "expected KEY=VALUE" in box.refused("sessions", "ls", "--label", "=x")
+    box.ok("sessions", "rm", "a")
+    assert Catalog(catalog_path(box.state)).labels("a") == {}
+    assert ids("team=infra") == ["b"]
