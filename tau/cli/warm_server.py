@@ -75,6 +75,9 @@ _PRELOAD = (
     "pydantic_ai.providers.openai",
     "pydantic_ai.models.anthropic",
     "pydantic_ai.providers.anthropic",
+    "openai.resources.chat",  # the SDKs import their resources on first use
+    "openai.resources.responses",
+    "anthropic.resources.messages",
 )
 
 
