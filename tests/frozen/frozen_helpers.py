@@ -43,6 +43,9 @@ def record_cassette(
     params.pop("quiet")
     params.pop("state_dir", None)
     params.pop("session_id", None)
+    from tau.cli.engines import pop_engine
+
+    pop_engine(params)  # --engine and friends are not job settings
     job = load_job(
         job_path=job_file, prompt_text=prompt_text, stdin_text=None, flags=_flag_values(params), env=env, cwd=workdir
     )
