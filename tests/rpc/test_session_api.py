@@ -219,14 +219,22 @@ def test_update_session_changes_the_next_run(serve: Callable[..., Served], state
     assert after.tools == ("read", "bash")
     assert (after.permissions.allow, after.permissions.deny) == (("Bash(*)",), ("Bash(rm *)",))
     assert Catalog(catalog_path(state)).labels("u1") == {"stage": "prod", "team": "a"}
+    elsewhere = served.workspace.parent / "elsewhere"
+    elsewhere.mkdir()
+    buf("UpdateSession", {"sessionId": "u1", "environment": {"host": {"workspace": str(elsewhere)}}})
+    buf("Run", {"sessionId": "u1", "prompt": "moved"})
+    assert (scripts.jobs[-1].environment.workspace, scripts.jobs[-1].model.ref) == (str(elsewhere), "test:other")
+    relative = {"sessionId": "u1", "environment": {"host": {"workspace": "rel"}}}
+    assert buf.fails("UpdateSession", relative).code == "invalid_argument"
 
     assert buf.fails("UpdateSession", {"sessionId": "u1", "model": "nosuch:model"}).code == "invalid_argument"
     assert buf.fails("UpdateSession", {"sessionId": "nope"}).code == "not_found"
     running = _start_waiting_run(served, "u1")
     _wait_running(buf, "u1")
     assert buf.fails("UpdateSession", {"sessionId": "u1", "model": "test:x"}).code == "failed_precondition"
-    (served.workspace / "go").write_text("")
+    (elsewhere / "go").write_text("")  # the run's workspace since the update
     running.join(60)
+    assert not running.is_alive()
     served.stop()
     again = Buf(serve(Scripts(answer), state_dir=state))  # the update is journaled
     assert again("GetSession", {"sessionId": "u1"})["session"]["model"] == "test:other"
@@ -279,6 +287,11 @@ def test_typed_mcp_servers_and_their_status(serve: Callable[..., Served], state:
     servers = buf("GetSession", {"sessionId": "m"})["session"]["mcpServers"]
     assert [(s["name"], s["status"]) for s in servers] == [("gone", "failed")]
     assert missing in servers[0]["error"] or "no-such-server" in servers[0]["error"]
+    late = {"mcpServers": [{"name": "late", "url": "http://127.0.0.1:9/mcp"}]}
+    buf("UpdateSession", {"sessionId": "m", "job": late})
+    buf("Run", {"sessionId": "m", "prompt": "again"})
+    servers = buf("GetSession", {"sessionId": "m"})["session"]["mcpServers"]
+    assert sorted((s["name"], s["status"]) for s in servers) == [("gone", "failed"), ("late", "failed")]
     twice = {"mcpServers": [{"name": "a", "command": "x"}, {"name": "a", "command": "y"}]}
     assert buf.fails("CreateSession", {"model": "test:scripted", "job": twice}).code == "invalid_argument"
     nameless = {"mcpServers": [{"command": "x"}]}
