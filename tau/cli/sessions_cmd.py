@@ -1,6 +1,7 @@
 """`tau sessions …`: list, show, log, diff, remove, collect, check, export and import sessions of the snapshot store.
 
-Every command takes `--state-dir` (default: `tau.sessions.default_state_dir`, the same store `tau run` writes) and
+Every command takes `--state-dir` (default: `tau.sessions.default_state_dir`, the same store `tau run` writes) or
+`--store postgres://…` (also `TAU_STORE`, the user config's `[store] url`: sessions in Postgres, `tau.cli.stores`) and
 reports errors as one line with tau's exit codes: an unknown id or prefix is exit 2, a damaged object exit 1
 (`fsck` exits 1 when it finds damage and prints each problem with its path). Only click is imported at module level
 (`tau --help` stays cheap); store, pydantic-ai and rendering are imported by the command bodies.
@@ -33,8 +34,9 @@ from tau.cli.options import examples, json_option, renamed, state_dir_option
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
 
+    from tau.cli.stores import AnyStore
     from tau.runtime.subagents import ChildSession
-    from tau.sessions import FileSessionStore, Transcript
+    from tau.sessions import Transcript
 
 __all__ = ["sessions_group", "transcript_lines"]
 
@@ -46,11 +48,12 @@ _SUBAGENT_MARK = ".task-"  # subagent session ids are `<parent>.task-<n>`
 _state_dir = state_dir_option
 
 
-def _store(state_dir: str | None, *, write: bool = False) -> FileSessionStore:
-    """The store, checked (`tau.cli.run.open_store`); readers accept a store that does not exist yet."""
-    from tau.cli.run import open_store
+def _store(state_dir: str | None, *, write: bool = False) -> AnyStore:
+    """The store, checked (`tau.cli.stores.open_any_store`: the file store, or Postgres with `--store`); readers
+    accept a file store that does not exist yet."""
+    from tau.cli.stores import open_any_store
 
-    return open_store(state_dir, write=write)
+    return open_any_store(state_dir, write=write)
 
 
 def _run(func: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
@@ -241,7 +244,7 @@ def sessions_log(session: str, as_json: bool, state_dir: str | None) -> None:
             _echo_child(store, child, depth=1, note=f" (from {str(child.parent_snapshot)[:12]})")
 
 
-def _children_by_snapshot(store: FileSessionStore, sessions: set[str]) -> dict[str | None, list[ChildSession]]:
+def _children_by_snapshot(store: AnyStore, sessions: set[str]) -> dict[str | None, list[ChildSession]]:
     """The subagent sessions of `sessions`, by the parent snapshot they were started from."""
     from tau.runtime.subagents import child_sessions
 
@@ -252,7 +255,7 @@ def _children_by_snapshot(store: FileSessionStore, sessions: set[str]) -> dict[s
     return found
 
 
-def _echo_child(store: FileSessionStore, child: ChildSession, *, depth: int, note: str = "") -> None:
+def _echo_child(store: AnyStore, child: ChildSession, *, depth: int, note: str = "") -> None:
     from tau.runtime.subagents import child_sessions
 
     click.echo(f"{'  ' * depth}↳ {child.session_id} {child.agent or '-'} {child.status}{note}")
@@ -303,7 +306,7 @@ def sessions_diff(a: str, b: str, patch: bool, as_json: bool, state_dir: str | N
 
 
 def _echo_diff_json(
-    store: FileSessionStore, a: tuple[str, Transcript], b: tuple[str, Transcript], common: int, *, patch: bool
+    store: AnyStore, a: tuple[str, Transcript], b: tuple[str, Transcript], common: int, *, patch: bool
 ) -> None:
     from tau.cli.sessions_json import diff_side, transcript_entries, workspace_json
 
@@ -319,9 +322,9 @@ def _echo_diff_json(
     click.echo(json.dumps(document, ensure_ascii=False))
 
 
-def _workspace_diff(store: FileSessionStore, left: str | None, right: str | None, *, patch: bool) -> None:
+def _workspace_diff(store: AnyStore, left: str | None, right: str | None, *, patch: bool) -> None:
     """The files that differ between two workspace pins (with `patch`, a unified diff of the text files)."""
-    from tau.sessions.checkpoints import store_objects
+    from tau.cli.stores import checkpoint_io
     from tau.sessions.workspace_diff import file_patch, pin_changes
 
     if left is None and right is None:
@@ -333,7 +336,7 @@ def _workspace_diff(store: FileSessionStore, left: str | None, right: str | None
     click.echo(f"workspace: {left[:12] if left else 'not pinned'} -> {right[:12] if right else 'not pinned'}")
     if left is None or right is None:
         return
-    objects = store_objects(store)
+    objects = checkpoint_io(store)
     changes = pin_changes(objects, left, right)
     if not changes:
         click.echo("  no file changes")
@@ -388,7 +391,7 @@ def sessions_fsck(as_json: bool, state_dir: str | None) -> None:
     --json prints one object: store, exists, ok, problems (path, problem, object) and interrupted (session,
     snapshot, step, status); the exit code is the same.
     """
-    from tau.sessions.maintenance import interrupted
+    from tau.cli.stores import interrupted_notes as interrupted
 
     store = _store(state_dir)
     if not store.root.is_dir():

@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
 
+    from tau.cli.stores import AnyStore
     from tau.runtime.subagents import ChildSession
-    from tau.sessions import FileSessionStore, Transcript
+    from tau.sessions import Transcript
     from tau.sessions.maintenance import Interrupted, Problem
     from tau.sessions.snapshot import Snapshot
 
@@ -162,7 +163,7 @@ def fsck_json(root: str, exists: bool, problems: Sequence[Problem], notes: Seque
 
 
 def log_json(
-    store: FileSessionStore, chain: Sequence[tuple[str, Snapshot]], children: dict[str | None, list[ChildSession]]
+    store: AnyStore, chain: Sequence[tuple[str, Snapshot]], children: dict[str | None, list[ChildSession]]
 ) -> dict[str, Any]:
     """`tau sessions log --json`: `chain` oldest first; `children` the subagent sessions by parent snapshot."""
     from tau.runtime.subagents import child_sessions
@@ -197,14 +198,14 @@ def log_json(
     }
 
 
-def workspace_json(store: FileSessionStore, left: str | None, right: str | None, *, patch: bool) -> dict[str, Any]:
+def workspace_json(store: AnyStore, left: str | None, right: str | None, *, patch: bool) -> dict[str, Any]:
     """The `workspace` member of `tau sessions diff --json`: the two pins and the files that differ between them."""
     changes: list[dict[str, Any]] = []
     if left is not None and right is not None and left != right:
-        from tau.sessions.checkpoints import store_objects
+        from tau.cli.stores import checkpoint_io
         from tau.sessions.workspace_diff import file_patch, pin_changes
 
-        objects = store_objects(store)
+        objects = checkpoint_io(store)
         for kind, path, before, after in pin_changes(objects, left, right):
             change: dict[str, Any] = {"change": kind, "path": path}
             if patch:
