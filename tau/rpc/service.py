@@ -141,7 +141,7 @@ class RuntimeServiceImpl(SessionApi, RuntimeService):
         )
         state = store.state_dir()  # the port's capability: a store with a state directory keeps a journal beside it
         journal = ServeJournal(state / "serve") if state is not None else None
-        self.catalog = Catalog(catalog_path(store.root) if isinstance(store, FileSessionStore) else ":memory:")
+        self.catalog = Catalog(catalog_path(state) if state is not None else ":memory:")  # presets, labels
         self.presets = PresetBook(self.catalog, presets_dir)
         self._registry = SessionRegistry(
             max_sessions=self.limits.max_sessions, log_capacity=self.limits.event_log_capacity, journal=journal
