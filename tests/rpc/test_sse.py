@@ -160,3 +160,15 @@ def test_deleting_the_session_ends_its_followers(serve: Callable[..., Served], t
         out, _ = follower.communicate(timeout=60)  # the server ended the stream: curl exits by itself
     assert follower.returncode == 0
     assert [int(m["id"]) for m in sse_messages(out)] == list(range(1, 12))
+
+
+def test_without_a_server_token_only_a_loopback_host_is_served(serve: Callable[..., Served]) -> None:
+    served = serve(Scripts(hello), token=None)
+    with served.client() as client:
+        session_id = served.create(client)
+    _run(served, session_id, "one")
+    url = f"{served.url}/v1/sessions/{session_id}/events?follow=0"
+    status, body = sse(url, token=None)
+    assert (status, len(sse_messages(body))) == (200, 11)
+    status, body = sse(url, "-H", "Host: tau.example.com", token=None)  # a rebound DNS name reads nothing
+    assert status == 403 and "loopback" in json.loads(body)["error"]
