@@ -21,15 +21,16 @@ import click
 from tau.cli.options import examples, state_dir_option
 
 if TYPE_CHECKING:
-    from tau.sessions import FileSessionStore
+    from tau.cli.stores import AnyStore
 
 _WAIT_POLL_S = 0.1
 
 
-def _store(state_dir: str | None) -> FileSessionStore:
-    from tau.cli.run import open_store
+def _store(state_dir: str | None) -> AnyStore:
+    """The file store, or the Postgres store `--store` chooses (its inboxes stay in this machine's state dir)."""
+    from tau.cli.stores import open_any_store
 
-    return open_store(state_dir)
+    return open_any_store(state_dir)
 
 
 @click.command(

@@ -98,3 +98,27 @@ def test_an_unreachable_store_is_exit_3_without_its_password(box: Box) -> None:
     assert bad.returncode == 2 and "hunter2" not in bad.stderr and "--store" in bad.stderr
     refused = box.tau("sessions", "view", "s", "page.html", "--store", "postgres://127.0.0.1:1/tau")
     assert refused.returncode == 2 and "file store only" in refused.stderr
+
+
+def test_inject_and_stop_reach_a_postgres_session_through_this_machines_inbox(box: Box, pg_url: str) -> None:
+    import subprocess
+
+    pg = ("--store", pg_url)
+    assert box.tau("run", "-p", "x", "-m", "test:x", "--session-id", "s", *pg).returncode == 0
+    idle = box.tau("stop", "s", *pg)
+    assert idle.returncode == 0 and "is not running" in idle.stderr
+    queued = box.tau("inject", "s", "later, please", *pg)
+    assert queued.returncode == 0 and "not running" in queued.stderr
+    assert len(list((box.state / "inbox" / "s").glob("*.msg"))) == 1
+    writer = Path(__file__).with_name("pg_writer.py")
+    holder = subprocess.Popen(
+        [sys.executable, str(writer), pg_url, "s", "--hold"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert [holder.stdout.readline().strip() for _ in range(2)] == ["ready", "holding"]
+        stopped = box.tau("stop", "s", *pg)  # a writer in another process holds it: it is running
+        assert stopped.returncode == 0 and "stop requested for session s" in stopped.stderr
+    finally:
+        holder.kill()
+        holder.wait()
