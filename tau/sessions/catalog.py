@@ -132,7 +132,11 @@ class Catalog:
             row = self._db.execute(
                 "SELECT name, version, spec, created FROM presets WHERE name = ? AND version = ?", (name, version)
             ).fetchone()
-            return None if row is None else PresetRow(str(row[0]), int(row[1]), str(row[2]), str(row[3]), self._first(name))
+            return (
+                None
+                if row is None
+                else PresetRow(str(row[0]), int(row[1]), str(row[2]), str(row[3]), self._first(name))
+            )
 
     def presets(self) -> list[PresetRow]:
         """The latest version of every preset, by name."""
