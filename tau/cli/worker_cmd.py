@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -39,15 +39,14 @@ def worker_command(max_runs: int, state_dir: str | None, **flags: Any) -> None:
     choice = pop_engine(flags)
     if not choice.temporal:
         raise ConfigError("tau worker executes runs of --engine temporal: give --engine temporal (or TAU_ENGINE)")
-    sys.exit(_serve(choice.checked_address(), choice.namespace, choice.task_queue, max_runs, state_dir))
+    _serve(choice.checked_address(), choice.namespace, choice.task_queue, max_runs, state_dir)
 
 
-def _serve(address: str, namespace: str, task_queue: str, max_runs: int, state_dir: str | None) -> int:
+def _serve(address: str, namespace: str, task_queue: str, max_runs: int, state_dir: str | None) -> NoReturn:
     import asyncio
     import signal
 
     from tau.cli.run import open_store
-    from tau.errors import PreflightError
     from tau.temporal.worker import serve_worker
 
     store = open_store(state_dir)
@@ -60,19 +59,27 @@ def _serve(address: str, namespace: str, task_queue: str, max_runs: int, state_d
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        try:
-            await serve_worker(
-                address,
-                store,
-                namespace=namespace,
-                task_queue=task_queue,
-                env=dict(os.environ),
-                max_runs=max_runs,
-                stop=stop,
-                on_ready=ready,
-            )
-        except RuntimeError as error:  # temporalio's connection errors
-            raise PreflightError(f"temporal: cannot reach {address}: {' '.join(str(error).split())}") from None
+        await serve_worker(
+            address,
+            store,
+            namespace=namespace,
+            task_queue=task_queue,
+            env=dict(os.environ),
+            max_runs=max_runs,
+            stop=stop,
+            on_ready=ready,
+        )
         return 0
 
-    return asyncio.run(main())  # a stop by signal is the normal end: exit 0
+    from tau.errors import TauError
+
+    try:
+        code = asyncio.run(main())  # a stop by signal is the normal end: exit 0
+    except TauError as error:
+        click.echo(f"tau: {error.message}", err=True)
+        code = int(error.exit_code)
+    # temporalio's native client threads can abort the interpreter's finalization (sdk-python #300, exit 134 seen
+    # here after a failed connect): the worker has nothing left to flush but stdio, so it leaves without finalizing
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from tau.errors import PreflightError
 from tau.runtime.engine import ModelFactory
 from tau.sessions import SessionStore
 from tau.temporal.activity import RunActivity
@@ -64,8 +65,13 @@ async def serve_worker(
     stop: asyncio.Event | None = None,
     on_ready: Any = None,
 ) -> None:
-    """Connect to `address` and execute runs until `stop` is set. `on_ready()` is called once polling starts."""
-    client = await Client.connect(address, namespace=namespace)
+    """Connect to `address` and execute runs until `stop` is set. `on_ready()` is called once polling starts. A
+    server that cannot be reached is a PreflightError (exit 3)."""
+    try:
+        client = await Client.connect(address, namespace=namespace)
+    except Exception as error:
+        detail = " ".join(str(error).split()) or type(error).__name__
+        raise PreflightError(f"temporal: cannot reach {address}: {detail}") from None
     worker = make_worker(client, store, task_queue=task_queue, env=env, model_factory=model_factory, max_runs=max_runs)
     async with worker:
         if on_ready is not None:
