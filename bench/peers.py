@@ -10,7 +10,9 @@ Runners (each: one untimed warm-up, then the median of `--runs`, default 7, `--q
 
 - `tau_onefile`: dist/tau (scripts/build-binary), `--no-server`;
 - `tau_onedir`: dist/tau-onedir/tau when built (`scripts/build-binary --onedir`; `--build-onedir` builds it);
-- `tau_warm`: dist/tau through `dist/tau serve --local` (a server on a runtime dir of the bench's own);
+- `tau_warm`: dist/tau through `dist/tau serve --local` (a server on a runtime dir of the bench's own); the client
+  is still a one-file start, which unpacks the whole bundle before Python runs (`tau --version` costs the same);
+- `tau_warm_onedir`: the same with dist/tau-onedir/tau as client and server (no unpack);
 - `tau_venv_cold`, `tau_venv_warm`: the same with this checkout's venv (`python -m tau`), for reference;
 - `claude_bare`: `claude -p --bare` (npm `@anthropic-ai/claude-code`), Bash allowed;
 - `codex_exec`: `codex exec` (npm `@openai/codex`), a custom provider (Responses API) on the scripted server, its
@@ -22,8 +24,9 @@ inside the workspace), claude `--allowedTools Bash`, codex's default `approval: 
 The peers are taken from PATH, else from the bench's npm cache (`--peers-dir`, default ~/.cache/tau-bench-peers),
 installed there with `npm install` when `--install-peers` is given and the registry is reachable; missing peers are
 skipped (their entry says why). Budgets (ratios of medians in this run): tau cold one-file <= 1.0x claude --bare;
-tau warm <= 1.0x codex exec. `within_budget` is null for a budget whose peer did not run. The load average is
-reported before and after (`settle`): on a busy machine every number is inflated; the ratios less so.
+tau warm <= 1.0x codex exec (judged for the one-file client and, separately, the one-directory client).
+`within_budget` is null for a budget whose peer did not run. The load average is reported before and after
+(`settle`): on a busy machine every number is inflated; the ratios less so.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ PEERS_DIR = Path.home() / ".cache" / "tau-bench-peers"
 PEER_PACKAGES = {"claude": "@anthropic-ai/claude-code@2.1.328", "codex": "@openai/codex@0.169.0"}
 PROMPT = "Create out.txt containing hi."
 COMMAND = "echo hi > out.txt"
-BUDGETS = {"tau_onefile / claude_bare": 1.0, "tau_warm / codex_exec": 1.0}
+BUDGETS = {"tau_onefile / claude_bare": 1.0, "tau_warm / codex_exec": 1.0, "tau_warm_onedir / codex_exec": 1.0}
 TIMEOUT_S = 120
 
 
@@ -211,10 +214,10 @@ def _tau_targets(runs: int, root: Path, url: str, env: dict[str, str]) -> dict[s
             continue
         argv, extra = _tau_argv(exe, url, local=True)
         results[name] = _measure(argv, {**env, **extra}, root, runs)
-    warm_exe = [str(ONEFILE)] if ONEFILE.exists() else None
-    for name, exe in (("tau_warm", warm_exe), ("tau_venv_warm", venv)):
+    warm = (("tau_warm", binaries["tau_onefile"]), ("tau_warm_onedir", binaries["tau_onedir"]), ("tau_venv_warm", venv))
+    for name, exe in warm:  # client and server are the same build (the server refuses another)
         if exe is None:
-            results[name] = {"skipped": "dist/tau not built"}
+            results[name] = {"skipped": "not built (scripts/build-binary --both)"}
             continue
         argv, extra = _tau_argv(exe, url, local=False)
         with _local_server(exe, {**env, **extra}, root):
