@@ -3,6 +3,7 @@
 Before anything heavy is imported: early SIGINT/SIGTERM end the process quietly (130/143), a one-file child ties
 itself to its launcher (`tau.cli.frozen`), and `tau run|resume|fork` is handed to this user's local server when one
 answers (`tau.cli.warm`, stdlib only: a warm run never imports click, pydantic or pydantic-ai in this process).
+`entry()` is the same for a console script pointed here (`tau = "tau.__main__:entry"`), which then skips click too.
 """
 
 import sys
@@ -12,10 +13,15 @@ from tau.cli.warm import handoff
 
 quiet_early_signals()
 adopt_launcher()
-if __name__ == "__main__":
-    handoff(sys.argv[1:])  # returns only for a local run
 
-from tau.cli.main import main  # noqa: E402 -- after the signal set-up and the hand-off, on purpose
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The hand-off to a local server (returns only for a local run), then the CLI."""
+    handoff(sys.argv[1:])
+    from tau.cli.main import main
+
     main()
+
+
+if __name__ == "__main__":
+    entry()
