@@ -312,7 +312,8 @@ class LocalServer:
             if client is None:
                 continue
             code = os.waitstatus_to_exitcode(status)
-            self.report(f"tau: run pid {pid} ended: {f'signal {-code}' if code < 0 else f'exit {code}'}")
+            with contextlib.suppress(OSError):  # a log nobody reads (a closed stderr) never stops the server
+                self.report(f"tau: run pid {pid} ended: {f'signal {-code}' if code < 0 else f'exit {code}'}")
             if client.sock.fileno() >= 0:
                 self._send(client, {"signal": -code} if code < 0 else {"exit": code})
                 self._close(client)
