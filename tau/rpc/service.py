@@ -70,6 +70,7 @@ from tau.rpc.events import (
 )
 from tau.rpc.jobs import SessionJob, build_session_job, context_blocks, render_context, restore_session_job
 from tau.rpc.journal import ServeJournal, Stored, report
+from tau.rpc.pg_journal import journal_for
 from tau.rpc.presets import PresetBook
 from tau.rpc.registry import RunState, SessionRegistry, SessionState, catch_up
 from tau.rpc.respond import answered_before, operation_of, record_answer
@@ -140,7 +141,7 @@ class RuntimeServiceImpl(SessionApi, RuntimeService):
             close_timeout=self.limits.close_timeout,
         )
         state = store.state_dir()  # the port's capability: a store with a state directory keeps a journal beside it
-        journal = ServeJournal(state / "serve") if state is not None else None
+        journal = journal_for(store)  # ... or in its database (rpc.pg_journal: the Postgres store)
         self.catalog = Catalog(catalog_path(state) if state is not None else ":memory:")  # presets, labels
         self.presets = PresetBook(self.catalog, presets_dir)
         self._registry = SessionRegistry(

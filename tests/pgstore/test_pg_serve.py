@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rpc"))
 
 from rpc_helpers import TOKEN, Scripts, Served
 
+from tau.errors import PreflightError
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc.server import RuntimeServer
 from tau.rpc.service import RuntimeServiceImpl
@@ -27,12 +29,12 @@ def hello(job: Any) -> list[Any]:
     return [reply("hello world")]
 
 
-@pytest.fixture
-def served(pg_url: str, tmp_path: Path) -> Any:
-    workspace, home = tmp_path / "ws", tmp_path / "home"
-    workspace.mkdir()
-    home.mkdir()
-    store = PostgresSessionStore(pg_url, state_dir=tmp_path / "state")
+def _start(pg_url: str, root: Path) -> tuple[Served, PostgresSessionStore]:
+    """A front end over the Postgres store with its own workspace, home and state dir (another machine's)."""
+    workspace, home = root / "ws", root / "home"
+    workspace.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
+    store = PostgresSessionStore(pg_url, state_dir=root / "state")
     service = RuntimeServiceImpl(
         env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")},
         cwd=workspace,
@@ -43,7 +45,12 @@ def served(pg_url: str, tmp_path: Path) -> Any:
     thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
     thread.start()
     assert server.started.wait(15), "server did not start"
-    handle = Served(server.url, service, server, TOKEN, workspace, thread)
+    return Served(server.url, service, server, TOKEN, workspace, thread), store
+
+
+@pytest.fixture
+def served(pg_url: str, tmp_path: Path) -> Iterator[Served]:
+    handle, store = _start(pg_url, tmp_path / "one")
     yield handle
     handle.stop()
     asyncio.run(store.aclose())
@@ -70,3 +77,36 @@ def test_runs_commit_to_postgres_and_another_process_reads_them(served: Served, 
     assert sorted(ids) == sorted([session_id, forked.session_id])
     assert shown_head == head.session.head_snapshot_id
     assert kinds == ["request", "response"]
+
+
+def test_a_front_end_restarted_elsewhere_brings_back_the_sessions_and_their_events(
+    served: Served, pg_url: str, tmp_path: Path
+) -> None:
+    with served.client() as client:
+        session_id = served.create(client)
+        events = list(client.run(pb.RunRequest(session_id=session_id, prompt="say hello"), headers=served.headers))
+    with pytest.raises(PreflightError, match="another tau serve"):
+        _start(pg_url, tmp_path / "two")  # one server per database at a time
+    served.stop()
+
+    async def followed() -> list[int]:
+        reader = PostgresSessionStore(pg_url)
+        try:
+            return [seq for seq, _ in await reader.events_since(session_id)]
+        finally:
+            await reader.aclose()
+
+    assert asyncio.run(followed()) == [event.seq for event in events]  # the events are in tau_events
+    second, store = _start(pg_url, tmp_path / "two")  # another machine: nothing of the first on its disk
+    try:
+        with second.client() as client:
+            listed = client.list_sessions(pb.ListSessionsRequest(), headers=second.headers).sessions
+            assert [s.session_id for s in listed] == [session_id]
+            request = pb.StreamEventsRequest(session_id=session_id, after_seq=3)
+            replayed = list(client.stream_events(request, headers=second.headers))
+            assert [e.SerializeToString() for e in replayed] == [e.SerializeToString() for e in events[3:]]
+            more = list(client.run(pb.RunRequest(session_id=session_id, prompt="again"), headers=second.headers))
+            assert more[0].seq == events[-1].seq + 1 and more[-1].final.status == "completed"
+    finally:
+        second.stop()
+        asyncio.run(store.aclose())

@@ -9,9 +9,10 @@ Tables (created with `IF NOT EXISTS` by the first connection of a process; no mi
                   as the objects a commit adds, so the index is never behind its ref
     tau_events    (session_id, seq) PK, data bytea, created: a session's events, appended by the serve front end
                   with the seqs its event log assigns; every insert NOTIFYs channel `tau_events` with `<seq> <id>`
+    tau_serve_sessions  session_id PK, record (the serve journal's `session.json` bytes): `tau serve`'s RPC state
 
-Primary data: `tau_objects` and `tau_sessions.id/head` (the refs) and `tau_events`; every other column of
-`tau_sessions` is derived and `reindex` recomputes it from the objects.
+Primary data: `tau_objects`, `tau_sessions.id/head` (the refs), `tau_events` and `tau_serve_sessions`; every other
+column of `tau_sessions` is derived and `reindex` recomputes it from the objects.
 
 Connections: psycopg 3, autocommit. A store URL is `postgres://` or `postgresql://` (libpq's URI). `shown(url)` is
 the URL with its userinfo and credential-like query values masked (tau.redact): the only form of a store URL that
@@ -59,6 +60,11 @@ CREATE TABLE IF NOT EXISTS tau_events (
     data bytea NOT NULL,
     created timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE IF NOT EXISTS tau_serve_sessions (
+    session_id text COLLATE "C" PRIMARY KEY,
+    record bytea NOT NULL,
+    updated timestamptz NOT NULL DEFAULT now()
 );
 """
 

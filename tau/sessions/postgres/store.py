@@ -36,6 +36,7 @@ from tau.sessions.objects import digest
 from tau.sessions.port import Resumed, StepRecord
 from tau.sessions.postgres import events, maintenance, naming, tables
 from tau.sessions.postgres.archive import PgArchive
+from tau.sessions.postgres.journal import PgJournalTables
 from tau.sessions.postgres.listing import list_rows, unsettled_rows
 from tau.sessions.postgres.locks import PgSessionLock, is_held
 from tau.sessions.postgres.objects import PgLocation, PgObjects, PgRefs
@@ -169,6 +170,10 @@ class PostgresSessionStore:
     def checkpoint_objects(self) -> PgObjects:
         """Workspace checkpoints go into `tau_objects` beside the snapshots that pin them."""
         return self.objects
+
+    def journal_tables(self) -> PgJournalTables:
+        """Where `tau serve` keeps its journal in this database (tau.rpc.pg_journal)."""
+        return PgJournalTables(self)
 
     def state_dir(self) -> Path | None:
         """The local directory given for files kept beside sessions (hook transcripts, steering inboxes, the serve
