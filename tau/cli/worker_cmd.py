@@ -46,10 +46,10 @@ def _serve(address: str, namespace: str, task_queue: str, max_runs: int, state_d
     import asyncio
     import signal
 
-    from tau.cli.run import open_store
+    from tau.cli.stores import open_any_store
     from tau.temporal.worker import serve_worker
 
-    store = open_store(state_dir)
+    store = open_any_store(state_dir)  # the file store, or the Postgres store every worker shares (--store)
 
     def ready() -> None:
         click.echo(f"tau worker: polling {task_queue} on {address} (namespace {namespace})", err=True)
