@@ -22,7 +22,7 @@ from warm_helpers import PYTHON_TAU, LocalServer, Traced, processes_with_cwd, ru
 _VOLATILE_STDERR = (
     (re.compile(r"\[\d\d:\d\d:\d\d\]"), "[hh:mm:ss]"),
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<session>"),
-    (re.compile(r"\d+ ms"), "<n> ms"),
+    (re.compile(r"\b\d+(?:\.\d+)? ?m?s\b"), "<duration>"),
 )
 
 
@@ -266,3 +266,58 @@ def test_one_server_per_directory(sandbox: Sandbox, server: LocalServer) -> None
         f"tau: tau serve --local: a local server is already running on {server.socket.parent}\n",
     )
     assert server.process.poll() is None
+
+
+def _on_a_terminal(box: Sandbox, *args: str) -> tuple[int, bytes, str]:
+    """`tau ARGS` with stdin and stderr on a fresh pseudo-terminal: (exit code, stdout, what the terminal showed)."""
+    import os
+    import pty
+    import sys
+
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tau", *args],
+        cwd=box.work,
+        env=box.env,
+        stdin=secondary,
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: every copy of the terminal's other side is closed (the run, and a server's child)
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(primary)
+    stdout = process.stdout.read() if process.stdout else b""
+    if process.stdout:
+        process.stdout.close()
+    return process.wait(timeout=TIMEOUT), stdout, shown.decode("utf-8", "replace")
+
+
+def test_a_terminal_is_the_runs_terminal(sandbox: Sandbox, server: LocalServer) -> None:
+    """The run renders its TTY progress (colours, live lines) on the client's terminal exactly as a local run does."""
+    sandbox.copy_hello()
+    warm = _on_a_terminal(sandbox, "run", "hello.md")
+    local = _on_a_terminal(sandbox, "run", "hello.md", "--no-server")
+    assert warm[0] == local[0] == 0
+    assert warm[1] == local[1]
+    assert "\x1b[" in local[2]  # a terminal gets colours: the check below compares something
+    assert _settled(warm[2]) == _settled(local[2])
+    assert len(_settled(local[2])) >= 5, local[2]
+
+
+def _settled(shown: str) -> list[str]:
+    """The lines left on the terminal (each line's text after its last erase), without the live spinner lines
+    (their frames and timings depend on the clock)."""
+    lines = []
+    for raw in shown.split("\r\n"):
+        visible = raw.rsplit("\x1b[2K", 1)[-1].lstrip("\r")
+        if visible and not ("\u2800" <= visible[0] <= "\u28ff"):  # braille spinner frames
+            lines.append(_stable(visible))
+    return lines
