@@ -7,8 +7,10 @@ never touches this file):
   (the RPC layer's `PresetSpec` in proto JSON); this module does not read it.
 - `labels(session_id, key, value)`: free-form labels of sessions, whoever ran them (`tau run`, `tau serve`).
 
-A future mailbox (issue #17 item 3) hangs off this database the same way: a `mail(session_id, seq, ...)` table whose
-rows `forget_session` deletes with the session's labels.
+- `mail(id, session_id, seq, sender, kind, body, created, delivered)`: every session's mailbox (issue #17 item 3).
+  `seq` counts 1, 2, 3, ... per session; `kind` is one of `MAIL_KINDS`; `delivered` is empty until the mail was
+  handed to a run (a continuation's prompt, or injected at a step boundary), then the time it was. `forget_session`
+  deletes a deleted session's mail with its labels.
 
 Invariants: names are checked by the caller (`PRESET_NAME`); writes are transactions with `synchronous=FULL` (this
 is primary data: an acknowledged preset survives a crash of the machine); versions of one name are 1, 2, 3, ...
@@ -27,7 +29,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["PRESET_NAME", "Catalog", "PresetConflict", "PresetRow", "catalog_path"]
+__all__ = ["MAIL_KINDS", "PRESET_NAME", "Catalog", "MailRow", "PresetConflict", "PresetRow", "catalog_path"]
+
+MAIL_KINDS = ("message", "agent_completed", "agent_question", "agent_failed")
 
 PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _FILE = "catalog.sqlite"
@@ -46,6 +50,18 @@ CREATE TABLE IF NOT EXISTS labels (
     PRIMARY KEY (session_id, key)
 );
 CREATE INDEX IF NOT EXISTS labels_by_key ON labels(key, value);
+CREATE TABLE IF NOT EXISTS mail (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created TEXT NOT NULL,
+    delivered TEXT NOT NULL DEFAULT '',
+    UNIQUE (session_id, seq)
+);
+CREATE INDEX IF NOT EXISTS mail_pending ON mail(delivered, session_id);
 """
 
 
@@ -66,6 +82,27 @@ class PresetRow:
     spec: str
     created: str
     first: str
+
+
+@dataclass(frozen=True)
+class MailRow:
+    """One message of a session's mailbox (`delivered` empty: not yet handed to a run)."""
+
+    id: int
+    session_id: str
+    seq: int
+    sender: str
+    kind: str
+    body: str
+    created: str
+    delivered: str
+
+
+_MAIL_COLUMNS = "id, session_id, seq, sender, kind, body, created, delivered"
+
+
+def _mail(row: tuple[object, ...]) -> MailRow:
+    return MailRow(int(str(row[0])), str(row[1]), int(str(row[2])), *(str(v) for v in row[3:8]))
 
 
 class PresetConflict(Exception):
@@ -181,9 +218,48 @@ class Catalog:
         return found
 
     def forget_session(self, session_ids: Iterable[str]) -> None:
-        """Drop what the catalog holds for deleted sessions (their labels)."""
+        """Drop what the catalog holds for deleted sessions (their labels and mail)."""
+        ids = [(sid,) for sid in session_ids]
         with self._lock, self._transaction():
-            self._db.executemany("DELETE FROM labels WHERE session_id = ?", [(sid,) for sid in session_ids])
+            self._db.executemany("DELETE FROM labels WHERE session_id = ?", ids)
+            self._db.executemany("DELETE FROM mail WHERE session_id = ?", ids)
+
+    # -- mail ------------------------------------------------------------------------------------------------------
+
+    def post_mail(self, session_id: str, *, sender: str, kind: str, body: str) -> MailRow:
+        """Append one message to the session's mailbox (undelivered)."""
+        if kind not in MAIL_KINDS:
+            raise ValueError(f"unknown mail kind {kind!r}")
+        with self._lock, self._transaction():
+            row = self._db.execute("SELECT MAX(seq) FROM mail WHERE session_id = ?", (session_id,)).fetchone()
+            seq = int(row[0] or 0) + 1
+            now = _now()
+            cursor = self._db.execute(
+                "INSERT INTO mail (session_id, seq, sender, kind, body, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (session_id, seq, sender, kind, body, now),
+            )
+            return MailRow(int(cursor.lastrowid or 0), session_id, seq, sender, kind, body, now, "")
+
+    def mail(self, session_id: str, *, pending_only: bool = False) -> list[MailRow]:
+        """The session's mail, oldest first (only the undelivered with `pending_only`)."""
+        where = " AND delivered = ''" if pending_only else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_MAIL_COLUMNS} FROM mail WHERE session_id = ?{where} ORDER BY seq", (session_id,)
+            ).fetchall()
+        return [_mail(row) for row in rows]
+
+    def sessions_with_pending_mail(self) -> list[str]:
+        """Every session that has undelivered mail (a restarted server delivers it)."""
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT session_id FROM mail WHERE delivered = '' ORDER BY id").fetchall()
+        return [str(row[0]) for row in rows]
+
+    def mark_delivered(self, ids: Iterable[int]) -> None:
+        """Record that these messages were handed to a run."""
+        now = _now()
+        with self._lock, self._transaction():
+            self._db.executemany("UPDATE mail SET delivered = ? WHERE id = ?", [(now, mid) for mid in ids])
 
     # -- internals -------------------------------------------------------------------------------------------------
 
