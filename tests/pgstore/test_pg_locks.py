@@ -1,5 +1,6 @@
 """Per-session write locks of the Postgres store across processes: one writer at a time, the holder's pid named, a
-SIGKILLed writer's lock freed by the server (its connection ends), and its session listed `interrupted`."""
+SIGKILLed writer's lock freed by the server (its connection ends), and its session listed `interrupted`; a writer
+whose connection the server ended cannot move the head."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sessions"))
+
+from session_helpers import CONFIG, step_messages
 
 from tau.sessions import SessionFilter, SessionLockedError, StepRecord
 from tau.sessions.postgres import PostgresSessionStore
@@ -121,3 +126,25 @@ async def test_a_sigkilled_writer_frees_its_lock_and_reads_interrupted(
         assert info.status == "completed"
     finally:
         await store.aclose()
+
+
+async def test_a_writer_that_lost_its_connection_cannot_move_the_head(pg_url: str) -> None:
+    import psycopg
+
+    from tau.sessions import StoreWriteError
+
+    writer, other = PostgresSessionStore(pg_url), PostgresSessionStore(pg_url)
+    try:
+        await writer.begin("s", CONFIG)
+        head = await writer.commit("s", StepRecord(step=1, messages=step_messages(1)))
+        with psycopg.connect(pg_url, autocommit=True) as admin:  # the server ends the writer's connection
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'tau pid %'"
+            )
+        with pytest.raises(StoreWriteError, match=r"cannot write session store postgresql://\*\*\*@127\.0\.0\.1"):
+            await writer.commit("s", StepRecord(step=2, messages=step_messages(2)))
+        assert (await _until_free(other, "s")) == head  # nothing of the failed step is visible; the lock is free
+        assert await other.history("s") == step_messages(1)
+    finally:
+        await writer.aclose()
+        await other.aclose()

@@ -21,15 +21,29 @@ goes into an error, a notice or an event.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tau.errors import ConfigError, PreflightError
+from tau.errors import ConfigError, PreflightError, RunError
 from tau.redact import Redactor
+from tau.sessions.errors import StoreWriteError
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["EVENTS_CHANNEL", "SCHEMA", "connect", "is_store_url", "lock_key_sql", "shown"]
+__all__ = [
+    "EVENTS_CHANNEL",
+    "SCHEMA",
+    "PgStoreWriteError",
+    "connect",
+    "is_store_url",
+    "lock_key_sql",
+    "shown",
+    "write_errors",
+]
 
 SCHEMES = ("postgres://", "postgresql://")
 EVENTS_CHANNEL = "tau_events"
@@ -106,3 +120,26 @@ def connect(url: str, *, application_name: str = "tau") -> psycopg.Connection[tu
         redactor = Redactor().with_values([_password_of(url)])
         detail = redactor.text(" ".join(str(error).split()))
         raise PreflightError(f"cannot connect to the session store {shown(url)}: {detail}") from None
+
+
+@contextlib.contextmanager
+def write_errors(where: str) -> Iterator[None]:
+    """A write that the database refuses or loses (its connection gone, the server restarting) is a
+    `StoreWriteError` naming the store's shown URL (exit 1, reason session_write_failed): nothing of the transaction
+    became visible. Errors tau raises inside (ConfigError, CorruptObjectError) pass through."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as error:
+        detail = Redactor().text(" ".join(str(error).split())) or type(error).__name__
+        raise PgStoreWriteError(where, detail) from None
+
+
+class PgStoreWriteError(StoreWriteError):
+    """`StoreWriteError` for a Postgres store: names the store by its shown URL (not a file path)."""
+
+    def __init__(self, where: str, detail: str) -> None:
+        RunError.__init__(self, f"cannot write session store {where}: {detail}")
+        self.path = Path(where)
+        self.errno = errno.EIO

@@ -40,7 +40,7 @@ from tau.sessions.postgres.journal import PgJournalTables
 from tau.sessions.postgres.listing import list_rows, unsettled_rows
 from tau.sessions.postgres.locks import PgSessionLock, is_held
 from tau.sessions.postgres.objects import PgLocation, PgObjects, PgRefs
-from tau.sessions.postgres.schema import SCHEMA, connect, shown
+from tau.sessions.postgres.schema import SCHEMA, connect, shown, write_errors
 from tau.sessions.refs import check_session_id
 from tau.sessions.snapshot import (
     Snapshot,
@@ -295,7 +295,7 @@ class PostgresSessionStore:
     def _create(self, lock: PgSessionLock, session_id: str, root: Snapshot, blobs: list[bytes]) -> _Open:
         """Write `root` (and `blobs`) as the new session `session_id`'s head, on the lock's connection."""
         data = encode_snapshot(root)
-        with lock.conn.transaction():
+        with write_errors(self.shown_url), lock.conn.transaction():
             root_id = tables.put_objects(lock.conn, [*blobs, data])[-1]
             config = decode_config(tables.get_object(lock.conn, root.config), tables.object_path(root.config))
             opened = _Open(lock, root_id, root, root_id, root, root.config, title_of(config), model_of(config))
@@ -363,14 +363,15 @@ class PostgresSessionStore:
             workspace=record.workspace,
             pending=digest(pending) if pending is not None else None,
         )
+        data = encode_snapshot(snap)
+        snap_id = digest(data)
+        info = session_info(session_id, snap_id, snap, opened.root, title=opened.title, model=opened.model)
         conn = opened.lock.conn
-        with conn.transaction():
-            snap_id = tables.put_objects(conn, [*blobs, *([pending] if pending else []), encode_snapshot(snap)])[-1]
-            previous = opened.head_id
-            opened.head_id, opened.head = snap_id, snap
-            if not tables.move_ref(conn, self._info(session_id, opened), snap.status, previous):
-                opened.head_id, opened.head = previous, self.snapshot(previous)
+        with write_errors(self.shown_url), conn.transaction():
+            tables.put_objects(conn, [*blobs, *([pending] if pending else []), data])
+            if not tables.move_ref(conn, info, snap.status, opened.head_id):
                 raise ConfigError(f"session {session_id!r} moved or was removed behind this writer", field="session")
+        opened.head_id, opened.head = snap_id, snap  # only once the transaction committed
         self._remember(snap_id, snap)
         return snap_id
 
