@@ -275,6 +275,40 @@ class SubagentCompleted(_Event):
     error: str | None = Field(default=None, description="Why the child did not complete, if it did not.")
 
 
+class MailReceived(_Event):
+    """A message landed in the session's mailbox (`tau serve`): from a client (SendMessage, `tau mail send`) or from
+    one of its background agents. Emitted between runs too (then `seq` is 0)."""
+
+    type: Literal["mail.received"] = "mail.received"
+    mail_seq: int = Field(description="The message's number in that mailbox (1, 2, 3, ...).")
+    sender: str = Field(description="Who sent it: a client's name, or a background agent's session id.")
+    kind: Literal["message", "agent_completed", "agent_question", "agent_failed"] = Field(
+        description="`message` (a client's), or what a background agent reports: completed, a question, failed."
+    )
+
+
+class AgentSpawned(_Event):
+    """The session started a background agent (`tau serve`, StartAgent): a child session that runs on its own and
+    reports to this session's mailbox."""
+
+    type: Literal["agent.spawned"] = "agent.spawned"
+    agent: str = Field(description="The agent's name (a label; `agent` when none was given).")
+    child_session_id: str = Field(description="The background agent's own session.")
+    depth: int = Field(description="Nesting depth: 1 for a child of a top-level session.")
+
+
+class AgentCompleted(_Event):
+    """A background agent of this session ended a run; its result is in this session's mailbox."""
+
+    type: Literal["agent.completed"] = "agent.completed"
+    agent: str = Field(description="The agent's name.")
+    child_session_id: str = Field(description="The background agent's own session.")
+    status: Literal["completed", "question", "failed"] = Field(
+        description="`completed`, `question` (it suspended on an ask), or `failed` (error, cancel, server restart)."
+    )
+    error: str | None = Field(default=None, description="Why it did not complete, if it did not.")
+
+
 class RunCompleted(_Event):
     """The run ended: always the last event. `status` is `completed` only when the run finished normally."""
 
@@ -324,6 +358,9 @@ Event = Annotated[
     | CompactionApplied
     | SubagentStarted
     | SubagentCompleted
+    | MailReceived
+    | AgentSpawned
+    | AgentCompleted
     | RunCompleted,
     Field(discriminator="type"),
 ]

@@ -7,12 +7,15 @@ literal lines as tau 1.x's `--output stream-json` printed them, for the upgrade 
 from __future__ import annotations
 
 from tau.protocol import (
+    AgentCompleted,
+    AgentSpawned,
     ApprovalRequested,
     ClarificationRequested,
     CompactionApplied,
     EnvironmentInfo,
     Event,
     HookRan,
+    MailReceived,
     McpServerInfo,
     MessageCompleted,
     MessageDelta,
@@ -92,6 +95,9 @@ V2_EVENTS: list[Event] = [
         num_turns=1,
     ),
     RunCompleted(status="failed", terminal_reason="max_usd", exit_code=5, session_id="s2", error="budget"),
+    AgentSpawned(agent="research", child_session_id="s2.agent-1", depth=1),
+    MailReceived(mail_seq=1, sender="s2.agent-1", kind="agent_completed"),
+    AgentCompleted(agent="research", child_session_id="s2.agent-1", status="completed"),
 ]  # fmt: skip
 
 V1_LINES: dict[str, str] = {

@@ -64,7 +64,7 @@ def test_schema_version_is_major_two() -> None:
 
 def test_every_type_is_subject_dot_past_tense_and_unique() -> None:
     types = [cls.model_fields["type"].default for cls in _event_classes()]
-    assert len(types) == len(set(types)) == 20
+    assert len(types) == len(set(types)) == 23
     assert [t for t in types if not TYPE_NAME.fullmatch(t)] == []
     assert set(V1_TYPES.values()) <= set(types)
     assert not set(V1_TYPES) & set(types)  # no v1-only name survives in v2
