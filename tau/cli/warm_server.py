@@ -75,9 +75,14 @@ _PRELOAD = (
     "pydantic_ai.providers.openai",
     "pydantic_ai.models.anthropic",
     "pydantic_ai.providers.anthropic",
-    "openai.resources.chat",  # the SDKs import their resources on first use
-    "openai.resources.responses",
-    "anthropic.resources.messages",
+    "openai.resources.chat.chat",  # the SDKs import their resources on first attribute access
+    "openai.resources.chat.completions",
+    "openai.resources.responses.responses",
+    "openai.lib.streaming.chat",
+    "openai.lib.streaming.responses",
+    "openai.pagination",
+    "anthropic.resources.messages.messages",
+    "anthropic.lib.streaming",
 )
 
 
