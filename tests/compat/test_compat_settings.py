@@ -355,6 +355,7 @@ def test_file_tools_reach_a_trusted_additional_directory_and_nothing_beside_it(t
     assert done["call_1_0"][0] == "success" and GUIDE.strip() in done["call_1_0"][1]
     assert done["call_1_1"][0] == "success"
     assert (shared / "notes" / "release.md").read_text() == "v1.2 ready\n"
-    assert done["call_1_2"][0] == "success" and "release.md" in done["call_1_2"][1] and "guide.md" in done["call_1_2"][1]
+    found = done["call_1_2"]
+    assert found[0] == "success" and "release.md" in found[1] and "guide.md" in found[1]
     assert done["call_1_3"][0] != "success" and "not for the model" not in done["call_1_3"][1]
     assert done["call_1_4"][0] != "success" and "not for the model" not in done["call_1_4"][1]

@@ -1,7 +1,7 @@
 """Output integrity on a terminal: `tau run` with stdin, stdout and stderr on a pseudo-terminal (the TTY status line),
 while the scripted model puts escape sequences, C1 controls and bidi overrides in a command, a file path and its
-final answer. The only control sequences on the terminal are tau's own line clears (`CR`, `ESC [2K`), newlines and the colour
-of its own whole lines.
+final answer. The only control sequences on the terminal are tau's own line clears (`CR`, `ESC [2K`), newlines and
+the colour of its own whole lines.
 """
 
 from __future__ import annotations
