@@ -20,6 +20,7 @@ Everything runs on the server's one event loop.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from tau.errors import InternalError, Interrupted, TauError
 from tau.protocol import (
@@ -50,7 +51,9 @@ class RunSupervisor:
     def __init__(self, registry: SessionRegistry, *, runtime: Runtime) -> None:
         self._registry = registry
         self._runtime = runtime
+        self.runtime = runtime
         self.tasks: set[asyncio.Task[None]] = set()
+        self.on_finished: Callable[[SessionState, RunCompleted], None] | None = None  # the mailbox's (rpc.mailbox)
 
     def launch(self, session: SessionState, op: RunOperation, *, prompt: str, key: str, detail: str) -> RunState:
         """Start one run of the session (a prompt or the answers to pending requests) as a server task."""
@@ -152,6 +155,8 @@ class RunSupervisor:
         run.final_seq = final.seq
         run.task, run.outcome = None, None  # a session keeps its runs' records, not the runs
         self._registry.save(session)
+        if self.on_finished is not None:
+            self.on_finished(session, event)
 
 
 def _final_response(event: RunCompleted, status: pb.SessionStatus, *, seq: int, run: int) -> pb.RunResponse:

@@ -147,6 +147,7 @@ class _UvicornServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
+            self._owner.service.serving()  # mail and background agents an earlier server left (rpc.mailbox)
             self._owner._on_started(self)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:

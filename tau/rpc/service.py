@@ -50,7 +50,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectrpc.code import Code
@@ -61,6 +61,7 @@ from tau.errors import ConfigError, Interrupted, TauError
 from tau.models.providers import ProviderPool
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeService
+from tau.rpc.agents import AgentApi
 from tau.rpc.conversations import CONVERSATION_ID
 from tau.rpc.eventlog import LogGap
 from tau.rpc.events import (
@@ -70,6 +71,7 @@ from tau.rpc.events import (
 )
 from tau.rpc.jobs import SessionJob, build_session_job, context_blocks, render_context, restore_session_job
 from tau.rpc.journal import ServeJournal, Stored, report
+from tau.rpc.mailbox import Mailbox, MailLimits
 from tau.rpc.pg_journal import journal_for
 from tau.rpc.presets import PresetBook
 from tau.rpc.registry import RunState, SessionRegistry, SessionState, catch_up
@@ -96,13 +98,14 @@ class ServiceLimits:
     max_page_size: int = 1000
     drain_timeout: float = 10.0
     close_timeout: float = 30.0  # the longest a finished run's clean-up (workspace, MCP servers) may hold its Final
+    mail: MailLimits = field(default_factory=MailLimits)  # the mailbox's guard rails (rpc.mailbox)
 
 
 def _status_name(status: pb.SessionStatus) -> str:
     return pb.SessionStatus.Name(status).removeprefix("SESSION_STATUS_")
 
 
-class RuntimeServiceImpl(SessionApi, RuntimeService):
+class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
     """Sessions in memory, runs through the runtime. `env`/`cwd` stand for the server's environment and default
     workspace (config layering reads them); `model_factory` replaces models (tests); `engine` replaces the runtime's
     engine (default: `InlineEngine`); `store` is where runs commit their snapshots; without one, `state_dir` opens
@@ -149,6 +152,7 @@ class RuntimeServiceImpl(SessionApi, RuntimeService):
         )
         self._runs = RunSupervisor(self._registry, runtime=self.runtime)
         self._draining = False
+        self.mailbox = Mailbox(self._registry, self._runs, self.catalog, self.limits.mail, lambda: self._draining)
         self.restored = self._restore(journal) if journal is not None else 0  # sessions an earlier server left
 
     @property
@@ -196,6 +200,7 @@ class RuntimeServiceImpl(SessionApi, RuntimeService):
 
     def close(self) -> None:
         """Release the serve journal and the catalog (after `drain`)."""
+        self.mailbox.close()
         self._registry.close()
         self.catalog.close()
 
@@ -321,9 +326,10 @@ class RuntimeServiceImpl(SessionApi, RuntimeService):
         self, request: pb.CancelRunRequest, ctx: RequestContext[pb.CancelRunRequest, pb.CancelRunResponse], /
     ) -> pb.CancelRunResponse:
         session = self._session(request.session_id)
+        reason = request.reason.strip() or "no reason given"
+        await self.mailbox.stop_children(session.session_id, f"parent cancelled: {reason}")  # also when idle
         if session.current is None:
             return pb.CancelRunResponse(cancelled=False, status=session.status)
-        reason = request.reason.strip() or "no reason given"
         await self._runs.cancel(session, f"run cancelled by CancelRun: {reason}")
         return pb.CancelRunResponse(cancelled=True, status=session.status)
 
@@ -398,6 +404,7 @@ class RuntimeServiceImpl(SessionApi, RuntimeService):
     async def drain(self, timeout: float | None = None) -> None:
         """Refuse new work, cancel every run (SIGTERM), wait for their final events, end every follower."""
         self._draining = True
+        self.mailbox.close()
         for session in self._registry.all():
             if session.current is not None:
                 await self._runs.cancel(session, "server shutting down", signal="SIGTERM")

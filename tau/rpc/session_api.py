@@ -3,7 +3,8 @@ UpdateSession, the preset RPCs, ListConversations / GetConversation, ListSkills 
 (`session_filter`).
 
 Contract:
-- DeleteSession: FAILED_PRECONDITION while a run is in progress, unless `force` (the run is cancelled and its final
+- DeleteSession (also cancels the session's running background agents, whose sessions stay; its mail goes with
+  it): FAILED_PRECONDITION while a run is in progress, unless `force` (the run is cancelled and its final
   event waited for, bounded by `ServiceLimits.drain_timeout`). Deleting removes the session's store ref (its
   snapshots stay while a fork reaches them; `tau sessions gc` collects the rest), its serve journal, its labels in
   the catalog, and ends its followers (StreamEvents, SSE). Forks of it are untouched: their `parent_session_id`
@@ -44,6 +45,7 @@ from tau.sessions.catalog import Catalog
 from tau.skills import Skill, discover_skills
 
 if TYPE_CHECKING:
+    from tau.rpc.mailbox import Mailbox
     from tau.rpc.registry import SessionRegistry
     from tau.rpc.runs import RunSupervisor
     from tau.rpc.service import ServiceLimits
@@ -100,6 +102,7 @@ class SessionApi:
         limits: ServiceLimits
         catalog: Catalog
         presets: PresetBook
+        mailbox: Mailbox
 
         _draining: bool
 
@@ -141,6 +144,7 @@ class SessionApi:
                     "or delete with force",
                 )
             await self._stop_run(session)
+        await self.mailbox.stop_children(session.session_id, "parent session deleted")
         head = session.head_snapshot_id
         store = self._store
         if isinstance(store, FileSessionStore) and store.refs.read(session.session_id) is not None:

@@ -11,6 +11,9 @@ never touches this file):
   `seq` counts 1, 2, 3, ... per session; `kind` is one of `MAIL_KINDS`; `delivered` is empty until the mail was
   handed to a run (a continuation's prompt, or injected at a step boundary), then the time it was. `forget_session`
   deletes a deleted session's mail with its labels.
+- `agents(session_id, parent_session_id, depth, agent, state, created)`: background agents (issue #17 item 3), one
+  row per child session; `state` is `running` until its mail reached the parent, then `reported`. A server that
+  starts and finds `running` rows whose run is not in progress reports them failed (the previous server died).
 
 Invariants: names are checked by the caller (`PRESET_NAME`); writes are transactions with `synchronous=FULL` (this
 is primary data: an acknowledged preset survives a crash of the machine); versions of one name are 1, 2, 3, ...
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["MAIL_KINDS", "PRESET_NAME", "Catalog", "MailRow", "PresetConflict", "PresetRow", "catalog_path"]
+__all__ = ["MAIL_KINDS", "AgentRow", "PRESET_NAME", "Catalog", "MailRow", "PresetConflict", "PresetRow", "catalog_path"]
 
 MAIL_KINDS = ("message", "agent_completed", "agent_question", "agent_failed")
 
@@ -62,6 +65,15 @@ CREATE TABLE IF NOT EXISTS mail (
     UNIQUE (session_id, seq)
 );
 CREATE INDEX IF NOT EXISTS mail_pending ON mail(delivered, session_id);
+CREATE TABLE IF NOT EXISTS agents (
+    session_id TEXT PRIMARY KEY,
+    parent_session_id TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    agent TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS agents_by_parent ON agents(parent_session_id, state);
 """
 
 
@@ -96,6 +108,17 @@ class MailRow:
     body: str
     created: str
     delivered: str
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    """A background agent: its session, its parent, its depth (1 under a top-level session), its state."""
+
+    session_id: str
+    parent_session_id: str
+    depth: int
+    agent: str
+    state: str
 
 
 _MAIL_COLUMNS = "id, session_id, seq, sender, kind, body, created, delivered"
@@ -218,11 +241,12 @@ class Catalog:
         return found
 
     def forget_session(self, session_ids: Iterable[str]) -> None:
-        """Drop what the catalog holds for deleted sessions (their labels and mail)."""
+        """Drop what the catalog holds for deleted sessions (their labels, mail and agent rows)."""
         ids = [(sid,) for sid in session_ids]
         with self._lock, self._transaction():
             self._db.executemany("DELETE FROM labels WHERE session_id = ?", ids)
             self._db.executemany("DELETE FROM mail WHERE session_id = ?", ids)
+            self._db.executemany("DELETE FROM agents WHERE session_id = ?", ids)
 
     # -- mail ------------------------------------------------------------------------------------------------------
 
@@ -260,6 +284,40 @@ class Catalog:
         now = _now()
         with self._lock, self._transaction():
             self._db.executemany("UPDATE mail SET delivered = ? WHERE id = ?", [(now, mid) for mid in ids])
+
+    # -- background agents -----------------------------------------------------------------------------------------
+
+    def add_agent(self, session_id: str, parent_session_id: str, *, depth: int, agent: str) -> AgentRow:
+        with self._lock, self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, 'running', ?)",
+                (session_id, parent_session_id, depth, agent, _now()),
+            )
+        return AgentRow(session_id, parent_session_id, depth, agent, "running")
+
+    def agent(self, session_id: str) -> AgentRow | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT session_id, parent_session_id, depth, agent, state FROM agents WHERE session_id = ?",
+                (session_id,),
+            ).fetchone()
+        return None if row is None else AgentRow(str(row[0]), str(row[1]), int(row[2]), str(row[3]), str(row[4]))
+
+    def agents(self, *, parent_session_id: str | None = None, state: str | None = None) -> list[AgentRow]:
+        """Background agents, oldest first (of one parent, in one state, when given)."""
+        query = "SELECT session_id, parent_session_id, depth, agent, state FROM agents WHERE 1 = 1"
+        args: list[str] = []
+        if parent_session_id is not None:
+            query, args = query + " AND parent_session_id = ?", [*args, parent_session_id]
+        if state is not None:
+            query, args = query + " AND state = ?", [*args, state]
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY created, session_id", args).fetchall()
+        return [AgentRow(str(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+    def set_agent_state(self, session_id: str, state: str) -> None:
+        with self._lock, self._transaction():
+            self._db.execute("UPDATE agents SET state = ? WHERE session_id = ?", (state, session_id))
 
     # -- internals -------------------------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ CODES = {
     3: "invalid_argument",
     5: "not_found",
     6: "already_exists",
+    8: "resource_exhausted",
     9: "failed_precondition",
     10: "aborted",
     11: "out_of_range",

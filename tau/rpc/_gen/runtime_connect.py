@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .runtime_pb2 import CancelRunRequest, CancelRunResponse, CreatePresetRequest, CreatePresetResponse, CreateSessionRequest, CreateSessionResponse, DeletePresetRequest, DeletePresetResponse, DeleteSessionRequest, DeleteSessionResponse, ForkSessionRequest, ForkSessionResponse, GetConversationRequest, GetConversationResponse, GetPresetRequest, GetPresetResponse, GetSessionRequest, GetSessionResponse, GetSkillRequest, GetSkillResponse, InjectContextRequest, InjectContextResponse, ListConversationsRequest, ListConversationsResponse, ListPresetsRequest, ListPresetsResponse, ListSessionsRequest, ListSessionsResponse, ListSkillsRequest, ListSkillsResponse, RespondRequest, RespondResponse, RunRequest, RunResponse, StreamEventsRequest, StreamEventsResponse, UpdatePresetRequest, UpdatePresetResponse, UpdateSessionRequest, UpdateSessionResponse
+from .runtime_pb2 import CancelRunRequest, CancelRunResponse, CreatePresetRequest, CreatePresetResponse, CreateSessionRequest, CreateSessionResponse, DeletePresetRequest, DeletePresetResponse, DeleteSessionRequest, DeleteSessionResponse, ForkSessionRequest, ForkSessionResponse, GetConversationRequest, GetConversationResponse, GetPresetRequest, GetPresetResponse, GetSessionRequest, GetSessionResponse, GetSkillRequest, GetSkillResponse, InjectContextRequest, InjectContextResponse, ListConversationsRequest, ListConversationsResponse, ListMailRequest, ListMailResponse, ListPresetsRequest, ListPresetsResponse, ListSessionsRequest, ListSessionsResponse, ListSkillsRequest, ListSkillsResponse, RespondRequest, RespondResponse, RunRequest, RunResponse, SendMessageRequest, SendMessageResponse, StartAgentRequest, StartAgentResponse, StreamEventsRequest, StreamEventsResponse, UpdatePresetRequest, UpdatePresetResponse, UpdateSessionRequest, UpdateSessionResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
@@ -162,6 +162,28 @@ class RuntimeService(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def get_skill(self, request: GetSkillRequest, ctx: RequestContext[GetSkillRequest, GetSkillResponse], /) -> GetSkillResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def send_message(self, request: SendMessageRequest, ctx: RequestContext[SendMessageRequest, SendMessageResponse], /) -> SendMessageResponse:
+        """
+        Mailbox (issue #17 item 3): post a message to a session (or a conversation's head session). An idle session
+        wakes up (a continuation run with its pending mail as the prompt, after the debounce window); a running one
+        gets it at its next step boundary. NOT_FOUND for an unknown or deleted session.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def list_mail(self, request: ListMailRequest, ctx: RequestContext[ListMailRequest, ListMailResponse], /) -> ListMailResponse:
+        """
+        A session's mail, oldest first.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def start_agent(self, request: StartAgentRequest, ctx: RequestContext[StartAgentRequest, StartAgentResponse], /) -> StartAgentResponse:
+        """
+        Start a background agent: a new session under `parent_session_id` with the parent's job (so permissions no
+        wider than its parent's), run at once with `prompt`; when it completes, fails or asks a question, a message
+        lands in the parent's mailbox. FAILED_PRECONDITION past the depth or concurrency limits.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
 
@@ -397,6 +419,39 @@ class RuntimeServiceASGIApplication(ConnectASGIApplication[RuntimeService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.get_skill,
+                ),
+                "/tau.runtime.v1.RuntimeService/SendMessage": Endpoint.unary(
+                    method=MethodInfo(
+                        name="SendMessage",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=SendMessageRequest,
+                        output=SendMessageResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.send_message,
+                ),
+                "/tau.runtime.v1.RuntimeService/ListMail": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ListMail",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=ListMailRequest,
+                        output=ListMailResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.list_mail,
+                ),
+                "/tau.runtime.v1.RuntimeService/StartAgent": Endpoint.unary(
+                    method=MethodInfo(
+                        name="StartAgent",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=StartAgentRequest,
+                        output=StartAgentResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.start_agent,
                 ),
             },
             interceptors=interceptors,
@@ -918,6 +973,81 @@ class RuntimeServiceClient(ConnectClient):
             timeout_ms=timeout_ms,
             use_get=use_get,
         )
+    async def send_message(
+        self,
+        request: SendMessageRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> SendMessageResponse:
+        """
+        Mailbox (issue #17 item 3): post a message to a session (or a conversation's head session). An idle session
+        wakes up (a continuation run with its pending mail as the prompt, after the debounce window); a running one
+        gets it at its next step boundary. NOT_FOUND for an unknown or deleted session.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="SendMessage",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=SendMessageRequest,
+                output=SendMessageResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def list_mail(
+        self,
+        request: ListMailRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListMailResponse:
+        """
+        A session's mail, oldest first.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListMail",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=ListMailRequest,
+                output=ListMailResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    async def start_agent(
+        self,
+        request: StartAgentRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> StartAgentResponse:
+        """
+        Start a background agent: a new session under `parent_session_id` with the parent's job (so permissions no
+        wider than its parent's), run at once with `prompt`; when it completes, fails or asks a question, a message
+        lands in the parent's mailbox. FAILED_PRECONDITION past the depth or concurrency limits.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="StartAgent",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=StartAgentRequest,
+                output=StartAgentResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
 
 class RuntimeServiceSync(Protocol):
     """
@@ -1044,6 +1174,28 @@ class RuntimeServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def get_skill(self, request: GetSkillRequest, ctx: RequestContext[GetSkillRequest, GetSkillResponse], /) -> GetSkillResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def send_message(self, request: SendMessageRequest, ctx: RequestContext[SendMessageRequest, SendMessageResponse], /) -> SendMessageResponse:
+        """
+        Mailbox (issue #17 item 3): post a message to a session (or a conversation's head session). An idle session
+        wakes up (a continuation run with its pending mail as the prompt, after the debounce window); a running one
+        gets it at its next step boundary. NOT_FOUND for an unknown or deleted session.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def list_mail(self, request: ListMailRequest, ctx: RequestContext[ListMailRequest, ListMailResponse], /) -> ListMailResponse:
+        """
+        A session's mail, oldest first.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def start_agent(self, request: StartAgentRequest, ctx: RequestContext[StartAgentRequest, StartAgentResponse], /) -> StartAgentResponse:
+        """
+        Start a background agent: a new session under `parent_session_id` with the parent's job (so permissions no
+        wider than its parent's), run at once with `prompt`; when it completes, fails or asks a question, a message
+        lands in the parent's mailbox. FAILED_PRECONDITION past the depth or concurrency limits.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
 
@@ -1277,6 +1429,39 @@ class RuntimeServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.get_skill,
+                ),
+                "/tau.runtime.v1.RuntimeService/SendMessage": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="SendMessage",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=SendMessageRequest,
+                        output=SendMessageResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.send_message,
+                ),
+                "/tau.runtime.v1.RuntimeService/ListMail": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ListMail",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=ListMailRequest,
+                        output=ListMailResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.list_mail,
+                ),
+                "/tau.runtime.v1.RuntimeService/StartAgent": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="StartAgent",
+                        service_name="tau.runtime.v1.RuntimeService",
+                        input=StartAgentRequest,
+                        output=StartAgentResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.start_agent,
                 ),
             },
             interceptors=interceptors,
@@ -1797,4 +1982,79 @@ class RuntimeServiceClientSync(ConnectClientSync):
             headers=headers,
             timeout_ms=timeout_ms,
             use_get=use_get,
+        )
+    def send_message(
+        self,
+        request: SendMessageRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> SendMessageResponse:
+        """
+        Mailbox (issue #17 item 3): post a message to a session (or a conversation's head session). An idle session
+        wakes up (a continuation run with its pending mail as the prompt, after the debounce window); a running one
+        gets it at its next step boundary. NOT_FOUND for an unknown or deleted session.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="SendMessage",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=SendMessageRequest,
+                output=SendMessageResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def list_mail(
+        self,
+        request: ListMailRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListMailResponse:
+        """
+        A session's mail, oldest first.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListMail",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=ListMailRequest,
+                output=ListMailResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def start_agent(
+        self,
+        request: StartAgentRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> StartAgentResponse:
+        """
+        Start a background agent: a new session under `parent_session_id` with the parent's job (so permissions no
+        wider than its parent's), run at once with `prompt`; when it completes, fails or asks a question, a message
+        lands in the parent's mailbox. FAILED_PRECONDITION past the depth or concurrency limits.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="StartAgent",
+                service_name="tau.runtime.v1.RuntimeService",
+                input=StartAgentRequest,
+                output=StartAgentResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
         )

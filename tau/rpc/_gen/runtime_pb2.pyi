@@ -954,3 +954,75 @@ class GetSkillResponse(_message.Message):
     skill: SkillInfo
     body: str
     def __init__(self, skill: _Optional[_Union[SkillInfo, _Mapping]] = ..., body: _Optional[str] = ...) -> None: ...
+
+class Mail(_message.Message):
+    __slots__ = ("seq", "session_id", "sender", "kind", "body", "create_time", "deliver_time")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DELIVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    session_id: str
+    sender: str
+    kind: str
+    body: str
+    create_time: str
+    deliver_time: str
+    def __init__(self, seq: _Optional[int] = ..., session_id: _Optional[str] = ..., sender: _Optional[str] = ..., kind: _Optional[str] = ..., body: _Optional[str] = ..., create_time: _Optional[str] = ..., deliver_time: _Optional[str] = ...) -> None: ...
+
+class SendMessageRequest(_message.Message):
+    __slots__ = ("session_id", "conversation_id", "text", "sender")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    conversation_id: str
+    text: str
+    sender: str
+    def __init__(self, session_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., text: _Optional[str] = ..., sender: _Optional[str] = ...) -> None: ...
+
+class SendMessageResponse(_message.Message):
+    __slots__ = ("mail", "delivered")
+    MAIL_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    mail: Mail
+    delivered: bool
+    def __init__(self, mail: _Optional[_Union[Mail, _Mapping]] = ..., delivered: _Optional[bool] = ...) -> None: ...
+
+class ListMailRequest(_message.Message):
+    __slots__ = ("session_id", "pending_only")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PENDING_ONLY_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    pending_only: bool
+    def __init__(self, session_id: _Optional[str] = ..., pending_only: _Optional[bool] = ...) -> None: ...
+
+class ListMailResponse(_message.Message):
+    __slots__ = ("mail",)
+    MAIL_FIELD_NUMBER: _ClassVar[int]
+    mail: _containers.RepeatedCompositeFieldContainer[Mail]
+    def __init__(self, mail: _Optional[_Iterable[_Union[Mail, _Mapping]]] = ...) -> None: ...
+
+class StartAgentRequest(_message.Message):
+    __slots__ = ("parent_session_id", "prompt", "agent", "session_id")
+    PARENT_SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    parent_session_id: str
+    prompt: str
+    agent: str
+    session_id: str
+    def __init__(self, parent_session_id: _Optional[str] = ..., prompt: _Optional[str] = ..., agent: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
+
+class StartAgentResponse(_message.Message):
+    __slots__ = ("session_id", "depth")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    depth: int
+    def __init__(self, session_id: _Optional[str] = ..., depth: _Optional[int] = ...) -> None: ...

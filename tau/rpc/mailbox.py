@@ -1,0 +1,230 @@
+"""The fire logic of `tau serve`'s mailboxes (issue #17 item 3): `Mailbox`, used by the service (`rpc.agents`).
+
+Mail itself is primary data in the catalog (`sessions.catalog`: the `mail` and `agents` tables); this module decides
+when it reaches a run:
+- A message posted to a session starts (or joins) a debounce window of `MailLimits.debounce` seconds; when it ends,
+  every undelivered message of the session is handed over at once: to the running run at its next step boundary
+  (the runtime's `Inject`, pydantic-ai's enqueue), else as the prompt of a continuation run (`Continue`, or
+  `Start` for a session that never ran). Mail is marked delivered when it was injected or its run was launched.
+- A session waiting on pending requests (approval, question, plan) keeps its mail until a run of it ends; every
+  run's end looks at the mailbox again (`on_finished`).
+- Loop guard: a wake-up whose mail is all automatic (a background agent's report, or a SendMessage whose sender is
+  a session of this server) counts against `MailLimits.max_auto_wakeups`; external mail resets the count. Past the
+  limit the mail stays undelivered and the session's log gets one warning Notice (`mailbox loop guard: ...`);
+  external mail wakes it again. The count is per server process (a restart resets it).
+- Background agents: a child's run end (completed / suspended / failed) posts `agent_completed` / `agent_question` /
+  `agent_failed` to its parent's mailbox (and `agent.completed` to the parent's log), once per agent (its catalog
+  row goes `running` -> `reported`). An agent cancelled because its parent was cancelled or deleted is marked
+  `cancelled` first and reports nothing (its parent asked for it to stop).
+- After a restart (`recover`): agents still `running` whose session has no run in progress are reported failed
+  (the server died under them: they are not resumed), and every session with undelivered mail is scheduled.
+Everything runs on the server's event loop; without a running loop (the journal's restore in `__init__`) nothing
+is scheduled until `recover`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tau.protocol import AgentCompleted, Event, MailReceived, Notice, RunCompleted
+from tau.rpc.events import to_response
+from tau.rpc.registry import SessionRegistry, SessionState
+from tau.rpc.runs import RunSupervisor
+from tau.runtime import Continue, Inject, Start
+from tau.sessions.catalog import Catalog, MailRow
+
+_REPORT_CAP = 16 * 1024  # the most of a child's answer one mail carries
+
+
+@dataclass(frozen=True)
+class MailLimits:
+    """The mailbox's guard rails (`tau serve --mail-*` / `--max-agents*`)."""
+
+    debounce: float = 0.5  # seconds a first message waits for more before its session is woken
+    max_agents_per_session: int = 8  # background agents running at once under one parent
+    max_agents: int = 64  # background agents running at once on the server
+    max_depth: int = 2  # a background agent's background agent is depth 2
+    max_auto_wakeups: int = 10  # wake-ups on automatic mail only, before the loop guard holds the mail
+
+
+def render_mail(mail: list[MailRow]) -> str:
+    """The prompt (or injected text) that hands `mail` to the agent."""
+    head = f"You have {len(mail)} new message{'s' if len(mail) != 1 else ''} in your mailbox."
+    parts = [head]
+    for row in mail:
+        parts.append(f"--- message {row.seq} from {row.sender} ({row.kind}) ---\n{row.body}")
+    return "\n\n".join(parts)
+
+
+class Mailbox:
+    """Delivers the catalog's mail to runs (see the module docstring)."""
+
+    def __init__(
+        self,
+        registry: SessionRegistry,
+        runs: RunSupervisor,
+        catalog: Catalog,
+        limits: MailLimits | None,
+        draining: Callable[[], bool],
+    ) -> None:
+        """Becomes `runs.on_finished`: background agents report and waiting mail is delivered when a run ends."""
+        self._registry = registry
+        self._runs = runs
+        self._runtime = runs.runtime
+        self._catalog = catalog
+        self.limits = limits or MailLimits()
+        runs.on_finished = self.on_finished
+        self._draining = draining
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._wakeups: dict[str, int] = {}  # automatic wake-ups since the last external mail, per session
+        self._guarded: set[str] = set()  # sessions whose loop-guard notice was given
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    # -- posting ---------------------------------------------------------------------------------------------------
+
+    def post(self, session: SessionState, *, sender: str, kind: str, body: str) -> MailRow:
+        """Store one message for `session`, tell its followers (`mail.received`), and schedule its delivery."""
+        row = self._catalog.post_mail(session.session_id, sender=sender, kind=kind, body=body)
+        if not self._automatic(row):
+            self._wakeups.pop(session.session_id, None)
+            self._guarded.discard(session.session_id)
+        received = MailReceived(mail_seq=row.seq, sender=sender, kind=row.kind)  # type: ignore[arg-type]
+        self.emit(session, received)
+        self.schedule(session.session_id)
+        return row
+
+    def schedule(self, session_id: str) -> None:
+        """Deliver the session's mail when the debounce window (started now, if none is open) ends."""
+        if session_id in self._timers:
+            return  # joins the open window
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # restoring before the loop runs: `recover` schedules it
+        self._timers[session_id] = loop.call_later(self.limits.debounce, self._fire, session_id)
+
+    # -- delivering ------------------------------------------------------------------------------------------------
+
+    def _fire(self, session_id: str) -> None:
+        self._timers.pop(session_id, None)
+        if self._draining() or session_id not in self._registry:
+            return
+        session = self._registry.get(session_id)
+        mail = self._catalog.mail(session_id, pending_only=True)
+        if not mail:
+            return
+        if session.current is not None:
+            task = asyncio.get_running_loop().create_task(self._inject(session, mail))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        elif not session.pending:
+            self._wake(session, mail)
+        # else: awaiting an answer; the run after it (on_finished) looks again
+
+    async def _inject(self, session: SessionState, mail: list[MailRow]) -> None:
+        delivered = await self._runtime.submit(Inject(session.session_id, (render_mail(mail),)))
+        if delivered.delivered:
+            self._catalog.mark_delivered(row.id for row in mail)
+        # else the run is ending: its `on_finished` schedules the mail again
+
+    def _wake(self, session: SessionState, mail: list[MailRow]) -> None:
+        automatic = all(self._automatic(row) for row in mail)
+        sid = session.session_id
+        if automatic and self._wakeups.get(sid, 0) >= self.limits.max_auto_wakeups:
+            if sid not in self._guarded:
+                self._guarded.add(sid)
+                text = (
+                    f"mailbox loop guard: {self.limits.max_auto_wakeups} wake-ups on automatic mail without an "
+                    f"external message; {len(mail)} message(s) left undelivered (SendMessage from a client wakes "
+                    "the session again)"
+                )
+                self.emit(session, Notice(level="warning", message=text))
+            return
+        self._wakeups[sid] = self._wakeups.get(sid, 0) + 1 if automatic else 0
+        prompt = render_mail(mail)
+        job = session.job.for_run(prompt, session_id=sid, queued=session.take_queued())
+        op = Continue(sid, job.prompt, job=job) if session.begun else Start(job, sid)
+        self._catalog.mark_delivered(row.id for row in mail)
+        self._runs.launch(session, op, prompt=job.prompt, key="", detail=f"woken by {len(mail)} message(s)")
+
+    def _automatic(self, row: MailRow) -> bool:
+        return row.kind != "message" or row.sender in self._registry
+
+    # -- run ends, background agents -------------------------------------------------------------------------------
+
+    def on_finished(self, session: SessionState, event: RunCompleted) -> None:
+        """A run of `session` ended: report it to the parent if it is a background agent; deliver what waited."""
+        agent = self._catalog.agent(session.session_id)
+        if agent is not None and agent.state == "running":
+            if event.status == "completed":
+                kind, status, body = "agent_completed", "completed", event.result or ""
+            elif event.status == "suspended":
+                kind, status, body = "agent_question", "question", _question(session)
+            else:
+                kind, status = "agent_failed", "failed"
+                body = f"{event.terminal_reason}: {event.error or 'no detail'}"
+            self._catalog.set_agent_state(session.session_id, "reported")
+            if agent.parent_session_id in self._registry:
+                parent = self._registry.get(agent.parent_session_id)
+                error = None if status != "failed" else body
+                done = AgentCompleted(
+                    agent=agent.agent,
+                    child_session_id=session.session_id,
+                    status=status,  # type: ignore[arg-type]
+                    error=error,
+                )
+                self.emit(parent, done)
+                self.post(parent, sender=session.session_id, kind=kind, body=body[:_REPORT_CAP])
+        if self._catalog.mail(session.session_id, pending_only=True):
+            self.schedule(session.session_id)
+
+    async def stop_children(self, parent_session_id: str, reason: str) -> int:
+        """Cancel the running background agents of a parent (cancelled or deleted); they report nothing."""
+        stopped = 0
+        for agent in self._catalog.agents(parent_session_id=parent_session_id, state="running"):
+            self._catalog.set_agent_state(agent.session_id, "cancelled")
+            if agent.session_id in self._registry:
+                child = self._registry.get(agent.session_id)
+                if child.current is not None:
+                    await self._runs.cancel(child, reason)
+                    stopped += 1
+            stopped += await self.stop_children(agent.session_id, reason)
+        return stopped
+
+    def recover(self) -> None:
+        """After a restart: report agents the previous server left running as failed; deliver undelivered mail."""
+        for agent in self._catalog.agents(state="running"):
+            child = self._registry.get(agent.session_id) if agent.session_id in self._registry else None
+            if child is not None and child.current is not None:
+                continue
+            if child is None:
+                self._catalog.set_agent_state(agent.session_id, "reported")
+                continue
+            lost = RunCompleted(
+                status="failed",
+                terminal_reason="interrupted",
+                exit_code=130,
+                session_id=agent.session_id,
+                error="tau serve stopped before this background agent ended",
+            )
+            self.on_finished(child, lost)
+        for session_id in self._catalog.sessions_with_pending_mail():
+            if session_id in self._registry:
+                self.schedule(session_id)
+
+    def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
+    def emit(self, session: SessionState, event: Event) -> None:
+        run = session.current.number if session.current is not None else len(session.runs)
+        session.log.append(lambda seq: to_response(event, seq=seq, run=run))
+
+
+def _question(session: SessionState) -> str:
+    """What a suspended agent waits on, in one message."""
+    asks = [request.request_id for request in session.pending.values()]
+    return "the agent is waiting for an answer (Respond to its session): " + (", ".join(asks) or "pending requests")
