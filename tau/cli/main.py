@@ -208,6 +208,7 @@ def _register_subcommands() -> None:
     from tau.cli.agents_cmd import agents_group
     from tau.cli.hooks_cmd import hooks as hooks_group
     from tau.cli.labels_cmd import label_command
+    from tau.cli.mail_cmd import mail_group
     from tau.cli.mcp_cmd import mcp_group
     from tau.cli.memory_cmd import memory_group
     from tau.cli.plan_cmd import plan_group
@@ -228,6 +229,7 @@ def _register_subcommands() -> None:
         doctor_command,
         hooks_group,
         inject_command,
+        mail_group,
         mcp_group,
         memory_group,
         plan_group,

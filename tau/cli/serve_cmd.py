@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from tau.cli.mail_cmd import mail_options, service_limits
 from tau.cli.options import engine_options, examples, state_dir_option
 
 
@@ -42,6 +44,7 @@ from tau.cli.options import engine_options, examples, state_dir_option
 )
 @state_dir_option
 @engine_options
+@mail_options
 def serve_command(
     host: str,
     port: int,
@@ -56,6 +59,7 @@ def serve_command(
     namespace: str,
     task_queue: str,
     local: bool,
+    **mail: Any,
 ) -> None:
     """Serve the runtime over RPC, on one port: Connect (JSON and binary) and gRPC-Web over HTTP/1.1 and HTTP/2,
     and plain gRPC over HTTP/2 (cleartext h2c, or TLS with --tls-cert/--tls-key).
@@ -92,6 +96,7 @@ def serve_command(
         metrics_public=True if metrics_public else None,
         engine=EngineChoice(engine, address, namespace, task_queue).build(),
         store=open_any_store(state_dir) if store_choice() is not None else None,  # --store postgres://…
+        limits=service_limits(mail),  # the mailbox's guard rails (--mail-debounce, --max-agents, ...)
     )
     sys.exit(code)
 

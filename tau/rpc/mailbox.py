@@ -16,6 +16,8 @@ when it reaches a run:
   `agent_failed` to its parent's mailbox (and `agent.completed` to the parent's log), once per agent (its catalog
   row goes `running` -> `reported`). An agent cancelled because its parent was cancelled or deleted is marked
   `cancelled` first and reports nothing (its parent asked for it to stop).
+- Mail another process wrote to the catalog (`tau mail send`) is found by a poll every `MailLimits.poll` seconds
+  (and at every run's end); such mail has no `mail.received` event.
 - After a restart (`recover`): agents still `running` whose session has no run in progress are reported failed
   (the server died under them: they are not resumed), and every session with undelivered mail is scheduled.
 Everything runs on the server's event loop; without a running loop (the journal's restore in `__init__`) nothing
@@ -47,6 +49,7 @@ class MailLimits:
     max_agents: int = 64  # background agents running at once on the server
     max_depth: int = 2  # a background agent's background agent is depth 2
     max_auto_wakeups: int = 10  # wake-ups on automatic mail only, before the loop guard holds the mail
+    poll: float = 2.0  # seconds between looks at the catalog for mail other processes wrote (`tau mail send`)
 
 
 def render_mail(mail: list[MailRow]) -> str:
@@ -81,6 +84,7 @@ class Mailbox:
         self._wakeups: dict[str, int] = {}  # automatic wake-ups since the last external mail, per session
         self._guarded: set[str] = set()  # sessions whose loop-guard notice was given
         self.tasks: set[asyncio.Task[None]] = set()
+        self._poller: asyncio.Task[None] | None = None
 
     # -- posting ---------------------------------------------------------------------------------------------------
 
@@ -210,14 +214,28 @@ class Mailbox:
                 error="tau serve stopped before this background agent ended",
             )
             self.on_finished(child, lost)
+        self._schedule_pending()
+        if self._poller is None and self.limits.poll > 0:
+            self._poller = asyncio.get_running_loop().create_task(self._poll(), name="tau-mailbox-poll")
+
+    def _schedule_pending(self) -> None:
         for session_id in self._catalog.sessions_with_pending_mail():
             if session_id in self._registry:
                 self.schedule(session_id)
+
+    async def _poll(self) -> None:
+        """Mail written by another process (`tau mail send` on this state dir) is found within `poll` seconds."""
+        while not self._draining():
+            await asyncio.sleep(self.limits.poll)
+            self._schedule_pending()
 
     def close(self) -> None:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        if self._poller is not None:
+            self._poller.cancel()
+            self._poller = None
 
     def emit(self, session: SessionState, event: Event) -> None:
         run = session.current.number if session.current is not None else len(session.runs)

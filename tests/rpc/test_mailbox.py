@@ -28,6 +28,7 @@ from tau.config import JobSpec
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc.mailbox import MailLimits
 from tau.rpc.service import ServiceLimits
+from tau.sessions.catalog import Catalog, catalog_path
 from tau.testing import Turn, calls, reply
 
 pytestmark = [pytest.mark.node, needs_buf]
@@ -163,12 +164,16 @@ def test_cancel_or_delete_of_a_parent_cancels_its_agents(serve: Callable[..., Se
         buf("Run", {"sessionId": parent, "prompt": "hello"})
     child1 = buf("StartAgent", {"parentSessionId": "p1", "prompt": "research x"})["sessionId"]
     child2 = buf("StartAgent", {"parentSessionId": "p2", "prompt": "research y"})["sessionId"]
+
+    def status_is(child: str, status: pb.SessionStatus) -> Callable[[], bool]:
+        return lambda: session(served, child).status == status
+
     for child in (child1, child2):
-        wait_until(lambda child=child: session(served, child).status == pb.SESSION_STATUS_RUNNING, "agent runs")
+        wait_until(status_is(child, pb.SESSION_STATUS_RUNNING), "agent runs")
     buf("CancelRun", {"sessionId": "p1", "reason": "stop"})
     buf("DeleteSession", {"sessionId": "p2"})
     for child in (child1, child2):
-        wait_until(lambda child=child: session(served, child).status == pb.SESSION_STATUS_CANCELLED, "cancelled")
+        wait_until(status_is(child, pb.SESSION_STATUS_CANCELLED), "cancelled")
     assert buf("ListMail", {"sessionId": "p1"}).get("mail", []) == []  # a cancelled agent reports nothing
     assert session(served, "p1").runs == 1  # and wakes nobody
 
@@ -193,3 +198,31 @@ def test_bad_input(serve: Callable[..., Served], tmp_path: Path) -> None:
     (served.workspace / "go").touch()
     wait_until(lambda: bool(buf("ListMail", {"sessionId": "p"}).get("mail")), "the agent's report")
     assert buf("ListMail", {"sessionId": "p"})["mail"][0]["kind"] == "agent_completed"
+
+
+def test_mail_during_a_run_is_delivered_at_the_next_step(serve: Callable[..., Served], tmp_path: Path) -> None:
+    scripts = Scripts(script)
+    served = serve(scripts, state_dir=tmp_path / "state", limits=ServiceLimits(mail=MailLimits(debounce=0.05)))
+    buf = Buf(served)
+    create(buf, "busy")
+    with served.client() as client:
+        stream = client.run(pb.RunRequest(session_id="busy", prompt="research q"), headers=served.headers)
+        next(iter(stream))  # the run started
+        wait_until(lambda: session(served, "busy").status == pb.SESSION_STATUS_RUNNING, "the run")
+        buf("SendMessage", {"sessionId": "busy", "text": "also check the tests", "sender": "alice"})
+        wait_until(lambda: bool(buf("ListMail", {"sessionId": "busy"})["mail"][0].get("deliverTime")), "delivery")
+        (served.workspace / "go").touch()
+        list(stream)
+    assert session(served, "busy").runs == 1  # delivered into the run, not by a wake-up
+    last_request = scripts.played[-1].requests[-1]
+    assert any("also check the tests" in text for text in prompts(last_request))
+
+
+def test_mail_another_process_wrote_is_found(serve: Callable[..., Served], tmp_path: Path) -> None:
+    served, buf = start(serve, tmp_path, poll=0.1)
+    create(buf, "s")
+    buf("Run", {"sessionId": "s", "prompt": "hello"})
+    other = Catalog(catalog_path(tmp_path / "state"))  # as `tau mail send` writes it
+    other.post_mail("s", sender="cli", kind="message", body="from the command line")
+    wait_until(idle_after(served, "s", 2), "the session woken by the catalog's mail")
+    assert [bool(m.delivered) for m in other.mail("s")] == [True]
