@@ -117,8 +117,10 @@ def run_command(
     """Run an agent job: a markdown FILE, `-` for stdin, or `-p TEXT` (or just `--execute-plan FILE`).
 
     `tau inject ID TEXT` and `tau stop ID` from another shell steer the running job."""
+    from tau.cli.lean import run_path_imported
     from tau.cli.run import execute
 
+    run_path_imported()
     code = execute(job_file=job_file, prompt_text=prompt_text, quiet=quiet, flags=flags, state_dir=state_dir)
     sys.exit(code)
 
@@ -147,8 +149,10 @@ def resume_command(
     --on-ask deny settle them). Run flags apply on top of the session's stored job (--deny RULE adds a deny rule).
     A session awaiting plan approval continues with --approve-plan or --reject-plan REASON.
     """
+    from tau.cli.lean import run_path_imported
     from tau.cli.run import execute_continuation
 
+    run_path_imported()
     approve_plan, reject_plan = flags.pop("approve_plan"), flags.pop("reject_plan")
     if approve_plan or reject_plan is not None:
         from tau.cli.run import resume_plan
@@ -181,8 +185,10 @@ def fork_command(
 ) -> None:
     """Start a new session whose first parent is SNAPSHOT (or a session's head) and run it (-p, or its pending
     calls, as with resume). `--with-files` first puts the workspace files back to SNAPSHOT's state."""
+    from tau.cli.lean import run_path_imported
     from tau.cli.run import execute_continuation
 
+    run_path_imported()
     sys.exit(
         execute_continuation("fork", snapshot, prompt_text=prompt_text, quiet=quiet, flags=flags, state_dir=state_dir)
     )
@@ -323,9 +329,10 @@ def main() -> None:
     from tau.cli.warm import handoff
 
     handoff(sys.argv[1:])  # a local server takes run/resume/fork (never returns then); else a local run
-    from tau.cli.lean import skip_httpx_cli
+    from tau.cli.lean import pause_collector, skip_httpx_cli
 
     skip_httpx_cli()  # httpx's own CLI (rich, pygments): ~55 ms of every cold run, never used
+    pause_collector(sys.argv[1:])  # run/resume/fork: no cyclic GC while importing (run_path_imported turns it on)
     try:
         try:
             _dispatch()
