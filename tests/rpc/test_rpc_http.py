@@ -356,6 +356,11 @@ def _every_method(client: RuntimeServiceClientSync, headers: dict[str, str]) -> 
         ),
         "ListSkills": lambda: client.list_skills(pb.ListSkillsRequest(session_id="s"), headers=headers),
         "GetSkill": lambda: client.get_skill(pb.GetSkillRequest(session_id="s", name="x"), headers=headers),
+        "SendMessage": lambda: client.send_message(pb.SendMessageRequest(session_id="s", text="x"), headers=headers),
+        "ListMail": lambda: client.list_mail(pb.ListMailRequest(session_id="s"), headers=headers),
+        "StartAgent": lambda: client.start_agent(
+            pb.StartAgentRequest(parent_session_id="s", prompt="x"), headers=headers
+        ),
     }
 
 
