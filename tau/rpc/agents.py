@@ -10,6 +10,8 @@ Contract:
   than the parent's, and its own per-run budget), started at once with `prompt`. NOT_FOUND for an unknown parent;
   FAILED_PRECONDITION past `MailLimits.max_depth`; RESOURCE_EXHAUSTED past the running agents per parent or per
   server. The parent's log gets `agent.spawned`. Cancelling or deleting the parent cancels its running agents.
+  A run's `task(background=true)` goes through the same `spawn_agent` (`background_spawn`, set in the run's task
+  context by `rpc.runs`), with the task's `subagent_type` as the agent's name; a refusal is the tool's answer.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tau.protocol import AgentSpawned
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc.mailbox import Mailbox
 from tau.runtime import Start
+from tau.runtime.features.background import BackgroundRefused, BackgroundSpawn
 from tau.sessions.catalog import Catalog, MailRow
 
 if TYPE_CHECKING:
@@ -91,19 +94,35 @@ class AgentApi:
         return pb.ListMailResponse(mail=[mail_message(row) for row in rows])
 
     async def start_agent(self, request: pb.StartAgentRequest, ctx: Ctx, /) -> pb.StartAgentResponse:
-        self._refuse_when_draining()
         if not request.parent_session_id:
             raise ConnectError(Code.INVALID_ARGUMENT, "parent_session_id is required")
         parent = self._session(request.parent_session_id)
-        if not request.prompt.strip():
+        child_id, depth = self.spawn_agent(parent, request.prompt, request.agent, request.session_id)
+        return pb.StartAgentResponse(session_id=child_id, depth=depth)
+
+    def background_spawn(self, parent: SessionState) -> BackgroundSpawn:
+        """The `task(background=true)` of `parent`'s runs (`runtime.features.background`)."""
+
+        async def spawn(description: str, prompt: str, agent: str) -> str:
+            try:
+                return self.spawn_agent(parent, prompt, agent)[0]
+            except ConnectError as error:
+                raise BackgroundRefused(error.message) from None
+
+        return spawn
+
+    def spawn_agent(self, parent: SessionState, prompt: str, agent: str, session_id: str = "") -> tuple[str, int]:
+        """Start a background agent under `parent` (see the module docstring); its id and depth, or ConnectError."""
+        self._refuse_when_draining()
+        if not prompt.strip():
             raise ConnectError(Code.INVALID_ARGUMENT, "prompt is empty")
-        size = len(request.prompt.encode())
+        size = len(prompt.encode())
         if size > self.limits.max_prompt_bytes:
             limit = self.limits.max_prompt_bytes
             raise ConnectError(Code.RESOURCE_EXHAUSTED, f"prompt is {size} bytes; the limit is {limit} bytes")
         depth = self._check_agent_limits(parent)
-        child_id = self._new_session_id(request.session_id or f"{parent.session_id}.agent-{uuid.uuid4().hex[:8]}")
-        name = request.agent.strip()[:_NAME_CAP] or "agent"
+        child_id = self._new_session_id(session_id or f"{parent.session_id}.agent-{uuid.uuid4().hex[:8]}")
+        name = agent.strip()[:_NAME_CAP] or "agent"
         labels = {"tau.agent": name, "tau.agent.parent": parent.session_id}
         try:
             child = self._registry.add(child_id, parent.job, labels=labels)
@@ -112,11 +131,10 @@ class AgentApi:
         self.catalog.add_agent(child_id, parent.session_id, depth=depth, agent=name)
         self.catalog.set_labels(child_id, labels)
         self._registry.save(child)
-        spawned = AgentSpawned(agent=name, child_session_id=child_id, depth=depth)
-        self.mailbox.emit(parent, spawned)
-        job = child.job.for_run(request.prompt, session_id=child_id)
+        self.mailbox.emit(parent, AgentSpawned(agent=name, child_session_id=child_id, depth=depth))
+        job = child.job.for_run(prompt, session_id=child_id)
         self._runs.launch(child, Start(job, child_id), prompt=job.prompt, key="", detail=f"background agent {name}")
-        return pb.StartAgentResponse(session_id=child_id, depth=depth)
+        return child_id, depth
 
     def _check_agent_limits(self, parent: SessionState) -> int:
         """The new agent's depth, or the Connect error of the limit it would pass."""

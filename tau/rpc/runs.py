@@ -42,6 +42,7 @@ from tau.rpc.registry import RunState, SessionRegistry, SessionState, add_usage
 from tau.rpc.timers import drop_cancelled_timers
 from tau.runtime import Cancel, RunControl, RunOperation, Runtime, failure_event
 from tau.runtime.engine import Sink
+from tau.runtime.features.background import BACKGROUND, BackgroundSpawn
 from tau.telemetry import run_sinks
 
 
@@ -54,6 +55,7 @@ class RunSupervisor:
         self.runtime = runtime
         self.tasks: set[asyncio.Task[None]] = set()
         self.on_finished: Callable[[SessionState, RunCompleted], None] | None = None  # the mailbox's (rpc.mailbox)
+        self.spawner: Callable[[SessionState], BackgroundSpawn] | None = None  # task(background) (rpc.agents)
 
     def launch(self, session: SessionState, op: RunOperation, *, prompt: str, key: str, detail: str) -> RunState:
         """Start one run of the session (a prompt or the answers to pending requests) as a server task."""
@@ -83,6 +85,8 @@ class RunSupervisor:
     async def _drive(self, session: SessionState, run: RunState, op: RunOperation) -> None:
         """Run the operation through the runtime; whatever happens, the run ends with exactly one final event,
         appended once the runtime has let go of everything the run held."""
+        if self.spawner is not None:  # this task's context: the run's `task(background=true)` starts agents here
+            BACKGROUND.set(self.spawner(session))
         try:
             outcome = await self._run_to_end(session, run, op)
         except asyncio.CancelledError:

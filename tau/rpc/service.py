@@ -153,6 +153,7 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
         self._runs = RunSupervisor(self._registry, runtime=self.runtime)
         self._draining = False
         self.mailbox = Mailbox(self._registry, self._runs, self.catalog, self.limits.mail, lambda: self._draining)
+        self._runs.spawner = self.background_spawn  # a run's task(background=true) (rpc.agents)
         self.restored = self._restore(journal) if journal is not None else 0  # sessions an earlier server left
 
     @property

@@ -226,3 +226,40 @@ def test_mail_another_process_wrote_is_found(serve: Callable[..., Served], tmp_p
     other.post_mail("s", sender="cli", kind="message", body="from the command line")
     wait_until(idle_after(served, "s", 2), "the session woken by the catalog's mail")
     assert [bool(m.delivered) for m in other.mail("s")] == [True]
+
+
+def _delegate(job: JobSpec) -> list[Any]:
+    if job.prompt.startswith("delegate"):
+        tasks = [
+            ("task", {"description": f"topic {n}", "prompt": f"research {n}", "subagent_type": "researcher",
+                      "background": True})
+            for n in "123"
+        ]  # fmt: skip
+        return [calls(*tasks), reply("three agents are on it")]
+    return script(job)
+
+
+def test_the_task_tool_starts_background_agents(serve: Callable[..., Served], tmp_path: Path) -> None:
+    """The acceptance scenario through the model's own tool: three `task(background=true)` calls return at once, the
+    run ends, the agents' reports wake the parent once, and its answer uses all three results."""
+    scripts = Scripts(_delegate)
+    limits = ServiceLimits(mail=MailLimits(debounce=3.0))
+    served = serve(scripts, state_dir=tmp_path / "state", limits=limits)
+    agents = served.workspace / ".claude" / "agents"
+    agents.mkdir(parents=True)
+    (agents / "researcher.md").write_text("---\nname: researcher\ndescription: Researches one topic.\n---\nResearch.\n")
+    buf = Buf(served)
+    create(buf, "lead")
+    first = buf("Run", {"sessionId": "lead", "prompt": "delegate the research"})["final"]
+    assert first["result"] == "three agents are on it"
+    results = [p.content for p in scripts.played[0].requests[1][-1].parts if hasattr(p, "tool_name")]
+    assert len(results) == 3 and all("Background agent started: session lead.agent-" in str(r) for r in results)
+    spawned = [e["child_session_id"] for e in events(served, "lead") if e["type"] == "agent.spawned"]
+    assert len(spawned) == 3
+    (served.workspace / "go").touch()
+    wait_until(lambda: len(buf("ListMail", {"sessionId": "lead"}).get("mail", [])) == 3, "three reports")
+    wait_until(idle_after(served, "lead", 2), "the lead's continuation")
+    assert session(served, "lead").runs == 2
+    finals = [e for e in events(served, "lead") if e["type"] == "run.completed"]
+    assert finals[-1]["result"] == "final: result-1 result-2 result-3"
+    assert {session(served, child).labels["tau.agent"] for child in spawned} == {"researcher"}

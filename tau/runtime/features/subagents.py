@@ -64,6 +64,7 @@ from tau.protocol import SubagentCompleted, SubagentStarted, UsageTotals
 from tau.runtime.budget import Budget
 from tau.runtime.emitter import usage_totals
 from tau.runtime.features.agent_defs import TASK_TOOL, AgentDefinition
+from tau.runtime.features.background import start_background
 from tau.runtime.features.subagent_children import (
     ChildRecorder,
     ChildRequest,
@@ -466,14 +467,19 @@ def task_tool(runner: SubagentRunner) -> FunctionToolset[None]:
     if not runner.definitions or runner.depth >= runner.limits.max_depth:
         return FunctionToolset[None]([])
 
-    async def task(ctx: RunContext[None], description: str, prompt: str, subagent_type: str) -> str:
+    async def task(
+        ctx: RunContext[None], description: str, prompt: str, subagent_type: str, background: bool = False
+    ) -> str:
         """Run a subagent.
 
         Args:
             description: A short (3-5 word) description of the task.
             prompt: The complete, self-contained task for the subagent.
             subagent_type: The type of subagent to use (one of the available types).
+            background: Start it as a background agent and return at once (tau serve only); its result arrives later.
         """
+        if background and subagent_type in runner.definitions:  # tau.runtime.features.background: the server's seam
+            return await start_background(description, prompt, subagent_type)
         return await runner(ctx, description, prompt, subagent_type)
 
     return FunctionToolset[None]([Tool(task, name=TASK_TOOL, description=runner.describe())], max_retries=2)
