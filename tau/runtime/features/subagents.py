@@ -32,6 +32,8 @@ Each call:
 `tool_notice(definitions, tool_names)` is the one run-start notice for definitions whose `tools:` name tools the
 child will not get (tau lacks them, or this run does not have them), saying what each child runs with.
 
+`task(..., background=true)` starts nothing here: `tau.runtime.features.background` hands it to the hosting server.
+
 Several `task` calls in one model response run concurrently (pydantic-ai runs parallel tool calls as tasks).
 Cancellation of the parent propagates into its children, which commit `interrupted` before re-raising.
 
