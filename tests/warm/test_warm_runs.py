@@ -321,3 +321,23 @@ def _settled(shown: str) -> list[str]:
         if visible and not ("\u2800" <= visible[0] <= "\u28ff"):  # braille spinner frames
             lines.append(_stable(visible))
     return lines
+
+
+def test_a_stopping_server_ends_its_runs_as_sigterm_would(
+    sandbox: Sandbox, server: LocalServer, recordings: Recordings
+) -> None:
+    args = recordings.replay_args("sleep", sandbox, "-o", "stream-json")
+    process = subprocess.Popen(
+        [*PYTHON_TAU, *args], cwd=sandbox.work, env=sandbox.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    for raw in process.stdout:
+        if json.loads(raw)["type"] == "permission.decided":
+            break
+    assert server.stop() == -signal.SIGTERM  # drained: the server waited for its run, then died of the signal
+    rest = [json.loads(line) for line in process.stdout.read().splitlines()]
+    process.stdout.close()
+    assert process.wait(timeout=TIMEOUT) == 143
+    assert rest[-1]["type"] == "run.completed" and rest[-1]["terminal_reason"] == "terminated", rest
+    assert not server.socket.exists()
+    assert processes_with_cwd(sandbox.work, [b"sleep", b"37"]) == []
