@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["MAIL_KINDS", "AgentRow", "PRESET_NAME", "Catalog", "MailRow", "PresetConflict", "PresetRow", "catalog_path"]
+__all__ = ["MAIL_KINDS", "PRESET_NAME", "AgentRow", "Catalog", "MailRow", "PresetConflict", "PresetRow", "catalog_path"]
 
 MAIL_KINDS = ("message", "agent_completed", "agent_question", "agent_failed")
 
