@@ -47,10 +47,11 @@ _state = {"tried": False}  # one attempt per process (the entry and `main()` bot
 
 
 def socket_dir(env: dict[str, str] | os._Environ[str], uid: int) -> Path:
-    """Where this user's local server listens: `$XDG_RUNTIME_DIR/tau` when that is an absolute directory, else
-    `/tmp/tau-<uid>` (both must be this user's, mode 0700: checked by `owned_dir`)."""
+    """Where this user's local server listens: `$XDG_RUNTIME_DIR/tau` when that is set to an absolute path (as the
+    XDG spec says, even when it does not exist: then there is no server), else `/tmp/tau-<uid>` (either must be this
+    user's, mode 0700: checked by `owned_dir`)."""
     runtime = env.get("XDG_RUNTIME_DIR", "")
-    if runtime and os.path.isabs(runtime) and os.path.isdir(runtime):
+    if runtime and os.path.isabs(runtime):
         return Path(runtime) / "tau"
     return Path("/tmp") / f"tau-{uid}"
 

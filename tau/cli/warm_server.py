@@ -97,8 +97,13 @@ class _Client:
 def prepare_dir(env: dict[str, str], uid: int) -> Path:
     """The socket directory, created 0700 when missing; ConfigError when it is someone else's or open to others."""
     directory = warm.socket_dir(env, uid)
-    with contextlib.suppress(FileExistsError):
+    try:
         directory.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        why = f"cannot create {directory}: {error.strerror}"
+        raise ConfigError(f"refusing the local socket directory: {why}", source="tau serve --local") from None
     problem = warm.owned_dir(directory, uid)
     if problem is not None:
         raise ConfigError(f"refusing the local socket directory: {problem}", source="tau serve --local")

@@ -72,6 +72,7 @@ def hermetic_env(root: Path, **extra: str) -> dict[str, str]:
         "XDG_DATA_HOME": str(home / ".local" / "share"),
         "XDG_CACHE_HOME": str(home / ".cache"),
         "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "XDG_RUNTIME_DIR": str(root / "runtime"),  # no `tau serve --local` of the machine's user takes these runs
         "TMPDIR": str(root / "tmp"),
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",

@@ -70,6 +70,7 @@ def hermetic_env(tmp_path: Path) -> dict[str, str]:
     (config / "tau" / "config.toml").write_text(USER_CONFIG)
     home.mkdir()
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(config), PYTHONDONTWRITEBYTECODE="1")
+    env["XDG_RUNTIME_DIR"] = str(tmp_path / "runtime")  # no `tau serve --local` of the machine's user takes these runs
     env.pop("TAU_DEBUG", None)
     return env
 
