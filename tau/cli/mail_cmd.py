@@ -37,7 +37,7 @@ def mail_group() -> None:
     """A session's mailbox (tau serve delivers it: a continuation run, or into a running run)."""
 
 
-@mail_group.command("send")
+@mail_group.command("send", epilog=examples("tau mail send s1 'the build is green'", "tau mail send s1 hi --sender ci"))
 @click.argument("session")
 @click.argument("text")
 @click.option("--sender", default="cli", show_default=True, help="Who the message is from (shown to the agent).")
@@ -54,13 +54,16 @@ def send_command(session: str, text: str, sender: str, state_dir: str | None) ->
     click.echo(str(row.seq))
 
 
-@mail_group.command("ls")
+@mail_group.command("ls", epilog=examples("tau mail ls s1", "tau mail ls s1 --pending --json"))
 @click.argument("session")
 @click.option("--pending", is_flag=True, help="Only mail not yet delivered.")
 @json_option
 @state_dir_option
 def ls_command(session: str, pending: bool, as_json: bool, state_dir: str | None) -> None:
-    """List SESSION's mail, oldest first."""
+    """List SESSION's mail, oldest first.
+
+    --json prints one array: each message's seq, sender, kind, body, created and delivered (empty: pending).
+    """
     from tau.cli.presets_cmd import catalog_of
 
     _check_session(state_dir, session, "tau mail ls")

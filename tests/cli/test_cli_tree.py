@@ -33,6 +33,7 @@ NEITHER = {
     "sandbox prune": "an action",
     "sessions rm": "an action",
     "presets rm": "an action",
+    "mail send": "an action; prints the message's number",
     "sessions gc": "an action",
     "sessions export": "an action (writes a bundle)",
     "sessions import": "an action",
