@@ -10,10 +10,12 @@ response run again (their results are committed with the next response): at-leas
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from temporal_kit import Server, parity_kit, script_worker, stateless_model
+from temporal_kit import TAU, Server, parity_kit, script_worker, stateless_model
 
 from tau.config import load_job
 from tau.protocol import Event
@@ -97,3 +99,89 @@ def test_a_killed_worker_s_run_is_finished_by_another(
     assert (box.work / "a.txt").read_text() == "A"
     assert parity_kit.stored(box, SESSION)["messages"] == parity_kit.stored(reference, SESSION)["messages"]
     assert parity_kit.stored(box, SESSION)["statuses"][-1] == "completed"
+
+
+def test_a_run_whose_last_attempt_is_lost_ends_with_a_terminal_event(
+    temporal_server: DevServer, task_queue: str, tmp_path: Path
+) -> None:
+    """One attempt allowed and its worker killed: the front end ends the stream with a failed terminal event (exit 1)
+    after the events it had, numbered on. (A workflow needs a live worker to record the lost attempt: a second one
+    comes up after the kill, and does not run the run again.)"""
+    box = parity_kit.Box(tmp_path)
+    server = Server(temporal_server.address, task_queue)
+    events: list[Event] = []
+
+    async def scenario() -> Any:
+        worker = script_worker(server, env=box.env, cwd=box.work, state=box.state, turns=TURNS)
+        second = None
+        engine = TemporalEngine(server.address, task_queue=server.task_queue, heartbeat=1.0, max_attempts=1)
+        runtime = Runtime(FileSessionStore(box.state), engine=engine, env=box.env, cwd=box.work)
+        job = load_job(prompt_text="Write, then wait.", flags=FLAGS, env=box.env, cwd=box.work)
+        try:
+            run = asyncio.ensure_future(runtime.submit(Start(job, SESSION), sinks=[events.append]))
+            await parity_kit.wait_for(lambda: _gate_started(events), "the gate's tool.started")
+            worker.kill()
+            second = await asyncio.to_thread(
+                script_worker, server, env=box.env, cwd=box.work, state=box.state, turns=TURNS
+            )
+            return await asyncio.wait_for(run, parity_kit.TIMEOUT)
+        finally:
+            worker.stop()
+            if second is not None:
+                second.stop()
+            box.open_gate()  # the killed worker's bash, if it outlived it, ends
+
+    completed = asyncio.run(scenario())
+    assert (completed.status, completed.exit_code) == ("failed", 1)
+    assert "the run was lost with its worker" in (completed.error or "")
+    assert [event.seq for event in events] == list(range(len(events)))
+    assert [event.type for event in events].count("run.completed") == 1 and events[-1] is completed
+    assert not any(event.type == "notice.emitted" for event in events)  # it did not move: no second attempt
+
+
+def test_the_run_goes_on_when_its_front_end_dies(temporal_server: DevServer, task_queue: str, tmp_path: Path) -> None:
+    """`tau run --engine temporal` killed with SIGKILL: the run is the workflow's, not the front end's, and completes
+    on its worker; the stored session says so."""
+    from temporalio.client import Client
+
+    from tau.temporal.engine import workflow_id
+
+    box = parity_kit.Box(tmp_path)
+    server = Server(temporal_server.address, task_queue)
+    worker = script_worker(server, env=box.env, cwd=box.work, state=box.state, turns=TURNS)
+    args = [
+        *TAU,
+        "run",
+        "-p",
+        "Write, then wait.",
+        "--model",
+        "test:scripted",
+        "--permission-mode",
+        "bypassPermissions",
+    ]
+    args += ["--session-id", SESSION, "--state-dir", str(box.state), "-o", "stream-json"]
+    args += ["--engine", "temporal", "--address", server.address, "--task-queue", server.task_queue]
+    front = subprocess.Popen(
+        args, cwd=box.work, env=box.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert front.stdout is not None
+        for line in front.stdout:
+            event = json.loads(line)
+            if event["type"] == "tool.started" and event["tool"] == "bash":
+                front.kill()
+                break
+        front.wait(timeout=parity_kit.TIMEOUT)
+        box.open_gate()
+
+        async def result() -> Any:
+            client = await Client.connect(server.address)
+            return await asyncio.wait_for(client.get_workflow_handle(workflow_id(SESSION)).result(), parity_kit.TIMEOUT)
+
+        assert asyncio.run(result()) is None  # no failure: the run ended by itself
+    finally:
+        worker.stop()
+        if front.poll() is None:
+            front.kill()
+    assert parity_kit.stored(box, SESSION)["statuses"][-1] == "completed"
+    assert (box.work / "a.txt").read_text() == "A"
