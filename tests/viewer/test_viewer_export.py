@@ -102,9 +102,7 @@ def test_operator_mistakes_are_one_line_exit_2(server: Server, tmp_path: Path) -
     missing_dir = tau(
         "sessions", "view", "demo-notes", str(tmp_path / "nowhere" / "x.html"), "--state-dir", state, cwd=tmp_path
     )
-    assert missing_dir.returncode == 2 and missing_dir.stderr.startswith("tau: FILE: cannot write"), (
-        missing_dir.stderr
-    )
+    assert missing_dir.returncode == 2 and missing_dir.stderr.startswith("tau: FILE: cannot write"), missing_dir.stderr
     no_output = tau("sessions", "view", "demo-notes", "--state-dir", state, cwd=tmp_path)
     assert no_output.returncode == 2 and "FILE" in no_output.stderr, no_output.stderr
     dash_o = tau("sessions", "view", "demo-notes", "-o", str(tmp_path / "x.html"), "--state-dir", state, cwd=tmp_path)
