@@ -94,15 +94,9 @@ def open_any_store(state_dir: str | None, *, write: bool = True) -> AnyStore:
 
 def interrupted_notes(store: AnyStore) -> list[Interrupted]:
     """The sessions a run left unfinished (`tau sessions fsck` notes), from either store."""
-    from tau.sessions import FileSessionStore
-    from tau.sessions.maintenance import interrupted
-
-    return interrupted(store) if isinstance(store, FileSessionStore) else store.interrupted()
+    return store.interrupted()
 
 
 def checkpoint_io(store: AnyStore) -> ObjectIO:
     """Where either store keeps workspace checkpoint objects (`tau sessions diff` reads them)."""
-    from tau.sessions import FileSessionStore
-    from tau.sessions.checkpoints import store_objects
-
-    return store_objects(store) if isinstance(store, FileSessionStore) else store.objects
+    return store.checkpoint_objects()

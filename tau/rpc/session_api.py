@@ -40,7 +40,6 @@ from tau.rpc.events import as_stream_event
 from tau.rpc.jobs import SessionJob, job_record, placement_of, request_flags
 from tau.rpc.presets import PresetBook
 from tau.rpc.registry import SessionState
-from tau.sessions import FileSessionStore
 from tau.sessions.catalog import Catalog
 from tau.skills import Skill, discover_skills
 
@@ -146,9 +145,9 @@ class SessionApi:
             await self._stop_run(session)
         await self.mailbox.stop_children(session.session_id, "parent session deleted")
         head = session.head_snapshot_id
-        store = self._store
-        if isinstance(store, FileSessionStore) and store.refs.read(session.session_id) is not None:
-            head = await store.rm(session.session_id)
+        archive = self._store.archive()  # a store that keeps nothing between runs has nothing to delete
+        if archive is not None and archive.head(session.session_id) is not None:
+            head = await archive.remove(session.session_id)
         self._registry.remove(session.session_id)
         session.log.close()  # its followers end
         self.catalog.forget_session([session.session_id])

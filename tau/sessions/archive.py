@@ -2,7 +2,8 @@
 runtime reads them between runs — heads, views for continuations and forks, forks, pending calls, and whether a
 writer holds a session (a non-blocking probe of its flock, `locks/<id>.lock`).
 
-Invariant: reads only, except `fork`, which the store does itself. Blocking file I/O runs in a worker thread.
+Invariant: reads only, except `fork` and `remove`, which the store does itself. Blocking file I/O runs in a worker
+thread.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class FileArchive:
 
     async def writing(self, session_id: str) -> bool:
         return _locked(self.store, session_id)
+
+    async def remove(self, session_id: str) -> str:
+        return await self.store.rm(session_id)
 
     def _view(self, name: str, at: str | None) -> SessionView:
         store = self.store

@@ -115,6 +115,11 @@ class SessionArchive(Protocol):
         """Whether a writer (a run, in any process) holds the session now. Never waits."""
         ...
 
+    async def remove(self, session_id: str) -> str:
+        """Delete the session named exactly `session_id` (its ref; objects stay until gc) and return the head it
+        pointed at; SessionNotFoundError when there is none, ConfigError when it is open in this process."""
+        ...
+
 
 class SessionStore(Protocol):
     async def begin(self, session_id: str, config: Mapping[str, Any]) -> str: ...

@@ -297,6 +297,10 @@ class FileSessionStore:
         """Every problem found: objects whose bytes fail their hash, broken refs and links."""
         return await asyncio.to_thread(maintenance.check, self)
 
+    def interrupted(self) -> list[maintenance.Interrupted]:
+        """Sessions left unfinished by a run that is gone, sorted by id (`tau sessions fsck` notes)."""
+        return maintenance.interrupted(self)
+
     async def export(self, session_id: str, path: Path | str) -> Path:
         """Write a self-contained `.tar.gz` bundle of the session (its ref, every object it reaches, a manifest)."""
         return await asyncio.to_thread(bundle.export_bundle, self, session_id, Path(path))

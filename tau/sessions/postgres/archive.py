@@ -1,6 +1,6 @@
 """`PgArchive`: the Postgres store's `SessionArchive` capability (`PostgresSessionStore.archive()`): heads, views
 for continuations and forks, forks, pending calls, and whether a writer holds a session (its advisory lock in
-pg_locks, on any machine). Reads only, except `fork`, which the store does itself.
+pg_locks, on any machine). Reads only, except `fork` and `remove`, which the store does itself.
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ class PgArchive:
                 return is_held(store.conn(), session_id)
 
         return await asyncio.to_thread(held)
+
+    async def remove(self, session_id: str) -> str:
+        return await self.store.rm(session_id)
 
     def _view(self, name: str, at: str | None) -> SessionView:
         store = self.store
