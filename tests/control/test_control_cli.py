@@ -170,12 +170,14 @@ def stream(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
 
 def load(box: Box, *args: str) -> JobSpec:
     """The job `tau run ARGS` runs (with the scripted model), parsed by the same click command and helpers."""
+    from tau.cli.engines import pop_engine
     from tau.cli.main import run_command
     from tau.cli.run import _PLAN_PLACEHOLDER, _executing_plan, _flag_values, _plan_flags
 
     params = dict(run_command.make_context("run", [*args, "--model", "test:scripted"]).params)
     job_file, prompt_text = params.pop("job_file"), params.pop("prompt_text")
     params.pop("quiet"), params.pop("state_dir")
+    pop_engine(params)  # --engine and friends are not job settings
     flags, plan_file = _plan_flags(params)
     own = job_file is not None or prompt_text is not None
     job = load_job(

@@ -25,6 +25,9 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return seen
 
 
+ENGINE = {"engine": "inline", "namespace": "default", "task_queue": "tau"}  # the engine options' defaults
+
+
 def invoke(*args: str) -> Any:
     return CliRunner().invoke(_TauGroup(commands=[plan_cmd.plan_group]), list(args))
 
@@ -38,21 +41,21 @@ def test_approve(calls: list[dict[str, Any]]) -> None:
             "review": PlanReview("approve"),
             "quiet": False,
             "state_dir": "/s",
-            "flags": {"output": "json", "permission_mode": "default"},
+            "flags": {"output": "json", "permission_mode": "default", **ENGINE},
         }
     ]
 
 
 def test_approve_defaults(calls: list[dict[str, Any]]) -> None:
     assert invoke("plan", "approve", "abc", "-q").exit_code == 0
-    assert calls[0]["flags"] == {} and calls[0]["quiet"] is True and calls[0]["state_dir"] is None
+    assert calls[0]["flags"] == ENGINE and calls[0]["quiet"] is True and calls[0]["state_dir"] is None
 
 
 def test_reject_passes_the_reason_and_the_exit_code(calls: list[dict[str, Any]]) -> None:
     result = invoke("plan", "reject", "abc", "--reason", "add a rollback step")
     assert result.exit_code == 4
     assert calls[0]["review"] == PlanReview("reject", "add a rollback step")
-    assert calls[0]["flags"] == {}
+    assert calls[0]["flags"] == ENGINE
 
 
 def test_reject_needs_a_reason(calls: list[dict[str, Any]]) -> None:
