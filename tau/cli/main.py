@@ -156,7 +156,7 @@ def resume_command(
     approve_plan, reject_plan = flags.pop("approve_plan"), flags.pop("reject_plan")
     if approve_plan or reject_plan is not None:
         from tau.cli.run import resume_plan
-        from tau.runtime.plan import PlanReview
+        from tau.runtime.features.plan import PlanReview
 
         if approve_plan and reject_plan is not None:
             raise click.UsageError("give --approve-plan or --reject-plan, not both")

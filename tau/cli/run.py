@@ -16,7 +16,7 @@ The renderer is the one the run's job asks for (`-o`, else the stored job's form
 Plan mode: `tau run --plan` is `--permission-mode plan`; `--execute-plan FILE` runs a plan file in execution mode
 (the job file, if any, adds its prompt as context).
 
-Steering: every run watches its session's inbox (`tau.runtime.steering`) for `tau inject` / `tau stop`.
+Steering: every run watches its session's inbox (`tau.runtime.features.steering`) for `tau inject` / `tau stop`.
 
 Engines: `--engine temporal --address HOST:PORT` (`tau.cli.engines`) submits the run to `tau worker` processes
 through Temporal and renders its events here, with the same outputs and exit codes; the default runs it inline.
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from tau.cli.stores import AnyStore
     from tau.config import JobSpec
     from tau.runtime import Answers, RunOperation
-    from tau.runtime.plan import PlanReview
+    from tau.runtime.features.plan import PlanReview
     from tau.sessions import FileSessionStore
 
 _NOT_CONFIG = frozenset({"state_dir"})  # CLI flags that are not job settings
@@ -114,7 +114,7 @@ def _executing_plan(job: JobSpec, plan_file: str, *, own_prompt: bool) -> JobSpe
     in execution mode."""
     from tau.config.jobfile import read_text_file
     from tau.config.paths import user_path
-    from tau.runtime.plan import execute_plan_prompt, execution_mode
+    from tau.runtime.features.plan import execute_plan_prompt, execution_mode
 
     path = user_path(plan_file, base_dir=Path.cwd(), source="--execute-plan")
     text = read_text_file(path, source="--execute-plan", what="plan file")

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
 
     from tau.cli.stores import AnyStore
-    from tau.runtime.subagents import ChildSession
+    from tau.runtime.features.subagents import ChildSession
     from tau.sessions import Transcript
 
 __all__ = ["sessions_group", "transcript_lines"]
@@ -246,7 +246,7 @@ def sessions_log(session: str, as_json: bool, state_dir: str | None) -> None:
 
 def _children_by_snapshot(store: AnyStore, sessions: set[str]) -> dict[str | None, list[ChildSession]]:
     """The subagent sessions of `sessions`, by the parent snapshot they were started from."""
-    from tau.runtime.subagents import child_sessions
+    from tau.runtime.features.subagents import child_sessions
 
     found: dict[str | None, list[ChildSession]] = {}
     for parent in sorted(sessions):
@@ -256,7 +256,7 @@ def _children_by_snapshot(store: AnyStore, sessions: set[str]) -> dict[str | Non
 
 
 def _echo_child(store: AnyStore, child: ChildSession, *, depth: int, note: str = "") -> None:
-    from tau.runtime.subagents import child_sessions
+    from tau.runtime.features.subagents import child_sessions
 
     click.echo(f"{'  ' * depth}↳ {child.session_id} {child.agent or '-'} {child.status}{note}")
     for grandchild in child_sessions(store, child.session_id):

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
 
     from tau.cli.stores import AnyStore
-    from tau.runtime.subagents import ChildSession
+    from tau.runtime.features.subagents import ChildSession
     from tau.sessions import Transcript
     from tau.sessions.maintenance import Interrupted, Problem
     from tau.sessions.snapshot import Snapshot
@@ -166,7 +166,7 @@ def log_json(
     store: AnyStore, chain: Sequence[tuple[str, Snapshot]], children: dict[str | None, list[ChildSession]]
 ) -> dict[str, Any]:
     """`tau sessions log --json`: `chain` oldest first; `children` the subagent sessions by parent snapshot."""
-    from tau.runtime.subagents import child_sessions
+    from tau.runtime.features.subagents import child_sessions
     from tau.sessions.snapshot import decode_messages
 
     def below(session_id: str) -> list[ChildSession]:

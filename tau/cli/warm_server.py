@@ -62,7 +62,7 @@ _PRELOAD = (
     "tau.tools",
     "tau.telemetry",
     "tau.runtime.agent",
-    "tau.runtime.steering",
+    "tau.runtime.features.steering",
     "tau.models.cassette",
     "genai_prices.data",
     "watchfiles",
