@@ -90,3 +90,19 @@ def stop(process: subprocess.Popen[str]) -> int:
         if stream is not None:
             stream.close()
     return process.returncode
+
+
+def systemd_service(unit: Path) -> dict[str, list[str]]:
+    """`Key=value` lines of a systemd unit's [Service] section (a key may repeat)."""
+    service: dict[str, list[str]] = {}
+    section = None
+    for raw in unit.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]":
+            key, _, value = line.partition("=")
+            service.setdefault(key, []).append(value)
+    return service

