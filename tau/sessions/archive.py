@@ -12,17 +12,19 @@ import asyncio
 import fcntl
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic_ai.tools import DeferredToolRequests
 
 from tau.sessions.errors import SessionNotFoundError
 from tau.sessions.port import SessionView
+from tau.sessions.snapshot import Snapshot
+from tau.sessions.views import Resolved
 
 if TYPE_CHECKING:
     from tau.sessions.store import FileSessionStore
 
-__all__ = ["FileArchive"]
+__all__ = ["FileArchive", "ViewSource", "view_of"]
 
 
 class FileArchive:
@@ -48,28 +50,48 @@ class FileArchive:
         return await self.store.rm(session_id)
 
     def _view(self, name: str, at: str | None) -> SessionView:
-        store = self.store
-        if at:
-            name = store.snapshot_in(name, at)
-        resolved = store.resolve(name)
-        snap = store.snapshot(resolved.snapshot_id)
-        try:
-            latest = store.snapshot(store.head(snap.session)).workspace
-        except SessionNotFoundError:
-            latest = None
-        is_session = resolved.kind == "session" and resolved.session_id is not None
-        return SessionView(
-            kind="session" if is_session else "snapshot",
-            snapshot_id=resolved.snapshot_id,
-            session_id=resolved.session_id if is_session else None,
-            owner=snap.session,
-            step=snap.step,
-            status=snap.status,
-            pending=store.pending_of(snap),
-            config=store.config(snap.config),
-            workspace=snap.workspace,
-            latest_workspace=latest or snap.workspace,
-        )
+        return view_of(self.store, name, at)
+
+
+class ViewSource(Protocol):
+    """What `view_of` reads: the stores' synchronous readers (the file and the Postgres store have them)."""
+
+    def snapshot_in(self, session_id: str, name: str) -> str: ...
+
+    def resolve(self, name: str) -> Resolved: ...
+
+    def snapshot(self, snapshot_id: str) -> Snapshot: ...
+
+    def head(self, session_id: str) -> str: ...
+
+    def pending_of(self, snap: Snapshot) -> DeferredToolRequests | None: ...
+
+    def config(self, config_id: str) -> dict[str, Any]: ...
+
+
+def view_of(store: ViewSource, name: str, at: str | None) -> SessionView:
+    """`name` (at `at` of its chain) as a continuation or a fork sees it (`SessionArchive.view`, blocking)."""
+    if at:
+        name = store.snapshot_in(name, at)
+    resolved = store.resolve(name)
+    snap = store.snapshot(resolved.snapshot_id)
+    try:
+        latest = store.snapshot(store.head(snap.session)).workspace
+    except SessionNotFoundError:
+        latest = None
+    is_session = resolved.kind == "session" and resolved.session_id is not None
+    return SessionView(
+        kind="session" if is_session else "snapshot",
+        snapshot_id=resolved.snapshot_id,
+        session_id=resolved.session_id if is_session else None,
+        owner=snap.session,
+        step=snap.step,
+        status=snap.status,
+        pending=store.pending_of(snap),
+        config=store.config(snap.config),
+        workspace=snap.workspace,
+        latest_workspace=latest or snap.workspace,
+    )
 
 
 def _locked(store: FileSessionStore, session_id: str) -> bool:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_ai.tools import DeferredToolRequests
 
-from tau.sessions.errors import SessionNotFoundError
+from tau.sessions.archive import view_of
 from tau.sessions.port import SessionView
 from tau.sessions.postgres.locks import is_held
 
@@ -50,25 +50,4 @@ class PgArchive:
         return await self.store.rm(session_id)
 
     def _view(self, name: str, at: str | None) -> SessionView:
-        store = self.store
-        if at:
-            name = store.snapshot_in(name, at)
-        resolved = store.resolve(name)
-        snap = store.snapshot(resolved.snapshot_id)
-        try:
-            latest = store.snapshot(store.head(snap.session)).workspace
-        except SessionNotFoundError:
-            latest = None
-        is_session = resolved.kind == "session" and resolved.session_id is not None
-        return SessionView(
-            kind="session" if is_session else "snapshot",
-            snapshot_id=resolved.snapshot_id,
-            session_id=resolved.session_id if is_session else None,
-            owner=snap.session,
-            step=snap.step,
-            status=snap.status,
-            pending=store.pending_of(snap),
-            config=store.config(snap.config),
-            workspace=snap.workspace,
-            latest_workspace=latest or snap.workspace,
-        )
+        return view_of(self.store, name, at)
