@@ -96,8 +96,7 @@ def test_a_live_run_streams_to_curl_as_it_happens(serve: Callable[..., Served], 
         ids = [int(line.split(":", 1)[1]) for line in lines if line.startswith("id:")]
         assert ids == list(range(1, len(ids) + 1)) and len(ids) >= 5
     finally:
-        follower.terminate()
-        follower.wait(10)
+        _end(follower)
 
 
 @pytest.mark.parametrize(
@@ -126,6 +125,16 @@ def test_refusals_are_one_line_with_an_http_status(
     assert message in json.loads(body)["error"] and "\n" not in body
 
 
+def _end(follower: subprocess.Popen[str]) -> None:
+    """Stop a curl follower: SIGTERM, then SIGKILL if it has not gone (a loaded machine once kept it 10 s)."""
+    follower.terminate()
+    try:
+        follower.wait(10)
+    except subprocess.TimeoutExpired:
+        follower.kill()
+        follower.wait(10)
+
+
 def _follow(served: Served, session_id: str) -> subprocess.Popen[str]:
     url = f"{served.url}/v1/sessions/{session_id}/events"
     command = [CURL or "curl", "-sS", "-N", "-H", f"Authorization: Bearer {TOKEN}", url]
@@ -144,8 +153,7 @@ def test_a_quiet_stream_sends_keep_alive_comments(
         assert follower.stdout is not None
         assert [follower.stdout.readline() for _ in range(4)] == ["retry: 1000\n", "\n", ": keep-alive\n", "\n"]
     finally:
-        follower.terminate()
-        follower.wait(10)
+        _end(follower)
 
 
 def test_deleting_the_session_ends_its_followers(serve: Callable[..., Served], tmp_path: Path) -> None:
