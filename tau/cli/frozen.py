@@ -91,8 +91,19 @@ def adopt_launcher() -> None:
         pass
     atexit.register(_remove_own, directory, launcher)
     _sweep(os.path.dirname(directory) or tempfile.gettempdir(), directory)
-    if os.getppid() != launcher or launcher == 1:  # it died before PDEATHSIG was armed
+    if os.getppid() != launcher or not _runs_this_binary(launcher):  # it died before PDEATHSIG was armed
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _runs_this_binary(pid: int) -> bool:
+    """Whether `pid` runs the same executable file as this process: our launcher, or (after the launcher died before
+    the parent pid was read) an init that adopted us. A launcher that is pid 1 — `docker run IMAGE` without `--init` —
+    is alive, and must not be taken for the init of a dead one. Unreadable (another user's init): not ours."""
+    try:
+        theirs, ours = os.stat(f"/proc/{pid}/exe"), os.stat("/proc/self/exe")
+    except OSError:
+        return False
+    return (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino)
 
 
 def forget_unpack_dir() -> None:

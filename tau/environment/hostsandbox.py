@@ -40,17 +40,31 @@ from tau.environment.masks import DenyResult, DenyWalk, LinkScan, TooManyPaths
 from tau.environment.policy import SandboxConfig, SandboxPolicy, current_policy, tighter
 from tau.environment.seccomp import UnsupportedArchitecture, program
 
-__all__ = ["SECCOMP_FD", "HostSandbox", "Prepared", "no_sandbox_message", "protected_paths"]
+__all__ = ["SECCOMP_FD", "HostSandbox", "Prepared", "in_container", "no_sandbox_message", "protected_paths"]
 
 SECCOMP_FD = 9
 _PREFIX = "tau-sandbox-"
 
 
+_CONTAINER_MARKS = ("/.dockerenv", "/run/.containerenv")
+
+
+def in_container() -> bool:
+    """Whether this process runs in a Docker or Podman container (the files those engines put at the root)."""
+    return any(os.path.exists(mark) for mark in _CONTAINER_MARKS)
+
+
 def no_sandbox_message(report: ProbeReport) -> str:
-    """The one line a run that cannot be sandboxed fails with (exit 3)."""
+    """The one line a run that cannot be sandboxed fails with (exit 3); in a container, with the two ways out."""
+    where = (
+        " (in a container: run it with `--security-opt seccomp=unconfined --security-opt systempaths=unconfined` "
+        "so tau can build its sandbox, or let the container be the wall with TAU_SANDBOX_POLICY=full)"
+        if in_container()
+        else ""
+    )
     return (
         f"host sandbox unavailable: {report.cause}; run `tau sandbox check` for details, or opt out of the "
-        "sandbox explicitly with --sandbox-policy full"
+        f"sandbox explicitly with --sandbox-policy full{where}"
     )
 
 

@@ -82,3 +82,40 @@ def test_python_connect_client_runs_a_session_in_the_container(tau_url: str) -> 
     assert (session.runs, session.model, session.status) == (1, "test:image", pb.SESSION_STATUS_COMPLETED)
     listed = client.list_sessions(pb.ListSessionsRequest(), headers=headers).sessions
     assert "image-smoke" in [item.session_id for item in listed]
+
+
+def _docker_run(tag: str, *args: str, options: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    command = ["docker", "run", "--rm", "--read-only", "--tmpfs", "/tmp:rw,exec,nosuid,nodev,size=512m"]
+    command += ["-e", "TAU_STATE_DIR=/tmp/tau-state", "--workdir", "/tmp"]
+    command += [*options, tag, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_binary_as_pid_1_without_an_init_runs(tau_url: str, tau_image_env: dict[str, str]) -> None:
+    """`docker run IMAGE ...` without `--init`: the one-file launcher is pid 1, alive, and not an adopting init."""
+    done = _docker_run(tau_image_env["TAU_IMAGE_TAG"], "--version")
+    assert (done.returncode, done.stderr) == (0, ""), done
+    assert done.stdout.startswith("tau "), done
+
+
+def test_a_default_container_refuses_a_sandboxed_run_and_says_how_out(
+    tau_url: str, tau_image_env: dict[str, str]
+) -> None:
+    """Docker's default seccomp profile and masked /proc leave no sandbox: exit 3, one line naming both ways out."""
+    done = _docker_run(tau_image_env["TAU_IMAGE_TAG"], "run", "-p", "Say something.", "--model", "test:image")
+    assert done.returncode == 3, done
+    line = done.stderr.strip().splitlines()[-1]
+    assert "host sandbox unavailable" in line and "systempaths=unconfined" in line, done.stderr
+    assert "TAU_SANDBOX_POLICY=full" in line and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_container_that_allows_namespaces_runs_sandboxed(tau_url: str, tau_image_env: dict[str, str]) -> None:
+    """With the two security options the docs name, tau builds its bubblewrap sandbox inside the container."""
+    options = ("--security-opt", "seccomp=unconfined", "--security-opt", "systempaths=unconfined")
+    tag = tau_image_env["TAU_IMAGE_TAG"]
+    check = _docker_run(tag, "sandbox", "check", options=options)
+    assert check.returncode == 0, check
+    assert "sandboxed runs:     possible" in check.stdout, check.stdout
+    done = _docker_run(tag, "run", "-p", "Say something.", "--model", "test:image", "-o", "json", options=options)
+    assert done.returncode == 0, done
+    assert json.loads(done.stdout)["status"] == "completed", done.stdout
