@@ -15,7 +15,7 @@ from host_sandbox_helpers import Factory, bash, load_e2e, py
 
 from tau.environment import HostBackend
 from tau.environment.bwrap import ProbeReport, find_launcher
-from tau.environment.hostsandbox import HostSandbox
+from tau.environment.hostsandbox import HostSandbox, in_container
 from tau.environment.policy import SandboxConfig
 
 pytestmark = pytest.mark.anyio
@@ -47,6 +47,16 @@ def tau_inside(box: Any, *args: str) -> str:
     return f"cd {shlex.quote(str(box.work))} && env -i {env} {shlex.join(e2e.tau_command(*args))}"
 
 
+def _where() -> str:
+    """The container hint the line ends with when tests run in a container (CI's machine is one)."""
+    if not in_container():
+        return ""
+    return (
+        " (in a container: run it with `--security-opt seccomp=unconfined --security-opt systempaths=unconfined` "
+        "so tau can build its sandbox, or let the container be the wall with TAU_SANDBOX_POLICY=full)"
+    )
+
+
 async def test_tau_run_refuses_to_start_without_a_sandbox(base: Path, make_backend: Factory) -> None:
     if not inner_bwrap_fails():
         pytest.skip("nested user namespaces stay enabled here")
@@ -58,7 +68,7 @@ async def test_tau_run_refuses_to_start_without_a_sandbox(base: Path, make_backe
     assert refused.exit_code == 3, refused
     line = refused.stderr.strip().splitlines()[-1]
     assert line.startswith("tau: host sandbox unavailable: "), refused
-    assert line.endswith("or opt out of the sandbox explicitly with --sandbox-policy full"), refused
+    assert line.endswith("or opt out of the sandbox explicitly with --sandbox-policy full" + _where()), refused
     opted_out = await outer.run(
         bash(tau_inside(box, "run", "-p", "hi", "--model", "test:hello", "--sandbox-policy", "full")),
         shell=True,
@@ -75,7 +85,7 @@ async def test_without_a_launcher_commands_are_refused_unless_full(ws: Path) -> 
     assert refused.exit_code == 126
     assert refused.stderr == (
         "tau sandbox: host sandbox unavailable: bwrap: setting up uid map: Permission denied; run `tau sandbox check` "
-        "for details, or opt out of the sandbox explicitly with --sandbox-policy full\n"
+        f"for details, or opt out of the sandbox explicitly with --sandbox-policy full{_where()}\n"
     )
     assert not (ws / "ran").exists()
     full = HostBackend(ws, sandbox=SandboxConfig(policy="full"))
