@@ -31,6 +31,8 @@ import sys
 import tempfile
 from types import FrameType
 
+from tau.signal_death import launcher_is_init
+
 __all__ = ["adopt_launcher", "forget_unpack_dir", "ordinary_signals", "quiet_early_signals", "unpack_dir"]
 
 _PR_SET_PDEATHSIG = 1
@@ -93,6 +95,8 @@ def adopt_launcher() -> None:
     _sweep(os.path.dirname(directory) or tempfile.gettempdir(), directory)
     if os.getppid() != launcher or not _runs_this_binary(launcher):  # it died before PDEATHSIG was armed
         os.kill(os.getpid(), signal.SIGTERM)
+    elif launcher == 1:
+        launcher_is_init()
 
 
 def _runs_this_binary(pid: int) -> bool:

@@ -103,11 +103,8 @@ def serve_command(
 
 def _serve_local() -> int:
     """`tau serve --local` (tau.cli.warm_server); dies of the SIGTERM/SIGINT that stopped it, as `tau serve` does."""
-    import signal
-
     from tau.cli.warm_server import serve_local
+    from tau.signal_death import die_by
 
     signum = serve_local(env=dict(os.environ), report=lambda line: click.echo(line, err=True))
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
-    return 128 + signum
+    die_by(signum)

@@ -36,6 +36,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from tau.signal_death import die_by
+
 __all__ = ["PROTOCOL", "build_id", "handoff", "socket_dir", "socket_path"]
 
 PROTOCOL = 1
@@ -217,9 +219,7 @@ def _follow(sock: socket.socket, lines: _Lines) -> NoReturn:
         signal.signal(sig, relay)
     end = lines.next()
     if end is not None and isinstance(end.get("signal"), int):
-        signum = end["signal"]
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+        die_by(end["signal"])
     if end is None or not isinstance(end.get("exit"), int):
         with contextlib.suppress(OSError):
             os.write(2, b"tau: the local server went away during the run (see `tau serve --local`)\n")

@@ -56,6 +56,7 @@ from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
 from tau.rpc.sse import with_sse
 from tau.runtime.engine import Engine, ModelFactory
 from tau.sessions import FileSessionStore, SessionStore, default_state_dir, file_store
+from tau.signal_death import death_handler
 from tau.telemetry.asgi import telemetry_routes
 from tau.viewer.web import with_viewer
 
@@ -163,7 +164,7 @@ class _UvicornServer(uvicorn.Server):
             with super().capture_signals():
                 yield
             return
-        previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        previous = signal.signal(signal.SIGTERM, death_handler())
         try:
             with super().capture_signals():
                 yield

@@ -9,6 +9,7 @@ token file, read-only root and /tmp a tmpfs; a Connect client talks to it from t
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from typing import Any
 
@@ -119,3 +120,29 @@ def test_a_container_that_allows_namespaces_runs_sandboxed(tau_url: str, tau_ima
     done = _docker_run(tag, "run", "-p", "Say something.", "--model", "test:image", "-o", "json", options=options)
     assert done.returncode == 0, done
     assert json.loads(done.stdout)["status"] == "completed", done.stdout
+
+
+def _logs(name: str) -> str:
+    return subprocess.run(["docker", "logs", name], capture_output=True, text=True, timeout=30, check=False).stderr
+
+
+def test_docker_stop_of_serve_as_pid_1_reports_the_sigterm(tau_url: str, tau_image_env: dict[str, str]) -> None:
+    """Without `--init` the launcher (pid 1) cannot die of the signal it passes on; tau's exit status still says
+    SIGTERM: 143, as with an init (the launcher used to fall through to 1)."""
+    name = f"tau-pid1-{os.getpid()}"
+    command = ["docker", "run", "-d", "--name", name, "-e", "TAU_STATE_DIR=/tmp/tau-state", "--workdir", "/tmp"]
+    subprocess.run([*command, tau_image_env["TAU_IMAGE_TAG"], "serve"], capture_output=True, timeout=60, check=True)
+    try:
+        logs = ""
+        for _ in range(100):  # up to ~30 s for "listening"
+            logs = _logs(name)
+            if "listening" in logs:
+                break
+            subprocess.run(["sleep", "0.3"], check=True)
+        assert "listening" in logs, logs
+        subprocess.run(["docker", "stop", "-t", "30", name], capture_output=True, timeout=60, check=True)
+        inspect = ["docker", "inspect", name, "--format", "{{.State.ExitCode}}"]
+        code = subprocess.run(inspect, capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+        assert code == "143", _logs(name)
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60, check=False)
