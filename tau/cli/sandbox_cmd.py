@@ -110,6 +110,13 @@ def _check_lines(report: dict[str, Any]) -> list[str]:
         lines.append("sandboxed runs:     possible")
     else:
         lines.append("sandboxed runs:     NOT possible: `tau run` stops with exit 3 unless --sandbox-policy full")
+        from tau.environment.hostsandbox import in_container
+
+        if in_container():
+            lines.append(
+                "in a container:     run it with `--security-opt seccomp=unconfined --security-opt "
+                "systempaths=unconfined`, or let the container be the wall: TAU_SANDBOX_POLICY=full"
+            )
     return lines
 
 

@@ -155,5 +155,9 @@ async def test_sandbox_check_inside_a_sandbox_exits_3(base: Path, make_backend: 
         bash(tau_inside(box, "sandbox", "check")), shell=True, timeout=120
     )
     assert result.exit_code == 3, result
-    assert result.stdout.splitlines()[-1].startswith("sandboxed runs:     NOT possible"), result
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if line.startswith("sandboxed runs:")] == [
+        "sandboxed runs:     NOT possible: `tau run` stops with exit 3 unless --sandbox-policy full"
+    ], result
+    assert any(line.startswith("in a container:     ") for line in lines) == in_container(), result
     assert result.stdout.splitlines()[0].startswith("bwrap:              none working ("), result
