@@ -14,13 +14,17 @@ Invariants (the service's contract, see its docstring):
 - a finished run leaves only its record (`RunState` numbers and key): its task and outcome are dropped, and so are
   the loop's cancelled timers that held its context (`rpc.timers`); the C allocator's free memory is returned to
   the system after each run (`rpc.allocator`), so RSS follows what the server holds, not the largest history loaded.
+- detaching (`detach()`, a server stopping over an engine whose runs outlive it, `rpc.reattach`): the run tasks are
+  cancelled without a final event and without cancelling the runs; the sessions' records keep them unfinished, and
+  `reattach` (the next front end) follows them again to their end.
 Everything runs on the server's one event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from tau.errors import InternalError, Interrupted, TauError
 from tau.protocol import (
@@ -38,6 +42,7 @@ from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc.allocator import release_free_memory
 from tau.rpc.events import error_response, pending_of, session_status_of, status_response, to_response
 from tau.rpc.jobs import render_context
+from tau.rpc.reattach import Detachable, delivered_of
 from tau.rpc.registry import RunState, SessionRegistry, SessionState, add_usage
 from tau.rpc.timers import drop_cancelled_timers
 from tau.runtime import Cancel, RunControl, RunOperation, Runtime, failure_event
@@ -56,6 +61,7 @@ class RunSupervisor:
         self.tasks: set[asyncio.Task[None]] = set()
         self.on_finished: Callable[[SessionState, RunCompleted], None] | None = None  # the mailbox's (rpc.mailbox)
         self.spawner: Callable[[SessionState], BackgroundSpawn] | None = None  # task(background) (rpc.agents)
+        self.detaching = False  # `detach()`: run tasks end without a final event (the runs go on elsewhere)
 
     def launch(self, session: SessionState, op: RunOperation, *, prompt: str, key: str, detail: str) -> RunState:
         """Start one run of the session (a prompt or the answers to pending requests) as a server task."""
@@ -90,6 +96,9 @@ class RunSupervisor:
         try:
             outcome = await self._run_to_end(session, run, op)
         except asyncio.CancelledError:
+            if self.detaching:  # the run goes on without this front end: its record stays unfinished
+                self._registry.save(session)
+                raise
             lost = Interrupted("run task cancelled", signal_name="SIGTERM")
             self.finish(session, run, run.outcome or failure_event(lost, session.session_id))
             raise
@@ -112,6 +121,55 @@ class RunSupervisor:
         for observe in run_sinks():  # a run that could not start has no emitter: /metrics still counts it
             observe(ended)
         return ended
+
+    async def detach(self, timeout: float) -> None:
+        """Let every run go on without this front end (see the module docstring): their tasks end, not the runs."""
+        self.detaching = True
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+    def reattach(self, session: SessionState, engine: Detachable) -> None:
+        """Follow the session's unfinished run (an earlier front end's) to its end as a server task: its events go
+        on in the log after those already there, then its final event; a run that cannot be followed (its workflow
+        is gone) ends as `_drive` ends a run that failed."""
+        run = session.current
+        assert run is not None
+        control = self._runtime.control(session.session_id)
+        delivered = delivered_of(run.first_seq, session.log.last_seq)
+
+        async def follow() -> RunCompleted:
+            return await engine.reattach(session.session_id, delivered, [control.observe, self._sink(session, run)],
+                                         control)  # fmt: skip
+
+        task = asyncio.get_running_loop().create_task(
+            self._settle(session, run, follow()), name=f"tau-reattach-{session.session_id}"
+        )
+        run.task = task
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _settle(self, session: SessionState, run: RunState, outcome: Coroutine[Any, Any, RunCompleted]) -> None:
+        failure: TauError | None = None
+        try:
+            await outcome
+        except asyncio.CancelledError:
+            if self.detaching:  # the run goes on without this front end again: its record stays unfinished
+                self._registry.save(session)
+            else:
+                self.finish(session, run, run.outcome or failure_event(Interrupted("run task cancelled"),
+                                                                       session.session_id))  # fmt: skip
+            raise
+        except TauError as error:
+            failure = error
+        except Exception as error:
+            failure = Interrupted(f"the front end lost this run ({type(error).__name__}: {error})")
+        if run.outcome is None:
+            failure = failure or InternalError("the run ended without a final event")
+            run.outcome = failure_event(failure, session.session_id)
+        self.finish(session, run, run.outcome)
 
     async def cancel(self, session: SessionState, reason: str, *, signal: str = "SIGINT") -> bool:
         """Cancel the session's run (`Cancel`); False when no run of it is in this process."""

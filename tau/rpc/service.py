@@ -34,7 +34,8 @@ Contract:
 - Malformed requests fail with Connect codes and one-line messages: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
   FAILED_PRECONDITION, RESOURCE_EXHAUSTED (oversized prompt or context, too many sessions), OUT_OF_RANGE (events
   dropped from the bounded log), UNIMPLEMENTED (ForkSession without a file store), UNAVAILABLE (draining).
-`drain()` cancels every run (SIGTERM semantics), waits for their final events, and ends every follower.
+`drain()` cancels every run (SIGTERM semantics), waits for their final events, and ends every follower; runs that
+outlive the server (`rpc.reattach`: temporal) go on instead, and the next server follows them again (`serving`).
 - Restart: with a file store, every session's state and events are journaled (`rpc.journal`); a server starting on
   the same store brings them all back (same ids, order, statuses, seq numbers, idempotency keys, pending requests and
   queued context; job credentials re-resolved from this server's environment as `tau resume` does). A run's record
@@ -46,39 +47,36 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
 
-from tau.errors import ConfigError, Interrupted, TauError
+from tau.errors import ConfigError, TauError
 from tau.models.providers import ProviderPool
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeService
 from tau.rpc.agents import AgentApi
 from tau.rpc.conversations import CONVERSATION_ID
 from tau.rpc.eventlog import LogGap
-from tau.rpc.events import (
-    as_stream_event,
-    awaiting_status,
-    pending_of,
-)
-from tau.rpc.jobs import SessionJob, build_session_job, context_blocks, render_context, restore_session_job
-from tau.rpc.journal import ServeJournal, Stored, report
+from tau.rpc.events import as_stream_event, awaiting_status, pending_of
+from tau.rpc.jobs import build_session_job, context_blocks, render_context
 from tau.rpc.mailbox import Mailbox, MailLimits
 from tau.rpc.pg_journal import journal_for
 from tau.rpc.presets import PresetBook
-from tau.rpc.registry import RunState, SessionRegistry, SessionState, catch_up
+from tau.rpc.reattach import Detachable, detachable
+from tau.rpc.registry import RunState, SessionRegistry, SessionState
 from tau.rpc.respond import answered_before, operation_of, record_answer
+from tau.rpc.restore import Restorer
 from tau.rpc.runs import RunSupervisor
 from tau.rpc.session_api import SessionApi, session_filter
-from tau.runtime import Continue, Engine, Fork, Forked, Inject, NotSupported, Runtime, Start, failure_event
+from tau.runtime import Continue, Engine, Fork, Forked, Inject, NotSupported, Runtime, Start
 from tau.runtime.engine import ModelFactory
 from tau.sessions import FileSessionStore, InMemorySessionStore, SessionNotFoundError, SessionStore
 from tau.sessions.catalog import Catalog, catalog_path
@@ -154,50 +152,19 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
         self._draining = False
         self.mailbox = Mailbox(self._registry, self._runs, self.catalog, self.limits.mail, lambda: self._draining)
         self._runs.spawner = self.background_spawn  # a run's task(background=true) (rpc.agents)
-        self.restored = self._restore(journal) if journal is not None else 0  # sessions an earlier server left
+        restorer = Restorer(self._registry, self._runs, store.archive(), self._env, cwd,
+                            runs_outlive=detachable(self.runtime.engine) is not None)  # fmt: skip
+        self.restored, self._reattaching = restorer.restore(journal) if journal is not None else (0, [])
+
+    def serving(self) -> None:
+        super().serving()
+        for session in self._reattaching:  # runs an earlier server let go on (rpc.reattach)
+            self._runs.reattach(session, cast("Detachable", self.runtime.engine))
 
     @property
     def store(self) -> SessionStore:
         """Where the runs commit their snapshots (the session viewer reads it)."""
         return self._store
-
-    def _restore(self, journal: ServeJournal) -> int:
-        """Lock the journal and bring back the sessions of an earlier server on this state dir (see the module
-        docstring). A damaged session is skipped with one line on stderr. Returns how many came back."""
-        journal.open()
-        count = 0
-        jobs: dict[str, SessionJob] = {}  # sessions of one server mostly share a job: resolve each config once
-        for stored in journal.load():
-            try:
-                count += self._restore_one(journal, stored, jobs)
-            except Exception as error:  # anything a damaged record raises: one session must not stop the server
-                self._registry.discard(stored.session_id)  # nothing half-restored stays listed; the files stay
-                problem = error.message if isinstance(error, TauError) else f"{type(error).__name__}: {error}"
-                report(f"skipping journal of session {stored.session_id!r}: {problem}")
-        return count
-
-    def _restore_one(self, journal: ServeJournal, stored: Stored, jobs: dict[str, SessionJob]) -> int:
-        archive = self._store.archive()
-        head = archive.head(stored.session_id) if archive is not None else None
-        if stored.record.get("begun") and head is None:
-            journal.remove(stored.session_id)  # removed from the store (`tau sessions rm`): the store is the truth
-            return 0
-        key = json.dumps(stored.record["job"], sort_keys=True)
-        job = jobs.get(key) or restore_session_job(stored.record["job"], env=self._env, cwd=self._cwd)
-        session = self._registry.restore(stored, jobs.setdefault(key, job))
-        if head is not None:  # the store is the truth for the head
-            session.begun, session.head_snapshot_id = True, head
-        saved_seq = int(stored.record["last_seq"])
-        cost = catch_up(session, saved_seq)
-        if session.current is not None:  # the previous server died mid-run; `_finish` saves
-            lost = Interrupted("tau serve stopped before this run ended (the server was killed or crashed)")
-            failure = failure_event(lost, session.session_id).model_copy(
-                update={"usage": session.usage_run, "cost_usd": cost}
-            )
-            self._runs.finish(session, session.current, failure)
-        elif session.log.last_seq != saved_seq:
-            self._registry.save(session)  # its record lagged behind its events
-        return 1
 
     def close(self) -> None:
         """Release the serve journal and the catalog (after `drain`)."""
@@ -406,12 +373,13 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
         """Refuse new work, cancel every run (SIGTERM), wait for their final events, end every follower."""
         self._draining = True
         self.mailbox.close()
-        for session in self._registry.all():
-            if session.current is not None:
-                await self._runs.cancel(session, "server shutting down", signal="SIGTERM")
-        tasks = list(self._runs.tasks)
-        if tasks:
-            await asyncio.wait(tasks, timeout=self.limits.drain_timeout if timeout is None else timeout)
+        wait = self.limits.drain_timeout if timeout is None else timeout
+        if detachable(self.runtime.engine) is not None:
+            await self._runs.detach(wait)  # the runs go on on the workers; the next front end reattaches
+        for session in [s for s in self._registry.all() if s.current is not None and not self._runs.detaching]:
+            await self._runs.cancel(session, "server shutting down", signal="SIGTERM")
+        if tasks := list(self._runs.tasks):
+            await asyncio.wait(tasks, timeout=wait)
         for session in self._registry.all():
             session.log.close()
 

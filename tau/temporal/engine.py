@@ -10,6 +10,11 @@ workflow reports; a run that lost its last attempt after it emitted events ends 
 (`failure_event`, exit 1). One run per session across the fleet: the workflow id is `tau-session-<id>` and Temporal
 refuses a second running workflow with that id (ConfigError, as a second inline run of a session is). A server that
 cannot be reached is a PreflightError (exit 3).
+
+The runs outlive the front end: a front end that stops following (drained, killed) leaves its runs to the workers,
+and `reattach(session_id, delivered, sinks, control)` — any front end, any time later — follows the session's latest
+workflow again from its event number `delivered` (the events the earlier front end had already handed on), so its
+sinks see the rest, each event once, then the terminal event.
 """
 
 from __future__ import annotations
@@ -122,6 +127,22 @@ class TemporalEngine:
             control.finish()
             await remote.drain()
 
+    async def reattach(
+        self, session_id: str, delivered: int, sinks: Sequence[Sink], control: RunControl
+    ) -> RunCompleted:
+        """Follow the session's latest run again after its first `delivered` events (see the module docstring);
+        its cancel and inject go to the workflow through `control`. A workflow the server does not know raises."""
+        client = await self.client()
+        handle = client.get_workflow_handle(workflow_id(session_id))
+        await handle.describe()  # RPCError (not found) before anything is attached
+        remote = _Remote(handle)
+        try:
+            control.attach(remote)
+            return await _follow(handle, sinks, session_id, after=delivered)
+        finally:
+            control.finish()
+            await remote.drain()
+
     async def _start(self, client: Any, data: RunInput) -> Any:
         from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
         from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -152,8 +173,7 @@ async def _page(handle: Any, after: int) -> Page:
         return closed
 
 
-async def _follow(handle: Any, sinks: Sequence[Sink], session_id: str) -> RunCompleted:
-    after = 0
+async def _follow(handle: Any, sinks: Sequence[Sink], session_id: str, *, after: int = 0) -> RunCompleted:
     last: Event | None = None
     while True:
         page = await _page(handle, after)

@@ -20,7 +20,7 @@ from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from rpc_helpers import RunScripts, Served, prompts
 
 from tau.errors import PreflightError
-from tau.rpc import service as service_module
+from tau.rpc import restore as restore_module
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
 from tau.rpc.journal import ServeJournal
@@ -293,14 +293,14 @@ def test_a_session_that_fails_half_way_through_its_restore_is_not_listed(
         for sid in ("bad", "good"):
             first.create(client, session_id=sid)
     first.stop()
-    real_catch_up = service_module.catch_up
+    real_catch_up = restore_module.catch_up
 
     def failing(session: Any, after_seq: int) -> float | None:
         if session.session_id == "bad":
             raise ValueError("damaged after it was registered")
         return real_catch_up(session, after_seq)
 
-    monkeypatch.setattr(service_module, "catch_up", failing)
+    monkeypatch.setattr(restore_module, "catch_up", failing)
     second = serve(RunScripts([]), state_dir=state_dir)
     assert second.service.restored == 1
     with second.client() as client:

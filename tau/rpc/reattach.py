@@ -1,0 +1,38 @@
+"""Runs that outlive the front end: what `tau serve` needs of an engine whose runs execute elsewhere (the temporal
+engine's workers) to let them go on when it stops and to follow them again when it (or another front end) starts.
+
+`Detachable` is the engine's side (`tau.temporal.TemporalEngine` has it; `InlineEngine` has not: its runs live in the
+server's process, so a stopping server cancels them). `reattach(session_id, delivered, sinks, control)` follows the
+session's latest run from its event number `delivered` (tau events already handed on by an earlier front end) to its
+end and returns the terminal event, which it also gives the sinks, like `Engine.execute`.
+
+`delivered_of(first_seq, last_seq)` is that number from a session's log: a run's first log entry is its RUNNING
+status and every later one, until the run ends, is one tau event (`rpc.runs`), so the run had handed on
+`last_seq - first_seq` events when the front end stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from tau.protocol import RunCompleted
+from tau.runtime import RunControl
+from tau.runtime.engine import Engine, Sink
+
+__all__ = ["Detachable", "delivered_of", "detachable"]
+
+
+@runtime_checkable
+class Detachable(Protocol):
+    async def reattach(
+        self, session_id: str, delivered: int, sinks: Sequence[Sink], control: RunControl
+    ) -> RunCompleted: ...
+
+
+def detachable(engine: Engine) -> Detachable | None:
+    return engine if isinstance(engine, Detachable) else None
+
+
+def delivered_of(first_seq: int, last_seq: int) -> int:
+    return max(0, last_seq - first_seq)
