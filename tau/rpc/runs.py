@@ -102,6 +102,9 @@ class RunSupervisor:
             lost = Interrupted("run task cancelled", signal_name="SIGTERM")
             self.finish(session, run, run.outcome or failure_event(lost, session.session_id))
             raise
+        if self.detaching and run.outcome is None:  # the engine's wait was cut, not the run (temporalio's own error)
+            self._registry.save(session)
+            return
         self.finish(session, run, outcome)
         drop_cancelled_timers(asyncio.get_running_loop())  # the run's history must not outlive it (rpc.timers)
         release_free_memory()  # nor the allocator's high-water mark of it (rpc.allocator)
@@ -166,6 +169,9 @@ class RunSupervisor:
             failure = error
         except Exception as error:
             failure = Interrupted(f"the front end lost this run ({type(error).__name__}: {error})")
+        if self.detaching and run.outcome is None:  # as in `_drive`: the wait was cut, not the run
+            self._registry.save(session)
+            return
         if run.outcome is None:
             failure = failure or InternalError("the run ended without a final event")
             run.outcome = failure_event(failure, session.session_id)
