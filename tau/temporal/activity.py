@@ -19,6 +19,11 @@ Controls: a task long-polls the workflow's `controls` update (no polling loop) a
 run's `RunControl`; a retry applies a cancel sent earlier, not earlier injections (they reached the lost attempt).
 Start-up failures (ConfigError, PreflightError, a start-up RunTimeout, a cancel before start) are non-retryable
 `ApplicationError`s carrying the exit code and reason; a session still locked (its old writer alive) is retried.
+
+Locality (`workspace_root` set, locality.py): `execute_run` and `place` only claim the run for this worker (they
+answer its own queue); `execute_local` runs the attempt the workflow numbers, in the session's directory under the
+root, restored first from the session's last committed checkpoint (restore.py); a moved run's notice says what the
+restore did.
 """
 
 from __future__ import annotations
@@ -35,14 +40,18 @@ from temporalio import activity
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
+from tau.checkpoints.recorder import RewindReport
 from tau.config import resume_job
 from tau.config.spec import JobSpec
-from tau.errors import ConfigError, Interrupted, PreflightError, RunTimeout, TauError
+from tau.confine import inside
+from tau.errors import ConfigError, Interrupted, PreflightError, RunError, RunTimeout, TauError
 from tau.protocol import Event, Notice, SessionStarted
 from tau.runtime import Answers, Continuation, InlineEngine, PreparedRun, RunControl
 from tau.runtime.engine import ModelFactory
 from tau.runtime.features.plan import PlanReview
 from tau.sessions import SessionNotFoundError, SessionStore
+from tau.temporal.locality import LOCAL_ACTIVITY, PLACE_ACTIVITY, Placement, session_workspace
+from tau.temporal.restore import restore_workspace, restored_text
 from tau.temporal.wire import ACTIVITY, Control, EventBatch, Progress, RunInput
 
 
@@ -111,42 +120,76 @@ class RunActivity:
         env: Mapping[str, str] | None = None,
         model_factory: ModelFactory | None = None,
         close_timeout: float | None = 30.0,
+        workspace_root: Path | None = None,
     ) -> None:
         self.store = store
         self.env = dict(os.environ if env is None else env)
         self.engine = InlineEngine(store, model_factory=model_factory, close_timeout=close_timeout)
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
+        self.workspace_root = workspace_root  # set: this worker holds workspaces (locality.py)
+        self.local_queue: str | None = None  # its own task queue (set by the worker that polls it)
 
     @activity.defn(name=ACTIVITY)
-    async def execute_run(self, run: RunInput) -> None:
+    async def execute_run(self, run: RunInput) -> str | None:
+        """Run the run here (a worker sharing the filesystem), or claim it (a locality worker: its own queue)."""
+        if self.workspace_root is not None:
+            return self.local_queue
+        await self._execute(run, activity.info().attempt, None)
+        return None
+
+    @activity.defn(name=PLACE_ACTIVITY)
+    async def place(self) -> str | None:
+        """A lost run's next attempt: this locality worker claims it (its own queue)."""
+        return self.local_queue
+
+    @activity.defn(name=LOCAL_ACTIVITY)
+    async def execute_local(self, run: RunInput, placement: Placement) -> None:
+        """Attempt `placement.attempt` of a run claimed by this locality worker, in the session's workspace under
+        this worker's root, restored from the session's last committed checkpoint first."""
+        assert self.workspace_root is not None
+        directory = session_workspace(self.workspace_root, run.session_id)
+        if directory == self.workspace_root or not inside(os.path.normpath(directory), str(self.workspace_root)):
+            raise _application_error(ConfigError(f"session id {run.session_id!r} is not a directory name"))
+        await self._execute(run, placement.attempt, directory)
+
+    async def _execute(self, run: RunInput, attempt: int, local: Path | None) -> None:
         info = activity.info()
         handle = activity.client().get_workflow_handle(info.workflow_id or "", run_id=info.workflow_run_id)
         progress: Progress = await handle.query("progress", result_type=Progress)
-        job = self._job(run.job)
+        restored = "" if local is None else "; " + restored_text(await self._restore(run.session_id, local))
+        job = self._job(run.job, local)
         continuation = continuation_of(run.continuation)
         length = await self._history_length(run.session_id)
         moved: str | None = None
-        if info.attempt == 1 or progress.base is None:
+        if attempt == 1 or progress.base is None:
             await handle.signal("base", length)
         else:
             continuation = _retry_continuation(continuation, job, base=progress.base, now=length)
             if progress.delivered:
-                moved = (
-                    f"the run moved to worker {self.identity} (attempt {info.attempt}): it continues from its last step"
-                )
-        forwarder = _Forwarder(handle, info.attempt, replace_start=moved)
+                moved = f"the run moved to worker {self.identity} (attempt {attempt}): it continues from its last step"
+                moved += restored
+        forwarder = _Forwarder(handle, attempt, replace_start=moved)
         control = RunControl()
         if progress.cancel is not None:
             _apply(control, progress.cancel)
-        after = len(_controls_seen(progress, info.attempt))
+        after = len(_controls_seen(progress, attempt))
         async with _alongside(forwarder, handle, control, after, run.heartbeat_seconds):
             try:
                 await self.engine.execute(PreparedRun(job, run.session_id, continuation), [forwarder], control)
             except TauError as error:
                 raise _application_error(error) from None
 
-    def _job(self, dump: Mapping[str, Any]) -> JobSpec:
-        """The job from its credential-free dump, credentials re-resolved from this worker's environment."""
+    async def _restore(self, session_id: str, directory: Path) -> RewindReport | None:
+        try:
+            return await restore_workspace(self.store, session_id, directory)
+        except OSError as error:
+            raise _application_error(RunError(f"workspace restore failed in {directory}: {error}")) from None
+
+    def _job(self, dump: Mapping[str, Any], local: Path | None) -> JobSpec:
+        """The job from its credential-free dump, credentials re-resolved from this worker's environment; on a
+        locality worker its workspace is the session's directory under this worker's root."""
+        if local is not None:
+            return resume_job(dump, prompt=None, flags={"cwd": str(local)}, env=self.env, cwd=local)
         workspace = Path(str(dump.get("environment", {}).get("workspace") or "."))
         return resume_job(dump, prompt=None, flags={}, env=self.env, cwd=workspace)
 

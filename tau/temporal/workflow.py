@@ -13,6 +13,9 @@ in a worker, and is the run's mailbox in between:
 - query `progress`: what a retrying attempt needs to continue without repeating events, and how many controls the
   activity has applied (`taken`: a front end that must know an injection arrived asks it).
 The activity retries (bounded: `RunInput.max_attempts`, heartbeats) on a lost worker; start-up failures are final.
+Locality (locality.py): when a locality worker claims the run (the activity answers its own queue), the attempts run
+as `tau.execute_local` on that queue, one at a time, numbered here; a lost one (schedule-to-start or heartbeat
+timeout) is placed again with `tau.place` on the shared queue, at most `max_attempts` attempts in all.
 The workflow's result is the `Failure` or None (the terminal event is the last of the events).
 """
 
@@ -25,6 +28,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from tau.temporal.locality import LOCAL_ACTIVITY, MIN_SCHEDULE_TO_START, PLACE_ACTIVITY, Placement
     from tau.temporal.wire import (
         ACTIVITY,
         START_FAILURES,
@@ -51,25 +55,50 @@ class RunWorkflow:
 
     @workflow.run
     async def run(self, run: RunInput) -> Failure | None:
-        policy = RetryPolicy(
-            initial_interval=timedelta(seconds=1),
-            maximum_interval=timedelta(seconds=10),
-            maximum_attempts=max(1, run.max_attempts),
-            non_retryable_error_types=list(START_FAILURES),
-        )
         try:
-            await workflow.execute_activity(
+            queue = await workflow.execute_activity(
                 ACTIVITY,
                 run,
                 start_to_close_timeout=timedelta(seconds=run.start_to_close_seconds),
                 heartbeat_timeout=timedelta(seconds=run.heartbeat_seconds),
-                retry_policy=policy,
+                retry_policy=_policy(max(1, run.max_attempts)),
             )
+            if isinstance(queue, str) and queue:  # a locality worker claimed the run
+                await self._run_local(run, queue)
         except ActivityError as error:
             self.failure = _failure_of(error)
         self.done = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.failure
+
+    async def _run_local(self, run: RunInput, queue: str) -> None:
+        """Attempts on the claiming worker's own queue; a lost attempt is placed again on the shared queue (any
+        live locality worker claims it and restores the workspace there). Raises the last attempt's error."""
+        attempts = max(1, run.max_attempts)
+        attempt = 1
+        while True:
+            try:
+                await workflow.execute_activity(
+                    LOCAL_ACTIVITY,
+                    args=[run, Placement(queue, attempt)],
+                    task_queue=queue,
+                    schedule_to_start_timeout=timedelta(seconds=max(MIN_SCHEDULE_TO_START, run.heartbeat_seconds)),
+                    start_to_close_timeout=timedelta(seconds=run.start_to_close_seconds),
+                    heartbeat_timeout=timedelta(seconds=run.heartbeat_seconds),
+                    retry_policy=RetryPolicy(maximum_attempts=1),
+                )
+                return
+            except ActivityError as error:
+                if attempt >= attempts or not _retryable(error):
+                    raise
+            attempt += 1
+            await workflow.sleep(timedelta(seconds=1))
+            placed = await workflow.execute_activity(
+                PLACE_ACTIVITY,
+                start_to_close_timeout=timedelta(seconds=max(MIN_SCHEDULE_TO_START, run.heartbeat_seconds)),
+                retry_policy=_policy(0),
+            )
+            queue = str(placed or queue)
 
     @workflow.signal(name="events")
     def add_events(self, batch: EventBatch) -> None:
@@ -109,6 +138,24 @@ class RunWorkflow:
     def progress(self) -> Progress:
         cancel = next((control for control in self.controls if control.kind == "cancel"), None)
         return Progress(len(self.events), self.base, self.attempt, cancel, self.taken)
+
+
+def _policy(attempts: int) -> RetryPolicy:
+    """Bounded retries with backoff (0: unbounded, for the placement of a lost run's next attempt)."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=10),
+        maximum_attempts=max(0, attempts),
+        non_retryable_error_types=list(START_FAILURES),
+    )
+
+
+def _retryable(error: ActivityError) -> bool:
+    """A lost attempt (a timeout: the worker died) or a retryable failure (a session still locked)."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        return not cause.non_retryable and cause.type not in START_FAILURES
+    return True
 
 
 def _failure_of(error: ActivityError) -> Failure:
