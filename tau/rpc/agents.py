@@ -12,6 +12,10 @@ Contract:
   server. The parent's log gets `agent.spawned`. Cancelling or deleting the parent cancels its running agents.
   A run's `task(background=true)` goes through the same `spawn_agent` (`background_spawn`, set in the run's task
   context by `rpc.runs`), with the task's `subagent_type` as the agent's name; a refusal is the tool's answer.
+- A parent's `task(reply_to=CHILD, prompt=ANSWER)` (`AgentReply`): CHILD must be a background agent of the run's
+  session waiting on questions; each pending clarification gets ANSWER through `respond` (the Respond RPC's own
+  code, so the child continues as after a client's answer). Permission asks and plans are refused: a model never
+  approves its agent's tool calls or plans (that would widen the child past what the parent may do unasked).
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class AgentApi:
         def _refuse_when_draining(self) -> None: ...
         def _new_session_id(self, requested: str) -> str: ...
         def conversation_head(self, conversation_id: str) -> SessionState: ...
+        async def respond(self, request: pb.RespondRequest, ctx: Ctx, /) -> pb.RespondResponse: ...
 
     def serving(self) -> None:
         """The server listens (on its event loop): deliver mail and report agents an earlier server left."""
@@ -101,15 +106,30 @@ class AgentApi:
         return pb.StartAgentResponse(session_id=child_id, depth=depth)
 
     def background_spawn(self, parent: SessionState) -> BackgroundSpawn:
-        """The `task(background=true)` of `parent`'s runs (`runtime.features.background`)."""
+        """The `task(background=true)` and `task(reply_to=...)` of `parent`'s runs (`runtime.features.background`)."""
+        return AgentReply(self, parent)
 
-        async def spawn(description: str, prompt: str, agent: str) -> str:
-            try:
-                return self.spawn_agent(parent, prompt, agent)[0]
-            except ConnectError as error:
-                raise BackgroundRefused(error.message) from None
-
-        return spawn
+    async def answer_agent(self, parent: SessionState, child_id: str, text: str) -> int:
+        """Answer the pending questions of `parent`'s background agent `child_id` with `text` (module docstring):
+        how many were answered, or ConnectError."""
+        row = self.catalog.agent(child_id)
+        if row is None or row.parent_session_id != parent.session_id or child_id not in self._registry:
+            raise ConnectError(Code.NOT_FOUND, f"{child_id!r} is not a background agent of this session")
+        child = self._registry.get(child_id)
+        kinds = {request.request_id: request.WhichOneof("request") for request in child.pending.values()}
+        if child.current is not None or not kinds:
+            raise ConnectError(Code.FAILED_PRECONDITION, f"background agent {child_id!r} is not waiting on a question")
+        others = [rid for rid, kind in kinds.items() if kind != "clarification"]
+        if others:
+            raise ConnectError(
+                Code.PERMISSION_DENIED,
+                f"background agent {child_id!r} waits on approvals or a plan ({', '.join(others)}): a client must "
+                "answer those (Respond on its session)",
+            )
+        for request_id in kinds:
+            answer = pb.RespondRequest(session_id=child_id, request_id=request_id, answer=pb.Answer(text=text))
+            await self.respond(answer, None)  # type: ignore[arg-type]  # the RPC's code; it reads no context
+        return len(kinds)
 
     def spawn_agent(self, parent: SessionState, prompt: str, agent: str, session_id: str = "") -> tuple[str, int]:
         """Start a background agent under `parent` (see the module docstring); its id and depth, or ConnectError."""
@@ -158,3 +178,26 @@ class AgentApi:
                 Code.RESOURCE_EXHAUSTED, f"the server already runs {len(running)} background agents (its limit)"
             )
         return depth
+
+
+class AgentReply:
+    """`BackgroundSpawn` for one parent session: start its background agents, answer their questions."""
+
+    def __init__(self, api: AgentApi, parent: SessionState) -> None:
+        self._api = api
+        self._parent = parent
+
+    async def __call__(self, description: str, prompt: str, agent: str) -> str:
+        try:
+            return self._api.spawn_agent(self._parent, prompt, agent)[0]
+        except ConnectError as error:
+            raise BackgroundRefused(error.message) from None
+
+    async def reply(self, session_id: str, text: str) -> str:
+        if not text.strip():
+            raise BackgroundRefused("the answer (prompt) is empty")
+        try:
+            count = await self._api.answer_agent(self._parent, session_id, text)
+        except ConnectError as error:
+            raise BackgroundRefused(error.message) from None
+        return f"{count} question{'s' if count != 1 else ''}"

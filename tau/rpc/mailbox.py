@@ -13,13 +13,18 @@ when it reaches a run:
   limit the mail stays undelivered and the session's log gets one warning Notice (`mailbox loop guard: ...`);
   external mail wakes it again. The count is per server process (a restart resets it).
 - Background agents: a child's run end (completed / suspended / failed) posts `agent_completed` / `agent_question` /
-  `agent_failed` to its parent's mailbox (and `agent.completed` to the parent's log), once per agent (its catalog
-  row goes `running` -> `reported`). An agent cancelled because its parent was cancelled or deleted is marked
-  `cancelled` first and reports nothing (its parent asked for it to stop).
+  `agent_failed` to its parent's mailbox (and `agent.completed` to the parent's log). Its catalog row goes `running`
+  -> `reported` on an end, `running` -> `question` on a suspension: a question is answered (Respond, or the parent's
+  `task(reply_to=...)`) and the agent's next run end reports again. An agent cancelled because its parent was
+  cancelled or deleted is marked `cancelled` first and reports nothing (its parent asked for it to stop).
 - Mail another process wrote to the catalog (`tau mail send`) is found by a poll every `MailLimits.poll` seconds
   (and at every run's end); such mail has no `mail.received` event.
-- After a restart (`recover`): agents still `running` whose session has no run in progress are reported failed
-  (the server died under them: they are not resumed), and every session with undelivered mail is scheduled.
+- After a restart: the journal's restore ends the runs the killed server left (Final interrupted). For a
+  background agent that end is not reported (`restoring`): `recover` resumes it instead — a continuation of its
+  session from the last committed snapshot with `RESUMED_PROMPT` and the cut run's prompt (a run commits before
+  each model request, so one cut in its first step committed no message yet), or a `Start` with its prompt when
+  the session never began; its end reports to the parent as usual. Agents still `running` whose session is gone are
+  marked reported; every session with undelivered mail is scheduled.
 Everything runs on the server's event loop; without a running loop (the journal's restore in `__init__`) nothing
 is scheduled until `recover`.
 """
@@ -38,6 +43,12 @@ from tau.runtime import Continue, Inject, Start
 from tau.sessions.catalog import Catalog, MailRow
 
 _REPORT_CAP = 16 * 1024  # the most of a child's answer one mail carries
+_ACTIVE = ("running", "question")  # agent states whose run end is reported
+RESUMED_PROMPT = (
+    "tau serve restarted while you were working on this task, and the step in progress was cut off: a tool call "
+    "it made may or may not have taken effect (check before repeating anything with side effects). Continue the "
+    "task from where you left off and give your final answer as before."
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,8 @@ class Mailbox:
         self._guarded: set[str] = set()  # sessions whose loop-guard notice was given
         self.tasks: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
+        self.restoring = True  # until `recover`: run ends are the journal's restore ending a killed server's runs
+        self._resume: list[str] = []  # background agents whose run the killed server left unfinished
 
     # -- posting ---------------------------------------------------------------------------------------------------
 
@@ -161,7 +174,10 @@ class Mailbox:
     def on_finished(self, session: SessionState, event: RunCompleted) -> None:
         """A run of `session` ended: report it to the parent if it is a background agent; deliver what waited."""
         agent = self._catalog.agent(session.session_id)
-        if agent is not None and agent.state == "running":
+        if agent is not None and agent.state in _ACTIVE and self.restoring:
+            self._resume.append(session.session_id)  # cut by the killed server: `recover` resumes it
+            return
+        if agent is not None and agent.state in _ACTIVE:
             if event.status == "completed":
                 kind, status, body = "agent_completed", "completed", event.result or ""
             elif event.status == "suspended":
@@ -169,7 +185,7 @@ class Mailbox:
             else:
                 kind, status = "agent_failed", "failed"
                 body = f"{event.terminal_reason}: {event.error or 'no detail'}"
-            self._catalog.set_agent_state(session.session_id, "reported")
+            self._catalog.set_agent_state(session.session_id, "question" if status == "question" else "reported")
             if agent.parent_session_id in self._registry:
                 parent = self._registry.get(agent.parent_session_id)
                 error = None if status != "failed" else body
@@ -187,7 +203,8 @@ class Mailbox:
     async def stop_children(self, parent_session_id: str, reason: str) -> int:
         """Cancel the running background agents of a parent (cancelled or deleted); they report nothing."""
         stopped = 0
-        for agent in self._catalog.agents(parent_session_id=parent_session_id, state="running"):
+        mine = self._catalog.agents(parent_session_id=parent_session_id)
+        for agent in [row for row in mine if row.state in _ACTIVE]:
             self._catalog.set_agent_state(agent.session_id, "cancelled")
             if agent.session_id in self._registry:
                 child = self._registry.get(agent.session_id)
@@ -198,7 +215,12 @@ class Mailbox:
         return stopped
 
     def recover(self) -> None:
-        """After a restart: report agents the previous server left running as failed; deliver undelivered mail."""
+        """After a restart: resume the agents the previous server left running; deliver undelivered mail."""
+        self.restoring = False
+        for session_id in self._resume:
+            if not self._draining() and session_id in self._registry:
+                self._resume_agent(self._registry.get(session_id))
+        self._resume.clear()
         for agent in self._catalog.agents(state="running"):
             child = self._registry.get(agent.session_id) if agent.session_id in self._registry else None
             if child is not None and child.current is not None:
@@ -217,6 +239,22 @@ class Mailbox:
         self._schedule_pending()
         if self._poller is None and self.limits.poll > 0:
             self._poller = asyncio.get_running_loop().create_task(self._poll(), name="tau-mailbox-poll")
+
+    def _resume_agent(self, child: SessionState) -> None:
+        """Continue a background agent a killed server cut off (see the module docstring)."""
+        if child.current is not None:
+            return
+        sid = child.session_id
+        cut = child.runs[-1].prompt if child.runs else ""  # the killed run's prompt (the journal keeps the last)
+        # a run cut before its second step committed nothing but its start: its prompt goes again
+        prompt = RESUMED_PROMPT + (f"\n\nThe prompt of the run that was cut off:\n\n{cut}" if cut else "")
+        if not child.begun:
+            prompt = cut
+        if not prompt:
+            return  # nothing to start it with: `recover` reports it failed
+        job = child.job.for_run(prompt, session_id=sid, queued=child.take_queued())
+        op = Continue(sid, job.prompt, job=job) if child.begun else Start(job, sid)
+        self._runs.launch(child, op, prompt=job.prompt, key="", detail="background agent resumed after a restart")
 
     def _schedule_pending(self) -> None:
         for session_id in self._catalog.sessions_with_pending_mail():
@@ -243,6 +281,20 @@ class Mailbox:
 
 
 def _question(session: SessionState) -> str:
-    """What a suspended agent waits on, in one message."""
-    asks = [request.request_id for request in session.pending.values()]
-    return "the agent is waiting for an answer (Respond to its session): " + (", ".join(asks) or "pending requests")
+    """What a suspended agent waits on, in one message, and how its parent answers."""
+    lines = []
+    for request in session.pending.values():
+        kind = request.WhichOneof("request")
+        if kind == "clarification":
+            options = f" (options: {', '.join(request.clarification.options)})" if request.clarification.options else ""
+            lines.append(f"- question {request.request_id}: {request.clarification.question}{options}")
+        elif kind == "permission":
+            lines.append(f"- approval {request.request_id}: may it call {request.permission.tool}? (a client decides)")
+        else:
+            lines.append(f"- plan {request.request_id}: awaiting approval (a client decides)")
+    head = (
+        f"Background agent {session.session_id} is waiting for an answer. Answer its questions with the task tool: "
+        f"task(reply_to={session.session_id!r}, prompt=YOUR ANSWER, description='answer', subagent_type=any); "
+        "approvals and plans need a client's Respond on its session."
+    )
+    return "\n".join([head, *lines])

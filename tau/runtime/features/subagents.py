@@ -32,7 +32,8 @@ Each call:
 `tool_notice(definitions, tool_names)` is the one run-start notice for definitions whose `tools:` name tools the
 child will not get (tau lacks them, or this run does not have them), saying what each child runs with.
 
-`task(..., background=true)` starts nothing here: `tau.runtime.features.background` hands it to the hosting server.
+`task(..., background=true)` starts nothing here, and `task(reply_to=SESSION, prompt=ANSWER)` answers nothing here:
+`tau.runtime.features.background` hands both to the hosting server.
 
 Several `task` calls in one model response run concurrently (pydantic-ai runs parallel tool calls as tasks).
 Cancellation of the parent propagates into its children, which commit `interrupted` before re-raising.
@@ -66,7 +67,7 @@ from tau.protocol import SubagentCompleted, SubagentStarted, UsageTotals
 from tau.runtime.budget import Budget
 from tau.runtime.emitter import usage_totals
 from tau.runtime.features.agent_defs import TASK_TOOL, AgentDefinition
-from tau.runtime.features.background import start_background
+from tau.runtime.features.background import reply_background, start_background
 from tau.runtime.features.subagent_children import (
     ChildRecorder,
     ChildRequest,
@@ -470,7 +471,12 @@ def task_tool(runner: SubagentRunner) -> FunctionToolset[None]:
         return FunctionToolset[None]([])
 
     async def task(
-        ctx: RunContext[None], description: str, prompt: str, subagent_type: str, background: bool = False
+        ctx: RunContext[None],
+        description: str,
+        prompt: str,
+        subagent_type: str,
+        background: bool = False,
+        reply_to: str = "",
     ) -> str:
         """Run a subagent.
 
@@ -479,7 +485,11 @@ def task_tool(runner: SubagentRunner) -> FunctionToolset[None]:
             prompt: The complete, self-contained task for the subagent.
             subagent_type: The type of subagent to use (one of the available types).
             background: Start it as a background agent and return at once (tau serve only); its result arrives later.
+            reply_to: The session id of one of your background agents waiting on a question: `prompt` is the answer
+                (nothing new is started).
         """
+        if reply_to.strip():
+            return await reply_background(reply_to.strip(), prompt)
         if background and subagent_type in runner.definitions:  # tau.runtime.features.background: the server's seam
             return await start_background(description, prompt, subagent_type)
         return await runner(ctx, description, prompt, subagent_type)
