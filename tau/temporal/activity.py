@@ -52,6 +52,7 @@ from tau.runtime.features.plan import PlanReview
 from tau.sessions import SessionNotFoundError, SessionStore
 from tau.temporal.locality import LOCAL_ACTIVITY, PLACE_ACTIVITY, Placement, session_workspace
 from tau.temporal.restore import restore_workspace, restored_text
+from tau.temporal.submitted_store import SubmittedWorkspace
 from tau.temporal.wire import ACTIVITY, Control, EventBatch, Progress, RunInput
 
 
@@ -175,9 +176,22 @@ class RunActivity:
         after = len(_controls_seen(progress, attempt))
         async with _alongside(forwarder, handle, control, after, run.heartbeat_seconds):
             try:
-                await self.engine.execute(PreparedRun(job, run.session_id, continuation), [forwarder], control)
+                await self._engine(run, local).execute(
+                    PreparedRun(job, run.session_id, continuation), [forwarder], control
+                )
             except TauError as error:
                 raise _application_error(error) from None
+
+    def _engine(self, run: RunInput, local: Path | None) -> InlineEngine:
+        """The worker's engine; for a locality run one whose store records the submitted workspace (submitted_store)."""
+        if local is None:
+            return self.engine
+        submitted = run.job.get("environment", {}).get("workspace")
+        store = SubmittedWorkspace(self.store, submitted if isinstance(submitted, str) else None)
+        engine = self.engine
+        return InlineEngine(
+            store, model_factory=engine.model_factory, providers=engine.providers, close_timeout=engine.close_timeout
+        )
 
     async def _restore(self, session_id: str, directory: Path) -> RewindReport | None:
         try:

@@ -136,3 +136,48 @@ def _placeless(messages: Any, workspaces: tuple[str, ...]) -> Any:
     for workspace in workspaces:
         text = text.replace(workspace, "<ws>")  # as parity_kit.stored writes the box's own
     return json.loads(text)
+
+
+def test_a_later_run_on_another_worker_restores_the_workspace_first(
+    temporal_server: DevServer, task_queue: str, tmp_path: Path
+) -> None:
+    """Run 1 on W1; W1 goes away with its machine (its root deleted); the session's next run is claimed by W2, which
+    restores the workspace from the head's checkpoint before the run, so run 2's command reads run 1's file."""
+    import shutil
+
+    from tau.runtime import Continue
+
+    turns = (
+        calls(("write", {"file_path": "a.txt", "content": "A"})),
+        reply("one"),
+        calls(("bash", {"command": "cat a.txt > seen.txt"})),
+        reply("two"),
+    )
+    box = parity_kit.Box(tmp_path / "temporal")
+    server = Server(temporal_server.address, task_queue)
+    root1, root2 = tmp_path / "w1", tmp_path / "w2"
+    events: list[Event] = []
+
+    async def submit(operation: Any) -> Any:
+        engine = TemporalEngine(server.address, task_queue=server.task_queue, heartbeat=2.0)
+        runtime = Runtime(FileSessionStore(box.state), engine=engine, env=box.env, cwd=box.work)
+        return await asyncio.wait_for(runtime.submit(operation, sinks=[events.append]), TIMEOUT)
+
+    first = _worker(server, box, turns, root1)
+    try:
+        job = load_job(prompt_text="Write.", flags=FLAGS, env=box.env, cwd=box.work)
+        one = asyncio.run(submit(Start(job, SESSION)))
+    finally:
+        first.stop()
+    assert (one.status, one.result) == ("completed", "one")
+    assert (root1 / SESSION / "a.txt").read_text() == "A"
+    shutil.rmtree(root1)  # W1's machine is gone
+
+    second = _worker(server, box, turns, root2)
+    try:
+        two = asyncio.run(submit(Continue(SESSION, "Read it.")))
+    finally:
+        second.stop()
+    assert (two.status, two.exit_code, two.result) == ("completed", 0, "two")
+    assert (root2 / SESSION / "seen.txt").read_text() == "A"  # a.txt was restored before run 2's bash read it
+    assert not any(event.type == "notice.emitted" for event in events)  # not a move within a run: no notice
