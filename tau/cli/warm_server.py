@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from tau.cli import warm
+from tau.cli.warm_pools import Control, PoolHost
 from tau.errors import ConfigError
 
 __all__ = ["serve_local"]
@@ -183,6 +184,7 @@ class LocalServer:
         self.wake_r, self.wake_w = socket.socketpair()
         self.stop_signal = 0
         self.build = warm.build_id()
+        self.pools = PoolHost(os.environ, report)
 
     def serve(self) -> int:
         for sock in (self.wake_r, self.wake_w):
@@ -193,20 +195,28 @@ class LocalServer:
         self.selector.register(self.listener, selectors.EVENT_READ, "listen")
         self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
         while not self.stop_signal:
-            for key, _ in self.selector.select():
+            for key, _ in self.selector.select(timeout=self.pools.timeout()):
                 if key.data == "listen":
                     self._accept()
                 elif key.data == "wake":
                     self._drain_wakeups()
+                elif isinstance(key.data, Control):
+                    self._control(key.data)
                 else:
                     self._readable(key.data)
             self._reap()
+            self.pools.tick()
         self._drain()
         return self.stop_signal
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if signum != signal.SIGCHLD:
             self.stop_signal = signum
+
+    def _control(self, control: Control) -> None:
+        if not self.pools.readable(control):  # the run closed its end: nothing more to read until it is reaped
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(control.sock)
 
     def _drain_wakeups(self) -> None:
         with contextlib.suppress(BlockingIOError):
@@ -275,9 +285,15 @@ class LocalServer:
             self._refuse(client, problem)
             return
         held = [fd for other in self.clients.values() for fd in other.fds]
+        pair = self.pools.fork_pair()
         pid = os.fork()
         if pid == 0:
+            self.pools.in_child(pair[1] if pair is not None else None)
             _child(job, client, held, self)  # never returns
+        if pair is not None:
+            pair[1].close()
+            self.pools.adopt(pair[0], pid)
+            self.selector.register(pair[0].sock, selectors.EVENT_READ, pair[0])
         for fd in client.fds:
             os.close(fd)
         client.fds.clear()
@@ -321,12 +337,20 @@ class LocalServer:
             client = self.runs.pop(pid, None)
             if client is None:
                 continue
+            self._run_ended(pid)
             code = os.waitstatus_to_exitcode(status)
             with contextlib.suppress(OSError):  # a log nobody reads (a closed stderr) never stops the server
                 self.report(f"tau: run pid {pid} ended: {f'signal {-code}' if code < 0 else f'exit {code}'}")
             if client.sock.fileno() >= 0:
                 self._send(client, {"signal": -code} if code < 0 else {"exit": code})
                 self._close(client)
+
+    def _run_ended(self, pid: int) -> None:
+        control = self.pools.controls.get(pid)
+        if control is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(control.sock)
+        self.pools.run_ended(pid)
 
     def _drain(self) -> None:
         """Stop taking jobs; runs get SIGTERM and are waited for (SIGKILL after `_DRAIN_S`)."""
@@ -349,6 +373,7 @@ class LocalServer:
                 if key.data == "wake":
                     self._drain_wakeups()
             self._reap()
+        self.pools.close()
 
 
 def _job_problem(job: dict[str, Any], build: str, fds: list[int]) -> str | None:

@@ -44,6 +44,7 @@ from pydantic_ai.toolsets.abstract import ToolsetTool
 from tau.environment.lifetime import lifetime_argv
 from tau.errors import ConfigError, PreflightError
 from tau.mcp.config import DEFAULT_STARTUP_TIMEOUT_S, McpServerConfig
+from tau.mcp.pooled import Lease, lease, transport_for
 from tau.protocol import McpServerInfo
 from tau.redact import Redactor
 
@@ -134,6 +135,7 @@ class _Server:
     toolset: MCPToolset[Any]
     stderr: IO[str] | None
     auth: Any = None  # the transport's httpx Auth (tau.mcp.oauth), which may hold why the server refused a request
+    lease: Lease | None = None  # a process leased from the warm server's pool (tau.mcp.pooled), given back on close
     entered: bool = False
     dead: str | None = None
     tools: list[str] = field(default_factory=list)
@@ -175,6 +177,8 @@ class _Server:
         if self.stderr is not None:
             self.stderr.close()
             self.stderr = None
+        if self.lease is not None:
+            self.lease.release(dead=self.dead is not None)
 
 
 # -- the run-time guard -------------------------------------------------------------------------------------------
@@ -200,6 +204,7 @@ class _GuardedToolset(WrapperToolset[Any]):
                 return await self.wrapped.call_tool(name, tool_args, ctx, tool)
         except TimeoutError:
             message = f"MCP tool {name} timed out after {self.tool_timeout_s:g}s (MCP_TOOL_TIMEOUT)"
+            self._taint()
             self.warn(message)
             raise ToolFailed(message) from None
         except ModelRetry as exc:
@@ -213,10 +218,16 @@ class _GuardedToolset(WrapperToolset[Any]):
                 raise ToolFailed(f"MCP server '{label}' refused {name}: {refusal}") from None
             raise
         except anyio.get_cancelled_exc_class():
+            self._taint()
             raise
         except Exception as exc:  # transport failures of any kind
             self._died(describe_error(exc))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _taint(self) -> None:
+        """A call given up on (timed out, cancelled): its reply may still come, so a pooled process is not reused."""
+        if self.server is not None and self.server.lease is not None:
+            self.server.lease.clean = False
 
     def _died(self, reason: str) -> None:
         assert self.server is not None
@@ -279,6 +290,7 @@ def build_toolset(
     timeouts: McpTimeouts,
     warn: Warn,
     auth: McpAuth | None = None,
+    lease: Lease | None = None,
 ) -> tuple[MCPToolset[Any], IO[str] | None, Any]:
     """The `MCPToolset` for one server (not started), the file capturing its stderr (stdio only) and the httpx
     `Auth` of a network server: `auth_for(config, auth)` (headless OAuth from the store in `env` if `auth` is None)."""
@@ -291,7 +303,9 @@ def build_toolset(
     stderr: IO[str] | None = None
     transport: Any
     http_auth: Any = None
-    if config.transport == "stdio":
+    if lease is not None:  # a process of the warm server's pool: its socket is the server's stdin/stdout
+        stderr, transport = lease.stderr, transport_for(lease)
+    elif config.transport == "stdio":
         assert config.command is not None
         stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by _Server
         # wrapped so the server and its children die with tau, however tau dies (tau.environment.lifetime)
@@ -325,6 +339,16 @@ def build_toolset(
         elicitation_handler=_elicitation_handler(config.name, warn),
     )
     return toolset, stderr, http_auth
+
+
+def _pooled(config: McpServerConfig, env: Mapping[str, str], cwd: Path) -> Lease | None:
+    """A process from the warm server's pool for a stdio server (None outside one; never for `docker exec` into
+    the run's own sandbox container, which ends with the run)."""
+    if config.transport != "stdio" or config.command is None:
+        return None
+    if config.command == "docker" and config.args[:1] == ("exec",):
+        return None
+    return lease(config.command, list(config.args), {**env, **config.env}, config.cwd or str(cwd))
 
 
 def _wanted(config: McpServerConfig) -> Callable[[str], bool]:
@@ -386,10 +410,11 @@ async def connect_all(
         if info is not None:
             results[config.name] = info
             continue
+        held = _pooled(config, env, cwd)
         toolset, stderr, http_auth = build_toolset(
-            config, env=env, cwd=cwd, timeouts=timeouts, warn=session.warn, auth=auth
+            config, env=env, cwd=cwd, timeouts=timeouts, warn=session.warn, auth=auth, lease=held
         )
-        started.append(_Server(config, toolset, stderr, http_auth))
+        started.append(_Server(config, toolset, stderr, http_auth, lease=held))
 
     async def start(server: _Server) -> None:
         name = server.config.name
@@ -398,6 +423,8 @@ async def connect_all(
             count = await _start(server, limit)
             results[name] = McpServerInfo(name=name, status="connected", tools=count)
         except Exception as exc:  # every startup failure is reported
+            if server.lease is not None:
+                server.lease.clean = False  # its initialize or tools/list may still be answered
             tail = server.stderr_tail()
             await server.close()
             reason = f"did not start within {limit:g}s (MCP_TIMEOUT)" if isinstance(exc, TimeoutError) else None
