@@ -70,10 +70,11 @@ class FrontEnd:
         return self.proc.wait(timeout=TIMEOUT)
 
 
-def fleet_worker(fleet: Fleet, name: str, turns: Sequence[Turn]) -> Worker:
+def fleet_worker(fleet: Fleet, name: str, turns: Sequence[Turn], *, pace: float = 0.0) -> Worker:
+    """A worker process (fleet_worker.py); each model request takes `pace` seconds."""
     state = fleet.root / f"worker-{name}"
     args = [sys.executable, str(HERE / "fleet_worker.py"), fleet.server.address, fleet.server.task_queue, fleet.store]
-    args += [str(state), turns_json(turns)]
+    args += [str(state), turns_json(turns), str(pace)]
     return Worker(args, env={**fleet.env, "PYTHONPATH": os.pathsep.join(sys.path)}, cwd=fleet.root)
 
 
@@ -108,3 +109,26 @@ class Seen:
 def follow(client: Any, session_id: str, seen: Seen) -> None:
     """StreamEvents from the client's last seq to the run's final event."""
     seen.read(client.stream_events(pb.StreamEventsRequest(session_id=session_id, after_seq=seen.last, follow=True)))
+
+
+def runs_by_worker(address: str, sessions: Sequence[str]) -> dict[int, int]:
+    """How many of the sessions' runs each worker process (by pid) is executing now: their workflows' pending
+    `tau.execute_run` activities, by their worker's identity (temporalio's default, "PID@HOST")."""
+    import asyncio
+
+    from temporalio.client import Client
+
+    from tau.temporal.engine import workflow_id
+
+    async def count() -> dict[int, int]:
+        client = await Client.connect(address)
+        described = await asyncio.gather(*(client.get_workflow_handle(workflow_id(s)).describe() for s in sessions))
+        running: dict[int, int] = {}
+        for description in described:
+            for activity in description.raw_description.pending_activities:
+                pid, _, _ = activity.last_worker_identity.partition("@")
+                if pid.isdigit():
+                    running[int(pid)] = running.get(int(pid), 0) + 1
+        return running
+
+    return asyncio.run(count())

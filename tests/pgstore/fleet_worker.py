@@ -1,7 +1,9 @@
 """A fleet worker for tests/pgstore: tau's `serve_worker` over the Postgres session store with a stateless scripted
 model (tests/temporal/temporal_kit), so whichever worker continues a run gets the answers the first would have got.
 
-    python fleet_worker.py ADDRESS TASK_QUEUE STORE_URL STATE_DIR TURNS_JSON
+    python fleet_worker.py ADDRESS TASK_QUEUE STORE_URL STATE_DIR TURNS_JSON [PACE]
+
+PACE (seconds, default 0) is how long each model request takes: a run then spans a window a SIGKILL can land in.
 """
 
 from __future__ import annotations
@@ -10,15 +12,35 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from temporal_kit import stateless_model, turns_of
+from pydantic_ai.messages import ModelMessage
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from temporal_kit import StatelessScript, turns_of
 
 from tau.sessions.postgres import PostgresSessionStore
 from tau.temporal.worker import serve_worker
+from tau.testing import Turn
 
 
-async def main(address: str, task_queue: str, url: str, state: str, turns: str) -> None:
+class Paced(StatelessScript):
+    def __init__(self, turns: Sequence[Turn], pace: float) -> None:
+        super().__init__(list(turns))
+        self.pace = pace
+
+    async def stream(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[Any]:
+        await asyncio.sleep(self.pace)
+        async for item in super().stream(messages, info):
+            yield item
+
+
+def paced_model(turns: Sequence[Turn], pace: float) -> FunctionModel:
+    return Paced(turns, pace).model()
+
+
+async def main(address: str, task_queue: str, url: str, state: str, turns: str, pace: str = "0") -> None:
     script = turns_of(turns)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -35,7 +57,7 @@ async def main(address: str, task_queue: str, url: str, state: str, turns: str) 
             store,
             task_queue=task_queue,
             env=dict(os.environ),
-            model_factory=lambda job: stateless_model(script),
+            model_factory=lambda job: paced_model(script, float(pace)),
             stop=stop,
             on_ready=ready,
         )
@@ -44,4 +66,4 @@ async def main(address: str, task_queue: str, url: str, state: str, turns: str) 
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:6]))
+    asyncio.run(main(*sys.argv[1:7]))

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet_kit import Fleet, FrontEnd, Seen, fleet_worker, follow
+from fleet_kit import Fleet, FrontEnd, Seen, fleet_worker, follow, runs_by_worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "temporal"))
 
@@ -58,6 +58,7 @@ TURNS = (
 )
 PROMPT = "Write the six files."
 RUN_TIMEOUT = 240.0
+PACE = float(os.environ.get("TAU_FLEET_PACE", "0.3"))  # seconds per model request: a run spans ~7 x PACE
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +158,7 @@ def test_sixty_sessions_survive_a_killed_worker_and_a_restarted_front_end(
     rng = random.Random(seed)
     reference_files, reference_transcript = _reference(tmp_path / "reference")
     fleet = _fleet(temporal_address, pg_url, tmp_path / "fleet")
-    workers = [fleet_worker(fleet, name, TURNS) for name in ("a", "b", "c")]
+    workers = [fleet_worker(fleet, name, TURNS, pace=PACE) for name in ("a", "b", "c")]
     front = FrontEnd(fleet, "1")
     ids = [f"s{index:03d}" for index in range(SESSIONS)]
     seen = {sid: Seen() for sid in ids}
@@ -177,12 +178,14 @@ def test_sixty_sessions_survive_a_killed_worker_and_a_restarted_front_end(
             thread.start()
         total = SESSIONS * STEPS
         moment = rng.randint(total // 5, total // 2)  # tool steps completed fleet-wide when the worker dies
-        victim = rng.randrange(len(workers))
         deadline = time.monotonic() + RUN_TIMEOUT
         while sum(s.kinds().count("tool.completed") for s in seen.values()) < moment:
             assert not errors, errors[0]
             assert time.monotonic() < deadline, "the sessions made no progress"
             time.sleep(0.05)
+        busy = runs_by_worker(fleet.server.address, ids)  # the victim must hold runs
+        victim = max(range(len(workers)), key=lambda i: (busy.get(workers[i].proc.pid, 0), rng.random()))
+        print(f"runs in flight by worker pid: {busy}; killing {workers[victim].proc.pid}")
         workers[victim].kill()
         killed_at = time.monotonic() - started
         for thread in threads:
@@ -199,7 +202,8 @@ def test_sixty_sessions_survive_a_killed_worker_and_a_restarted_front_end(
             kinds = stream.kinds()
             assert kinds.count("session.started") == 1 and kinds.count("run.completed") == 1, (sid, kinds)
             final = [event for event in stream.events if event is not None][-1]
-            assert (final["type"], final["exit_code"], final["result"]) == ("run.completed", 0, "done"), sid
+            ended = (final["type"], final["exit_code"], final["result"])
+            assert ended == ("run.completed", 0, "done"), (sid, final.get("error"), kinds)
             moved += any(e is not None and "moved to worker" in e.get("message", "") for e in stream.events)
             assert _files(workspaces[sid]) == reference_files, sid
         assert moved >= 1, "no run was in flight on the killed worker: the failover was not exercised"
