@@ -136,7 +136,10 @@ for line in sys.stdin:
         result = {"protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}},
                   "serverInfo": {"name": "stateful", "version": "1"}}
     elif method == "tools/list":
-        result = {"tools": [{"name": "whoami", "description": "pid and sessions", "inputSchema": {"type": "object"}}]}
+        tools = [("whoami", "pid and sessions"), ("hang", "never answers")]
+        result = {"tools": [{"name": n, "description": d, "inputSchema": {"type": "object"}} for n, d in tools]}
+    elif method == "tools/call" and msg["params"]["name"] == "hang":
+        continue
     elif method == "tools/call":
         with open(sys.argv[1], "a") as seen:  # the replayed tool result must not change: what it saw goes here
             print(f"pid={os.getpid()} initialize={inits}", file=seen)
@@ -171,3 +174,27 @@ def test_each_run_gets_a_fresh_session_on_the_pooled_process(sandbox: Sandbox, s
     assert len(pids) == 1, seen  # the same pooled process ...
     assert "initialize=1" in seen[0] and "initialize=2" in seen[1], seen  # ... a new MCP session each run
     assert len(_started(server)) == 1
+
+
+def test_a_server_left_with_a_call_unanswered_is_not_reused(
+    sandbox: Sandbox, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run 1's call times out (its reply could still come): the process is killed, run 2 gets a new one."""
+    script = sandbox.root / "stateful.py"
+    script.write_text(_STATEFUL)
+    log = sandbox.root / "seen.txt"
+    config = json.dumps({"mcpServers": {"stateful": {"command": sys.executable, "args": [str(script), str(log)]}}})
+    from tau.testing import calls, reply
+
+    sandbox.env["MCP_TOOL_TIMEOUT"] = "300"  # milliseconds
+    monkeypatch.setenv("MCP_TOOL_TIMEOUT", "300")  # the in-process recording reads this process's environment
+    recording = Sandbox(sandbox.root / "recording")
+    cassette = sandbox.root / "hang.cassette.json"
+    steps = [calls(("mcp__stateful__hang", {}), text="Waiting."), reply("Gave up.")]
+    record_cassette(recording, _args("hang", config, None), steps, cassette)
+    for _ in range(2):
+        result = run_traced(*_args("hang", config, cassette), env=sandbox.env, cwd=sandbox.work)
+        assert result.remote and result.returncode == 0, result.stderr
+        assert b"timed out after 0.3s" in result.stdout
+    assert len(_started(server)) == 2
+    assert any("stopped (not given back clean)" in line for line in server.lines), server.lines
