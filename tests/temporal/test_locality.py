@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from temporal_kit import TIMEOUT, Server, Worker, parity_kit, stateless_model, turns_json
+from temporal_kit import TAU, TIMEOUT, Server, Worker, parity_kit, stateless_model, turns_json
 
 from tau.config import load_job
 from tau.protocol import Event, ToolStarted
@@ -181,3 +181,65 @@ def test_a_later_run_on_another_worker_restores_the_workspace_first(
     assert (two.status, two.exit_code, two.result) == ("completed", 0, "two")
     assert (root2 / SESSION / "seen.txt").read_text() == "A"  # a.txt was restored before run 2's bash read it
     assert not any(event.type == "notice.emitted" for event in events)  # not a move within a run: no notice
+
+
+def test_tau_run_on_a_tau_worker_with_a_workspace_root(
+    temporal_server: DevServer, task_queue: str, tmp_path: Path
+) -> None:
+    """The commands as users run them: `tau worker --workspace-root DIR` and `tau run --engine temporal` replaying a
+    cassette of the inline run: the run's files land in DIR/<session id>, not in the front end's directory, and equal
+    the inline run's; the stored job keeps the front end's workspace. A DIR that does not exist is exit 2."""
+    import subprocess
+
+    from tau.models.cassette import RecordingModel
+    from tau.testing import scripted_model
+
+    turns = (
+        calls(("write", {"file_path": "a.txt", "content": "A"})),
+        calls(("bash", {"command": "cat a.txt > seen.txt"})),
+        reply("done"),
+    )
+    cassette = tmp_path / "run.json"
+    reference = parity_kit.Box(tmp_path / "inline")
+
+    def record(job: Any) -> Any:
+        return RecordingModel(scripted_model(list(turns))[0], cassette, workspace=job.environment.workspace)
+
+    runtime = Runtime(FileSessionStore(reference.state), env=reference.env, cwd=reference.work, model_factory=record)
+    job = load_job(prompt_text="Write and read.", flags=FLAGS, env=reference.env, cwd=reference.work)
+    assert asyncio.run(runtime.submit(Start(job, SESSION))).exit_code == 0
+
+    box = parity_kit.Box(tmp_path / "cli")
+    server = Server(temporal_server.address, task_queue)
+    root = tmp_path / "root"
+    engine = ["--engine", "temporal", "--address", server.address, "--task-queue", server.task_queue]
+    worker_args = [*TAU, "worker", *engine, "--state-dir", str(box.state), "--workspace-root"]
+    missing = subprocess.run(
+        [*worker_args, str(root)],
+        check=False,
+        cwd=box.work,
+        env=box.env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert missing.returncode == 2 and "is not a directory" in missing.stderr
+    root.mkdir()
+    worker = Worker([*worker_args, str(root)], env=box.env, cwd=box.root)
+    try:
+        assert "workspaces in" in "".join(worker.err)
+        run = [*TAU, "run", "-p", "Write and read.", "--model", f"replay:{cassette}", "--session-id", SESSION]
+        run += ["--permission-mode", "bypassPermissions", "--state-dir", str(box.state), *engine]
+        done = subprocess.run(
+            run, check=False, cwd=box.work, env=box.env, capture_output=True, text=True, timeout=TIMEOUT
+        )
+    finally:
+        worker.stop()
+    assert done.returncode == 0, done.stderr
+    assert _files(root / SESSION) == _files(reference.work) == {"a.txt": "A", "seen.txt": "A"}
+    assert not (box.work / "a.txt").exists()
+    stored = _placeless(parity_kit.stored(box, SESSION)["messages"], (str(root / SESSION),))
+    assert stored == parity_kit.stored(reference, SESSION)["messages"]
+    archive = FileSessionStore(box.state).archive()
+    view = asyncio.run(archive.view(SESSION))
+    assert view.config["environment"]["workspace"] == str(box.work)  # what a front end continues from
