@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic_ai.workspaces import WorkspaceUnavailableError
 from temporalio import activity
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
@@ -50,6 +51,7 @@ from tau.runtime import Answers, Continuation, InlineEngine, PreparedRun, RunCon
 from tau.runtime.engine import ModelFactory
 from tau.runtime.features.plan import PlanReview
 from tau.sessions import SessionNotFoundError, SessionStore
+from tau.sessions.errors import CorruptObjectError
 from tau.temporal.locality import LOCAL_ACTIVITY, PLACE_ACTIVITY, Placement, session_workspace
 from tau.temporal.restore import restore_workspace, restored_text
 from tau.temporal.submitted_store import SubmittedWorkspace
@@ -196,7 +198,7 @@ class RunActivity:
     async def _restore(self, session_id: str, directory: Path) -> RewindReport | None:
         try:
             return await restore_workspace(self.store, session_id, directory)
-        except OSError as error:
+        except (OSError, WorkspaceUnavailableError, CorruptObjectError) as error:  # retried (placed again)
             raise _application_error(RunError(f"workspace restore failed in {directory}: {error}")) from None
 
     def _job(self, dump: Mapping[str, Any], local: Path | None) -> JobSpec:
