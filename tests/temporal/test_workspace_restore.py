@@ -1,0 +1,49 @@
+"""`tau.temporal.restore.restore_workspace` against a real file store and a session an inline run made: a fresh
+directory gets the files the head's checkpoint holds; a stale copy (the session ran on since) is brought current,
+including a file the session deleted; the holder's current copy is unchanged; no session, nothing to restore."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from temporal_kit import parity_kit, stateless_model
+
+from tau.config import load_job
+from tau.runtime import Continue, Runtime, Start
+from tau.sessions import FileSessionStore
+from tau.temporal.restore import restore_workspace, restored_text
+from tau.testing import calls, reply
+
+TURNS = (
+    calls(("write", {"file_path": "a.txt", "content": "A"})),
+    calls(("write", {"file_path": "old.txt", "content": "old"})),
+    reply("one"),
+    calls(("bash", {"command": "rm old.txt && echo A2 > a.txt"})),
+    reply("two"),
+)
+FLAGS = {"permission_mode": "bypassPermissions", "model": "test:scripted"}
+
+
+def test_restore_brings_any_copy_to_the_head(tmp_path: Path) -> None:
+    box = parity_kit.Box(tmp_path / "box")
+    store = FileSessionStore(box.state)
+    runtime = Runtime(store, env=box.env, cwd=box.work, model_factory=lambda job: stateless_model(TURNS))
+    job = load_job(prompt_text="Write.", flags=FLAGS, env=box.env, cwd=box.work)
+    assert asyncio.run(runtime.submit(Start(job, "s"))).result == "one"
+    stale = tmp_path / "stale"
+    first = asyncio.run(restore_workspace(FileSessionStore(box.state), "s", stale))
+    assert first is not None and sorted(first.restored) == ["a.txt", "old.txt"]
+    assert (stale / "a.txt").read_text() == "A" and (stale / "old.txt").read_text() == "old"
+
+    assert asyncio.run(runtime.submit(Continue("s", "Change."))).result == "two"
+    assert not (box.work / "old.txt").exists()
+    fresh, holder = tmp_path / "fresh", box.work
+    for directory in (fresh, stale):
+        report = asyncio.run(restore_workspace(FileSessionStore(box.state), "s", directory))
+        assert report is not None, directory
+        assert (directory / "a.txt").read_text() == "A2\n" and not (directory / "old.txt").exists()
+    assert "1 deleted" in restored_text(report)  # the stale copy lost old.txt
+    same = asyncio.run(restore_workspace(FileSessionStore(box.state), "s", holder))
+    assert same is not None and same.changed == 0 and "a.txt" in same.unchanged
+    assert asyncio.run(restore_workspace(FileSessionStore(box.state), "nope", tmp_path / "none")) is None
