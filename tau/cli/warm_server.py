@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tau.cli import warm
+from tau.cli import warm, warm_tls
 from tau.cli.warm_pools import Control, PoolHost
 from tau.errors import ConfigError
 
@@ -146,6 +146,7 @@ def _preload() -> list[str]:
             missing.append(name)
     with contextlib.suppress(Exception):  # schemas built on first use (~0.1 s a run otherwise): once, here
         _build_schemas()
+    warm_tls.prepare(os.environ)
     gc.collect()
     gc.freeze()  # forked children share these pages instead of copying them on the first collection
     return missing
@@ -426,6 +427,7 @@ def _become_client(job: dict[str, Any], client: _Client, held: list[int], server
     os.umask(job["umask"])
     os.environ.clear()
     os.environ.update(job["env"])
+    warm_tls.adopt(os.environ)
     from tau.cli import frozen, started
 
     frozen.forget_unpack_dir()  # the server's one-file unpack dir is not this child's to remove
