@@ -70,3 +70,47 @@ def test_a_docker_session_moves_to_another_locality_worker(
     assert places == [("docker", str(root1 / SESSION)), ("docker", str(root2 / SESSION))]
     containers = {event.environment.container for event in started}
     assert len(containers) == 2 and None not in containers  # the second run got a fresh container
+
+
+def test_a_killed_docker_worker_s_session_gets_its_own_container_on_the_same_daemon(
+    temporal_server: DevServer, task_queue: str, tmp_path: Path
+) -> None:
+    """W1 SIGKILLed while its command still runs in the session's container (so the container is busy, not reaped);
+    W2 on the same Docker daemon must not reuse that container, mounted on W1's root: it makes its own over W2's."""
+    build_image()
+    turns = (
+        calls(("write", {"file_path": "a.txt", "content": "A"})),
+        calls(("bash", {"command": "while [ ! -e gate ]; do sleep 0.05; done; echo opened > opened.txt"})),
+        reply("done"),
+    )
+    box = parity_kit.Box(tmp_path / "temporal")
+    server = Server(temporal_server.address, task_queue)
+    root1, root2 = tmp_path / "w1", tmp_path / "w2"
+    (root2 / SESSION).mkdir(parents=True)
+    (root2 / SESSION / "gate").write_text("open\n")  # only W2's copy of the workspace has the gate open
+    events: list[Event] = []
+
+    async def scenario() -> Any:
+        first = _worker(server, box, turns, root1)
+        second = None
+        try:
+            engine = TemporalEngine(server.address, task_queue=server.task_queue, heartbeat=2.0)
+            runtime = Runtime(FileSessionStore(box.state), engine=engine, env=box.env, cwd=box.work)
+            job = load_job(prompt_text="Write, wait.", flags=FLAGS, env=box.env, cwd=box.work)
+            run = asyncio.ensure_future(runtime.submit(Start(job, SESSION), sinks=[events.append]))
+            await parity_kit.wait_for(
+                lambda: any(getattr(event, "tool", "") == "bash" for event in events), "the gate's tool.started"
+            )
+            second = await asyncio.to_thread(_worker, server, box, turns, root2)
+            first.kill()
+            return await asyncio.wait_for(run, TIMEOUT)
+        finally:
+            first.stop()
+            if second is not None:
+                second.stop()
+            (root1 / SESSION / "gate").write_text("open\n")  # W1's orphaned command ends
+
+    completed = asyncio.run(scenario())
+    assert (completed.status, completed.exit_code, completed.result) == ("completed", 0, "done"), completed
+    assert (root2 / SESSION / "opened.txt").read_text() == "opened\n"  # the re-run command ran over W2's root
+    assert (root2 / SESSION / "a.txt").read_text() == "A"
