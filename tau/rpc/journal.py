@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import struct
 import sys
@@ -47,6 +48,7 @@ _SESSION_FILE = "session.json"
 _EVENTS_FILE = "events.log"
 _TMP_DIR = ".tmp"
 _LOCK_FILE = ".lock"
+_SESSION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")  # a store session id: one path component
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,12 @@ def _current(item: pb.RunResponse) -> pb.RunResponse:
         with contextlib.suppress(ValueError):
             item.event_json = event_json(parse_event(item.event_json))
     return item
+
+
+def journaled(state: Path, session_id: str) -> bool:
+    """Whether the serve journal under the state directory `state` holds `session_id` (read-only, no lock: a running
+    server holds it). `tau mail send` accepts such a session even before its first run committed anything."""
+    return bool(_SESSION_NAME.fullmatch(session_id)) and (state / "serve" / session_id / _SESSION_FILE).is_file()
 
 
 def report(text: str) -> None:
