@@ -7,7 +7,7 @@ import contextvars
 
 import anyio
 
-from tau.runtime.features.background import BACKGROUND, BackgroundRefused, start_background
+from tau.runtime.features.background import BACKGROUND, BackgroundRefused, reply_background, start_background
 
 
 def test_without_a_server_the_model_is_told_it_needs_one() -> None:
@@ -31,3 +31,8 @@ def test_a_refusal_of_the_server_is_the_answer() -> None:
     assert run_with(refuse) == "The background agent was not started: the server already runs 64 background agents " \
         "(its limit)"  # fmt: skip
     assert run_with(spawn).startswith("Background agent started: session lead.agent-x.")
+
+
+def test_a_reply_without_a_server_answers_nothing() -> None:
+    answer = anyio.run(reply_background, "lead.agent-1", "blue")
+    assert answer.startswith("Background agents need `tau serve`")
