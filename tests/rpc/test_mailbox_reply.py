@@ -1,7 +1,8 @@
 """A background agent's question answered by its parent model (issue #17 item 3): the agent calls `ask_user` and
 suspends; its `agent_question` mail wakes the parent, which answers with `task(reply_to=CHILD, prompt=ANSWER)`
 (through Respond's own code); the agent continues with the answer and its completion mails the parent again, whose
-final answer uses it. A reply to a session that is not its agent is refused in the tool's text. A real `tau serve`
+final answer uses it. A reply to a session that is not its agent is refused in the tool's text, and so is a reply to
+an agent waiting on a permission ask (a client's to give). A real `tau serve`
 (uvicorn on 127.0.0.1), a scripted model, the generated client."""
 
 from __future__ import annotations
@@ -110,3 +111,45 @@ def test_the_parent_answers_its_agents_question(serve: Callable[..., Served], tm
     ]
     results = [e["result"] for e in logged if e["type"] == "run.completed"]
     assert results == ["delegated", "answered", "the agent says colour: blue"]
+
+
+def _approval_script(job: JobSpec) -> list[Any]:
+    if job.prompt.startswith("delegate"):
+        task = {"description": "run", "prompt": "run echo", "subagent_type": "researcher", "background": True}
+        return [calls(("task", task)), reply("delegated")]
+    if job.prompt.startswith("run echo"):
+        return [calls(("bash", {"command": "echo hi > out.txt"})), reply("ran")]
+    if "(agent_question)" in job.prompt:
+        return [_answer_all, reply("tried")]
+    return [reply("pong")]
+
+
+def _answer_all(messages: list[ModelMessage], info: AgentInfo) -> Turn:
+    child = re.findall(r"Background agent (\S+) is waiting", "\n".join(prompts(messages)))[-1]
+    return calls(("task", {"description": "ok", "prompt": "yes", "subagent_type": "researcher", "reply_to": child}))
+
+
+def test_an_agents_approval_is_not_the_parent_models_to_give(serve: Callable[..., Served], tmp_path: Path) -> None:
+    scripts = Scripts(_approval_script)
+    served = serve(scripts, state_dir=tmp_path / "state", limits=ServiceLimits(mail=MailLimits(debounce=0.05)))
+    agents = served.workspace / ".claude" / "agents"
+    agents.mkdir(parents=True)
+    (agents / "researcher.md").write_text(AGENT)
+    with served.client() as client:
+        h = served.headers
+        client.create_session(pb.CreateSessionRequest(session_id="lead", model="test:scripted"), headers=h)
+        list(client.run(pb.RunRequest(session_id="lead", prompt="delegate it"), headers=h))
+
+        def lead_tried() -> bool:
+            lead = client.get_session(pb.GetSessionRequest(session_id="lead"), headers=h).session
+            return lead.runs == 2 and lead.status != pb.SESSION_STATUS_RUNNING
+
+        wait_until(lead_tried, "the lead woken by the agent's approval request")
+        mail = client.list_mail(pb.ListMailRequest(session_id="lead"), headers=h).mail
+        child = client.get_session(pb.GetSessionRequest(session_id=mail[0].sender), headers=h).session
+    assert [m.kind for m in mail] == ["agent_question"]
+    assert "may it call bash? (a client decides)" in mail[0].body
+    tried = {r for s in scripts.played for q in s.requests for r in _returns(q, "task") if "not delivered" in r}
+    assert len(tried) == 1 and "waits on approvals or a plan" in tried.pop()
+    assert (child.status, child.runs) == (pb.SESSION_STATUS_AWAITING_APPROVAL, 1)  # still waiting on a client
+    assert not (served.workspace / "out.txt").exists()
