@@ -32,8 +32,7 @@ Each call:
 `tool_notice(definitions, tool_names)` is the one run-start notice for definitions whose `tools:` name tools the
 child will not get (tau lacks them, or this run does not have them), saying what each child runs with.
 
-`task(..., background=true)` starts nothing here, and `task(reply_to=SESSION, prompt=ANSWER)` answers nothing here:
-`tau.runtime.features.background` hands both to the hosting server.
+`task(background=true)` and `task(reply_to=SESSION)` act in `tau.runtime.features.background` (the hosting server).
 
 Several `task` calls in one model response run concurrently (pydantic-ai runs parallel tool calls as tasks).
 Cancellation of the parent propagates into its children, which commit `interrupted` before re-raising.
@@ -471,13 +470,9 @@ def task_tool(runner: SubagentRunner) -> FunctionToolset[None]:
         return FunctionToolset[None]([])
 
     async def task(
-        ctx: RunContext[None],
-        description: str,
-        prompt: str,
-        subagent_type: str,
-        background: bool = False,
+        ctx: RunContext[None], description: str, prompt: str, subagent_type: str, background: bool = False,
         reply_to: str = "",
-    ) -> str:
+    ) -> str:  # fmt: skip
         """Run a subagent.
 
         Args:
@@ -485,8 +480,7 @@ def task_tool(runner: SubagentRunner) -> FunctionToolset[None]:
             prompt: The complete, self-contained task for the subagent.
             subagent_type: The type of subagent to use (one of the available types).
             background: Start it as a background agent and return at once (tau serve only); its result arrives later.
-            reply_to: The session id of one of your background agents waiting on a question: `prompt` is the answer
-                (nothing new is started).
+            reply_to: Session id of your background agent waiting on a question: `prompt` answers it (starts nothing).
         """
         if reply_to.strip():
             return await reply_background(reply_to.strip(), prompt)
