@@ -44,7 +44,7 @@ def _worker(server: Server, box: parity_kit.Box, turns: tuple[Turn, ...], root: 
     import sys
 
     root.mkdir(parents=True, exist_ok=True)
-    args = [sys.executable, str(HERE / "locality_worker.py"), server.address, server.task_queue, str(box.state)]
+    args = [sys.executable, str(HERE / "worker_script.py"), server.address, server.task_queue, str(box.state)]
     args += [turns_json(turns), str(root)]
     return Worker(args, env={**box.env, "PYTHONPATH": os.pathsep.join(sys.path)}, cwd=box.root)
 
