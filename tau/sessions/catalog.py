@@ -1,4 +1,6 @@
 """The store's catalog: `<state>/catalog.sqlite`, the session store's database of primary data (not derived).
+The file store's implementation of the catalog port (tau.sessions.catalog_port); a Postgres store keeps the same
+tables in its database (tau.sessions.postgres.catalog). The row types and `PresetConflict` below are the port's.
 
 Tables (all primary data: nothing rebuilds them, `tau sessions reindex` leaves them alone, `SessionIndex.reset`
 never touches this file):
@@ -32,7 +34,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["MAIL_KINDS", "PRESET_NAME", "AgentRow", "Catalog", "MailRow", "PresetConflict", "PresetRow", "catalog_path"]
+__all__ = [
+    "MAIL_KINDS",
+    "PRESET_NAME",
+    "AgentRow",
+    "Catalog",
+    "MailRow",
+    "PresetConflict",
+    "PresetRow",
+    "catalog_path",
+    "now_text",
+]
 
 MAIL_KINDS = ("message", "agent_completed", "agent_question", "agent_failed")
 
@@ -81,7 +93,8 @@ def catalog_path(state_dir: Path) -> Path:
     return state_dir / _FILE
 
 
-def _now() -> str:
+def now_text() -> str:
+    """Now as the catalog writes it (ISO 8601, milliseconds, `Z`): both catalogs store this text."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -163,7 +176,7 @@ class Catalog:
         with self._lock, self._transaction():
             if self._latest(name) is not None:
                 raise PresetConflict(f"preset {name!r} already exists: update it instead", kind="exists")
-            now = _now()
+            now = now_text()
             self._db.execute("INSERT INTO presets VALUES (?, 1, ?, ?)", (name, spec, now))
             return PresetRow(name, 1, spec, now, now)
 
@@ -179,7 +192,7 @@ class Catalog:
                     "re-apply the edit",
                     kind="stale",
                 )
-            now = _now()
+            now = now_text()
             version = latest.version + 1
             self._db.execute("INSERT INTO presets VALUES (?, ?, ?, ?)", (name, version, spec, now))
             return PresetRow(name, version, spec, now, latest.first)
@@ -257,7 +270,7 @@ class Catalog:
         with self._lock, self._transaction():
             row = self._db.execute("SELECT MAX(seq) FROM mail WHERE session_id = ?", (session_id,)).fetchone()
             seq = int(row[0] or 0) + 1
-            now = _now()
+            now = now_text()
             cursor = self._db.execute(
                 "INSERT INTO mail (session_id, seq, sender, kind, body, created) VALUES (?, ?, ?, ?, ?, ?)",
                 (session_id, seq, sender, kind, body, now),
@@ -276,12 +289,14 @@ class Catalog:
     def sessions_with_pending_mail(self) -> list[str]:
         """Every session that has undelivered mail (a restarted server delivers it)."""
         with self._lock:
-            rows = self._db.execute("SELECT DISTINCT session_id FROM mail WHERE delivered = '' ORDER BY id").fetchall()
+            rows = self._db.execute(
+                "SELECT session_id FROM mail WHERE delivered = '' GROUP BY session_id ORDER BY MIN(id)"
+            ).fetchall()
         return [str(row[0]) for row in rows]
 
     def mark_delivered(self, ids: Iterable[int]) -> None:
         """Record that these messages were handed to a run."""
-        now = _now()
+        now = now_text()
         with self._lock, self._transaction():
             self._db.executemany("UPDATE mail SET delivered = ? WHERE id = ?", [(now, mid) for mid in ids])
 
@@ -291,7 +306,7 @@ class Catalog:
         with self._lock, self._transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, 'running', ?)",
-                (session_id, parent_session_id, depth, agent, _now()),
+                (session_id, parent_session_id, depth, agent, now_text()),
             )
         return AgentRow(session_id, parent_session_id, depth, agent, "running")
 
