@@ -32,7 +32,8 @@ from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc.mailbox import Mailbox
 from tau.runtime import Start
 from tau.runtime.features.background import BackgroundRefused, BackgroundSpawn
-from tau.sessions.catalog import Catalog, MailRow
+from tau.sessions.catalog import MailRow
+from tau.sessions.catalog_port import CatalogStore
 
 if TYPE_CHECKING:
     from tau.rpc.registry import SessionRegistry, SessionState
@@ -62,7 +63,7 @@ class AgentApi:
         _registry: SessionRegistry
         _runs: RunSupervisor
         limits: ServiceLimits
-        catalog: Catalog
+        catalog: CatalogStore
         mailbox: Mailbox
 
         def _session(self, session_id: str) -> SessionState: ...

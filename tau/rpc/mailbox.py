@@ -40,7 +40,8 @@ from tau.rpc.events import to_response
 from tau.rpc.registry import SessionRegistry, SessionState
 from tau.rpc.runs import RunSupervisor
 from tau.runtime import Continue, Inject, Start
-from tau.sessions.catalog import Catalog, MailRow
+from tau.sessions.catalog import MailRow
+from tau.sessions.catalog_port import CatalogStore
 
 _REPORT_CAP = 16 * 1024  # the most of a child's answer one mail carries
 _ACTIVE = ("running", "question")  # agent states whose run end is reported
@@ -79,7 +80,7 @@ class Mailbox:
         self,
         registry: SessionRegistry,
         runs: RunSupervisor,
-        catalog: Catalog,
+        catalog: CatalogStore,
         limits: MailLimits | None,
         draining: Callable[[], bool],
     ) -> None:

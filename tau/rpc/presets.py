@@ -29,7 +29,8 @@ from google.protobuf import json_format
 
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc.jobs import placement_of, request_flags
-from tau.sessions.catalog import PRESET_NAME, Catalog, PresetConflict, PresetRow
+from tau.sessions.catalog import PRESET_NAME, PresetConflict, PresetRow
+from tau.sessions.catalog_port import PresetCatalog
 
 _CONFLICT_CODES = {"exists": Code.ALREADY_EXISTS, "missing": Code.NOT_FOUND, "stale": Code.ABORTED}
 _SPEC_MAX_BYTES = 1024 * 1024
@@ -69,7 +70,7 @@ def _message(row: PresetRow) -> pb.Preset:
 class PresetBook:
     """Stored presets in `catalog`, plus the read-only files of `directory` (None: none)."""
 
-    def __init__(self, catalog: Catalog, directory: Path | None) -> None:
+    def __init__(self, catalog: PresetCatalog, directory: Path | None) -> None:
         self.catalog = catalog
         self.directory = directory
 
