@@ -157,13 +157,16 @@ def _preload() -> list[str]:
 
 
 def _build_schemas() -> None:
-    """pydantic-ai's message adapter and tau's event models defer their schemas to first use: build them here."""
+    """pydantic-ai's message adapter, tau's event models and the built-in tools' function schemas are built on first
+    use: build them here, once."""
     from pydantic import BaseModel
     from pydantic_ai.messages import ModelMessagesTypeAdapter
 
     import tau.protocol
+    from tau.tools import TOOL_FACTORIES, ToolLimits, build_toolset
 
     ModelMessagesTypeAdapter.validate_python([])
+    build_toolset(list(TOOL_FACTORIES), limits=ToolLimits())  # tau.tools.schemas keeps their function schemas
     tau.protocol.EVENT_ADAPTER.rebuild()
     for value in vars(tau.protocol).values():
         if isinstance(value, type) and issubclass(value, BaseModel):

@@ -23,6 +23,7 @@ from tau.tools.limits import ToolLimits
 from tau.tools.output import clip_middle
 from tau.tools.paths import checked_text
 from tau.tools.probe import ProgramProbe
+from tau.tools.schemas import cached_tool
 
 
 def format_streams(stdout: str, stderr: str, max_chars: int) -> str:
@@ -87,4 +88,4 @@ def bash_tool(limits: ToolLimits) -> Tool[None]:
         use_bash = await has_bash.available(ctx.workspace)
         return await run_command(ctx.workspace, command, timeout, limits, use_bash=use_bash)
 
-    return Tool(bash, name="bash")
+    return cached_tool(bash, name="bash")

@@ -16,6 +16,7 @@ from tau.tools.limits import ToolLimits
 from tau.tools.output import numbered, split_lines
 from tau.tools.paths import checked, encoded
 from tau.tools.read import load_text
+from tau.tools.schemas import cached_tool
 
 _SNIPPET_CONTEXT = 3
 _SNIPPET_MAX_LINES = 30
@@ -90,4 +91,4 @@ def edit_tool(limits: ToolLimits) -> Tool[None]:
         """
         return await edit_file(ctx.workspace, file_path, old_string, new_string, replace_all=replace_all, limits=limits)
 
-    return Tool(edit, name="edit")
+    return cached_tool(edit, name="edit")

@@ -19,6 +19,7 @@ from tau.tools.globs import GlobMatcher, split_static_prefix
 from tau.tools.limits import ToolLimits
 from tau.tools.output import clip_head
 from tau.tools.paths import checked
+from tau.tools.schemas import cached_tool
 from tau.tools.walk import path_key, relative, walk_files
 
 MAX_GLOB_RESULTS = 100
@@ -84,4 +85,4 @@ def glob_tool(limits: ToolLimits) -> Tool[None]:
         """
         return await find_files(ctx.workspace, pattern, path, limits)
 
-    return Tool(glob, name="glob")
+    return cached_tool(glob, name="glob")

@@ -22,6 +22,7 @@ from tau.tools.grep_rg import search_rg
 from tau.tools.limits import ToolLimits
 from tau.tools.paths import checked_text
 from tau.tools.probe import ProgramProbe
+from tau.tools.schemas import cached_tool
 
 Engine = Literal["auto", "rg", "python"]
 NonNegative = Annotated[int, Field(ge=0)]
@@ -117,4 +118,4 @@ def grep_tool(limits: ToolLimits, *, engine: Engine = "auto") -> Tool[None]:
         use_rg = engine == "rg" or (engine == "auto" and await has_rg.available(ctx.workspace))
         return await grep_workspace(ctx.workspace, args, limits, use_rg=use_rg)
 
-    return Tool(grep, name="grep")
+    return cached_tool(grep, name="grep")

@@ -22,6 +22,7 @@ from tau.tools.glob import search_root
 from tau.tools.limits import ToolLimits
 from tau.tools.output import clip_head
 from tau.tools.paths import checked_text
+from tau.tools.schemas import cached_tool
 
 __all__ = ["MAX_LS_ENTRIES", "ls_tool"]
 
@@ -70,4 +71,4 @@ def ls_tool(limits: ToolLimits) -> Tool[None]:
         text = _render(directory.rstrip("/") or "", kept, len(entries) - len(kept))
         return clip_head(text, limits.max_output_chars, "list a subdirectory or use glob with a pattern")
 
-    return Tool(ls, name="ls")
+    return cached_tool(ls, name="ls")

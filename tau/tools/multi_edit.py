@@ -26,6 +26,7 @@ from tau.tools.limits import ToolLimits
 from tau.tools.output import clip_head, numbered, split_lines
 from tau.tools.paths import checked, encoded
 from tau.tools.read import load_text
+from tau.tools.schemas import cached_tool
 
 __all__ = ["MAX_EDITS", "EditOperation", "multi_edit_file", "multi_edit_tool"]
 
@@ -133,4 +134,4 @@ def multi_edit_tool(limits: ToolLimits) -> Tool[None]:
         """
         return await multi_edit_file(ctx.workspace, file_path, edits, limits=limits)
 
-    return Tool(multi_edit, name="multi_edit")
+    return cached_tool(multi_edit, name="multi_edit")

@@ -19,6 +19,7 @@ from tau.tools.failures import reported
 from tau.tools.limits import ToolLimits
 from tau.tools.output import clip_head, numbered, split_lines
 from tau.tools.paths import checked
+from tau.tools.schemas import cached_tool
 
 DEFAULT_LINE_LIMIT = 2000
 _BINARY_SNIFF_BYTES = 8192
@@ -97,4 +98,4 @@ def read_tool(limits: ToolLimits) -> Tool[None]:
         """
         return await read_file(ctx.workspace, file_path, offset, limit, limits)
 
-    return Tool(read, name="read")
+    return cached_tool(read, name="read")

@@ -10,6 +10,7 @@ from tau.tools.failures import reported
 from tau.tools.limits import ToolLimits
 from tau.tools.output import split_lines
 from tau.tools.paths import checked, encoded
+from tau.tools.schemas import cached_tool
 
 
 async def write_file(workspace: Workspace, file_path: str, content: str) -> str:
@@ -37,4 +38,4 @@ def write_tool(limits: ToolLimits) -> Tool[None]:
         """
         return await write_file(ctx.workspace, file_path, content)
 
-    return Tool(write, name="write")
+    return cached_tool(write, name="write")
