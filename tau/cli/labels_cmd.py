@@ -1,5 +1,6 @@
 """`tau sessions label ID [KEY=VALUE | KEY=]...`: a session's labels in the store's catalog (`tau.sessions.catalog`),
-the same labels `tau serve`'s CreateSession / UpdateSession set and ListSessions filters on; `tau sessions ls
+the same labels `tau serve`'s CreateSession / UpdateSession set and ListSessions filters on (with `--store
+postgres://…`: in that database); `tau sessions ls
 --label KEY=VALUE` filters by them (`label_filter`), and `tau sessions rm` drops them (`forget_labels`).
 
 Without pairs it prints the labels (KEY=VALUE lines, or one JSON object with --json); `KEY=` removes a label. The
@@ -45,10 +46,17 @@ def label_filter(state_dir: str | None, pairs: Sequence[str]) -> set[str] | None
 
 
 def forget_labels(state_dir: str | None, session_id: str) -> None:
-    """Drop a removed session's labels (`tau sessions rm`); nothing to do when the store has no catalog yet."""
+    """Drop a removed session's labels and mail (`tau sessions rm`): in the Postgres database of a chosen store URL,
+    else in the state dir's catalog (nothing to do when there is none yet)."""
+    from tau.cli.stores import store_choice
     from tau.sessions import default_state_dir
     from tau.sessions.catalog import Catalog, catalog_path
 
+    if store_choice() is not None:
+        from tau.cli.presets_cmd import catalog_of
+
+        catalog_of(state_dir).forget_session([session_id])
+        return
     path = catalog_path(default_state_dir(os.environ, Path.cwd(), state_dir))
     if path.is_file():
         Catalog(path).forget_session([session_id])
@@ -65,11 +73,11 @@ def label_command(session: str, pairs: tuple[str, ...], as_json: bool, state_dir
     --json prints one object: the session's labels after the change (KEY: VALUE).
     """
     from tau.cli.presets_cmd import catalog_of
-    from tau.cli.run import open_store
+    from tau.cli.stores import open_any_store
     from tau.errors import ConfigError
 
     labels = parse_labels(pairs, source="tau sessions label")
-    store = open_store(state_dir, write=False)
+    store = open_any_store(state_dir, write=False)
     if store.refs.read(session) is None:
         raise ConfigError(f"no session {session!r}", source="tau sessions label")
     catalog = catalog_of(state_dir)

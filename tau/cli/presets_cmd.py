@@ -1,10 +1,11 @@
 """`tau presets ls/show/create/edit/rm`, and the job of `tau run --preset NAME[@VERSION]` (`preset_document`).
 
-Presets live in the session store's database (`<state>/catalog.sqlite`, `tau.sessions.catalog`), the same ones
-`tau serve`'s preset RPCs manage: each `edit` adds a version, `rm` deletes every version. A preset's spec is the RPC's
-`PresetSpec` in proto JSON (`jobText`, `model`, `job`, `permissions`, `environment`, `context`, `description`); the
-CLI writes the job text (a job file: frontmatter and prompt) and the description, and keeps the other fields an RPC
-client set when it edits.
+Presets live in the session store's database (`<state>/catalog.sqlite`, `tau.sessions.catalog`; with `--store
+postgres://…`, `TAU_STORE` or the user config's `[store] url`, in that Postgres database: `tau.sessions.catalog_port`),
+the same ones `tau serve`'s preset RPCs manage: each `edit` adds a version, `rm` deletes every version. A preset's
+spec is the RPC's `PresetSpec` in proto JSON (`jobText`, `model`, `job`, `permissions`, `environment`, `context`,
+`description`); the CLI writes the job text (a job file: frontmatter and prompt) and the description, and keeps the
+other fields an RPC client set when it edits.
 
 `tau run --preset NAME`: the preset's job text is the job document (its frontmatter and its prompt; `-p TEXT`
 replaces the prompt and keeps the frontmatter) and its other settings become flags under the command line's own
@@ -25,7 +26,8 @@ import click
 from tau.cli.options import examples, json_option, state_dir_option
 
 if TYPE_CHECKING:
-    from tau.sessions.catalog import Catalog, PresetRow
+    from tau.sessions.catalog import PresetRow
+    from tau.sessions.catalog_port import CatalogStore
 
 __all__ = ["catalog_of", "preset_document", "presets_group"]
 
@@ -33,11 +35,17 @@ _APPENDED = ("allow", "ask", "deny", "mcp_config")
 _DESCRIPTION = "One line saying what the preset is for (edit: keeps the current one unless given)."
 
 
-def catalog_of(state_dir: str | None) -> Catalog:
-    """The catalog of this invocation's store (`default_state_dir`), checked as `tau run` checks it."""
+def catalog_of(state_dir: str | None) -> CatalogStore:
+    """The catalog of this invocation's store: the Postgres database of a chosen store URL (`tau.cli.stores`), else
+    `catalog.sqlite` in the state dir (`default_state_dir`), checked as `tau run` checks it."""
+    from tau.cli.stores import store_choice
     from tau.sessions import check_state_dir, default_state_dir, state_dir_source
     from tau.sessions.catalog import Catalog, catalog_path
+    from tau.sessions.catalog_port import open_catalog
 
+    choice = store_choice()
+    if choice is not None:
+        return open_catalog(choice.url)
     root = default_state_dir(os.environ, Path.cwd(), state_dir)
     check_state_dir(root, source=state_dir_source(os.environ, state_dir), write=True)
     return Catalog(catalog_path(root))
@@ -97,7 +105,10 @@ def _missing(name: str, version: int | None = None) -> Exception:
     "presets", epilog=examples("tau presets create review review.md", "tau run --preset review -p 'Check main'")
 )
 def presets_group() -> None:
-    """Named, versioned agent configurations in the session store (`tau run --preset NAME`, CreateSession)."""
+    """Named, versioned agent configurations in the session store (`tau run --preset NAME`, CreateSession).
+
+    With --store postgres://… (or TAU_STORE) they live in that database, shared by every machine and tau serve.
+    """
 
 
 @presets_group.command("ls", epilog=examples("tau presets ls", "tau presets ls --json | jq -r .name"))
