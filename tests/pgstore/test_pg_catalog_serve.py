@@ -1,0 +1,81 @@
+"""Two real `tau serve --store postgres://…` processes (inline engine, each with its own state dir, workspace and
+HOME: two machines) share one catalog: a preset created by RPC on one is listed, read and updated on the other; a
+stale UpdatePreset is ABORTED whichever server took the newer version; a session created from the preset uses the
+version the other server wrote; mail sent through one server is listed by the other. Nothing of it lands in either
+server's state directory."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rpc"))
+
+from serve_process import TOKEN, ServeProcess
+
+from tau.rpc._gen import runtime_pb2 as pb
+from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
+from tau.sessions.catalog import catalog_path
+from tau.sessions.catalog_port import open_catalog
+
+pytestmark = pytest.mark.slow
+
+HEADERS = {"authorization": f"Bearer {TOKEN}"}
+JOB = "---\nmodel: test:x\nlimits:\n  max_turns: {turns}\n---\nReview the diff.\n"
+
+
+@pytest.fixture
+def servers(tmp_path: Path, pg_url: str) -> Iterator[tuple[ServeProcess, ServeProcess]]:
+    first = ServeProcess.start(tmp_path / "one", "--store", pg_url)
+    try:
+        second = ServeProcess.start(tmp_path / "two", "--store", pg_url)
+    except BaseException:
+        first.stop()
+        raise
+    yield first, second
+    for server in (first, second):
+        server.stop()
+
+
+def _spec(turns: int) -> pb.PresetSpec:
+    return pb.PresetSpec(description="Code review", job_text=JOB.format(turns=turns))
+
+
+def test_a_preset_created_on_one_server_is_seen_and_versioned_on_another(
+    servers: tuple[ServeProcess, ServeProcess], tmp_path: Path, pg_url: str
+) -> None:
+    one, two = (RuntimeServiceClientSync(server.url, timeout_ms=60_000) for server in servers)
+    created = one.create_preset(pb.CreatePresetRequest(name="review", spec=_spec(3)), headers=HEADERS)
+    assert created.preset.version == 1
+
+    listed = two.list_presets(pb.ListPresetsRequest(), headers=HEADERS)
+    assert [(p.name, p.version, p.spec.description) for p in listed.presets] == [("review", 1, "Code review")]
+    updated = two.update_preset(
+        pb.UpdatePresetRequest(name="review", spec=_spec(5), expected_version=1), headers=HEADERS
+    )
+    assert updated.preset.version == 2
+    with pytest.raises(ConnectError) as stale:  # the first server's edit from version 1 comes too late
+        one.update_preset(pb.UpdatePresetRequest(name="review", spec=_spec(7), expected_version=1), headers=HEADERS)
+    assert stale.value.code == Code.ABORTED
+    with pytest.raises(ConnectError) as taken:
+        two.create_preset(pb.CreatePresetRequest(name="review", spec=_spec(1)), headers=HEADERS)
+    assert taken.value.code == Code.ALREADY_EXISTS
+
+    got = one.get_preset(pb.GetPresetRequest(name="review"), headers=HEADERS)
+    assert (got.preset.version, got.preset.spec.job_text) == (2, JOB.format(turns=5))
+    session = one.create_session(pb.CreateSessionRequest(preset="review"), headers=HEADERS).session
+    assert (session.preset, session.preset_version) == ("review", 2)
+
+    sent = one.send_message(pb.SendMessageRequest(session_id=session.session_id, text="hello"), headers=HEADERS)
+    assert sent.mail.seq == 1
+    catalog = open_catalog(pg_url)  # a third process on the same database
+    assert [(m.seq, m.body) for m in catalog.mail(session.session_id)] == [(1, "hello")]
+    assert catalog.preset("review", 1) is not None and catalog.preset("review", 3) is None
+    catalog.close()
+    for name in ("one", "two"):
+        assert not catalog_path(tmp_path / name / "state").exists()
