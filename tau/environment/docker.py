@@ -1,10 +1,10 @@
 """DockerBackend: the run's workspace inside a container (`DockerEngine`, in `docker_engine`, talks to the daemon).
 
-Owns: the backend over a managed container per session or a user's container (`docker_container` finds, makes or
-attaches it; a managed one is never stopped or removed here), running commands through one long-lived in-container
-executor (`sandbox/executor.py`, JSON lines over one `docker exec -i` attach socket) with a per-call `docker exec`
-fallback for images without python3, each behind its policy's wall, and file operations on the bind-mounted
-workspace, run host-side.
+Owns: the backend over a managed container per session, one leased from a warm server's pool, or a user's container
+(`docker_container` finds, makes or attaches it; never stopped or removed here), running commands through one
+long-lived in-container executor (`sandbox/executor.py`, JSON lines over one `docker exec -i` attach socket) with a
+per-call `docker exec` fallback for images without python3, each behind its policy's wall, and file operations on
+the bind-mounted workspace, run host-side.
 
 Invariants:
 - No I/O at construction. The first operation creates (or finds) the container under a thread lock, so concurrent
@@ -24,11 +24,10 @@ Invariants:
   run's deny rules; anything leading elsewhere is `PermissionError("path escapes the workspace ...")`. Errors name
   container paths, never host paths.
 - When tau runs as root and the container user is numeric and not root, files and directories it creates are given
-  to the container user (so commands can modify what the file tools wrote), and the container user's permission
-  bits are honoured on existing files.
+  to the container user (so commands can modify what the file tools wrote), whose permission bits are honoured.
 
-Contract with neighbours: tools see only `ctx.workspace`; the runtime builds this backend (lazily importing this
-module) and, for managed containers, removes them at the end through `sandbox.remove` unless asked to keep them.
+Contract with neighbours: tools see only `ctx.workspace`; the runtime builds this backend (lazily) and removes a
+managed container at the end (`sandbox.remove`) unless kept, or gives a pooled one back (`give_back`, `docker_pool`).
 """
 
 from __future__ import annotations
@@ -61,8 +60,9 @@ from pydantic_ai.workspaces import (
 )
 from pydantic_ai.workspaces.protocol import validate_timeout
 
+from tau.environment import docker_pool
 from tau.environment.confined import ConfinedFiles
-from tau.environment.docker_container import Live, attached, managed
+from tau.environment.docker_container import Live, attached, managed, pooled
 from tau.environment.docker_engine import ContainerInfo, DockerEngine, DockerUnavailableError, docker_failure
 from tau.environment.docker_layout import MaskSources
 from tau.environment.docker_policy import Wall, command_wall
@@ -220,7 +220,9 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
 
     def _managed_live(self) -> Live:
         assert self._root is not None
-        return managed(
+        pool = not self._spec.keep and docker_pool.available(os.environ)  # a warm server's child: lease one first
+        live = pooled(self._engine, self._root, spec=self._spec, sandbox=self._sandbox) if pool else None
+        return live or managed(
             self._engine,
             self._root,
             session=self._session,
@@ -259,6 +261,12 @@ class DockerBackend(WorkspaceBackend, SupportsCommands, SupportsFilesystem, Supp
     async def aclose(self) -> None:
         """`close()` for async callers."""
         self.close()
+
+    def give_back(self) -> bool:
+        """Close, and return a container leased from the warm server's pool to it; False when it was not one."""
+        self.close()
+        held = None if self._live is None else self._live.lease
+        return held is not None and held.give_back(clean=True)
 
     # Commands ---------------------------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pydantic_ai.workspaces import WorkspaceUnavailableError
 
 from tau.confine import inside
+from tau.environment import docker_pool
 from tau.environment.confined import ConfinedFiles
 from tau.environment.docker_engine import DockerEngine
 from tau.environment.docker_layout import Layout, MaskSources, plan_layout
@@ -42,6 +43,7 @@ from tau.environment.sandbox_spec import (
     LABEL_KEEP,
     LABEL_LAYOUT,
     LABEL_MANAGED,
+    LABEL_POOL,
     LABEL_SESSION,
     SandboxError,
     SandboxSpec,
@@ -49,7 +51,7 @@ from tau.environment.sandbox_spec import (
     owner_labels,
 )
 
-__all__ = ["Live", "attached", "managed"]
+__all__ = ["Live", "attached", "managed", "pooled"]
 
 
 def _uid_gid(path: str) -> str:
@@ -80,6 +82,7 @@ class Live:
     read_only: bool = False  # the workspace is mounted read-only (plan mode)
     deny_read: DenyRead | None = None
     deny_write: DenyRead | None = None
+    lease: docker_pool.Lease | None = None  # a container of the warm server's pool (`pooled`), given back at the end
 
     @functools.cached_property
     def files(self) -> ConfinedFiles:
@@ -150,6 +153,30 @@ def managed(
         engine.start(info.id)
     mount = MountMap(host_root, spec.workdir)
     return _with_policy(Live(info.id, mount, info.user, mount.container_root), sandbox, layout.workspace_read_only)
+
+
+def pooled(engine: DockerEngine, root: str, *, spec: SandboxSpec, sandbox: SandboxConfig | None) -> Live | None:
+    """A container leased from the warm server's pool (`docker_pool`) made exactly as `managed` would make this
+    run's (same image, spec, user, workspace and layout), with its lease as `Live.lease`; None when there is none."""
+    if not os.path.isdir(root):
+        raise WorkspaceUnavailableError(f"workspace directory {root} does not exist")
+    host_root = os.path.realpath(root)
+    layout = _layout(host_root, spec.workdir, sandbox)
+    user = spec.user or _uid_gid(host_root)
+    wanted = docker_pool.definition(
+        image=spec.image or image_tag(), spec=spec, host_root=host_root, user=user, layout=layout
+    )
+    held = docker_pool.lease(wanted)
+    if held is None:
+        return None
+    info = engine.find(held.container)
+    labels = {} if info is None else info.labels
+    if info is None or not info.running or labels.get(LABEL_POOL) != "1" or labels.get(LABEL_LAYOUT) != layout.digest:
+        held.give_back(clean=False)  # not what was asked for: the server removes it; this run makes its own
+        return None
+    mount = MountMap(host_root, spec.workdir)
+    live = Live(info.id, mount, info.user, mount.container_root, lease=held)
+    return _with_policy(live, sandbox, layout.workspace_read_only)
 
 
 def attached(

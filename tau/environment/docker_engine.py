@@ -198,6 +198,10 @@ class DockerEngine:
             if not self._not_found(error):
                 raise
 
+    def changes(self, container: str) -> list[str]:
+        """Paths changed in the container's writable layer (`docker diff`); empty under a read-only root."""
+        return [str(change.get("Path", "")) for change in self.api.diff(container) or []]
+
     def busy(self, container: str) -> bool:
         """Whether any exec session (a tau executor, a user's shell) is running in the container."""
         info = self.find(container)

@@ -26,6 +26,7 @@ __all__ = (
     "LABEL_OWNER_HOST",
     "LABEL_OWNER_PID",
     "LABEL_OWNER_START",
+    "LABEL_POOL",
     "LABEL_SESSION",
     "LOCAL_BASE",
     "SandboxError",
@@ -40,6 +41,7 @@ __all__ = (
 LABEL_MANAGED = "tau.managed"
 LABEL_KEEP = "tau.keep"  # created with --keep-sandbox: outlives its owner; only `tau sandbox rm|prune` remove it
 LABEL_SESSION = "tau.session"
+LABEL_POOL = "tau.pool"  # kept by `tau serve --local`'s sandbox pool (owner: the server), leased to one run at a time
 LABEL_LAYOUT = "tau.layout"  # digest of the container's mounts (docker_layout.Layout): reused only while it matches
 LABEL_OWNER_PID = "tau.owner_pid"
 LABEL_OWNER_START = "tau.owner_start"

@@ -9,11 +9,12 @@ binds (`PermissionPolicy.denies_read` / `denies_write` / `mask_roots`). Prefligh
 sandbox here the run stops before the first model call with exit 3 (`PreflightError`), unless the policy is `full`,
 the documented opt-out. The backend's private temp dir is removed when the run closes (`HostBackend.aclose`).
 
-Docker (`environment: docker`): orphaned managed containers are reaped
-first; then either a managed container for this session (tau's sandbox image unless `sandbox.image` names another;
-created before the first model call so a missing image or daemon is a preflight failure, exit 3) or, with
-`sandbox.container`, an existing container that tau never stops or removes. A managed container is removed when the
-run ends unless `sandbox.keep`. The same `SandboxConfig` as on the host drives it: the managed container's mounts
+Docker (`environment: docker`): orphaned managed containers are reaped first; then either a managed container for
+this session (tau's sandbox image unless `sandbox.image` names another; created before the first model call so a
+missing image or daemon is a preflight failure, exit 3) or, with `sandbox.container`, an existing container that tau
+never stops or removes. A managed container is removed when the run ends unless `sandbox.keep`; in a run forked by
+`tau serve --local` it is leased from the server's sandbox pool instead and given back
+(`tau.environment.docker_pool`). The same `SandboxConfig` as on the host drives it: the managed container's mounts
 follow the configured policy (plan mode: the workspace read-only; a kept container mounted for another policy, as
 after `tau plan approve`, is made anew), each command's policy is enforced inside the container by Landlock, and the
 host-side file operations get the deny rules (`tau.environment.docker`). An attached container gets the per-command
@@ -92,6 +93,8 @@ async def _open_docker(job: JobSpec, session_id: str) -> OpenedWorkspace:
     container = managed.ref.id if managed.ref is not None else None
 
     async def remove() -> None:
+        if managed.give_back():  # leased from `tau serve --local`'s pool (`docker_pool`): the server resets it
+            return
         await managed.aclose()
         if not settings.keep:
             await anyio.to_thread.run_sync(lambda: sb.remove(session_id))

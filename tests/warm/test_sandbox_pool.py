@@ -1,0 +1,119 @@
+"""The warm server's sandbox container pool (issue #19 item 3): real Docker, a real `tau serve --local`, `tau run`
+handed to it (`Traced.remote`), the model played by the stdlib scripted OpenAI-compatible server of tests/security
+(it answers whatever the tools returned, so a run that finds junk is not a replay mismatch).
+
+Reuse is proven by container id (the run's `session.started` event names its container) and by the server's log lines
+(one per container made, reset or removed), never by time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tau_e2e import Sandbox
+from warm_helpers import LocalServer, run_traced, start_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "security"))
+
+from sec_model import ScriptServer, serve
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    from tau.environment.docker import DockerEngine
+    from tau.environment.sandbox import image_present, image_tag
+
+    if not DockerEngine().ping():
+        pytest.skip("no Docker daemon answers (run scripts/install-docker.sh)")
+    tag = image_tag()
+    if not image_present(tag):
+        pytest.skip(f"the sandbox image {tag} is not built (tau sandbox build)")
+    return tag
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[ScriptServer]:
+    with serve() as server:
+        yield server
+
+
+def _env(sandbox: Sandbox, model: ScriptServer, **extra: str) -> dict[str, str]:
+    return {**sandbox.env, "TAU_BASE_URL": model.base_url, **extra}
+
+
+def _run(sandbox: Sandbox, model: ScriptServer, key: str, command: str, **extra: str) -> tuple[str, str]:
+    """One warm `tau run` in the docker sandbox whose model runs `command` with bash; (container id, its output)."""
+    tag = model.script(key, [[("bash", {"command": command})], "done"])
+    args = ["run", "-p", f"{tag} go", "--model", "openai-chat:scripted", "--sandbox", "docker"]
+    args += ["--permission-mode", "bypassPermissions", "-o", "stream-json"]
+    result = run_traced(*args, env=_env(sandbox, model, **extra), cwd=sandbox.work)
+    assert result.remote, result.stderr
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    started = next(event for event in events if event["type"] == "session.started")
+    outputs = [str(e.get("output")) for e in events if e["type"] == "tool.completed"]
+    assert len(outputs) == 1, events
+    return started["environment"]["container"], outputs[0]
+
+
+def _pool_lines(server: LocalServer, what: str) -> list[str]:
+    return [line for line in server.lines if "pooled sandbox container" in line and what in line]
+
+
+def _pooled_containers(server: LocalServer) -> list[str]:
+    pid = server.banner.rsplit("(pid ", 1)[1].split(")")[0]
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=tau.pool=1", "--filter", f"label=tau.owner_pid={pid}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return listed.stdout.split()
+
+
+def test_a_sandboxed_jobs_second_run_reuses_the_pooled_container(
+    sandbox: Sandbox, model: ScriptServer, image: str
+) -> None:
+    with start_server(_env(sandbox, model, TAU_SANDBOX_POOL="1"), cwd=sandbox.root) as server:
+        first, out = _run(sandbox, model, "reuse-1", "echo hi > out.txt; cat out.txt")
+        assert "hi" in out
+        second, _ = _run(sandbox, model, "reuse-2", "cat out.txt")
+        assert second == first, server.lines  # the same container: not made again
+        assert len(_pool_lines(server, "created")) == 1, server.lines
+        assert _pool_lines(server, "removed") == [], server.lines
+        assert _pooled_containers(server) == [first[:12]]
+        server.stop()
+        assert _pooled_containers(server) == []  # removed when the server stops
+
+
+def test_junk_left_by_a_run_does_not_reach_the_next(sandbox: Sandbox, model: ScriptServer, image: str) -> None:
+    junk = (
+        "nohup sleep 1000 >/dev/null 2>&1 & echo junk > /tmp/junk; echo junk > /dev/shm/junk;"
+        " echo 'export LEAKED=yes' >> ~/.profile; export LEAKED=yes; echo planted"
+    )
+    look = "ls -A /tmp /dev/shm; ps -eo args; . ~/.profile 2>/dev/null; echo LEAKED=$LEAKED"
+    with start_server(_env(sandbox, model, TAU_SANDBOX_POOL="1"), cwd=sandbox.root) as server:
+        first, out = _run(sandbox, model, "junk-1", junk)
+        assert "planted" in out
+        second, seen = _run(sandbox, model, "junk-2", look)
+        assert second != first  # the dirty container was removed, not reused
+        assert "junk" not in seen and "sleep 1000" not in seen and "LEAKED=yes" not in seen, seen
+        removed = _pool_lines(server, "removed")
+        assert len(removed) == 1 and "dirty" in removed[0] and "sleep 1000" in removed[0], server.lines
+        third, _ = _run(sandbox, model, "junk-3", "true")
+        assert third == second  # a clean run's container is reused
+
+
+def test_a_run_with_tau_sandbox_pool_0_makes_its_own(sandbox: Sandbox, model: ScriptServer, image: str) -> None:
+    with start_server(_env(sandbox, model), cwd=sandbox.root) as server:
+        first, _ = _run(sandbox, model, "off-1", "true", TAU_SANDBOX_POOL="0")
+        second, _ = _run(sandbox, model, "off-2", "true", TAU_SANDBOX_POOL="0")
+        assert first != second
+        assert _pool_lines(server, "") == [], server.lines
