@@ -160,11 +160,14 @@ class Mailbox:
                 )
                 self.emit(session, Notice(level="warning", message=text))
             return
+        claimed = set(self._catalog.mark_delivered(row.id for row in mail))
+        mail = [row for row in mail if row.id in claimed]  # what another process delivered first is not ours
+        if not mail:
+            return
         self._wakeups[sid] = self._wakeups.get(sid, 0) + 1 if automatic else 0
         prompt = render_mail(mail)
         job = session.job.for_run(prompt, session_id=sid, queued=session.take_queued())
         op = Continue(sid, job.prompt, job=job) if session.begun else Start(job, sid)
-        self._catalog.mark_delivered(row.id for row in mail)
         self._runs.launch(session, op, prompt=job.prompt, key="", detail=f"woken by {len(mail)} message(s)")
 
     def _automatic(self, row: MailRow) -> bool:

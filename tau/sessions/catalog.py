@@ -294,11 +294,16 @@ class Catalog:
             ).fetchall()
         return [str(row[0]) for row in rows]
 
-    def mark_delivered(self, ids: Iterable[int]) -> None:
-        """Record that these messages were handed to a run."""
-        now = now_text()
+    def mark_delivered(self, ids: Iterable[int]) -> list[int]:
+        """Record that these messages were handed to a run; the ids that were still pending (a message another
+        process delivered first is not this caller's to deliver)."""
+        now, claimed = now_text(), []
         with self._lock, self._transaction():
-            self._db.executemany("UPDATE mail SET delivered = ? WHERE id = ?", [(now, mid) for mid in ids])
+            for mid in ids:
+                cursor = self._db.execute("UPDATE mail SET delivered = ? WHERE id = ? AND delivered = ''", (now, mid))
+                if cursor.rowcount == 1:
+                    claimed.append(mid)
+        return claimed
 
     # -- background agents -----------------------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ Two implementations satisfy `CatalogStore`: `tau.sessions.catalog.Catalog` (SQLi
 `tau_agents` in the Postgres store's database). Both keep the same invariants (tests/sessions/test_catalog_contract.py
 runs against each): a preset version is never rewritten, an update from a stale `expected_version` is a
 `PresetConflict` even when two processes race (one wins, one conflicts: never two equal versions), mail is numbered
-1, 2, 3, ... per session without a gap or a repeat whoever posts, and every write is one transaction.
+1, 2, 3, ... per session without a gap or a repeat whoever posts, a message is marked delivered once (the caller
+whose `mark_delivered` returns its id delivers it), and every write is one transaction.
 
 The port is four small protocols, one per kind of row; a consumer names the one it needs (`PresetCatalog` for the
 preset book, `MailCatalog` + `AgentCatalogRows` for the mailbox, ...). `CatalogStore` is their sum plus `close()`,
@@ -75,7 +76,9 @@ class MailCatalog(Protocol):
 
     def sessions_with_pending_mail(self) -> list[str]: ...
 
-    def mark_delivered(self, ids: Iterable[int]) -> None: ...
+    def mark_delivered(self, ids: Iterable[int]) -> list[int]:
+        """Mark pending messages delivered; the ids this call marked (a delivered one is left alone)."""
+        ...
 
 
 class AgentCatalogRows(Protocol):

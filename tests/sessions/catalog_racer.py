@@ -6,8 +6,8 @@ what it got as one JSON object.
 
 It opens the catalog, creates `BARRIER/ready.<pid>` and waits for `BARRIER/go` (so every racer starts at once). Each
 round: read preset NAME's latest version V and update it with `expected_version=V` (a `stale` conflict is
-counted, not retried), then post one message to session NAME's mailbox. Output: {"updated": [[expected, got], ...],
-"stale": N, "seqs": [...]}.
+counted, not retried), then post one message to session NAME's mailbox. At the end it marks every pending message
+of NAME delivered. Output: {"updated": [[expected, got], ...], "stale": N, "seqs": [...], "claimed": [mail ids]}.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ def main(location: str, name: str, rounds: int, barrier: Path) -> None:
             assert error.kind == "stale", error.kind
             stale += 1
         seqs.append(catalog.post_mail(name, sender="racer", kind="message", body=str(number)).seq)
+    claimed = catalog.mark_delivered(row.id for row in catalog.mail(name, pending_only=True))
     catalog.close()
-    print(json.dumps({"updated": updated, "stale": stale, "seqs": seqs}))
+    print(json.dumps({"updated": updated, "stale": stale, "seqs": seqs, "claimed": claimed}))
 
 
 if __name__ == "__main__":

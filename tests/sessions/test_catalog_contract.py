@@ -73,7 +73,8 @@ def test_mail_is_numbered_per_session_and_survives_reopening(catalog_location: s
     first = catalog.post_mail("a", sender="ci", kind="message", body="one")
     catalog.post_mail("b", sender="ci", kind="message", body="other")
     second = catalog.post_mail("a", sender="child", kind="agent_completed", body="two")
-    catalog.mark_delivered([first.id])
+    assert catalog.mark_delivered([first.id]) == [first.id]
+    assert catalog.mark_delivered([first.id]) == []  # delivered once: a second deliverer gets nothing
     catalog.close()
     again = open_catalog(catalog_location)
     assert [(m.seq, m.body, bool(m.delivered)) for m in again.mail("a")] == [(1, "one", True), (2, "two", False)]
@@ -122,7 +123,7 @@ def test_another_process_sees_committed_writes(catalog_location: str) -> None:
 def test_processes_racing_updates_and_posts_lose_nothing(catalog_location: str, tmp_path: Path) -> None:
     """Four processes, 25 rounds each, started together: every update from a version another process already
     replaced is a `stale` conflict (never a second row with the same version, never a lost update), and the mail
-    seqs are 1..100."""
+    seqs are 1..100, each message marked delivered by exactly one of them."""
     catalog = open_catalog(catalog_location)
     catalog.create_preset("race", "{}")
     processes, rounds = 4, 25
@@ -147,5 +148,8 @@ def test_processes_racing_updates_and_posts_lose_nothing(catalog_location: str, 
     )
     seqs = sorted(seq for result in results for seq in result["seqs"])
     assert seqs == list(range(1, processes * rounds + 1))
-    assert [m.seq for m in catalog.mail("race")] == seqs
+    mail = catalog.mail("race")
+    assert [m.seq for m in mail] == seqs
+    claimed = sorted(mid for result in results for mid in result["claimed"])
+    assert claimed == sorted(m.id for m in mail)  # each message delivered by exactly one racer
     catalog.close()

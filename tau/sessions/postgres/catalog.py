@@ -281,11 +281,16 @@ class PgCatalog:
         rows = self._read("SELECT session_id FROM tau_mail WHERE delivered = '' GROUP BY session_id ORDER BY MIN(id)")
         return [str(row[0]) for row in rows]
 
-    def mark_delivered(self, ids: Iterable[int]) -> None:
-        """Record that these messages were handed to a run."""
+    def mark_delivered(self, ids: Iterable[int]) -> list[int]:
+        """Record that these messages were handed to a run; the ids that were still pending (one statement: of
+        two front ends delivering the same mail, each message goes to one of them)."""
         numbers, now = list(ids), now_text()
         with self._lock, write_errors(self.path):
-            self._connection().execute("UPDATE tau_mail SET delivered = %s WHERE id = ANY(%s)", (now, numbers))
+            rows = self._connection().execute(
+                "UPDATE tau_mail SET delivered = %s WHERE id = ANY(%s) AND delivered = '' RETURNING id", (now, numbers)
+            )
+            claimed = {int(row[0]) for row in rows.fetchall()}
+        return [number for number in numbers if number in claimed]
 
     # -- background agents -----------------------------------------------------------------------------------------
 
