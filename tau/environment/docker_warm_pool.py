@@ -144,7 +144,7 @@ class SandboxPool:
         if docker_pool.parse(definition) is None:
             return {"refused": "malformed definition"}
         key = json.dumps(definition, sort_keys=True)
-        mine = [box for box in self._boxes if box.key == key]
+        mine = [box for box in self._boxes if box.key == key and box.state != "removing"]
         idle = [box for box in mine if box.state == "idle"]
         if idle:
             box = max(idle, key=lambda box: box.idle_since)  # the newest: surplus ones age out
@@ -233,7 +233,7 @@ class SandboxPool:
 
     def _prestart(self, leased: _Box) -> None:
         """Another container of the same definition while it has fewer than `size` (the next run's)."""
-        mine = sum(1 for box in self._boxes if box.key == leased.key)
+        mine = sum(1 for box in self._boxes if box.key == leased.key and box.state != "removing")
         if mine < self.size and len(self._boxes) < MAX_CONTAINERS:
             self._spawn(self._add(leased.key, leased.definition, waiter=None), "create")
 

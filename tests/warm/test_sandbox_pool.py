@@ -9,14 +9,17 @@ Reuse is proven by container id (the run's `session.started` event names its con
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tau_e2e import Sandbox
-from warm_helpers import LocalServer, run_traced, start_server
+from tau_e2e import TIMEOUT, Sandbox
+from warm_helpers import PYTHON_TAU, LocalServer, processes_with_cwd, run_traced, start_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "security"))
 
@@ -48,11 +51,15 @@ def _env(sandbox: Sandbox, model: ScriptServer, **extra: str) -> dict[str, str]:
     return {**sandbox.env, "TAU_BASE_URL": model.base_url, **extra}
 
 
-def _run(sandbox: Sandbox, model: ScriptServer, key: str, command: str, **extra: str) -> tuple[str, str]:
-    """One warm `tau run` in the docker sandbox whose model runs `command` with bash; (container id, its output)."""
+def _run(
+    sandbox: Sandbox, model: ScriptServer, key: str, command: str, *, policy: str = "full", **extra: str
+) -> tuple[str, str]:
+    """One warm `tau run` in the docker sandbox whose model runs `command` with bash; (container id, its output).
+    `policy` "full": bypassPermissions (no binds); "workspace-write": bash allowed by a rule (protected paths such
+    as `.git/hooks` bound read-only, commands behind Landlock)."""
     tag = model.script(key, [[("bash", {"command": command})], "done"])
-    args = ["run", "-p", f"{tag} go", "--model", "openai-chat:scripted", "--sandbox", "docker"]
-    args += ["--permission-mode", "bypassPermissions", "-o", "stream-json"]
+    args = ["run", "-p", f"{tag} go", "--model", "openai-chat:scripted", "--sandbox", "docker", "-o", "stream-json"]
+    args += ["--permission-mode", "bypassPermissions"] if policy == "full" else ["--allow", "Bash"]
     result = run_traced(*args, env=_env(sandbox, model, **extra), cwd=sandbox.work)
     assert result.remote, result.stderr
     assert result.returncode == 0, result.stderr
@@ -78,14 +85,21 @@ def _pooled_containers(server: LocalServer) -> list[str]:
     return listed.stdout.split()
 
 
+@pytest.mark.parametrize("policy", ["full", "workspace-write"])
 def test_a_sandboxed_jobs_second_run_reuses_the_pooled_container(
-    sandbox: Sandbox, model: ScriptServer, image: str
+    sandbox: Sandbox, model: ScriptServer, image: str, policy: str
 ) -> None:
+    subprocess.run(
+        ["git", "init", "-q", str(sandbox.work)], check=True
+    )  # `.git/hooks`: a read-only bind (workspace-write)
     with start_server(_env(sandbox, model, TAU_SANDBOX_POOL="1"), cwd=sandbox.root) as server:
-        first, out = _run(sandbox, model, "reuse-1", "echo hi > out.txt; cat out.txt")
+        first, out = _run(sandbox, model, f"reuse-1-{policy}", "echo hi > out.txt; cat out.txt", policy=policy)
         assert "hi" in out
-        second, _ = _run(sandbox, model, "reuse-2", "cat out.txt")
+        second, _ = _run(sandbox, model, f"reuse-2-{policy}", "cat out.txt; touch .git/hooks/planted", policy=policy)
         assert second == first, server.lines  # the same container: not made again
+        assert (sandbox.work / ".git" / "hooks" / "planted").exists() == (
+            policy == "full"
+        )  # its walls are the run's own
         assert len(_pool_lines(server, "created")) == 1, server.lines
         assert _pool_lines(server, "removed") == [], server.lines
         assert _pooled_containers(server) == [first[:12]]
@@ -117,3 +131,39 @@ def test_a_run_with_tau_sandbox_pool_0_makes_its_own(sandbox: Sandbox, model: Sc
         second, _ = _run(sandbox, model, "off-2", "true", TAU_SANDBOX_POOL="0")
         assert first != second
         assert _pool_lines(server, "") == [], server.lines
+
+
+def test_a_container_whose_run_was_killed_is_removed(sandbox: Sandbox, model: ScriptServer, image: str) -> None:
+    tag = model.script("killed", [[("bash", {"command": "touch started; sleep 1000"})], "done"])
+    args = ["run", "-p", f"{tag} go", "--model", "openai-chat:scripted", "--sandbox", "docker", "-o", "stream-json"]
+    args += ["--permission-mode", "bypassPermissions"]
+    env = _env(sandbox, model, TAU_SANDBOX_POOL="1")
+    with start_server(env, cwd=sandbox.root) as server:
+        client = subprocess.Popen(
+            [*PYTHON_TAU, *args], cwd=sandbox.work, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        assert client.stdout is not None
+        first = ""
+        for raw in client.stdout:
+            event = json.loads(raw)
+            first = event["environment"]["container"] if event["type"] == "session.started" else first
+            if event["type"] == "tool.started":
+                break
+        _wait_for((sandbox.work / "started").exists)
+        runs = processes_with_cwd(sandbox.work, [part.encode() for part in (*PYTHON_TAU, "serve", "--local")])
+        assert len(runs) == 1, runs  # the server's forked child that is the run
+        os.kill(runs[0], signal.SIGKILL)  # no give-back: the server must not trust what it left
+        client.wait(timeout=TIMEOUT)
+        client.stdout.close()
+        _wait_for(lambda: any("ended holding it" in line for line in _pool_lines(server, "removed")))
+        second, _ = _run(sandbox, model, "after-kill", "ps -eo args")
+        assert first and second != first
+        assert subprocess.run(["docker", "inspect", first], capture_output=True, check=False).returncode != 0
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    """Wait for an event the test cannot be told about (a file, a log line); fails after TIMEOUT."""
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, "the awaited event never happened"
+        time.sleep(0.05)
