@@ -10,12 +10,14 @@ default 2), so the next run of the same job finds one ready while the last one i
 
 Clean between runs, and dirty is destroyed. A container a run gave back is inspected after the run's executor has
 ended: any process but the container's init and its `sleep infinity`, any entry in /tmp (HOME), /dev/shm or
-/dev/mqueue, any System V IPC object, any change to the root filesystem since it was made (`docker diff`; docker
-installs docker-init there), or a failed inspection, and it is removed (`dirty: ...`), never reused. A clean-looking
-one is restarted anyway (`docker restart -t 0`: every process killed, new namespaces, its tmpfs mounts made empty),
-so what an inspection cannot see does not survive either; only then is it idle again, with the same id. A container
-whose run gave it back dirty or ended without giving it back (killed, crashed) is removed without inspection. Idle
-containers are removed after `idle_s` (`TAU_SANDBOX_POOL_IDLE`, default 300 s) and when the server stops.
+/dev/mqueue, any System V IPC object, or a failed inspection, and it is removed (`dirty: ...`), never reused; with a
+writable root filesystem (not tau's default) also any change to it since it was made (`docker diff`, ~0.5 s here;
+a read-only root cannot change from inside). A clean-looking one is restarted anyway (`docker restart -t 0`: every
+process killed, new namespaces, its tmpfs mounts and /dev made anew), so what an inspection does not look at does
+not survive either (a root container user can write /dev); only then is it idle again, with the same id. A
+container whose run gave it back dirty or ended without giving it back (killed, crashed) is removed without
+inspection. Idle containers are removed after `idle_s` (`TAU_SANDBOX_POOL_IDLE`, default 300 s) and when the server
+stops.
 
 Docker calls take 0.1-0.5 s, so they never run in the server's loop: each job (create, clean, remove) runs in a
 worker forked from the (single-threaded) parent and forked again, so the server never reaps it (`tau.cli.
@@ -348,7 +350,8 @@ def _job(payload: dict[str, Any]) -> dict[str, Any]:
     if payload["job"] == "create":
         return _create(engine, payload)
     if payload["job"] == "clean":
-        return _clean(engine, payload["id"], set(payload["baseline"]))
+        writable_root = payload["definition"]["spec"]["read_only"] is not True
+        return _clean(engine, payload["id"], set(payload["baseline"]) if writable_root else None)
     engine.remove(payload["id"])
     return {"removed": payload["why"]}
 
@@ -368,14 +371,14 @@ def _create(engine: Any, payload: dict[str, Any]) -> dict[str, Any]:
     )
     try:
         engine.start(container)
-        baseline = engine.changes(container)
+        baseline = engine.changes(container) if not spec.read_only else []
     except BaseException:
         engine.remove(container)
         raise
     return {"id": container, "baseline": baseline}
 
 
-def _clean(engine: Any, container: str, baseline: set[str]) -> dict[str, Any]:
+def _clean(engine: Any, container: str, baseline: set[str] | None) -> dict[str, Any]:
     """Inspect a container given back clean; remove it when anything is left, else restart it (module docstring)."""
     from tau.environment.docker_layout import MaskSources
 
@@ -396,13 +399,14 @@ def _clean(engine: Any, container: str, baseline: set[str]) -> dict[str, Any]:
     return {"ok": True}
 
 
-def _junk(engine: Any, container: str, baseline: set[str]) -> str:
-    """What a run left in the container ("" when nothing was found)."""
+def _junk(engine: Any, container: str, baseline: set[str] | None) -> str:
+    """What a run left in the container ("" when nothing was found). `baseline`: the root filesystem's changes when
+    it was made, None for a read-only root (nothing inside can change it; `docker diff` costs ~0.5 s here)."""
     code, out, _err = engine.exec_demux(container, ["sh", "-c", _INSPECT])
     if code != 0:
         return f"the inspection failed (exit {code})"
     found = [line for line in out.decode(errors="replace").splitlines() if line.strip()]
-    changes = [path for path in engine.changes(container) if path not in baseline]
+    changes = [] if baseline is None else [path for path in engine.changes(container) if path not in baseline]
     if changes:
         found.append(f"{len(changes)} change(s) to the root filesystem, such as {changes[0]}")
     return "; ".join(found[:3]) + (f"; and {len(found) - 3} more" if len(found) > 3 else "")
