@@ -64,6 +64,8 @@ class ServeJournal:
     """Reads and writes the serve journal under `root` (`<state dir>/serve`). One server per journal: `open` takes
     an exclusive lock (`serve/.lock`, freed by the kernel when the process dies) that `close` releases."""
 
+    shared = False  # one server per journal (rpc.pg_journal's is shared by several front ends)
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self._warned = False
@@ -95,6 +97,10 @@ class ServeJournal:
         if self._lock is not None:
             self._lock.close()  # closing the descriptor releases the flock
             self._lock = None
+
+    def next_ordinal(self, last: int) -> int:
+        """The listing ordinal of a new session (after `last`, the highest this server knows)."""
+        return last + 1
 
     def save(self, session_id: str, record: Mapping[str, Any]) -> None:
         """Replace the session's `session.json` atomically."""

@@ -2,18 +2,21 @@
 restarted on any machine that opens the same database brings its sessions back, and the events it appends reach
 `tau_events` (LISTEN/NOTIFY: `PostgresSessionStore.follow`).
 
-Same interface and semantics as `ServeJournal` (a subclass, so the registry and the service take either): `open`
-locks the database's serve journal for this process (one server per database: PreflightError otherwise), `save`
-replaces a session's record, `append_raw` adds one serialized `RunResponse` under its own seq (parsed from it),
-`trim` drops what the bounded log no longer holds, `remove` forgets a session, `load` yields every session with
-its events in seq order. A write that fails is reported once on stderr and the session goes on in memory.
+Same interface and semantics as `ServeJournal` (a subclass, so the registry and the service take either), but
+`shared`: several front ends use one database at once (`rpc.ownership` decides which one runs a session). `open`
+makes this front end's ownership connection (no lock on the whole journal), `claim`/`release` take and give back
+a session's serve lock, `views` reads sessions as they are now (the record and the events after its `last_seq`),
+`follow` streams a session's events from `tau_events` (LISTEN/NOTIFY), `save` replaces a session's record,
+`append_raw` adds one serialized `RunResponse` under its own seq (parsed from it), `trim` drops what the bounded log
+no longer holds, `remove` forgets a session, `load` yields every session with its events in seq order. A write
+that fails is reported once on stderr and the session goes on in memory.
 `journal_for(store)` picks it for a store that offers journal tables, else the file journal beside the state dir.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,15 +30,36 @@ from tau.sessions import SessionStore
 __all__ = ["PgServeJournal", "journal_for"]
 
 
+Row = tuple[str, bytes, list[tuple[int, bytes]]]
+
+
 class JournalTables(Protocol):
     """What `PgJournalTables` (tau.sessions.postgres.journal) offers."""
 
     @property
     def where(self) -> str: ...
 
-    def lock(self) -> None: ...
+    def open(self) -> None: ...
 
-    def unlock(self) -> None: ...
+    def close(self) -> None: ...
+
+    def claim(self, session_id: str) -> bool: ...
+
+    def release(self, session_id: str) -> None: ...
+
+    def next_ordinal(self) -> int: ...
+
+    def exists(self, session_id: str) -> bool: ...
+
+    def views(self, session_id: str | None = None) -> list[Row]: ...
+
+    def running(self) -> list[str]: ...
+
+    def bounds(self, session_id: str) -> tuple[int, int]: ...
+
+    def follow(
+        self, session_id: str, after_seq: int, idle: Callable[[], bool] | None = None
+    ) -> AsyncIterator[tuple[int, bytes]]: ...
 
     def save(self, session_id: str, record: bytes) -> None: ...
 
@@ -45,7 +69,7 @@ class JournalTables(Protocol):
 
     def remove(self, session_id: str) -> None: ...
 
-    def load(self) -> list[tuple[str, bytes, list[tuple[int, bytes]]]]: ...
+    def load(self, session_id: str | None = None) -> list[Row]: ...
 
 
 @runtime_checkable
@@ -63,15 +87,50 @@ def journal_for(store: SessionStore) -> ServeJournal | None:
 
 
 class PgServeJournal(ServeJournal):
+    shared = True
+
     def __init__(self, tables: JournalTables) -> None:
         super().__init__(Path(tables.where))
         self.tables = tables
 
     def open(self) -> None:
-        self.tables.lock()
+        self.tables.open()
 
     def close(self) -> None:
-        self.tables.unlock()
+        self.tables.close()
+
+    def claim(self, session_id: str) -> bool:
+        return self.tables.claim(session_id)
+
+    def release(self, session_id: str) -> None:
+        self.tables.release(session_id)
+
+    def next_ordinal(self, last: int) -> int:
+        return self.tables.next_ordinal()  # a database sequence: unique across front ends
+
+    def exists(self, session_id: str) -> bool:
+        return self.tables.exists(session_id)
+
+    def running(self) -> list[str]:
+        return self.tables.running()
+
+    def bounds(self, session_id: str) -> tuple[int, int]:
+        return self.tables.bounds(session_id)
+
+    def load_one(self, session_id: str) -> Stored | None:
+        """The session as `load` reads it (every retained event), or None (no such record, or unreadable)."""
+        return next(iter(self._parse(self.tables.load(session_id))), None)
+
+    def views(self, session_id: str | None = None) -> list[Stored]:
+        """Sessions (or the one) with only their events after their record's `last_seq`: enough to show them."""
+        return list(self._parse(self.tables.views(session_id)))
+
+    async def follow(
+        self, session_id: str, after_seq: int, idle: Callable[[], bool] | None = None
+    ) -> AsyncIterator[pb.RunResponse]:
+        """The session's events after `after_seq` as they are committed, by any front end (see `tables.follow`)."""
+        async for _, raw in self.tables.follow(session_id, after_seq, idle):
+            yield current_event(pb.RunResponse.FromString(raw))
 
     def save(self, session_id: str, record: Mapping[str, Any]) -> None:
         data = json.dumps({"version": RECORD_VERSION, **record}, separators=(",", ":")).encode()
@@ -89,7 +148,10 @@ class PgServeJournal(ServeJournal):
         self._guard(lambda: self.tables.remove(session_id))
 
     def load(self) -> Iterator[Stored]:
-        for session_id, data, rows in self.tables.load():
+        return self._parse(self.tables.load())
+
+    def _parse(self, found: list[Row]) -> Iterator[Stored]:
+        for session_id, data, rows in found:
             try:
                 record = json.loads(data)
                 if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:

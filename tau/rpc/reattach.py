@@ -4,7 +4,9 @@ engine's workers) to let them go on when it stops and to follow them again when 
 `Detachable` is the engine's side (`tau.temporal.TemporalEngine` has it; `InlineEngine` has not: its runs live in the
 server's process, so a stopping server cancels them). `reattach(session_id, delivered, sinks, control)` follows the
 session's latest run from its event number `delivered` (tau events already handed on by an earlier front end) to its
-end and returns the terminal event, which it also gives the sinks, like `Engine.execute`.
+end and returns the terminal event, which it also gives the sinks, like `Engine.execute`. `send(session_id, kind,
+text)` delivers a control (`cancel` with its reason, `inject` with rendered context) to the session's run from a front
+end that does not follow it (another front end owns it: `rpc.ownership`); False when no run of it takes controls.
 
 `delivered_of(first_seq, last_seq)` is that number from a session's log: a run's first log entry is its RUNNING
 status and every later one, until the run ends, is one tau event (`rpc.runs`), so the run had handed on
@@ -28,6 +30,8 @@ class Detachable(Protocol):
     async def reattach(
         self, session_id: str, delivered: int, sinks: Sequence[Sink], control: RunControl
     ) -> RunCompleted: ...
+
+    async def send(self, session_id: str, kind: str, text: str) -> bool: ...
 
 
 def detachable(engine: Engine) -> Detachable | None:

@@ -329,7 +329,8 @@ class SessionRegistry:
         """A new session (KeyError-free: callers check `in` first; OverflowError when full)."""
         if len(self._sessions) >= self._max_sessions:
             raise OverflowError(f"the server holds its maximum of {self._max_sessions} sessions")
-        self._ordinal += 1
+        journal = self._journal  # a shared journal numbers sessions across front ends (rpc.pg_journal)
+        self._ordinal = journal.next_ordinal(self._ordinal) if journal is not None else self._ordinal + 1
         log = EventLog(self._log_capacity, on_append=self._appender(session_id))
         state = SessionState(session_id, job, self._ordinal, log, labels=labels, parent_session_id=parent)
         self._sessions[session_id] = state

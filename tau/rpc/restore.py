@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tau.errors import Interrupted, TauError
 from tau.rpc.jobs import SessionJob, restore_session_job
@@ -34,6 +35,14 @@ class Restorer:
     env: Mapping[str, str]
     cwd: Path
     runs_outlive: bool  # the engine's runs go on without the server (rpc.reattach)
+    jobs: dict[str, SessionJob] = field(default_factory=dict)  # sessions mostly share a job: resolve each once
+
+    def job(self, record: Mapping[str, Any]) -> SessionJob:
+        """The session job of a journal record (resolved once per distinct job config)."""
+        key = json.dumps(record, sort_keys=True)
+        if key not in self.jobs:
+            self.jobs[key] = restore_session_job(record, env=self.env, cwd=self.cwd)
+        return self.jobs[key]
 
     def restore(self, journal: ServeJournal) -> tuple[int, list[SessionState]]:
         """Lock the journal and bring its sessions back: how many came back, and those whose run is to be followed
@@ -41,26 +50,23 @@ class Restorer:
         journal.open()
         count = 0
         unfinished: list[SessionState] = []
-        jobs: dict[str, SessionJob] = {}  # sessions of one server mostly share a job: resolve each config once
         for stored in journal.load():
             try:
-                count += self._one(journal, stored, jobs, unfinished)
+                count += self.one(journal, stored, unfinished)
             except Exception as error:  # anything a damaged record raises: one session must not stop the server
                 self.registry.discard(stored.session_id)  # nothing half-restored stays listed; the files stay
                 problem = error.message if isinstance(error, TauError) else f"{type(error).__name__}: {error}"
                 report(f"skipping journal of session {stored.session_id!r}: {problem}")
         return count, unfinished
 
-    def _one(
-        self, journal: ServeJournal, stored: Stored, jobs: dict[str, SessionJob], unfinished: list[SessionState]
-    ) -> int:
+    def one(self, journal: ServeJournal, stored: Stored, unfinished: list[SessionState]) -> int:
+        """Bring back one session (1), or forget a session the store no longer has (0); its unfinished run is
+        appended to `unfinished` (runs that outlive the server) or ended as interrupted. Raises on a damaged record."""
         head = self.archive.head(stored.session_id) if self.archive is not None else None
         if stored.record.get("begun") and head is None:
             journal.remove(stored.session_id)  # removed from the store (`tau sessions rm`): the store is the truth
             return 0
-        key = json.dumps(stored.record["job"], sort_keys=True)
-        job = jobs.get(key) or restore_session_job(stored.record["job"], env=self.env, cwd=self.cwd)
-        session = self.registry.restore(stored, jobs.setdefault(key, job))
+        session = self.registry.restore(stored, self.job(stored.record["job"]))
         if head is not None:  # the store is the truth for the head
             session.begun, session.head_snapshot_id = True, head
         saved_seq = int(stored.record["last_seq"])

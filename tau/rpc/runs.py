@@ -62,6 +62,7 @@ class RunSupervisor:
         self.on_finished: Callable[[SessionState, RunCompleted], None] | None = None  # the mailbox's (rpc.mailbox)
         self.spawner: Callable[[SessionState], BackgroundSpawn] | None = None  # task(background) (rpc.agents)
         self.detaching = False  # `detach()`: run tasks end without a final event (the runs go on elsewhere)
+        self.on_settled: Callable[[SessionState], None] | None = None  # a run has ended (rpc.ownership lets go)
 
     def launch(self, session: SessionState, op: RunOperation, *, prompt: str, key: str, detail: str) -> RunState:
         """Start one run of the session (a prompt or the answers to pending requests) as a server task."""
@@ -225,6 +226,8 @@ class RunSupervisor:
         self._registry.save(session)
         if self.on_finished is not None:
             self.on_finished(session, event)
+        if self.on_settled is not None:
+            self.on_settled(session)
 
 
 def _final_response(event: RunCompleted, status: pb.SessionStatus, *, seq: int, run: int) -> pb.RunResponse:

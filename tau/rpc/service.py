@@ -50,6 +50,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -64,10 +65,10 @@ from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeService
 from tau.rpc.agents import AgentApi
 from tau.rpc.conversations import CONVERSATION_ID
-from tau.rpc.eventlog import LogGap
 from tau.rpc.events import as_stream_event, awaiting_status, pending_of
 from tau.rpc.jobs import build_session_job, context_blocks, render_context
 from tau.rpc.mailbox import Mailbox, MailLimits
+from tau.rpc.ownership import TAKEOVER_INTERVAL, Ownership, check_after, events_of, owning, shared
 from tau.rpc.pg_journal import journal_for
 from tau.rpc.presets import PresetBook
 from tau.rpc.reattach import Detachable, detachable
@@ -96,6 +97,7 @@ class ServiceLimits:
     max_page_size: int = 1000
     drain_timeout: float = 10.0
     close_timeout: float = 30.0  # the longest a finished run's clean-up (workspace, MCP servers) may hold its Final
+    takeover_interval: float = TAKEOVER_INTERVAL  # between sweeps for runs of gone front ends (rpc.ownership)
     mail: MailLimits = field(default_factory=MailLimits)  # the mailbox's guard rails (rpc.mailbox)
 
 
@@ -153,10 +155,17 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
         self._runs.spawner = self.background_spawn  # a run's task(background=true) (rpc.agents)
         restorer = Restorer(self._registry, self._runs, store.archive(), self._env, cwd,
                             runs_outlive=detachable(self.runtime.engine) is not None)  # fmt: skip
-        self.restored, self._reattaching = restorer.restore(journal) if journal is not None else (0, [])
+        self._shared: Ownership | None = shared(journal, restorer, self._runs, self.limits.takeover_interval)
+        if self._shared is not None:  # several front ends on one database (rpc.ownership)
+            self.restored, self._reattaching = self._shared.start()
+        else:
+            self.restored, self._reattaching = restorer.restore(journal) if journal is not None else (0, [])
 
     def serving(self) -> None:
         super().serving()
+        if self._shared is not None:
+            self._shared.serving(self._reattaching)
+            return
         for session in self._reattaching:  # runs an earlier server let go on (rpc.reattach)
             self._runs.reattach(session, cast("Detachable", self.runtime.engine))
 
@@ -220,6 +229,8 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
         size = request.page_size or self.limits.default_page_size
         if size > self.limits.max_page_size:
             raise ConnectError(Code.INVALID_ARGUMENT, f"page_size must be at most {self.limits.max_page_size}")
+        if self._shared is not None:
+            self._shared.refresh_all()  # every front end's sessions
         try:
             page, token = self._registry.page(size, request.page_token, session_filter(request))
         except ValueError as error:
@@ -270,7 +281,8 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
             session = self._session(request.session_id)
         run = session.run_by_key(request.idempotency_key)
         if run is None:
-            run = self._start_run(session, request)
+            with self._owning(session, "Run it") as session:
+                run = self._start_run(session, request)
 
         def finished() -> bool:
             return run.final_seq is not None
@@ -286,7 +298,8 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
         def done() -> bool:
             return self._draining or (not request.follow and session.current is None)
 
-        async for item in self._follow(session, request.after_seq, stop_after=lambda _: False, done=done):
+        stream = self._follow(session, request.after_seq, stop_after=lambda _: False, done=done, follow=request.follow)
+        async for item in stream:
             yield as_stream_event(item)
 
     async def cancel_run(
@@ -297,6 +310,9 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
         await self.mailbox.stop_children(session.session_id, f"parent cancelled: {reason}")  # also when idle
         if session.current is None:
             return pb.CancelRunResponse(cancelled=False, status=session.status)
+        if self._shared is not None and self._shared.runs_elsewhere(session):  # to the workflow (rpc.ownership)
+            sent = await self._shared.send(session, "cancel", f"run cancelled by CancelRun: {reason}")
+            return pb.CancelRunResponse(cancelled=sent, status=session.status)
         await self._runs.cancel(session, f"run cancelled by CancelRun: {reason}")
         return pb.CancelRunResponse(cancelled=True, status=session.status)
 
@@ -314,14 +330,18 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
             blocks = context_blocks(request.entries)
         except ConfigError as error:
             raise ConnectError(Code.INVALID_ARGUMENT, str(error)) from None
-        if session.current is not None:
+        if self._shared is not None and self._shared.runs_elsewhere(session):  # to the workflow (rpc.ownership)
+            if await self._shared.send(session, "inject", render_context(blocks)):
+                return pb.InjectContextResponse(delivered=True, queued=len(session.queued_context))
+        elif session.current is not None:
             injected = await self.runtime.submit(Inject(session.session_id, (render_context(blocks),)))
             if injected.delivered:
                 return pb.InjectContextResponse(delivered=True, queued=len(session.queued_context))
-        session.queued_context.extend(blocks)
-        session.touch()
-        self._registry.save(session)
-        return pb.InjectContextResponse(delivered=False, queued=len(session.queued_context))
+        with self._owning(session, "InjectContext") as session:
+            session.queued_context.extend(blocks)
+            session.touch()
+            self._registry.save(session)
+            return pb.InjectContextResponse(delivered=False, queued=len(session.queued_context))
 
     async def respond(
         self, request: pb.RespondRequest, ctx: RequestContext[pb.RespondRequest, pb.RespondResponse], /
@@ -336,6 +356,10 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
             request.SerializeToString()
         ):
             return pb.RespondResponse(status=session.status)  # a repeat of an applied Respond: already done
+        with self._owning(session, "Respond") as session:
+            return self._respond(session, request)
+
+    def _respond(self, session: SessionState, request: pb.RespondRequest) -> pb.RespondResponse:
         if session.current is not None or not session.pending:
             problem = f"session {session.session_id!r} has no pending request {request.request_id!r}"
             raise ConnectError(Code.FAILED_PRECONDITION, f"{problem} (status {_status_name(session.status)})")
@@ -381,6 +405,8 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
             await asyncio.wait(tasks, timeout=wait)
         for session in self._registry.all():
             session.log.close()
+        if self._shared is not None:
+            self._shared.stop()  # streams from tau_events end too
 
     # -- internals -----------------------------------------------------------------------------------------------
 
@@ -391,6 +417,8 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
     def _session(self, session_id: str) -> SessionState:
         if not session_id:
             raise ConnectError(Code.INVALID_ARGUMENT, "session_id is required")
+        if self._shared is not None:
+            self._shared.refresh(session_id)  # as the database has it now, unless this front end owns it
         try:
             return self._registry.get(session_id)
         except KeyError:
@@ -401,7 +429,7 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
         session_id = requested or str(uuid.uuid4())
         if not SESSION_ID.fullmatch(session_id):
             raise ConnectError(Code.INVALID_ARGUMENT, f"invalid session_id {session_id!r}: use letters, digits, . _ -")
-        if session_id in self._registry:
+        if session_id in self._registry or (self._shared is not None and self._shared.exists(session_id)):
             raise ConnectError(Code.ALREADY_EXISTS, f"session {session_id!r} already exists")
         if self.runtime.session_exists(session_id):
             raise ConnectError(Code.ALREADY_EXISTS, f"session {session_id!r} already exists in the session store")
@@ -413,19 +441,22 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
             limit = self.limits.max_context_bytes
             raise ConnectError(Code.RESOURCE_EXHAUSTED, f"{field} is {size} bytes; the limit is {limit} bytes")
 
-    async def _follow(
+    def _follow(
         self,
         session: SessionState,
         after_seq: int,
         *,
         stop_after: Callable[[pb.RunResponse], bool],
         done: Callable[[], bool],
+        follow: bool = True,
     ) -> AsyncIterator[pb.RunResponse]:
-        try:
-            async for item in session.log.follow(after_seq, stop_after=stop_after, done=done):
-                yield item
-        except LogGap as gap:
-            raise ConnectError(Code.OUT_OF_RANGE, str(gap)) from None
+        return events_of(self._shared, session, after_seq, stop_after=stop_after, done=done, follow=follow)
+
+    def _check_after(self, session: SessionState, after_seq: int) -> None:
+        check_after(self._shared, session, after_seq)
+
+    def _owning(self, session: SessionState, doing: str) -> AbstractContextManager[SessionState]:
+        return owning(self._shared, session, doing)
 
     def _start_run(self, session: SessionState, request: pb.RunRequest) -> RunState:
         self._refuse_when_draining()

@@ -35,7 +35,6 @@ from tau.errors import ConfigError
 from tau.memory import find_project_root
 from tau.rpc import conversations
 from tau.rpc._gen import runtime_pb2 as pb
-from tau.rpc.eventlog import LogGap
 from tau.rpc.events import as_stream_event
 from tau.rpc.jobs import SessionJob, job_record, placement_of, request_flags
 from tau.rpc.presets import PresetBook
@@ -107,6 +106,16 @@ class SessionApi:
 
         def _session(self, session_id: str) -> SessionState: ...
         def _refuse_when_draining(self) -> None: ...
+        def _check_after(self, session: SessionState, after_seq: int) -> None: ...
+        def _follow(
+            self,
+            session: SessionState,
+            after_seq: int,
+            *,
+            stop_after: Callable[[pb.RunResponse], bool],
+            done: Callable[[], bool],
+            follow: bool = True,
+        ) -> AsyncIterator[pb.RunResponse]: ...
 
     # -- events (the SSE route) ------------------------------------------------------------------------------------
 
@@ -115,18 +124,13 @@ class SessionApi:
         first event) for an unknown session, dropped events (OUT_OF_RANGE) or a draining server."""
         self._refuse_when_draining()
         session = self._session(session_id)
-        log = session.log
-        if after_seq < log.first_seq - 1:
-            try:
-                log.since(after_seq)
-            except LogGap as gap:
-                raise ConnectError(Code.OUT_OF_RANGE, str(gap)) from None
+        self._check_after(session, after_seq)
 
         def done() -> bool:
             return self._draining or (not follow and session.current is None)
 
         async def events() -> AsyncIterator[pb.StreamEventsResponse]:
-            async for item in log.follow(after_seq, stop_after=lambda _: False, done=done):
+            async for item in self._follow(session, after_seq, stop_after=lambda _: False, done=done, follow=follow):
                 yield as_stream_event(item)
 
         return events()

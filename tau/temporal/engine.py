@@ -14,7 +14,8 @@ cannot be reached is a PreflightError (exit 3).
 The runs outlive the front end: a front end that stops following (drained, killed) leaves its runs to the workers,
 and `reattach(session_id, delivered, sinks, control)` — any front end, any time later — follows the session's latest
 workflow again from its event number `delivered` (the events the earlier front end had already handed on), so its
-sinks see the rest, each event once, then the terminal event.
+sinks see the rest, each event once, then the terminal event. `send(session_id, kind, text)` signals a cancel or an
+injection to the session's run from any front end (another front end owns the run: `rpc.ownership`).
 """
 
 from __future__ import annotations
@@ -142,6 +143,18 @@ class TemporalEngine:
         finally:
             control.finish()
             await remote.drain()
+
+    async def send(self, session_id: str, kind: str, text: str) -> bool:
+        """Send the session's latest run a control (`cancel` with a reason, or `inject` with context) from any front
+        end, as the front end that follows it would (the workflow's `control` signal); False when there is no
+        workflow of the session to take it (never started, or already closed)."""
+        client = await self.client()
+        handle = client.get_workflow_handle(workflow_id(session_id))
+        try:
+            await handle.signal("control", Control(kind, text))
+        except Exception:  # RPCError: not found, or the workflow already completed
+            return False
+        return True
 
     async def _start(self, client: Any, data: RunInput) -> Any:
         from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy

@@ -9,12 +9,13 @@ already present is refused by the primary key (no duplicates).
 then waits for notifications and reads again after the last seq it yielded: an event committed between the read and
 the wait is announced by a notification already queued, so nothing is missed; reading by seq (never trusting the
 payload alone) makes the stream gap-free and ordered even when notifications are coalesced or the follower
-reconnects with the last seq it saw.
+reconnects with the last seq it saw. With `idle`, the follow ends once it has caught up and `idle()` is true:
+it reads once more after that answer (an event committed just before it is still yielded), then returns.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from tau.sessions.postgres.schema import EVENTS_CHANNEL, shown
@@ -37,7 +38,9 @@ def since(conn: psycopg.Connection[tuple[Any, ...]], session_id: str, after_seq:
     return [(int(seq), bytes(data)) for seq, data in conn.execute(_SINCE, (session_id, after_seq)).fetchall()]
 
 
-async def follow(url: str, session_id: str, after_seq: int = 0) -> AsyncIterator[tuple[int, bytes]]:
+async def follow(
+    url: str, session_id: str, after_seq: int = 0, *, idle: Callable[[], bool] | None = None
+) -> AsyncIterator[tuple[int, bytes]]:
     import psycopg
 
     from tau.errors import PreflightError
@@ -49,11 +52,17 @@ async def follow(url: str, session_id: str, after_seq: int = 0) -> AsyncIterator
     async with conn:
         await conn.execute(f"LISTEN {EVENTS_CHANNEL}")
         cursor = after_seq
+        ending = False
         while True:
             rows = await (await conn.execute(_SINCE, (session_id, cursor))).fetchall()
             for seq, data in rows:
                 cursor = int(seq)
                 yield cursor, bytes(data)
+            if ending:
+                return
+            if idle is not None and idle():
+                ending = True
+                continue
             async for notice in conn.notifies():
                 seq_text, _, notified = notice.payload.partition(" ")
                 if notified == session_id and seq_text.isdigit() and int(seq_text) > cursor:
