@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tau.cli import warm, warm_tls
+from tau.cli import warm, warm_caches, warm_tls
 from tau.cli.warm_pools import Control, PoolHost
 from tau.errors import ConfigError
 
@@ -154,6 +154,7 @@ def _preload() -> list[str]:
             missing.append(name)
     with contextlib.suppress(Exception):  # schemas built on first use (~0.1 s a run otherwise): once, here
         _build_schemas()
+    warm_caches.fill()
     warm_tls.prepare(os.environ)
     gc.collect()
     gc.freeze()  # forked children share these pages instead of copying them on the first collection
@@ -170,7 +171,7 @@ def _build_schemas() -> None:
     from tau.tools import TOOL_FACTORIES, ToolLimits, build_toolset
 
     ModelMessagesTypeAdapter.validate_python([])
-    build_toolset(list(TOOL_FACTORIES), limits=ToolLimits())  # tau.tools.schemas keeps their function schemas
+    build_toolset(list(TOOL_FACTORIES), limits=ToolLimits())  # tau.tool_schemas keeps their function schemas
     tau.protocol.EVENT_ADAPTER.rebuild()
     for value in vars(tau.protocol).values():
         if isinstance(value, type) and issubclass(value, BaseModel):

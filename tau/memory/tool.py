@@ -34,6 +34,7 @@ from pydantic_ai.toolsets import FunctionToolset
 from pydantic_ai.workspaces import Workspace, WorkspaceBackend, WorkspaceError, WorkspaceUnavailableError
 
 from tau.confine import inside, path_problem
+from tau.tool_schemas import cached_tool
 
 __all__ = [
     "DEFAULT_MEMORY_DIR",
@@ -330,7 +331,7 @@ def memory_tool(memory_dir: str = DEFAULT_MEMORY_DIR) -> Tool[None]:
         _require(command, old_path=old_path, new_path=new_path)
         return await commands.rename(old_path or "", new_path or "")
 
-    return Tool(memory, name="memory")
+    return cached_tool(memory, name="memory")
 
 
 def memory_toolset(memory_dir: str = DEFAULT_MEMORY_DIR, *, max_retries: int = 3) -> FunctionToolset[None]:

@@ -38,6 +38,7 @@ from pydantic_ai.workspaces import Workspace, WorkspaceError, WorkspaceUnavailab
 
 from tau.confine import inside, path_problem
 from tau.skills.catalog import SKILL_FILE, Skill, SkillCatalog
+from tau.tool_schemas import cached_tool
 
 __all__ = [
     "DIRECTORY_VARIABLES",
@@ -248,7 +249,7 @@ def skill_tool(catalog: SkillCatalog, binding: SkillBinding | None = None) -> To
         notes = binding.activate(ctx, found) if binding is not None and binding.activate is not None else []
         return "\n\n".join([text, *notes])
 
-    return Tool(skill, name="skill")
+    return cached_tool(skill, name="skill")
 
 
 def skills_toolset(

@@ -19,11 +19,11 @@ from pydantic_ai.exceptions import ToolFailed
 from pydantic_ai.tools import Tool
 from pydantic_ai.workspaces import CommandResult, Workspace, WorkspaceOutputLimitError, WorkspaceTimeoutError
 
+from tau.tool_schemas import cached_tool
 from tau.tools.limits import ToolLimits
 from tau.tools.output import clip_middle
 from tau.tools.paths import checked_text
 from tau.tools.probe import ProgramProbe
-from tau.tools.schemas import cached_tool
 
 
 def format_streams(stdout: str, stderr: str, max_chars: int) -> str:

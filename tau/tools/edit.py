@@ -11,12 +11,12 @@ from pydantic_ai.exceptions import ToolFailed
 from pydantic_ai.tools import Tool
 from pydantic_ai.workspaces import Workspace
 
+from tau.tool_schemas import cached_tool
 from tau.tools.failures import reported
 from tau.tools.limits import ToolLimits
 from tau.tools.output import numbered, split_lines
 from tau.tools.paths import checked, encoded
 from tau.tools.read import load_text
-from tau.tools.schemas import cached_tool
 
 _SNIPPET_CONTEXT = 3
 _SNIPPET_MAX_LINES = 30

@@ -14,12 +14,12 @@ from pydantic_ai.exceptions import ToolFailed
 from pydantic_ai.tools import Tool
 from pydantic_ai.workspaces import Workspace
 
+from tau.tool_schemas import cached_tool
 from tau.tools.failures import reported
 from tau.tools.globs import GlobMatcher, split_static_prefix
 from tau.tools.limits import ToolLimits
 from tau.tools.output import clip_head
 from tau.tools.paths import checked
-from tau.tools.schemas import cached_tool
 from tau.tools.walk import path_key, relative, walk_files
 
 MAX_GLOB_RESULTS = 100

@@ -15,6 +15,7 @@ from pydantic_ai import RunContext
 from pydantic_ai.tools import Tool
 from pydantic_ai.workspaces import Workspace
 
+from tau.tool_schemas import cached_tool
 from tau.tools.glob import search_root
 from tau.tools.grep_core import GrepRequest, OutputMode, format_hits
 from tau.tools.grep_python import search_python
@@ -22,7 +23,6 @@ from tau.tools.grep_rg import search_rg
 from tau.tools.limits import ToolLimits
 from tau.tools.paths import checked_text
 from tau.tools.probe import ProgramProbe
-from tau.tools.schemas import cached_tool
 
 Engine = Literal["auto", "rg", "python"]
 NonNegative = Annotated[int, Field(ge=0)]

@@ -17,12 +17,12 @@ from pydantic_ai.exceptions import ToolFailed
 from pydantic_ai.tools import Tool
 from pydantic_ai.workspaces import FileEntry
 
+from tau.tool_schemas import cached_tool
 from tau.tools.failures import reported
 from tau.tools.glob import search_root
 from tau.tools.limits import ToolLimits
 from tau.tools.output import clip_head
 from tau.tools.paths import checked_text
-from tau.tools.schemas import cached_tool
 
 __all__ = ["MAX_LS_ENTRIES", "ls_tool"]
 

@@ -21,12 +21,12 @@ from pydantic_ai.tools import Tool
 from pydantic_ai.workspaces import Workspace
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
+from tau.tool_schemas import cached_tool
 from tau.tools.failures import reported
 from tau.tools.limits import ToolLimits
 from tau.tools.output import clip_head, numbered, split_lines
 from tau.tools.paths import checked, encoded
 from tau.tools.read import load_text
-from tau.tools.schemas import cached_tool
 
 __all__ = ["MAX_EDITS", "EditOperation", "multi_edit_file", "multi_edit_tool"]
 

@@ -15,11 +15,11 @@ from pydantic_ai.exceptions import ToolFailed
 from pydantic_ai.tools import Tool
 from pydantic_ai.workspaces import Workspace
 
+from tau.tool_schemas import cached_tool
 from tau.tools.failures import reported
 from tau.tools.limits import ToolLimits
 from tau.tools.output import clip_head, numbered, split_lines
 from tau.tools.paths import checked
-from tau.tools.schemas import cached_tool
 
 DEFAULT_LINE_LIMIT = 2000
 _BINARY_SNIFF_BYTES = 8192

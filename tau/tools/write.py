@@ -6,11 +6,11 @@ from pydantic_ai import RunContext
 from pydantic_ai.tools import Tool
 from pydantic_ai.workspaces import Workspace
 
+from tau.tool_schemas import cached_tool
 from tau.tools.failures import reported
 from tau.tools.limits import ToolLimits
 from tau.tools.output import split_lines
 from tau.tools.paths import checked, encoded
-from tau.tools.schemas import cached_tool
 
 
 async def write_file(workspace: Workspace, file_path: str, content: str) -> str:

@@ -1,4 +1,4 @@
-"""tau.tools.schemas: a tool's function schema is built once per signature, and every run's tool still calls its own
+"""tau.tool_schemas: a tool's function schema is built once per signature, and every run's tool still calls its own
 closure (its own limits) with its own copy of the JSON schema."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pydantic_ai.messages import ToolReturnPart
 from pydantic_ai.tools import Tool
 
 from tau.config.spec import BUILTIN_TOOLS
+from tau.tool_schemas import cached_tool
 from tau.tools import TOOL_FACTORIES, ToolLimits, build_toolset
-from tau.tools.schemas import cached_tool
 
 pytestmark = pytest.mark.anyio
 

@@ -9,6 +9,9 @@ import pytest
 
 from tau.cli import warm_tls
 
+CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
+CA_DIR = "/etc/ssl/certs"
+
 
 @pytest.fixture(autouse=True)
 def _restore(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -18,7 +21,7 @@ def _restore(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_first_client_of_a_run_gets_the_prepared_context() -> None:
     warm_tls.prepare({})
-    (prepared,) = warm_tls._PREPARED
+    ((_trust, prepared),) = warm_tls._PREPARED
     warm_tls.adopt({"HOME": "/nowhere"})
     first = httpx2.AsyncClient()
     second = httpx2.AsyncClient()
@@ -30,13 +33,26 @@ def test_the_first_client_of_a_run_gets_the_prepared_context() -> None:
 @pytest.mark.parametrize("name", ["SSL_CERT_FILE", "SSL_CERT_DIR"])
 def test_a_run_that_names_its_own_certificates_builds_its_own(name: str) -> None:
     warm_tls.prepare({})
-    (prepared,) = warm_tls._PREPARED
+    prepared = list(warm_tls._PREPARED)
     original = httpcore2.default_ssl_context
-    warm_tls.adopt({name: "/etc/ssl/certs/ca-certificates.crt"})
+    warm_tls.adopt({name: CA_FILE if name == "SSL_CERT_FILE" else CA_DIR})
     assert httpcore2.default_ssl_context is original
-    assert [prepared] == warm_tls._PREPARED  # not handed out
+    assert prepared == warm_tls._PREPARED  # not handed out
 
 
-def test_a_server_with_its_own_certificates_prepares_nothing() -> None:
-    warm_tls.prepare({"SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"})
+@pytest.mark.parametrize(("name", "value"), [("SSL_CERT_FILE", CA_FILE), ("SSL_CERT_DIR", CA_DIR)])
+def test_a_server_with_certificates_of_its_own_serves_runs_that_name_the_same(name: str, value: str) -> None:
+    warm_tls.prepare({name: value})
+    ((_trust, prepared),) = warm_tls._PREPARED
+    original = httpcore2.default_ssl_context
+    warm_tls.adopt({})  # a run without them would build the system's context: not this one
+    assert httpcore2.default_ssl_context is original
+    warm_tls.adopt({name: value, "HOME": "/nowhere"})
+    client = httpx2.AsyncClient()
+    assert client._transport._pool._ssl_context is prepared  # type: ignore[attr-defined]
+    assert prepared.get_ca_certs() or name == "SSL_CERT_DIR"  # a capath loads lazily; a cafile at once
+
+
+def test_a_relative_certificate_path_is_never_prepared() -> None:
+    warm_tls.prepare({"SSL_CERT_FILE": "certs/ca.pem"})
     assert warm_tls._PREPARED == []

@@ -34,6 +34,7 @@ from pydantic_ai.toolsets import FunctionToolset
 
 from tau.protocol import ClarificationRequested
 from tau.protocol.printable import printable
+from tau.tool_schemas import cached_tool
 
 ASK_TOOL = "ask_user"
 QUESTION_KIND = "question"  # `kind` in a deferred call's metadata
@@ -157,7 +158,7 @@ def clarify_toolset(
             return await ask_on_terminal(console, question, choices, timeout=timeout)
         return NO_HUMAN
 
-    return FunctionToolset([ask_user])
+    return FunctionToolset([cached_tool(ask_user, name="ask_user")])
 
 
 def clarify_instructions() -> str:

@@ -56,7 +56,7 @@ from pydantic_ai.capabilities import PrepareTools
 from pydantic_ai.exceptions import ToolFailed
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models import Model
-from pydantic_ai.tools import Tool, ToolDefinition
+from pydantic_ai.tools import ToolDefinition
 from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
 from pydantic_ai.usage import RunUsage
 
@@ -88,6 +88,7 @@ from tau.runtime.features.subagent_rules import (
 )
 from tau.runtime.loop import LoopStart, iterate
 from tau.sessions import SessionStore
+from tau.tool_schemas import cached_tool
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -488,7 +489,7 @@ def task_tool(runner: SubagentRunner) -> FunctionToolset[None]:
             return await start_background(description, prompt, subagent_type)
         return await runner(ctx, description, prompt, subagent_type)
 
-    return FunctionToolset[None]([Tool(task, name=TASK_TOOL, description=runner.describe())], max_retries=2)
+    return FunctionToolset[None]([cached_tool(task, name=TASK_TOOL, description=runner.describe())], max_retries=2)
 
 
 def subagent_toolset(definitions: Sequence[AgentDefinition], **options: Any) -> FunctionToolset[None]:

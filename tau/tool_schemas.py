@@ -1,6 +1,8 @@
 """One pydantic-ai function schema per tool signature per process: `cached_tool` (issue #19, the warm path).
 
-A built-in tool is a closure made per run (it captures the run's `ToolLimits`), so `Tool(fn)` would build its
+Used by every tool tau builds per run: the built-in tools (tau.tools), memory, skill, ask_user and task. It sits in
+the bottom layer so each of them may use it. A built-in tool is a closure made per run (it captures the run's
+`ToolLimits`), so `Tool(fn)` would build its
 pydantic validator and JSON schema again for every run: ~5 ms a tool, ~30 ms a run for the default set, most of
 what a warm run spends before its first model request. Every closure of one `def` has the same signature, docstring
 and annotations, so the schema depends only on the code object (and the defaults): `cached_tool` builds it for the
