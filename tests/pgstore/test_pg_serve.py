@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rpc"))
 
@@ -106,4 +108,39 @@ def test_a_front_end_restarted_elsewhere_brings_back_the_sessions_and_their_even
             assert more[0].seq == events[-1].seq + 1 and more[-1].final.status == "completed"
     finally:
         second.stop()
+        asyncio.run(store.aclose())
+
+
+def test_two_front_ends_on_one_database_list_run_and_stream_each_other_s_sessions(
+    served: Served, pg_url: str, tmp_path: Path
+) -> None:
+    other, store = _start(pg_url, tmp_path / "two")  # a second front end at the same time (rpc.ownership)
+    try:
+        with served.client() as a, other.client() as b:
+            made = [served.create(a), other.create(b), served.create(a)]
+            for client, handle in ((a, served), (b, other)):
+                listed = client.list_sessions(pb.ListSessionsRequest(), headers=handle.headers).sessions
+                assert [s.session_id for s in listed] == made[::-1]  # one order, newest first, on both
+                page = client.list_sessions(pb.ListSessionsRequest(page_size=2), headers=handle.headers)
+                rest = pb.ListSessionsRequest(page_size=2, page_token=page.next_page_token)
+                more = client.list_sessions(rest, headers=handle.headers).sessions
+                assert [s.session_id for s in [*page.sessions, *more]] == made[::-1]
+            ran = list(b.run(pb.RunRequest(session_id=made[0], prompt="say hello"), headers=other.headers))
+            assert ran[-1].final.status == "completed"
+            streamed = list(a.stream_events(pb.StreamEventsRequest(session_id=made[0]), headers=served.headers))
+            assert [e.SerializeToString() for e in streamed] == [e.SerializeToString() for e in ran]
+            shown = a.get_session(pb.GetSessionRequest(session_id=made[0]), headers=served.headers).session
+            assert (pb.SessionStatus.Name(shown.status), shown.runs, shown.last_seq) == (
+                "SESSION_STATUS_COMPLETED",
+                1,
+                ran[-1].seq,
+            )
+            again = list(a.run(pb.RunRequest(session_id=made[0], prompt="again"), headers=served.headers))
+            assert again[0].seq == ran[-1].seq + 1 and again[-1].final.status == "completed"
+            assert again[-1].final.session_status == pb.SESSION_STATUS_COMPLETED
+            with pytest.raises(ConnectError) as exists:
+                b.create_session(pb.CreateSessionRequest(session_id=made[2]), headers=other.headers)
+            assert exists.value.code == Code.ALREADY_EXISTS
+    finally:
+        other.stop()
         asyncio.run(store.aclose())

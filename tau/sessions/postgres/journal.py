@@ -38,6 +38,13 @@ LEFT JOIN tau_events e ON e.session_id = s.session_id AND e.seq > ({_RECORD}->>'
 WHERE %s::text IS NULL OR s.session_id = %s ORDER BY s.session_id, e.seq
 """
 
+_CATCH_UP_ORDINALS = """
+SELECT setval('tau_serve_ordinal', t.m) FROM (
+    SELECT max((convert_from(record, 'UTF8')::jsonb->>'ordinal')::bigint) AS m FROM tau_serve_sessions) t
+WHERE t.m IS NOT NULL
+  AND t.m > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM tau_serve_ordinal)
+"""
+
 
 def _owner_key(session_id: str) -> str:
     return f"/serve/{session_id}"
@@ -56,7 +63,7 @@ class PgJournalTables:
         """Make this front end's ownership connection (application name `tau pid N`, as the session locks')."""
         self.store.conn()  # the schema exists
         self._owner = connect(self.store.url, application_name=f"tau pid {os.getpid()}")
-        self.store.query(lambda conn: conn.execute("CREATE SEQUENCE IF NOT EXISTS tau_serve_ordinal"))
+        self.store.query(lambda conn: conn.execute(_CATCH_UP_ORDINALS))  # records an older tau numbered itself
 
     def close(self) -> None:
         conn, self._owner = self._owner, None

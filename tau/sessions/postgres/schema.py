@@ -10,6 +10,7 @@ Tables (created with `IF NOT EXISTS` by the first connection of a process; no mi
     tau_events    (session_id, seq) PK, data bytea, created: a session's events, appended by the serve front end
                   with the seqs its event log assigns; every insert NOTIFYs channel `tau_events` with `<seq> <id>`
     tau_serve_sessions  session_id PK, record (the serve journal's `session.json` bytes): `tau serve`'s RPC state
+    tau_serve_ordinal   a sequence: the listing order of sessions, shared by the front ends of one database
 
 Primary data: `tau_objects`, `tau_sessions.id/head` (the refs), `tau_events` and `tau_serve_sessions`; every other
 column of `tau_sessions` is derived and `reindex` recomputes it from the objects.
@@ -80,6 +81,7 @@ CREATE TABLE IF NOT EXISTS tau_serve_sessions (
     record bytea NOT NULL,
     updated timestamptz NOT NULL DEFAULT now()
 );
+CREATE SEQUENCE IF NOT EXISTS tau_serve_ordinal;
 """
 
 
