@@ -21,6 +21,7 @@ limit ends `output_truncated` (exit 5, the cut answer kept as the result), and e
 Sessions: a new run `begin`s its session; a `Continuation` `resume`s an existing one (history and pending calls from
 the store, its write lock held for the whole run; `pending.check_continuation` checked again under it). Each commit
 carries what the step added: messages, usage deltas and, when the run suspends, the pending `DeferredToolRequests`.
+A `recover` continuation whose head records the run's end ends with that outcome, asking nothing (`recovery.py`).
 
 Suspension: with `on_ask: suspend` an unresolved `ask` (or an `ask_user` question) ends the run with
 `DeferredToolRequests`: committed as the snapshot's `pending`, announced by `pending.request_events`, status
@@ -60,15 +61,9 @@ from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults
 from pydantic_ai.usage import RunUsage
 
 from tau.config.spec import JobSpec
-from tau.errors import (
-    HookStopped,
-    Interrupted,
-    PromptBlocked,
-    RunError,
-    RunTimeout,
-    TauError,
-)
+from tau.errors import HookStopped, Interrupted, PromptBlocked, RunError, RunTimeout, TauError
 from tau.protocol import (
+    Event,
     MessageCompleted,
     Notice,
     PlanSubmitted,
@@ -84,6 +79,7 @@ from tau.runtime.features.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, finish_
 from tau.runtime.loop import LoopStart, iterate
 from tau.runtime.outcome import failure, truncation, truncation_notice
 from tau.runtime.pending import Continuation, check_continuation, request_events, resolve_pending
+from tau.runtime.recovery import stored_end
 from tau.runtime.run_events import RunTotals, completed_event, started_event
 from tau.runtime.scrub import scrub_response
 from tau.runtime.setup import RunSetup, ToolGate
@@ -136,6 +132,7 @@ class RunDriver:
         self._prologue_scope: anyio.CancelScope | None = None  # while `_prologue` runs: what `cancel` stops
         self.continuation = continuation
         self._pending: DeferredToolRequests | None = None
+        self._stored_end: list[Event] | None = None  # a recovered run that had ended: its stored last events
         self._deferred: DeferredToolResults | None = None
         self._committed_usage: dict[str, int | float] = {}
         if setup.hooks is not None:  # hooks read the transcript of the live conversation
@@ -197,6 +194,8 @@ class RunDriver:
             self._messages = list(resumed.messages)
             self._committed = len(self._messages)
             self._pending = resumed.pending
+            if self.continuation.recover:  # a head that records the run's end ends it as stored (recovery.py)
+                self._stored_end = stored_end(self.session_id, resumed.status, self._messages, self._pending)
             check_continuation(
                 self.continuation,
                 label=self.session_id,
@@ -212,6 +211,10 @@ class RunDriver:
 
     async def _run(self, started: float) -> RunCompleted:
         self._emit_started()
+        if self._stored_end is not None:  # no model request, no tool call, no commit: the outcome as recorded
+            ended = [self.emitter.emit(event) for event in self._stored_end][-1]
+            assert isinstance(ended, RunCompleted)
+            return ended
         output: Any = None
         error: TauError | None = None
         idle = self.job.limits.idle_timeout

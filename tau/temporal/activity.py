@@ -11,7 +11,10 @@ Attempts: the first attempt tells the workflow the session's history length befo
 worker died or stopped heartbeating) asks the workflow for its `Progress` and continues from the session's last
 committed step: `Continuation(recover=True)` when the run committed a step (a recorded model response is never
 requested again; tool calls of the last response that never returned run again: at-least-once), else the original
-operation again (nothing of it was recorded). A retry's `session.started` is replaced by one notice saying the run
+operation again (nothing of it was recorded). A run whose head already records its end (the worker died after the
+last commit) ends with that stored outcome in the driver (`runtime.recovery`: no model request, no tool call); one
+whose terminal event already reached the workflow (`Progress.finished`) has nothing left to do. Every attempt
+heartbeats from its first instant. A retry's `session.started` is replaced by one notice saying the run
 moved (the client already has a `session.started`); the workflow numbers events across attempts and drops those of an
 older attempt, so a client never sees an event twice or a gap in `seq`.
 
@@ -22,8 +25,8 @@ Start-up failures (ConfigError, PreflightError, a start-up RunTimeout, a cancel 
 
 Locality (`workspace_root` set, locality.py): `execute_run` and `place` only claim the run for this worker (they
 answer its own queue); `execute_local` runs the attempt the workflow numbers, in the session's directory under the
-root, restored first from the session's last committed checkpoint (restore.py); a moved run's notice says what the
-restore did.
+root, restored first from the session's last committed checkpoint (restore.py) under the session's write lock (a
+live attempt holds it: its workspace is never rewound under it); a moved run's notice says what the restore did.
 """
 
 from __future__ import annotations
@@ -156,9 +159,22 @@ class RunActivity:
         await self._execute(run, placement.attempt, directory)
 
     async def _execute(self, run: RunInput, attempt: int, local: Path | None) -> None:
+        """Heartbeats from the first instant: the first query can wait for a workflow task still held by a dead
+        worker (up to the workflow task timeout, 10 s), longer than a short heartbeat timeout."""
+        beating = asyncio.ensure_future(_heartbeat(max(0.2, run.heartbeat_seconds / 3)))
+        try:
+            await self._attempt(run, attempt, local)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(BaseException):
+                await beating
+
+    async def _attempt(self, run: RunInput, attempt: int, local: Path | None) -> None:
         info = activity.info()
         handle = activity.client().get_workflow_handle(info.workflow_id or "", run_id=info.workflow_run_id)
         progress: Progress = await handle.query("progress", result_type=Progress)
+        if progress.finished:  # an earlier attempt delivered the terminal event and was lost before it returned
+            return
         restored = "" if local is None else "; " + restored_text(await self._restore(run.session_id, local))
         job = self._job(run.job, local)
         continuation = continuation_of(run.continuation)
@@ -176,7 +192,7 @@ class RunActivity:
         if progress.cancel is not None:
             _apply(control, progress.cancel)
         after = len(_controls_seen(progress, attempt))
-        async with _alongside(forwarder, handle, control, after, run.heartbeat_seconds):
+        async with _alongside(forwarder, handle, control, after):
             try:
                 await self._engine(run, local).execute(
                     PreparedRun(job, run.session_id, continuation), [forwarder], control
@@ -196,10 +212,21 @@ class RunActivity:
         )
 
     async def _restore(self, session_id: str, directory: Path) -> RewindReport | None:
+        """The restore, under the session's write lock: a live attempt of the run (one whose heartbeat timed out on
+        a worker still alive) holds it, so its workspace is never rewound under it (SessionLockedError: retried)."""
+        try:
+            await self.store.resume(session_id)
+        except SessionNotFoundError:  # a new session: nothing to restore yet
+            directory.mkdir(parents=True, exist_ok=True)
+            return None
+        except TauError as error:
+            raise _application_error(error) from None
         try:
             return await restore_workspace(self.store, session_id, directory)
         except (OSError, WorkspaceUnavailableError, CorruptObjectError) as error:  # retried (placed again)
             raise _application_error(RunError(f"workspace restore failed in {directory}: {error}")) from None
+        finally:
+            await self.store.close(session_id)
 
     def _job(self, dump: Mapping[str, Any], local: Path | None) -> JobSpec:
         """The job from its credential-free dump, credentials re-resolved from this worker's environment; on a
@@ -255,15 +282,10 @@ async def _heartbeat(interval: float) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _alongside(
-    forwarder: _Forwarder, handle: WorkflowHandle[Any, Any], control: RunControl, after: int, heartbeat: float
-) -> Any:
-    """While the run runs: events sent, controls followed, heartbeats; at the end every event is delivered."""
+async def _alongside(forwarder: _Forwarder, handle: WorkflowHandle[Any, Any], control: RunControl, after: int) -> Any:
+    """While the run runs: events sent, controls followed; at the end every event is delivered."""
     sender = asyncio.ensure_future(forwarder.send())
-    helpers = [
-        asyncio.ensure_future(_follow_controls(handle, control, after)),
-        asyncio.ensure_future(_heartbeat(max(0.2, heartbeat / 3))),
-    ]
+    helpers = [asyncio.ensure_future(_follow_controls(handle, control, after))]
     try:
         yield
     finally:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 WORKFLOW = "tau.run"
+TERMINAL = "run.completed"  # the type of the terminal event: the last one a run delivers
 ACTIVITY = "tau.execute_run"
 TASK_QUEUE = "tau"
 NAMESPACE = "default"
@@ -75,10 +76,12 @@ class Page:
 class Progress:
     """What an activity attempt asks the workflow first: how many events were delivered, the history length the
     first attempt found (None: the first attempt never got that far), the attempt now running, the first cancel
-    sent, and how many controls the activity has applied."""
+    sent, how many controls the activity has applied, and whether the run's terminal event was delivered (`finished`:
+    a retry then has nothing left to do)."""
 
     delivered: int = 0
     base: int | None = None
     attempt: int = 0
     cancel: Control | None = None
     taken: int = 0
+    finished: bool = False

@@ -4,7 +4,9 @@ temporalio, the standard library and `tau.temporal.wire`, reads no clock and doe
 The workflow executes one activity (`tau.execute_run`, `activity.py`) that runs the whole run with tau's own driver
 in a worker, and is the run's mailbox in between:
 - signal `events` (from the activity): batches of protocol events, appended in order with `seq` stamped here; a batch
-  from an attempt older than the newest one seen is dropped (a worker that lost its activity cannot write anymore);
+  from an attempt older than the newest one seen is dropped (a worker that lost its activity cannot write anymore),
+  and so is everything after the terminal event `run.completed` (`Progress.finished`: a later attempt only returns;
+  an activity lost after it does not fail the run);
 - signal `control` (from front ends): cancel / inject, kept in order; the activity long-polls them with the update
   `controls(after)`; a cancel that arrives before any attempt ran is still seen by the first one;
 - signal `base` (from the first attempt): the session's history length before the run touched it;
@@ -32,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from tau.temporal.wire import (
         ACTIVITY,
         START_FAILURES,
+        TERMINAL,
         WORKFLOW,
         Control,
         EventBatch,
@@ -51,6 +54,7 @@ class RunWorkflow:
         self.base: int | None = None
         self.taken = 0  # controls the activity has applied (it asks for the ones after them)
         self.done = False
+        self.finished = False  # the run's terminal event was delivered (a later attempt only returns)
         self.failure: Failure | None = None
 
     @workflow.run
@@ -66,7 +70,7 @@ class RunWorkflow:
             if isinstance(queue, str) and queue:  # a locality worker claimed the run
                 await self._run_local(run, queue)
         except ActivityError as error:
-            self.failure = _failure_of(error)
+            self.failure = None if self.finished else _failure_of(error)  # a run that ended lost only its return
         self.done = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.failure
@@ -102,12 +106,15 @@ class RunWorkflow:
 
     @workflow.signal(name="events")
     def add_events(self, batch: EventBatch) -> None:
-        if batch.attempt < self.attempt:
+        if batch.attempt < self.attempt or self.finished:
             return
         self.attempt = batch.attempt
         for event in batch.events:
             event["seq"] = len(self.events)
             self.events.append(event)
+            if event.get("type") == TERMINAL:  # nothing follows a terminal event
+                self.finished = True
+                return
 
     @workflow.signal(name="control")
     def add_control(self, control: Control) -> None:
@@ -137,7 +144,7 @@ class RunWorkflow:
     @workflow.query(name="progress")
     def progress(self) -> Progress:
         cancel = next((control for control in self.controls if control.kind == "cancel"), None)
-        return Progress(len(self.events), self.base, self.attempt, cancel, self.taken)
+        return Progress(len(self.events), self.base, self.attempt, cancel, self.taken, self.finished)
 
 
 def _policy(attempts: int) -> RetryPolicy:
