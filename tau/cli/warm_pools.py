@@ -51,8 +51,7 @@ class PoolHost:
         size, idle_s = docker_warm_pool.settings(env)
         self.sandbox = SandboxPool(report, self._deferred, size=size, idle_s=idle_s) if size else None
         self.controls: dict[int, Control] = {}  # by run pid
-        if self.sandbox is not None:
-            _preload_docker()
+        _preload_docker()  # sandboxed runs import it with or without the pool
 
     def fork_pair(self) -> tuple[Control, socket.socket] | None:
         """(the server's end, the run's end) of a new control socket; None with every pool off."""
@@ -169,7 +168,8 @@ class PoolHost:
 
 
 def _preload_docker() -> None:
-    """The docker SDK and the backend, imported once here: forked runs and the pool's workers then skip ~0.2 s."""
+    """The docker SDK and the docker backend, imported once here: forked sandboxed runs and the pool's workers then
+    skip ~0.2-0.3 s of imports each."""
     with contextlib.suppress(ImportError):
         import docker  # type: ignore[import-untyped]  # noqa: F401
 
