@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -51,6 +52,11 @@ if TYPE_CHECKING:
 
 Sink = Callable[[Event], None]
 ModelFactory = Callable[[JobSpec], "Model | None"]
+
+# An opaque name a front end gives the run it submits from this context (`tau serve`: `<session id>#<run number>`).
+# An engine whose runs outlive the front end keeps it with the run (temporal: the workflow's memo), so that a later
+# front end following the session's latest run can tell that run from an earlier one (`rpc.reattach`).
+RUN_TAG: ContextVar[str] = ContextVar("tau_run_tag", default="")
 
 
 @dataclass(frozen=True)
