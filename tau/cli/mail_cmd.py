@@ -1,9 +1,10 @@
 """`tau mail send ID TEXT` and `tau mail ls ID [--json]`: a session's mailbox in the store's catalog
-(`tau.sessions.catalog`), the same mail `tau serve`'s SendMessage / ListMail read and write.
+(`tau.sessions.catalog`; with `--store postgres://…`, in that database), the same mail `tau serve`'s SendMessage /
+ListMail read and write.
 
 `send` stores one message (kind `message`, sender `--sender`, default `cli`) for a session of the store, or one
-`tau serve` created on this state dir that has not run yet (its journal knows it; the mail then fires its first
-run, as SendMessage's does); a `tau serve` on the same state dir delivers it (it looks at the catalog every
+`tau serve` created on this store that has not run yet (its journal knows it; the mail then fires its first run, as
+SendMessage's does); a `tau serve` on the same state dir or store database delivers it (it looks at the catalog every
 `MailLimits.poll` seconds, and at every run's end), or the next server started there does. `ls` prints
 `SEQ  KIND  SENDER  STATE  BODY` lines (STATE: `pending` or `delivered`), or one JSON array with --json. An
 unknown session is one line, exit 2; empty text too.
@@ -26,12 +27,21 @@ __all__ = ["mail_group", "mail_options", "service_limits"]
 
 
 def _check_session(state_dir: str | None, session: str, source: str) -> None:
-    from tau.cli.run import open_store
+    """ConfigError unless the store has `session`, or `tau serve`'s journal on that store does (a session created
+    there that has not run yet: its journal is beside the state dir, or in the Postgres database)."""
+    from tau.cli.stores import open_any_store
     from tau.errors import ConfigError
     from tau.rpc.journal import journaled
+    from tau.sessions import FileSessionStore
 
-    store = open_store(state_dir, write=False)
-    if store.refs.read(session) is None and not journaled(store.root, session):
+    store = open_any_store(state_dir, write=False)
+    if store.refs.read(session) is not None:
+        return
+    if isinstance(store, FileSessionStore):
+        known = journaled(store.root, session)
+    else:
+        known = store.journal_tables().exists(session)
+    if not known:
         raise ConfigError(f"no session {session!r}", source=source)
 
 

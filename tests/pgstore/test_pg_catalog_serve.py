@@ -15,8 +15,10 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rpc"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sessions_cli"))
 
-from serve_process import TOKEN, ServeProcess
+from serve_process import TOKEN, ServeProcess, wait_for
+from sessions_cli_helpers import make_box
 
 from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
@@ -79,3 +81,28 @@ def test_a_preset_created_on_one_server_is_seen_and_versioned_on_another(
     catalog.close()
     for name in ("one", "two"):
         assert not catalog_path(tmp_path / name / "state").exists()
+
+
+def test_tau_mail_send_reaches_a_served_session_that_never_ran(
+    servers: tuple[ServeProcess, ServeProcess], tmp_path: Path, pg_url: str
+) -> None:
+    """`tau mail send --store` on another machine: the session exists only in the database's serve journal (created,
+    never run); the mail is stored, and a front end's poll delivers it as the session's first run."""
+    one = RuntimeServiceClientSync(servers[0].url, timeout_ms=60_000)
+    request = pb.CreateSessionRequest(job_text="---\nmodel: test:x\n---\nStart.\n")
+    session_id = one.create_session(request, headers=HEADERS).session_id
+    box = make_box(tmp_path / "cli")
+    sent = box.tau("mail", "send", session_id, "the build is green", "--store", pg_url)
+    assert (sent.returncode, sent.stdout.strip()) == (0, "1"), sent.stderr
+    refused = box.tau("mail", "send", "nope", "hi", "--store", pg_url)
+    assert refused.returncode == 2 and "no session 'nope'" in refused.stderr
+
+    def delivered() -> bool:
+        mail = one.list_mail(pb.ListMailRequest(session_id=session_id), headers=HEADERS).mail
+        return [(m.seq, bool(m.deliver_time)) for m in mail] == [(1, True)]
+
+    wait_for(delivered, "the CLI's mail to be delivered")
+    wait_for(
+        lambda: one.get_session(pb.GetSessionRequest(session_id=session_id), headers=HEADERS).session.head_snapshot_id,
+        "the session's first run to commit",
+    )
