@@ -47,3 +47,43 @@ def test_restore_brings_any_copy_to_the_head(tmp_path: Path) -> None:
     same = asyncio.run(restore_workspace(FileSessionStore(box.state), "s", holder))
     assert same is not None and same.changed == 0 and "a.txt" in same.unchanged
     assert asyncio.run(restore_workspace(FileSessionStore(box.state), "nope", tmp_path / "none")) is None
+
+
+def test_a_locality_restore_waits_for_the_session_lock(tmp_path: Path) -> None:
+    """The activity restores under the session's write lock: while a live attempt holds it (a worker whose heartbeat
+    timed out but which still runs the run), the restore refuses (retryable) and leaves the workspace as it is; once
+    the lock is free, it restores."""
+    from temporalio.exceptions import ApplicationError
+
+    from tau.temporal.activity import RunActivity
+
+    box = parity_kit.Box(tmp_path / "box")
+    runtime = Runtime(
+        FileSessionStore(box.state), env=box.env, cwd=box.work, model_factory=lambda job: stateless_model(TURNS)
+    )
+    job = load_job(prompt_text="Write.", flags=FLAGS, env=box.env, cwd=box.work)
+    assert asyncio.run(runtime.submit(Start(job, "s"))).result == "one"
+    live = tmp_path / "root" / "s"
+    live.mkdir(parents=True)
+    (live / "a.txt").write_text("written by the live attempt")
+    attempt = RunActivity(FileSessionStore(box.state), env=box.env, workspace_root=tmp_path / "root")
+
+    async def restore_while_held() -> None:
+        holder = FileSessionStore(box.state)
+        await holder.resume("s")  # the live attempt's lock
+        try:
+            try:
+                await attempt._restore("s", live)
+            except ApplicationError as error:
+                assert (error.type, error.non_retryable) == ("RunError", False), error
+            else:
+                raise AssertionError("restored under a live writer")
+        finally:
+            await holder.close("s")
+
+    asyncio.run(restore_while_held())
+    assert (live / "a.txt").read_text() == "written by the live attempt"
+    report = asyncio.run(attempt._restore("s", live))
+    assert report is not None and "a.txt" in report.restored and (live / "a.txt").read_text() == "A"
+    assert asyncio.run(attempt._restore("new", tmp_path / "root" / "new")) is None  # no session yet: nothing to lock
+    assert (tmp_path / "root" / "new").is_dir()
