@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from tau.environment import docker_pool
+from tau.environment.docker_layout import Layout
 from tau.environment.sandbox_spec import (
     LABEL_LAYOUT,
     LABEL_MANAGED,
@@ -351,19 +352,18 @@ def _job(payload: dict[str, Any]) -> dict[str, Any]:
         return _create(engine, payload)
     if payload["job"] == "clean":
         writable_root = payload["definition"]["spec"]["read_only"] is not True
-        return _clean(engine, payload["id"], set(payload["baseline"]) if writable_root else None)
+        baseline = set(payload["baseline"]) if writable_root else None
+        return _clean(engine, payload["id"], payload["definition"], baseline)
     engine.remove(payload["id"])
     return {"removed": payload["why"]}
 
 
 def _create(engine: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    from tau.environment.docker_layout import MaskSources
-
     parsed = docker_pool.parse(payload["definition"])
     if parsed is None:
         return {"error": "malformed definition"}
     image, spec, host_root, user, layout = parsed
-    MaskSources().ensure()  # the binds may name them; a restart binds them again
+    _ensure_masks(layout)
     labels = {LABEL_MANAGED: "1", LABEL_POOL: "1", LABEL_LAYOUT: layout.digest, **payload["owner"]}
     name = f"tau-pool-{os.urandom(6).hex()}"
     container = engine.create(
@@ -378,10 +378,8 @@ def _create(engine: Any, payload: dict[str, Any]) -> dict[str, Any]:
     return {"id": container, "baseline": baseline}
 
 
-def _clean(engine: Any, container: str, baseline: set[str] | None) -> dict[str, Any]:
+def _clean(engine: Any, container: str, definition: Any, baseline: set[str] | None) -> dict[str, Any]:
     """Inspect a container given back clean; remove it when anything is left, else restart it (module docstring)."""
-    from tau.environment.docker_layout import MaskSources
-
     deadline = time.monotonic() + _BUSY_WAIT_S
     while engine.busy(container) and time.monotonic() < deadline:  # the run's executor is still ending
         time.sleep(0.05)
@@ -390,13 +388,25 @@ def _clean(engine: Any, container: str, baseline: set[str] | None) -> dict[str, 
     if junk:
         engine.remove(container)
         return {"removed": f"dirty: {junk}"}
-    MaskSources().ensure()
+    parsed = docker_pool.parse(definition)
+    if parsed is not None:
+        _ensure_masks(parsed[4])
     engine.restart(container)
     info = engine.find(container)
     if info is None or not info.running:
         engine.remove(container)
         return {"removed": "it did not come back from its restart"}
     return {"ok": True}
+
+
+def _ensure_masks(layout: Layout) -> None:
+    """Make the mask files the binds name again if something removed them (the container binds them on every
+    start). They live in the run's temp dir (`MaskSources` under its TMPDIR), not necessarily the server's."""
+    from tau.environment.docker_layout import MaskSources
+
+    for base in {os.path.dirname(bind.source) for bind in layout.binds}:
+        if os.path.basename(base).startswith("tau-docker-masks-"):
+            MaskSources(os.path.dirname(base)).ensure()
 
 
 def _junk(engine: Any, container: str, baseline: set[str] | None) -> str:

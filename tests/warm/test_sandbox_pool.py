@@ -125,12 +125,28 @@ def test_junk_left_by_a_run_does_not_reach_the_next(sandbox: Sandbox, model: Scr
         assert third == second  # a clean run's container is reused
 
 
-def test_a_run_with_tau_sandbox_pool_0_makes_its_own(sandbox: Sandbox, model: ScriptServer, image: str) -> None:
-    with start_server(_env(sandbox, model), cwd=sandbox.root) as server:
-        first, _ = _run(sandbox, model, "off-1", "true", TAU_SANDBOX_POOL="0")
-        second, _ = _run(sandbox, model, "off-2", "true", TAU_SANDBOX_POOL="0")
+@pytest.mark.parametrize("where", ["server", "run"])
+def test_tau_sandbox_pool_0_makes_each_run_create_its_own(
+    sandbox: Sandbox, model: ScriptServer, image: str, where: str
+) -> None:
+    server_env, run_env = ({"TAU_SANDBOX_POOL": "0"}, {}) if where == "server" else ({}, {"TAU_SANDBOX_POOL": "0"})
+    with start_server(_env(sandbox, model, **server_env), cwd=sandbox.root) as server:
+        first, _ = _run(sandbox, model, f"off-1-{where}", "true", **run_env)
+        second, _ = _run(sandbox, model, f"off-2-{where}", "true", **run_env)
         assert first != second
         assert _pool_lines(server, "") == [], server.lines
+        for container in (first, second):  # removed at the end of its run, as without a server
+            assert subprocess.run(["docker", "inspect", container], capture_output=True, check=False).returncode != 0
+
+
+def test_an_idle_container_is_removed_after_tau_sandbox_pool_idle(
+    sandbox: Sandbox, model: ScriptServer, image: str
+) -> None:
+    env = _env(sandbox, model, TAU_SANDBOX_POOL="1", TAU_SANDBOX_POOL_IDLE="1")
+    with start_server(env, cwd=sandbox.root) as server:
+        first, _ = _run(sandbox, model, "idle", "true")
+        _wait_for(lambda: any("(idle)" in line for line in _pool_lines(server, "removed")))
+        assert subprocess.run(["docker", "inspect", first], capture_output=True, check=False).returncode != 0
 
 
 def test_a_container_whose_run_was_killed_is_removed(sandbox: Sandbox, model: ScriptServer, image: str) -> None:
