@@ -8,6 +8,10 @@ end and returns the terminal event, which it also gives the sinks, like `Engine.
 text)` delivers a control (`cancel` with its reason, `inject` with rendered context) to the session's run from a front
 end that does not follow it (another front end owns it: `rpc.ownership`); False when no run of it takes controls.
 
+`tag` is the run's `RUN_TAG` (`run_tag`: `<session id>#<run number>`, set by `rpc.runs` when it submits the run):
+an engine refuses to follow a latest run submitted under another tag — the front end that recorded this run died
+before the engine accepted it, and the latest run is an earlier one (the run then ends `interrupted`).
+
 `delivered_of(first_seq, last_seq)` is that number from a session's log: a run's first log entry is its RUNNING
 status and every later one, until the run ends, is one tau event (`rpc.runs`), so the run had handed on
 `last_seq - first_seq` events when the front end stopped.
@@ -22,13 +26,13 @@ from tau.protocol import RunCompleted
 from tau.runtime import RunControl
 from tau.runtime.engine import Engine, Sink
 
-__all__ = ["Detachable", "delivered_of", "detachable"]
+__all__ = ["Detachable", "delivered_of", "detachable", "run_tag"]
 
 
 @runtime_checkable
 class Detachable(Protocol):
     async def reattach(
-        self, session_id: str, delivered: int, sinks: Sequence[Sink], control: RunControl
+        self, session_id: str, delivered: int, sinks: Sequence[Sink], control: RunControl, tag: str = ""
     ) -> RunCompleted: ...
 
     async def send(self, session_id: str, kind: str, text: str) -> bool: ...
@@ -36,6 +40,10 @@ class Detachable(Protocol):
 
 def detachable(engine: Engine) -> Detachable | None:
     return engine if isinstance(engine, Detachable) else None
+
+
+def run_tag(session_id: str, number: int) -> str:
+    return f"{session_id}#{number}"
 
 
 def delivered_of(first_seq: int, last_seq: int) -> int:

@@ -42,11 +42,11 @@ from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc.allocator import release_free_memory
 from tau.rpc.events import error_response, pending_of, session_status_of, status_response, to_response
 from tau.rpc.jobs import render_context
-from tau.rpc.reattach import Detachable, delivered_of
+from tau.rpc.reattach import Detachable, delivered_of, run_tag
 from tau.rpc.registry import RunState, SessionRegistry, SessionState, add_usage
 from tau.rpc.timers import drop_cancelled_timers
 from tau.runtime import Cancel, RunControl, RunOperation, Runtime, failure_event
-from tau.runtime.engine import Sink
+from tau.runtime.engine import RUN_TAG, Sink
 from tau.runtime.features.background import BACKGROUND, BackgroundSpawn
 from tau.telemetry import run_sinks
 
@@ -94,6 +94,7 @@ class RunSupervisor:
         appended once the runtime has let go of everything the run held."""
         if self.spawner is not None:  # this task's context: the run's `task(background=true)` starts agents here
             BACKGROUND.set(self.spawner(session))
+        RUN_TAG.set(run_tag(session.session_id, run.number))  # kept with a run that outlives us (rpc.reattach)
         try:
             outcome = await self._run_to_end(session, run, op)
         except asyncio.CancelledError:
@@ -145,8 +146,9 @@ class RunSupervisor:
         delivered = delivered_of(run.first_seq, session.log.last_seq)
 
         async def follow() -> RunCompleted:
-            return await engine.reattach(session.session_id, delivered, [control.observe, self._sink(session, run)],
-                                         control)  # fmt: skip
+            sinks = [control.observe, self._sink(session, run)]
+            tag = run_tag(session.session_id, run.number)
+            return await engine.reattach(session.session_id, delivered, sinks, control, tag)
 
         task = asyncio.get_running_loop().create_task(
             self._settle(session, run, follow()), name=f"tau-reattach-{session.session_id}"

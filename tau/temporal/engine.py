@@ -29,10 +29,11 @@ from typing import Any
 from tau.errors import ConfigError, Interrupted, PreflightError, RunError, RunTimeout, TauError
 from tau.protocol import EVENT_ADAPTER, Event, RunCompleted
 from tau.runtime import PreparedRun, RunControl
-from tau.runtime.engine import Sink
+from tau.runtime.engine import RUN_TAG, Sink
 from tau.runtime.run_events import failure_event
 from tau.temporal.wire import NAMESPACE, START_FAILURES, TASK_QUEUE, WORKFLOW, Control, Failure, Page, RunInput
 
+MEMO_TAG = "tau_run"  # the workflow memo key holding the submitting front end's RUN_TAG
 DEFAULT_HEARTBEAT = 10.0
 DEFAULT_ATTEMPTS = 3
 
@@ -129,13 +130,21 @@ class TemporalEngine:
             await remote.drain()
 
     async def reattach(
-        self, session_id: str, delivered: int, sinks: Sequence[Sink], control: RunControl
+        self, session_id: str, delivered: int, sinks: Sequence[Sink], control: RunControl, tag: str = ""
     ) -> RunCompleted:
         """Follow the session's latest run again after its first `delivered` events (see the module docstring);
-        its cancel and inject go to the workflow through `control`. A workflow the server does not know raises."""
+        its cancel and inject go to the workflow through `control`. A workflow the server does not know raises;
+        so does one submitted under another `tag` (RUN_TAG) than the run followed: an earlier run of the session,
+        whose front end died before Temporal accepted the start of the run it had recorded (Interrupted)."""
         client = await self.client()
         handle = client.get_workflow_handle(workflow_id(session_id))
-        await handle.describe()  # RPCError (not found) before anything is attached
+        described = await handle.describe()  # RPCError (not found) before anything is attached
+        found = (await described.memo()).get(MEMO_TAG) if tag else None
+        if tag and found is not None and found != tag:
+            raise Interrupted(
+                f"the run was never started: its front end stopped before Temporal accepted it (the session's "
+                f"latest workflow is run {found!r}, not {tag!r}); send the prompt again"
+            )
         remote = _Remote(handle)
         try:
             control.attach(remote)
@@ -166,6 +175,7 @@ class TemporalEngine:
                 data,
                 id=workflow_id(data.session_id),
                 task_queue=self.task_queue,
+                memo={MEMO_TAG: tag} if (tag := RUN_TAG.get()) else None,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             )

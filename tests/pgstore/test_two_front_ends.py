@@ -221,3 +221,52 @@ def test_the_other_front_end_takes_over_the_runs_of_a_killed_one(fleet: Fleet, t
         front_a.stop()
         front_b.stop()
         worker.stop()
+
+
+def test_a_run_recorded_but_never_submitted_is_not_followed_into_the_previous_run(fleet: Fleet, tmp_path: Path) -> None:
+    """A front end that dies after journaling run 2 (its record and RUNNING status) but before Temporal accepted
+    the workflow leaves the session's latest workflow = run 1's. The front end that takes run 2 over must not replay
+    run 1 as run 2: the workflow's memo names the run that started it (RUN_TAG), and run 2 ends interrupted."""
+    import json
+
+    import psycopg
+
+    from tau.rpc.events import status_response
+
+    worker = fleet_worker(fleet, "w", GATED)
+    front_a, front_b = FrontEnd(fleet, "a"), FrontEnd(fleet, "b")
+    try:
+        (tmp_path / "r").mkdir()
+        (tmp_path / "r" / "gate").write_text("open\n")
+        seen = Seen()
+        with RuntimeServiceClientSync(front_a.url, timeout_ms=TIMEOUT * 1000) as a:
+            _create(a, "r", tmp_path / "r")
+            seen.read(a.run(pb.RunRequest(session_id="r", prompt="Write, then wait.")))
+        assert _final(seen)["exit_code"] == 0
+        last = seen.last
+        with psycopg.connect(fleet.store, autocommit=True) as conn:  # what the dead front end had journaled
+            (raw,) = conn.execute("SELECT record FROM tau_serve_sessions WHERE session_id = 'r'").fetchone()  # type: ignore[misc]
+            record = json.loads(bytes(raw))
+            record["runs"].append({"number": 2, "idempotency_key": "", "prompt": "again", "first_seq": last + 1,
+                                   "final_seq": None})  # fmt: skip
+            record.update(status="SESSION_STATUS_RUNNING", last_seq=last + 1)
+            started = status_response(pb.SESSION_STATUS_RUNNING, "run 2 started", seq=last + 1, run=2)
+            with conn.transaction():
+                conn.execute("UPDATE tau_serve_sessions SET record = %s WHERE session_id = 'r'",
+                             (json.dumps(record).encode(),))  # fmt: skip
+                conn.execute("INSERT INTO tau_events (session_id, seq, data) VALUES ('r', %s, %s)",
+                             (last + 1, started.SerializeToString()))  # fmt: skip
+        with RuntimeServiceClientSync(front_b.url, timeout_ms=TIMEOUT * 1000) as b:
+            follow(b, "r", seen)  # a front end's sweep takes run 2 over
+            _contiguous(seen)
+            after = seen.events[seen.seqs.index(last + 1) + 1 :]
+            assert "session.started" not in [e["type"] for e in after if e is not None]  # run 1 not replayed
+            final = _final(seen)
+            assert (final["terminal_reason"], final["exit_code"]) == ("interrupted", 130), final
+            assert "never started" in str(final), final
+            session = b.get_session(pb.GetSessionRequest(session_id="r")).session
+            assert (pb.SessionStatus.Name(session.status), session.runs) == ("SESSION_STATUS_CANCELLED", 2)
+    finally:
+        front_a.stop()
+        front_b.stop()
+        worker.stop()
