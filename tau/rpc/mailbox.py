@@ -33,7 +33,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+
+from connectrpc.errors import ConnectError
 
 from tau.protocol import AgentCompleted, Event, MailReceived, Notice, RunCompleted
 from tau.rpc.events import to_response
@@ -92,6 +95,9 @@ class Mailbox:
         self.limits = limits or MailLimits()
         runs.on_finished = self.on_finished
         self._draining = draining
+        # The session, held by this front end while a wake-up starts its run (rpc.ownership, set by the service when
+        # front ends share a database; ConnectError when another one runs it). Default: no one else to ask.
+        self.owning: Callable[[SessionState], AbstractContextManager[SessionState]] = nullcontext
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._wakeups: dict[str, int] = {}  # automatic wake-ups since the last external mail, per session
         self._guarded: set[str] = set()  # sessions whose loop-guard notice was given
@@ -138,8 +144,18 @@ class Mailbox:
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         elif not session.pending:
-            self._wake(session, mail)
+            self._wake_owned(session)
         # else: awaiting an answer; the run after it (on_finished) looks again
+
+    def _wake_owned(self, session: SessionState) -> None:
+        """`_wake`, holding the session (`owning`): its state and mail are read again once held."""
+        try:
+            with self.owning(session) as held:
+                mail = self._catalog.mail(held.session_id, pending_only=True)
+                if mail and held.current is None and not held.pending:
+                    self._wake(held, mail)
+        except ConnectError:
+            return  # another front end runs the session: its run's end (on_finished there) delivers the mail
 
     async def _inject(self, session: SessionState, mail: list[MailRow]) -> None:
         delivered = await self._runtime.submit(Inject(session.session_id, (render_mail(mail),)))

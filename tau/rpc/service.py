@@ -152,6 +152,7 @@ class RuntimeServiceImpl(AgentApi, SessionApi, RuntimeService):
         self._runs = RunSupervisor(self._registry, runtime=self.runtime)
         self._draining = False
         self.mailbox = Mailbox(self._registry, self._runs, self.catalog, self.limits.mail, lambda: self._draining)
+        self.mailbox.owning = lambda session: self._owning(session, "deliver its mail")  # rpc.ownership
         self._runs.spawner = self.background_spawn  # a run's task(background=true) (rpc.agents)
         restorer = Restorer(self._registry, self._runs, store.archive(), self._env, cwd,
                             runs_outlive=detachable(self.runtime.engine) is not None)  # fmt: skip

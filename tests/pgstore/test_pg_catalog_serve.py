@@ -10,9 +10,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
+from pydantic_ai.messages import ModelRequest, UserPromptPart
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rpc"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sessions_cli"))
@@ -24,6 +26,7 @@ from tau.rpc._gen import runtime_pb2 as pb
 from tau.rpc._gen.runtime_connect import RuntimeServiceClientSync
 from tau.sessions.catalog import catalog_path
 from tau.sessions.catalog_port import open_catalog
+from tau.sessions.postgres import PostgresSessionStore
 
 pytestmark = pytest.mark.slow
 
@@ -106,3 +109,44 @@ def test_tau_mail_send_reaches_a_served_session_that_never_ran(
         lambda: one.get_session(pb.GetSessionRequest(session_id=session_id), headers=HEADERS).session.head_snapshot_id,
         "the session's first run to commit",
     )
+
+
+def test_mail_for_a_session_is_delivered_once_by_two_front_ends(
+    servers: tuple[ServeProcess, ServeProcess], pg_url: str
+) -> None:
+    """Both front ends poll the shared mailbox; each message wakes the session once (`mark_delivered` claims it, and
+    the wake-up holds the session through rpc.ownership), so no run fails on the other front end's lock and every
+    message is one prompt of the transcript. (The two polls rarely fire in the same instant, so this does not force
+    the race; the claim itself is raced by four processes in test_catalog_contract.)"""
+    one = RuntimeServiceClientSync(servers[0].url, timeout_ms=60_000)
+    request = pb.CreateSessionRequest(job_text="---\nmodel: test:x\n---\nStart.\n")
+    session_id = one.create_session(request, headers=HEADERS).session_id
+    events = list(one.run(pb.RunRequest(session_id=session_id, prompt="first"), headers=HEADERS))
+    assert events[-1].final.status == "completed"
+    catalog = open_catalog(pg_url)  # `tau mail send` from a third machine, three times
+    bodies = [f"payload-{n}" for n in "abc"]
+    for body in bodies:
+        catalog.post_mail(session_id, sender="ci", kind="message", body=body)
+
+    def settled() -> bool:
+        if catalog.mail(session_id, pending_only=True):
+            return False
+        session = one.get_session(pb.GetSessionRequest(session_id=session_id), headers=HEADERS).session
+        return session.status == pb.SESSION_STATUS_COMPLETED and session.runs >= 2
+
+    wait_for(settled, "the mail to be delivered and its run to end")
+    catalog.close()
+
+    async def prompts() -> list[str]:
+        async with PostgresSessionStore(pg_url) as store:
+            shown = await store.show(session_id)
+        return [
+            str(part.content)
+            for message in shown.messages
+            if isinstance(message, ModelRequest)
+            for part in message.parts
+            if isinstance(part, UserPromptPart)
+        ]
+
+    text = "\n".join(anyio.run(prompts))
+    assert [text.count(body) for body in bodies] == [1, 1, 1]
