@@ -195,24 +195,22 @@ def test_sixty_sessions_survive_a_killed_worker_and_a_restarted_front_end(
         elapsed = time.monotonic() - started
         print(f"{SESSIONS} sessions: worker {victim} killed at {killed_at:.1f}s, all done at {elapsed:.1f}s")
 
-        moved = 0
-        asked_again: list[str] = []  # docs/fleet.md, limits: a committed final response asked once more
+        moved = ended_as_stored = 0  # runs that moved; those whose head had their end (docs/fleet.md)
         for sid in ids:
             stream = seen[sid]
             _contiguous(stream)
             kinds = stream.kinds()
             assert kinds.count("session.started") == 1 and kinds.count("run.completed") == 1, (sid, kinds)
             final = [event for event in stream.events if event is not None][-1]
-            moved += any(e is not None and "moved to worker" in e.get("message", "") for e in stream.events)
+            texts = [e.get("message", "") if e["type"] == "notice.emitted" else e["type"] for e in stream.events if e]
+            after = [text for n, text in enumerate(texts) if "moved to worker" in texts[n - 1]]
+            moved += bool(after)
+            ended_as_stored += after == ["run.completed"]
             assert _files(workspaces[sid]) == reference_files, sid
-            if f"no step {len(TURNS) + 1}" in (final.get("error") or ""):
-                asked_again.append(sid)
-                print(f"{sid} asked the model once more after its final response: {kinds}")
-                continue
             ended = (final["type"], final["exit_code"], final["result"])
             assert ended == ("run.completed", 0, "done"), (sid, final.get("error"), kinds)
         assert moved >= 1, "no run was in flight on the killed worker: the failover was not exercised"
-        print(f"{moved} of {SESSIONS} runs moved to another worker")
+        print(f"{moved} of {SESSIONS} runs moved to another worker, {ended_as_stored} of them had ended already")
         wait_workflows(fleet.server.address, fleet.server.task_queue, SESSIONS)  # one workflow per session
 
         async def transcripts() -> dict[str, list[Any]]:
@@ -223,7 +221,7 @@ def test_sixty_sessions_survive_a_killed_worker_and_a_restarted_front_end(
                 await store.aclose()
 
         for sid, transcript in asyncio.run(transcripts()).items():
-            assert sid in asked_again or transcript == reference_transcript, sid
+            assert transcript == reference_transcript, sid
 
         listed = _listed(front.url)
         assert set(listed) == set(ids)
@@ -234,8 +232,7 @@ def test_sixty_sessions_survive_a_killed_worker_and_a_restarted_front_end(
         with RuntimeServiceClientSync(front.url, timeout_ms=TIMEOUT * 1000) as reader:
             for sid in ids:
                 session = listed[sid]
-                status = "ERROR" if sid in asked_again else "COMPLETED"
-                assert pb.SessionStatus.Name(session.status) == f"SESSION_STATUS_{status}", sid
+                assert pb.SessionStatus.Name(session.status) == "SESSION_STATUS_COMPLETED", sid
                 assert (session.runs, session.last_seq) == (1, seen[sid].last), sid
                 again = Seen()
                 again.read(reader.stream_events(pb.StreamEventsRequest(session_id=sid, after_seq=seen[sid].last)))
@@ -243,8 +240,6 @@ def test_sixty_sessions_survive_a_killed_worker_and_a_restarted_front_end(
                 replay = Seen()
                 replay.read(reader.stream_events(pb.StreamEventsRequest(session_id=sid, after_seq=0)))
                 assert (replay.seqs, replay.events) == (seen[sid].seqs, seen[sid].events), sid
-        if asked_again:  # everything else held; this one known defect is reported, not hidden
-            pytest.xfail(f"{len(asked_again)} runs asked the model again after a committed final response (fleet.md)")
     finally:
         front.stop()
         for worker in workers:
