@@ -40,6 +40,7 @@ from connectrpc.errors import ConnectError
 
 from tau.protocol import AgentCompleted, Event, MailReceived, Notice, RunCompleted
 from tau.rpc.events import to_response
+from tau.rpc.journal import report
 from tau.rpc.registry import SessionRegistry, SessionState
 from tau.rpc.runs import RunSupervisor
 from tau.runtime import Continue, Inject, Start
@@ -285,7 +286,10 @@ class Mailbox:
         """Mail written by another process (`tau mail send` on this state dir) is found within `poll` seconds."""
         while not self._draining():
             await asyncio.sleep(self.limits.poll)
-            self._schedule_pending()
+            try:
+                self._schedule_pending()
+            except Exception as error:  # the catalog's database unreachable for a moment: the next poll looks again
+                report(f"looking for mail failed: {type(error).__name__}: {' '.join(str(error).split())[:200]}")
 
     def close(self) -> None:
         for timer in self._timers.values():

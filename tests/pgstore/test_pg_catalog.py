@@ -54,16 +54,24 @@ def test_a_postgres_store_has_its_catalog_in_its_database(pg_url: str, tmp_path:
     other.close()
 
 
-def test_a_lost_connection_is_made_again(pg_url: str) -> None:
-    catalog = PgCatalog(pg_url)
-    catalog.create_preset("p", "{}")
+def _drop_catalog_connections(pg_url: str) -> None:
     import psycopg
 
     with psycopg.connect(pg_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tau catalog'")
+
+
+def test_a_lost_connection_is_made_again(pg_url: str) -> None:
     from tau.sessions.postgres.schema import PgStoreWriteError
 
-    with pytest.raises(PgStoreWriteError):  # the call on the dead connection fails, as a store write does
-        catalog.set_labels("s", {"k": "v"})
-    assert catalog.preset("p") is not None  # ... and the next call connects again
+    catalog = PgCatalog(pg_url)
+    catalog.create_preset("p", "{}")
+    _drop_catalog_connections(pg_url)
+    with pytest.raises(PgStoreWriteError):  # a write on the dead connection fails, as a store write does (never
+        catalog.set_labels("s", {"k": "v"})  # retried: it may have committed)
+    assert catalog.labels("s") == {}  # ... and the next call connects again
+    _drop_catalog_connections(pg_url)
+    assert catalog.preset("p") is not None  # a read on a dead connection is made once more on a new one
+    _drop_catalog_connections(pg_url)
+    assert catalog.sessions_with_pending_mail() == []
     catalog.close()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import psycopg
 import pytest
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
@@ -116,13 +117,17 @@ def test_mail_for_a_session_is_delivered_once_by_two_front_ends(
 ) -> None:
     """Both front ends poll the shared mailbox; each message wakes the session once (`mark_delivered` claims it, and
     the wake-up holds the session through rpc.ownership), so no run fails on the other front end's lock and every
-    message is one prompt of the transcript. (The two polls rarely fire in the same instant, so this does not force
-    the race; the claim itself is raced by four processes in test_catalog_contract.)"""
+    message is one prompt of the transcript, also after the front ends' catalog connections were cut. (The two
+    polls rarely fire in the same instant, so this does not force the race; the claim itself is raced by four
+    processes in test_catalog_contract.)"""
     one = RuntimeServiceClientSync(servers[0].url, timeout_ms=60_000)
     request = pb.CreateSessionRequest(job_text="---\nmodel: test:x\n---\nStart.\n")
     session_id = one.create_session(request, headers=HEADERS).session_id
     events = list(one.run(pb.RunRequest(session_id=session_id, prompt="first"), headers=HEADERS))
     assert events[-1].final.status == "completed"
+    drop = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tau catalog'"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(drop)  # the front ends' catalog connections: their next poll reads on a new one
     catalog = open_catalog(pg_url)  # `tau mail send` from a third machine, three times
     bodies = [f"payload-{n}" for n in "abc"]
     for body in bodies:

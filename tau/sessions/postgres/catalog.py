@@ -17,7 +17,9 @@ A mail post takes `tau.mail:<session>` the same way before it reads `MAX(seq)`. 
 listings sort as SQLite's do. Timestamps are the SQLite catalog's ISO text (`created` of version 1 is `first`).
 
 One connection per catalog (autocommit; made again when it was lost), serialized by a lock: calls are synchronous
-and short, as the SQLite catalog's. A write the database refuses is `PgStoreWriteError` (exit 1), naming the shown URL.
+and short, as the SQLite catalog's. A write the database refuses is `PgStoreWriteError` (exit 1), naming the shown URL;
+a write on a lost connection fails the same way (it may or may not have committed: never retried), a read is made
+once more on a new connection.
 """
 
 from __future__ import annotations
@@ -79,6 +81,17 @@ _MAIL_COLUMNS = "id, session_id, seq, sender, kind, body, created, delivered"
 _AGENT_COLUMNS = "session_id, parent_session_id, depth, agent, state"
 
 
+_PRESET = (
+    "SELECT name, version, spec, created, (SELECT MIN(created) FROM tau_presets f WHERE f.name = %s) FROM tau_presets"
+)
+_LATEST = f"{_PRESET} WHERE name = %s ORDER BY version DESC LIMIT 1"  # args: (name, name)
+_VERSION = f"{_PRESET} WHERE name = %s AND version = %s"  # args: (name, name, version)
+
+
+def _preset(row: tuple[Any, ...]) -> PresetRow:
+    return PresetRow(str(row[0]), int(row[1]), str(row[2]), str(row[3]), str(row[4]))
+
+
 def _mail(row: tuple[Any, ...]) -> MailRow:
     return MailRow(int(row[0]), str(row[1]), int(row[2]), *(str(v) for v in row[3:8]))
 
@@ -123,7 +136,16 @@ class PgCatalog:
             conn.close()
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """One query's rows; a read on a connection that turns out lost is made once more on a new one."""
+        import psycopg
+
         with self._lock:
+            conn = self._connection()
+            try:
+                return conn.execute(sql, tuple(args)).fetchall()
+            except psycopg.OperationalError:
+                if not conn.closed:
+                    raise
             return self._connection().execute(sql, tuple(args)).fetchall()
 
     # -- presets ---------------------------------------------------------------------------------------------------
@@ -175,17 +197,8 @@ class PgCatalog:
 
     def preset(self, name: str, version: int | None = None) -> PresetRow | None:
         """That version of `name` (None: the latest), or None."""
-        with self._lock:
-            conn = self._connection()
-            if version is None:
-                return self._latest(conn, name)
-            row = conn.execute(
-                "SELECT name, version, spec, created, "
-                "(SELECT MIN(created) FROM tau_presets f WHERE f.name = p.name) "
-                "FROM tau_presets p WHERE name = %s AND version = %s",
-                (name, version),
-            ).fetchone()
-        return None if row is None else PresetRow(str(row[0]), int(row[1]), str(row[2]), str(row[3]), str(row[4]))
+        rows = self._read(_LATEST, (name, name)) if version is None else self._read(_VERSION, (name, name, version))
+        return _preset(rows[0]) if rows else None
 
     def presets(self) -> list[PresetRow]:
         """The latest version of every preset, by name."""
@@ -194,7 +207,7 @@ class PgCatalog:
             "(SELECT MIN(created) FROM tau_presets f WHERE f.name = p.name) "
             "FROM tau_presets p ORDER BY name, version DESC"
         )
-        return [PresetRow(str(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+        return [_preset(row) for row in rows]
 
     def delete_preset(self, name: str) -> int:
         """Delete every version of `name`; how many there were (0: no such preset)."""
@@ -206,12 +219,8 @@ class PgCatalog:
 
     @staticmethod
     def _latest(conn: Conn, name: str) -> PresetRow | None:
-        row = conn.execute(
-            "SELECT name, version, spec, created, (SELECT MIN(created) FROM tau_presets f WHERE f.name = %s) "
-            "FROM tau_presets WHERE name = %s ORDER BY version DESC LIMIT 1",
-            (name, name),
-        ).fetchone()
-        return None if row is None else PresetRow(str(row[0]), int(row[1]), str(row[2]), str(row[3]), str(row[4]))
+        row = conn.execute(_LATEST, (name, name)).fetchone()
+        return None if row is None else _preset(row)
 
     # -- labels ----------------------------------------------------------------------------------------------------
 
