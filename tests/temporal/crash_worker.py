@@ -5,7 +5,9 @@ own process right after a chosen commit, with a stateless scripted model that fa
 
 KILL_AFTER (an argument of this test script, not a tau setting; tau has no such hook): `STATUS:N` — the worker kills
 itself with SIGKILL right after its N-th commit of a step with that status (`running:2`, `completed:1`), before
-anything else of the run happens: the step's events are not sent and the activity never returns.
+anything else of the run happens: the step's events are not sent and the activity never returns. `delivered` — it
+kills itself when the run closes its session (after its terminal event) as soon as the workflow reports the
+terminal event delivered (`Progress.finished`), before the activity returns.
 LEDGER_DIR: a request for step N (N = responses already in the conversation + 1) creates the file `LEDGER_DIR/N`
 exclusively; a request for a step some worker already asked for fails (AssertionError): the run then ends failed
 and the test sees it. So a recorded model response requested again cannot pass unnoticed.
@@ -47,10 +49,24 @@ class OnceScript(StatelessScript):
 class CrashingStore(FileSessionStore):
     """A file store whose process dies (SIGKILL) right after the commit `kill_after` names (see the docstring)."""
 
-    def __init__(self, state: Path, kill_after: str | None) -> None:
+    def __init__(self, state: Path, kill_after: str | None, address: str) -> None:
         super().__init__(state)
         status, _, count = (kill_after or "").partition(":")
         self.status, self.left = status, int(count or 0)
+        self.address = address
+
+    async def close(self, session_id: str) -> None:
+        await super().close(session_id)
+        if self.status == "delivered":
+            from temporalio.client import Client
+
+            from tau.temporal.engine import workflow_id
+            from tau.temporal.wire import Progress
+
+            handle = (await Client.connect(self.address)).get_workflow_handle(workflow_id(session_id))
+            while not (await handle.query("progress", result_type=Progress)).finished:
+                await asyncio.sleep(0.02)
+            os.kill(os.getpid(), signal.SIGKILL)
 
     async def commit(self, session_id: str, record: StepRecord) -> str:
         snapshot = await super().commit(session_id, record)
@@ -73,7 +89,7 @@ async def main(address: str, task_queue: str, state: str, turns: str, ledger: st
 
     await serve_worker(
         address,
-        CrashingStore(Path(state), kill_after or None),
+        CrashingStore(Path(state), kill_after or None, address),
         task_queue=task_queue,
         env=dict(os.environ),
         model_factory=lambda job: OnceScript(script, Path(ledger)).model(),

@@ -8,6 +8,7 @@ any request for a step some worker already asked for (a ledger shared by both pr
 - Killed right after the commit of a step whose response asked for a tool call (tau commits a response before the
   next model request, without its calls' results): the retry runs that call again (the documented at-least-once
   step) and asks the model only for the steps never asked.
+- Killed after the terminal event reached the workflow, before the activity returned: the retry adds nothing.
 Each stream has every event once, numbered without a gap, one `session.started`, one terminal event (the last).
 """
 
@@ -140,3 +141,19 @@ def test_a_committed_response_s_tool_calls_run_again_the_response_is_not_asked_a
     assert [e.input["file_path"] for e in moved] == ["b.txt"]  # the committed response's call, again (at-least-once)
     assert parity_kit.stored(box, SESSION)["messages"] == parity_kit.stored(reference, SESSION)["messages"]
     assert [(box.work / name).read_text() for name in ("a.txt", "b.txt")] == ["A", "B"]
+
+
+def test_a_run_whose_terminal_event_was_delivered_before_its_worker_died_adds_nothing(
+    temporal_server: DevServer, task_queue: str, tmp_path: Path
+) -> None:
+    reference = parity_kit.Box(tmp_path / "inline")
+    inline = asyncio.run(_inline(reference, WRITES, {}))
+    box = parity_kit.Box(tmp_path / "temporal")
+    completed, events, asked = _scenario(Server(temporal_server.address, task_queue), box, WRITES, "delivered", {})
+    assert _ended(completed) == _ended(inline)
+    assert asked == ["1", "2", "3"]
+    kinds = [event.type for event in events]
+    assert [event.seq for event in events] == list(range(len(events)))
+    assert kinds.count("run.completed") == 1 and events[-1] == completed
+    assert not any(e.type == "notice.emitted" and "moved to worker" in e.message for e in events)  # nothing appended
+    assert parity_kit.stored(box, SESSION) == parity_kit.stored(reference, SESSION)
