@@ -13,7 +13,9 @@ import anyio
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sessions_cli"))
 
+from sessions_cli_helpers import make_box
 from test_presets_cli import JOB, Box
 
 from tau.sessions.catalog import catalog_path
@@ -58,6 +60,9 @@ def test_presets_and_run_with_a_preset_on_postgres(tmp_path: Path, pg_url: str) 
     assert pinned["limits"]["max_turns"] == 3  # type: ignore[index]
     assert "no preset named 'nope'" in box.refused("run", "--preset", "nope", *pg)
 
+    elsewhere = make_box(tmp_path / "elsewhere")  # another machine choosing the store by TAU_STORE
+    shown = elsewhere.tau("presets", "show", "review", env=elsewhere.env(TAU_STORE=pg_url))
+    assert shown.returncode == 0 and "max_turns: 5" in shown.stdout, shown.stderr
     other = open_catalog(pg_url)  # another process on the same database
     row = other.preset("review")
     assert row is not None and row.version == 2
