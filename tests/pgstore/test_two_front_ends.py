@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import uuid
@@ -173,6 +174,48 @@ def test_a_run_submitted_through_one_front_end_is_streamed_steered_and_answered_
         worker.stop()
 
 
+class Sse:
+    """curl following a session's SSE endpoint (rpc.sse) in a thread: the ids and event kinds it printed, until the
+    final event or the connection's end."""
+
+    def __init__(self, url: str, session_id: str, last_event_id: int) -> None:
+        command = [
+            "curl",
+            "-sS",
+            "-N",
+            "-H",
+            f"Last-Event-ID: {last_event_id}",
+            f"{url}/v1/sessions/{session_id}/events",
+        ]
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.ids: list[int] = []
+        self.kinds: list[str] = []
+        self.final = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("id:"):
+                self.ids.append(int(line.split(":", 1)[1]))
+            elif line.startswith("event:"):
+                self.kinds.append(line.split(":", 1)[1].strip())
+                if self.kinds[-1] == "final":
+                    self.final.set()
+                    return
+
+    def wait(self, count: int) -> None:
+        """Until `count` events have come (or the connection ended)."""
+        while len(self.ids) < count and self.reader.is_alive():
+            self.reader.join(0.05)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=TIMEOUT)
+
+
 def test_the_other_front_end_takes_over_the_runs_of_a_killed_one(fleet: Fleet, tmp_path: Path) -> None:
     worker = fleet_worker(fleet, "w", GATED)
     front_a, front_b = FrontEnd(fleet, "a"), FrontEnd(fleet, "b")
@@ -192,7 +235,14 @@ def test_the_other_front_end_takes_over_the_runs_of_a_killed_one(fleet: Fleet, t
         open_on_b.read(b_stream.stream_events(request), limit=1)
         reader = threading.Thread(target=follow, args=(b_stream, "k1", open_on_b), daemon=True)
         reader.start()
+        sse_on_b = Sse(front_b.url, "k2", last_event_id=2)  # SSE through B, resumed, open across the kill
+        sse_on_a = Sse(front_a.url, "k3", last_event_id=0)  # SSE through A, cut by the kill, resumed through B
+        sse_on_a.wait(3)
+        sse_on_b.wait(1)
         front_a.kill()
+        sse_on_a.reader.join(TIMEOUT)
+        assert not sse_on_a.final.is_set() and sse_on_a.ids == list(range(1, len(sse_on_a.ids) + 1))
+        resumed = Sse(front_b.url, "k3", last_event_id=sse_on_a.ids[-1])
         for sid in ids:
             (tmp_path / sid / "gate").write_text("open\n")
         reader.join(TIMEOUT)
@@ -214,6 +264,12 @@ def test_the_other_front_end_takes_over_the_runs_of_a_killed_one(fleet: Fleet, t
                 assert pb.SessionStatus.Name(session.status) == "SESSION_STATUS_COMPLETED"
                 assert (session.runs, session.last_seq) == (1, on_a[sid].last)
             assert open_on_b.seqs == on_a["k1"].seqs and open_on_b.events == on_a["k1"].events
+            for sse in (sse_on_b, resumed):
+                assert sse.final.wait(TIMEOUT), sse.ids
+                sse.close()
+            assert sse_on_b.ids == on_a["k2"].seqs[2:]  # from Last-Event-ID on, no gap, no duplicate
+            assert sse_on_a.ids + resumed.ids == on_a["k3"].seqs
+            assert resumed.kinds[-1] == "final" and sse_on_b.kinds[-1] == "final"
             more = Seen()
             more.read(b.run(pb.RunRequest(session_id="k2", prompt="Write, then wait.")), limit=1)
             assert more.seqs == [on_a["k2"].last + 1]  # B runs the session next, numbering on
