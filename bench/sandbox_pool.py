@@ -6,7 +6,8 @@ run with `--sandbox docker` in one project directory (the pool keeps containers 
 includes the workspace: a job run again and again in one checkout, as cron or CI steps are). out.txt is removed
 between runs. Runners, each one untimed warm-up and then the median of `--runs` (default 5):
 
-- `warm_pool`: the venv's `python -m tau` through `python -m tau serve --local` (default pool: 2 per definition);
+- `warm_pool`: the venv's `python -m tau` through `python -m tau serve --local` (pool: 2 per definition, or
+  `--pool-size`);
 - `warm_no_pool`: the same server started with `TAU_SANDBOX_POOL=0` (each run creates and removes its container);
 - `cold`: `--no-server` (imports, container create and remove, every run).
 
@@ -60,6 +61,7 @@ def _measure(argv: list[str], env: dict[str, str], work: Path, runs: int) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--pool-size", default="", help="TAU_SANDBOX_POOL for the warm_pool server (default: 2)")
     options = parser.parse_args()
     results: dict[str, Any] = {"load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="tau-bench-pool-") as scratch:
@@ -70,7 +72,8 @@ def main() -> None:
             argv, extra = _tau_argv(VENV, url, local=False)
             argv += ["--sandbox", "docker"]
             env = {**_base_env(root), **extra}
-            for name, server_env in (("warm_pool", {}), ("warm_no_pool", {"TAU_SANDBOX_POOL": "0"})):
+            pool = {"TAU_SANDBOX_POOL": options.pool_size} if options.pool_size else {}
+            for name, server_env in (("warm_pool", pool), ("warm_no_pool", {"TAU_SANDBOX_POOL": "0"})):
                 with _local_server(VENV, {**env, **server_env}, root):
                     results[name] = _measure(argv, env, work, options.runs)
             results["cold"] = _measure([*argv, "--no-server"], env, work, options.runs)
