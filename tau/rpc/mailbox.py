@@ -45,7 +45,7 @@ from tau.rpc.registry import SessionRegistry, SessionState
 from tau.rpc.runs import RunSupervisor
 from tau.runtime import Continue, Inject, Start
 from tau.sessions.catalog import MailRow
-from tau.sessions.catalog_port import CatalogStore
+from tau.sessions.catalog_port import CatalogStore, MailWatch
 
 _REPORT_CAP = 16 * 1024  # the most of a child's answer one mail carries
 _ACTIVE = ("running", "question")  # agent states whose run end is reported
@@ -104,6 +104,7 @@ class Mailbox:
         self._guarded: set[str] = set()  # sessions whose loop-guard notice was given
         self.tasks: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None  # mail announced by the catalog (MailWatch: Postgres)
         self.restoring = True  # until `recover`: run ends are the journal's restore ending a killed server's runs
         self._resume: list[str] = []  # background agents whose run the killed server left unfinished
 
@@ -260,6 +261,10 @@ class Mailbox:
         self._schedule_pending()
         if self._poller is None and self.limits.poll > 0:
             self._poller = asyncio.get_running_loop().create_task(self._poll(), name="tau-mailbox-poll")
+        if self._listener is None and isinstance(self._catalog, MailWatch):
+            self._listener = asyncio.get_running_loop().create_task(
+                self._listen(self._catalog), name="tau-mailbox-listen"
+            )
 
     def _resume_agent(self, child: SessionState) -> None:
         """Continue a background agent a killed server cut off (see the module docstring)."""
@@ -291,13 +296,26 @@ class Mailbox:
             except Exception as error:  # the catalog's database unreachable for a moment: the next poll looks again
                 report(f"looking for mail failed: {type(error).__name__}: {' '.join(str(error).split())[:200]}")
 
+    async def _listen(self, watch: MailWatch) -> None:
+        """Mail another process posted is scheduled as its notification arrives (the poll stays as the fallback:
+        a notification lost with a dropped connection is found by it)."""
+        while not self._draining():
+            try:
+                async for session_id in watch.mail_posted():
+                    if session_id in self._registry:
+                        self.schedule(session_id)
+            except Exception as error:
+                report(f"listening for mail failed: {type(error).__name__}: {' '.join(str(error).split())[:200]}")
+            await asyncio.sleep(max(self.limits.poll, 1.0))
+
     def close(self) -> None:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        if self._poller is not None:
-            self._poller.cancel()
-            self._poller = None
+        for task in (self._poller, self._listener):
+            if task is not None:
+                task.cancel()
+        self._poller = self._listener = None
 
     def emit(self, session: SessionState, event: Event) -> None:
         run = session.current.number if session.current is not None else len(session.runs)

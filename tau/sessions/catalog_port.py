@@ -21,9 +21,9 @@ it has (inside tau.sessions, as the port allows).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tau.sessions.catalog import AgentRow, MailRow, PresetRow
 
@@ -35,6 +35,7 @@ __all__ = [
     "CatalogStore",
     "LabelCatalog",
     "MailCatalog",
+    "MailWatch",
     "PresetCatalog",
     "catalog_for",
     "open_catalog",
@@ -78,6 +79,16 @@ class MailCatalog(Protocol):
 
     def mark_delivered(self, ids: Iterable[int]) -> list[int]:
         """Mark pending messages delivered; the ids this call marked (a delivered one is left alone)."""
+        ...
+
+
+@runtime_checkable
+class MailWatch(Protocol):
+    """Optional: a catalog that announces mail as it is posted by any process (Postgres: LISTEN/NOTIFY). Without it a
+    server finds other processes' mail by polling `sessions_with_pending_mail`."""
+
+    def mail_posted(self) -> AsyncIterator[str]:
+        """The session id of each message posted from now on; a lost connection raises (start it again)."""
         ...
 
 

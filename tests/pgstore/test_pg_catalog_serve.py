@@ -155,3 +155,52 @@ def test_mail_for_a_session_is_delivered_once_by_two_front_ends(
 
     text = "\n".join(anyio.run(prompts))
     assert [text.count(body) for body in bodies] == [1, 1, 1]
+
+
+def test_mail_from_another_process_is_heard_without_polling(tmp_path: Path, pg_url: str) -> None:
+    """With the mailbox's poll off, mail another process posts reaches the front end through LISTEN/NOTIFY alone
+    (`PgCatalog.mail_posted`): it wakes the session, whose continuation run sees it."""
+    import asyncio
+    import threading
+
+    from rpc_helpers import Scripts, Served
+
+    from tau.rpc.mailbox import MailLimits
+    from tau.rpc.server import RuntimeServer
+    from tau.rpc.service import RuntimeServiceImpl, ServiceLimits
+    from tau.testing import reply
+
+    workspace, home = tmp_path / "ws", tmp_path / "home"
+    workspace.mkdir()
+    home.mkdir()
+    store = PostgresSessionStore(pg_url, state_dir=tmp_path / "state")
+    service = RuntimeServiceImpl(
+        env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")},
+        cwd=workspace,
+        model_factory=Scripts(lambda job: [reply("ok")]),
+        store=store,
+        limits=ServiceLimits(mail=MailLimits(poll=0)),  # no poll: only a notification can wake the session
+    )
+    server = RuntimeServer(service, host="127.0.0.1", port=0, token=TOKEN)
+    thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
+    thread.start()
+    assert server.started.wait(15), "server did not start"
+    served = Served(server.url, service, server, TOKEN, workspace, thread)
+    try:
+        with served.client() as client:
+            session_id = served.create(client)
+            events = list(client.run(pb.RunRequest(session_id=session_id, prompt="first"), headers=HEADERS))
+            assert events[-1].final.status == "completed"
+            catalog = open_catalog(pg_url)  # another process's connection
+            catalog.post_mail(session_id, sender="ci", kind="message", body="payload-notify")
+
+            def woken() -> bool:
+                session = client.get_session(pb.GetSessionRequest(session_id=session_id), headers=HEADERS).session
+                return session.runs == 2 and session.status == pb.SESSION_STATUS_COMPLETED
+
+            wait_for(woken, "the notified mail to wake the session")
+            assert [bool(m.delivered) for m in catalog.mail(session_id)] == [True]
+            catalog.close()
+    finally:
+        served.stop()
+        anyio.run(store.aclose)

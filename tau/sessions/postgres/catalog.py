@@ -9,6 +9,10 @@ the same columns and row types as the SQLite catalog, tau.sessions.catalog):
     tau_mail     id bigserial PK, (session_id, seq) UNIQUE, sender, kind, body, created, delivered ('' = pending)
     tau_agents   session_id PK, parent_session_id, depth, agent, state, created
 
+Mail posts NOTIFY channel `tau_mail` with the session id (in the posting transaction: announced at commit);
+`mail_posted()` follows the channel (the port's optional `MailWatch`), so a front end hears of mail another process
+wrote without waiting for its poll.
+
 Concurrency (several processes on several machines): every write is one transaction. A preset write takes the
 transaction-scoped advisory lock `tau.preset:<name>` before it reads the latest version, so two updates of one name
 run one after the other: with the same `expected_version` one gets the new version and the other a `stale`
@@ -25,7 +29,7 @@ once more on a new connection.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tau.sessions.catalog import MAIL_KINDS, AgentRow, MailRow, PresetConflict, PresetRow, now_text
@@ -36,7 +40,9 @@ if TYPE_CHECKING:
 
     Conn = psycopg.Connection[tuple[Any, ...]]
 
-__all__ = ["CATALOG_SCHEMA", "PgCatalog"]
+__all__ = ["CATALOG_SCHEMA", "MAIL_CHANNEL", "PgCatalog"]
+
+MAIL_CHANNEL = "tau_mail"  # NOTIFY payload: the session id a message was posted for
 
 CATALOG_SCHEMA = """
 CREATE TABLE IF NOT EXISTS tau_presets (
@@ -276,8 +282,20 @@ class PgCatalog:
                     "RETURNING id, seq",
                     (session_id, sender, kind, body, now, session_id),
                 ).fetchone()
+                conn.execute("SELECT pg_notify(%s, %s)", (MAIL_CHANNEL, session_id))  # delivered at commit
         assert row is not None  # INSERT ... RETURNING of one row
         return MailRow(int(row[0]), session_id, int(row[1]), sender, kind, body, now, "")
+
+    async def mail_posted(self) -> AsyncIterator[str]:
+        """The session id of each message posted from now on, by any process (LISTEN on its own connection; a
+        notification arrives after the row is committed). Ends when the consumer stops; a lost connection raises."""
+        import psycopg
+
+        conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, application_name="tau mail listen")
+        async with conn:
+            await conn.execute(f"LISTEN {MAIL_CHANNEL}")
+            async for notice in conn.notifies():
+                yield notice.payload
 
     def mail(self, session_id: str, *, pending_only: bool = False) -> list[MailRow]:
         """The session's mail, oldest first (only the undelivered with `pending_only`)."""
