@@ -18,7 +18,9 @@ when it reaches a run:
   `task(reply_to=...)`) and the agent's next run end reports again. An agent cancelled because its parent was
   cancelled or deleted is marked `cancelled` first and reports nothing (its parent asked for it to stop).
 - Mail another process wrote to the catalog (`tau mail send`) is found by a poll every `MailLimits.poll` seconds
-  (and at every run's end); such mail has no `mail.received` event.
+  (and at every run's end), and at once when the catalog announces it (`MailWatch`: Postgres's LISTEN/NOTIFY);
+  such mail has no `mail.received` event. With front ends sharing a database, a wake-up holds the session
+  (`owning`, rpc.ownership) and delivers only the mail `mark_delivered` gave it.
 - After a restart: the journal's restore ends the runs the killed server left (Final interrupted). For a
   background agent that end is not reported (`restoring`): `recover` resumes it instead — a continuation of its
   session from the last committed snapshot with `RESUMED_PROMPT` and the cut run's prompt (a run commits before
