@@ -1,6 +1,7 @@
 """The serve journal's tables in Postgres (`PgJournalTables`): what `tau serve` front ends keep to share their
 sessions — each session's record (opaque bytes: `registry.session_record` as JSON) in `tau_serve_sessions`, and its
-events in `tau_events` (events.py: appended with NOTIFY, so front ends elsewhere follow them without polling).
+events in `tau_events` (events.py: appended with NOTIFY, so front ends elsewhere follow them without polling; every
+follower of this process shares one listening connection: hub.EventHub).
 
 Several front ends per database. A front end owns a session while it holds the session's serve lock: the
 session-level advisory lock `tau.session:/serve/<id>` (never a session's own write lock: ids hold no "/") on the
@@ -15,12 +16,14 @@ Bytes in, bytes out: tau.rpc parses them (tau.sessions knows no protobuf). `runn
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from tau.sessions.postgres import events
+from tau.sessions.postgres.hub import EventHub
 from tau.sessions.postgres.schema import connect, lock_key_sql
 
 if TYPE_CHECKING:
@@ -54,6 +57,7 @@ class PgJournalTables:
     def __init__(self, store: PostgresSessionStore) -> None:
         self.store = store
         self._owner: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._hub: EventHub | None = None
 
     @property
     def where(self) -> str:
@@ -66,6 +70,9 @@ class PgJournalTables:
         self.store.query(lambda conn: conn.execute(_CATCH_UP_ORDINALS))  # records an older tau numbered itself
 
     def close(self) -> None:
+        if self._hub is not None:
+            self._hub.close()
+            self._hub = None
         conn, self._owner = self._owner, None
         if conn is not None:
             with contextlib.suppress(Exception):
@@ -154,5 +161,11 @@ class PgJournalTables:
     def follow(
         self, session_id: str, after_seq: int, idle: Callable[[], bool] | None = None
     ) -> AsyncIterator[tuple[int, bytes]]:
-        """The session's events after `after_seq`, then each new one (LISTEN/NOTIFY: events.follow)."""
-        return events.follow(self.store.url, session_id, after_seq, idle=idle)
+        """The session's events after `after_seq`, then each new one (LISTEN/NOTIFY through this process's one
+        listening connection: hub.EventHub)."""
+        hub = self._hub
+        if hub is None or hub.loop is not asyncio.get_running_loop():
+            if hub is not None:
+                hub.close()
+            hub = self._hub = EventHub(self.store.url, lambda sid, after: self.store.query(events.since, sid, after))
+        return hub.follow(session_id, after_seq, idle)
