@@ -248,10 +248,10 @@ class SandboxPool:
         if isinstance(result.get("id"), str):
             box.id, box.baseline = result["id"], [str(path) for path in result.get("baseline") or []]
             self.created += 1
-            self.report(f"tau: pooled sandbox container {box.id[:12]} created")
+            self.report(f"tau: pooled sandbox container {box.id[:12]} created{_took(result)}")
             self._ready(box)
         elif result.get("ok") is True:
-            self.report(f"tau: pooled sandbox container {box.id[:12]} reset")
+            self.report(f"tau: pooled sandbox container {box.id[:12]} reset{_took(result)}")
             self._ready(box)
         else:
             self._boxes.remove(box)
@@ -315,6 +315,11 @@ class SandboxPool:
             worker.data += chunk
 
 
+def _took(result: dict[str, Any]) -> str:
+    took = result.get("took")
+    return f" in {took:.2f} s" if isinstance(took, (int, float)) else ""
+
+
 def _result(data: bytes) -> dict[str, Any]:
     try:
         result = json.loads(data)
@@ -333,7 +338,9 @@ def _work(payload: dict[str, Any], fd: int) -> NoReturn:
         os.setsid()
         os.closerange(3, fd)
         os.closerange(fd + 1, os.sysconf("SC_OPEN_MAX"))
+        started = time.monotonic()
         result = _job(payload)
+        result["took"] = round(time.monotonic() - started, 2)
     except BaseException as error:
         from tau.environment.docker_engine import docker_failure
 
