@@ -183,3 +183,29 @@ def _wait_for(condition: Callable[[], bool]) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the awaited event never happened"
         time.sleep(0.05)
+
+
+def test_a_run_finding_every_pooled_container_in_use_makes_its_own(
+    sandbox: Sandbox, model: ScriptServer, image: str
+) -> None:
+    hold = "touch held; while [ ! -e release ]; do sleep 0.1; done"
+    tag = model.script("holder", [[("bash", {"command": hold})], "done"])
+    args = ["run", "-p", f"{tag} go", "--model", "openai-chat:scripted", "--sandbox", "docker", "-o", "stream-json"]
+    args += ["--permission-mode", "bypassPermissions"]
+    env = _env(sandbox, model, TAU_SANDBOX_POOL="1")
+    with start_server(env, cwd=sandbox.root) as server:
+        holder = subprocess.Popen(
+            [*PYTHON_TAU, *args], cwd=sandbox.work, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        try:
+            _wait_for((sandbox.work / "held").exists)
+            pooled = _pooled_containers(server)
+            assert len(pooled) == 1  # the holder's
+            own, _ = _run(sandbox, model, "while-held", "true")
+            assert own[:12] not in pooled  # refused by the pool: made its own, as without a server
+            assert subprocess.run(["docker", "inspect", own], capture_output=True, check=False).returncode != 0
+        finally:
+            (sandbox.work / "release").touch()
+            holder.communicate(timeout=TIMEOUT)
+        assert holder.returncode == 0
+        assert len(_pool_lines(server, "created")) == 1, server.lines
