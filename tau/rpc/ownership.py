@@ -75,6 +75,7 @@ class Ownership:
         self._engine = engine
         self._interval = interval
         self.owned: set[str] = set()
+        self._shown: dict[str, tuple[bytes, int]] = {}  # what each view was made from (record, last event seq)
         self._claiming = False
         self._stopping = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
@@ -170,6 +171,7 @@ class Ownership:
         if not self._journal.claim(session_id):
             return None
         self.owned.add(session_id)
+        self._shown.pop(session_id, None)  # the registry's copy becomes this front end's own
         self._claiming = True
         unfinished: list[SessionState] = []
         try:
@@ -214,32 +216,44 @@ class Ownership:
 
     def refresh(self, session_id: str) -> None:
         """Bring the registry's copy of a session this front end does not own up to date (or drop it)."""
-        if session_id in self.owned:
-            return
-        found = self._journal.views(session_id)
-        if not found:
-            self._registry.discard(session_id)
-            return
-        self._show(found[0])
+        if session_id not in self.owned:
+            self._refresh(session_id)
 
     def refresh_all(self) -> None:
         """Every session in the database, as it is now (for a listing)."""
-        seen: set[str] = set()
-        for stored in self._journal.views():
-            seen.add(stored.session_id)
-            if stored.session_id not in self.owned:
-                self._show(stored)
-        for session in self._registry.all():
-            if session.session_id not in seen and session.session_id not in self.owned:
-                self._registry.discard(session.session_id)
+        self._refresh(None)
 
-    def _show(self, stored: Stored) -> None:
+    def _refresh(self, session_id: str | None) -> None:
+        """Show the sessions (or the one) whose record or events changed since this front end last showed them;
+        drop those gone from the database."""
+        keys: dict[str, tuple[bytes, int]] = {}
+
+        def unchanged(sid: str, record: bytes, last: int) -> bool:
+            keys[sid] = (record, last)
+            return sid in self.owned or (self._shown.get(sid) == keys[sid] and sid in self._registry)
+
+        changed, seen = self._journal.views(session_id, unchanged)
+        for stored in changed:
+            if self._show(stored):
+                self._shown[stored.session_id] = keys[stored.session_id]
+        if session_id is None:
+            gone = [s.session_id for s in self._registry.all() if s.session_id not in seen]
+        else:
+            gone = [] if session_id in seen else [session_id]
+        for sid in gone:
+            if sid not in self.owned:
+                self._registry.discard(sid)
+                self._shown.pop(sid, None)
+
+    def _show(self, stored: Stored) -> bool:
         try:
             session = self._registry.restore(stored, self._restorer.job(stored.record["job"]))
             catch_up(session, int(stored.record["last_seq"]))
         except Exception as error:  # a damaged record is not listed (as at a restart)
             self._registry.discard(stored.session_id)
             report(f"skipping journal of session {stored.session_id!r}: {type(error).__name__}: {error}")
+            return False
+        return True
 
     # -- events --------------------------------------------------------------------------------------------------
 

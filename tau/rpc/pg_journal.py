@@ -33,6 +33,10 @@ __all__ = ["PgServeJournal", "journal_for"]
 Row = tuple[str, bytes, list[tuple[int, bytes]]]
 
 
+def _last(rows: list[tuple[int, bytes]]) -> int:
+    return rows[-1][0] if rows else 0
+
+
 class JournalTables(Protocol):
     """What `PgJournalTables` (tau.sessions.postgres.journal) offers."""
 
@@ -121,9 +125,14 @@ class PgServeJournal(ServeJournal):
         """The session as `load` reads it (every retained event), or None (no such record, or unreadable)."""
         return next(iter(self._parse(self.tables.load(session_id))), None)
 
-    def views(self, session_id: str | None = None) -> list[Stored]:
-        """Sessions (or the one) with only their events after their record's `last_seq`: enough to show them."""
-        return list(self._parse(self.tables.views(session_id)))
+    def views(
+        self, session_id: str | None = None, unchanged: Callable[[str, bytes, int], bool] | None = None
+    ) -> tuple[list[Stored], set[str]]:
+        """Sessions (or the one) with only their events after their record's `last_seq`: enough to show them; those
+        for which `unchanged(id, record bytes, last seq after the record)` holds are not parsed. Also every id seen."""
+        rows = self.tables.views(session_id)
+        changed = [row for row in rows if unchanged is None or not unchanged(row[0], row[1], _last(row[2]))]
+        return list(self._parse(changed)), {row[0] for row in rows}
 
     async def follow(
         self, session_id: str, after_seq: int, idle: Callable[[], bool] | None = None
