@@ -43,6 +43,8 @@ from tau.sessions.catalog_port import CatalogStore
 from tau.skills import Skill, discover_skills
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from tau.rpc.mailbox import Mailbox
     from tau.rpc.registry import SessionRegistry
     from tau.rpc.runs import RunSupervisor
@@ -107,6 +109,7 @@ class SessionApi:
         def _session(self, session_id: str) -> SessionState: ...
         def _refuse_when_draining(self) -> None: ...
         def _check_after(self, session: SessionState, after_seq: int) -> None: ...
+        def _owning(self, session: SessionState, doing: str) -> AbstractContextManager[SessionState]: ...
         def _follow(
             self,
             session: SessionState,
@@ -139,6 +142,10 @@ class SessionApi:
 
     async def delete_session(self, request: pb.DeleteSessionRequest, ctx: Ctx, /) -> pb.DeleteSessionResponse:
         session = self._session(request.session_id)
+        with self._owning(session, "DeleteSession") as session:  # not while another front end runs it
+            return await self._delete(session, request)
+
+    async def _delete(self, session: SessionState, request: pb.DeleteSessionRequest) -> pb.DeleteSessionResponse:
         if session.current is not None:
             if not request.force:
                 raise ConnectError(
@@ -168,6 +175,12 @@ class SessionApi:
 
     async def update_session(self, request: pb.UpdateSessionRequest, ctx: Ctx, /) -> pb.UpdateSessionResponse:
         session = self._session(request.session_id)
+        if session.current is None:
+            with self._owning(session, "UpdateSession") as session:  # no other front end changes it meanwhile
+                return self._update(session, request)
+        return self._update(session, request)
+
+    def _update(self, session: SessionState, request: pb.UpdateSessionRequest) -> pb.UpdateSessionResponse:
         if session.current is not None:
             raise ConnectError(
                 Code.FAILED_PRECONDITION, f"session {session.session_id!r} is running: update it between runs"

@@ -138,6 +138,13 @@ def test_two_front_ends_on_one_database_list_run_and_stream_each_other_s_session
             again = list(a.run(pb.RunRequest(session_id=made[0], prompt="again"), headers=served.headers))
             assert again[0].seq == ran[-1].seq + 1 and again[-1].final.status == "completed"
             assert again[-1].final.session_status == pb.SESSION_STATUS_COMPLETED
+            update = pb.UpdateSessionRequest(session_id=made[0], labels={"team": "b"})
+            b.update_session(update, headers=other.headers)
+            shown = a.get_session(pb.GetSessionRequest(session_id=made[0]), headers=served.headers).session
+            assert dict(shown.labels) == {"team": "b"}
+            b.delete_session(pb.DeleteSessionRequest(session_id=made[1]), headers=other.headers)
+            listed = a.list_sessions(pb.ListSessionsRequest(), headers=served.headers).sessions
+            assert [s.session_id for s in listed] == [made[2], made[0]]
             with pytest.raises(ConnectError) as exists:
                 b.create_session(pb.CreateSessionRequest(session_id=made[2]), headers=other.headers)
             assert exists.value.code == Code.ALREADY_EXISTS

@@ -118,6 +118,9 @@ def test_a_run_submitted_through_one_front_end_is_streamed_steered_and_answered_
                 list(b.run(pb.RunRequest(session_id="s1", prompt="again")))
             assert refused.value.code == Code.FAILED_PRECONDITION
             assert "another tau serve front end" in str(refused.value.message), refused.value.message
+            with pytest.raises(ConnectError) as refused:
+                b.delete_session(pb.DeleteSessionRequest(session_id="s1", force=True))
+            assert refused.value.code == Code.FAILED_PRECONDITION, refused.value.message
             entry = pb.ContextEntry(key="note", content="The gate is open now.", content_type="text/plain")
             injected = b.inject_context(pb.InjectContextRequest(session_id="s1", entries=[entry]))
             assert injected.delivered
