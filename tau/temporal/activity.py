@@ -134,6 +134,7 @@ class RunActivity:
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
         self.workspace_root = workspace_root  # set: this worker holds workspaces (locality.py)
         self.local_queue: str | None = None  # its own task queue (set by the worker that polls it)
+        self.live: set[str] = set()  # sessions an attempt is running in this worker now
 
     @activity.defn(name=ACTIVITY)
     async def execute_run(self, run: RunInput) -> str | None:
@@ -160,11 +161,18 @@ class RunActivity:
 
     async def _execute(self, run: RunInput, attempt: int, local: Path | None) -> None:
         """Heartbeats from the first instant: the first query can wait for a workflow task still held by a dead
-        worker (up to the workflow task timeout, 10 s), longer than a short heartbeat timeout."""
+        worker (up to the workflow task timeout, 10 s), longer than a short heartbeat timeout. An attempt whose
+        earlier attempt still runs in this worker (its heartbeat timed out) is retried, touching nothing: the store
+        would refuse the session as open in this process (a ConfigError, final) and the restore would rewind it."""
+        if run.session_id in self.live:
+            message = f"session {run.session_id}: an earlier attempt of the run still runs on this worker"
+            raise _application_error(RunError(message))
+        self.live.add(run.session_id)
         beating = asyncio.ensure_future(_heartbeat(max(0.2, run.heartbeat_seconds / 3)))
         try:
             await self._attempt(run, attempt, local)
         finally:
+            self.live.discard(run.session_id)
             beating.cancel()
             with contextlib.suppress(BaseException):
                 await beating

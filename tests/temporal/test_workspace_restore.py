@@ -87,3 +87,27 @@ def test_a_locality_restore_waits_for_the_session_lock(tmp_path: Path) -> None:
     assert report is not None and "a.txt" in report.restored and (live / "a.txt").read_text() == "A"
     assert asyncio.run(attempt._restore("new", tmp_path / "root" / "new")) is None  # no session yet: nothing to lock
     assert (tmp_path / "root" / "new").is_dir()
+
+
+def test_an_attempt_whose_earlier_attempt_still_runs_on_this_worker_is_retried_untouched(tmp_path: Path) -> None:
+    """A retry placed on the worker whose earlier attempt still runs (its heartbeat timed out) refuses at once,
+    retryably, before any query, restore or store access; the workspace stays as the live attempt left it."""
+    from temporalio.exceptions import ApplicationError
+
+    from tau.temporal.activity import RunActivity
+    from tau.temporal.wire import RunInput
+
+    box = parity_kit.Box(tmp_path / "box")
+    attempt = RunActivity(FileSessionStore(box.state), env=box.env, workspace_root=tmp_path / "root")
+    live = tmp_path / "root" / "s"
+    live.mkdir(parents=True)
+    (live / "a.txt").write_text("written by the live attempt")
+    attempt.live.add("s")  # the earlier attempt, still running here
+    try:
+        asyncio.run(attempt._execute(RunInput(job={}, session_id="s"), 2, live))
+    except ApplicationError as error:
+        assert (error.type, error.non_retryable) == ("RunError", False), error
+        assert "still runs on this worker" in error.message
+    else:
+        raise AssertionError("a second attempt ran beside the live one")
+    assert (live / "a.txt").read_text() == "written by the live attempt"
