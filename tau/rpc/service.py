@@ -41,7 +41,8 @@ outlive the server (`rpc.reattach`: temporal) go on instead, and the next server
   queued context; job credentials re-resolved from this server's environment as `tau resume` does). A run's record
   is saved before its first event and after its last; at start-up the events after the record's `last_seq` are
   applied (`registry.catch_up`), and a run a killed server left unfinished ends with Error, Status(CANCELLED) and
-  Final(interrupted, 130). One server per state dir (the journal is locked).
+  Final(interrupted, 130). One server per state dir (the journal is locked); several front ends per Postgres
+  database, each session run by one at a time (`rpc.ownership`).
 """
 
 from __future__ import annotations
