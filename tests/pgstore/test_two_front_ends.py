@@ -7,8 +7,9 @@
 - CancelRun through B ends A's run (cancelled, exit 130) and both see it.
 - A permission ask of a run submitted through A is answered through B: the continuation runs from B, is followed
   through A, and the session completes.
-- A is SIGKILLed while its runs wait in a tool: B takes them over (its sweep finds their lock free), a stream B had
-  open before the kill goes on to the final event, and B lists every session and follows each to its end.
+- A is SIGKILLed (or stopped with SIGTERM) while its runs wait in a tool: B takes them over (its sweep finds their
+  lock free), a stream and an SSE B had open before go on to the final event, an SSE cut with A resumes through B
+  from its Last-Event-ID, and B lists every session and follows each to its end.
 """
 
 from __future__ import annotations
@@ -220,7 +221,8 @@ class Sse:
         self.proc.wait(timeout=TIMEOUT)
 
 
-def test_the_other_front_end_takes_over_the_runs_of_a_killed_one(fleet: Fleet, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM"])
+def test_the_other_front_end_takes_over_the_runs_of_a_killed_one(fleet: Fleet, tmp_path: Path, stop: str) -> None:
     worker = fleet_worker(fleet, "w", GATED)
     front_a, front_b = FrontEnd(fleet, "a"), FrontEnd(fleet, "b")
     ids = ["k1", "k2", "k3"]
@@ -243,7 +245,10 @@ def test_the_other_front_end_takes_over_the_runs_of_a_killed_one(fleet: Fleet, t
         sse_on_a = Sse(front_a.url, "k3", last_event_id=0)  # SSE through A, cut by the kill, resumed through B
         sse_on_a.wait(3)
         sse_on_b.wait(1)
-        front_a.kill()
+        if stop == "SIGKILL":
+            front_a.kill()
+        else:
+            assert front_a.stop() in (-15, 143)  # it lets its runs go (rpc.reattach), it does not cancel them
         killed = time.monotonic()
         sse_on_a.reader.join(TIMEOUT)
         assert not sse_on_a.final.is_set() and sse_on_a.ids == list(range(1, len(sse_on_a.ids) + 1))
@@ -252,7 +257,7 @@ def test_the_other_front_end_takes_over_the_runs_of_a_killed_one(fleet: Fleet, t
             (tmp_path / sid / "gate").write_text("open\n")
         reader.join(TIMEOUT)
         assert not reader.is_alive(), "the stream on B did not reach the final event after A was killed"
-        print(f"the stream on B reached the final event {time.monotonic() - killed:.1f} s after A's SIGKILL")
+        print(f"the stream on B reached the final event {time.monotonic() - killed:.1f} s after A's {stop}")
         b_stream.close()
         _contiguous(open_on_b)
         assert open_on_b.seqs[: len(on_a["k1"].seqs)] == on_a["k1"].seqs
