@@ -123,10 +123,12 @@ class Ownership:
         except KeyError:
             raise ConnectError(Code.NOT_FOUND, f"no session {session_id!r}") from None
         if claimed is None:
+            pid = self._journal.holder(session_id)
+            who = f"another tau serve front end (pid {pid})" if pid is not None else "another tau serve front end"
             raise ConnectError(
                 Code.FAILED_PRECONDITION,
-                f"session {session_id!r} is in use by another tau serve front end (a run in progress there): "
-                f"{doing} once its final event is out, or CancelRun it",
+                f"session {session_id!r} is in use by {who}, a run in progress there: {doing} once its final event "
+                "is out, or CancelRun it",
             )
         session, orphaned = claimed
         if orphaned:

@@ -51,6 +51,8 @@ class JournalTables(Protocol):
 
     def release(self, session_id: str) -> None: ...
 
+    def holder(self, session_id: str) -> int | None: ...
+
     def next_ordinal(self) -> int: ...
 
     def exists(self, session_id: str) -> bool: ...
@@ -108,6 +110,9 @@ class PgServeJournal(ServeJournal):
 
     def release(self, session_id: str) -> None:
         self.tables.release(session_id)
+
+    def holder(self, session_id: str) -> int | None:
+        return self.tables.holder(session_id)
 
     def next_ordinal(self, last: int) -> int:
         return self.tables.next_ordinal()  # a database sequence: unique across front ends

@@ -118,7 +118,8 @@ def test_a_run_submitted_through_one_front_end_is_streamed_steered_and_answered_
             with pytest.raises(ConnectError) as refused:
                 list(b.run(pb.RunRequest(session_id="s1", prompt="again")))
             assert refused.value.code == Code.FAILED_PRECONDITION
-            assert "another tau serve front end" in str(refused.value.message), refused.value.message
+            message = str(refused.value.message)
+            assert f"in use by another tau serve front end (pid {front_a.proc.pid})" in message, message
             with pytest.raises(ConnectError) as refused:
                 b.delete_session(pb.DeleteSessionRequest(session_id="s1", force=True))
             assert refused.value.code == Code.FAILED_PRECONDITION, refused.value.message

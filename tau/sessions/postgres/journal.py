@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tau.sessions.postgres import events
 from tau.sessions.postgres.hub import EventHub
+from tau.sessions.postgres.locks import holder_pid
 from tau.sessions.postgres.schema import connect, lock_key_sql
 
 if TYPE_CHECKING:
@@ -86,6 +87,11 @@ class PgJournalTables:
             raise RuntimeError("the serve journal is not open")
         row = self._owner.execute(f"SELECT pg_try_advisory_lock({lock_key_sql()})", (_owner_key(session_id),))
         return row.fetchone() == (True,)
+
+    def holder(self, session_id: str) -> int | None:
+        """The pid of the front end holding the session's serve lock (from its connection's application name)."""
+        result: int | None = self.store.query(holder_pid, _owner_key(session_id))
+        return result
 
     def release(self, session_id: str) -> None:
         if self._owner is not None:
