@@ -183,17 +183,39 @@ class TemporalEngine:
             raise ConfigError(f"session {data.session_id} is already running on a worker", source="session") from None
 
 
+# How long a follow keeps asking a workflow that does not answer (its workflow task held by a worker that died: up to
+# the task timeout, then the retry's start) before the run is reported failed. Longer than any failover takes.
+PAGE_PATIENCE_S = 120.0
+_FATAL_RPC = ("NOT_FOUND", "INVALID_ARGUMENT", "PERMISSION_DENIED", "UNAUTHENTICATED", "UNIMPLEMENTED")
+
+
 async def _page(handle: Any, after: int) -> Page:
-    """The events after `after`: the `events` update waits for them; a closed workflow answers the `page` query."""
+    """The events after `after`: the `events` update waits for them; a closed workflow answers the `page` query.
+
+    Neither answers while the workflow task sits with a worker that was killed (Temporal times the query out): the
+    follow then tries again with a back-off for `PAGE_PATIENCE_S` before it gives up, so a client following a run
+    through a failover sees the run continue, not fail (a run is failed by its workflow, never by its follower).
+    """
     from temporalio.client import WorkflowUpdateFailedError
     from temporalio.service import RPCError
 
-    try:
-        page: Page = await handle.execute_update("events", after, result_type=Page)
-        return page
-    except (WorkflowUpdateFailedError, RPCError):
-        closed: Page = await handle.query("page", after, result_type=Page)
-        return closed
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + PAGE_PATIENCE_S
+    delay = 0.2
+    while True:
+        try:
+            page: Page = await handle.execute_update("events", after, result_type=Page)
+            return page
+        except (WorkflowUpdateFailedError, RPCError):
+            pass
+        try:
+            closed: Page = await handle.query("page", after, result_type=Page)
+            return closed
+        except RPCError as error:
+            if error.status.name in _FATAL_RPC or loop.time() >= give_up:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
 
 
 async def _follow(handle: Any, sinks: Sequence[Sink], session_id: str, *, after: int = 0) -> RunCompleted:
