@@ -42,6 +42,16 @@ LEFT JOIN tau_events e ON e.session_id = s.session_id AND e.seq > ({_RECORD}->>'
 WHERE %s::text IS NULL OR s.session_id = %s ORDER BY s.session_id, e.seq
 """
 
+_KEY = lock_key_sql("'/serve/' || s.session_id")
+_ORPHANS = f"""
+SELECT s.session_id FROM tau_serve_sessions s
+WHERE {_RECORD}->>'status' = 'SESSION_STATUS_RUNNING' AND NOT EXISTS (
+    SELECT 1 FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.classid::bigint = (({_KEY}) >> 32) & 4294967295 AND l.objid::bigint = ({_KEY}) & 4294967295)
+"""
+
 _CATCH_UP_ORDINALS = """
 SELECT setval('tau_serve_ordinal', t.m) FROM (
     SELECT max((convert_from(record, 'UTF8')::jsonb->>'ordinal')::bigint) AS m FROM tau_serve_sessions) t
@@ -154,9 +164,9 @@ class PgJournalTables:
         return list(found.values())
 
     def running(self) -> list[str]:
-        """The sessions whose record shows a run in progress (their owner holds their lock, or is gone)."""
-        sql = f"SELECT s.session_id FROM tau_serve_sessions s WHERE {_RECORD}->>'status' = 'SESSION_STATUS_RUNNING'"
-        return [str(sid) for (sid,) in self.store.query(lambda conn: conn.execute(sql).fetchall())]
+        """The sessions whose record shows a run in progress and whose serve lock nobody holds (their owner is gone;
+        a claim still decides: the lock may be taken between this read and the claim)."""
+        return [str(sid) for (sid,) in self.store.query(lambda conn: conn.execute(_ORPHANS).fetchall())]
 
     def bounds(self, session_id: str) -> tuple[int, int]:
         """The first and last seq of the session's events in the table ((0, 0) when none)."""
