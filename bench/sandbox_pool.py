@@ -4,7 +4,7 @@ container pool (issue #19 item 3), and its cold run for reference. Prints JSON.
 The task is bench/peers.py's ("Create out.txt containing hi.", one bash call, the npm aimock partner as the model),
 run with `--sandbox docker` in one project directory (the pool keeps containers per sandbox definition, which
 includes the workspace: a job run again and again in one checkout, as cron or CI steps are). out.txt is removed
-between runs. Runners, each one untimed warm-up and then the median of `--runs` (default 5):
+between runs. Runners, each one untimed warm-up and then the median of `--runs` (default 5, `--quick` 3):
 
 - `warm_pool`: the venv's `python -m tau` through `python -m tau serve --local` (pool: 2 per definition, or
   `--pool-size`);
@@ -60,9 +60,11 @@ def _measure(argv: list[str], env: dict[str, str], work: Path, runs: int) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=None, help="timed runs per runner (default 5, --quick 3)")
+    parser.add_argument("--quick", action="store_true", help="3 runs per runner (CI)")
     parser.add_argument("--pool-size", default="", help="TAU_SANDBOX_POOL for the warm_pool server (default: 2)")
     options = parser.parse_args()
+    runs = options.runs or (3 if options.quick else 5)
     results: dict[str, Any] = {"load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="tau-bench-pool-") as scratch:
         root = Path(scratch)
@@ -75,8 +77,8 @@ def main() -> None:
             pool = {"TAU_SANDBOX_POOL": options.pool_size} if options.pool_size else {}
             for name, server_env in (("warm_pool", pool), ("warm_no_pool", {"TAU_SANDBOX_POOL": "0"})):
                 with _local_server(VENV, {**env, **server_env}, root):
-                    results[name] = _measure(argv, env, work, options.runs)
-            results["cold"] = _measure([*argv, "--no-server"], env, work, options.runs)
+                    results[name] = _measure(argv, env, work, runs)
+            results["cold"] = _measure([*argv, "--no-server"], env, work, runs)
     results["load_after"] = os.getloadavg()[0]
     print(json.dumps(results, indent=2))
 
