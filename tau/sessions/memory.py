@@ -42,6 +42,7 @@ class InMemorySessionStore:
         self._snapshots: dict[str, _Snapshot] = {}
         self._heads: dict[str, str] = {}
         self._open: set[str] = set()
+        self._bases: dict[str, str] = {}  # a provisional head's parent: where the next commit goes
 
     async def begin(self, session_id: str, config: Mapping[str, Any]) -> str:
         if session_id in self._heads:
@@ -72,7 +73,9 @@ class InMemorySessionStore:
     async def commit(self, session_id: str, record: StepRecord) -> str:
         if session_id not in self._open:
             raise ConfigError(f"session {session_id!r} is not open for writing", field="session")
-        parent = self._heads[session_id]
+        parent = self._bases.pop(session_id, None) or self._heads[session_id]
+        if record.provisional:  # the next commit replaces it (`StepRecord.provisional`)
+            self._bases[session_id] = parent
         payload = ModelMessagesTypeAdapter.dump_json(list(record.messages)) + record.status.encode()
         if record.pending is not None:
             payload += encode_pending(record.pending)
@@ -94,6 +97,7 @@ class InMemorySessionStore:
 
     async def close(self, session_id: str) -> None:
         self._open.discard(session_id)
+        self._bases.pop(session_id, None)
 
     def head(self, session_id: str) -> str:
         return self._heads[session_id]

@@ -6,7 +6,11 @@ Contract (both `InMemorySessionStore` and `FileSessionStore` pass tests/sessions
 - `resume(session_id, config=None)` opens an existing session for writing (SessionNotFoundError if unknown) and returns
   its head, full history and pending deferred calls; later commits name `config` (when given) as their config;
 - `commit(session_id, record)` appends what one step added (never the whole history) as a snapshot whose parent is the
-  previous head, and returns the new snapshot id (a content address); the session must be open in this store;
+  previous head, and returns the new snapshot id (a content address); the session must be open in this store. A
+  `provisional` record (the finished tool results of a step still running) becomes the head too, but the writer's
+  next commit replaces it: its parent is the provisional snapshot's parent. Only in the writer's memory: a writer
+  that dies leaves the provisional snapshot as an ordinary head (its messages are history), and a `resume` builds
+  on it;
 - `history(session_id)` returns every message of the session in order (following the first parent, through forks);
 - `close(session_id)` ends writing (the file store releases its lock); idempotent.
 Snapshot ids are content addresses of each store's own snapshot encoding; two stores need not agree on them.
@@ -47,6 +51,8 @@ class StepRecord:
     `usage` is what this step added (numeric entries such as input_tokens, output_tokens, requests, tool_calls,
     cost_usd); stores keep running totals. `pending` holds deferred tool calls a suspended run waits on;
     `workspace` is the id of the workspace checkpoint object the snapshot pins (None until checkpoints exist).
+    `provisional`: the writer's next commit replaces this one (see the module docstring); its `usage` must be empty
+    (what a replaced snapshot added to the totals would be lost).
     """
 
     step: int
@@ -55,6 +61,7 @@ class StepRecord:
     usage: Mapping[str, Any] = field(default_factory=dict)
     pending: DeferredToolRequests | None = None
     workspace: str | None = None
+    provisional: bool = False
 
 
 @dataclass(frozen=True)

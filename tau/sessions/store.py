@@ -83,6 +83,7 @@ class _OpenSession:
     config_id: str
     title: str
     model: str | None
+    base: tuple[str, Snapshot] | None = None  # the head is provisional: the next commit's parent (StepRecord)
 
 
 def _utc_now() -> datetime:
@@ -377,24 +378,26 @@ class FileSessionStore:
                 raise ConfigError(f"session {session_id!r} is not open for writing", field="session")
             messages = list(record.messages)
             usage = numeric_usage(record.usage)
+            parent_id, parent = opened.base or (opened.head_id, opened.head)
             snap = Snapshot(
                 session=session_id,
-                step=opened.head.step + 1,
+                step=parent.step + 1,
                 root=opened.root_id,
-                parents=(opened.head_id,),
+                parents=(parent_id,),
                 messages=self.objects.put(encode_messages(messages)) if messages else None,
                 message_count=len(messages),
                 config=opened.config_id,
                 status=record.status,
                 created=self._now(),
                 usage=usage,
-                totals=add_totals(opened.head.totals, usage, messages),
+                totals=add_totals(parent.totals, usage, messages),
                 workspace=record.workspace,
                 pending=None if record.pending is None else self.objects.put(encode_pending(record.pending)),
             )
             snap_id = self._write_snapshot(snap)
             self.refs.write(session_id, snap_id)
             opened.head_id, opened.head = snap_id, snap
+            opened.base = (parent_id, parent) if record.provisional else None
             return opened
 
     def _fork_sync(self, name: str, new_session_id: str, config: Mapping[str, Any] | None) -> _OpenSession:

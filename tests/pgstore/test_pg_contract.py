@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sessions"))
 
 from test_session_contract import (
+    test_a_provisional_commit_is_the_head_until_the_next_commit_replaces_it,
     test_begin_commit_history_in_order,
     test_begin_twice_is_a_config_error,
     test_commit_without_new_messages_moves_the_head,
@@ -25,6 +26,7 @@ from tau.sessions.postgres import PostgresSessionStore
 pytestmark = pytest.mark.anyio
 
 __all__ = [
+    "test_a_provisional_commit_is_the_head_until_the_next_commit_replaces_it",
     "test_begin_commit_history_in_order",
     "test_begin_twice_is_a_config_error",
     "test_commit_without_new_messages_moves_the_head",

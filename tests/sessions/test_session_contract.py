@@ -70,6 +70,24 @@ async def test_resume_returns_history_and_pending_and_allows_commits(store: Sess
     assert await store.history("s1") == step_messages(1) + step_messages(2) + more
 
 
+async def test_a_provisional_commit_is_the_head_until_the_next_commit_replaces_it(store: SessionStore) -> None:
+    await store.begin("s1", CONFIG)
+    await store.commit("s1", StepRecord(step=1, messages=step_messages(1)))
+    partial = [ModelRequest(parts=[UserPromptPart("result so far")], state="interrupted")]
+    for _ in range(2):  # each provisional commit replaces the one before it
+        await store.commit("s1", StepRecord(step=2, messages=partial, provisional=True))
+        assert await store.history("s1") == step_messages(1) + partial
+    await store.commit("s1", StepRecord(step=2, messages=step_messages(2)))
+    assert await store.history("s1") == step_messages(1) + step_messages(2)  # replaced, not appended to
+
+    last = await store.commit("s1", StepRecord(step=3, messages=partial, provisional=True))
+    await store.close("s1")  # the writer is gone: the provisional head is ordinary history
+    resumed = await store.resume("s1")
+    assert (resumed.snapshot_id, resumed.messages) == (last, step_messages(1) + step_messages(2) + partial)
+    await store.commit("s1", StepRecord(step=4, messages=step_messages(3)))
+    assert await store.history("s1") == step_messages(1) + step_messages(2) + partial + step_messages(3)
+
+
 async def test_unknown_sessions_are_not_found(store: SessionStore) -> None:
     with pytest.raises(SessionNotFoundError):
         await store.history("nope")

@@ -76,6 +76,7 @@ class _Open:
     config_id: str
     title: str
     model: str | None
+    base: tuple[str, Snapshot] | None = None  # the head is provisional: the next commit's parent (StepRecord)
 
 
 class PostgresSessionStore:
@@ -346,20 +347,21 @@ class PostgresSessionStore:
             raise ConfigError(f"session {session_id!r} is not open for writing", field="session")
         messages = list(record.messages)
         usage = numeric_usage(record.usage)
+        parent_id, parent = opened.base or (opened.head_id, opened.head)
         blobs = [encode_messages(messages)] if messages else []
         pending = encode_pending(record.pending) if record.pending is not None else None
         snap = Snapshot(
             session=session_id,
-            step=opened.head.step + 1,
+            step=parent.step + 1,
             root=opened.root_id,
-            parents=(opened.head_id,),
+            parents=(parent_id,),
             messages=digest(blobs[0]) if blobs else None,
             message_count=len(messages),
             config=opened.config_id,
             status=record.status,
             created=self._now(),
             usage=usage,
-            totals=add_totals(opened.head.totals, usage, messages),
+            totals=add_totals(parent.totals, usage, messages),
             workspace=record.workspace,
             pending=digest(pending) if pending is not None else None,
         )
@@ -372,6 +374,7 @@ class PostgresSessionStore:
             if not tables.move_ref(conn, info, snap.status, opened.head_id):
                 raise ConfigError(f"session {session_id!r} moved or was removed behind this writer", field="session")
         opened.head_id, opened.head = snap_id, snap  # only once the transaction committed
+        opened.base = (parent_id, parent) if record.provisional else None
         self._remember(snap_id, snap)
         return snap_id
 
