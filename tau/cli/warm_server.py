@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tau.cli import warm, warm_caches, warm_tls
+from tau.cli import provider_pool, warm, warm_caches, warm_tls
 from tau.cli.warm_pools import Control, PoolHost
 from tau.errors import ConfigError
 
@@ -440,6 +440,7 @@ def _become_client(job: dict[str, Any], client: _Client, held: list[int], server
     os.environ.clear()
     os.environ.update(job["env"])
     warm_tls.adopt(os.environ)
+    provider_pool.adopt(os.environ)
     from tau.cli import frozen, started
 
     frozen.forget_unpack_dir()  # the server's one-file unpack dir is not this child's to remove
@@ -498,7 +499,8 @@ def serve_local(*, env: dict[str, str], report: Any) -> int:
         report(f"tau: local server on {directory / warm.SOCKET_NAME} (pid {os.getpid()})")
         if missing:
             report(f"tau: not preloaded (imported per run): {', '.join(missing)}")
-        return LocalServer(listener, directory, report=report).serve()
+        with provider_pool.running(os.environ, directory, report, close=(listener.fileno(), lock)):
+            return LocalServer(listener, directory, report=report).serve()
     finally:
         with contextlib.suppress(OSError):
             listener.close()

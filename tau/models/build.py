@@ -23,7 +23,8 @@ Invariants:
 
 Providers: inside a `ProviderPool.lease()` (`tau serve`) the provider, and so its HTTP client, is the pool's, shared
 by every run with the same configuration and closed with the server (`runtime.providers`); otherwise each model gets
-a provider of its own (`tau run`: one run per process).
+a provider of its own (`tau run`: one run per process), whose HTTP client goes through `tau serve --local`'s provider
+connection pool in a warm run (`tau.models.provider_proxy`).
 
 Contract with neighbours: `config` hands over a resolved `ModelSpec` (credentials already read from the environment);
 the runtime passes `on_retry` and wraps the result in `cassette.RecordingModel` when `--record` is given.
@@ -188,7 +189,12 @@ def _provider_model(spec: ModelSpec) -> Model:
 
 
 def _make_provider(spec: ModelSpec, http_client: httpx2.AsyncClient | None) -> Provider[Any]:
-    """A new provider for `spec`, on `http_client` (None: the provider creates its own)."""
+    """A new provider for `spec`, on `http_client` (None: the warm server's provider pool, when this process has one
+    (`tau.models.provider_proxy`), else the provider creates its own)."""
+    if http_client is None:
+        from tau.models import provider_proxy
+
+        http_client = provider_proxy.http_client()
     if spec.provider == "anthropic":
         from pydantic_ai.providers.anthropic import AnthropicProvider
 
