@@ -36,7 +36,7 @@ import secrets
 import signal
 import socket
 import struct
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,6 +171,7 @@ class _Helper:
         self._context = httpcore2.default_ssl_context()  # the server's environment: its SSL_CERT_FILE/DIR
         self._limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=idle_s)
         self._transports: dict[tuple[str, str, int | None], Any] = {}
+        self._handlers: set[asyncio.Task[None]] = set()
 
     async def serve(self, listener: socket.socket, life: int) -> None:
         server = await asyncio.start_unix_server(self._handle, sock=listener, limit=provider_proxy.MAX_LINE)
@@ -186,12 +187,26 @@ class _Helper:
             await ended
         finally:
             loop.remove_reader(life)
-            server.close()
+            server.close()  # no new requests; those in flight (runs the server no longer waits for) may end
+            while self._handlers:
+                await asyncio.wait(set(self._handlers))
             for transport in self._transports.values():
                 with contextlib.suppress(Exception):
                     await transport.aclose()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            await self._request(reader, writer)
+        finally:
+            self._handlers.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = json.loads(await reader.readuntil(b"\n"))
             secret = head.get("secret") if isinstance(head, dict) else None
@@ -203,13 +218,9 @@ class _Helper:
             if not isinstance(length, int) or not 0 <= length <= _MAX_BODY:
                 return
             body = await reader.readexactly(length)
-            await self._forward(head, body, writer)
+            await _until_gone(reader, self._forward(head, body, writer))
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError, KeyError):
             pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
 
     def _transport(self, url: Any) -> Any:
         origin = (url.scheme, url.host, url.port)
@@ -251,6 +262,23 @@ class _Helper:
         finally:
             await response.aclose()  # a body not read to its end closes its upstream connection
         await writer.drain()
+
+
+async def _until_gone(reader: asyncio.StreamReader, forward: Coroutine[Any, Any, None]) -> None:
+    """Run `forward`, cancelled when the run closes its connection (a cancelled request, a run that ended): the
+    upstream request is then abandoned and its connection closed, as the run's own client would have done."""
+    task = asyncio.ensure_future(forward)
+    gone = asyncio.ensure_future(reader.read(1))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+        gone.cancel()
+        await asyncio.gather(task, gone, return_exceptions=True)
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        raise error
 
 
 def _error_line(error: BaseException) -> bytes:
