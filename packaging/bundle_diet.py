@@ -1,0 +1,180 @@
+"""Build-time helpers of tau.spec that make the frozen binary start faster. Not part of the binary; PyInstaller only.
+
+Two cuts, each measured in docs/decisions.md ("The frozen binary's start"):
+
+- `fast_pyz_toc(pyz, workdir)`: PyInstaller's PYZ reader loads the archive's table of contents (9,353 modules) with
+  `marshal.load(file)`, which reads the file a few bytes at a time: ~35-50 ms of every start, one-file and one-dir.
+  The bootstrap module `pyimod01_archive` is rebuilt from PyInstaller's own source with that one call replaced by
+  `marshal.loads` over one read (~5 ms). The replaced line must be found exactly once, else the build fails: a new
+  PyInstaller release is checked, not patched blindly.
+- `split_lazy(binaries)` + `write_payload` + `add_section`: the one-file build copies every collected library to a
+  fresh temp dir before Python starts, on every start (~100 ms for 94 MB here). Third-party extension modules (and
+  the bundled libraries that only they load) leave the extracted set and travel in an ELF section of the executable
+  (`taulazy`), from which packaging/rth_tau_lazylibs.py writes each into the same temp dir on its first import. A
+  warm `tau run` imports none of them; a cold one imports a few (pydantic_core, jiter, yaml).
+
+Payload format (`taulazy` section): b"TAULAZY1", an 8-byte little-endian length N, N bytes of JSON index
+{"files": {dest: [offset, size]}, "modules": {module: [dest, ...]}} (offsets from the index's end; a module's list
+is its own file first, then every lazy library it needs, transitively), then the files' bytes as is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import py_compile
+import struct
+import subprocess
+from pathlib import Path
+from typing import Any
+
+PAYLOAD_MAGIC = b"TAULAZY1"
+SECTION = "taulazy"
+STDLIB_EXTENSIONS = "python3.11/lib-dynload/"  # the interpreter's own: the bootstrap needs some (zlib, _struct)
+
+_SLOW_TOC = "            self.toc = dict(marshal.load(fp))\n"
+_FAST_TOC = (
+    "            # tau: one read, then marshal.loads (it ignores trailing bytes); marshal.load(fp) reads the file\n"
+    "            # a few bytes at a time (~40 ms for 9k entries). Grow the read until the whole TOC is in it.\n"
+    "            toc_start = self._start_offset + toc_offset\n"
+    "            chunk = 1 << 20\n"
+    "            while True:\n"
+    "                fp.seek(toc_start, os.SEEK_SET)\n"
+    "                data = fp.read(chunk)\n"
+    "                try:\n"
+    "                    self.toc = dict(marshal.loads(data))\n"
+    "                    break\n"
+    "                except (EOFError, ValueError):\n"
+    "                    if len(data) < chunk:\n"
+    "                        raise\n"
+    "                    chunk *= 4\n"
+)
+
+
+def fast_pyz_toc(pyz: Any, workdir: Path) -> None:
+    """Swap the compiled `pyimod01_archive` among the PYZ's bootstrap dependencies for the patched one."""
+    for index, (name, _compiled, typecode) in enumerate(pyz.dependencies):
+        if name != "pyimod01_archive":
+            continue
+        from PyInstaller import loader
+
+        source = (Path(loader.__file__).parent / "pyimod01_archive.py").read_text()
+        if source.count(_SLOW_TOC) != 1:
+            raise SystemExit("tau.spec: PyInstaller's pyimod01_archive changed: review packaging/bundle_diet.py")
+        workdir.mkdir(parents=True, exist_ok=True)
+        patched = workdir / "pyimod01_archive.py"
+        patched.write_text(source.replace(_SLOW_TOC, _FAST_TOC))
+        compiled = workdir / "pyimod01_archive.pyc"
+        py_compile.compile(str(patched), cfile=str(compiled), dfile="pyimod01_archive.py", doraise=True)
+        pyz.dependencies[index] = (name, str(compiled), typecode)
+        return
+    raise SystemExit("tau.spec: no pyimod01_archive among the PYZ's bootstrap modules")
+
+
+def _needed(path: str) -> set[str]:
+    """Basenames of the shared libraries an ELF file needs (DT_NEEDED)."""
+    from PyInstaller.depend import bindepend
+
+    return {os.path.basename(name) for name, _full in bindepend.get_imports(path)}
+
+
+def _module_name(dest: str) -> str:
+    parts = dest.split("/")
+    parts[-1] = parts[-1].split(".", 1)[0]
+    return ".".join(parts)
+
+
+def split_lazy(binaries: list[tuple[str, str, str]]) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
+    """(what the bootloader still extracts, the lazy plan): third-party extensions and the libraries only they need.
+
+    A bundled library is lazy when at least one collected binary needs it and every one that does is lazy; anything
+    found another way (a symlink, ctypes by name, a data file) stays extracted, so a wrong guess costs speed, never a
+    failed load.
+    """
+    by_base = {os.path.basename(dest): dest for dest, _src, kind in binaries if kind == "BINARY"}
+    needs = {dest: {by_base[n] for n in _needed(src) if n in by_base} for dest, src, _kind in binaries}
+    lazy = {
+        dest
+        for dest, _src, kind in binaries
+        if kind == "EXTENSION" and not dest.startswith(STDLIB_EXTENSIONS) and dest.endswith(".so")
+    }
+    changed = True
+    while changed:
+        changed = False
+        for lib in set(by_base.values()) - lazy:
+            needers = [dest for dest, needed in needs.items() if lib in needed]
+            if needers and all(needer in lazy for needer in needers):
+                lazy.add(lib)
+                changed = True
+
+    def closure(dest: str) -> list[str]:
+        seen, stack = [dest], [dest]
+        while stack:
+            for lib in sorted(needs[stack.pop()]):
+                if lib in lazy and lib not in seen:
+                    seen.append(lib)
+                    stack.append(lib)
+        return seen
+
+    sources = {dest: src for dest, src, _kind in binaries}
+    modules = {
+        _module_name(dest): closure(dest) for dest, _src, kind in binaries if dest in lazy and kind == "EXTENSION"
+    }
+    eager = [entry for entry in binaries if entry[0] not in lazy]
+    return eager, {"modules": modules, "sources": {dest: sources[dest] for dest in sorted(lazy)}}
+
+
+def write_payload(plan: dict[str, Any], out: Path, *, strip: bool) -> int:
+    """Write the `taulazy` payload (stripped like PyInstaller strips collected binaries); returns the files' bytes."""
+    from PyInstaller.building.utils import process_collected_binary
+
+    files: dict[str, list[int]] = {}
+    blobs: list[bytes] = []
+    offset = 0
+    for dest, src in plan["sources"].items():
+        data = Path(process_collected_binary(src, dest, use_strip=strip)).read_bytes()
+        files[dest] = [offset, len(data)]
+        blobs.append(data)
+        offset += len(data)
+    index = json.dumps({"files": files, "modules": plan["modules"]}, sort_keys=True).encode()
+    head = PAYLOAD_MAGIC + struct.pack("<Q", len(index)) + index
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("wb") as stream:
+        stream.write(head)
+        for blob in blobs:
+            stream.write(blob)
+    return offset
+
+
+def add_section(executable: Path, payload: Path) -> None:
+    """Put the payload in the executable's `taulazy` ELF section, placed before PyInstaller's `pydata` section.
+
+    The bootloader finds its archive by scanning backwards from the end of the file for the archive's cookie (the
+    last bytes of `pydata`): a section placed after it would be read through on every start (76 MB in 8 KB steps).
+    So `pydata` is taken out and added back last. An earlier build's `taulazy` is replaced.
+    """
+    pkg = payload.with_name("pydata.bin")
+    steps = [  # one objcopy each: in a single run, sections are laid out in the file's old order
+        ["--dump-section", f"pydata={pkg}"],
+        ["--remove-section", "pydata", "--remove-section", SECTION],
+        ["--add-section", f"{SECTION}={payload}"],
+        ["--add-section", f"pydata={pkg}"],
+    ]
+    for step in steps:
+        done = subprocess.run(["objcopy", *step, str(executable)], capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise SystemExit(f"tau.spec: objcopy {step[0]} failed: {done.stderr.strip()}")
+    pkg.unlink()
+    if _last_section(executable) != "pydata":
+        raise SystemExit("tau.spec: pydata is not the executable's last section; the bootloader would scan the rest")
+
+
+def _last_section(executable: Path) -> str:
+    """Name of the section whose bytes end last in the file (readelf)."""
+    listing = subprocess.run(["readelf", "-S", "-W", str(executable)], capture_output=True, text=True, check=True)
+    ends: list[tuple[int, str]] = []
+    for line in listing.stdout.splitlines():
+        fields = line.replace("[ ", "[").split()
+        if len(fields) > 6 and fields[0].startswith("[") and fields[0] != "[Nr]" and fields[2] == "PROGBITS":
+            ends.append((int(fields[4], 16) + int(fields[5], 16), fields[1]))
+    return max(ends)[1] if ends else ""

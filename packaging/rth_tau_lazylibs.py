@@ -1,0 +1,126 @@
+"""PyInstaller runtime hook of the one-file `tau` binary: third-party extension modules are unpacked on first import.
+
+The bootloader of a one-file build copies every collected library into a fresh private temp dir (`sys._MEIPASS`,
+mode 0700) before Python starts, on every start. tau.spec leaves third-party extension modules (the Temporal bridge,
+pyqwest, cryptography, psycopg and its libraries, pydantic_core...) out of that set and stores them in the
+executable's `taulazy` ELF section instead (packaging/bundle_diet.py writes it, and describes the format). This hook
+finds the section and puts a meta path finder first: importing one of those modules writes it, and the bundled
+libraries it needs, into the same temp dir (copied in the kernel, written under a temporary name and renamed, so a
+forked process or a thread importing it at the same moment never sees half a file), then loads it from there like
+any extension module. A one-directory build has no such section, and this hook then does nothing.
+
+Invariants: nothing is read from anywhere but this executable and written anywhere but this process's own
+`sys._MEIPASS`; a file already there is not written again; an entry that cannot be read whole is an ImportError
+naming it, never a truncated library.
+"""
+
+import sys
+
+
+def _section(stream, wanted):
+    """(offset, size) of a named section of the 64-bit little-endian ELF file `stream`, or None."""
+    import struct
+
+    head = stream.read(64)
+    if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+        return None
+    (table,) = struct.unpack_from("<Q", head, 0x28)
+    entry_size, count, names_index = struct.unpack_from("<HHH", head, 0x3A)
+    stream.seek(table)
+    headers = stream.read(entry_size * count)
+    if len(headers) < entry_size * count or names_index >= count:
+        return None
+    names_offset, names_size = struct.unpack_from("<QQ", headers, names_index * entry_size + 0x18)
+    stream.seek(names_offset)
+    names = stream.read(names_size)
+    for index in range(count):
+        (name,) = struct.unpack_from("<I", headers, index * entry_size)
+        if names[name : names.find(b"\0", name)] == wanted:
+            return struct.unpack_from("<QQ", headers, index * entry_size + 0x18)
+    return None
+
+
+class _LazyExtensions:
+    """Finds the lazy extension modules: unpacks each (and its libraries) on first import, then loads it."""
+
+    def __init__(self, executable, base, end, index):
+        import _thread
+
+        self._executable = executable
+        self._base = base  # where the files' bytes start in the executable
+        self._end = end  # where the section ends: an entry must lie within it
+        self._files = index["files"]
+        self._modules = index["modules"]
+        self._lock = _thread.allocate_lock()
+
+    def find_spec(self, name, path=None, target=None):
+        dests = self._modules.get(name)
+        if dests is None:
+            return None
+        import os
+        from importlib.machinery import ExtensionFileLoader
+        from importlib.util import spec_from_file_location
+
+        with self._lock:
+            for dest in dests:
+                self._unpack(dest, os)
+        where = os.path.join(sys._MEIPASS, *dests[0].split("/"))
+        return spec_from_file_location(name, where, loader=ExtensionFileLoader(name, where))
+
+    def _unpack(self, dest, os):
+        target = os.path.join(sys._MEIPASS, *dest.split("/"))
+        if os.path.exists(target):
+            return
+        offset, size = self._files[dest]
+        if offset < 0 or size < 0 or self._base + offset + size > self._end:
+            raise ImportError(f"tau: bundled library {dest} is truncated in {self._executable}")
+        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+        partial = f"{target}.{os.getpid()}.part"
+        source = os.open(self._executable, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            out = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o700)
+            try:
+                done = 0
+                while done < size:
+                    copied = os.copy_file_range(source, out, size - done, self._base + offset + done)
+                    if copied <= 0:
+                        raise ImportError(f"tau: bundled library {dest} is truncated in {self._executable}")
+                    done += copied
+            finally:
+                os.close(out)
+        except BaseException:
+            import contextlib
+
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+            raise
+        finally:
+            os.close(source)
+        os.replace(partial, target)
+
+
+def _install():
+    import struct
+
+    try:
+        with open(sys.executable, "rb") as stream:
+            found = _section(stream, b"taulazy")
+            if found is None:
+                return
+            start, size = found
+            stream.seek(start)
+            head = stream.read(16)
+            if head[:8] != b"TAULAZY1":
+                return
+            (length,) = struct.unpack("<Q", head[8:])
+            import json
+
+            index = json.loads(stream.read(length))
+            if not isinstance(index["files"], dict) or not isinstance(index["modules"], dict):
+                return  # not ours
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return  # no usable section: every module is where the bootloader put it, or the import fails as usual
+    sys.meta_path.insert(0, _LazyExtensions(sys.executable, start + 16 + length, start + size, index))
+
+
+_install()
