@@ -6,7 +6,8 @@ The model endpoint is aimock behind a TLS-terminating relay with a self-signed c
 `openssl`; server and runs trust it through `SSL_CERT_FILE`). `--rtt-ms N` makes the relay wait 2 x N ms before
 each new connection's TLS handshake, modelling a distant provider's connection set-up (TCP + TLS 1.3: two round
 trips; the requests themselves cost no extra latency, in either runner). Runners, each one untimed warm-up and then
-the median of `--runs` (default 7, `--quick` 3); `connections` is how many TCP connections the relay accepted:
+the median of `--runs` (default 7, `--quick` 3), the two warm runners alternating run by run (both servers up at
+once); `connections` is how many TCP connections the relay accepted during a runner's runs:
 
 - `warm_pool`: the venv's `python -m tau` through `python -m tau serve --local` (the pool on: its default);
 - `warm_no_pool`: the same server started with `TAU_PROVIDER_POOL=0` (each run connects itself);
@@ -23,6 +24,7 @@ import json
 import os
 import socket
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from peers import _aimock, _base_env, _local_server, _measure, _tau_argv
+from peers import _aimock, _base_env, _local_server, _measure, _once, _tau_argv
 
 VENV = [sys.executable, "-m", "tau"]
 
@@ -114,6 +116,37 @@ def _runner(argv: list[str], env: dict[str, str], root: Path, runs: int, relay: 
     return result
 
 
+def _warm_pair(argv: list[str], env: dict[str, str], root: Path, runs: int, relay: _Relay) -> dict[str, Any]:
+    """Both servers up at once (their own runtime dirs), runs alternating between them: on a shared machine the
+    load then drifts alike for both (each server's connections are counted apart by its runs' order)."""
+    envs = {"warm_pool": env, "warm_no_pool": {**env, "XDG_RUNTIME_DIR": str(root / "runtime-no-pool")}}
+    Path(envs["warm_no_pool"]["XDG_RUNTIME_DIR"]).mkdir(mode=0o700)
+    times: dict[str, list[float]] = {name: [] for name in envs}
+    connections = dict.fromkeys(envs, 0)
+    with (
+        _local_server(VENV, envs["warm_pool"], root),
+        _local_server(VENV, {**envs["warm_no_pool"], "TAU_PROVIDER_POOL": "0"}, root),
+    ):
+        for attempt in range(runs + 1):
+            for name, run_env in envs.items():
+                before = relay.connections
+                elapsed, problem = _once(argv, run_env, root)
+                if problem is not None:
+                    return {name: {"error": problem}}
+                connections[name] += relay.connections - before
+                if attempt:
+                    times[name].append(elapsed)
+    return {
+        name: {
+            "median_s": round(statistics.median(times[name]), 3),
+            "min_s": round(min(times[name]), 3),
+            "runs": runs,
+            "connections": connections[name],
+        }
+        for name in envs
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=None, help="timed runs per runner (default 7, --quick 3)")
@@ -128,9 +161,7 @@ def main() -> None:
         with _aimock(root) as plain, _tls_relay(plain, root, options.rtt_ms) as (url, cert, relay):
             argv, extra = _tau_argv(VENV, url, local=False)
             env = {**_base_env(root), **extra, "SSL_CERT_FILE": str(cert)}
-            for name, server_env in (("warm_pool", {}), ("warm_no_pool", {"TAU_PROVIDER_POOL": "0"})):
-                with _local_server(VENV, {**env, **server_env}, root):
-                    results[name] = _runner(argv, env, root, runs, relay)
+            results.update(_warm_pair(argv, env, root, runs, relay))
             if not options.no_cold:
                 results["cold"] = _runner([*argv, "--no-server"], env, root, runs, relay)
     results["load_after"] = os.getloadavg()
