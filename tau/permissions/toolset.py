@@ -24,6 +24,8 @@ Invariants: every resolved call emits exactly one `PermissionDecided` (seq=0; th
 runs, ask+allowed when an approved call runs (also one approved by `DeferredToolResults` on resume), deny or
 ask+denied when denied here. Each denial here is appended once to the shared `denials` list. Deny rules win even for
 an approved call. Calls denied by `DeferredToolResults` on resume never reach this layer: the runtime reports those.
+A call approved with `RERUN_METADATA` in its metadata (a recovering run runs again a call cut off by a crash,
+`tau.runtime.results`) is not an approval: it is decided afresh like any call.
 Tool names in events and denials are the names the model called (tau's, `mcp__server__tool`).
 """
 
@@ -60,6 +62,7 @@ from tau.telemetry import tracer
 from tau.telemetry.spans import permission_attributes
 
 __all__ = [
+    "RERUN_METADATA",
     "AskAnswer",
     "AskRequest",
     "Asker",
@@ -72,6 +75,11 @@ __all__ = [
 ]
 
 METADATA_KEY = "tau_permission"
+RERUN_METADATA = "tau_rerun"  # a recovering run's re-run of a cut-off call: decided afresh, not approved
+
+
+def _rerun(metadata: Any) -> bool:
+    return isinstance(metadata, dict) and bool(metadata.get(RERUN_METADATA))
 
 
 @dataclass(frozen=True)
@@ -155,7 +163,8 @@ class PermissionToolset(WrapperToolset[AgentDepsT]):
         call_id = ctx.tool_call_id or ""
         if decision.kind == "deny":
             return self.gate.deny(call_id, name, tool_args, decision)
-        if decision.kind == "ask" and not ctx.tool_call_approved:
+        approved = ctx.tool_call_approved and not _rerun(ctx.tool_call_metadata)
+        if decision.kind == "ask" and not approved:
             raise ApprovalRequired(
                 metadata={METADATA_KEY: {"kind": decision.kind, "rule": decision.rule, "reason": decision.reason}}
             )

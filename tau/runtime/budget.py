@@ -7,14 +7,43 @@ pydantic-ai's own `UsageLimits.request_limit` (50 by default) is switched off by
 A subagent's budget is carved from its parent's (`carve`): its own turn cap, and what is left of the parent's tool
 calls, tokens and cost at the moment it starts; the parent's budget sees the child's spending when it ends (its
 usage is added to the parent's).
+
+Time: `time_left(limit, elapsed)` is what is left of `--timeout`; `idle_watchdog` cancels a run with no activity
+for `--idle-timeout` (a running tool call is never idle, `Emitter.idle_for`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
 
 from tau.config.spec import LimitsSpec
-from tau.errors import BudgetExceeded, RunError, TurnLimitReached
+from tau.errors import BudgetExceeded, RunError, RunTimeout, TurnLimitReached
+
+
+class Idle(Protocol):
+    def idle_for(self) -> float: ...
+
+
+def time_left(limit: float | None, elapsed: float) -> float | None:
+    """What is left of `--timeout` (`limit`) after `elapsed` seconds; RunTimeout when nothing is."""
+    if limit is None:
+        return None
+    if limit - elapsed <= 0:
+        raise RunTimeout(f"run exceeded --timeout {limit:g}s", reason="timeout")
+    return limit - elapsed
+
+
+async def idle_watchdog(activity: Idle, idle_timeout: float, cancel: Callable[[RunError], None]) -> None:
+    """`cancel` the run once `activity` has been idle longer than `idle_timeout` (`--idle-timeout`)."""
+    while True:
+        await anyio.sleep(min(idle_timeout / 4, 1.0))
+        if activity.idle_for() > idle_timeout:
+            cancel(RunTimeout(f"no activity for {idle_timeout:g}s (--idle-timeout)", reason="idle_timeout"))
+            return
 
 
 @dataclass

@@ -21,7 +21,9 @@ limit ends `output_truncated` (exit 5, the cut answer kept as the result), and e
 Sessions: a new run `begin`s its session; a `Continuation` `resume`s an existing one (history and pending calls from
 the store, its write lock held for the whole run; `pending.check_continuation` checked again under it). Each commit
 carries what the step added: messages, usage deltas and, when the run suspends, the pending `DeferredToolRequests`.
-A `recover` continuation whose head records the run's end ends with that outcome, asking nothing (`recovery.py`).
+A response that asks for tools is committed when it arrives, and each finished call at once, provisionally
+(`results.py`): a crash loses no finished call. A `recover` continuation runs again only the calls without a result,
+and one whose head records the run's end ends with that outcome, asking nothing (`recovery.py`).
 
 Suspension: with `on_ask: suspend` an unresolved `ask` (or an `ask_user` question) ends the run with
 `DeferredToolRequests`: committed as the snapshot's `pending`, announced by `pending.request_events`, status
@@ -41,7 +43,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -73,13 +75,14 @@ from tau.protocol import (
     UsageTotals,
     UsageUpdated,
 )
-from tau.runtime.budget import Budget
+from tau.runtime.budget import Budget, idle_watchdog, time_left
 from tau.runtime.emitter import Emitter, StreamTranslator, usage_totals
 from tau.runtime.features.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, finish_plan, review_prompt
 from tau.runtime.loop import LoopStart, iterate
 from tau.runtime.outcome import failure, truncation, truncation_notice
 from tau.runtime.pending import Continuation, check_continuation, request_events, resolve_pending
 from tau.runtime.recovery import stored_end
+from tau.runtime.results import OUTPUT_TOOL, StepResults, dangling_calls, function_calls, rerun_open_calls
 from tau.runtime.run_events import RunTotals, completed_event, started_event
 from tau.runtime.scrub import scrub_response
 from tau.runtime.setup import RunSetup, ToolGate
@@ -90,7 +93,6 @@ from tau.telemetry.spans import finish_run, run_attributes
 __all__ = ["NEEDS_INPUT", "RunDriver", "RunSetup", "ToolGate"]
 
 NEEDS_INPUT = "needs_input"  # terminal reason of a suspended run (exit 4)
-OUTPUT_TOOL = "final_result"  # pydantic-ai's default name for the structured-output tool
 FINALIZE_PROMPT = (
     "A budget for this run has been reached ({reason}). Tools are now disabled. Do not call any tool. "
     "Reply now with a concise final summary: what you did, what is left, and anything the user must know."
@@ -134,6 +136,8 @@ class RunDriver:
         self._pending: DeferredToolRequests | None = None
         self._stored_end: list[Event] | None = None  # a recovered run that had ended: its stored last events
         self._deferred: DeferredToolResults | None = None
+        self._rerun: DeferredToolResults | None = None  # a recovered step's calls without a result (results.py)
+        self._results = StepResults()
         self._committed_usage: dict[str, int | float] = {}
         if setup.hooks is not None:  # hooks read the transcript of the live conversation
             setup.hooks.bind_history(self._live_messages)
@@ -196,6 +200,7 @@ class RunDriver:
             self._pending = resumed.pending
             if self.continuation.recover:  # a head that records the run's end ends it as stored (recovery.py)
                 self._stored_end = stored_end(self.session_id, resumed.status, self._messages, self._pending)
+                self._rerun = None if self._pending is not None else rerun_open_calls(self._messages)
             check_continuation(
                 self.continuation,
                 label=self.session_id,
@@ -206,7 +211,7 @@ class RunDriver:
         except BaseException:
             await self.store.close(self.session_id)
             raise
-        if self._pending is None and not self.continuation.recover and _dangling_calls(self._messages):
+        if self._pending is None and not self.continuation.recover and dangling_calls(self._messages):
             self._messages = repair_messages(self._messages)  # a run cut off after a response with tool calls
 
     async def _run(self, started: float) -> RunCompleted:
@@ -218,7 +223,11 @@ class RunDriver:
         output: Any = None
         error: TauError | None = None
         idle = self.job.limits.idle_timeout
-        watchdog = None if idle is None else asyncio.get_running_loop().create_task(self._idle_watchdog(idle))
+        watchdog = (
+            None
+            if idle is None
+            else asyncio.get_running_loop().create_task(idle_watchdog(self.emitter, idle, self.cancel))
+        )
         try:
             try:
                 still_pending, prompt = await self._prologue()
@@ -288,7 +297,7 @@ class RunDriver:
     async def _resolve_pending(self) -> tuple[DeferredToolResults | None, DeferredToolRequests | None]:
         """The results a continuation starts with, or the requests still pending (`pending.resolve_pending`)."""
         if self._pending is None or self.continuation is None:
-            return None, None
+            return self._rerun, None
         return await resolve_pending(self._pending, self.continuation.answers, self.setup, self.emitter)
 
     async def _prologue(self) -> tuple[DeferredToolRequests | None, str | None]:
@@ -362,6 +371,13 @@ class RunDriver:
         if isinstance(event, FunctionToolResultEvent):
             self.budget.record_tool_result(ok=event.part.outcome == "success")
 
+    async def after_result(self, run: AgentRun[None, Any], event: FunctionToolResultEvent) -> None:
+        """A finished call is durable at once: a provisional snapshot of the step's results so far (`results.py`)."""
+        self._messages = run.all_messages()
+        messages = [*self._messages[self._committed :], self._results.add(event, run.run_id)]
+        pin = self.setup.recorder.current_checkpoint() if self.setup.recorder is not None else None
+        await self.store.commit(self.session_id, StepRecord(self._step + 1, messages, provisional=True, workspace=pin))
+
     async def after_tools(self, run: AgentRun[None, Any]) -> None:
         if self.setup.hooks is not None and self.setup.hooks.stop_requested:
             raise HookStopped(self.setup.hooks.stop_requested)
@@ -374,13 +390,7 @@ class RunDriver:
 
     def _time_left(self) -> float | None:
         """What is left of `--timeout`, counted from `origin`; RunTimeout when nothing is (start-up used it up)."""
-        limit = self.job.limits.timeout
-        if limit is None:
-            return None
-        left = limit - (self._clock() - (self.origin if self.origin is not None else self._clock()))
-        if left <= 0:
-            raise RunTimeout(f"run exceeded --timeout {limit:g}s", reason="timeout")
-        return left
+        return time_left(self.job.limits.timeout, 0.0 if self.origin is None else self._clock() - self.origin)
 
     async def before_request(self, run: AgentRun[None, Any]) -> None:
         while self._injected:
@@ -414,6 +424,10 @@ class RunDriver:
         cost = float(usage.cost) if usage.cost is not None else None
         self.budget.record_usage(tokens=usage.input_tokens + usage.output_tokens, cost_usd=cost)
         self.emitter.emit(UsageUpdated(usage=self._usage, cost_usd=cost))
+        if response is not None and function_calls(response, (OUTPUT_TOOL, PLAN_TOOL)):
+            self._results.start(response)  # durable before its calls run: a crash re-asks no answered step
+            self._messages = run.all_messages()
+            await self._commit("running")
 
     def _live_messages(self) -> list[ModelMessage]:
         return self._agent_run.all_messages() if self._agent_run is not None else self._messages
@@ -459,13 +473,6 @@ class RunDriver:
             self.setup.hooks.record(self._messages)  # the transcript follows every committed step
         self.emitter.emit(SnapshotCreated(snapshot_id=self._snapshot_id, step=self._step))
 
-    async def _idle_watchdog(self, idle_timeout: float) -> None:
-        while True:
-            await anyio.sleep(min(idle_timeout / 4, 1.0))
-            if self.emitter.idle_for() > idle_timeout:
-                self.cancel(RunTimeout(f"no activity for {idle_timeout:g}s (--idle-timeout)", reason="idle_timeout"))
-                return
-
     # -- events --------------------------------------------------------------------------------------------
 
     def _emit_started(self) -> None:
@@ -490,9 +497,3 @@ class RunDriver:
         stamped = self.emitter.emit(event)
         assert isinstance(stamped, RunCompleted)
         return stamped
-
-
-def _dangling_calls(messages: Sequence[ModelMessage]) -> bool:
-    """The history ends with a model response whose tool calls never ran (a run cut off mid-step)."""
-    last = messages[-1] if messages else None
-    return isinstance(last, ModelResponse) and bool(last.tool_calls)

@@ -2,11 +2,13 @@
 each step. Every run goes through it — the top-level run (`RunDriver`, depth 0) and every subagent (the child driver
 in `runtime.features.subagents`, depth >= 1).
 
-Contract with observers: `before_request(run)` is awaited before each model request (commit the step so far, check
-the budget, raise to stop); `after_response(run)` after each model response, before its tool calls run;
-`on_event(event)` sees every tool-call stream event and, when `stream_model` is on, every model stream event (text
-deltas); `after_tools(run)` is awaited after each batch of tool calls; `on_exit(run)` runs last, also when the run
-raises or is cancelled (keep the messages and usage reached). pydantic-ai's own request limit is always off: tau's
+Contract with observers: `before_request(run)` is awaited before each model request (commit the step so far, check the
+budget, raise to stop); `after_response(run)` after each model response, before its tool calls run; `on_event(event)`
+sees every tool-call stream event and, when `stream_model` is on, every model stream event (text deltas);
+`after_result(run, event)` is awaited before `on_event` for each finished function tool call (its result event), while
+the step's other calls still run (make the result durable there: a `tool.completed` event then names a result that
+survives a crash); `after_tools(run)` is awaited after each batch of tool calls; `on_exit(run)` runs last, also when the
+run raises or is cancelled (keep the messages and usage reached). pydantic-ai's own request limit is always off: tau's
 `Budget` is the only cap (the observer raises its error).
 
 `LoopStart.stream_model` False lets pydantic-ai make each model request without streaming (a child's text is not
@@ -21,7 +23,7 @@ from typing import Any, Protocol
 
 from pydantic_ai import Agent, CancellationToken, UsageLimits
 from pydantic_ai.capabilities import AbstractCapability
-from pydantic_ai.messages import AgentStreamEvent, ModelMessage
+from pydantic_ai.messages import AgentStreamEvent, FunctionToolResultEvent, ModelMessage
 from pydantic_ai.run import AgentRun
 from pydantic_ai.tools import DeferredToolResults
 from pydantic_ai.usage import RunUsage
@@ -56,6 +58,8 @@ class StepObserver(Protocol):
     async def after_response(self, run: AgentRun[None, Any]) -> None: ...
 
     def on_event(self, event: AgentStreamEvent) -> None: ...
+
+    async def after_result(self, run: AgentRun[None, Any], event: FunctionToolResultEvent) -> None: ...
 
     async def after_tools(self, run: AgentRun[None, Any]) -> None: ...
 
@@ -94,6 +98,8 @@ async def iterate(agent: Agent[None, Any], start: LoopStart, observer: StepObser
                         await observer.after_response(run)
                     async with node.stream(run.ctx) as stream:
                         async for event in stream:
+                            if isinstance(event, FunctionToolResultEvent):  # durable before anyone hears of it
+                                await observer.after_result(run, event)
                             observer.on_event(event)
                     await observer.after_tools(run)
         finally:

@@ -65,10 +65,10 @@ async def test_event_stream_shape_and_seq(tmp_path: Path) -> None:
         "turn.started",
         "message.completed",
         "usage.updated",
+        "snapshot.created",  # a response that asks for tools is committed before they run
         "tool.started",
         "permission.decided",
         "tool.completed",
-        "snapshot.created",
         "turn.started",
         "message.delta",
         "message.delta",

@@ -2,8 +2,9 @@
 
 - a `tau run` SIGKILLed in the middle of a tool call: `tau sessions ls --json` shows its session `interrupted` (its
   writer is gone), not `running`; the tool process died with it; `tau resume ID -p ...` continues the session to
-  completion (the model sees the committed history, the calls without a stored result answered as interrupted — a
-  strict xfail records that a *finished* call's result is among them);
+  completion: the model sees the committed history — every response, every finished call's real result (also one
+  that finished beside the killed call in the same step) — and only the killed call answered as interrupted; no
+  step is asked twice;
 - a `tau run` that is alive (blocked in a tool call, holding the session's write lock) is listed `running` — also
   in its first step, whose head snapshot is still `created` —, and a `tau run` started beside it (which settles
   interrupted sessions at start-up) leaves it so.
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from provider_faults import Calls, FaultServer, Text, serve
 from tau_e2e import TIMEOUT, Sandbox, run_tau, tau_command
 
-from tau.protocol import PermissionDecided, RunCompleted, SessionStarted
+from tau.protocol import PermissionDecided, RunCompleted, SessionStarted, ToolCompleted
 
 
 def kind(event: type[Any]) -> str:
@@ -75,17 +76,26 @@ def gone(needle: str, bound: float = 10.0) -> bool:
 
 
 class GatedRun:
-    """`tau run` whose model first plays `lead` (steps that complete), then a bash call that waits for `gate` — a
-    second request for that step gets `retry` instead —, then `after`; started and read until the gated call runs."""
+    """`tau run` whose model first plays `lead` (steps of one call each, that complete), then a step of the calls
+    `beside` and a bash call that waits for `gate` — a second request for that step gets `retry` instead —, then
+    `after`; started and read until the gated call runs and every other call has completed."""
 
     def __init__(
-        self, sandbox: Sandbox, faults: FaultServer, key: str, *, lead: tuple[Any, ...] = (), retry: Any, after: Any
+        self,
+        sandbox: Sandbox,
+        faults: FaultServer,
+        key: str,
+        *,
+        lead: tuple[Any, ...] = (),
+        beside: tuple[tuple[str, dict[str, Any]], ...] = (),
+        retry: Any,
+        after: Any,
     ) -> None:
         self.gate = sandbox.work / f"{key}.gate"
         self.marker = f"tau-interrupted-{key}-{os.getpid()}-{time.monotonic_ns()}"
         wait = f"while [ ! -e {self.gate} ]; do sleep 0.05; done; echo {self.marker}"
-        self.calls_before = len(lead)
-        self.tag = faults.script(key, *lead, [Calls(("bash", {"command": wait})), retry], after)
+        self.calls_before = len(lead) + len(beside)
+        self.tag = faults.script(key, *lead, [Calls(*beside, ("bash", {"command": wait})), retry], after)
         self.state = sandbox.root / "state"
         self.process = subprocess.Popen(
             tau_command(
@@ -104,13 +114,16 @@ class GatedRun:
 
     def _until_the_tool_runs(self) -> None:
         assert self.process.stdout is not None
-        decided = 0
-        for raw in self.process.stdout:  # until the gated call (the one after the lead's calls) was allowed
+        decided = completed = 0
+        for raw in self.process.stdout:  # until every call was allowed and all but the gated one completed
             self.lines.append(json.loads(raw))
             decided += self.lines[-1]["type"] == kind(PermissionDecided)
-            if decided > self.calls_before or self.lines[-1]["type"] == kind(RunCompleted):
+            completed += self.lines[-1]["type"] == kind(ToolCompleted)
+            if decided > self.calls_before and completed == self.calls_before:
                 break
-        assert self.lines[-1]["type"] == kind(PermissionDecided), self.lines
+            if self.lines[-1]["type"] == kind(RunCompleted):
+                break
+        assert self.lines[-1]["type"] in (kind(PermissionDecided), kind(ToolCompleted)), self.lines
         assert self.lines[0]["type"] == kind(SessionStarted)
         deadline = time.monotonic() + TIMEOUT
         while not running(f"echo {self.marker}"):  # the allowed call's shell is up (its command line holds it)
@@ -140,11 +153,12 @@ def listed(sandbox: Sandbox, state: Path) -> dict[str, str]:
     return {row["id"]: row["status"] for row in listing.lines}
 
 
-def kill_then_resume(sandbox: Sandbox, faults: FaultServer, key: str) -> list[dict[str, Any]]:
-    """A run killed in its second step (the first: a tool call and its result), then `tau resume -p "carry on"`;
-    checks what any such run must show and returns the messages of the resumed model request."""
-    warm_up = Calls(("bash", {"command": "echo warm-up"}))
-    run = GatedRun(sandbox, faults, key, lead=(warm_up,), retry=Text("finished after the resume"), after=Text("-"))
+def kill_then_resume(
+    sandbox: Sandbox, faults: FaultServer, key: str, *, lead: tuple[Any, ...] = (), beside: tuple[Any, ...] = ()
+) -> list[dict[str, Any]]:
+    """A run killed while its gated call runs (after `lead`'s steps, beside `beside`'s calls), then `tau resume -p
+    "carry on"`; checks what any such run must show and returns the messages of the resumed model request."""
+    run = GatedRun(sandbox, faults, key, lead=lead, beside=beside, retry=Text("asked again"), after=Text("resumed"))
     try:
         assert listed(sandbox, run.state) == {run.session_id: "running"}
         run.process.send_signal(signal.SIGKILL)
@@ -161,38 +175,52 @@ def kill_then_resume(sandbox: Sandbox, faults: FaultServer, key: str) -> list[di
     )  # fmt: skip
     assert resumed.returncode == 0, resumed
     obj = resumed.json
-    assert (obj["session_id"], obj["terminal_reason"], obj["result"]) == (
-        run.session_id,
-        "completed",
-        "finished after the resume",
-    )
-    assert faults.attempts(key) == [1, 2, 0]  # the step in flight was asked again; the gated call was not re-run
+    assert (obj["session_id"], obj["terminal_reason"], obj["result"]) == (run.session_id, "completed", "resumed")
+    assert faults.attempts(key) == [1] * (len(lead) + 2)  # no step asked twice: every response was committed
     assert listed(sandbox, run.state) == {run.session_id: "completed"}
     assert not run.gate.exists()
     messages: list[dict[str, Any]] = faults.bodies(key)[-1]["messages"]
+    assert messages[-1]["content"].endswith("carry on"), messages[-1]
     return messages
 
 
+def results(messages: list[dict[str, Any]]) -> dict[str, str]:
+    """Each call's command -> the content of the tool message answering it."""
+    commands = {
+        call["id"]: json.loads(call["function"]["arguments"])["command"]
+        for m in messages
+        for call in m.get("tool_calls") or ()
+    }
+    return {commands[m["tool_call_id"]]: m["content"] for m in messages if m["role"] == "tool"}
+
+
 def test_a_sigkilled_run_reads_interrupted_and_resumes_to_completion(sandbox: Sandbox, faults: FaultServer) -> None:
-    messages = kill_then_resume(sandbox, faults, "killed")
-    assert [m["role"] for m in messages if m["role"] != "system"] == ["user", "assistant", "tool", "user"]
+    messages = kill_then_resume(sandbox, faults, "killed", lead=(Calls(("bash", {"command": "echo warm-up"})),))
+    roles = [m["role"] for m in messages if m["role"] != "system"]
+    assert roles == ["user", "assistant", "tool", "assistant", "tool", "user"]
     assert messages[1]["content"].startswith("[[fault:killed]]")
-    (call,) = messages[2]["tool_calls"]
-    assert json.loads(call["function"]["arguments"]) == {"command": "echo warm-up"}  # the committed first step
-    assert messages[3]["tool_call_id"] == call["id"]  # answered (see the xfail below for what it says)
-    assert messages[-1]["content"].endswith("carry on"), messages[-1]
+    answered = results(messages)
+    (gated,) = [command for command in answered if command.startswith("while")]
+    assert "interrupted" in answered[gated].lower(), answered  # the killed call: answered as interrupted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a step is committed before the next model request, from pydantic-ai's history, which holds a finished "
-    "tool call's result only once that request is sent: a SIGKILL during the next step's tool call loses the "
-    "result, and resume tells the model the finished call was interrupted",
-)
 def test_a_finished_tool_calls_result_survives_a_sigkill(sandbox: Sandbox, faults: FaultServer) -> None:
-    messages = kill_then_resume(sandbox, faults, "killed-result")
-    (result,) = [m for m in messages if m["role"] == "tool"]
-    assert result["content"].strip() == "warm-up", result
+    """The finished call is in the step before the killed one (committed with the killed call's response)."""
+    messages = kill_then_resume(sandbox, faults, "killed-result", lead=(Calls(("bash", {"command": "echo warm-up"})),))
+    assert results(messages)["echo warm-up"].strip().splitlines() == ["exit code: 0", "stdout:", "warm-up"]
+
+
+def test_a_parallel_call_that_finished_beside_the_killed_one_keeps_its_result(
+    sandbox: Sandbox, faults: FaultServer
+) -> None:
+    """Two calls in one step: one finished (committed provisionally as it finished), one killed."""
+    messages = kill_then_resume(sandbox, faults, "killed-beside", beside=(("bash", {"command": "echo beside"}),))
+    roles = [m["role"] for m in messages if m["role"] != "system"]
+    assert roles == ["user", "assistant", "tool", "tool", "user"]
+    answered = results(messages)
+    assert answered.pop("echo beside").strip().splitlines() == ["exit code: 0", "stdout:", "beside"]
+    (killed,) = answered.values()
+    assert "interrupted" in killed.lower(), killed
 
 
 def test_a_live_run_holding_its_lock_reads_running(sandbox: Sandbox, faults: FaultServer) -> None:

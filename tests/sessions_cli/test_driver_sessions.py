@@ -61,8 +61,8 @@ async def test_suspend_commits_pending_and_releases_the_lock(tmp_path: Path) -> 
     assert [c.tool_call_id for c in resumed.pending.approvals] == ["call_1_0"]
     await store.close("s")
     log = await store.log("s")
-    assert [s.status for s in log] == ["created", "suspended"]
-    assert log[-1].pending and log[-1].usage["requests"] == 1 and log[-1].usage["input_tokens"] > 0
+    assert [s.status for s in log] == ["created", "running", "suspended"]  # the response is committed as it arrives
+    assert log[-1].pending and log[-1].totals["requests"] == 1 and log[-1].totals["input_tokens"] > 0
     assert await store.fsck() == []
 
 
@@ -79,7 +79,7 @@ async def test_approve_runs_the_call_and_continues(tmp_path: Path) -> None:
     assert [(e.decision, e.resolution) for e in decided] == [("ask", "allowed")]
     assert prompts(script.requests[0]) == ["do the task"]  # history reached the model, no new prompt
     log = await FileSessionStore(state).log("s")
-    assert [s.status for s in log] == ["created", "suspended", "completed"]
+    assert [s.status for s in log] == ["created", "running", "suspended", "completed"]
     assert log[-1].totals["requests"] == 2 and log[-1].totals["tool_calls"] == 1
 
 
