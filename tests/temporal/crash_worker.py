@@ -5,7 +5,9 @@ own process right after a chosen commit, with a stateless scripted model that fa
 
 KILL_AFTER (an argument of this test script, not a tau setting; tau has no such hook): `STATUS:N` — the worker kills
 itself with SIGKILL right after its N-th commit of a step with that status (`running:2`, `completed:1`), before
-anything else of the run happens: the step's events are not sent and the activity never returns. `delivered` — it
+anything else of the run happens: the step's events are not sent and the activity never returns. `provisional:N`
+counts the provisional commits (a finished tool call's result, `StepRecord.provisional`), which the other statuses
+do not count. `delivered` — it
 kills itself when the run closes its session (after its terminal event) as soon as the workflow reports the
 terminal event delivered (`Progress.finished`), before the activity returns.
 LEDGER_DIR: a request for step N (N = responses already in the conversation + 1) creates the file `LEDGER_DIR/N`
@@ -70,7 +72,7 @@ class CrashingStore(FileSessionStore):
 
     async def commit(self, session_id: str, record: StepRecord) -> str:
         snapshot = await super().commit(session_id, record)
-        if self.status and record.status == self.status:
+        if self.status and ("provisional" if record.provisional else record.status) == self.status:
             self.left -= 1
             if self.left == 0:
                 os.kill(os.getpid(), signal.SIGKILL)

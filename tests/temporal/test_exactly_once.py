@@ -5,9 +5,11 @@ any request for a step some worker already asked for (a ledger shared by both pr
 - Killed right after the commit of the run's final snapshot (the answer, `completed`) or of a terminal failure
   (`max_turns`, exit 53): the retry ends with the stored outcome — same status, terminal reason, exit code and result
   as an inline run — asks the model nothing, runs no tool and commits nothing.
-- Killed right after the commit of a step whose response asked for a tool call (tau commits a response before the
-  next model request, without its calls' results): the retry runs that call again (the documented at-least-once
-  step) and asks the model only for the steps never asked.
+- Killed right after the commit of a step whose response asked for a tool call (tau commits a response when it
+  arrives, before its calls run): the retry runs that call (it never ran) and asks the model only for the steps never
+  asked.
+- Killed right after a finished call's result was committed (provisionally, before the next model request): the
+  retry runs no tool again (a bash call counts its executions in a file) and asks only for the next step.
 - Killed after the terminal event reached the workflow, before the activity returned: the retry adds nothing.
 Each stream has every event once, numbered without a gap, one `session.started`, one terminal event (the last).
 """
@@ -38,6 +40,11 @@ WRITES = (
     reply("done"),
 )
 CAPPED = (calls(("write", {"file_path": "a.txt", "content": "A"})), reply("summary"))
+COUNTED = (  # each call appends a line to its file: the number of lines is the number of executions
+    calls(("bash", {"command": "echo ran >> a.count"})),
+    calls(("bash", {"command": "echo ran >> b.count"})),
+    reply("done"),
+)
 FLAGS = {"permission_mode": "bypassPermissions", "model": "test:scripted"}
 
 
@@ -131,14 +138,14 @@ def test_a_committed_response_s_tool_calls_run_again_the_response_is_not_asked_a
     reference = parity_kit.Box(tmp_path / "inline")
     inline = asyncio.run(_inline(reference, WRITES, {}))
     box = parity_kit.Box(tmp_path / "temporal")
-    # the second `running` commit (before the third model request) holds the second response, its call to write
-    # b.txt already run but its result not committed
+    # the second `running` commit holds the second response, committed as it arrived: its call to write b.txt has
+    # not run yet
     completed, events, asked = _scenario(Server(temporal_server.address, task_queue), box, WRITES, "running:2", {})
     assert _ended(completed) == _ended(inline) == ("completed", "completed", 0, "done")
     assert asked == ["1", "2", "3"]
     after = len(_one_stream(events, completed))
     moved = [e for e in events[len(events) - after :] if isinstance(e, ToolStarted)]
-    assert [e.input["file_path"] for e in moved] == ["b.txt"]  # the committed response's call, again (at-least-once)
+    assert [e.input["file_path"] for e in moved] == ["b.txt"]  # the committed response's call, run by the retry
     assert parity_kit.stored(box, SESSION)["messages"] == parity_kit.stored(reference, SESSION)["messages"]
     assert [(box.work / name).read_text() for name in ("a.txt", "b.txt")] == ["A", "B"]
 
@@ -157,3 +164,23 @@ def test_a_run_whose_terminal_event_was_delivered_before_its_worker_died_adds_no
     assert kinds.count("run.completed") == 1 and events[-1] == completed
     assert not any(e.type == "notice.emitted" and "moved to worker" in e.message for e in events)  # nothing appended
     assert parity_kit.stored(box, SESSION) == parity_kit.stored(reference, SESSION)
+
+
+def test_a_finished_call_s_committed_result_is_not_run_again(
+    temporal_server: DevServer, task_queue: str, tmp_path: Path
+) -> None:
+    reference = parity_kit.Box(tmp_path / "inline")
+    inline = asyncio.run(_inline(reference, COUNTED, {}))
+    box = parity_kit.Box(tmp_path / "temporal")
+    # the second provisional commit holds the result of the second call (b.count): killed before the third request
+    completed, events, asked = _scenario(Server(temporal_server.address, task_queue), box, COUNTED, "provisional:2", {})
+    assert _ended(completed) == _ended(inline) == ("completed", "completed", 0, "done")
+    assert asked == ["1", "2", "3"]  # each step asked once
+    after = _one_stream(events, completed)
+    assert "tool.started" not in after and after[-1] == "run.completed"  # no tool ran after the move
+    assert [(box.work / name).read_text() for name in ("a.count", "b.count")] == ["ran\n", "ran\n"]  # once each
+    stored = parity_kit.stored(box, SESSION)["messages"]
+    # the same conversation, part for part; the request of b's result stays stored as the crash left it (state
+    # 'interrupted', without the instructions pydantic-ai records on a request it sends)
+    assert [m.get("state") for m in stored].count("interrupted") == 1
+    assert [m["parts"] for m in stored] == [m["parts"] for m in parity_kit.stored(reference, SESSION)["messages"]]
