@@ -2,9 +2,10 @@
 has every event once, numbered without a gap, one `session.started`, one terminal event, and one notice where the
 run moved. The stored transcript equals an inline run of the same script (the tools are deterministic).
 
-What runs again is what the store had not committed (docs/decisions.md, "The temporal engine"): the model response
-in flight when the worker died is requested again (it was never recorded), and the tool calls of the last committed
-response run again (their results are committed with the next response): at-least-once.
+What runs again is what the store had not committed (docs/decisions.md, "The temporal engine" and "Finished tool
+calls are durable"): the model response in flight when the worker died is requested again (it was never recorded),
+and the calls of the last committed response without a committed result run again (at-least-once); a call that
+finished is committed at once and never runs again.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def test_a_killed_worker_s_run_is_finished_by_another(
     after = kinds[kinds.index("notice.emitted") :]
     assert "tool.started" in after and "message.completed" in after  # the run went on after the move
     started = [getattr(event, "tool", "") for event in events if event.type == "tool.started"]
-    assert started == ["write", "bash", "write", "bash"]  # the last committed response's call ran again (documented)
+    assert started == ["write", "bash", "bash"]  # only the killed call ran again: the write's result was committed
     assert (box.work / "a.txt").read_text() == "A"
     assert parity_kit.stored(box, SESSION)["messages"] == parity_kit.stored(reference, SESSION)["messages"]
     assert parity_kit.stored(box, SESSION)["statuses"][-1] == "completed"
