@@ -1,6 +1,6 @@
 """Build-time helpers of tau.spec that make the frozen binary start faster. Not part of the binary; PyInstaller only.
 
-Two cuts, each measured in docs/decisions.md ("The frozen binary's start"):
+Three cuts, each measured in docs/decisions.md ("The frozen binary's start"):
 
 - `fast_pyz_toc(pyz, workdir)`: PyInstaller's PYZ reader loads the archive's table of contents (9,353 modules) with
   `marshal.load(file)`, which reads the file a few bytes at a time: ~35-50 ms of every start, one-file and one-dir.
@@ -8,21 +8,25 @@ Two cuts, each measured in docs/decisions.md ("The frozen binary's start"):
   `marshal.loads` over one read (~5 ms). The replaced line must be found exactly once, else the build fails: a new
   PyInstaller release is checked, not patched blindly.
 - `split_lazy(binaries)` + `write_payload` + `add_section`: the one-file build copies every collected library to a
-  fresh temp dir before Python starts, on every start (~100 ms for 94 MB here). Third-party extension modules (and
-  the bundled libraries that only they load) leave the extracted set and travel in an ELF section of the executable
-  (`taulazy`), from which packaging/rth_tau_lazylibs.py writes each into the same temp dir on its first import. A
-  warm `tau run` imports none of them; a cold one imports a few (pydantic_core, jiter, yaml).
+  fresh temp dir before Python starts, on every start (~100 ms for 94 MB here). Extension modules (all but the
+  three PyInstaller's bootstrap imports) and the bundled libraries that only they load leave the extracted set and
+  travel in an ELF section of the executable (`taulazy`), from which packaging/rth_tau_lazylibs.py writes each into
+  the same temp dir on its first import. A warm `tau run` imports a handful of small ones (_socket, select, _json);
+  a cold one more (pydantic_core, jiter, _ssl with libssl and libcrypto...).
+- `drop_unused_data(datas)`: data files no code reads (UNUSED_DATA) are not bundled.
 
-Payload format (`taulazy` section): b"TAULAZY1", an 8-byte little-endian length N, N bytes of JSON index
+Payload format (`taulazy` section): b"TAULAZY1", an 8-byte little-endian length N, N bytes of marshalled index
 {"files": {dest: [offset, size]}, "modules": {module: [dest, ...]}} (offsets from the index's end; a module's list
-is its own file first, then every lazy library it needs, transitively), then the files' bytes as is.
+is its own file first, then every lazy library it needs, transitively), then the files' bytes as is. Marshal, not
+JSON: the hook runs first, before anything but the bootstrap is imported (build and binary share one Python).
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import py_compile
+import re
 import struct
 import subprocess
 from pathlib import Path
@@ -30,7 +34,10 @@ from typing import Any
 
 PAYLOAD_MAGIC = b"TAULAZY1"
 SECTION = "taulazy"
-STDLIB_EXTENSIONS = "python3.11/lib-dynload/"  # the interpreter's own: the bootstrap needs some (zlib, _struct)
+# Extension modules imported before the first runtime hook (PyInstaller's bootstrap: pyimod01 imports zlib and
+# struct, pyimod03 ctypes): they must be on disk when Python starts. A module missing here fails every start, which
+# every frozen test sees at once.
+BOOTSTRAP_EXTENSIONS = frozenset({"zlib", "_struct", "_ctypes"})
 
 _SLOW_TOC = "            self.toc = dict(marshal.load(fp))\n"
 _FAST_TOC = (
@@ -71,6 +78,18 @@ def fast_pyz_toc(pyz: Any, workdir: Path) -> None:
     raise SystemExit("tau.spec: no pyimod01_archive among the PYZ's bootstrap modules")
 
 
+# Data no code of the binary reads, each a file the one-file build would copy on every start: wheels' file lists
+# (importlib.metadata reads METADATA and entry_points.txt; only `files()` and `packages_distributions()` read RECORD,
+# and nothing bundled calls them but click's version_option without a version, which tau does not use), their SBOMs
+# (supply-chain records of the wheel, not read at run time) and jsonschema's benchmark fixtures. ~2.5 MB, 45 files.
+UNUSED_DATA = (re.compile(r"[^/]+\.dist-info/(RECORD|sboms/.*)"), re.compile(r"jsonschema/benchmarks/.*"))
+
+
+def drop_unused_data(datas: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """`datas` without UNUSED_DATA."""
+    return [entry for entry in datas if not any(pattern.fullmatch(entry[0]) for pattern in UNUSED_DATA)]
+
+
 def _needed(path: str) -> set[str]:
     """Basenames of the shared libraries an ELF file needs (DT_NEEDED)."""
     from PyInstaller.depend import bindepend
@@ -78,14 +97,17 @@ def _needed(path: str) -> set[str]:
     return {os.path.basename(name) for name, _full in bindepend.get_imports(path)}
 
 
+STDLIB_EXTENSIONS = "python3.11/lib-dynload/"  # where PyInstaller puts the interpreter's own (top-level modules)
+
+
 def _module_name(dest: str) -> str:
-    parts = dest.split("/")
+    parts = dest.removeprefix(STDLIB_EXTENSIONS).split("/")
     parts[-1] = parts[-1].split(".", 1)[0]
     return ".".join(parts)
 
 
 def split_lazy(binaries: list[tuple[str, str, str]]) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
-    """(what the bootloader still extracts, the lazy plan): third-party extensions and the libraries only they need.
+    """(what the bootloader still extracts, the lazy plan): extension modules and the libraries only they need.
 
     A bundled library is lazy when at least one collected binary needs it and every one that does is lazy; anything
     found another way (a symlink, ctypes by name, a data file) stays extracted, so a wrong guess costs speed, never a
@@ -96,7 +118,7 @@ def split_lazy(binaries: list[tuple[str, str, str]]) -> tuple[list[tuple[str, st
     lazy = {
         dest
         for dest, _src, kind in binaries
-        if kind == "EXTENSION" and not dest.startswith(STDLIB_EXTENSIONS) and dest.endswith(".so")
+        if kind == "EXTENSION" and dest.endswith(".so") and _module_name(dest) not in BOOTSTRAP_EXTENSIONS
     }
     changed = True
     while changed:
@@ -136,7 +158,7 @@ def write_payload(plan: dict[str, Any], out: Path, *, strip: bool) -> int:
         files[dest] = [offset, len(data)]
         blobs.append(data)
         offset += len(data)
-    index = json.dumps({"files": files, "modules": plan["modules"]}, sort_keys=True).encode()
+    index = marshal.dumps({"files": files, "modules": plan["modules"]})  # no json: the hook runs before any import
     head = PAYLOAD_MAGIC + struct.pack("<Q", len(index)) + index
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("wb") as stream:

@@ -7,7 +7,9 @@ executable's `taulazy` ELF section instead (packaging/bundle_diet.py writes it, 
 finds the section and puts a meta path finder first: importing one of those modules writes it, and the bundled
 libraries it needs, into the same temp dir (copied in the kernel, written under a temporary name and renamed, so a
 forked process or a thread importing it at the same moment never sees half a file), then loads it from there like
-any extension module. A one-directory build has no such section, and this hook then does nothing.
+any extension module. A one-directory build has no such section, and this hook then does nothing. It is the first
+runtime hook and imports nothing the bootstrap has not (marshal, struct, _thread; importlib on a first lazy import):
+every extension module but zlib, _struct and _ctypes may be lazy.
 
 Invariants: nothing is read from anywhere but this executable and written anywhere but this process's own
 `sys._MEIPASS`; a file already there is not written again; an entry that cannot be read whole is an ImportError
@@ -100,6 +102,7 @@ class _LazyExtensions:
 
 
 def _install():
+    import marshal
     import struct
 
     try:
@@ -113,12 +116,10 @@ def _install():
             if head[:8] != b"TAULAZY1":
                 return
             (length,) = struct.unpack("<Q", head[8:])
-            import json
-
-            index = json.loads(stream.read(length))
+            index = marshal.loads(stream.read(length))
             if not isinstance(index["files"], dict) or not isinstance(index["modules"], dict):
                 return  # not ours
-    except (OSError, ValueError, KeyError, TypeError, struct.error):
+    except (OSError, EOFError, ValueError, KeyError, TypeError, struct.error):
         return  # no usable section: every module is where the bootloader put it, or the import fails as usual
     sys.meta_path.insert(0, _LazyExtensions(sys.executable, start + 16 + length, start + size, index))
 

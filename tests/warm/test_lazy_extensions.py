@@ -9,6 +9,7 @@ dir. The frozen suites (tests/frozen) run the real thing: the Temporal bridge, p
 from __future__ import annotations
 
 import json
+import marshal
 import shutil
 import struct
 import subprocess
@@ -52,7 +53,7 @@ def _payload(files: dict[str, bytes], modules: dict[str, list[str]], *, cut: int
         offsets[dest] = [at, len(data)]
         blobs.append(data)
         at += len(data)
-    index = json.dumps({"files": offsets, "modules": modules}).encode()
+    index = marshal.dumps({"files": offsets, "modules": modules})
     body = b"".join(blobs)
     return b"TAULAZY1" + struct.pack("<Q", len(index)) + index + (body[: len(body) - cut] if cut else body)
 
