@@ -49,7 +49,7 @@ class Continuation:
     prompt: str | None = None
     answers: Answers = field(default_factory=Answers)
     plan_review: PlanReview | None = None
-    recover: bool = False  # pick up a run cut off mid-step (a durable engine's retry): its dangling calls run again
+    recover: bool = False  # pick up a run cut off mid-step (a durable engine's retry): calls without a result run again
 
 
 def request_events(pending: DeferredToolRequests) -> list[RequestEvent]:
