@@ -15,10 +15,15 @@ Three cuts, each measured in docs/decisions.md ("The frozen binary's start"):
   a cold one more (pydantic_core, jiter, _ssl with libssl and libcrypto...).
 - `drop_unused_data(datas)`: data files no code reads (UNUSED_DATA) are not bundled.
 
+- `split_lazy_data(datas, plan)`: data files (all but the stdlib archive) go to the same section, unpacked together
+  before the first import that is neither the standard library nor the warm client's: a warm `tau run` unpacks
+  no data file (they are 200 files of ~250: each costs a create and an unlink on the temp dir's filesystem).
+
 Payload format (`taulazy` section): b"TAULAZY1", an 8-byte little-endian length N, N bytes of marshalled index
-{"files": {dest: [offset, size]}, "modules": {module: [dest, ...]}} (offsets from the index's end; a module's list
-is its own file first, then every lazy library it needs, transitively), then the files' bytes as is. Marshal, not
-JSON: the hook runs first, before anything but the bootstrap is imported (build and binary share one Python).
+{"files": {dest: [offset, size]}, "modules": {module: [dest, ...]}, "data": [dest, ...]} (offsets from the index's
+end; a module's list is its own file first, then every lazy library it needs, transitively), then the files' bytes.
+Marshal, not JSON: the hook runs first, before anything but the bootstrap is imported (build and binary share one
+Python).
 """
 
 from __future__ import annotations
@@ -143,7 +148,29 @@ def split_lazy(binaries: list[tuple[str, str, str]]) -> tuple[list[tuple[str, st
         _module_name(dest): closure(dest) for dest, _src, kind in binaries if dest in lazy and kind == "EXTENSION"
     }
     eager = [entry for entry in binaries if entry[0] not in lazy]
-    return eager, {"modules": modules, "sources": {dest: sources[dest] for dest in sorted(lazy)}}
+    plan = {"modules": modules, "data": [], "sources": {dest: (sources[dest], True) for dest in sorted(lazy)}}
+    return eager, plan
+
+
+# Data the bootloader must unpack: Python's own stdlib archive, read before any runtime hook.
+EAGER_DATA = frozenset({"base_library.zip"})
+
+
+def split_lazy_data(datas: list[tuple[str, str, str]], plan: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Move the data files (package data, wheels' metadata, the sandbox's build context, bwrap...) into `plan`.
+
+    Code reads them by path (importlib.metadata, importlib.resources, open, exec), which no import hook sees, so they
+    are unpacked all at once, before the first import of anything but the standard library and the warm client's
+    few modules (rth_tau_lazylibs.THIN): a warm `tau run` never needs them, everything else gets them first.
+    """
+    eager = []
+    for dest, src, kind in datas:
+        if dest in EAGER_DATA or kind != "DATA" or not os.path.isabs(src) or not os.path.isfile(src):
+            eager.append((dest, src, kind))  # the stdlib archive, or an entry PyInstaller resolves itself
+        else:
+            plan["data"].append(dest)
+            plan["sources"][dest] = (src, False)
+    return eager
 
 
 def write_payload(plan: dict[str, Any], out: Path, *, strip: bool) -> int:
@@ -153,12 +180,12 @@ def write_payload(plan: dict[str, Any], out: Path, *, strip: bool) -> int:
     files: dict[str, list[int]] = {}
     blobs: list[bytes] = []
     offset = 0
-    for dest, src in plan["sources"].items():
-        data = Path(process_collected_binary(src, dest, use_strip=strip)).read_bytes()
+    for dest, (src, binary) in plan["sources"].items():
+        data = Path(process_collected_binary(src, dest, use_strip=strip) if binary else src).read_bytes()
         files[dest] = [offset, len(data)]
         blobs.append(data)
         offset += len(data)
-    index = marshal.dumps({"files": files, "modules": plan["modules"]})  # no json: the hook runs before any import
+    index = marshal.dumps({"files": files, "modules": plan["modules"], "data": plan["data"]})  # marshal: see above
     head = PAYLOAD_MAGIC + struct.pack("<Q", len(index)) + index
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("wb") as stream:

@@ -7,7 +7,10 @@ executable's `taulazy` ELF section instead (packaging/bundle_diet.py writes it, 
 finds the section and puts a meta path finder first: importing one of those modules writes it, and the bundled
 libraries it needs, into the same temp dir (copied in the kernel, written under a temporary name and renamed, so a
 forked process or a thread importing it at the same moment never sees half a file), then loads it from there like
-any extension module. A one-directory build has no such section, and this hook then does nothing. It is the first
+any extension module. The bundle's data files (package data, wheels' metadata, bwrap) travel there too and are
+unpacked all at once before the first import that is neither the standard library nor the warm client's (THIN): code
+reads them by path, so no hook could see the moment it needs one. A one-directory build has no such section, and
+this hook then does nothing. It is the first
 runtime hook and imports nothing the bootstrap has not (marshal, struct, _thread; importlib on a first lazy import):
 every extension module but zlib, _struct and _ctypes may be lazy.
 
@@ -17,6 +20,10 @@ naming it, never a truncated library.
 """
 
 import sys
+
+# The modules of the warm client's path (tau/__main__.py up to the hand-off) besides the standard library: importing
+# anything else first unpacks the bundle's data files (packaging/bundle_diet.split_lazy_data).
+THIN = frozenset({"tau", "tau.cli", "tau.cli.frozen", "tau.cli.warm", "tau.cli.started", "tau.signal_death"})
 
 
 def _section(stream, wanted):
@@ -53,9 +60,17 @@ class _LazyExtensions:
         self._end = end  # where the section ends: an entry must lie within it
         self._files = index["files"]
         self._modules = index["modules"]
+        self._data = index.get("data") or ()  # until unpacked
         self._lock = _thread.allocate_lock()
 
     def find_spec(self, name, path=None, target=None):
+        if self._data and name not in THIN and name.partition(".")[0] not in sys.stdlib_module_names:
+            import os
+
+            with self._lock:
+                for dest in self._data:
+                    self._unpack(dest, os)
+                self._data = ()
         dests = self._modules.get(name)
         if dests is None:
             return None
@@ -82,12 +97,9 @@ class _LazyExtensions:
         try:
             out = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o700)
             try:
-                done = 0
-                while done < size:
-                    copied = os.copy_file_range(source, out, size - done, self._base + offset + done)
-                    if copied <= 0:
-                        raise ImportError(f"tau: bundled library {dest} is truncated in {self._executable}")
-                    done += copied
+                copied = _copy(source, out, self._base + offset, size, os)
+            except OSError as error:
+                raise ImportError(f"tau: cannot unpack bundled library {dest}: {error}") from error
             finally:
                 os.close(out)
         except BaseException:
@@ -98,7 +110,33 @@ class _LazyExtensions:
             raise
         finally:
             os.close(source)
+        if copied != size:
+            os.unlink(partial)
+            raise ImportError(f"tau: bundled library {dest} is truncated in {self._executable}")
         os.replace(partial, target)
+
+
+def _copy(source, out, offset, size, os):
+    """Copy up to `size` bytes at `offset` of `source` to `out` (returns how many): in the kernel when it can (same
+    filesystem), else read and write (an executable on disk and a temp dir on tmpfs: EXDEV)."""
+    done = 0
+    while done < size:
+        try:
+            copied = os.copy_file_range(source, out, size - done, offset + done)
+        except OSError:
+            break  # EXDEV, ENOSYS, EINVAL...: the portable way below
+        if copied <= 0:
+            break
+        done += copied
+    while done < size:
+        chunk = os.pread(source, min(size - done, 1 << 20), offset + done)
+        if not chunk:
+            break
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(out, view) :]
+        done += len(chunk)
+    return done
 
 
 def _install():

@@ -82,6 +82,18 @@ def test_the_bootstraps_extensions_what_eager_files_need_and_unknown_libraries_s
     assert "libdlopened.so" in eager  # nothing is known to need it: it may be loaded by name
 
 
+def test_data_files_but_the_stdlib_archive_wait_with_their_sources_unstripped(
+    split: tuple[set[str], dict[str, list[str]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle_diet, "_needed", lambda path: NEEDS[path])
+    _eager, plan = bundle_diet.split_lazy(BINARIES)
+    datas = [("base_library.zip", "b.zip", "DATA"), ("certifi/cacert.pem", "c.pem", "DATA"), ("x/bwrap", "bw", "DATA")]
+    assert bundle_diet.split_lazy_data(datas, plan) == [("base_library.zip", "b.zip", "DATA")]
+    assert plan["data"] == ["certifi/cacert.pem", "x/bwrap"]
+    assert plan["sources"]["x/bwrap"] == ("bw", False)  # data is never stripped (bwrap's ELF was patched)
+    assert plan["sources"]["libssl.so.3"] == ("src/libssl.so.3", True)
+
+
 def test_unused_data_is_dropped_and_the_rest_kept() -> None:
     datas = [
         ("anthropic-2.12.0.dist-info/RECORD", "s", "DATA"),

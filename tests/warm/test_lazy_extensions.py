@@ -47,25 +47,27 @@ print(json.dumps(seen))
 """
 
 
-def _payload(files: dict[str, bytes], modules: dict[str, list[str]], *, cut: int = 0) -> bytes:
+def _payload(
+    files: dict[str, bytes], modules: dict[str, list[str]], *, cut: int = 0, data: list[str] | None = None
+) -> bytes:
     offsets, blobs, at = {}, [], 0
-    for dest, data in files.items():
-        offsets[dest] = [at, len(data)]
-        blobs.append(data)
-        at += len(data)
-    index = marshal.dumps({"files": offsets, "modules": modules})
+    for dest, blob in files.items():
+        offsets[dest] = [at, len(blob)]
+        blobs.append(blob)
+        at += len(blob)
+    index = marshal.dumps({"files": offsets, "modules": modules, "data": data or []})
     body = b"".join(blobs)
     return b"TAULAZY1" + struct.pack("<Q", len(index)) + index + (body[: len(body) - cut] if cut else body)
 
 
-def _frozen(tmp_path: Path, payload: bytes) -> tuple[Path, Path, Path]:
+def _frozen(tmp_path: Path, payload: bytes, meipass: Path | None = None) -> tuple[Path, Path, Path]:
     if shutil.which("objcopy") is None:
         pytest.skip("objcopy (binutils) is not installed")
     exe = tmp_path / "tau-like"
     shutil.copy("/bin/true", exe)
     (tmp_path / "taulazy.bin").write_bytes(payload)
     subprocess.run(["objcopy", "--add-section", f"taulazy={tmp_path / 'taulazy.bin'}", str(exe)], check=True)
-    meipass = tmp_path / "_MEI"
+    meipass = meipass or tmp_path / "_MEI"
     meipass.mkdir(mode=0o700)
     pkgroot = tmp_path / "src"
     (pkgroot / "lazyprobe").mkdir(parents=True)
@@ -73,8 +75,8 @@ def _frozen(tmp_path: Path, payload: bytes) -> tuple[Path, Path, Path]:
     return exe, meipass, pkgroot
 
 
-def _probe(exe: Path, meipass: Path, pkgroot: Path) -> dict[str, object]:
-    script = _PROBE.format(exe=str(exe), meipass=str(meipass), pkgroot=str(pkgroot), rth=str(RTH))
+def _probe(exe: Path, meipass: Path, pkgroot: Path, probe: str = _PROBE) -> dict[str, object]:
+    script = probe.format(exe=str(exe), meipass=str(meipass), pkgroot=str(pkgroot), rth=str(RTH))
     done = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     result: dict[str, object] = json.loads(done.stdout)
@@ -95,6 +97,53 @@ def test_an_extension_module_is_unpacked_on_its_first_import_with_the_libraries_
     assert seen["file"] == str(tmp_path / "_MEI" / dest)
     assert seen["after"] == [library, dest]  # the module and its library, not the module nobody imported
     assert (tmp_path / "_MEI" / dest).read_bytes() == EXTENSION.read_bytes()
+
+
+_DATA_PROBE = """
+import json, os, sys
+sys.executable = {exe!r}
+sys._MEIPASS = {meipass!r}
+sys.path.insert(0, {pkgroot!r})
+exec(compile(open({rth!r}).read(), "rth_tau_lazylibs", "exec"), {{"__name__": "rth_tau_lazylibs"}})
+def unpacked():
+    top = sys._MEIPASS
+    return sorted(os.path.relpath(os.path.join(d, f), top) for d, _, fs in os.walk(top) for f in fs)
+seen = {{}}
+import email.message, decimal, tau.cli.warm  # the standard library and the warm client's own modules
+seen["stdlib_and_thin"] = unpacked()
+import lazyprobe  # anything else: the data first
+seen["other"] = unpacked()
+seen["content"] = open(os.path.join(sys._MEIPASS, "pkg-1.0.dist-info", "METADATA")).read()
+print(json.dumps(seen))
+"""
+
+
+def test_data_files_are_unpacked_before_the_first_import_outside_the_warm_clients_path(tmp_path: Path) -> None:
+    files = {"pkg-1.0.dist-info/METADATA": b"Name: pkg", "sandbox/Containerfile": b"FROM scratch", "tool/bwrap": b"x"}
+    payload = _payload(files, {}, data=list(files))
+    exe, meipass, pkgroot = _frozen(tmp_path, payload)
+    (pkgroot / "tau" / "cli").mkdir(parents=True)  # stand-ins of the warm client's modules, found on sys.path
+    for module in ("tau/__init__.py", "tau/cli/__init__.py", "tau/cli/warm.py"):
+        (pkgroot / module).write_text("")
+    seen = _probe(exe, meipass, pkgroot, _DATA_PROBE)
+    assert seen["stdlib_and_thin"] == []
+    assert seen["other"] == sorted(files)
+    assert seen["content"] == "Name: pkg"
+
+
+def test_a_temp_dir_on_another_filesystem_than_the_executable_gets_the_same_bytes(tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no /dev/shm on another filesystem than the test's temp dir")
+    dest = f"lazyprobe/{EXTENSION.name}"
+    payload = _payload({dest: EXTENSION.read_bytes()}, {"lazyprobe._yaml": [dest]})
+    meipass = shm / f"tau-test-{tmp_path.name}"
+    try:
+        seen = _probe(*_frozen(tmp_path, payload, meipass))  # the kernel refuses copy_file_range across them (EXDEV)
+        assert seen["works"] is True and seen["after"] == [dest]
+        assert (meipass / dest).read_bytes() == EXTENSION.read_bytes()
+    finally:
+        shutil.rmtree(meipass, ignore_errors=True)
 
 
 def test_a_truncated_entry_is_an_import_error_naming_it_and_leaves_no_partial_file(tmp_path: Path) -> None:
