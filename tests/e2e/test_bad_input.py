@@ -427,7 +427,7 @@ def test_full_disk_mid_run_ends_with_the_terminal_event(
     checked = run_tau("sessions", "fsck", *where, sandbox=sandbox, cwd=work)
     assert checked.returncode == 0, checked
     note, ok = checked.stdout.splitlines()
-    assert note.startswith(f"session {session}: interrupted at step 0"), note
+    assert note.startswith(f"session {session}: interrupted at step 1"), note  # the response, committed before its call
     assert f"tau resume {session} -p TEXT" in note
     assert ok == f"ok: {state} (1 interrupted session)"
 

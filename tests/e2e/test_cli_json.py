@@ -97,13 +97,14 @@ def test_show_log_diff_of_a_run_that_wrote_a_file_and_its_fork(sandbox: Sandbox)
     pins = tau_json(sandbox, "sessions", "diff", steps[0]["snapshot"], "w", "--json")["workspace"]
     assert pins["a"] is None and pins["b"] is not None and pins["changes"] == []  # step 0 pins nothing
 
-    files = tau_json(sandbox, "sessions", "diff", steps[1]["snapshot"], "w", "--patch", "--json")
+    # a step is committed as its response arrives, before its call runs: step 2 pins the files the first call left
+    files = tau_json(sandbox, "sessions", "diff", steps[2]["snapshot"], "w", "--patch", "--json")
     kinds = [entry["kind"] for entry in files["only_b"]]
-    assert files["common"] == 2 and kinds == ["tool_result", "tool_call", "tool_result", "assistant"]
+    assert files["common"] == 4 and kinds == ["tool_result", "assistant"]
     assert files["workspace"]["changes"] == [
         {"change": "added", "path": "new.txt", "patch": ["--- /dev/null", "+++ b/new.txt", "@@ -0,0 +1 @@", "+n"]}
     ]
-    no_patch = tau_json(sandbox, "sessions", "diff", steps[1]["snapshot"], "w", "--json")["workspace"]["changes"]
+    no_patch = tau_json(sandbox, "sessions", "diff", steps[2]["snapshot"], "w", "--json")["workspace"]["changes"]
     assert no_patch == [{"change": "added", "path": "new.txt"}]
 
 
