@@ -2,8 +2,9 @@
 and real worker processes: workers with their own workspace roots (no shared workspace), a session claimed by W1,
 W1 killed with SIGKILL in the middle of a tool call; W2 claims the next attempt, restores the session's workspace
 from its last committed checkpoint into its own root and finishes. The final workspace equals an inline run of the
-same script; the tool calls run after the move are those of the last committed response (at-least-once, documented
-in docs/fleet.md), and files written by earlier committed steps are restored, not written again.
+same script; the tool calls run after the move are those of the last committed response without a committed result
+(at-least-once, documented in docs/fleet.md), and files written by calls that finished are restored, not written
+again.
 """
 
 from __future__ import annotations
@@ -116,8 +117,9 @@ def test_a_killed_locality_worker_s_session_is_restored_and_finished_by_another(
     assert "workspace restored from its last snapshot (2 restored, 0 deleted" in moved[0].message
     after = events[events.index(moved[0]) :]
     rerun = [(event.tool, event.input.get("file_path")) for event in after if isinstance(event, ToolStarted)]
-    # the last committed response's call (write b.txt) ran again (at-least-once), then the rest; a.txt was not
-    assert rerun == [("write", "b.txt"), ("bash", None), ("write", "c.txt")]
+    # only the killed call (bash) ran again, then the rest: the finished writes were committed as they finished, with
+    # their files in the head's pin, and did not run again
+    assert rerun == [("bash", None), ("write", "c.txt")]
     # nothing ran on the box's own directory: each worker used its own root
     assert not (box.work / "a.txt").exists()
     local = root2 / SESSION
