@@ -11,7 +11,8 @@ Runners (each: one untimed warm-up, then the median of `--runs`, default 7, `--q
 - `tau_onefile`: dist/tau (scripts/build-binary), `--no-server`;
 - `tau_onedir`: dist/tau-onedir/tau when built (`scripts/build-binary --onedir`; `--build-onedir` builds it);
 - `tau_warm`: dist/tau through `dist/tau serve --local` (a server on a runtime dir of the bench's own); the client
-  is still a one-file start, which unpacks the whole bundle before Python runs (`tau --version` costs the same);
+  is still a one-file start: the bootloader unpacks libpython and the stdlib archive (the rest waits for its first
+  import, and a warm client imports five small modules: docs/binary.md, "lazy unpacking");
 - `tau_warm_onedir`: the same with dist/tau-onedir/tau as client and server (no unpack);
 - `tau_venv_cold`, `tau_venv_warm`: the same with this checkout's venv (`python -m tau`), for reference;
 - `claude_bare`: `claude -p --bare` (npm `@anthropic-ai/claude-code`), Bash allowed;

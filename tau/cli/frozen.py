@@ -25,10 +25,8 @@ import contextlib
 import ctypes
 import fcntl
 import os
-import shutil
 import signal
 import sys
-import tempfile
 from types import FrameType
 
 from tau.signal_death import launcher_is_init
@@ -50,9 +48,15 @@ def unpack_dir() -> str | None:
     return base if os.path.basename(base).startswith(_PREFIX) else None
 
 
+def _rmtree(path: str) -> None:
+    import shutil  # here, not at the top: shutil imports bz2 and lzma, and a warm client never removes a folder
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def _remove_own(directory: str, launcher: int) -> None:
     if os.getppid() != launcher:  # the launcher is gone: nobody else will remove the folder
-        shutil.rmtree(directory, ignore_errors=True)
+        _rmtree(directory)
 
 
 def _sweep(parent: str, own: str) -> None:
@@ -72,7 +76,7 @@ def _sweep(parent: str, own: str) -> None:
                 continue  # alive
             finally:
                 os.close(fd)
-            shutil.rmtree(path, ignore_errors=True)
+            _rmtree(path)
 
 
 def adopt_launcher() -> None:
@@ -92,7 +96,7 @@ def adopt_launcher() -> None:
     except OSError:
         pass
     atexit.register(_remove_own, directory, launcher)
-    _sweep(os.path.dirname(directory) or tempfile.gettempdir(), directory)
+    _sweep(os.path.dirname(directory), directory)  # an unpack dir is always a folder inside the temp dir
     if os.getppid() != launcher or not _runs_this_binary(launcher):  # it died before PDEATHSIG was armed
         os.kill(os.getpid(), signal.SIGTERM)
     elif launcher == 1:
@@ -120,7 +124,7 @@ def forget_unpack_dir() -> None:
 def _early_exit(signum: int, frame: FrameType | None) -> None:
     directory = unpack_dir()
     if directory is not None and _launcher and os.getppid() != _launcher[0]:
-        shutil.rmtree(directory, ignore_errors=True)
+        _rmtree(directory)
     os._exit(128 + signum)
 
 

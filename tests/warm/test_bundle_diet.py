@@ -82,15 +82,24 @@ def test_the_bootstraps_extensions_what_eager_files_need_and_unknown_libraries_s
     assert "libdlopened.so" in eager  # nothing is known to need it: it may be loaded by name
 
 
-def test_data_files_but_the_stdlib_archive_wait_with_their_sources_unstripped(
-    split: tuple[set[str], dict[str, list[str]]], monkeypatch: pytest.MonkeyPatch
+def test_data_files_but_the_stdlib_archive_and_symlinks_wait_with_their_sources_unstripped(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(bundle_diet, "_needed", lambda path: NEEDS[path])
     _eager, plan = bundle_diet.split_lazy(BINARIES)
-    datas = [("base_library.zip", "b.zip", "DATA"), ("certifi/cacert.pem", "c.pem", "DATA"), ("x/bwrap", "bw", "DATA")]
-    assert bundle_diet.split_lazy_data(datas, plan) == [("base_library.zip", "b.zip", "DATA")]
+    for name in ("b.zip", "c.pem", "bw"):
+        (tmp_path / name).write_text(name)
+    datas = [
+        ("base_library.zip", str(tmp_path / "b.zip"), "DATA"),
+        ("certifi/cacert.pem", str(tmp_path / "c.pem"), "DATA"),
+        ("x/bwrap", str(tmp_path / "bw"), "DATA"),
+        ("libcap.so.2", "x.libs/libcap.so.2", "SYMLINK"),  # a link PyInstaller makes: the bootloader's
+        ("gone.txt", str(tmp_path / "missing"), "DATA"),  # not a file here: left to PyInstaller as it was
+    ]
+    eager = bundle_diet.split_lazy_data(datas, plan)
+    assert [dest for dest, _src, _kind in eager] == ["base_library.zip", "libcap.so.2", "gone.txt"]
     assert plan["data"] == ["certifi/cacert.pem", "x/bwrap"]
-    assert plan["sources"]["x/bwrap"] == ("bw", False)  # data is never stripped (bwrap's ELF was patched)
+    assert plan["sources"]["x/bwrap"] == (str(tmp_path / "bw"), False)  # data is never stripped (bwrap was patched)
     assert plan["sources"]["libssl.so.3"] == ("src/libssl.so.3", True)
 
 
