@@ -4,21 +4,34 @@ Authorization header, optionally over TLS with a self-signed certificate made by
 
 from __future__ import annotations
 
+import io
+import json
 import socket
 import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "providers"))
 
-from provider_faults import FaultServer, _Handler, _Server
+from provider_faults import _TAG, FaultServer, _Handler, _Server
 
-__all__ = ["Counting", "self_signed", "serve_counting"]
+__all__ = ["Counting", "Stall", "self_signed", "serve_counting"]
+
+
+@dataclass(frozen=True)
+class Stall:
+    """A stream that sends its headers and one chunk, then keeps the request open (a comment line every 0.1 s) until
+    the client closes the connection; with `headers=False` it sends nothing at all and waits for the close.
+    `Counting.stalled` is set once it started, `Counting.released` once it saw the connection closed."""
+
+    headers: bool = True
 
 
 class Counting(FaultServer):
@@ -27,6 +40,8 @@ class Counting(FaultServer):
         self.connections = 0
         self.authorizations: list[str] = []
         self.cookies: list[str] = []
+        self.stalled = threading.Event()
+        self.released = threading.Event()
 
 
 class _RecordingHandler(_Handler):
@@ -38,7 +53,44 @@ class _RecordingHandler(_Handler):
         with faults._lock:
             faults.authorizations.append(self.headers.get("authorization", ""))
             faults.cookies.append(self.headers.get("cookie", ""))
-        super().do_POST()
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        body = json.loads(raw or b"{}")
+        with faults._lock:
+            stall = _stall_of(faults, body)
+        if stall is not None and not stall.headers:
+            faults.stalled.set()
+            self.connection.recv(1)  # b"" when the client closed (it sends nothing more on this request)
+            faults.released.set()
+            self.close_connection = True
+            return
+        if stall is not None:
+            self._stall(faults)
+            return
+        connection = self.rfile
+        self.rfile = io.BytesIO(raw)  # the base handler reads the body again
+        try:
+            super().do_POST()
+        finally:
+            self.rfile = connection
+
+    def _stall(self, faults: Counting) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        try:
+            self._chunk(b'data: {"id":"s","object":"chat.completion.chunk","created":0,"model":"m","choices":[]}\n\n')
+            faults.stalled.set()
+            while True:
+                time.sleep(0.1)
+                self._chunk(b": waiting\n\n")
+        except OSError:
+            faults.released.set()
+            self.close_connection = True
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
 
     def end_headers(self) -> None:
         self.send_header("set-cookie", "session=from-the-provider; Path=/")  # a pool must not carry it to the next run
@@ -60,6 +112,13 @@ class _CountingServer(_Server):
         if self.context is not None:
             sock = self.context.wrap_socket(sock, server_side=True)
         return sock, address
+
+
+def _stall_of(faults: Counting, body: dict[str, Any]) -> Stall | None:
+    match = _TAG.search(json.dumps(body.get("messages") or []))
+    steps = faults._scripts.get(match.group(1), []) if match else []
+    first = steps[0][0] if steps else None
+    return first if isinstance(first, Stall) else None
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:

@@ -9,15 +9,18 @@ over TLS with a self-signed certificate where it matters. Counts and exit codes 
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from counting_provider import Counting, self_signed, serve_counting
+from counting_provider import Counting, Stall, self_signed, serve_counting
 from provider_faults import Cut, Status
-from tau_e2e import Sandbox, closed_port
+from tau_e2e import TIMEOUT, Sandbox, closed_port
 from warm_helpers import LocalServer, Traced, run_traced, start_server
 
 MODEL = "openai-chat:pooled"
@@ -129,3 +132,36 @@ def test_a_process_without_the_secret_is_refused(sandbox: Sandbox, server: Local
                 answer = sock.makefile("rb").readline()
             assert json.loads(answer) == {"refused": "not a run of this server"}
         assert provider.connections == 0
+
+
+def _cancelled(sandbox: Sandbox, provider: Counting, stall: Stall, *extra: str) -> tuple[int, Any]:
+    """A run whose provider stalls (mid-stream, or before its headers), interrupted (SIGINT) once the provider got
+    the request: (exit code, terminal reason); the provider saw its connection closed."""
+    provider.stalled.clear()
+    provider.released.clear()
+    tag = provider.script("stall", [stall])
+    args = ["run", "-p", f"{tag} say hi", "--model", MODEL, "--base-url", provider.base_url, "-o", "stream-json"]
+    env = {**sandbox.env, "OPENAI_API_KEY": "k"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tau", *args, *extra], cwd=sandbox.work, env=env, stdout=subprocess.PIPE
+    )
+    try:
+        assert provider.stalled.wait(TIMEOUT)
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert provider.released.wait(TIMEOUT)  # the upstream request was abandoned, its connection closed
+    last = json.loads(stdout.splitlines()[-1])
+    return process.returncode, last.get("terminal_reason")
+
+
+@pytest.mark.parametrize("headers", [True, False], ids=["mid-stream", "before-headers"])
+def test_an_interrupted_run_abandons_its_upstream_request(sandbox: Sandbox, server: LocalServer, headers: bool) -> None:
+    with serve_counting() as provider:
+        warm = _cancelled(sandbox, provider, Stall(headers))
+        local = _cancelled(sandbox, provider, Stall(headers), "--no-server")
+    assert warm == local
+    assert warm[0] == 130, warm
