@@ -15,8 +15,8 @@ for `--idle-timeout` (a running tool call is never idle, `Emitter.idle_for`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import anyio
 
@@ -35,6 +35,22 @@ def time_left(limit: float | None, elapsed: float) -> float | None:
     if limit - elapsed <= 0:
         raise RunTimeout(f"run exceeded --timeout {limit:g}s", reason="timeout")
     return limit - elapsed
+
+
+@dataclass
+class Spent:
+    """What a run spent as its commits recorded it: `delta(now, cost_usd)` is what it spent since the last call
+    (numeric usage entries, `usage_totals` names; `cost_usd` added when known), zero entries left out."""
+
+    committed: dict[str, int | float] = field(default_factory=dict[str, int | float])
+
+    def delta(self, usage: dict[str, Any], cost_usd: float = 0.0) -> dict[str, int | float]:
+        now: dict[str, int | float] = {key: value for key, value in usage.items() if isinstance(value, int | float)}
+        if cost_usd:
+            now["cost_usd"] = cost_usd
+        delta = {key: value - self.committed.get(key, 0) for key, value in now.items()}
+        self.committed = now
+        return {key: value for key, value in delta.items() if value}
 
 
 async def idle_watchdog(activity: Idle, idle_timeout: float, cancel: Callable[[RunError], None]) -> None:

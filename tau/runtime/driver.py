@@ -21,9 +21,8 @@ limit ends `output_truncated` (exit 5, the cut answer kept as the result), and e
 Sessions: a new run `begin`s its session; a `Continuation` `resume`s an existing one (history and pending calls from
 the store, its write lock held for the whole run; `pending.check_continuation` checked again under it). Each commit
 carries what the step added: messages, usage deltas and, when the run suspends, the pending `DeferredToolRequests`.
-A response that asks for tools is committed when it arrives, and each finished call at once, provisionally
-(`results.py`): a crash loses no finished call. A `recover` continuation runs again only the calls without a result,
-and one whose head records the run's end ends with that outcome, asking nothing (`recovery.py`).
+A response asking for tools is committed on arrival, each finished call at once (provisionally, `results.py`); a
+`recover` continuation runs only the calls without a result, or ends as its head records, asking nothing (recovery).
 
 Suspension: with `on_ask: suspend` an unresolved `ask` (or an `ask_user` question) ends the run with
 `DeferredToolRequests`: committed as the snapshot's `pending`, announced by `pending.request_events`, status
@@ -44,6 +43,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -75,14 +75,14 @@ from tau.protocol import (
     UsageTotals,
     UsageUpdated,
 )
-from tau.runtime.budget import Budget, idle_watchdog, time_left
+from tau.runtime.budget import Budget, Spent, idle_watchdog, time_left
 from tau.runtime.emitter import Emitter, StreamTranslator, usage_totals
 from tau.runtime.features.plan import AWAITING_PLAN_APPROVAL, PLAN_TOOL, finish_plan, review_prompt
 from tau.runtime.loop import LoopStart, iterate
 from tau.runtime.outcome import failure, truncation, truncation_notice
 from tau.runtime.pending import Continuation, check_continuation, request_events, resolve_pending
 from tau.runtime.recovery import stored_end
-from tau.runtime.results import OUTPUT_TOOL, StepResults, dangling_calls, function_calls, rerun_open_calls
+from tau.runtime.results import OUTPUT_TOOL, GroupCommit, StepResults, dangling_calls, function_calls, rerun_open_calls
 from tau.runtime.run_events import RunTotals, completed_event, started_event
 from tau.runtime.scrub import scrub_response
 from tau.runtime.setup import RunSetup, ToolGate
@@ -138,7 +138,9 @@ class RunDriver:
         self._deferred: DeferredToolResults | None = None
         self._rerun: DeferredToolResults | None = None  # a recovered step's calls without a result (results.py)
         self._results = StepResults()
-        self._committed_usage: dict[str, int | float] = {}
+        self._partial: list[ModelMessage] = []  # the request of the results so far of the step in flight
+        self._group = GroupCommit(self._write_results, self._release_result)  # durable before released
+        self._spent = Spent()  # what the run spent, as committed (the store keeps the session's running totals)
         if setup.hooks is not None:  # hooks read the transcript of the live conversation
             setup.hooks.bind_history(self._live_messages)
 
@@ -368,17 +370,24 @@ class RunDriver:
 
     def on_event(self, event: AgentStreamEvent) -> None:
         self._translator.handle(event)
-        if isinstance(event, FunctionToolResultEvent):
-            self.budget.record_tool_result(ok=event.part.outcome == "success")
+
+    def _release_result(self, event: FunctionToolResultEvent) -> None:
+        self._translator.handle(event)
+        self.budget.record_tool_result(ok=event.part.outcome == "success")
 
     async def after_result(self, run: AgentRun[None, Any], event: FunctionToolResultEvent) -> None:
-        """A finished call is durable at once: a provisional snapshot of the step's results so far (`results.py`)."""
-        self._messages = run.all_messages()
-        messages = [*self._messages[self._committed :], self._results.add(event, run.run_id)]
-        pin = self.setup.recorder.current_checkpoint() if self.setup.recorder is not None else None
-        await self.store.commit(self.session_id, StepRecord(self._step + 1, messages, provisional=True, workspace=pin))
+        self._messages, self._partial = run.all_messages(), [self._results.add(event, run.run_id)]
+        self._group.add(event)
+
+    async def _write_results(self) -> None:
+        record = StepRecord(self._step + 1, [*self._messages[self._committed :], *self._partial], provisional=True)
+        await self.store.commit(self.session_id, replace(record, workspace=self._pin()))
+
+    def _pin(self) -> str | None:
+        return self.setup.recorder.current_checkpoint() if self.setup.recorder is not None else None
 
     async def after_tools(self, run: AgentRun[None, Any]) -> None:
+        await self._group.settle()
         if self.setup.hooks is not None and self.setup.hooks.stop_requested:
             raise HookStopped(self.setup.hooks.stop_requested)
 
@@ -386,6 +395,7 @@ class RunDriver:
         self._agent_run = None
         self._messages = run.all_messages()
         self._capture_usage(run)
+        self._group.release_all()  # the run's last commit holds those results
         self._translator.interrupt_pending()
 
     def _time_left(self) -> float | None:
@@ -449,24 +459,14 @@ class RunDriver:
         if verdict.block and verdict.reason:
             run.enqueue(verdict.reason)
 
-    def _usage_delta(self) -> dict[str, int | float]:
-        """What this run spent since the last commit (the store keeps the session's running totals)."""
-        now: dict[str, int | float] = dict(self._usage.model_dump())  # `usage_totals`: the one conversion
-        if self.budget.cost_usd:
-            now["cost_usd"] = self.budget.cost_usd
-        delta = {key: value - self._committed_usage.get(key, 0) for key, value in now.items()}
-        self._committed_usage = now
-        return {key: value for key, value in delta.items() if value}
-
     async def _commit(self, status: str, *, pending: DeferredToolRequests | None = None) -> None:
+        await self._group.settle()  # no provisional commit may land after the commit that replaces it
         added = self._messages[self._committed :]
         if not added and status == "running":
             return
         self._step += 1
-        pin = self.setup.recorder.current_checkpoint() if self.setup.recorder is not None else None
-        record = StepRecord(
-            step=self._step, messages=added, status=status, usage=self._usage_delta(), pending=pending, workspace=pin
-        )
+        spent = self._spent.delta(self._usage.model_dump(), self.budget.cost_usd)
+        record = StepRecord(self._step, added, status, spent, pending, workspace=self._pin())
         self._snapshot_id = await self.store.commit(self.session_id, record)
         self._committed = len(self._messages)
         if self.setup.hooks is not None:

@@ -100,7 +100,8 @@ async def iterate(agent: Agent[None, Any], start: LoopStart, observer: StepObser
                         async for event in stream:
                             if isinstance(event, FunctionToolResultEvent):  # durable before anyone hears of it
                                 await observer.after_result(run, event)
-                            observer.on_event(event)
+                            else:
+                                observer.on_event(event)
                     await observer.after_tools(run)
         finally:
             observer.on_exit(run)

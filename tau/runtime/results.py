@@ -19,7 +19,8 @@ as history:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic_ai.messages import (
     FunctionToolResultEvent,
@@ -35,7 +36,7 @@ from pydantic_ai.tools import DeferredToolResults, ToolApproved
 
 from tau.permissions.toolset import RERUN_METADATA
 
-__all__ = ["OUTPUT_TOOL", "StepResults", "dangling_calls", "function_calls", "rerun_open_calls"]
+__all__ = ["OUTPUT_TOOL", "GroupCommit", "StepResults", "dangling_calls", "function_calls", "rerun_open_calls"]
 
 OUTPUT_TOOL = "final_result"  # pydantic-ai's default name for the structured-output tool
 
@@ -59,6 +60,53 @@ class StepResults:
         parts: list[ModelRequestPart] = [e.part for e in done]
         parts.extend(UserPromptPart(content=e.content) for e in done if e.content)
         return ModelRequest(parts=parts, state="interrupted", run_id=run_id)
+
+
+class GroupCommit:
+    """Provisional commits of finished results, grouped: a result that finishes while a commit is being written waits
+    for it and goes with the next one (every result that finished meanwhile), so a step's calls that finish together
+    cost about two commits, not one each. A result's event is released (`release`: its `tool.completed`) only once a
+    commit holding it is written. `settle()` waits until every result so far is written (before any other commit:
+    a provisional commit must never land after the commit that replaces it); `release_all()` releases what is still
+    held at once (the run ended: the run's last commit holds those results)."""
+
+    def __init__(
+        self, write: Callable[[], Awaitable[object]], release: Callable[[FunctionToolResultEvent], None]
+    ) -> None:
+        self._write = write  # commits every result added so far
+        self._release = release
+        self._held: list[FunctionToolResultEvent] = []  # finished, waiting for the next commit
+        self._writing: list[FunctionToolResultEvent] = []  # in the commit being written
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, event: FunctionToolResultEvent) -> None:
+        self._held.append(event)
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while self._held:
+                self._writing, self._held = self._held, []
+                try:
+                    await self._write()
+                finally:  # a failed write fails the run (`settle` raises it); the calls did finish
+                    writing, self._writing = self._writing, []
+                    for event in writing:
+                        self._release(event)
+        finally:
+            self._task = None
+
+    async def settle(self) -> None:
+        """Wait until every result added so far is written (raises what a failed write raised)."""
+        while self._task is not None:
+            await asyncio.shield(self._task)
+
+    def release_all(self) -> None:
+        events = [*self._writing, *self._held]
+        self._writing, self._held = [], []
+        for event in events:
+            self._release(event)
 
 
 def rerun_open_calls(messages: Sequence[ModelMessage]) -> DeferredToolResults | None:

@@ -1,7 +1,8 @@
 """Finished tool calls survive a crash (tau.runtime.results), in process with scripted models:
 
-- a step's commits: its response when it arrives, then one provisional snapshot per finished call (the results so
-  far), replaced by the next step's commit — the stored history ends as a run's own, nothing twice;
+- a step's commits: its response when it arrives, then provisional snapshots of the results so far as calls finish
+  (calls that finish while one is written go together in the next), replaced by the next step's commit — the stored
+  history ends as a run's own, nothing twice; a result's event is released only once a commit holding it is written;
 - a recovering run (`Continuation(recover=True)`, a durable engine's retry) whose head holds a step cut off with one
   call finished and one not runs only the unfinished call (a side effect counts executions) and sends both results;
 - the call it runs again is decided afresh by the permission policy (an `ask` under `on_ask: deny` is denied), not
@@ -13,8 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from pydantic_ai.messages import (
+    FunctionToolResultEvent,
     ModelMessage,
     ModelRequest,
     ModelResponse,
@@ -26,6 +29,7 @@ from pydantic_ai.messages import (
 from tau.config.spec import EnvironmentSpec, JobSpec, ModelSpec, PermissionsSpec
 from tau.protocol import Event, ToolStarted
 from tau.runtime import Continuation, RunEntry, prepare_run
+from tau.runtime.results import GroupCommit
 from tau.sessions import InMemorySessionStore, StepRecord
 from tau.testing import calls, reply, scripted_model
 
@@ -87,15 +91,13 @@ async def test_each_finished_call_is_committed_as_it_finishes_and_replaced_by_th
     )
     assert (result.status, result.result) == ("completed", "ok")
     shape = [(r.status, r.provisional, [type(m).__name__ for m in r.messages]) for r in store.records]
-    assert shape == [
-        ("running", False, ["ModelRequest", "ModelResponse"]),  # the response, before its calls run
-        ("running", True, ["ModelRequest"]),  # one result so far
-        ("running", True, ["ModelRequest"]),  # both
-        ("completed", False, ["ModelRequest", "ModelResponse"]),  # the results' request (complete) and the answer
-    ]
+    provisional = ("running", True, ["ModelRequest"])  # the results so far (two calls finishing together: one commit)
+    assert shape[0] == ("running", False, ["ModelRequest", "ModelResponse"])  # the response, before its calls run
+    assert shape[1:-1] in ([provisional], [provisional, provisional])
+    assert shape[-1] == ("completed", False, ["ModelRequest", "ModelResponse"])  # the results' request, the answer
     partials = [r.messages[0] for r in store.records if r.provisional]
     assert all(isinstance(m, ModelRequest) and m.state == "interrupted" for m in partials)
-    assert [len(m.parts) for m in partials] == [1, 2]
+    assert len(partials[-1].parts) == 2
     history = await store.history(result.session_id)
     assert [type(m).__name__ for m in history] == ["ModelRequest", "ModelResponse", "ModelRequest", "ModelResponse"]
     assert all(getattr(m, "state", "complete") == "complete" for m in history)  # the provisional tail was replaced
@@ -142,3 +144,29 @@ async def test_a_call_run_again_is_decided_afresh_not_approved(tmp_path: Path) -
     decided = [(e.call_id, e.decision, e.resolution) for e in events if e.type == "permission.decided"]
     assert decided == [("b", "ask", "denied")]
     assert returns(script.requests[0])["b"].outcome == "denied"
+
+
+async def test_results_that_finish_during_a_write_go_together_in_the_next_and_are_released_after_it() -> None:
+    gate = anyio.Event()
+    writes: list[list[str]] = []
+    released: list[str] = []
+    added: list[str] = []
+
+    async def write() -> None:
+        writes.append(list(added))  # what this commit holds: every result added so far
+        if len(writes) == 1:
+            await gate.wait()
+
+    group = GroupCommit(write, lambda event: released.append(event.part.tool_call_id))
+    events = [FunctionToolResultEvent(ToolReturnPart("bash", "ok", tool_call_id=name)) for name in "abc"]
+    added.append("a")
+    group.add(events[0])
+    await anyio.sleep(0)  # the first write starts and waits at the gate
+    for name, event in zip("bc", events[1:], strict=True):
+        added.append(name)
+        group.add(event)
+    assert (writes, released) == ([["a"]], [])  # nothing released before its write is done
+    gate.set()
+    await group.settle()
+    assert writes == [["a"], ["a", "b", "c"]]  # b and c went together in one write
+    assert released == ["a", "b", "c"]

@@ -223,7 +223,7 @@ class ChildSteps:
             self.budget.record_tool_result(ok=event.part.outcome == "success")
 
     async def after_result(self, run: AgentRun[None, Any], event: FunctionToolResultEvent) -> None:
-        return None  # a child's finished results are committed with its next step only (docs/decisions.md)
+        self.on_event(event)  # a child's finished results are committed with its next step only (docs/decisions.md)
 
     async def after_tools(self, run: AgentRun[None, Any]) -> None:
         return None
