@@ -5,6 +5,8 @@ A step is committed when its model response arrives (before its tool calls run);
 last message is the request of the results so far, in the form pydantic-ai itself leaves when a run is cut off
 during tool calls: a `ModelRequest` with `state='interrupted'`, the finished results in call order (user content a
 tool returned after them). The next step's commit replaces it (that request, complete, is then in the history).
+`GroupCommit` writes them: results that finish while a commit is being written go together in the next one, and a
+result's event (`tool.completed`) is released only once a commit holding it is written.
 
 A process that dies mid-step leaves that provisional snapshot as the head, so a later run reads the finished results
 as history:
@@ -14,7 +16,8 @@ as history:
   result: `rerun_open_calls` answers them `ToolApproved` marked `RERUN_METADATA` (the permission gate decides them
   afresh, `tau.permissions.toolset`) and pydantic-ai skips the calls whose result is in the request.
 
-`StepResults` is the driver's record of the step in flight; `rerun_open_calls` and `dangling_calls` are pure.
+`StepResults` is the driver's record of the step in flight, `GroupCommit` its writer; `rerun_open_calls`,
+`dangling_calls` and `function_calls` are pure.
 """
 
 from __future__ import annotations
