@@ -4,7 +4,8 @@ A scripted run of `steps` steps, each one model response with `calls` parallel `
 answering with text, through tau's runtime on the on-disk store (`FileSessionStore`, fsync on: what `tau run` does)
 and on the in-memory store (the loop without I/O). Reported per step: the store commits (counted by a subclass of
 the store, the only change to it) and the wall time, the median of `repeats` runs. A step commits its response once
-it arrives and each finished call at once (1 + calls commits); before that change a step committed once.
+it arrives and its finished calls at once (calls finishing while a commit is written go together in the next one:
+between 1 + 1 and 1 + calls commits); before that change a step committed once.
 
 Run it against another checkout to compare (`PYTHONPATH=/path/to/old/checkout python bench/step_durability.py`):
 it uses only `prepare_run` and the stores' `commit`, which both have.
