@@ -9,7 +9,8 @@ trips; the requests themselves cost no extra latency, in either runner). Runners
 the median of `--runs` (default 7, `--quick` 3), the two warm runners alternating run by run (both servers up at
 once); `connections` is how many TCP connections the relay accepted during a runner's runs:
 
-- `warm_pool`: the venv's `python -m tau` through `python -m tau serve --local` (the pool on: its default);
+- `warm_pool`: the venv's `python -m tau` through `python -m tau serve --local` with `TAU_PROVIDER_POOL=all` (the
+  relay listens on 127.0.0.1, which the pool otherwise leaves to the runs);
 - `warm_no_pool`: the same server started with `TAU_PROVIDER_POOL=0` (each run connects itself);
 - `cold`: `--no-server`.
 
@@ -119,7 +120,10 @@ def _runner(argv: list[str], env: dict[str, str], root: Path, runs: int, relay: 
 def _warm_pair(argv: list[str], env: dict[str, str], root: Path, runs: int, relay: _Relay) -> dict[str, Any]:
     """Both servers up at once (their own runtime dirs), runs alternating between them: on a shared machine the
     load then drifts alike for both (each server's connections are counted apart by its runs' order)."""
-    envs = {"warm_pool": env, "warm_no_pool": {**env, "XDG_RUNTIME_DIR": str(root / "runtime-no-pool")}}
+    envs = {
+        "warm_pool": {**env, "TAU_PROVIDER_POOL": "all"},
+        "warm_no_pool": {**env, "XDG_RUNTIME_DIR": str(root / "runtime-no-pool")},
+    }
     Path(envs["warm_no_pool"]["XDG_RUNTIME_DIR"]).mkdir(mode=0o700)
     times: dict[str, list[float]] = {name: [] for name in envs}
     connections = dict.fromkeys(envs, 0)

@@ -19,6 +19,7 @@ Contract:
   `ALL_PROXY` (any case; `NO_PROXY` only narrows them, so it is honoured by the run's own client then), or
   `SSL_CERT_FILE`/`SSL_CERT_DIR` values other than the server's.
 - `TAU_PROVIDER_POOL=0` (or false/no/off) in the server's environment: no helper, every run connects itself.
+  Providers on a loopback address go direct (nothing distant to save) unless it is `TAU_PROVIDER_POOL=all`.
   `TAU_PROVIDER_POOL_IDLE`: seconds an idle upstream connection is kept (default 60).
 - The helper dies with the server: it reads a pipe whose write end only the server holds (runs close their copy),
   and exits at end of file. It is in its own session, so a terminal's Ctrl-C reaches the server, which drains its
@@ -61,8 +62,12 @@ class PoolProcess:
     path: Path
 
 
+def _mode(env: Mapping[str, str]) -> str:
+    return env.get("TAU_PROVIDER_POOL", "").strip().lower()
+
+
 def enabled_in(env: Mapping[str, str]) -> bool:
-    return env.get("TAU_PROVIDER_POOL", "").strip().lower() not in _OFF
+    return _mode(env) not in _OFF
 
 
 def _idle_seconds(env: Mapping[str, str]) -> float:
@@ -114,7 +119,7 @@ def start(
     listener.close()
     _PIPES[:] = [life_w]
     _SERVER_TRUST[:] = [_trust(env)]
-    provider_proxy.configure(str(path), secret)
+    provider_proxy.configure(str(path), secret, loopback=_mode(env) == "all")
     report(f"tau: provider connection pool (pid {pid})")
     return PoolProcess(pid, path)
 

@@ -6,6 +6,8 @@ skip TCP and TLS set-up. Contract:
 - `configure(path, secret)` is called in `tau serve --local`'s parent before it forks any run; forked runs inherit
   the socket path and the per-server secret in memory (never in the environment or a file: a run's tool processes
   are exec'd and cannot read it). `disable()` forgets both (a run whose environment must bypass the pool).
+- Loopback origins (127.0.0.0/8, ::1, localhost: a local model server) go direct unless the server was started with
+  `TAU_PROVIDER_POOL=all`: there is no distant connection set-up to save there, only the pool's extra hop.
 - `http_client()` is the client a provider gets when none is given: None when not configured (every `tau run`
   without a server, `tau serve`'s RPC runs), else pydantic-ai's default client (timeouts, user agent, limits) on a
   `PoolTransport`. Authentication, cookies and redirects stay in that client, in the run: every request carries its
@@ -22,6 +24,7 @@ skip TCP and TLS set-up. Contract:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import struct
 from collections.abc import AsyncIterator, Mapping
@@ -54,13 +57,14 @@ _SLACK_S = 5.0  # the run's own guard waits this much longer than the request's 
 class _Config:
     path: str
     secret: str
+    loopback: bool  # forward requests to 127.0.0.0/8, ::1 and localhost too (else they go direct)
 
 
 _CONFIG: list[_Config] = []
 
 
-def configure(path: str, secret: str) -> None:
-    _CONFIG[:] = [_Config(path, secret)]
+def configure(path: str, secret: str, *, loopback: bool = False) -> None:
+    _CONFIG[:] = [_Config(path, secret, loopback)]
 
 
 def disable() -> None:
@@ -77,7 +81,8 @@ def http_client() -> httpx2.AsyncClient | None:
         return None
     from pydantic_ai._http import create_async_httpx2_client
 
-    return create_async_httpx2_client(transport=PoolTransport(_CONFIG[0].path, _CONFIG[0].secret))
+    config = _CONFIG[0]
+    return create_async_httpx2_client(transport=PoolTransport(config.path, config.secret, loopback=config.loopback))
 
 
 def error_class(name: object) -> type[httpx2.RequestError]:
@@ -86,6 +91,16 @@ def error_class(name: object) -> type[httpx2.RequestError]:
     if isinstance(found, type) and issubclass(found, httpx2.RequestError):
         return found
     return httpx2.ConnectError
+
+
+def _is_loopback(host: str) -> bool:
+    """A provider on this machine: no connection set-up worth saving, so the pool's extra hop is pure cost."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _guard(timeouts: Mapping[str, Any]) -> float | None:
@@ -102,12 +117,15 @@ def _guard(timeouts: Mapping[str, Any]) -> float | None:
 class PoolTransport(httpx2.AsyncBaseTransport):
     """Forwards each request through the pool process (module docstring); a direct transport when it is gone."""
 
-    def __init__(self, path: str, secret: str) -> None:
+    def __init__(self, path: str, secret: str, *, loopback: bool = False) -> None:
         self._path = path
         self._secret = secret
+        self._loopback = loopback
         self._fallback: httpx2.AsyncHTTPTransport | None = None
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if not self._loopback and _is_loopback(request.url.host):
+            return await self._direct().handle_async_request(request)
         body = await request.aread()
         timeouts = dict(request.extensions.get("timeout") or {})
         try:

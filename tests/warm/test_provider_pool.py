@@ -26,6 +26,12 @@ from warm_helpers import LocalServer, Traced, run_traced, start_server
 MODEL = "openai-chat:pooled"
 
 
+@pytest.fixture(autouse=True)
+def pool_loopback(sandbox: Sandbox) -> None:
+    """The scripted provider listens on 127.0.0.1, which the pool leaves alone unless told `all`."""
+    sandbox.env["TAU_PROVIDER_POOL"] = "all"
+
+
 @pytest.fixture
 def tls_env(sandbox: Sandbox) -> dict[str, str]:
     """The sandbox's environment trusting a self-signed certificate for 127.0.0.1 (server and runs alike)."""
@@ -79,6 +85,14 @@ def test_switched_off_each_run_connects_itself(sandbox: Sandbox, where: str) -> 
     with serve_counting() as provider, start_server(server_env, cwd=sandbox.root):
         for _ in range(3):
             _ok(_run(sandbox, provider.base_url, env=run_env))
+    assert provider.connections == 3
+
+
+def test_a_provider_on_loopback_goes_direct_by_default(sandbox: Sandbox) -> None:
+    env = {**sandbox.env, "TAU_PROVIDER_POOL": ""}
+    with serve_counting() as provider, start_server(env, cwd=sandbox.root):
+        for _ in range(3):
+            _ok(_run(sandbox, provider.base_url, env=env))
     assert provider.connections == 3
 
 
