@@ -23,10 +23,10 @@ when it reaches a run:
   (`owning`, rpc.ownership) and delivers only the mail `mark_delivered` gave it.
 - After a restart: the journal's restore ends the runs the killed server left (Final interrupted). For a
   background agent that end is not reported (`restoring`): `recover` resumes it instead — a continuation of its
-  session from the last committed snapshot with `RESUMED_PROMPT` and the cut run's prompt (a run commits before
-  each model request, so one cut in its first step committed no message yet), or a `Start` with its prompt when
-  the session never began; its end reports to the parent as usual. Agents still `running` whose session is gone are
-  marked reported; every session with undelivered mail is scheduled.
+  session from the last committed snapshot with `RESUMED_PROMPT` and the cut run's prompt (a run commits a response
+  as it arrives and each finished tool call at once, so one cut before its first response committed no message
+  yet), or a `Start` with its prompt when the session never began; its end reports to the parent as usual. Agents
+  still `running` whose session is gone are marked reported; every session with undelivered mail is scheduled.
 Everything runs on the server's event loop; without a running loop (the journal's restore in `__init__`) nothing
 is scheduled until `recover`.
 """
@@ -274,7 +274,7 @@ class Mailbox:
             return
         sid = child.session_id
         cut = child.runs[-1].prompt if child.runs else ""  # the killed run's prompt (the journal keeps the last)
-        # a run cut before its second step committed nothing but its start: its prompt goes again
+        # a run cut before its first response was committed has nothing but its start: its prompt goes again
         prompt = RESUMED_PROMPT + (f"\n\nThe prompt of the run that was cut off:\n\n{cut}" if cut else "")
         if not child.begun:
             prompt = cut
