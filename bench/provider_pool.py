@@ -74,8 +74,10 @@ class _Relay:
     def _connection(self, conn: socket.socket) -> None:
         time.sleep(self.delay_s)
         try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as a provider's front end: no 40 ms stalls
             client = self.context.wrap_socket(conn, server_side=True)
             upstream = socket.create_connection(self.origin)
+            upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             conn.close()
             return
