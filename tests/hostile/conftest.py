@@ -30,6 +30,9 @@ from hostile_servers import Recorded, capture_server, model_proxy
 from tau_e2e import TauResult, require_aimock, run_aimock, run_concurrently
 
 WORKERS = 4
+SETUP_TIMEOUT = 900
+"""pytest-timeout seconds for the tests that use `hostile_runs` (the first one's set-up makes every run): 132 s on
+a quiet machine, but 444 s was measured at load 8 on 2 cores, past .ci/run's `--timeout 300`."""
 WORLDS = "/var/tmp" if os.path.isdir("/var/tmp") else None
 """Worlds live outside /tmp: the host sandbox mounts a private /tmp, which would hide $HOME and the outside
 canaries from sandboxed commands and make every "reads outside" case pass for the wrong reason."""

@@ -17,12 +17,12 @@ header only: their output and files must still be clean.
 from __future__ import annotations
 
 import pytest
-from conftest import HostileRuns
+from conftest import SETUP_TIMEOUT, HostileRuns
 from hostile_cases import ALL_CASES
 from hostile_checks import canaries_in
 from hostile_kit import CANARIES, PREFIX, Case
 
-pytestmark = [pytest.mark.node, pytest.mark.slow]
+pytestmark = [pytest.mark.node, pytest.mark.slow, pytest.mark.timeout(SETUP_TIMEOUT)]
 
 
 def _runs(*, known: bool) -> list[object]:

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HostileRuns
+from conftest import SETUP_TIMEOUT, HostileRuns
 from hostile_cases import ALL_CASES
 from hostile_checks import assert_exit
 from hostile_kit import Case, Twin
 
-pytestmark = [pytest.mark.node, pytest.mark.slow]
+pytestmark = [pytest.mark.node, pytest.mark.slow, pytest.mark.timeout(SETUP_TIMEOUT)]
 
 PARAMS = [
     pytest.param(

@@ -7,12 +7,12 @@ which fails the suite until the mark is removed."""
 from __future__ import annotations
 
 import pytest
-from conftest import HostileRuns
+from conftest import SETUP_TIMEOUT, HostileRuns
 from hostile_cases import ALL_CASES
 from hostile_checks import assert_untrusted
 from hostile_kit import Case
 
-pytestmark = [pytest.mark.node, pytest.mark.slow]
+pytestmark = [pytest.mark.node, pytest.mark.slow, pytest.mark.timeout(SETUP_TIMEOUT)]
 
 PARAMS = [
     pytest.param(case, id=f"{case.family}:{case.id}", marks=[pytest.mark.xfail(strict=True, reason=case.known)])
