@@ -6,6 +6,8 @@ in a warm run's child (the bench's 2-step openai-chat task), three libraries fil
   lru-cached): ~50-85 ms on a run's first chat request;
 - genai-prices matches the model and the API URL against every provider's regexes to find a context window and a
   price (`re`'s compile cache): ~30-70 ms;
+and pydantic builds on first use pydantic-ai's message adapter, tau's event models and the built-in tools' function
+schemas (~0.1 s).
 `fill()` walks each once with a representative request, in the parent, single-threaded, offline (no client, no
 socket: the transforms and lookups are pure functions), and swallows any error: a cache left cold only costs a run
 the time it costs without a server.
@@ -56,9 +58,24 @@ _CHAT: dict[str, Any] = {
 
 def fill() -> None:
     """Fill the caches above; never raises."""
-    for step in (_openai, _prices):
+    for step in (_schemas, _openai, _prices):
         with contextlib.suppress(Exception):
             step()
+
+
+def _schemas() -> None:
+    from pydantic import BaseModel
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+    import tau.protocol
+    from tau.tools import TOOL_FACTORIES, ToolLimits, build_toolset
+
+    ModelMessagesTypeAdapter.validate_python([])
+    build_toolset(list(TOOL_FACTORIES), limits=ToolLimits())  # tau.tool_schemas keeps their function schemas
+    tau.protocol.EVENT_ADAPTER.rebuild()
+    for value in vars(tau.protocol).values():
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            value.model_rebuild()
 
 
 def _openai() -> None:

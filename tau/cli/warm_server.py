@@ -152,30 +152,11 @@ def _preload() -> list[str]:
             importlib.import_module(name)
         except ImportError:
             missing.append(name)
-    with contextlib.suppress(Exception):  # schemas built on first use (~0.1 s a run otherwise): once, here
-        _build_schemas()
-    warm_caches.fill()
+    warm_caches.fill()  # schemas and caches built on a run's first use (~0.2 s a run otherwise): once, here
     warm_tls.prepare(os.environ)
     gc.collect()
     gc.freeze()  # forked children share these pages instead of copying them on the first collection
     return missing
-
-
-def _build_schemas() -> None:
-    """pydantic-ai's message adapter, tau's event models and the built-in tools' function schemas are built on first
-    use: build them here, once."""
-    from pydantic import BaseModel
-    from pydantic_ai.messages import ModelMessagesTypeAdapter
-
-    import tau.protocol
-    from tau.tools import TOOL_FACTORIES, ToolLimits, build_toolset
-
-    ModelMessagesTypeAdapter.validate_python([])
-    build_toolset(list(TOOL_FACTORIES), limits=ToolLimits())  # tau.tool_schemas keeps their function schemas
-    tau.protocol.EVENT_ADAPTER.rebuild()
-    for value in vars(tau.protocol).values():
-        if isinstance(value, type) and issubclass(value, BaseModel):
-            value.model_rebuild()
 
 
 def _peer_uid(sock: socket.socket) -> int:
