@@ -125,7 +125,30 @@ async def _transcript(store: SessionStore, session_id: str, workspace: Path) -> 
 
     shown = await store.show(session_id)
     messages = json.loads(ModelMessagesTypeAdapter.dump_json(shown.messages))
-    return list(parity_kit._drop(parity_kit._scrub(messages, str(workspace)), parity_kit._MESSAGE_VOLATILE))
+    return _recovered_step_joined(
+        list(parity_kit._drop(parity_kit._scrub(messages, str(workspace)), parity_kit._MESSAGE_VOLATILE))
+    )
+
+
+def _recovered_step_joined(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A step whose worker died after some of its calls finished keeps, as history, the provisional snapshot's
+    request of the finished results (pydantic-ai's `interrupted` request, docs/decisions.md "Finished tool calls are
+    durable"); the retry appends the request of the calls it ran again, or, when none was left, re-sends that request
+    with the run's instructions. The model saw the same results either way: joined back into the one request an
+    uninterrupted run stores (its instructions, its `complete` state), it must equal the reference."""
+    joined: list[dict[str, Any]] = []
+    instructions = None
+    for message in messages:
+        cut = joined[-1] if joined and joined[-1].get("state") == "interrupted" else None
+        if cut is not None and message["kind"] == "request":
+            joined[-1] = {**message, "parts": [*cut["parts"], *message["parts"]]}
+            continue
+        if cut is not None:
+            joined[-1] = {**cut, "state": "complete", "instructions": instructions}
+        if message["kind"] == "request" and message.get("instructions") is not None:
+            instructions = message["instructions"]
+        joined.append(message)
+    return joined
 
 
 def _files(workspace: Path) -> dict[str, str]:
