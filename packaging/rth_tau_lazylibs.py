@@ -1,18 +1,18 @@
-"""PyInstaller runtime hook of the one-file `tau` binary: third-party extension modules are unpacked on first import.
+"""PyInstaller runtime hook of the one-file `tau` binary: extension modules and data files are unpacked on first need.
 
-The bootloader of a one-file build copies every collected library into a fresh private temp dir (`sys._MEIPASS`,
-mode 0700) before Python starts, on every start. tau.spec leaves third-party extension modules (the Temporal bridge,
-pyqwest, cryptography, psycopg and its libraries, pydantic_core...) out of that set and stores them in the
-executable's `taulazy` ELF section instead (packaging/bundle_diet.py writes it, and describes the format). This hook
-finds the section and puts a meta path finder first: importing one of those modules writes it, and the bundled
-libraries it needs, into the same temp dir (copied in the kernel, written under a temporary name and renamed, so a
-forked process or a thread importing it at the same moment never sees half a file), then loads it from there like
-any extension module. The bundle's data files (package data, wheels' metadata, bwrap) travel there too and are
-unpacked all at once before the first import that is neither the standard library nor the warm client's (THIN): code
-reads them by path, so no hook could see the moment it needs one. A one-directory build has no such section, and
-this hook then does nothing. It is the first
-runtime hook and imports nothing the bootstrap has not (marshal, struct, _thread; importlib on a first lazy import):
-every extension module but zlib, _struct and _ctypes may be lazy.
+The bootloader of a one-file build copies every collected file into a fresh private temp dir (`sys._MEIPASS`, mode
+0700) before Python starts, on every start. tau.spec leaves most of them out of that set (packaging/bundle_diet.py
+says which, and writes the executable's `taulazy` ELF section that holds them). This hook, the first runtime hook,
+finds the section and puts a meta path finder first in `sys.meta_path`:
+- importing a lazy extension module writes it, and the bundled libraries only it needs, into the same temp dir
+  (under a temporary name, then renamed, so a forked process or a thread importing it at the same moment never sees
+  half a file), then loads it from there like any extension module;
+- the first import that is neither the standard library nor one of the warm client's modules (THIN) first writes
+  every data file (package data, wheels' metadata, bwrap): code reads them by path, so no hook could see the moment
+  it needs one. A warm `tau run` never gets there.
+It imports nothing the bootstrap has not (marshal, struct, _thread; os and importlib once a file is needed), so
+every extension module but zlib, _struct and _ctypes may be lazy. A one-directory build has no such section, and
+this hook then does nothing.
 
 Invariants: nothing is read from anywhere but this executable and written anywhere but this process's own
 `sys._MEIPASS`; a file already there is not written again; an entry that cannot be read whole is an ImportError
@@ -61,7 +61,16 @@ class _LazyExtensions:
         self._files = index["files"]
         self._modules = index["modules"]
         self._data = index.get("data") or ()  # until unpacked
-        self._lock = _thread.allocate_lock()
+        self._lock = _thread.RLock()  # reentrant: nothing here imports, but a wrong guess must not deadlock
+        import os  # imported by the bootstrap already
+
+        # a fork while another thread unpacks (the warm server forks runs) must not hand the child a held lock
+        os.register_at_fork(after_in_child=self._new_lock)
+
+    def _new_lock(self):
+        import _thread
+
+        self._lock = _thread.RLock()
 
     def find_spec(self, name, path=None, target=None):
         if self._data and name not in THIN and name.partition(".")[0] not in sys.stdlib_module_names:

@@ -131,6 +131,38 @@ def test_data_files_are_unpacked_before_the_first_import_outside_the_warm_client
     assert seen["content"] == "Name: pkg"
 
 
+_FORK_PROBE = """
+import json, os, signal, sys, threading
+sys.executable = {exe!r}
+sys._MEIPASS = {meipass!r}
+sys.path.insert(0, {pkgroot!r})
+exec(compile(open({rth!r}).read(), "rth_tau_lazylibs", "exec"), {{"__name__": "rth_tau_lazylibs"}})
+finder = sys.meta_path[0]
+held, release = threading.Event(), threading.Event()
+def hold():
+    with finder._lock:  # another thread is unpacking when the process forks
+        held.set()
+        release.wait()
+threading.Thread(target=hold, daemon=True).start()
+held.wait()
+pid = os.fork()
+if pid == 0:
+    signal.alarm(20)  # a child that inherited the held lock would wait forever
+    import lazyprobe._yaml
+    os._exit(0 if hasattr(lazyprobe._yaml, "CParser") else 1)
+_, status = os.waitpid(pid, 0)
+release.set()
+print(json.dumps({{"child": os.waitstatus_to_exitcode(status)}}))
+"""
+
+
+def test_a_process_forked_while_another_thread_unpacks_can_import(tmp_path: Path) -> None:
+    dest = f"lazyprobe/{EXTENSION.name}"
+    payload = _payload({dest: EXTENSION.read_bytes()}, {"lazyprobe._yaml": [dest]})
+    seen = _probe(*_frozen(tmp_path, payload), _FORK_PROBE)
+    assert seen == {"child": 0}  # -14 (SIGALRM) when the child inherits the held lock
+
+
 def test_a_temp_dir_on_another_filesystem_than_the_executable_gets_the_same_bytes(tmp_path: Path) -> None:
     shm = Path("/dev/shm")
     if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
