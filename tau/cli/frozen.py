@@ -10,7 +10,8 @@ launcher used to orphan the child (it finished the job, re-parented to init) and
   before the call), so a SIGKILL of the launcher ends tau the way a SIGTERM does — the run is cancelled, its tool
   processes die (their sandbox dies with tau), the session is closed — within seconds;
 - holds an exclusive `flock` on `<unpack dir>/.tau-alive` for the life of the process and, at exit, removes its own
-  unpack dir when the launcher is gone (the launcher would have removed it otherwise);
+  unpack dir when the launcher is gone, and empties it when the launcher lives (`_remove_own`: the launcher's own
+  clean-up, with default signal actions, is then short);
 - sweeps the unpack dirs of dead one-file taus (their `.tau-alive` lock can be taken: the kernel released it when
   the process died however it died), so even hard kills of both processes do not accumulate folders.
 
@@ -55,8 +56,22 @@ def _rmtree(path: str) -> None:
 
 
 def _remove_own(directory: str, launcher: int) -> None:
+    """At exit (the last atexit handler): remove the folder now, also while the launcher lives. PyInstaller's launcher
+    restores the default SIGINT/SIGTERM actions as soon as this child is reaped, then removes the folder: a signal in
+    that window killed the launcher although tau had exited with its own code (the frozen kill test saw -2 for 143
+    once). With the folder emptied here, the window is a few system calls instead of a recursive removal. A live
+    launcher's folder itself stays (the launcher warns on stderr when it finds it gone) and is its to remove."""
     if os.getppid() != launcher:  # the launcher is gone: nobody else will remove the folder
         _rmtree(directory)
+        return
+    with contextlib.suppress(OSError):
+        for name in os.listdir(directory):
+            path = os.path.join(directory, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                _rmtree(path)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
 
 
 def _sweep(parent: str, own: str) -> None:
@@ -128,15 +143,31 @@ def _early_exit(signum: int, frame: FrameType | None) -> None:
     os._exit(128 + signum)
 
 
+_received: list[int] = []  # signals `ordinary_signals` turned into exceptions, in order
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
+    raise KeyboardInterrupt
+
+
 def _terminated(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
     raise SystemExit(128 + signum)
+
+
+def received_signal() -> int | None:
+    """The last SIGINT/SIGTERM raised as an exception since `ordinary_signals`: a library that catches every
+    exception may have wrapped it (pydantic-core turns a KeyboardInterrupt raised while it builds a validator into a
+    SchemaError), and the process must still end as that signal's 130/143, not as an internal error."""
+    return _received[-1] if _received else None
 
 
 def ordinary_signals() -> None:
     """From the CLI's dispatch on: SIGINT raises KeyboardInterrupt and SIGTERM `SystemExit(143)`, so what was
     opened is closed on the way out (`tau run` then installs its own handlers around the run)."""
     with contextlib.suppress(ValueError, OSError):
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, _interrupted)
         signal.signal(signal.SIGTERM, _terminated)
 
 

@@ -64,6 +64,11 @@ class _TauGroup(click.Group):
         except KeyboardInterrupt:
             sys.exit(int(ExitCode.SIGINT))
         except Exception as error:
+            from tau.cli.frozen import received_signal
+
+            signum = received_signal()
+            if signum is not None:  # a signal's exception a library wrapped (frozen.received_signal)
+                sys.exit(128 + signum)
             if os.environ.get("TAU_DEBUG"):
                 raise
             detail = " ".join(str(error).split()) or type(error).__name__
