@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tau.cli import warm
 from tau.models import provider_proxy
 
 __all__ = ["SOCKET_NAME", "PoolProcess", "adopt", "enabled_in", "running", "start", "stop"]
@@ -89,16 +90,7 @@ def start(
     if not enabled_in(env):
         return None
     path = directory / SOCKET_NAME
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    old = os.umask(0o177)
-    try:
-        listener.bind(str(path))
-    finally:
-        os.umask(old)
-    os.chmod(path, 0o600)
-    listener.listen(128)
+    listener = warm.listen_owner_only(path, 128)
     secret = secrets.token_hex(32)
     life_r, life_w = os.pipe()
     pid = os.fork()

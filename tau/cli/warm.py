@@ -225,3 +225,19 @@ def _follow(sock: socket.socket, lines: _Lines) -> NoReturn:
             os.write(2, b"tau: the local server went away during the run (see `tau serve --local`)\n")
         raise SystemExit(1)
     raise SystemExit(end["exit"])
+
+
+def listen_owner_only(path: Path, backlog: int) -> socket.socket:
+    """A Unix stream socket listening on `path` (a stale one there removed), mode 0600 from its creation on: the
+    local server's socket and its provider pool's (tau.cli.warm_server, tau.cli.provider_pool)."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    old = os.umask(0o177)
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    listener.listen(backlog)
+    return listener

@@ -127,17 +127,9 @@ def _listen(directory: Path) -> tuple[socket.socket, int]:
     except OSError:
         os.close(lock)
         raise ConfigError(f"a local server is already running on {directory}", source="tau serve --local") from None
-    path = directory / warm.SOCKET_NAME
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()  # stale: its server is gone (we hold the lock)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    old = os.umask(0o177)
-    try:
-        listener.bind(str(path))
-    finally:
-        os.umask(old)
-    os.chmod(path, 0o600)
-    listener.listen(64)
+    listener = warm.listen_owner_only(
+        directory / warm.SOCKET_NAME, 64
+    )  # a stale socket's server is gone: we hold the lock
     listener.setblocking(False)
     return listener, lock
 
